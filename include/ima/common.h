@@ -1,0 +1,37 @@
+/* common.h: error channels, shared by every layer of libima.
+ *
+ * Two channels (STYLE.md):
+ *  - IMA_ASSERT(cond): programmer errors. Prints file:line and aborts.
+ *  - ima_status return values with a message: anything a user or a file can cause.
+ *    A failing function calls ima_error("%s: ...", __func__, ...) and returns IMA_ERR;
+ *    the caller may add context; only main() turns it into an exit code.
+ */
+#ifndef IMA_COMMON_H
+#define IMA_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum {
+    IMA_OK = 0,
+    IMA_ERR = -1,
+} ima_status;
+
+/* Sets the thread's last error message (printf-style) and returns IMA_ERR. */
+int ima_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Prepends "context: " to the last error message; returns IMA_ERR. */
+int ima_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The thread's last error message ("" if none). */
+const char *ima_last_error(void);
+void ima_clear_error(void);
+
+void ima_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
+#define IMA_ASSERT(cond) ((cond) ? (void)0 : ima_assert_fail(#cond, __FILE__, __LINE__))
+
+/* malloc/calloc that abort on failure with a message (sizes are checked by callers). */
+void *ima_malloc(size_t n);
+void *ima_calloc(size_t count, size_t size);
+/* n * m, or sets an error and returns 0 on overflow. */
+int ima_mul_overflows(size_t a, size_t b, size_t *out);
+
+#endif

@@ -1,0 +1,105 @@
+/* nn.h: neural-network building blocks with hand-written forward and backward passes.
+ *
+ * Dimensions: B batch rows, I layer input width, O layer output width, n element count.
+ * Every matrix is row-major. A dense layer's weight is W (O, I), as PyTorch's nn.Linear,
+ * so out = in W^T + b; all matrix products go through OpenBLAS (cblas_sgemm).
+ *
+ * Conventions (llm.c): outputs first, const inputs, dimensions last.
+ * Backward passes ACCUMULATE (+=) into parameter gradients; the gradient with respect to a
+ * layer's input is OVERWRITTEN (it is a fresh activation gradient). */
+#ifndef IMA_NN_H
+#define IMA_NN_H
+
+#include <stddef.h>
+
+#include "ima/rng.h"
+
+/* ---- kernels ---------------------------------------------------------------- */
+
+/* out (B,O) = in (B,I) W^T (O,I) + b (O) */
+void ima_dense_forward(float *out, const float *in, const float *W, const float *b, size_t B, size_t I, size_t O);
+/* dW (O,I) += dout^T in; db (O) += colsum(dout); din (B,I) = dout W  (din may be NULL) */
+void ima_dense_backward(float *din, float *dW, float *db, const float *dout, const float *in, const float *W, size_t B,
+                        size_t I, size_t O);
+
+void ima_relu_forward(float *out, const float *in, size_t n);
+/* din = dout * (out > 0); din may alias dout */
+void ima_relu_backward(float *din, const float *dout, const float *out, size_t n);
+
+/* numerically stable: 1/(1+exp(-x)) for x>=0, exp(x)/(1+exp(x)) otherwise */
+float ima_sigmoid(float x);
+void ima_sigmoid_forward(float *out, const float *in, size_t n);
+/* din = dout * out * (1 - out); din may alias dout */
+void ima_sigmoid_backward(float *din, const float *dout, const float *out, size_t n);
+
+/* Binary cross-entropy from logits, summed over D per row, stable form
+ *   l = max(a,0) - a*x + log1p(exp(-|a|)).
+ * loss_rows (B) = per-row sums (double accumulation). */
+void ima_bce_logits_forward(float *loss_rows, const float *logits, const float *target, size_t B, size_t D);
+/* dlogits (B,D) = scale[i] * (sigmoid(a) - x); scale (B) per row (e.g. lambda * mask / B) */
+void ima_bce_logits_backward(float *dlogits, const float *logits, const float *target, const float *scale, size_t B,
+                             size_t D);
+
+/* Sum of squared errors per row: loss_rows (B) = sum_d (pred - target)^2 */
+void ima_sse_forward(float *loss_rows, const float *pred, const float *target, size_t B, size_t D);
+/* dpred (B,D) = scale[i] * 2 (pred - target) */
+void ima_sse_backward(float *dpred, const float *pred, const float *target, const float *scale, size_t B, size_t D);
+
+/* ---- initialisation ------------------------------------------------------------ */
+
+/* PyTorch's nn.Linear default: W, b ~ U(-1/sqrt(I), 1/sqrt(I)), drawn from rng in order W then b. */
+void ima_dense_init(float *W, float *b, size_t I, size_t O, ima_rng *rng);
+
+/* ---- optimizers -------------------------------------------------------------------- */
+
+typedef struct {
+    float lr;           // learning rate (paper: Adam 1e-3)
+    float beta1, beta2; // moment decay rates (0.9, 0.999)
+    float eps;          // denominator guard (1e-8)
+    float weight_decay; // L2 added to the gradient (0)
+} ima_adam_config;
+
+ima_adam_config ima_adam_defaults(void);
+/* One Adam step (PyTorch semantics, bias-corrected), t = step number starting at 1. */
+void ima_adam_update(float *params, const float *grads, float *m, float *v, size_t n, const ima_adam_config *cfg,
+                     long t);
+/* params -= lr * grads */
+void ima_sgd_update(float *params, const float *grads, size_t n, float lr);
+
+/* ---- multilayer perceptron: a stack of dense layers, ReLU between them ------------- */
+
+#define IMA_MLP_MAX_LAYERS 8
+
+typedef struct {
+    int n_layers;                        // number of dense layers L
+    size_t width[IMA_MLP_MAX_LAYERS + 1]; // width[0] input ... width[L] output
+    float *W[IMA_MLP_MAX_LAYERS];         // (width[l+1], width[l]) views into a params buffer
+    float *b[IMA_MLP_MAX_LAYERS];         // (width[l+1])
+    float *dW[IMA_MLP_MAX_LAYERS];        // views into a grads buffer (same offsets)
+    float *db[IMA_MLP_MAX_LAYERS];
+} ima_mlp;
+
+/* Activations of one MLP for up to max_batch rows: views into an activation buffer. */
+typedef struct {
+    float *out[IMA_MLP_MAX_LAYERS]; // (B, width[l+1]); ReLU applied for l < L-1, raw for the last layer
+} ima_mlp_acts;
+
+/* Describe the MLP; returns its parameter count. */
+size_t ima_mlp_setup(ima_mlp *mlp, int n_layers, const size_t *width);
+/* Bind views: params and grads point at this MLP's first parameter (layer 0 W, b, layer 1 W, b, ...). */
+void ima_mlp_bind(ima_mlp *mlp, float *params, float *grads);
+/* floats of activation storage for max_batch rows */
+size_t ima_mlp_acts_size(const ima_mlp *mlp, size_t max_batch);
+void ima_mlp_acts_bind(ima_mlp_acts *acts, const ima_mlp *mlp, float *buf, size_t max_batch);
+/* floats of scratch needed by ima_mlp_backward for max_batch rows */
+size_t ima_mlp_scratch_size(const ima_mlp *mlp, size_t max_batch);
+void ima_mlp_init(ima_mlp *mlp, ima_rng *rng);
+
+/* Forward: x (B, width[0]) -> acts->out[L-1] (B, width[L]) (no output activation). */
+void ima_mlp_forward(const ima_mlp *mlp, ima_mlp_acts *acts, const float *x, size_t B);
+/* Backward from dout (B, width[L]) (gradient w.r.t. the raw output): accumulates dW, db;
+ * writes dx (B, width[0]) if dx != NULL. scratch: ima_mlp_scratch_size floats. */
+void ima_mlp_backward(const ima_mlp *mlp, const ima_mlp_acts *acts, float *dx, const float *dout, const float *x,
+                      size_t B, float *scratch);
+
+#endif

@@ -1,0 +1,53 @@
+/* safetensors.h: the safetensors file format (https://huggingface.co/docs/safetensors):
+ *   u64 little-endian N | N bytes of JSON header | data bytes.
+ * The header maps tensor names to {"dtype": "F32"|"F64"|"I64"|"I32"|"U8", "shape": [...],
+ * "data_offsets": [begin, end]} (offsets relative to the data section) and may hold
+ * "__metadata__": {string: string}. Used for checkpoints and golden files. */
+#ifndef IMA_SAFETENSORS_H
+#define IMA_SAFETENSORS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ima/npy.h" /* ima_dtype */
+
+#define IMA_ST_MAX_DIMS 8
+
+typedef struct {
+    char *name;
+    ima_dtype dtype;
+    int ndim;
+    size_t shape[IMA_ST_MAX_DIMS];
+    size_t count;       // elements
+    const void *data;   // points into the file image (little-endian host assumed)
+} ima_st_tensor;
+
+typedef struct {
+    char *path;          // for error messages
+    unsigned char *buf;  // whole file
+    size_t size;
+    size_t n_tensors;
+    ima_st_tensor *tensors;
+    size_t n_meta;
+    char **meta_keys;
+    char **meta_values;
+} ima_st_file;
+
+/* Reads and validates a file: every offset and size is checked against the file size,
+ * offsets must not overlap, dtype*shape must match the byte range. */
+int ima_st_read(ima_st_file *f, const char *path);
+void ima_st_free(ima_st_file *f);
+const ima_st_tensor *ima_st_find(const ima_st_file *f, const char *name);
+const char *ima_st_meta(const ima_st_file *f, const char *key); /* NULL if absent */
+
+/* Writer: collect tensors (data is copied by reference: keep it alive until write). */
+typedef struct ima_st_writer ima_st_writer;
+ima_st_writer *ima_st_writer_init(void);
+void ima_st_writer_free(ima_st_writer *w);
+void ima_st_writer_add(ima_st_writer *w, const char *name, ima_dtype dtype, int ndim, const size_t *shape,
+                       const void *data);
+void ima_st_writer_meta(ima_st_writer *w, const char *key, const char *value);
+/* Writes to path + ".tmp", fsyncs, renames over path. On failure nothing at path changes. */
+int ima_st_writer_write(ima_st_writer *w, const char *path);
+
+#endif

@@ -1,0 +1,60 @@
+/* error.c: the thread-local last-error message and the assert handler. */
+#include "ima/common.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static _Thread_local char last_error[1024];
+
+int ima_error(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    va_end(ap);
+    return IMA_ERR;
+}
+
+int ima_error_prefix(const char *fmt, ...) {
+    char prefix[512], old[sizeof last_error];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    va_end(ap);
+    memcpy(old, last_error, sizeof old);
+    snprintf(last_error, sizeof last_error, "%s: %s", prefix, old);
+    return IMA_ERR;
+}
+
+const char *ima_last_error(void) { return last_error; }
+void ima_clear_error(void) { last_error[0] = '\0'; }
+
+void ima_assert_fail(const char *expr, const char *file, int line) {
+    fprintf(stderr, "%s:%d: internal error: assertion failed: %s\n", file, line, expr);
+    abort();
+}
+
+void *ima_malloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fprintf(stderr, "ima: out of memory (asked for %zu bytes)\n", n);
+        abort();
+    }
+    return p;
+}
+
+void *ima_calloc(size_t count, size_t size) {
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    if (!p) {
+        fprintf(stderr, "ima: out of memory (asked for %zu x %zu bytes)\n", count, size);
+        abort();
+    }
+    return p;
+}
+
+int ima_mul_overflows(size_t a, size_t b, size_t *out) {
+    if (a != 0 && b > SIZE_MAX / a) return 1;
+    *out = a * b;
+    return 0;
+}

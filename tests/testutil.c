@@ -1,0 +1,63 @@
+/* testutil.c: see testutil.h */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tu_passed = 0, tu_failed = 0;
+
+int tu_finish(const char *suite) {
+    printf("%s: %d passed, %d failed\n", suite, tu_passed, tu_failed);
+    return tu_failed ? 1 : 0;
+}
+
+char *tu_tmpdir(void) {
+    const char *base = getenv("TMPDIR");
+    if (!base || !*base) base = "/tmp";
+    size_t n = strlen(base) + 32;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/ima_test_XXXXXX", base);
+    extern char *mkdtemp(char *);
+    if (!mkdtemp(p)) {
+        perror("mkdtemp");
+        exit(2);
+    }
+    return p;
+}
+
+char *tu_path(const char *dir, const char *name) {
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *p = malloc(n);
+    snprintf(p, n, "%s/%s", dir, name);
+    return p;
+}
+
+double tu_max_rel_diff(const float *a, const float *b, size_t n, double floor_) {
+    double worst = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - (double)b[i]);
+        double s = fabs((double)b[i]);
+        if (s < floor_) s = floor_;
+        double r = d / s;
+        if (!(r <= worst)) worst = r; /* NaN propagates as worst */
+    }
+    return worst;
+}
+
+const char *tu_source_dir(void) {
+    const char *s = getenv("IMA_SOURCE_DIR");
+    return s && *s ? s : ".";
+}
+
+const char *tu_shared_dir(void) {
+    const char *s = getenv("IMA_SHARED_DIR");
+    return s && *s ? s : "../shared";
+}
+
+int tu_write_file(const char *path, const void *data, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return -1;
+    size_t w = fwrite(data, 1, n, f);
+    return (fclose(f) == 0 && w == n) ? 0 : -1;
+}

@@ -1,0 +1,36 @@
+/* testutil.h: a tiny test harness. Each CHECK counts; tu_finish() prints
+ * "N passed, N failed" and returns the exit code (non-zero on any failure). */
+#ifndef IMA_TESTUTIL_H
+#define IMA_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+extern int tu_passed, tu_failed;
+
+#define CHECK(cond, ...)                                                                    \
+    do {                                                                                    \
+        if (cond) {                                                                         \
+            tu_passed++;                                                                    \
+        } else {                                                                            \
+            tu_failed++;                                                                    \
+            fprintf(stderr, "%s:%d: FAIL: %s: ", __FILE__, __LINE__, #cond);                \
+            fprintf(stderr, __VA_ARGS__);                                                   \
+            fputc('\n', stderr);                                                            \
+        }                                                                                   \
+    } while (0)
+
+int tu_finish(const char *suite);
+/* a fresh empty temporary directory (mkdtemp under $TMPDIR or /tmp); caller frees */
+char *tu_tmpdir(void);
+/* path join into a static-free buffer the caller frees */
+char *tu_path(const char *dir, const char *name);
+/* max |a-b| / max(|b|, floor) */
+double tu_max_rel_diff(const float *a, const float *b, size_t n, double floor_);
+/* $IMA_SOURCE_DIR or "." ; $IMA_SHARED_DIR or "../shared" */
+const char *tu_source_dir(void);
+const char *tu_shared_dir(void);
+/* writes bytes to a file; returns 0 on success */
+int tu_write_file(const char *path, const void *data, size_t n);
+
+#endif
