@@ -1,0 +1,108 @@
+/* args.c: see args.h */
+#define _POSIX_C_SOURCE 200809L
+#include "cli/args.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+int arg_double(const char *cmd, const char *flag, const char *value, double lo, double hi, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double v = strtod(value, &end);
+    if (!*value || *end || errno || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "ima %s: %s: expected a number in [%g, %g], got '%s'\n", cmd, flag, lo, hi, value);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int arg_float(const char *cmd, const char *flag, const char *value, double lo, double hi, float *out) {
+    double v;
+    if (arg_double(cmd, flag, value, lo, hi, &v)) return -1;
+    *out = (float)v;
+    return 0;
+}
+
+int arg_long(const char *cmd, const char *flag, const char *value, long lo, long hi, long *out) {
+    char *end = NULL;
+    errno = 0;
+    long v = strtol(value, &end, 10);
+    if (!*value || *end || errno || v < lo || v > hi) {
+        fprintf(stderr, "ima %s: %s: expected an integer in [%ld, %ld], got '%s'\n", cmd, flag, lo, hi, value);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+int arg_u64(const char *cmd, const char *flag, const char *value, uint64_t *out) {
+    char *end = NULL;
+    errno = 0;
+    if (!*value || *value == '-') goto bad;
+    unsigned long long v = strtoull(value, &end, 10);
+    if (*end || errno) goto bad;
+    *out = (uint64_t)v;
+    return 0;
+bad:
+    fprintf(stderr, "ima %s: %s: expected a non-negative integer, got '%s'\n", cmd, flag, value);
+    return -1;
+}
+
+int arg_is(const char *arg, const char *name) {
+    size_t n = strlen(name);
+    return !strncmp(arg, name, n) && (arg[n] == '\0' || arg[n] == '=');
+}
+
+const char *arg_value(const char *cmd, int argc, char **argv, int *i) {
+    const char *eq = strchr(argv[*i], '=');
+    if (eq && argv[*i][0] == '-') return eq + 1;
+    if (*i + 1 >= argc) {
+        fprintf(stderr, "ima %s: %s: missing value\n", cmd, argv[*i]);
+        return NULL;
+    }
+    (*i)++;
+    return argv[*i];
+}
+
+int arg_unknown(const char *cmd, const char *arg) {
+    fprintf(stderr, "ima %s: unknown option '%s' (see ima %s --help)\n", cmd, arg, cmd);
+    return 2;
+}
+
+double now_seconds(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void progress_begin(progress *p, const char *label, size_t total) {
+    p->label = label;
+    p->total = total ? total : 1;
+    p->tty = isatty(STDERR_FILENO);
+    p->t0 = now_seconds();
+    p->last_percent = -1;
+}
+
+void progress_update(progress *p, size_t done, const char *info) {
+    int pct = (int)(100.0 * (double)done / (double)p->total);
+    if (!p->tty) return; /* plain output: only progress_end lines */
+    if (pct == p->last_percent && done != p->total) return;
+    p->last_percent = pct;
+    int width = 30, fill = (int)((double)width * (double)done / (double)p->total);
+    char bar[64];
+    for (int k = 0; k < width; k++) bar[k] = k < fill ? '#' : '.';
+    bar[width] = '\0';
+    fprintf(stderr, "\r%s [%s] %3d%% %.1fs %s\033[K", p->label, bar, pct, now_seconds() - p->t0, info ? info : "");
+    fflush(stderr);
+}
+
+void progress_end(progress *p, const char *info) {
+    if (p->tty) fprintf(stderr, "\r\033[K");
+    fprintf(stderr, "%s: done in %.1fs %s\n", p->label, now_seconds() - p->t0, info ? info : "");
+}
