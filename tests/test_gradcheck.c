@@ -16,7 +16,8 @@
 /* ---- generic directional check over a float array, loss given by a callback -------- */
 
 typedef double (*loss_fn)(void *ctx);
-static double last_noise; /* noise floor of the last directional() */
+static double last_noise;            /* noise floor of the last directional() */
+static double last_right, last_left; /* its one-sided difference quotients */
 
 static double directional(loss_fn f, void *ctx, float *p, const float *g, size_t n, ima_rng *rng, double eps,
                           double *an_out) {
@@ -49,6 +50,9 @@ static double directional(loss_fn f, void *ctx, float *p, const float *g, size_t
     /* float32 rounding of a loss of size |L| moves the difference quotient by about this much */
     last_noise = 4 * 6e-8 * fmax(fabs(lp), fabs(lm)) / (2 * eps);
     memcpy(p, save, n * sizeof(float));
+    double l0 = f(ctx);
+    last_right = (lp - l0) / eps;
+    last_left = (l0 - lm) / eps;
     free(v);
     free(save);
     *an_out = an;
@@ -260,7 +264,12 @@ static void check_ima(int M, int with_mask, ima_weights weights, int stage, int 
             for (double eps = 1e-2; eps > 1e-4; eps /= 3) {
                 double an_e,
                     fd_e = directional(ima_loss, &c, views[v].data, gcopy + off, views[v].count, &rng, eps, &an_e);
-                double r_e = rel(fd_e, an_e, fmax(1e-6, last_noise / TOL));
+                double floor_ = fmax(1e-6, last_noise / TOL);
+            double r_e = rel(fd_e, an_e, floor_);
+            /* at a ReLU kink (a pre-activation at 0) the gradient is one of the one-sided slopes */
+            double r_side = fmin(rel(last_right, an_e, floor_), rel(last_left, an_e, floor_));
+            if (fabs(last_right - last_left) > TOL * fmax(fabs(last_right), fabs(last_left)) && r_side < r_e)
+                r_e = r_side;
                 if (r_e < r)
                     r = r_e, an = an_e, fd = fd_e;
             }
