@@ -243,11 +243,11 @@ int cmd_train(int argc, char **argv) {
             given_batch = 1;
         } else if (arg_is(a, "--lr1")) {
             VALUE();
-            if (arg_float(CMD, a, v, 1e-12, 10, &lr1)) return 2;
+            if (arg_float(CMD, a, v, 1e-12, 1e6, &lr1)) return 2;
             given_lr1 = 1;
         } else if (arg_is(a, "--lr2")) {
             VALUE();
-            if (arg_float(CMD, a, v, 1e-12, 10, &lr2)) return 2;
+            if (arg_float(CMD, a, v, 1e-12, 1e6, &lr2)) return 2;
             given_lr2 = 1;
         } else if (arg_is(a, "--seed")) {
             VALUE();

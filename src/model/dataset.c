@@ -79,6 +79,16 @@ int ima_dataset_check(const ima_dataset *ds, const ima_config *cfg, const char *
             return ima_error("%s: %zu columns, but modality '%s' of the model expects width %zu",
                              paths ? paths[j] : cfg->mod[j].name, ds->width[j], cfg->mod[j].name,
                              cfg->mod[j].input_width);
+    for (int j = 0; j < cfg->n_modalities; j++) {
+        if (cfg->mod[j].loss != IMA_LOSS_BCE) continue;
+        size_t D = ds->width[j];
+        for (size_t k = 0; k < ds->n * D; k++)
+            if (ds->x[j][k] < 0.0f || ds->x[j][k] > 1.0f)
+                return ima_error("%s: row %zu, column %zu: value %g outside [0, 1], which the bce loss of modality "
+                                 "'%s' needs (use --loss %s=sse for real-valued data)",
+                                 paths ? paths[j] : cfg->mod[j].name, k / D, k % D, (double)ds->x[j][k],
+                                 cfg->mod[j].name, cfg->mod[j].name);
+    }
     return IMA_OK;
 }
 
