@@ -69,12 +69,12 @@ typedef struct {
 
 typedef struct {
     ima_baseline_kind kind;
-    int n_modalities;     // M >= 1 (JMVAE and DAE: M >= 1 too; JMVAE with M = 1 is a VAE plus a copy)
-    size_t latent_width;  // d
-    size_t joint_hidden;  // Hc, JMVAE joint encoder / DAE encoder hidden width; 0 = sum_j H_j
-    float beta;           // MVAE, JMVAE: weight of KL(q || N(0,I)) (1)
-    float alpha;          // JMVAE: weight of sum_j KL(q(z|x) || q(z|x_j)) (0.01, docs/baselines.md)
-    int mvae_subsets;     // MVAE, M > 2: k random subset ELBO terms per batch (0..16)
+    int n_modalities;        // M >= 1 (JMVAE and DAE: M >= 1 too; JMVAE with M = 1 is a VAE plus a copy)
+    size_t latent_width;     // d
+    size_t joint_hidden;     // Hc, JMVAE joint encoder / DAE encoder hidden width; 0 = sum_j H_j
+    float beta;              // MVAE, JMVAE: weight of KL(q || N(0,I)) (1)
+    float alpha;             // JMVAE: weight of sum_j KL(q(z|x) || q(z|x_j)) (0.01, docs/baselines.md)
+    int mvae_subsets;        // MVAE, M > 2: k random subset ELBO terms per batch (0..16)
     float dae_feature_drop;  // DAE: feature masking probability (0.3)
     float dae_modality_drop; // DAE: whole-modality drop probability per row (0.3)
     ima_baseline_modality mod[IMA_MAX_MODALITIES];
@@ -95,46 +95,46 @@ int ima_baseline_kind_parse(ima_baseline_kind *kind, const char *name);
 
 /* Activation views of one modality (valid for the last forward pass). */
 typedef struct {
-    ima_mlp enc, dec;           // expert (MVAE, JMVAE; enc.n_layers = 0 for DAE) and decoder
+    ima_mlp enc, dec; // expert (MVAE, JMVAE; enc.n_layers = 0 for DAE) and decoder
     ima_mlp_acts enc_acts, dec_acts;
-    float *dstat;               // (B, 2d) gradient w.r.t. the expert's (mu, logvar) output
-    float *dout;                // (B, Dout) gradient w.r.t. the decoder output
+    float *dstat; // (B, 2d) gradient w.r.t. the expert's (mu, logvar) output
+    float *dout;  // (B, Dout) gradient w.r.t. the decoder output
 } ima_baseline_modality_state;
 
 typedef struct {
     ima_baseline_config cfg;
     size_t max_batch;
-    size_t concat_width;        // Dc
+    size_t concat_width; // Dc
     ima_baseline_modality_state mod[IMA_MAX_MODALITIES];
-    ima_mlp joint;              // JMVAE joint encoder (Dc->Hc->Hc->2d), DAE encoder (Dc->Hc->Hc->d)
+    ima_mlp joint; // JMVAE joint encoder (Dc->Hc->Hc->2d), DAE encoder (Dc->Hc->Hc->d)
     ima_mlp_acts joint_acts;
 
     size_t n_params;
     size_t n_params_experts, n_params_joint, n_params_dec; // the three parts, in buffer order
-    float *params;              // (n_params)
-    float *grads;               // (n_params)
-    float *adam_m, *adam_v;     // (n_params) each
-    long step;                  // Adam steps taken
+    float *params;                                         // (n_params)
+    float *grads;                                          // (n_params)
+    float *adam_m, *adam_v;                                // (n_params) each
+    long step;                                             // Adam steps taken
 
     /* noise for the next loss, drawn by ima_baseline_sample_noise for noise_B rows */
     size_t noise_B;
-    int n_terms;                        // MVAE: ELBO terms S; JMVAE: 1; DAE: 0
+    int n_terms;                                                  // MVAE: ELBO terms S; JMVAE: 1; DAE: 0
     uint8_t term_set[IMA_BASELINE_MAX_TERMS][IMA_MAX_MODALITIES]; // MVAE: modality j in term s
-    float *eps;                         // (S, B, d) MVAE, (B, d) JMVAE, standard normal
-    float *keep;                        // (B, Dc) DAE: 1 keep, 0 dropped
+    float *eps;                                                   // (S, B, d) MVAE, (B, d) JMVAE, standard normal
+    float *keep;                                                  // (B, Dc) DAE: 1 keep, 0 dropped
 
     size_t n_acts;
-    float *acts;                // every activation, one buffer
-    float *xcat;                // (B, Dc) concatenated (and for the DAE corrupted) input
-    float *stat;                // (B, 2d) posterior (mu, logvar) of the current term / joint posterior
-    float *dstat;               // (B, 2d) its gradient
-    float *T;                   // (B, d) MVAE: product precision
-    float *z;                   // (B, d) sample (or DAE code)
-    float *dz;                  // (B, d) gradient w.r.t. z
-    float *dz_dec;              // (B, d) one decoder's share of dz
-    float *row_w;               // (B) per-row weights
-    float *rec_rows;            // (B) per-row reconstruction loss, then its gradient scale
-    float *scratch;             // MLP backward scratch
+    float *acts;     // every activation, one buffer
+    float *xcat;     // (B, Dc) concatenated (and for the DAE corrupted) input
+    float *stat;     // (B, 2d) posterior (mu, logvar) of the current term / joint posterior
+    float *dstat;    // (B, 2d) its gradient
+    float *T;        // (B, d) MVAE: product precision
+    float *z;        // (B, d) sample (or DAE code)
+    float *dz;       // (B, d) gradient w.r.t. z
+    float *dz_dec;   // (B, d) one decoder's share of dz
+    float *row_w;    // (B) per-row weights
+    float *rec_rows; // (B) per-row reconstruction loss, then its gradient scale
+    float *scratch;  // MLP backward scratch
 } ima_baseline;
 
 typedef struct {

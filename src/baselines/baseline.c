@@ -51,9 +51,12 @@ ima_baseline_config ima_baseline_config_digits_table4(ima_baseline_kind kind, si
 
 const char *ima_baseline_kind_name(ima_baseline_kind kind) {
     switch (kind) {
-    case IMA_BASELINE_MVAE: return "mvae";
-    case IMA_BASELINE_JMVAE: return "jmvae";
-    case IMA_BASELINE_DAE: return "dae";
+    case IMA_BASELINE_MVAE:
+        return "mvae";
+    case IMA_BASELINE_JMVAE:
+        return "jmvae";
+    case IMA_BASELINE_DAE:
+        return "dae";
     }
     return "?";
 }
@@ -68,7 +71,8 @@ int ima_baseline_kind_parse(ima_baseline_kind *kind, const char *name) {
 }
 
 static int valid_name(const char *s) {
-    if (!*s) return 0;
+    if (!*s)
+        return 0;
     for (; *s; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
               *s == '-'))
@@ -105,13 +109,13 @@ int ima_baseline_config_validate(const ima_baseline_config *cfg) {
         if (c->input_width < 1 || c->input_width > (1u << 24))
             return ima_error("baseline config: %s: input_width: expected 1..2^24, got %zu", c->name, c->input_width);
         if (c->hidden_width < 1 || c->hidden_width > 65536)
-            return ima_error("baseline config: %s: hidden_width: expected 1..65536, got %zu", c->name,
-                             c->hidden_width);
+            return ima_error("baseline config: %s: hidden_width: expected 1..65536, got %zu", c->name, c->hidden_width);
         if (c->loss != IMA_LOSS_BCE && c->loss != IMA_LOSS_SSE)
             return ima_error("baseline config: %s: loss: expected bce or sse", c->name);
         if (c->gaussian_logvar && c->loss != IMA_LOSS_SSE)
             return ima_error("baseline config: %s: gaussian_logvar needs loss sse", c->name);
-        if (!(c->lambda_rec >= 0)) return ima_error("baseline config: %s: lambda_rec must be a number >= 0", c->name);
+        if (!(c->lambda_rec >= 0))
+            return ima_error("baseline config: %s: lambda_rec must be a number >= 0", c->name);
     }
     return IMA_OK;
 }
@@ -120,28 +124,34 @@ int ima_baseline_config_validate(const ima_baseline_config *cfg) {
 
 static size_t mlp_count(const ima_mlp *mlp) {
     size_t n = 0;
-    for (int l = 0; l < mlp->n_layers; l++) n += mlp->width[l + 1] * mlp->width[l] + mlp->width[l + 1];
+    for (int l = 0; l < mlp->n_layers; l++)
+        n += mlp->width[l + 1] * mlp->width[l] + mlp->width[l + 1];
     return n;
 }
 
 static size_t joint_hidden(const ima_baseline_config *cfg) {
-    if (cfg->joint_hidden) return cfg->joint_hidden;
+    if (cfg->joint_hidden)
+        return cfg->joint_hidden;
     size_t h = 0;
-    for (int j = 0; j < cfg->n_modalities; j++) h += cfg->mod[j].hidden_width;
+    for (int j = 0; j < cfg->n_modalities; j++)
+        h += cfg->mod[j].hidden_width;
     return h;
 }
 
-static size_t dec_out(const ima_baseline_modality *c) { return c->gaussian_logvar ? 2 * c->input_width : c->input_width; }
+static size_t dec_out(const ima_baseline_modality *c) {
+    return c->gaussian_logvar ? 2 * c->input_width : c->input_width;
+}
 
 static int n_terms_max(const ima_baseline_config *cfg) {
-    if (cfg->kind != IMA_BASELINE_MVAE) return cfg->kind == IMA_BASELINE_JMVAE ? 1 : 0;
+    if (cfg->kind != IMA_BASELINE_MVAE)
+        return cfg->kind == IMA_BASELINE_JMVAE ? 1 : 0;
     int M = cfg->n_modalities;
     return M == 1 ? 1 : 1 + M + (M > 2 ? cfg->mvae_subsets : 0);
 }
 
 /* Sets up the MLP descriptions of every network (no memory); returns the parameter counts. */
-static void describe(const ima_baseline_config *cfg, ima_baseline_modality_state *mod, ima_mlp *joint,
-                     size_t *experts, size_t *jcount, size_t *decoders) {
+static void describe(const ima_baseline_config *cfg, ima_baseline_modality_state *mod, ima_mlp *joint, size_t *experts,
+                     size_t *jcount, size_t *decoders) {
     size_t d = cfg->latent_width, w[4];
     *experts = *jcount = *decoders = 0;
     size_t Dc = 0;
@@ -167,28 +177,37 @@ static void describe(const ima_baseline_config *cfg, ima_baseline_modality_state
 
 size_t ima_baseline_config_param_counts(const ima_baseline_config *cfg, size_t *experts, size_t *joint,
                                         size_t *decoders) {
-    if (ima_baseline_config_validate(cfg)) return 0;
+    if (ima_baseline_config_validate(cfg))
+        return 0;
     ima_baseline_modality_state mod[IMA_MAX_MODALITIES];
     ima_mlp jm;
     size_t e, jc, g;
     describe(cfg, mod, &jm, &e, &jc, &g);
-    if (experts) *experts = e;
-    if (joint) *joint = jc;
-    if (decoders) *decoders = g;
+    if (experts)
+        *experts = e;
+    if (joint)
+        *joint = jc;
+    if (decoders)
+        *decoders = g;
     return e + jc + g;
 }
 
 size_t ima_baseline_param_counts(const ima_baseline *bl, size_t *experts, size_t *joint, size_t *decoders) {
-    if (experts) *experts = bl->n_params_experts;
-    if (joint) *joint = bl->n_params_joint;
-    if (decoders) *decoders = bl->n_params_dec;
+    if (experts)
+        *experts = bl->n_params_experts;
+    if (joint)
+        *joint = bl->n_params_joint;
+    if (decoders)
+        *decoders = bl->n_params_dec;
     return bl->n_params;
 }
 
 int ima_baseline_init(ima_baseline **out, const ima_baseline_config *cfg, size_t max_batch, uint64_t seed) {
     *out = NULL;
-    if (ima_baseline_config_validate(cfg)) return IMA_ERR;
-    if (max_batch < 1 || max_batch > (1u << 24)) return ima_error("ima_baseline_init: max_batch must be 1..2^24");
+    if (ima_baseline_config_validate(cfg))
+        return IMA_ERR;
+    if (max_batch < 1 || max_batch > (1u << 24))
+        return ima_error("ima_baseline_init: max_batch must be 1..2^24");
     ima_baseline *bl = ima_calloc(1, sizeof *bl);
     bl->cfg = *cfg;
     bl->max_batch = max_batch;
@@ -196,7 +215,8 @@ int ima_baseline_init(ima_baseline **out, const ima_baseline_config *cfg, size_t
     size_t d = cfg->latent_width, B = max_batch;
     describe(cfg, bl->mod, &bl->joint, &bl->n_params_experts, &bl->n_params_joint, &bl->n_params_dec);
     bl->n_params = bl->n_params_experts + bl->n_params_joint + bl->n_params_dec;
-    for (int j = 0; j < M; j++) bl->concat_width += cfg->mod[j].input_width;
+    for (int j = 0; j < M; j++)
+        bl->concat_width += cfg->mod[j].input_width;
     size_t Dc = bl->concat_width, S = (size_t)n_terms_max(cfg);
 
     /* activation sizes */
@@ -205,17 +225,21 @@ int ima_baseline_init(ima_baseline **out, const ima_baseline_config *cfg, size_t
         ima_baseline_modality_state *md = &bl->mod[j];
         if (md->enc.n_layers) {
             bl->n_acts += ima_mlp_acts_size(&md->enc, B) + B * 2 * d /* dstat */;
-            if ((s = ima_mlp_scratch_size(&md->enc, B)) > scratch) scratch = s;
+            if ((s = ima_mlp_scratch_size(&md->enc, B)) > scratch)
+                scratch = s;
         }
         bl->n_acts += ima_mlp_acts_size(&md->dec, B) + B * md->dec.width[3] /* dout */;
-        if ((s = ima_mlp_scratch_size(&md->dec, B)) > scratch) scratch = s;
+        if ((s = ima_mlp_scratch_size(&md->dec, B)) > scratch)
+            scratch = s;
     }
     if (bl->joint.n_layers) {
         bl->n_acts += ima_mlp_acts_size(&bl->joint, B);
-        if ((s = ima_mlp_scratch_size(&bl->joint, B)) > scratch) scratch = s;
+        if ((s = ima_mlp_scratch_size(&bl->joint, B)) > scratch)
+            scratch = s;
     }
-    bl->n_acts += B * Dc /* xcat */ + 2 * (B * 2 * d) /* stat, dstat */ + 4 * B * d /* T, z, dz, dz_dec */ + 2 * B /* row_w, rec_rows */ +
-                  scratch + S * B * d /* eps */ + (cfg->kind == IMA_BASELINE_DAE ? B * Dc : 0) /* keep */;
+    bl->n_acts += B * Dc /* xcat */ + 2 * (B * 2 * d) /* stat, dstat */ + 4 * B * d /* T, z, dz, dz_dec */ +
+                  2 * B /* row_w, rec_rows */ + scratch + S * B * d /* eps */ +
+                  (cfg->kind == IMA_BASELINE_DAE ? B * Dc : 0) /* keep */;
 
     bl->params = ima_calloc(bl->n_params, sizeof(float));
     bl->grads = ima_calloc(bl->n_params, sizeof(float));
@@ -268,22 +292,27 @@ int ima_baseline_init(ima_baseline **out, const ima_baseline_config *cfg, size_t
     bl->rec_rows = a, a += B;
     bl->scratch = a, a += scratch;
     bl->eps = a, a += S * B * d;
-    if (cfg->kind == IMA_BASELINE_DAE) bl->keep = a, a += B * Dc;
+    if (cfg->kind == IMA_BASELINE_DAE)
+        bl->keep = a, a += B * Dc;
     IMA_ASSERT((size_t)(a - bl->acts) == bl->n_acts);
 
     /* initialise in buffer order from one seeded stream */
     ima_rng rng;
     ima_rng_init(&rng, seed);
     for (int j = 0; j < M; j++)
-        if (bl->mod[j].enc.n_layers) ima_mlp_init(&bl->mod[j].enc, &rng);
-    if (bl->joint.n_layers) ima_mlp_init(&bl->joint, &rng);
-    for (int j = 0; j < M; j++) ima_mlp_init(&bl->mod[j].dec, &rng);
+        if (bl->mod[j].enc.n_layers)
+            ima_mlp_init(&bl->mod[j].enc, &rng);
+    if (bl->joint.n_layers)
+        ima_mlp_init(&bl->joint, &rng);
+    for (int j = 0; j < M; j++)
+        ima_mlp_init(&bl->mod[j].dec, &rng);
     *out = bl;
     return IMA_OK;
 }
 
 void ima_baseline_free(ima_baseline *bl) {
-    if (!bl) return;
+    if (!bl)
+        return;
     free(bl->params);
     free(bl->grads);
     free(bl->adam_m);
@@ -295,7 +324,8 @@ void ima_baseline_free(ima_baseline *bl) {
 static size_t add_mlp_views(const ima_mlp *mlp, const char *prefix, ima_param_view *v, size_t n, size_t cap) {
     for (int l = 0; l < mlp->n_layers; l++) {
         for (int k = 0; k < 2; k++, n++) {
-            if (n >= cap) continue;
+            if (n >= cap)
+                continue;
             ima_param_view *p = &v[n];
             snprintf(p->name, sizeof p->name, "%s.%d.%s", prefix, l, k ? "bias" : "weight");
             p->data = k ? mlp->b[l] : mlp->W[l];
@@ -331,20 +361,33 @@ void ima_baseline_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
     IMA_ASSERT(B >= 1 && B <= bl->max_batch);
     bl->noise_B = B;
     switch (bl->cfg.kind) {
-    case IMA_BASELINE_MVAE: ima_mvae_sample_noise(bl, B, rng); break;
-    case IMA_BASELINE_JMVAE: ima_jmvae_sample_noise(bl, B, rng); break;
-    case IMA_BASELINE_DAE: ima_dae_sample_noise(bl, B, rng); break;
+    case IMA_BASELINE_MVAE:
+        ima_mvae_sample_noise(bl, B, rng);
+        break;
+    case IMA_BASELINE_JMVAE:
+        ima_jmvae_sample_noise(bl, B, rng);
+        break;
+    case IMA_BASELINE_DAE:
+        ima_dae_sample_noise(bl, B, rng);
+        break;
     }
 }
 
 void ima_baseline_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
     IMA_ASSERT(b->B >= 1 && b->B == bl->noise_B);
     memset(terms, 0, sizeof *terms);
-    if (grad) memset(bl->grads, 0, bl->n_params * sizeof(float));
+    if (grad)
+        memset(bl->grads, 0, bl->n_params * sizeof(float));
     switch (bl->cfg.kind) {
-    case IMA_BASELINE_MVAE: ima_mvae_loss_grad(bl, b, grad, terms); break;
-    case IMA_BASELINE_JMVAE: ima_jmvae_loss_grad(bl, b, grad, terms); break;
-    case IMA_BASELINE_DAE: ima_dae_loss_grad(bl, b, grad, terms); break;
+    case IMA_BASELINE_MVAE:
+        ima_mvae_loss_grad(bl, b, grad, terms);
+        break;
+    case IMA_BASELINE_JMVAE:
+        ima_jmvae_loss_grad(bl, b, grad, terms);
+        break;
+    case IMA_BASELINE_DAE:
+        ima_dae_loss_grad(bl, b, grad, terms);
+        break;
     }
 }
 
@@ -356,9 +399,15 @@ void ima_baseline_step(ima_baseline *bl, const ima_adam_config *cfg) {
 void ima_baseline_represent(ima_baseline *bl, const ima_batch *b, float *z) {
     IMA_ASSERT(b->B >= 1 && b->B <= bl->max_batch);
     switch (bl->cfg.kind) {
-    case IMA_BASELINE_MVAE: ima_mvae_represent(bl, b, z); break;
-    case IMA_BASELINE_JMVAE: ima_jmvae_represent(bl, b, z); break;
-    case IMA_BASELINE_DAE: ima_dae_represent(bl, b, z); break;
+    case IMA_BASELINE_MVAE:
+        ima_mvae_represent(bl, b, z);
+        break;
+    case IMA_BASELINE_JMVAE:
+        ima_jmvae_represent(bl, b, z);
+        break;
+    case IMA_BASELINE_DAE:
+        ima_dae_represent(bl, b, z);
+        break;
     }
 }
 
@@ -421,10 +470,12 @@ double bl_reconstruct(ima_baseline *bl, int j, const ima_batch *b, const float *
         ima_sse_forward(rows, out, b->x[j], B, D);
     double rec = 0.0;
     for (size_t i = 0; i < B; i++) {
-        if (w[i] != 0.0f) rec += (double)w[i] * rows[i];
+        if (w[i] != 0.0f)
+            rec += (double)w[i] * rows[i];
         rows[i] = c->lambda_rec * w[i] / (float)B;
     }
-    if (!grad) return rec;
+    if (!grad)
+        return rec;
     if (c->gaussian_logvar)
         bl_gauss_nll_backward(md->dout, out, b->x[j], rows, B, D);
     else if (c->loss == IMA_LOSS_BCE)
@@ -432,6 +483,7 @@ double bl_reconstruct(ima_baseline *bl, int j, const ima_batch *b, const float *
     else
         ima_sse_backward(md->dout, out, b->x[j], rows, B, D);
     ima_mlp_backward(&md->dec, &md->dec_acts, bl->dz_dec, md->dout, bl->z, B, bl->scratch);
-    for (size_t k = 0; k < B * d; k++) bl->dz[k] += bl->dz_dec[k];
+    for (size_t k = 0; k < B * d; k++)
+        bl->dz[k] += bl->dz_dec[k];
     return rec;
 }
