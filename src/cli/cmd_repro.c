@@ -33,10 +33,13 @@ static void usage(FILE *out) {
             "  --quick             a subsample and short training: minutes, for a first look\n"
             "  --seed S            seed of everything (1)\n"
             "  --threads T         OpenBLAS threads (2)\n"
-            "  --epochs1 N, --epochs2 N, --baseline-epochs N   training lengths (40, 10, 20; quick 8, 4, 8)\n"
+            "  --epochs1 N, --epochs2 N, --baseline-epochs N   training lengths (40, 10, 20; quick 10, 4, 8)\n"
             "  --rho-image R, --rho-speech R                   importance priors (0.8, 0.3)\n"
             "  --lambda-corr V, --lambda-local V               stage-2 loss weights (1, 1)\n"
             "  --n-rho N           points of the rho sweep in [0.05, 0.95] (19; quick 5; 0 skips it)\n"
+            "  --batch B, --lr LR  batch size and Adam learning rate of every model (256, 0.001; quick 64)\n"
+            "  --train-limit N, --eval-limit N   pairs used from train / from valid and test (0 = all)\n"
+            "  --classifier-epochs N, --tsne-points N\n"
             "  --no-baselines      IMA only\n");
 }
 
@@ -77,7 +80,8 @@ int cmd_repro(int argc, char **argv) {
         }
         const char *flags[] = {"--data", "--shared", "--out", "--seed", "--threads", "--epochs1", "--epochs2",
                                "--baseline-epochs", "--rho-image", "--rho-speech", "--lambda-corr", "--lambda-local",
-                               "--n-rho", NULL};
+                               "--n-rho", "--batch", "--lr", "--train-limit", "--eval-limit", "--classifier-epochs",
+                               "--tsne-points", NULL};
         int known = 0;
         for (int k = 0; flags[k]; k++) known |= arg_is(a, flags[k]);
         if (!known) return arg_unknown(C, a);
@@ -95,6 +99,12 @@ int cmd_repro(int argc, char **argv) {
         else if (arg_is(a, "--lambda-corr")) { if (arg_float(C, a, val, 0, 1e9, &cfg.lambda_corr)) return 2; }
         else if (arg_is(a, "--lambda-local")) { if (arg_float(C, a, val, 0, 1e9, &cfg.lambda_local)) return 2; }
         else if (arg_is(a, "--n-rho")) { if (arg_long(C, a, val, 0, 99, &v)) return 2; cfg.n_rho = (int)v; }
+        else if (arg_is(a, "--batch")) { if (arg_long(C, a, val, 1, 65536, &v)) return 2; cfg.batch = (size_t)v; }
+        else if (arg_is(a, "--lr")) { if (arg_double(C, a, val, 1e-9, 10, &cfg.lr)) return 2; }
+        else if (arg_is(a, "--train-limit")) { if (arg_long(C, a, val, 0, 100000000, &v)) return 2; cfg.train_limit = (size_t)v; }
+        else if (arg_is(a, "--eval-limit")) { if (arg_long(C, a, val, 0, 100000000, &v)) return 2; cfg.eval_limit = (size_t)v; }
+        else if (arg_is(a, "--classifier-epochs")) { if (arg_long(C, a, val, 1, 100000, &v)) return 2; cfg.classifier_epochs = (int)v; }
+        else if (arg_is(a, "--tsne-points")) { if (arg_long(C, a, val, 10, 1000000, &v)) return 2; cfg.tsne_points = (size_t)v; }
     }
     openblas_set_num_threads((int)threads);
 

@@ -42,10 +42,11 @@ ima_repro_config ima_repro_defaults(int quick) {
     c.lambda_corr = 1.0f;
     c.lambda_local = 1.0f;
     c.with_baselines = 1;
-    if (quick) {
-        c.train_limit = 6000;
+    if (quick) { /* small batches: more Adam steps for the same compute on a subsample */
+        c.batch = 64;
+        c.train_limit = 12000;
         c.eval_limit = 2000;
-        c.epochs1 = 8;
+        c.epochs1 = 10;
         c.epochs2 = 4;
         c.baseline_epochs = 8;
         c.n_rho = 5;
@@ -57,7 +58,7 @@ ima_repro_config ima_repro_defaults(int quick) {
         c.baseline_epochs = 20;
         c.n_rho = 19;
         c.tsne_points = 3000;
-        c.classifier_epochs = 20;
+        c.classifier_epochs = 10;
     }
     return c;
 }
