@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "ima/baseline_train.h"
 #include "ima/baselines.h"
 #include "ima/common.h"
 #include "ima/eval.h"
@@ -561,6 +562,13 @@ static int rho_sweep(rho_point *pts, int n, ima_part *p, split_data *sp, const i
 
 /* ==== baselines ======================================================================================= */
 
+static int baseline_epoch_say(void *ctx, const ima_baseline *bl, const ima_baseline_train_state *st,
+                              const ima_baseline_epoch_report *r) {
+    if (r->epoch == 1 || r->epoch == r->epochs)
+        say("  epoch %d/%d: loss %.3f", r->epoch, r->epochs, r->terms.total);
+    return 0;
+}
+
 static int baseline_run(ima_baseline_kind kind, size_t latent, split_data *sp, const ima_repro_config *cfg,
                         rep_result *out, int *n_out, double *seconds) {
     ima_baseline_config bc = ima_baseline_config_digits(kind, latent);
@@ -568,38 +576,19 @@ static int baseline_run(ima_baseline_kind kind, size_t latent, split_data *sp, c
     if (ima_baseline_init(&bl, &bc, cfg->batch, cfg->seed + 7 * latent + (uint64_t)kind)) return IMA_ERR;
     const char *fam = kind == IMA_BASELINE_MVAE ? "MVAE" : kind == IMA_BASELINE_JMVAE ? "JMVAE-KL" : "DAE";
     say("%s latent %zu: training %d epochs", fam, latent, cfg->baseline_epochs);
-    ima_rng rng;
-    ima_rng_init(&rng, cfg->seed + 31 * latent + (uint64_t)kind);
-    ima_adam_config adam = ima_adam_defaults();
-    adam.lr = (float)cfg->lr;
-    size_t N = sp[0].n, *order = ima_malloc(N * sizeof(size_t));
-    ima_batch_buffer bb;
-    ima_batch_buffer_init(&bb, &sp[0].ds, cfg->batch);
+    /* the library loop: seeded shuffling, noise before every step, Adam, a non-finite check */
+    ima_baseline_train_config tc = ima_baseline_train_defaults();
+    tc.batch_size = cfg->batch;
+    tc.epochs = cfg->baseline_epochs;
+    tc.adam.lr = (float)cfg->lr;
+    ima_baseline_train_state st;
+    ima_baseline_train_state_init(&st, cfg->seed + 31 * latent + (uint64_t)kind);
+    ima_baseline_train_callbacks cb = {.ctx = NULL, .on_epoch = baseline_epoch_say};
     double t0 = wall();
-    int rc = IMA_OK;
-    for (int e = 0; e < cfg->baseline_epochs && rc == IMA_OK; e++) {
-        for (size_t i = 0; i < N; i++) order[i] = i;
-        ima_rng_shuffle(&rng, order, N);
-        double total = 0;
-        for (size_t lo = 0; lo < N; lo += cfg->batch) {
-            size_t B = N - lo < cfg->batch ? N - lo : cfg->batch;
-            const ima_batch *b = ima_batch_gather(&bb, &sp[0].ds, order + lo, B);
-            ima_baseline_terms t;
-            ima_baseline_sample_noise(bl, B, &rng);
-            ima_baseline_loss_grad(bl, b, 1, &t);
-            if (!isfinite(t.total)) {
-                rc = ima_error("%s latent %zu: epoch %d: the loss became non-finite", fam, latent, e + 1);
-                break;
-            }
-            ima_baseline_step(bl, &adam);
-            total += t.total * (double)B / (double)N;
-        }
-        if (rc == IMA_OK && (e == 0 || e + 1 == cfg->baseline_epochs))
-            say("  epoch %d/%d: loss %.3f", e + 1, cfg->baseline_epochs, total);
-    }
+    int rc = ima_baseline_train(bl, &sp[0].ds, &tc, &st, &cb);
+    if (rc != IMA_OK)
+        ima_error_prefix("%s latent %zu", fam, latent);
     *seconds = wall() - t0;
-    free(order);
-    ima_batch_buffer_free(&bb);
     /* representations: multimodal, image only, speech only */
     const char *views[3] = {"multimodal", "image", "speech"};
     for (int v = 0; v < 3 && rc == IMA_OK; v++) {
