@@ -95,10 +95,13 @@ int ima_baseline_train(ima_baseline *bl, const ima_dataset *ds, const ima_baseli
             ima_baseline_sample_noise(bl, B, &st->rng);
             ima_baseline_loss_grad(bl, batch, 1, &t);
             if ((bad = bad_term(bl, &t, name, sizeof name)) || !grads_finite(bl->grads, bl->n_params)) {
-                rc = ima_error("%s, epoch %d, batch %zu: loss term %s became non-finite; training stopped before "
-                               "this update",
-                               ima_baseline_kind_name(bl->cfg.kind), st->epoch + 1, b + 1,
-                               bad ? bad : "(a gradient)");
+                char what[96];
+                if (bad)
+                    snprintf(what, sizeof what, "loss term %s", bad);
+                else
+                    snprintf(what, sizeof what, "the gradient (loss %g)", t.total);
+                rc = ima_error("%s, epoch %d, batch %zu: %s became non-finite; training stopped before this update",
+                               ima_baseline_kind_name(bl->cfg.kind), st->epoch + 1, b + 1, what);
                 break;
             }
             ima_baseline_step(bl, &cfg->adam);
