@@ -70,6 +70,7 @@ grep -q "2,000,360 parameters; Table 4 (MVAE): 2,000,360 (equal)" "$T/err.txt" &
 grep -q "3,309,660 parameters; Table 4 (JMVAE-KL): 3,309,660 (equal)" "$T/err.txt" && ok || bad "table 4 jmvae: $(cat "$T/err.txt")"
 "$IMA" train --model jmvae --preset digits --input "image=$T/image.npy" --input "speech=$T/speech.npy" \
     --epochs 0 --batch 8 --out "$T/t4b.safetensors" 2>"$T/err.txt" && grep -q "2,846,580 parameters; Table 4 (JMVAE-KL): 3,309,660 (the paper's decoders have Gaussian heads" "$T/err.txt" && ok || bad "bce heads vs table 4: $(cat "$T/err.txt")"
+# DAE encoder with Hc = 8 on Dc = 40: 40*8+8 + 8*8+8 + 8*4+4 = 436
 "$IMA" train --model dae "${COMMON[@]}" --dae-feature-drop 0.1 --dae-modality-drop 0.5 --joint-hidden 8 --epochs 1 \
     --out "$T/dae2.safetensors" --quiet 2>"$T/err.txt" && grep -q "joint 436," "$T/err.txt" && ok || bad "dae flags: $(cat "$T/err.txt")"
 
