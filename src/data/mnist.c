@@ -67,7 +67,7 @@ static int idx_read(const char *path, uint32_t magic, int ndim, uint32_t *dims, 
     gzFile f = gzopen(path, "rb");
     if (!f) return ima_error("%s: cannot open", path);
     unsigned char hdr[4 + 4 * 3];
-    int st = gz_read_exact(f, hdr, 4 + 4 * (size_t)ndim, path, "header");
+    int st = gz_read_exact(f, hdr, 4, path, "header");
     if (st) goto done;
     uint32_t got_magic = be32(hdr);
     if (got_magic != magic) {
@@ -75,6 +75,7 @@ static int idx_read(const char *path, uint32_t magic, int ndim, uint32_t *dims, 
                        ndim, got_magic, magic == 2051 ? "image" : "label");
         goto done;
     }
+    if ((st = gz_read_exact(f, hdr + 4, 4 * (size_t)ndim, path, "header"))) goto done;
     size_t total = 1;
     for (int i = 0; i < ndim; i++) {
         dims[i] = be32(hdr + 4 + 4 * i);
@@ -95,8 +96,10 @@ static int idx_read(const char *path, uint32_t magic, int ndim, uint32_t *dims, 
     st = gz_read_exact(f, *data, total, path, "data");
     if (!st) st = gz_expect_end(f, path);
     *count = total;
-done:
-    gzclose(f);
+done:;
+    /* gzclose reports a gzip stream that ended early (a cut trailer) as Z_BUF_ERROR */
+    int zc = gzclose(f);
+    if (!st && zc != Z_OK) st = ima_error("%s: truncated or corrupt gzip stream (zlib error %d)", path, zc);
     if (st) {
         free(*data);
         *data = NULL;

@@ -6,6 +6,15 @@
  * configurations. Audio comes from the synth callback (16-bit at 22,050 Hz) and is resampled to
  * 12.5 kHz. espeak-ng keeps process-wide state, so synthesis runs on one thread, and
  * espeak_Initialize is called once per process.
+ *
+ * Determinism: espeak-ng 1.51 carries synthesis state from one utterance to the next (the same
+ * word synthesized twice in one process differs by a few samples), and has no seed API
+ * (espeak_ng_SetRandSeed came later). A fresh process that makes the same calls in the same
+ * order produces identical audio, and the corpus builder synthesizes once per process: so
+ * `ima data digits` with a given seed is byte-for-byte reproducible (tests/cli_data.sh checks
+ * it), while a second synthesis inside one process is only close (tests/test_digits.c).
+ * srand() is called once before synthesis to pin any use espeak makes of the C library's rand();
+ * ima's own randomness never uses rand().
  * Dimensions: n samples at 22,050 Hz. */
 #define _POSIX_C_SOURCE 200809L
 #include <espeak-ng/speak_lib.h>
@@ -75,6 +84,7 @@ typedef struct {
 int ima_speech_add_synth(ima_speech_set *s, ima_mfcc *m, const ima_synth_config *cfg, ima_progress_fn fn,
                          void *ctx) {
     if (synth_init()) return IMA_ERR;
+    srand(1); /* see "Determinism" above */
     const char *const *voices = cfg->voices ? cfg->voices : ima_synth_default_voices;
     size_t nv = 0, nvar = 0;
     if (cfg->voices)
