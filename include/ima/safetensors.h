@@ -19,7 +19,8 @@ typedef struct {
     int ndim;
     size_t shape[IMA_ST_MAX_DIMS];
     size_t count;       // elements
-    const void *data;   // points into the file image (little-endian host assumed)
+    const void *data;   // count elements, aligned for dtype: points into the file image, or into
+                        // `aligned` when the file placed it at a misaligned offset (little-endian host)
 } ima_st_tensor;
 
 typedef struct {
@@ -31,10 +32,12 @@ typedef struct {
     size_t n_meta;
     char **meta_keys;
     char **meta_values;
+    unsigned char *aligned; // aligned copies of tensors the file stores misaligned (usually NULL)
 } ima_st_file;
 
 /* Reads and validates a file: every offset and size is checked against the file size,
- * offsets must not overlap, dtype*shape must match the byte range. */
+ * offsets must not overlap or leave gaps, dtype*shape must match the byte range. On error
+ * returns IMA_ERR with a message naming the path (and the tensor and field at fault). */
 int ima_st_read(ima_st_file *f, const char *path);
 void ima_st_free(ima_st_file *f);
 const ima_st_tensor *ima_st_find(const ima_st_file *f, const char *name);
@@ -47,7 +50,10 @@ void ima_st_writer_free(ima_st_writer *w);
 void ima_st_writer_add(ima_st_writer *w, const char *name, ima_dtype dtype, int ndim, const size_t *shape,
                        const void *data);
 void ima_st_writer_meta(ima_st_writer *w, const char *key, const char *value);
-/* Writes to path + ".tmp", fsyncs, renames over path. On failure nothing at path changes. */
+/* Writes to path + ".tmp.XXXXXX", fsyncs, renames over path. On failure nothing at path changes.
+ * The header lists tensors in the order they were added; in the data section tensors are grouped
+ * by element size, widest first (add order within a group), as the reference writer does, so every
+ * tensor is aligned to its element size without the gaps the format forbids. */
 int ima_st_writer_write(ima_st_writer *w, const char *path);
 
 #endif

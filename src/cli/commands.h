@@ -7,5 +7,6 @@ int cmd_embed(int argc, char **argv);  /* cmd_embed.c */
 int cmd_data(int argc, char **argv);   /* cmd_data.c: data digits, data inspect */
 int cmd_eval(int argc, char **argv);   /* cmd_eval.c: retrieval, classify, importance, tsne */
 int cmd_repro(int argc, char **argv);  /* cmd_repro.c: repro digits */
+int cmd_toy(int argc, char **argv);    /* cmd_toy.c: the small built-in example data set */
 
 #endif

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"data", cmd_data, "build (data digits) or look at (data inspect) a data set"},
     {"eval", cmd_eval, "evaluate representations: retrieval, classification, importance, t-SNE"},
     {"repro", cmd_repro, "reproduce the paper's experiments end to end (repro digits)"},
+    {"toy", cmd_toy, "write a small two-modality example data set (no download needed)"},
 };
 
 static void usage(FILE *out) {
@@ -42,7 +43,7 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "ima: unknown command '%s' (expected one of: train, embed, data, eval, repro; see ima --help)\n",
+    fprintf(stderr, "ima: unknown command '%s' (expected one of: train, embed, data, eval, repro, toy; see ima --help)\n",
             argv[1]);
     return 2;
 }

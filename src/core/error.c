@@ -17,13 +17,13 @@ int ima_error(const char *fmt, ...) {
 }
 
 int ima_error_prefix(const char *fmt, ...) {
-    char prefix[512], old[sizeof last_error];
+    char prefix[256], old[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, last_error, sizeof old);
-    snprintf(last_error, sizeof last_error, "%s: %s", prefix, old);
+    snprintf(last_error, sizeof last_error, "%.255s: %.760s", prefix, old);
     return IMA_ERR;
 }
 

@@ -1,0 +1,163 @@
+/* model.h: the Importance-based Multimodal Autoencoder (SPEC.md sections 1-3).
+ *
+ * Dimensions: M modalities (index j), B batch rows (index i), D_j input width, H_j hidden width,
+ * d shared latent width.
+ *
+ *   encoder E_j     D_j -> H_j -> H_j -> d      (ReLU, ReLU, linear)  u_j
+ *   decoder G_j     d   -> H_j -> H_j -> D_j    (ReLU, ReLU, sigmoid for bce / linear for sse)
+ *   importance I_j  D_j -> H_j -> H_j -> 1      (ReLU, ReLU, sigmoid) y_j
+ *   fusion          z_i = sum_j m_ij y_ij u_ij / sum_j m_ij y_ij
+ *
+ * Memory: parameters, gradients, Adam moments (m, v) and activations each live in ONE buffer.
+ * Parameters are ordered [autoencoder: E_0 G_0 E_1 G_1 ... | importance: I_0 I_1 ...] so that each
+ * training stage updates one contiguous range. Within an MLP: layer 0 W (O,I), b (O), layer 1 ...
+ * Optional input centring (SPEC section 8): the training mean of each modality is subtracted at the
+ * encoder and importance-net inputs (not at the decoder targets); it is a buffer, not a parameter. */
+#ifndef IMA_MODEL_H
+#define IMA_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ima/nn.h"
+
+#define IMA_MAX_MODALITIES 16
+#define IMA_NAME_MAX 32
+
+typedef enum {
+    IMA_LOSS_BCE = 0, /* inputs in [0,1], decoder ends in a sigmoid, BCE summed over features */
+    IMA_LOSS_SSE = 1, /* real inputs, linear decoder output, sum of squared errors */
+} ima_loss_kind;
+
+typedef struct {
+    char name[IMA_NAME_MAX]; // unique, [A-Za-z0-9_-], e.g. "image"; names the checkpoint tensors
+    size_t input_width;      // D_j
+    size_t hidden_width;     // H_j
+    ima_loss_kind loss;      // reconstruction loss and decoder output
+    float lambda_rec;        // weight of Rec_j in L_auto (1)
+    float lambda_align;      // weight of ||z - u_j||^2 in L_auto (1)
+    float lambda_local;      // weight of KL(Bern(ybar) || Bern(rho)) in L_imp (1)
+    float lambda_corr;       // weight of ||C_j||_F^2 in L_imp (1)
+    float rho;               // importance prior rho_j in (0,1)
+} ima_modality_config;
+
+typedef struct {
+    int n_modalities;        // M >= 1
+    size_t latent_width;     // d
+    float lambda_glob;       // weight of ||z||^2 in L_auto (1)
+    int center_inputs;       // 1: subtract the training mean at encoder / importance inputs
+    ima_modality_config mod[IMA_MAX_MODALITIES];
+} ima_config;
+
+/* The paper's digits configuration: image 784/500/bce (rho 0.8), speech 696/100/bce (rho 0.3), d = latent. */
+ima_config ima_config_digits(size_t latent);
+/* Checks widths, names, lambdas, rho; an error names the field. */
+int ima_config_validate(const ima_config *cfg);
+
+/* Which fusion weights stage 1 (and the z of stage 2) use. */
+typedef enum {
+    IMA_WEIGHTS_ONE = 0,        /* y = 1: plain mean of the present modalities (round 1) */
+    IMA_WEIGHTS_IMPORTANCE = 1, /* y = I_j(x_j), treated as constants */
+} ima_weights;
+
+/* One modality's networks and its activation views (valid for the last forward pass). */
+typedef struct {
+    ima_mlp enc, dec, imp;
+    ima_mlp_acts enc_acts, dec_acts, imp_acts;
+    float *center;  // (D) training mean, zeros when centring is off      [buffers]
+    float *xc;      // (B, D) centred input                                 [activations]
+    float *y;       // (B) fusion weight used in the last forward (1 or I_j(x))
+    float *y_imp;   // (B) sigmoid of the importance logit (after ima_model_importance)
+    float *y_comp;  // (B) 1 - y_imp computed as sigmoid(-logit)
+    float *du;      // (B, d) gradient w.r.t. u_j
+} ima_modality;
+
+typedef struct {
+    ima_config cfg;
+    size_t max_batch;          // activation buffers hold this many rows
+    ima_modality mod[IMA_MAX_MODALITIES];
+
+    size_t n_params;           // all parameters
+    size_t n_params_ae;        // encoders + decoders: params[0 .. n_params_ae)
+    size_t n_params_imp;       // importance nets: params[n_params_ae .. n_params)
+    float *params;             // (n_params)
+    float *grads;              // (n_params)
+    float *adam_m, *adam_v;    // (n_params) each
+    long step_ae, step_imp;    // Adam steps taken by each stage
+    size_t n_buffers;
+    float *buffers;            // (sum D_j) centring means
+
+    size_t n_acts;
+    float *acts;               // every activation, one buffer
+    float *z;                  // (B, d) fused representation
+    float *dz;                 // (B, d) gradient w.r.t. z
+    float *dz_dec;             // (B, d) one decoder's share of dz
+    float *tmp;                // (B, max(d, D_j)) scratch for decoder dz and reconstruction rows
+    float *scratch;            // MLP backward scratch
+    float *row_scale;          // (B)
+} ima_model;
+
+/* Allocates and initialises (seeded) a model able to process max_batch rows at a time. */
+int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uint64_t seed);
+void ima_model_free(ima_model *m); /* NULL is fine */
+/* Parameter counts of the three network kinds summed over modalities (SPEC section 1). */
+void ima_model_param_counts(const ima_model *m, size_t *encoders, size_t *decoders, size_t *importance);
+
+/* Named views of every parameter tensor, in buffer order (for checkpoints and golden files):
+ * "<modality>.<encoder|decoder|importance>.<layer>.<weight|bias>". Returns the count. */
+typedef struct {
+    char name[96];
+    float *data;
+    float *grad;
+    int ndim;
+    size_t shape[2];
+    size_t count;
+} ima_param_view;
+size_t ima_model_param_views(const ima_model *m, ima_param_view *views, size_t cap);
+
+/* A batch: x[j] (B, D_j) rows; mask (B, M), 1 = present, NULL = all present.
+ * Every row must have at least one modality present (checked by the data loader). */
+typedef struct {
+    size_t B;
+    const float *x[IMA_MAX_MODALITIES];
+    const uint8_t *mask;
+} ima_batch;
+
+/* Forward through encoders and fusion: fills u_j (mod[j].enc_acts.out[2]), y, z. */
+void ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights);
+/* Importance nets: fills mod[j].y_imp and y_comp for every row. */
+void ima_model_importance(ima_model *m, const ima_batch *b);
+static inline const float *ima_model_u(const ima_model *m, int j) { return m->mod[j].enc_acts.out[2]; }
+
+/* ---- losses (SPEC section 2) -------------------------------------------------------- */
+
+typedef struct {
+    double glob;                         // mean_i ||z_i||^2
+    double rec[IMA_MAX_MODALITIES];      // sum_i m_ij Rec_ij / B
+    double align[IMA_MAX_MODALITIES];    // sum_i m_ij ||z_i - u_ij||^2 / B
+    double total;                        // L_auto with the lambdas
+} ima_stage1_terms;
+
+typedef struct {
+    double corr[IMA_MAX_MODALITIES];     // ||C_j||_F^2
+    double local[IMA_MAX_MODALITIES];    // KL(Bern(ybar_j) || Bern(rho_j))
+    double ybar[IMA_MAX_MODALITIES];     // mean importance over present rows
+    double total;                        // L_imp with the lambdas
+} ima_stage2_terms;
+
+/* Loss of stage 1 and, when grad != 0, its gradient: zeroes then fills grads[0 .. n_params_ae). */
+void ima_stage1_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
+                                 ima_stage1_terms *terms);
+/* Loss of stage 2 and, when grad != 0, its gradient: zeroes then fills grads[n_params_ae .. n_params).
+ * z and u come from ima_model_encode(weights) and are constants. */
+void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
+                                 ima_stage2_terms *terms);
+/* One Adam step on the autoencoder (stage 1) or importance (stage 2) parameter range. */
+void ima_stage1_step(ima_model *m, const ima_adam_config *cfg);
+void ima_stage2_step(ima_model *m, const ima_adam_config *cfg);
+
+/* Fraction of first-layer encoder units (per modality) that output zero for every row of the
+ * last forward pass ("dead" ReLU units, SPEC section 8). */
+double ima_model_dead_fraction(const ima_model *m, int j, size_t B);
+
+#endif

@@ -1,0 +1,105 @@
+/* train.h: data sets, the two-stage training loop and checkpoints for the IMA model.
+ *
+ * Dimensions: N rows of a data set, M modalities, D_j widths, B batch rows.
+ * Training runs R rounds; each round trains stage 1 (autoencoder, importance nets frozen) for E1
+ * epochs, then stage 2 (importance nets, autoencoder frozen) for E2 epochs (SPEC section 2).
+ * Round 1 fuses with y = 1; later rounds with y = I_j(x_j) as constants. */
+#ifndef IMA_TRAIN_H
+#define IMA_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ima/model.h"
+#include "ima/rng.h"
+
+/* ---- data sets ------------------------------------------------------------------ */
+
+typedef struct {
+    size_t n;                           // rows
+    int n_modalities;                   // M
+    size_t width[IMA_MAX_MODALITIES];   // D_j
+    float *x[IMA_MAX_MODALITIES];       // (n, D_j) each (owned)
+    uint8_t *mask;                      // (n, M): 1 present (owned); all ones when no mask was given
+} ima_dataset;
+
+/* Reads one .npy per modality (float32/float64/uint8, 2-D) and optional masks (mask_paths[j] may be
+ * NULL: all present; else a 1-D 0/1 array of n rows). Checks equal row counts, finite values, 0/1
+ * masks, and that every row has at least one modality present; errors name the file. */
+int ima_dataset_load(ima_dataset *ds, int M, const char *const *paths, const char *const *mask_paths);
+void ima_dataset_free(ima_dataset *ds);
+/* Checks the data set against a model configuration (count and widths). */
+int ima_dataset_check(const ima_dataset *ds, const ima_config *cfg, const char *const *paths);
+/* Sets each modality's centring mean to the mean of its present rows (zeros when centring is off). */
+void ima_model_fit_center(ima_model *m, const ima_dataset *ds);
+/* Copies rows idx[0..B) into the model-owned batch buffers and returns a batch view. */
+typedef struct {
+    size_t cap;
+    float *x[IMA_MAX_MODALITIES];
+    uint8_t *mask;
+    ima_batch batch;
+} ima_batch_buffer;
+void ima_batch_buffer_init(ima_batch_buffer *bb, const ima_dataset *ds, size_t cap);
+void ima_batch_buffer_free(ima_batch_buffer *bb);
+const ima_batch *ima_batch_gather(ima_batch_buffer *bb, const ima_dataset *ds, const size_t *idx, size_t B);
+
+/* ---- training ---------------------------------------------------------------------- */
+
+typedef struct {
+    size_t batch_size;             // B (256)
+    int rounds;                    // R (1)
+    int epochs_stage1;             // E1 (40)
+    int epochs_stage2;             // E2 (10)
+    ima_adam_config adam_stage1;   // Adam for the autoencoder (lr 1e-3)
+    ima_adam_config adam_stage2;   // Adam for the importance nets (lr 1e-3)
+} ima_train_config;
+
+ima_train_config ima_train_defaults(void);
+
+/* Where training stands: enough to resume exactly (stored in checkpoints). */
+typedef struct {
+    int round;          // 1-based round in progress
+    int stage;          // 1 or 2: stage in progress
+    int epoch;          // epochs of this stage already completed
+    int finished;       // 1 when every round is done
+    ima_rng rng;        // shuffling stream
+} ima_train_state;
+
+void ima_train_state_init(ima_train_state *st, uint64_t seed);
+
+/* What one finished epoch reports (averages over its batches). */
+typedef struct {
+    int round, stage, epoch, epochs;  // epoch is 1-based within the stage
+    ima_stage1_terms s1;              // stage 1 epochs
+    ima_stage2_terms s2;              // stage 2 epochs
+    double mean_y[IMA_MAX_MODALITIES];// stage 2: mean importance over the epoch
+    double dead[IMA_MAX_MODALITIES];  // stage 1: fraction of first-layer encoder units dead in every batch
+    double seconds;                   // wall time of the epoch
+    size_t samples;                   // rows processed
+} ima_epoch_report;
+
+typedef struct {
+    void *ctx;
+    /* after each batch: done / total batches of the epoch (may be NULL) */
+    void (*on_batch)(void *ctx, const ima_train_state *st, size_t done, size_t total);
+    /* after each epoch, with the state already advanced (safe to checkpoint); non-zero stops */
+    int (*on_epoch)(void *ctx, const ima_model *m, const ima_train_state *st, const ima_epoch_report *r);
+} ima_train_callbacks;
+
+/* Trains from st onwards until finished. A non-finite loss term stops training before the
+ * offending update with an error naming the stage, round, epoch and term. */
+int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, ima_train_state *st,
+              const ima_train_callbacks *cb);
+
+/* ---- checkpoints (safetensors) ---------------------------------------------------------
+ * Tensors: every parameter by name (see ima_model_param_views), "center.<modality>",
+ * "optimizer.adam_m" and "optimizer.adam_v" (n_params each, parameter-buffer order).
+ * __metadata__: "format" = "ima-checkpoint", "version" = "1", "config" (JSON of ima_config),
+ * "train_config" (JSON), "train_state" (JSON: round, stage, epoch, finished, Adam steps, RNG). */
+int ima_checkpoint_save(const char *path, const ima_model *m, const ima_train_config *tc, const ima_train_state *st);
+/* Builds a model (max_batch rows) from a checkpoint; tc and st may be NULL. Every tensor's
+ * presence, dtype and shape is checked against the configuration stored in the file. */
+int ima_checkpoint_load(const char *path, size_t max_batch, ima_model **out, ima_train_config *tc,
+                        ima_train_state *st);
+
+#endif

@@ -1,0 +1,137 @@
+/* dataset.c: loading a multimodal data set from .npy files, centring means, batch gathering.
+ * N rows, M modalities, D_j widths, B batch rows. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "ima/common.h"
+#include "ima/npy.h"
+#include "ima/train.h"
+
+void ima_dataset_free(ima_dataset *ds) {
+    if (!ds) return;
+    for (int j = 0; j < IMA_MAX_MODALITIES; j++) free(ds->x[j]);
+    free(ds->mask);
+    memset(ds, 0, sizeof *ds);
+}
+
+int ima_dataset_load(ima_dataset *ds, int M, const char *const *paths, const char *const *mask_paths) {
+    memset(ds, 0, sizeof *ds);
+    if (M < 1 || M > IMA_MAX_MODALITIES) return ima_error("dataset: expected 1..%d modalities, got %d", IMA_MAX_MODALITIES, M);
+    ds->n_modalities = M;
+    for (int j = 0; j < M; j++) {
+        size_t rows, cols;
+        if (ima_npy_read_f32_matrix(paths[j], &ds->x[j], &rows, &cols)) goto fail;
+        if (rows == 0) {
+            ima_error("%s: the array has no rows (expected at least one sample)", paths[j]);
+            goto fail;
+        }
+        if (j > 0 && rows != ds->n) {
+            ima_error("%s: %zu rows, but %s has %zu: every modality needs one row per sample", paths[j], rows,
+                      paths[0], ds->n);
+            goto fail;
+        }
+        ds->n = rows;
+        ds->width[j] = cols;
+    }
+    ds->mask = ima_malloc(ds->n * (size_t)M);
+    memset(ds->mask, 1, ds->n * (size_t)M);
+    for (int j = 0; j < M; j++) {
+        if (!mask_paths || !mask_paths[j]) continue;
+        int64_t *lab = NULL;
+        size_t n;
+        if (ima_npy_read_labels(mask_paths[j], &lab, &n)) goto fail;
+        if (n != ds->n) {
+            free(lab);
+            ima_error("%s: mask has %zu rows, expected %zu (one per sample of %s)", mask_paths[j], n, ds->n, paths[j]);
+            goto fail;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (lab[i] != 0 && lab[i] != 1) {
+                ima_error("%s: row %zu: mask value %lld, expected 0 (missing) or 1 (present)", mask_paths[j], i,
+                          (long long)lab[i]);
+                free(lab);
+                goto fail;
+            }
+            ds->mask[i * (size_t)M + (size_t)j] = (uint8_t)lab[i];
+        }
+        free(lab);
+    }
+    for (size_t i = 0; i < ds->n; i++) {
+        int any = 0;
+        for (int j = 0; j < M; j++) any |= ds->mask[i * (size_t)M + (size_t)j];
+        if (!any) {
+            ima_error("%s: row %zu has every modality masked as missing (at least one must be present)",
+                      mask_paths && mask_paths[0] ? mask_paths[0] : paths[0], i);
+            goto fail;
+        }
+    }
+    return IMA_OK;
+fail:
+    ima_dataset_free(ds);
+    return IMA_ERR;
+}
+
+int ima_dataset_check(const ima_dataset *ds, const ima_config *cfg, const char *const *paths) {
+    if (ds->n_modalities != cfg->n_modalities)
+        return ima_error("data: %d modalities given, the model has %d", ds->n_modalities, cfg->n_modalities);
+    for (int j = 0; j < cfg->n_modalities; j++)
+        if (ds->width[j] != cfg->mod[j].input_width)
+            return ima_error("%s: %zu columns, but modality '%s' of the model expects width %zu",
+                             paths ? paths[j] : cfg->mod[j].name, ds->width[j], cfg->mod[j].name,
+                             cfg->mod[j].input_width);
+    for (int j = 0; j < cfg->n_modalities; j++) {
+        if (cfg->mod[j].loss != IMA_LOSS_BCE) continue;
+        size_t D = ds->width[j];
+        for (size_t k = 0; k < ds->n * D; k++)
+            if (ds->x[j][k] < 0.0f || ds->x[j][k] > 1.0f)
+                return ima_error("%s: row %zu, column %zu: value %g outside [0, 1], which the bce loss of modality "
+                                 "'%s' needs (use --loss %s=sse for real-valued data)",
+                                 paths ? paths[j] : cfg->mod[j].name, k / D, k % D, (double)ds->x[j][k],
+                                 cfg->mod[j].name, cfg->mod[j].name);
+    }
+    return IMA_OK;
+}
+
+void ima_model_fit_center(ima_model *m, const ima_dataset *ds) {
+    int M = m->cfg.n_modalities;
+    for (int j = 0; j < M; j++) {
+        size_t D = m->cfg.mod[j].input_width, n = 0;
+        double *acc = ima_calloc(D, sizeof(double));
+        for (size_t i = 0; i < ds->n; i++) {
+            if (!ds->mask[i * (size_t)M + (size_t)j]) continue;
+            n++;
+            const float *x = ds->x[j] + i * D;
+            for (size_t c = 0; c < D; c++) acc[c] += x[c];
+        }
+        for (size_t c = 0; c < D; c++)
+            m->mod[j].center[c] = (m->cfg.center_inputs && n) ? (float)(acc[c] / (double)n) : 0.0f;
+        free(acc);
+    }
+}
+
+void ima_batch_buffer_init(ima_batch_buffer *bb, const ima_dataset *ds, size_t cap) {
+    memset(bb, 0, sizeof *bb);
+    bb->cap = cap;
+    for (int j = 0; j < ds->n_modalities; j++) bb->x[j] = ima_malloc(cap * ds->width[j] * sizeof(float));
+    bb->mask = ima_malloc(cap * (size_t)ds->n_modalities);
+}
+
+void ima_batch_buffer_free(ima_batch_buffer *bb) {
+    for (int j = 0; j < IMA_MAX_MODALITIES; j++) free(bb->x[j]);
+    free(bb->mask);
+    memset(bb, 0, sizeof *bb);
+}
+
+const ima_batch *ima_batch_gather(ima_batch_buffer *bb, const ima_dataset *ds, const size_t *idx, size_t B) {
+    IMA_ASSERT(B <= bb->cap);
+    int M = ds->n_modalities;
+    for (int j = 0; j < M; j++) {
+        size_t D = ds->width[j];
+        for (size_t r = 0; r < B; r++) memcpy(bb->x[j] + r * D, ds->x[j] + idx[r] * D, D * sizeof(float));
+        bb->batch.x[j] = bb->x[j];
+    }
+    for (size_t r = 0; r < B; r++) memcpy(bb->mask + r * (size_t)M, ds->mask + idx[r] * (size_t)M, (size_t)M);
+    bb->batch.mask = bb->mask;
+    bb->batch.B = B;
+    return &bb->batch;
+}

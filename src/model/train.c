@@ -1,0 +1,166 @@
+/* train.c: the two-stage training loop (SPEC section 2), alternated for R rounds.
+ * N rows, B batch rows, M modalities. */
+#define _POSIX_C_SOURCE 200809L
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ima/common.h"
+#include "ima/train.h"
+
+ima_train_config ima_train_defaults(void) {
+    ima_train_config c;
+    memset(&c, 0, sizeof c);
+    c.batch_size = 256;
+    c.rounds = 1;
+    c.epochs_stage1 = 40;
+    c.epochs_stage2 = 10;
+    c.adam_stage1 = ima_adam_defaults();
+    c.adam_stage2 = ima_adam_defaults();
+    return c;
+}
+
+void ima_train_state_init(ima_train_state *st, uint64_t seed) {
+    memset(st, 0, sizeof *st);
+    st->round = 1;
+    st->stage = 1;
+    ima_rng_init(&st->rng, seed);
+}
+
+static double wall(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* names the first non-finite term, or returns NULL */
+static const char *bad_term1(const ima_model *m, const ima_stage1_terms *t, char *buf, size_t n) {
+    if (!isfinite(t->glob)) return "glob";
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        if (!isfinite(t->rec[j])) return snprintf(buf, n, "rec[%s]", m->cfg.mod[j].name), buf;
+        if (!isfinite(t->align[j])) return snprintf(buf, n, "align[%s]", m->cfg.mod[j].name), buf;
+    }
+    return isfinite(t->total) ? NULL : "total";
+}
+
+static const char *bad_term2(const ima_model *m, const ima_stage2_terms *t, char *buf, size_t n) {
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        if (!isfinite(t->corr[j])) return snprintf(buf, n, "corr[%s]", m->cfg.mod[j].name), buf;
+        if (!isfinite(t->local[j])) return snprintf(buf, n, "local[%s]", m->cfg.mod[j].name), buf;
+    }
+    return isfinite(t->total) ? NULL : "total";
+}
+
+static int grads_finite(const float *g, size_t n) {
+    float acc = 0.0f;
+    for (size_t k = 0; k < n; k++) acc += g[k] * 0.0f; /* NaN or Inf anywhere makes acc NaN */
+    return acc == 0.0f;
+}
+
+static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, ima_train_state *st,
+                     const ima_train_callbacks *cb, size_t *order, ima_batch_buffer *bb, ima_epoch_report *rep) {
+    int M = m->cfg.n_modalities, stage = st->stage;
+    size_t N = ds->n, Bmax = cfg->batch_size, nb = (N + Bmax - 1) / Bmax;
+    ima_weights weights = st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE;
+    for (size_t i = 0; i < N; i++) order[i] = i;
+    ima_rng_shuffle(&st->rng, order, N);
+    double dead_min[IMA_MAX_MODALITIES];
+    for (int j = 0; j < M; j++) dead_min[j] = 1.0;
+    double t0 = wall();
+    for (size_t b = 0; b < nb; b++) {
+        size_t lo = b * Bmax, B = (lo + Bmax <= N) ? Bmax : N - lo;
+        const ima_batch *batch = ima_batch_gather(bb, ds, order + lo, B);
+        char name[64];
+        const char *bad;
+        double w = (double)B / (double)N; /* epoch averages weight batches by their rows */
+        if (stage == 1) {
+            ima_stage1_terms t;
+            ima_stage1_forward_backward(m, batch, weights, 1, &t);
+            if ((bad = bad_term1(m, &t, name, sizeof name)) || !grads_finite(m->grads, m->n_params_ae))
+                return ima_error("stage 1, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
+                                 "stopped before this update",
+                                 st->round, st->epoch + 1, b + 1, bad ? bad : "(a gradient)");
+            ima_stage1_step(m, &cfg->adam_stage1);
+            rep->s1.glob += w * t.glob;
+            rep->s1.total += w * t.total;
+            for (int j = 0; j < M; j++) {
+                rep->s1.rec[j] += w * t.rec[j];
+                rep->s1.align[j] += w * t.align[j];
+                double f = ima_model_dead_fraction(m, j, B);
+                if (f < dead_min[j]) dead_min[j] = f;
+            }
+        } else {
+            ima_stage2_terms t;
+            ima_stage2_forward_backward(m, batch, weights, 1, &t);
+            if ((bad = bad_term2(m, &t, name, sizeof name)) ||
+                !grads_finite(m->grads + m->n_params_ae, m->n_params_imp))
+                return ima_error("stage 2, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
+                                 "stopped before this update",
+                                 st->round, st->epoch + 1, b + 1, bad ? bad : "(a gradient)");
+            ima_stage2_step(m, &cfg->adam_stage2);
+            rep->s2.total += w * t.total;
+            for (int j = 0; j < M; j++) {
+                rep->s2.corr[j] += w * t.corr[j];
+                rep->s2.local[j] += w * t.local[j];
+                rep->s2.ybar[j] += w * t.ybar[j];
+                double s = 0;
+                for (size_t i = 0; i < B; i++) s += m->mod[j].y_imp[i];
+                rep->mean_y[j] += w * s / (double)B;
+            }
+        }
+        if (cb && cb->on_batch) cb->on_batch(cb->ctx, st, b + 1, nb);
+    }
+    for (int j = 0; j < M; j++) rep->dead[j] = stage == 1 ? dead_min[j] : 0.0;
+    rep->seconds = wall() - t0;
+    rep->samples = N;
+    return IMA_OK;
+}
+
+int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, ima_train_state *st,
+              const ima_train_callbacks *cb) {
+    if (ima_dataset_check(ds, &m->cfg, NULL)) return IMA_ERR;
+    if (cfg->batch_size < 1 || cfg->batch_size > m->max_batch)
+        return ima_error("train: batch size %zu must be in 1..%zu (the model's max_batch)", cfg->batch_size,
+                         m->max_batch);
+    if (cfg->rounds < 1 || cfg->epochs_stage1 < 0 || cfg->epochs_stage2 < 0)
+        return ima_error("train: rounds must be >= 1 and epoch counts >= 0");
+    size_t *order = ima_malloc(ds->n * sizeof(size_t));
+    ima_batch_buffer bb;
+    ima_batch_buffer_init(&bb, ds, cfg->batch_size);
+    int rc = IMA_OK;
+    while (!st->finished) {
+        int epochs = st->stage == 1 ? cfg->epochs_stage1 : cfg->epochs_stage2;
+        if (st->epoch >= epochs) { /* advance to the next stage or round */
+            st->epoch = 0;
+            if (st->stage == 1) {
+                st->stage = 2;
+            } else {
+                st->stage = 1;
+                if (++st->round > cfg->rounds) {
+                    st->round = cfg->rounds;
+                    st->stage = 2;
+                    st->epoch = cfg->epochs_stage2;
+                    st->finished = 1;
+                }
+            }
+            continue;
+        }
+        ima_epoch_report rep;
+        memset(&rep, 0, sizeof rep);
+        rep.round = st->round;
+        rep.stage = st->stage;
+        rep.epochs = epochs;
+        if ((rc = run_epoch(m, ds, cfg, st, cb, order, &bb, &rep))) break;
+        st->epoch++;
+        rep.epoch = st->epoch;
+        if (cb && cb->on_epoch && cb->on_epoch(cb->ctx, m, st, &rep)) {
+            rc = IMA_ERR;
+            break;
+        }
+    }
+    ima_batch_buffer_free(&bb);
+    free(order);
+    return rc;
+}

@@ -1,0 +1,82 @@
+/* mlp.c: a stack of dense layers with ReLU between them (none after the last).
+ * L layers, width[0] input .. width[L] output, B batch rows.
+ * Parameters of layer l sit contiguously: W_l (width[l+1], width[l]) then b_l (width[l+1]). */
+#include <string.h>
+
+#include "ima/common.h"
+#include "ima/nn.h"
+
+size_t ima_mlp_setup(ima_mlp *mlp, int n_layers, const size_t *width) {
+    IMA_ASSERT(n_layers >= 1 && n_layers <= IMA_MLP_MAX_LAYERS);
+    memset(mlp, 0, sizeof *mlp);
+    mlp->n_layers = n_layers;
+    size_t count = 0;
+    for (int l = 0; l <= n_layers; l++) mlp->width[l] = width[l];
+    for (int l = 0; l < n_layers; l++) count += width[l + 1] * width[l] + width[l + 1];
+    return count;
+}
+
+void ima_mlp_bind(ima_mlp *mlp, float *params, float *grads) {
+    size_t off = 0;
+    for (int l = 0; l < mlp->n_layers; l++) {
+        size_t I = mlp->width[l], O = mlp->width[l + 1];
+        mlp->W[l] = params + off;
+        mlp->dW[l] = grads ? grads + off : NULL;
+        off += O * I;
+        mlp->b[l] = params + off;
+        mlp->db[l] = grads ? grads + off : NULL;
+        off += O;
+    }
+}
+
+size_t ima_mlp_acts_size(const ima_mlp *mlp, size_t max_batch) {
+    size_t n = 0;
+    for (int l = 0; l < mlp->n_layers; l++) n += max_batch * mlp->width[l + 1];
+    return n;
+}
+
+void ima_mlp_acts_bind(ima_mlp_acts *acts, const ima_mlp *mlp, float *buf, size_t max_batch) {
+    for (int l = 0; l < mlp->n_layers; l++) {
+        acts->out[l] = buf;
+        buf += max_batch * mlp->width[l + 1];
+    }
+}
+
+size_t ima_mlp_scratch_size(const ima_mlp *mlp, size_t max_batch) {
+    size_t w = 0;
+    for (int l = 1; l < mlp->n_layers; l++)
+        if (mlp->width[l] > w) w = mlp->width[l];
+    return 2 * max_batch * w; /* two ping-pong buffers of hidden-layer gradients */
+}
+
+void ima_mlp_init(ima_mlp *mlp, ima_rng *rng) {
+    for (int l = 0; l < mlp->n_layers; l++) ima_dense_init(mlp->W[l], mlp->b[l], mlp->width[l], mlp->width[l + 1], rng);
+}
+
+void ima_mlp_forward(const ima_mlp *mlp, ima_mlp_acts *acts, const float *x, size_t B) {
+    const float *in = x;
+    for (int l = 0; l < mlp->n_layers; l++) {
+        size_t I = mlp->width[l], O = mlp->width[l + 1];
+        ima_dense_forward(acts->out[l], in, mlp->W[l], mlp->b[l], B, I, O);
+        if (l < mlp->n_layers - 1) ima_relu_forward(acts->out[l], acts->out[l], B * O);
+        in = acts->out[l];
+    }
+}
+
+void ima_mlp_backward(const ima_mlp *mlp, const ima_mlp_acts *acts, float *dx, const float *dout, const float *x,
+                      size_t B, float *scratch) {
+    int L = mlp->n_layers;
+    size_t half = ima_mlp_scratch_size(mlp, B) / 2;
+    float *buf[2] = {scratch, scratch + half};
+    const float *g = dout; /* gradient w.r.t. the output of layer l (after its activation) */
+    for (int l = L - 1; l >= 0; l--) {
+        size_t I = mlp->width[l], O = mlp->width[l + 1];
+        const float *in = l > 0 ? acts->out[l - 1] : x;
+        float *din = l > 0 ? buf[l & 1] : dx;
+        ima_dense_backward(din, mlp->dW[l], mlp->db[l], g, in, mlp->W[l], B, I, O);
+        if (l > 0) {
+            ima_relu_backward(din, din, acts->out[l - 1], B * I);
+            g = din;
+        }
+    }
+}

@@ -1,0 +1,343 @@
+#!/usr/bin/env python3
+"""ima_twin.py: an independent PyTorch twin of the IMA model (SPEC.md sections 1-2) that writes the
+golden file tests/test_golden.c checks the C implementation against (the llm.c train_gpt2.py way).
+
+    /usr/bin/python3 tools/ima_twin.py tests/golden/ima_twin.safetensors
+
+Written from the SPEC, not from the C code: torch.nn.Linear layers, autograd for every gradient,
+torch.optim.Adam for the optimizer steps, float64 throughout. Only the values the C model reads
+(initial weights, centring means, inputs) are rounded to float32 first, so that both sides start
+from bit-identical numbers.
+
+Dimensions: M modalities (j), B batch rows (i), D_j input, H_j hidden, d latent.
+
+File contents (safetensors; see CONTENTS below for the exact names):
+  inputs   x.<m> (B,D) F32, mask (B,M) U8, center.<m> (D) F32, and the initial parameters
+           <m>.<encoder|decoder|importance>.<layer>.<weight|bias> F32, weight (out, in);
+  outputs  F64: u, y_imp, z for both fusion weights, every loss term, every gradient, and 5 Adam
+           steps per stage (loss before each step, parameters after the last);
+  __metadata__ {"config": JSON of CONFIG, "generator": ..., "torch": version}.
+"""
+import json
+import struct
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+torch.set_default_dtype(torch.float64)
+
+SEED = 20240611
+B = 16
+ADAM = dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8)
+ADAM_STEPS = 5
+MIN_FUSION_WEIGHT = 1e-6   # y = max(sigmoid(logit), 1e-6) in the importance-weighted fusion
+MIN_WEIGHT_SUM = 1e-12     # S = max(sum y', 1e-12) in stage 2
+
+CONFIG = {
+    "latent_width": 4,
+    "lambda_glob": 0.9,
+    "center_inputs": 1,
+    "batch": B,
+    "modalities": [
+        {"name": "a", "input_width": 12, "hidden_width": 10, "loss": "bce",
+         "lambda_rec": 1.0, "lambda_align": 1.0, "lambda_local": 1.0, "lambda_corr": 3000.0, "rho": 0.8},
+        {"name": "b", "input_width": 9, "hidden_width": 8, "loss": "sse",
+         "lambda_rec": 0.5, "lambda_align": 0.7, "lambda_local": 2.0, "lambda_corr": 30.0, "rho": 0.3},
+        {"name": "c", "input_width": 7, "hidden_width": 6, "loss": "bce",
+         "lambda_rec": 2.0, "lambda_align": 1.3, "lambda_local": 0.5, "lambda_corr": 1000.0, "rho": 0.5},
+    ],
+}
+# The encoders' output layers are drawn ENCODER_GAIN times wider than nn.Linear's default so that the
+# codes, and with them the stage-2 covariance term, are not negligible; lambda_corr is then chosen per
+# modality so that its gradient on the importance nets is of the same order as the prior's (checked
+# when this case was designed: first-layer gradient norms corr/local about 0.5, 1 and 2).
+ENCODER_GAIN = 3.0
+
+
+def f32(v):
+    """the value the C model holds for a float config field"""
+    return float(np.float32(v))
+
+
+def f32_tensor(a):
+    return torch.from_numpy(np.asarray(a, dtype=np.float32).astype(np.float64))
+
+
+# ---- model --------------------------------------------------------------------------------------
+
+def mlp(widths):
+    """Linear, ReLU, Linear, ReLU, Linear (no output activation)"""
+    layers = []
+    for l in range(len(widths) - 1):
+        if l:
+            layers.append(nn.ReLU())
+        layers.append(nn.Linear(widths[l], widths[l + 1]))
+    return nn.Sequential(*layers)
+
+
+class Modality(nn.Module):
+    def __init__(self, D, H, d):
+        super().__init__()
+        self.encoder = mlp([D, H, H, d])      # u = E(x - center)
+        self.decoder = mlp([d, H, H, D])      # logit (bce) or value (sse)
+        self.importance = mlp([D, H, H, 1])   # logit; y = sigmoid(logit)
+
+
+def linears(seq):
+    return [m for m in seq if isinstance(m, nn.Linear)]
+
+
+def named_params(mods):
+    """(C name, tensor) in the C model's buffer order: [E_0 G_0 E_1 G_1 ... | I_0 I_1 ...]"""
+    out, order = [], []
+    for j in range(len(mods)):
+        order += [(j, "encoder"), (j, "decoder")]
+    order += [(j, "importance") for j in range(len(mods))]
+    for j, net in order:
+        name = CONFIG["modalities"][j]["name"]
+        for l, lin in enumerate(linears(getattr(mods[j], net))):
+            out.append((f"{name}.{net}.{l}.weight", lin.weight))
+            out.append((f"{name}.{net}.{l}.bias", lin.bias))
+    return out
+
+
+def ae_params(mods):
+    return [p for n, p in named_params(mods) if ".importance." not in n]
+
+
+def imp_params(mods):
+    return [p for n, p in named_params(mods) if ".importance." in n]
+
+
+# ---- forward and losses -------------------------------------------------------------------------
+
+def encode(mods, batch, weights):
+    """u_j, y_imp_j (all rows), and the fused z (B, d)"""
+    x, mask, center = batch["x"], batch["mask"], batch["center"]
+    u, y_imp = [], []
+    num, den = 0.0, 0.0
+    for j, md in enumerate(mods):
+        xc = x[j] - center[j]
+        u.append(md.encoder(xc))
+        y_imp.append(torch.sigmoid(md.importance(xc)[:, 0]))
+        if weights == "one":
+            y = torch.ones(x[j].shape[0])
+        elif weights == "importance":
+            y = torch.clamp(y_imp[j], min=MIN_FUSION_WEIGHT).detach()   # constants in stage 1
+        else:
+            raise ValueError(weights)
+        my = mask[:, j] * y
+        num = num + my[:, None] * u[j]
+        den = den + my[:, None]
+    assert bool((den > 0).all()), "a row with no modality present"
+    return u, y_imp, num / den
+
+
+def stage1_loss(mods, batch, weights):
+    """L_auto, batch mean over rows; returns (total, terms dict of tensors)"""
+    x, mask = batch["x"], batch["mask"]
+    u, _, z = encode(mods, batch, weights)
+    nB = z.shape[0]
+    terms = {"glob": (z ** 2).sum(1).mean()}
+    total = f32(CONFIG["lambda_glob"]) * terms["glob"]
+    for j, (md, mc) in enumerate(zip(mods, CONFIG["modalities"])):
+        out = md.decoder(z)
+        if mc["loss"] == "bce":
+            rec_rows = F.binary_cross_entropy_with_logits(out, x[j], reduction="none").sum(1)
+        else:
+            rec_rows = ((out - x[j]) ** 2).sum(1)
+        align_rows = ((z - u[j]) ** 2).sum(1)
+        rec = (mask[:, j] * rec_rows).sum() / nB
+        align = (mask[:, j] * align_rows).sum() / nB
+        terms["rec." + mc["name"]] = rec
+        terms["align." + mc["name"]] = align
+        total = total + f32(mc["lambda_rec"]) * rec + f32(mc["lambda_align"]) * align
+    terms["total"] = total
+    return total, terms
+
+
+def stage2_loss(mods, batch, weights):
+    """L_imp; z and u are constants, gradients flow through the importances only"""
+    x, mask, center = batch["x"], batch["mask"], batch["center"]
+    with torch.no_grad():
+        u, _, z = encode(mods, batch, weights)
+    total = torch.zeros(())
+    terms = {}
+    for j, (md, mc) in enumerate(zip(mods, CONFIG["modalities"])):
+        p = mask[:, j] > 0
+        logit = md.importance(x[j] - center[j])[:, 0][p]
+        y = torch.sigmoid(logit)
+        yc = torch.sigmoid(-logit)                     # 1 - y without cancellation
+        S = torch.clamp(yc.sum(), min=MIN_WEIGHT_SUM)
+        w = yc / S
+        zp, up = z[p], u[j][p]
+        mu_z = (w[:, None] * zp).sum(0)
+        mu_u = (w[:, None] * up).sum(0)
+        C = (w[:, None] * (zp - mu_z)).t() @ (up - mu_u)   # (d, d)
+        corr = (C ** 2).sum()
+        ybar, ybarc = y.mean(), yc.mean()
+        rho = f32(mc["rho"])
+        local = ybar * torch.log(ybar / rho) + ybarc * torch.log(ybarc / (1.0 - rho))
+        n = mc["name"]
+        terms["corr." + n], terms["local." + n], terms["ybar." + n] = corr, local, ybar
+        total = total + f32(mc["lambda_local"]) * local + f32(mc["lambda_corr"]) * corr
+    terms["total"] = total
+    return total, terms
+
+
+def grads_of(mods, params, loss_fn):
+    for _, p in named_params(mods):
+        p.grad = None
+    loss, terms = loss_fn()
+    loss.backward()
+    return terms
+
+
+def adam_run(mods, params, loss_fn):
+    opt = torch.optim.Adam(params, **ADAM)
+    losses = []
+    for _ in range(ADAM_STEPS):
+        opt.zero_grad()
+        loss, _ = loss_fn()
+        losses.append(loss.item())   # the loss BEFORE this step
+        loss.backward()
+        opt.step()
+    return losses
+
+
+# ---- safetensors writer ---------------------------------------------------------------------------
+
+ST_DTYPES = {np.dtype(np.float64): "F64", np.dtype(np.float32): "F32", np.dtype(np.uint8): "U8"}
+
+
+def write_safetensors(path, tensors, metadata):
+    """tensors: list of (name, numpy array). Data grouped widest element first, no gaps."""
+    order = sorted(range(len(tensors)), key=lambda k: -tensors[k][1].dtype.itemsize)  # stable
+    header, blobs, off = {"__metadata__": metadata}, [], 0
+    for k in order:
+        name, a = tensors[k]
+        a = np.ascontiguousarray(a)
+        raw = a.astype(a.dtype.newbyteorder("<")).tobytes()
+        header[name] = {"dtype": ST_DTYPES[a.dtype], "shape": list(a.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)   # the data section starts 8-aligned
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for raw in blobs:
+            f.write(raw)
+
+
+# ---- the golden case ------------------------------------------------------------------------------
+
+def make_case():
+    torch.manual_seed(SEED)
+    rng = np.random.default_rng(SEED)
+    d = CONFIG["latent_width"]
+    mods = [Modality(mc["input_width"], mc["hidden_width"], d) for mc in CONFIG["modalities"]]
+    with torch.no_grad():   # the C model holds float32 weights: start from exactly those
+        for md in mods:
+            linears(md.encoder)[-1].weight.mul_(ENCODER_GAIN)
+        for _, p in named_params(mods):
+            p.copy_(f32_tensor(p.numpy()))
+    x = []
+    for mc in CONFIG["modalities"]:
+        D = mc["input_width"]
+        a = rng.uniform(0.0, 1.0, (B, D)) if mc["loss"] == "bce" else rng.standard_normal((B, D))
+        x.append(f32_tensor(a))
+    center = [f32_tensor(xj.numpy().mean(0)) for xj in x]
+    M = len(CONFIG["modalities"])
+    mask = np.ones((B, M), dtype=np.uint8)
+    mask[[1, 4, 9, 13], 1] = 0          # rows without modality b
+    mask[[2, 4, 7, 11, 15], 2] = 0      # rows without modality c (row 4 has a only)
+    mask[[6, 10], 0] = 0                # rows without modality a
+    mask[10, 2] = 0                     # row 10 has b only
+    assert mask.sum(1).min() >= 1
+    batch = {"x": x, "mask": torch.from_numpy(mask.astype(np.float64)), "center": center}
+    return mods, batch, mask
+
+
+def main(path):
+    mods, batch, mask = make_case()
+    names = [mc["name"] for mc in CONFIG["modalities"]]
+    out = []   # (name, numpy array)
+
+    def f64(name, t):
+        # a copy: numpy views of parameters and .grad would change under later steps
+        out.append((name, np.array(t.detach().numpy() if torch.is_tensor(t) else t, dtype=np.float64, copy=True)))
+
+    # inputs
+    for n, xj, cj in zip(names, batch["x"], batch["center"]):
+        out.append(("x." + n, xj.numpy().astype(np.float32)))
+        out.append(("center." + n, cj.numpy().astype(np.float32)))
+    out.append(("mask", mask))
+    for n, p in named_params(mods):
+        out.append((n, p.detach().numpy().astype(np.float32)))
+
+    # activations
+    with torch.no_grad():
+        u, y_imp, z_one = encode(mods, batch, "one")
+        _, _, z_imp = encode(mods, batch, "importance")
+    for n, uj, yj in zip(names, u, y_imp):
+        f64("u." + n, uj)
+        f64("y_imp." + n, yj)
+    f64("z.one", z_one)
+    f64("z.importance", z_imp)
+
+    # stage 1, both fusion weights: terms and gradients of the autoencoder parameters
+    for weights in ("one", "importance"):
+        terms = grads_of(mods, ae_params(mods), lambda: stage1_loss(mods, batch, weights))
+        for k, v in terms.items():
+            f64(f"stage1.{weights}.{k}", v.reshape(1))
+        for n, p in named_params(mods):
+            if ".importance." not in n:
+                f64(f"grad.stage1.{weights}.{n}", p.grad)
+        for p in imp_params(mods):
+            assert p.grad is None, "stage 1 must not reach the importance nets"
+
+    # stage 2, y = 1 fusion: terms and gradients of the importance parameters
+    terms = grads_of(mods, imp_params(mods), lambda: stage2_loss(mods, batch, "one"))
+    for k, v in terms.items():
+        f64(f"stage2.one.{k}", v.reshape(1))
+    for n, p in named_params(mods):
+        if ".importance." in n:
+            f64(f"grad.stage2.one.{n}", p.grad)
+        else:
+            assert p.grad is None or not p.grad.any(), "stage 2 must not reach the autoencoder"
+
+    # Adam, 5 steps of each stage from the initial weights, same batch every step
+    init = [p.detach().clone() for _, p in named_params(mods)]
+    for stage, params, fn in (("stage1", ae_params, stage1_loss), ("stage2", imp_params, stage2_loss)):
+        with torch.no_grad():
+            for (_, p), p0 in zip(named_params(mods), init):
+                p.copy_(p0)
+        losses = adam_run(mods, params(mods), lambda: fn(mods, batch, "one"))
+        f64(f"adam.{stage}.one.loss", np.array(losses))
+        for n, p in named_params(mods):
+            if (".importance." in n) == (stage == "stage2"):
+                f64(f"adam.{stage}.one.final.{n}", p)
+
+    meta = {"config": json.dumps(CONFIG), "generator": "tools/ima_twin.py", "torch": torch.__version__,
+            "seed": str(SEED), "encoder_gain": str(ENCODER_GAIN), "adam": json.dumps({"lr": ADAM["lr"], "beta1": ADAM["betas"][0],
+                                                   "beta2": ADAM["betas"][1], "eps": ADAM["eps"],
+                                                   "steps": ADAM_STEPS})}
+    write_safetensors(path, out, meta)
+    print(f"{path}: {len(out)} tensors")
+    for weights in ("one", "importance"):
+        print(f"stage1.{weights}.total", out[[n for n, _ in out].index(f"stage1.{weights}.total")][1][0])
+    t = dict(out)
+    print("stage2.one: " + ", ".join(f"{k}={t['stage2.one.' + k][0]:.6g}"
+                                      for k in ["total"] + [f"{a}.{n}" for n in names for a in ("corr", "local")]))
+    print("adam stage1 losses", t["adam.stage1.one.loss"])
+    print("adam stage2 losses", t["adam.stage2.one.loss"])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit("usage: ima_twin.py OUTPUT.safetensors")
+    main(sys.argv[1])
