@@ -33,7 +33,7 @@ static void usage(FILE *out) {
             "  --quick             a subsample and short training: minutes, for a first look\n"
             "  --seed S            seed of everything (1)\n"
             "  --threads T         OpenBLAS threads (2)\n"
-            "  --epochs1 N, --epochs2 N, --baseline-epochs N   training lengths (40, 10, 20; quick 10, 4, 8)\n"
+            "  --epochs1 N, --epochs2 N, --baseline-epochs N   training lengths (40, 10, 20; quick 10, 4, 6)\n"
             "  --rho-image R, --rho-speech R                   importance priors (0.8, 0.3)\n"
             "  --lambda-corr V, --lambda-local V               stage-2 loss weights (1, 1)\n"
             "  --n-rho N           points of the rho sweep in [0.05, 0.95] (19; quick 5; 0 skips it)\n"

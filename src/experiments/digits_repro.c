@@ -44,11 +44,11 @@ ima_repro_config ima_repro_defaults(int quick) {
     c.with_baselines = 1;
     if (quick) { /* small batches: more Adam steps for the same compute on a subsample */
         c.batch = 64;
-        c.train_limit = 12000;
+        c.train_limit = 10000;
         c.eval_limit = 2000;
         c.epochs1 = 10;
         c.epochs2 = 4;
-        c.baseline_epochs = 8;
+        c.baseline_epochs = 6;
         c.n_rho = 5;
         c.tsne_points = 1000;
         c.classifier_epochs = 10;
