@@ -43,6 +43,18 @@ static void usage(FILE *out) {
             "  --no-baselines      IMA only\n");
 }
 
+/* creates every missing folder above path (mkdir -p of its parent) */
+static void make_parents(const char *path) {
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        mkdir(buf, 0777); /* an existing folder is fine; a real failure shows when the corpus is written */
+        *p = '/';
+    }
+}
+
 static int run_child(char *const argv[]) {
     pid_t pid;
     if (posix_spawn(&pid, argv[0], NULL, NULL, argv, environ) != 0) return -1;
@@ -138,6 +150,7 @@ int cmd_repro(int argc, char **argv) {
         args[k] = NULL;
         fprintf(stderr, "repro: no corpus in %s: building it (ima data digits%s%s%s%s)\n", data, shared ? " --mnist " : "",
                 shared ? mnist : "", shared ? " --recordings " : "", shared ? rec : "");
+        make_parents(data);
         int rc = run_child(args);
         if (rc != 0) {
             fprintf(stderr, "ima repro: building the corpus failed (exit %d); see the message above\n", rc);
