@@ -2,7 +2,6 @@
  * Layout (see train.h): parameter tensors by name, "center.<modality>", "optimizer.adam_m",
  * "optimizer.adam_v"; the configuration and state as JSON strings in __metadata__. */
 #include <cjson/cJSON.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "ima/common.h"
 #include "ima/safetensors.h"
 #include "ima/train.h"
+#include "io/checkpoint_fields.h"
 
 #define MAX_VIEWS (IMA_MAX_MODALITIES * 18)
 
@@ -28,7 +28,7 @@ static char *config_json(const ima_config *c) {
         cJSON_AddStringToObject(e, "name", m->name);
         cJSON_AddNumberToObject(e, "input_width", (double)m->input_width);
         cJSON_AddNumberToObject(e, "hidden_width", (double)m->hidden_width);
-        cJSON_AddStringToObject(e, "loss", m->loss == IMA_LOSS_SSE ? "sse" : "bce");
+        cJSON_AddStringToObject(e, "loss", ima_json_loss_name(m->loss));
         cJSON_AddNumberToObject(e, "lambda_rec", m->lambda_rec);
         cJSON_AddNumberToObject(e, "lambda_align", m->lambda_align);
         cJSON_AddNumberToObject(e, "lambda_local", m->lambda_local);
@@ -41,24 +41,17 @@ static char *config_json(const ima_config *c) {
     return s;
 }
 
-static int json_num(const cJSON *o, const char *key, double *out, const char *path, const char *where) {
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v)) return ima_error("%s: metadata %s: field '%s': expected a number", path, where, key);
-    *out = v->valuedouble;
-    return IMA_OK;
-}
-
 static int config_parse(ima_config *c, const char *json, const char *path) {
     memset(c, 0, sizeof *c);
     cJSON *o = cJSON_Parse(json);
     if (!o) return ima_error("%s: metadata 'config' is not valid JSON", path);
     double v = 0;
     int rc = IMA_ERR;
-    if (json_num(o, "n_modalities", &v, path, "config")) goto done;
+    if (ima_json_num(o, "n_modalities", &v, path, "config")) goto done;
     c->n_modalities = (int)v;
-    if (json_num(o, "latent_width", &v, path, "config")) goto done;
+    if (ima_json_num(o, "latent_width", &v, path, "config")) goto done;
     c->latent_width = (size_t)v;
-    if (json_num(o, "lambda_glob", &v, path, "config")) goto done;
+    if (ima_json_num(o, "lambda_glob", &v, path, "config")) goto done;
     c->lambda_glob = (float)v;
     c->center_inputs = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "center_inputs"));
     const cJSON *mods = cJSON_GetObjectItemCaseSensitive(o, "modalities");
@@ -75,28 +68,21 @@ static int config_parse(ima_config *c, const char *json, const char *path) {
             goto done;
         }
         snprintf(m->name, sizeof m->name, "%s", name->valuestring);
-        if (!strcmp(loss->valuestring, "bce"))
-            m->loss = IMA_LOSS_BCE;
-        else if (!strcmp(loss->valuestring, "sse"))
-            m->loss = IMA_LOSS_SSE;
-        else {
-            ima_error("%s: metadata config: modality %d: loss '%s': expected bce or sse", path, j, loss->valuestring);
-            goto done;
-        }
+        if (ima_json_loss_parse(&m->loss, loss->valuestring, path, j)) goto done;
         const char *where = "config.modalities";
-        if (json_num(e, "input_width", &v, path, where)) goto done;
+        if (ima_json_num(e, "input_width", &v, path, where)) goto done;
         m->input_width = (size_t)v;
-        if (json_num(e, "hidden_width", &v, path, where)) goto done;
+        if (ima_json_num(e, "hidden_width", &v, path, where)) goto done;
         m->hidden_width = (size_t)v;
-        if (json_num(e, "lambda_rec", &v, path, where)) goto done;
+        if (ima_json_num(e, "lambda_rec", &v, path, where)) goto done;
         m->lambda_rec = (float)v;
-        if (json_num(e, "lambda_align", &v, path, where)) goto done;
+        if (ima_json_num(e, "lambda_align", &v, path, where)) goto done;
         m->lambda_align = (float)v;
-        if (json_num(e, "lambda_local", &v, path, where)) goto done;
+        if (ima_json_num(e, "lambda_local", &v, path, where)) goto done;
         m->lambda_local = (float)v;
-        if (json_num(e, "lambda_corr", &v, path, where)) goto done;
+        if (ima_json_num(e, "lambda_corr", &v, path, where)) goto done;
         m->lambda_corr = (float)v;
-        if (json_num(e, "rho", &v, path, where)) goto done;
+        if (ima_json_num(e, "rho", &v, path, where)) goto done;
         m->rho = (float)v;
     }
     if (ima_config_validate(c)) {
@@ -111,26 +97,6 @@ done:
 
 /* ---- training configuration and state <-> JSON ------------------------------------------ */
 
-static void add_adam(cJSON *o, const char *key, const ima_adam_config *a) {
-    cJSON *e = cJSON_AddObjectToObject(o, key);
-    cJSON_AddNumberToObject(e, "lr", a->lr);
-    cJSON_AddNumberToObject(e, "beta1", a->beta1);
-    cJSON_AddNumberToObject(e, "beta2", a->beta2);
-    cJSON_AddNumberToObject(e, "eps", a->eps);
-    cJSON_AddNumberToObject(e, "weight_decay", a->weight_decay);
-}
-
-static int get_adam(const cJSON *o, const char *key, ima_adam_config *a, const char *path) {
-    const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, key);
-    double v[5];
-    const char *k[5] = {"lr", "beta1", "beta2", "eps", "weight_decay"};
-    for (int i = 0; i < 5; i++)
-        if (json_num(e, k[i], &v[i], path, key)) return IMA_ERR;
-    a->lr = (float)v[0], a->beta1 = (float)v[1], a->beta2 = (float)v[2], a->eps = (float)v[3];
-    a->weight_decay = (float)v[4];
-    return IMA_OK;
-}
-
 static char *train_json(const ima_model *m, const ima_train_config *tc, const ima_train_state *st) {
     cJSON *o = cJSON_CreateObject();
     if (tc) {
@@ -138,8 +104,8 @@ static char *train_json(const ima_model *m, const ima_train_config *tc, const im
         cJSON_AddNumberToObject(o, "rounds", tc->rounds);
         cJSON_AddNumberToObject(o, "epochs_stage1", tc->epochs_stage1);
         cJSON_AddNumberToObject(o, "epochs_stage2", tc->epochs_stage2);
-        add_adam(o, "adam_stage1", &tc->adam_stage1);
-        add_adam(o, "adam_stage2", &tc->adam_stage2);
+        ima_json_add_adam(o, "adam_stage1", &tc->adam_stage1);
+        ima_json_add_adam(o, "adam_stage2", &tc->adam_stage2);
     }
     cJSON_AddNumberToObject(o, "step_ae", (double)m->step_ae);
     cJSON_AddNumberToObject(o, "step_imp", (double)m->step_imp);
@@ -149,12 +115,7 @@ static char *train_json(const ima_model *m, const ima_train_config *tc, const im
         cJSON_AddNumberToObject(o, "epoch", st->epoch);
         cJSON_AddBoolToObject(o, "finished", st->finished);
         /* 64-bit words as decimal strings: JSON numbers are doubles */
-        cJSON *r = cJSON_AddArrayToObject(o, "rng");
-        for (int i = 0; i < 4; i++) {
-            char buf[32];
-            snprintf(buf, sizeof buf, "%" PRIu64, st->rng.s[i]);
-            cJSON_AddItemToArray(r, cJSON_CreateString(buf));
-        }
+        ima_json_add_rng(o, &st->rng);
     }
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
@@ -166,46 +127,35 @@ static int train_parse(const char *json, const char *path, ima_model *m, ima_tra
     if (!o) return ima_error("%s: metadata 'train_state' is not valid JSON", path);
     int rc = IMA_ERR;
     double v = 0;
-    if (json_num(o, "step_ae", &v, path, "train_state")) goto done;
+    if (ima_json_num(o, "step_ae", &v, path, "train_state")) goto done;
     m->step_ae = (long)v;
-    if (json_num(o, "step_imp", &v, path, "train_state")) goto done;
+    if (ima_json_num(o, "step_imp", &v, path, "train_state")) goto done;
     m->step_imp = (long)v;
     if (tc) {
         *tc = ima_train_defaults();
-        if (json_num(o, "batch_size", &v, path, "train_state")) goto done;
+        if (ima_json_num(o, "batch_size", &v, path, "train_state")) goto done;
         tc->batch_size = (size_t)v;
-        if (json_num(o, "rounds", &v, path, "train_state")) goto done;
+        if (ima_json_num(o, "rounds", &v, path, "train_state")) goto done;
         tc->rounds = (int)v;
-        if (json_num(o, "epochs_stage1", &v, path, "train_state")) goto done;
+        if (ima_json_num(o, "epochs_stage1", &v, path, "train_state")) goto done;
         tc->epochs_stage1 = (int)v;
-        if (json_num(o, "epochs_stage2", &v, path, "train_state")) goto done;
+        if (ima_json_num(o, "epochs_stage2", &v, path, "train_state")) goto done;
         tc->epochs_stage2 = (int)v;
-        if (get_adam(o, "adam_stage1", &tc->adam_stage1, path) || get_adam(o, "adam_stage2", &tc->adam_stage2, path))
+        if (ima_json_get_adam(o, "adam_stage1", &tc->adam_stage1, path, "adam_stage1") ||
+            ima_json_get_adam(o, "adam_stage2", &tc->adam_stage2, path, "adam_stage2"))
             goto done;
     }
     if (st) {
         memset(st, 0, sizeof *st);
-        if (json_num(o, "round", &v, path, "train_state")) goto done;
+        if (ima_json_num(o, "round", &v, path, "train_state")) goto done;
         st->round = (int)v;
-        if (json_num(o, "stage", &v, path, "train_state")) goto done;
+        if (ima_json_num(o, "stage", &v, path, "train_state")) goto done;
         st->stage = (int)v;
-        if (json_num(o, "epoch", &v, path, "train_state")) goto done;
+        if (ima_json_num(o, "epoch", &v, path, "train_state")) goto done;
         st->epoch = (int)v;
         st->finished = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "finished"));
-        const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "rng");
-        if (!cJSON_IsArray(r) || cJSON_GetArraySize(r) != 4) {
-            ima_error("%s: metadata train_state: field 'rng': expected 4 strings", path);
-            goto done;
-        }
-        for (int i = 0; i < 4; i++) {
-            const cJSON *e = cJSON_GetArrayItem(r, i);
-            char *end = NULL;
-            if (!cJSON_IsString(e) || !*(e->valuestring) ||
-                (st->rng.s[i] = strtoull(e->valuestring, &end, 10), *end != '\0')) {
-                ima_error("%s: metadata train_state: field 'rng': expected decimal strings", path);
-                goto done;
-            }
-        }
+        /* unlike baseline checkpoints, a leading '-' is not refused here (strtoull wraps it) */
+        if (ima_json_get_rng(o, &st->rng, path, 0)) goto done;
         if (st->stage != 1 && st->stage != 2) {
             ima_error("%s: metadata train_state: field 'stage': expected 1 or 2", path);
             goto done;
@@ -224,7 +174,7 @@ int ima_checkpoint_save(const char *path, const ima_model *m, const ima_train_co
     size_t nv = ima_model_param_views(m, views, MAX_VIEWS);
     IMA_ASSERT(nv <= MAX_VIEWS);
     ima_st_writer *w = ima_st_writer_init();
-    for (size_t v = 0; v < nv; v++) ima_st_writer_add(w, views[v].name, IMA_DTYPE_F32, views[v].ndim, views[v].shape, views[v].data);
+    ima_ckpt_write_views(w, views, nv);
     char names[IMA_MAX_MODALITIES][IMA_NAME_MAX + 8];
     for (int j = 0; j < m->cfg.n_modalities; j++) {
         size_t shape[1] = {m->cfg.mod[j].input_width};
@@ -235,32 +185,12 @@ int ima_checkpoint_save(const char *path, const ima_model *m, const ima_train_co
     ima_st_writer_add(w, "optimizer.adam_m", IMA_DTYPE_F32, 1, shape, m->adam_m);
     ima_st_writer_add(w, "optimizer.adam_v", IMA_DTYPE_F32, 1, shape, m->adam_v);
     char *cj = config_json(&m->cfg), *tj = train_json(m, tc, st);
-    ima_st_writer_meta(w, "format", "ima-checkpoint");
-    ima_st_writer_meta(w, "version", "1");
-    ima_st_writer_meta(w, "ima_version", IMA_VERSION);
-    ima_st_writer_meta(w, "config", cj);
-    ima_st_writer_meta(w, "train_state", tj);
+    ima_ckpt_meta_write(w, "ima-checkpoint", cj, tj);
     int rc = ima_st_writer_write(w, path);
     free(cj);
     free(tj);
     ima_st_writer_free(w);
     return rc;
-}
-
-static int copy_tensor(const ima_st_file *f, const char *name, float *dst, int ndim, const size_t *shape, size_t count) {
-    const ima_st_tensor *t = ima_st_find(f, name);
-    if (!t) return ima_error("%s: tensor '%s' is missing (the checkpoint does not match its own config)", f->path, name);
-    if (t->dtype != IMA_DTYPE_F32) return ima_error("%s: tensor '%s': expected dtype F32", f->path, name);
-    int ok = t->ndim == ndim && t->count == count;
-    for (int k = 0; ok && k < ndim; k++) ok = t->shape[k] == shape[k];
-    if (!ok)
-        return ima_error("%s: tensor '%s': shape does not match the configuration (expected %zu elements)", f->path,
-                         name, count);
-    memcpy(dst, t->data, count * sizeof(float));
-    for (size_t k = 0; k < count; k++)
-        if (!(dst[k] - dst[k] == 0.0f))
-            return ima_error("%s: tensor '%s': element %zu is NaN or infinite (corrupted checkpoint)", f->path, name, k);
-    return IMA_OK;
 }
 
 int ima_checkpoint_load(const char *path, size_t max_batch, ima_model **out, ima_train_config *tc,
@@ -269,36 +199,26 @@ int ima_checkpoint_load(const char *path, size_t max_batch, ima_model **out, ima
     ima_st_file f;
     if (ima_st_read(&f, path)) return IMA_ERR;
     ima_model *m = NULL;
-    const char *fmt = ima_st_meta(&f, "format"), *ver = ima_st_meta(&f, "version");
-    const char *cj = ima_st_meta(&f, "config"), *tj = ima_st_meta(&f, "train_state");
+    const char *fmt = ima_st_meta(&f, "format"), *cj = NULL, *tj = NULL;
     ima_config cfg;
     if (!fmt || strcmp(fmt, "ima-checkpoint")) {
         ima_error("%s: metadata 'format': expected 'ima-checkpoint' (is this an ima checkpoint?)", path);
         goto fail;
     }
-    if (!ver || strcmp(ver, "1")) {
-        ima_error("%s: metadata 'version': expected 1, got '%s' (written by a newer ima?)", path, ver ? ver : "");
-        goto fail;
-    }
-    if (!cj || !tj) {
-        ima_error("%s: metadata: missing 'config' or 'train_state'", path);
-        goto fail;
-    }
-    if (config_parse(&cfg, cj, path)) goto fail;
+    if (ima_ckpt_meta_read(&f, path, &cj, &tj) || config_parse(&cfg, cj, path)) goto fail;
     if (ima_model_init(&m, &cfg, max_batch, 0)) goto fail;
     ima_param_view views[MAX_VIEWS];
     size_t nv = ima_model_param_views(m, views, MAX_VIEWS);
-    for (size_t v = 0; v < nv; v++)
-        if (copy_tensor(&f, views[v].name, views[v].data, views[v].ndim, views[v].shape, views[v].count)) goto fail;
+    if (ima_ckpt_read_views(&f, views, nv)) goto fail;
     for (int j = 0; j < cfg.n_modalities; j++) {
         char name[IMA_NAME_MAX + 8];
         size_t shape[1] = {cfg.mod[j].input_width};
         snprintf(name, sizeof name, "center.%s", cfg.mod[j].name);
-        if (copy_tensor(&f, name, m->mod[j].center, 1, shape, shape[0])) goto fail;
+        if (ima_ckpt_copy_tensor(&f, name, m->mod[j].center, 1, shape, shape[0])) goto fail;
     }
     size_t shape[1] = {m->n_params};
-    if (copy_tensor(&f, "optimizer.adam_m", m->adam_m, 1, shape, m->n_params) ||
-        copy_tensor(&f, "optimizer.adam_v", m->adam_v, 1, shape, m->n_params))
+    if (ima_ckpt_copy_tensor(&f, "optimizer.adam_m", m->adam_m, 1, shape, m->n_params) ||
+        ima_ckpt_copy_tensor(&f, "optimizer.adam_v", m->adam_v, 1, shape, m->n_params))
         goto fail;
     if (train_parse(tj, path, m, tc, st)) goto fail;
     ima_st_free(&f);
