@@ -5,79 +5,32 @@
  *  - a few hundred Adam steps on a tiny synthetic two-modality problem lower the loss;
  *  - the digits parameter counts (docs/baselines.md; the paper's Table 4);
  *  - representations with missing modalities, determinism of init and noise, config errors.
- * The directional check is the one of test_gradcheck.c: for a unit direction v inside one tensor, mostly along
- * its gradient, (L(p + e v) - L(p - e v)) / 2e must equal g . v; the best of three step sizes and three
- * directions, a float32 noise floor, one-sided slopes at ReLU kinks; an all-zero gradient fails. */
+ * The directional check is gradcheck_util.h's, shared with test_gradcheck.c: for a unit direction v inside one
+ * tensor, mostly along its gradient, (L(p + e v) - L(p - e v)) / 2e must equal g . v; the best of three step
+ * sizes and three directions, a float32 noise floor, one-sided slopes at ReLU kinks; an all-zero gradient fails. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ima/baselines.h"
 #include "ima/common.h"
+#include "gradcheck_util.h"
 #include "testutil.h"
 
 #define TOL 2e-2
 
-/* ---- directional derivative of the baseline's loss inside one tensor ------------------------------- */
+/* ---- the baseline's loss as a gc_loss_fn (gradcheck_util.h) ----------------------------------------- */
 
 typedef struct {
     ima_baseline *bl;
     ima_batch b;
 } ctx;
 
-static double loss_of(ctx *c) {
+static double loss_of(void *vc) {
+    ctx *c = vc;
     ima_baseline_terms t;
     ima_baseline_loss_grad(c->bl, &c->b, 0, &t);
     return t.total;
-}
-
-static double last_noise, last_right, last_left;
-
-static double directional(ctx *c, float *p, const float *g, size_t n, ima_rng *rng, double eps, double *an_out) {
-    float *v = malloc(n * sizeof(float)), *save = malloc(n * sizeof(float));
-    double gn = 0, rn = 0, norm = 0, an = 0;
-    for (size_t k = 0; k < n; k++) {
-        v[k] = (float)ima_rng_normal(rng);
-        rn += (double)v[k] * v[k];
-        gn += (double)g[k] * g[k];
-    }
-    gn = sqrt(gn), rn = sqrt(rn);
-    for (size_t k = 0; k < n; k++) {
-        v[k] = (float)((gn > 0 ? g[k] / gn : 0.0) + 0.5 * v[k] / rn);
-        norm += (double)v[k] * v[k];
-    }
-    norm = sqrt(norm);
-    for (size_t k = 0; k < n; k++) {
-        v[k] = (float)(v[k] / norm);
-        an += (double)g[k] * v[k];
-    }
-    memcpy(save, p, n * sizeof(float));
-    for (size_t k = 0; k < n; k++)
-        p[k] = save[k] + (float)eps * v[k];
-    double lp = loss_of(c);
-    for (size_t k = 0; k < n; k++)
-        p[k] = save[k] - (float)eps * v[k];
-    double lm = loss_of(c);
-    last_noise = 4 * 6e-8 * fmax(fabs(lp), fabs(lm)) / (2 * eps);
-    memcpy(p, save, n * sizeof(float));
-    double l0 = loss_of(c);
-    last_right = (lp - l0) / eps;
-    last_left = (l0 - lm) / eps;
-    free(v);
-    free(save);
-    *an_out = an;
-    return (lp - lm) / (2 * eps);
-}
-
-static double rel(double fd, double an, double floor_) {
-    return fabs(fd - an) / fmax(fmax(fabs(fd), fabs(an)), floor_);
-}
-
-static int nonzero(const float *g, size_t n) {
-    for (size_t k = 0; k < n; k++)
-        if (g[k] != 0.0f)
-            return 1;
-    return 0;
 }
 
 /* ---- a tiny configuration -------------------------------------------------------------------------------- */
@@ -142,7 +95,7 @@ static void check_grad(ima_baseline_kind kind, int M, int with_mask, int heads) 
     ima_baseline_terms t;
     ima_baseline_loss_grad(bl, &c.b, 1, &t);
     CHECK(isfinite(t.total), "%s loss not finite", ima_baseline_kind_name(kind));
-    CHECK(nonzero(bl->grads, bl->n_params), "%s M=%d gradient is all zero", ima_baseline_kind_name(kind), M);
+    CHECK(gc_nonzero(bl->grads, bl->n_params), "%s M=%d gradient is all zero", ima_baseline_kind_name(kind), M);
     double again = loss_of(&c);
     CHECK(again == t.total, "%s loss is not deterministic with fixed noise: %.9g then %.9g",
           ima_baseline_kind_name(kind), t.total, again);
@@ -154,24 +107,14 @@ static void check_grad(ima_baseline_kind kind, int M, int with_mask, int heads) 
     double worst = 0;
     for (size_t v = 0; v < nv; v++) {
         const float *gv = g + (views[v].data - bl->params);
-        CHECK(nonzero(gv, views[v].count), "%s M=%d mask=%d %s: gradient all zero", ima_baseline_kind_name(kind), M,
+        CHECK(gc_nonzero(gv, views[v].count), "%s M=%d mask=%d %s: gradient all zero", ima_baseline_kind_name(kind), M,
               with_mask, views[v].name);
-        double an = 0, fd = 0, r = INFINITY;
-        for (int tries = 0; tries < 3 && r >= TOL; tries++)
-            for (double eps = 1e-2; eps > 1e-4; eps /= 3) {
-                double an_e, fd_e = directional(&c, views[v].data, gv, views[v].count, &rng, eps, &an_e);
-                double floor_ = fmax(1e-6, last_noise / TOL);
-                double r_e = rel(fd_e, an_e, floor_);
-                double r_side = fmin(rel(last_right, an_e, floor_), rel(last_left, an_e, floor_));
-                if (fabs(last_right - last_left) > TOL * fmax(fabs(last_right), fabs(last_left)) && r_side < r_e)
-                    r_e = r_side;
-                if (r_e < r)
-                    r = r_e, an = an_e, fd = fd_e;
-            }
+        double an, fd, noise;
+        double r = gc_tensor(loss_of, &c, views[v].data, gv, views[v].count, &rng, TOL, &fd, &an, &noise);
         if (r > worst)
             worst = r;
         if (getenv("GC_VERBOSE"))
-            printf("  %s fd %.6g an %.6g noise %.3g\n", views[v].name, fd, an, last_noise);
+            printf("  %s fd %.6g an %.6g noise %.3g\n", views[v].name, fd, an, noise);
         CHECK(r < TOL, "%s M=%d mask=%d heads=%d %s: fd %.6g analytic %.6g (rel %.3g)", ima_baseline_kind_name(kind), M,
               with_mask, heads, views[v].name, fd, an, r);
     }

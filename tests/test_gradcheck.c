@@ -9,67 +9,10 @@
 
 #include "ima/model.h"
 #include "ima/nn.h"
+#include "gradcheck_util.h"
 #include "testutil.h"
 
 #define TOL 2e-2
-
-/* ---- generic directional check over a float array, loss given by a callback -------- */
-
-typedef double (*loss_fn)(void *ctx);
-static double last_noise;            /* noise floor of the last directional() */
-static double last_right, last_left; /* its one-sided difference quotients */
-
-static double directional(loss_fn f, void *ctx, float *p, const float *g, size_t n, ima_rng *rng, double eps,
-                          double *an_out) {
-    /* v = unit(unit(g) + 0.5 unit(r)): mostly along g, so the signal is large next to float32 rounding
-     * and ReLU kinks, and the random part catches a gradient that points the wrong way */
-    float *v = malloc(n * sizeof(float)), *save = malloc(n * sizeof(float));
-    double gn = 0, rn = 0, norm = 0, an = 0;
-    for (size_t k = 0; k < n; k++) {
-        v[k] = (float)ima_rng_normal(rng);
-        rn += (double)v[k] * v[k];
-        gn += (double)g[k] * g[k];
-    }
-    gn = sqrt(gn), rn = sqrt(rn);
-    for (size_t k = 0; k < n; k++) {
-        v[k] = (float)((gn > 0 ? g[k] / gn : 0.0) + 0.5 * v[k] / rn);
-        norm += (double)v[k] * v[k];
-    }
-    norm = sqrt(norm);
-    for (size_t k = 0; k < n; k++) {
-        v[k] = (float)(v[k] / norm);
-        an += (double)g[k] * v[k];
-    }
-    memcpy(save, p, n * sizeof(float));
-    for (size_t k = 0; k < n; k++)
-        p[k] = save[k] + (float)eps * v[k];
-    double lp = f(ctx);
-    for (size_t k = 0; k < n; k++)
-        p[k] = save[k] - (float)eps * v[k];
-    double lm = f(ctx);
-    /* float32 rounding of a loss of size |L| moves the difference quotient by about this much */
-    last_noise = 4 * 6e-8 * fmax(fabs(lp), fabs(lm)) / (2 * eps);
-    memcpy(p, save, n * sizeof(float));
-    double l0 = f(ctx);
-    last_right = (lp - l0) / eps;
-    last_left = (l0 - lm) / eps;
-    free(v);
-    free(save);
-    *an_out = an;
-    return (lp - lm) / (2 * eps);
-}
-
-static double rel(double fd, double an, double floor_) {
-    double s = fmax(fmax(fabs(fd), fabs(an)), floor_);
-    return fabs(fd - an) / s;
-}
-
-static int nonzero(const float *g, size_t n) {
-    for (size_t k = 0; k < n; k++)
-        if (g[k] != 0.0f)
-            return 1;
-    return 0;
-}
 
 /* ---- kernels: an MLP with a BCE or SSE head; loss = sum_i scale_i * loss_row_i ------- */
 
@@ -136,20 +79,21 @@ static void check_mlp(int sse, int layers) {
     for (size_t i = 0; i < c.B; i++)
         c.scale[i] = 0.5f + (float)i;
     mlp_grad(&c, grads, np);
-    CHECK(nonzero(grads, np), "mlp gradient is all zero");
+    CHECK(gc_nonzero(grads, np), "mlp gradient is all zero");
     /* each weight and bias tensor separately, then the input */
     for (int l = 0; l < layers; l++) {
         for (int k = 0; k < 2; k++) {
             float *p = k ? c.mlp.b[l] : c.mlp.W[l];
             float *g = k ? c.mlp.db[l] : c.mlp.dW[l];
             size_t n = k ? w[l + 1] : w[l + 1] * w[l];
-            double an, fd = directional(mlp_loss, &c, p, g, n, &rng, 1e-2, &an);
-            CHECK(rel(fd, an, 1e-3) < TOL, "%s mlp(%d) layer %d %s: fd %.6g analytic %.6g", sse ? "sse" : "bce", layers,
-                  l, k ? "bias" : "weight", fd, an);
+            gc_probe pr = gc_directional(mlp_loss, &c, p, g, n, &rng, 1e-2);
+            CHECK(gc_rel(pr.fd, pr.an, 1e-3) < TOL, "%s mlp(%d) layer %d %s: fd %.6g analytic %.6g",
+                  sse ? "sse" : "bce", layers, l, k ? "bias" : "weight", pr.fd, pr.an);
         }
     }
-    double an, fd = directional(mlp_loss, &c, c.x, c.dx, c.B * w[0], &rng, 1e-2, &an);
-    CHECK(rel(fd, an, 1e-3) < TOL, "%s mlp(%d) input: fd %.6g analytic %.6g", sse ? "sse" : "bce", layers, fd, an);
+    gc_probe pr = gc_directional(mlp_loss, &c, c.x, c.dx, c.B * w[0], &rng, 1e-2);
+    CHECK(gc_rel(pr.fd, pr.an, 1e-3) < TOL, "%s mlp(%d) input: fd %.6g analytic %.6g", sse ? "sse" : "bce", layers,
+          pr.fd, pr.an);
     free(params), free(grads), free(acts), free(c.x), free(c.target), free(c.rows), free(c.scale), free(c.dout);
     free(c.dx), free(c.scratch);
 }
@@ -244,7 +188,7 @@ static void check_ima(int M, int with_mask, ima_weights weights, int stage, int 
         ima_stage2_forward_backward(m, &c.b, weights, 1, &t);
     }
     size_t lo = stage == 1 ? 0 : m->n_params_ae, hi = stage == 1 ? m->n_params_ae : m->n_params;
-    CHECK(nonzero(m->grads + lo, hi - lo), "M=%d stage %d gradient is all zero", M, stage);
+    CHECK(gc_nonzero(m->grads + lo, hi - lo), "M=%d stage %d gradient is all zero", M, stage);
     /* the other stage's parameters must get no gradient from this loss: check by perturbing one tensor */
     ima_param_view views[200];
     size_t nv = ima_model_param_views(m, views, 200);
@@ -256,27 +200,13 @@ static void check_ima(int M, int with_mask, ima_weights weights, int stage, int 
         int in_stage = off >= lo && off < hi;
         if (!in_stage)
             continue;
-        /* the best of three step sizes: large steps cross ReLU kinks, small ones meet float32 rounding;
-         * a wrong gradient is wrong at every step size */
-        double an = 0, fd = 0, r = INFINITY;
-        /* and of three random directions: one may cross a kink at every step size */
-        for (int tries = 0; tries < 3 && r >= TOL; tries++)
-            for (double eps = 1e-2; eps > 1e-4; eps /= 3) {
-                double an_e,
-                    fd_e = directional(ima_loss, &c, views[v].data, gcopy + off, views[v].count, &rng, eps, &an_e);
-                double floor_ = fmax(1e-6, last_noise / TOL);
-            double r_e = rel(fd_e, an_e, floor_);
-            /* at a ReLU kink (a pre-activation at 0) the gradient is one of the one-sided slopes */
-            double r_side = fmin(rel(last_right, an_e, floor_), rel(last_left, an_e, floor_));
-            if (fabs(last_right - last_left) > TOL * fmax(fabs(last_right), fabs(last_left)) && r_side < r_e)
-                r_e = r_side;
-                if (r_e < r)
-                    r = r_e, an = an_e, fd = fd_e;
-            }
+        /* the best of three step sizes and of up to three random directions (gradcheck_util.h) */
+        double an, fd, noise;
+        double r = gc_tensor(ima_loss, &c, views[v].data, gcopy + off, views[v].count, &rng, TOL, &fd, &an, &noise);
         if (r > worst)
             worst = r;
         if (getenv("GC_VERBOSE"))
-            printf("  %s fd %.6g an %.6g noise %.3g\n", views[v].name, fd, an, last_noise);
+            printf("  %s fd %.6g an %.6g noise %.3g\n", views[v].name, fd, an, noise);
         CHECK(r < TOL, "M=%d mask=%d weights=%d stage %d %s: fd %.6g analytic %.6g (rel %.3g)", M, with_mask,
               (int)weights, stage, views[v].name, fd, an, r);
     }
