@@ -10,18 +10,6 @@
 #include "ima/train.h"
 #include "testutil.h"
 
-static unsigned char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)len + 1);
-    *n = fread(b, 1, (size_t)len, f);
-    fclose(f);
-    return b;
-}
-
 static void check_param_counts(void) {
     for (size_t latent = 50; latent <= 50; latent++) {
         ima_config cfg = ima_config_digits(latent);
@@ -86,7 +74,7 @@ static void check_determinism_and_checkpoints(void) {
     CHECK(train_toy(dir, c2, 11) == 0, "train 2: %s", ima_last_error());
     CHECK(train_toy(dir, c3, 12) == 0, "train 3: %s", ima_last_error());
     size_t n1 = 0, n2 = 0, n3 = 0;
-    unsigned char *b1 = slurp(c1, &n1), *b2 = slurp(c2, &n2), *b3 = slurp(c3, &n3);
+    unsigned char *b1 = tu_read_file(c1, &n1), *b2 = tu_read_file(c2, &n2), *b3 = tu_read_file(c3, &n3);
     CHECK(b1 && b2 && n1 == n2 && !memcmp(b1, b2, n1), "same seed: checkpoints differ (%zu vs %zu bytes)", n1, n2);
     CHECK(b3 && (n3 != n1 || memcmp(b1, b3, n1)), "different seeds gave identical checkpoints");
 
@@ -101,7 +89,7 @@ static void check_determinism_and_checkpoints(void) {
         char *c4 = tu_path(dir, "again.safetensors");
         CHECK(ima_checkpoint_save(c4, m, &tc, &st) == 0, "save: %s", ima_last_error());
         size_t n4 = 0;
-        unsigned char *b4 = slurp(c4, &n4);
+        unsigned char *b4 = tu_read_file(c4, &n4);
         CHECK(b4 && n4 == n1 && !memcmp(b1, b4, n1), "load + save changed the checkpoint");
         free(b4);
         free(c4);

@@ -10,7 +10,6 @@
  *   np.save / np.lib.format.write_array(version=(2,0)) files read back by ima_npy_read. */
 #define _POSIX_C_SOURCE 200809L
 
-#include <dirent.h>
 #include <math.h>
 #include <signal.h>
 #include <stdint.h>
@@ -25,16 +24,6 @@
 #include "testutil.h"
 
 static char *dir; // scratch folder for this run
-
-/* The call failed, and its message names the file and contains `what`. */
-#define CHECK_ERR(rc, path, what)                                                                    \
-    do {                                                                                             \
-        CHECK((rc) == IMA_ERR, "expected an error for %s", (path));                                 \
-        CHECK(strstr(ima_last_error(), (path)) != NULL, "message does not name the file: %s",       \
-              ima_last_error());                                                                     \
-        CHECK(strstr(ima_last_error(), (what)) != NULL, "message lacks \"%s\": %s", (what),         \
-              ima_last_error());                                                                     \
-    } while (0)
 
 /* Writes a .npy by hand: version major.0, dict padded with spaces + '\n' to a multiple of 64. */
 static char *craft(const char *name, int major, const char *dict, const void *data, size_t n) {
@@ -60,41 +49,15 @@ static long file_size(const char *path) {
     return stat(path, &st) == 0 ? (long)st.st_size : -1;
 }
 
-static unsigned char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n ? *n : 1);
-    size_t r = fread(b, 1, *n, f);
-    fclose(f);
-    if (r != *n) {
-        free(b);
-        return NULL;
-    }
-    return b;
-}
-
 /* Copies the first n bytes of src to a new file dst. */
 static char *cut_copy(const char *src, const char *name, size_t n) {
     size_t len;
-    unsigned char *b = slurp(src, &len);
+    unsigned char *b = tu_read_file(src, &len);
     CHECK(b && n <= len, "cannot cut %s", src);
     char *path = tu_path(dir, name);
     tu_write_file(path, b, n);
     free(b);
     return path;
-}
-
-static int count_temp_files(void) {
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strstr(e->d_name, ".tmp.")) n++;
-    closedir(d);
-    return n;
 }
 
 /* ---- round trips ---------------------------------------------------------------------------- */
@@ -161,7 +124,7 @@ static void test_header_bytes(void) {
     float z[6] = {0};
     CHECK(ima_npy_write_f32(path, 2, 3, z) == IMA_OK, "%s", ima_last_error());
     size_t n;
-    unsigned char *b = slurp(path, &n);
+    unsigned char *b = tu_read_file(path, &n);
     static const char dict[] = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
     CHECK(b && n == 128 + 24, "file size %zu", n);
     if (b && n == 128 + 24) {
@@ -178,7 +141,7 @@ static void test_header_bytes(void) {
     int32_t v[5] = {1, 2, 3, 4, 5};
     size_t s5 = 5;
     CHECK(ima_npy_write(p1, IMA_DTYPE_I32, 1, &s5, v) == IMA_OK, "%s", ima_last_error());
-    b = slurp(p1, &n);
+    b = tu_read_file(p1, &n);
     static const char dict1[] = "{'descr': '<i4', 'fortran_order': False, 'shape': (5,), }";
     CHECK(b && n == 128 + 20 && memcmp(b + 10, dict1, sizeof dict1 - 1) == 0, "1-D header text");
     free(b);
@@ -205,7 +168,7 @@ static void test_versions_and_dialects(void) {
     /* v2 preamble bytes: header_len is a u32 at offset 8, data at 12 + header_len */
     char *p2 = tu_path(dir, "v2.npy");
     size_t n;
-    unsigned char *b = slurp(p2, &n);
+    unsigned char *b = tu_read_file(p2, &n);
     CHECK(b && b[6] == 2 && (b[8] | b[9] << 8 | b[10] << 16 | (uint32_t)b[11] << 24) + 12 == n - sizeof f,
           "crafted v2 layout");
     free(b);
@@ -308,7 +271,7 @@ static void test_bad_files(void) {
 
     /* bad magic: the good file with one byte changed */
     size_t len;
-    unsigned char *b = slurp(good, &len);
+    unsigned char *b = tu_read_file(good, &len);
     b[5] = 'X';
     char *bad = tu_path(dir, "badmagic.npy");
     tu_write_file(bad, b, len);
@@ -451,7 +414,7 @@ static void test_atomic_write(void) {
     char *sub = tu_path(dir, "a_folder.npy");
     mkdir(sub, 0755);
     CHECK_ERR(ima_npy_write_f32(sub, 2, 2, f), sub, "cannot move");
-    CHECK(count_temp_files() == 0, "temporary file left behind after a failed rename");
+    CHECK(tu_count_temp_files(dir) == 0, "temporary file left behind after a failed rename");
     free(sub);
 
     /* overwriting: new contents, usual permissions (mkstemp alone would give 0600), no leftovers */
@@ -465,7 +428,7 @@ static void test_atomic_write(void) {
     umask(mask);
     struct stat st;
     CHECK(stat(p, &st) == 0 && (st.st_mode & 0777) == (0666 & ~mask), "mode %o", (unsigned)(st.st_mode & 0777));
-    CHECK(count_temp_files() == 0, "temporary file left behind");
+    CHECK(tu_count_temp_files(dir) == 0, "temporary file left behind");
 
     /* failure in the middle of the data: a file-size limit makes write() fail with EFBIG */
     long before = file_size(p);
@@ -484,23 +447,9 @@ static void test_atomic_write(void) {
     CHECK(ima_npy_read(&a, p) == IMA_OK && a.count == 4 && memcmp(a.data, f, sizeof f) == 0,
           "existing file damaged by a failed write");
     ima_npy_free(&a);
-    CHECK(count_temp_files() == 0, "temporary file left behind after a failed write");
+    CHECK(tu_count_temp_files(dir) == 0, "temporary file left behind after a failed write");
     free(big);
     free(p);
-}
-
-/* Removes what the tests wrote (one level of sub-folders). */
-static void cleanup(void) {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char *p = tu_path(dir, e->d_name);
-        if (unlink(p) != 0) rmdir(p);
-        free(p);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 int main(void) {
@@ -513,7 +462,7 @@ int main(void) {
     test_f32_matrix();
     test_labels();
     test_atomic_write();
-    if (tu_failed == 0) cleanup(); /* keep the files of a failing run for inspection */
+    if (tu_failed == 0) tu_remove_dir(dir); /* keep the files of a failing run for inspection */
     else fprintf(stderr, "test files kept in %s\n", dir);
     free(dir);
     return tu_finish("test_npy");

@@ -11,28 +11,16 @@
  * tensor rebuilt with np.frombuffer(data[b:e], dtype).reshape(shape). */
 #define _POSIX_C_SOURCE 200809L
 
-#include <dirent.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include "ima/common.h"
 #include "ima/safetensors.h"
 #include "testutil.h"
 
 static char *dir; // scratch folder for this run
-
-/* The call failed, and its message names the file and contains `what`. */
-#define CHECK_ERR(rc, path, what)                                                                    \
-    do {                                                                                             \
-        CHECK((rc) == IMA_ERR, "expected an error for %s", (path));                                 \
-        CHECK(strstr(ima_last_error(), (path)) != NULL, "message does not name the file: %s",       \
-              ima_last_error());                                                                     \
-        CHECK(strstr(ima_last_error(), (what)) != NULL, "message lacks \"%s\": %s", (what),         \
-              ima_last_error());                                                                     \
-    } while (0)
 
 /* u64 LE len(json) | json | data: no padding, so callers control alignment exactly. */
 static char *craft(const char *name, const char *json, const void *data, size_t n) {
@@ -45,32 +33,6 @@ static char *craft(const char *name, const char *json, const void *data, size_t 
     CHECK(tu_write_file(path, b, 8 + jl + n) == 0, "cannot write %s", path);
     free(b);
     return path;
-}
-
-static unsigned char *slurp(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    *n = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc(*n ? *n : 1);
-    size_t r = fread(b, 1, *n, f);
-    fclose(f);
-    if (r != *n) {
-        free(b);
-        return NULL;
-    }
-    return b;
-}
-
-static int count_temp_files(void) {
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (strstr(e->d_name, ".tmp.")) n++;
-    closedir(d);
-    return n;
 }
 
 /* ---- round trip ------------------------------------------------------------------------------- */
@@ -155,7 +117,7 @@ static void test_roundtrip(void) {
 
     /* the raw layout: N % 8 == 0, '{' first, spaces pad the JSON, widest-first data */
     size_t n;
-    unsigned char *b = slurp(path, &n);
+    unsigned char *b = tu_read_file(path, &n);
     uint64_t hl = 0;
     for (int i = 7; i >= 0; i--) hl = hl << 8 | b[i];
     CHECK(hl % 8 == 0 && hl < n && b[8] == '{', "header length %llu", (unsigned long long)hl);
@@ -286,7 +248,7 @@ static void test_bad_files(void) {
     CHECK(ima_st_writer_write(w, p) == IMA_OK, "%s", ima_last_error());
     ima_st_writer_free(w);
     size_t n;
-    unsigned char *img = slurp(p, &n);
+    unsigned char *img = tu_read_file(p, &n);
     free(p);
     p = tu_path(dir, "cut.safetensors");
     tu_write_file(p, img, n - 4);
@@ -318,30 +280,16 @@ static void test_atomic_write(void) {
     p = tu_path(dir, "a_folder.safetensors");
     mkdir(p, 0755);
     CHECK_ERR(ima_st_writer_write(w, p), p, "cannot move");
-    CHECK(count_temp_files() == 0, "temporary file left behind after a failed rename");
+    CHECK(tu_count_temp_files(dir) == 0, "temporary file left behind after a failed rename");
     free(p);
     p = tu_path(dir, "over.safetensors");
     CHECK(ima_st_writer_write(w, p) == IMA_OK && ima_st_writer_write(w, p) == IMA_OK, "%s", ima_last_error());
     ima_st_file f;
     CHECK(ima_st_read(&f, p) == IMA_OK && f.n_tensors == 1, "overwrite");
     ima_st_free(&f);
-    CHECK(count_temp_files() == 0, "temporary file left behind");
+    CHECK(tu_count_temp_files(dir) == 0, "temporary file left behind");
     free(p);
     ima_st_writer_free(w);
-}
-
-/* Removes what the tests wrote (one level of sub-folders). */
-static void cleanup(void) {
-    DIR *d = opendir(dir);
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-        char *p = tu_path(dir, e->d_name);
-        if (unlink(p) != 0) rmdir(p);
-        free(p);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 int main(void) {
@@ -351,7 +299,7 @@ int main(void) {
     test_bad_headers();
     test_bad_files();
     test_atomic_write();
-    if (tu_failed == 0) cleanup(); /* keep the files of a failing run for inspection */
+    if (tu_failed == 0) tu_remove_dir(dir); /* keep the files of a failing run for inspection */
     else fprintf(stderr, "test files kept in %s\n", dir);
     free(dir);
     return tu_finish("test_safetensors");

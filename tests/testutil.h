@@ -5,6 +5,9 @@
 
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "ima/common.h"
 
 extern int tu_passed, tu_failed;
 
@@ -20,6 +23,16 @@ extern int tu_passed, tu_failed;
         }                                                                                   \
     } while (0)
 
+/* The call failed, and its message names the file and contains `what`. */
+#define CHECK_ERR(rc, path, what)                                                                    \
+    do {                                                                                             \
+        CHECK((rc) == IMA_ERR, "expected an error for %s", (path));                                 \
+        CHECK(strstr(ima_last_error(), (path)) != NULL, "message does not name the file: %s",       \
+              ima_last_error());                                                                     \
+        CHECK(strstr(ima_last_error(), (what)) != NULL, "message lacks \"%s\": %s", (what),         \
+              ima_last_error());                                                                     \
+    } while (0)
+
 int tu_finish(const char *suite);
 /* a fresh empty temporary directory (mkdtemp under $TMPDIR or /tmp); caller frees */
 char *tu_tmpdir(void);
@@ -32,5 +45,11 @@ const char *tu_source_dir(void);
 const char *tu_shared_dir(void);
 /* writes bytes to a file; returns 0 on success */
 int tu_write_file(const char *path, const void *data, size_t n);
+/* the whole file in a buffer the caller frees, its size in *n; NULL if it cannot be read whole */
+unsigned char *tu_read_file(const char *path, size_t *n);
+/* how many entries of dir have ".tmp." in their name (left-overs of an atomic write) */
+int tu_count_temp_files(const char *dir);
+/* removes dir with its files and empty sub-folders (one level: what the io tests write) */
+void tu_remove_dir(const char *dir);
 
 #endif
