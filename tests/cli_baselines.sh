@@ -4,23 +4,7 @@
 # usage: bash cli_baselines.sh path/to/ima
 set -u
 IMA=$1
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect_fail NAME PATTERN CMD...: non-zero exit and stderr matching PATTERN
-expect_fail() {
-    local name=$1 pat=$2
-    shift 2
-    if "$@" >"$T/out.txt" 2>"$T/err.txt"; then
-        bad "$name: exited 0"
-    elif ! grep -qE -- "$pat" "$T/err.txt"; then
-        bad "$name: stderr does not match '$pat': $(cat "$T/err.txt")"
-    else ok; fi
-}
+. "$(dirname "$0")/cli_lib.bash"
 
 # npy_zeros FILE ROWS COLS: a float32 .npy of zeros (header padded to 128 bytes)
 npy_zeros() {
@@ -96,5 +80,4 @@ expect_fail "diverging loss" "jmvae, epoch 1, batch [0-9]+: .*non-finite.*last g
 "$IMA" embed --checkpoint "$T/div.safetensors" --input "a=$A" --out "$T/embdiv" 2>/dev/null && ok || bad "no usable last good checkpoint after divergence"
 ls "$T" | grep -q '\.tmp\.' && bad "temporary files left behind: $(ls "$T")" || ok
 
-echo "cli_baselines: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+cli_finish cli_baselines

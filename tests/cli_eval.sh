@@ -6,11 +6,7 @@ IMA=${1:?usage: cli_eval.sh path/to/ima}
 SRC=${IMA_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
-T=$(mktemp -d "${TMPDIR:-/tmp}/ima_cli_eval.XXXXXX")
-trap 'rm -rf "$T"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
+. "$(dirname "$0")/cli_lib.bash"
 # expect RC MESSAGE-REGEX -- command...: exit status and a pattern in stdout+stderr
 expect() {
     local want=$1 pat=$2; shift 3
@@ -129,5 +125,4 @@ expect 2 "--perplexity: expected a number" -- "$IMA" eval tsne --rep "$SRC/tests
 expect 1 "perplexity 200 must be in \(0, 30\]|perplexity" -- "$IMA" eval tsne --rep "$T/z.npy" --out "$T/m.npy" --perplexity 200 --trust-k 0
 expect 2 "unknown evaluation 'nope'" -- "$IMA" eval nope
 
-echo "cli_eval: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+cli_finish cli_eval

@@ -4,23 +4,7 @@
 # usage: bash cli_train.sh path/to/ima
 set -u
 IMA=$1
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*" >&2; }
-
-# expect_fail NAME PATTERN CMD...: non-zero exit and stderr matching PATTERN
-expect_fail() {
-    local name=$1 pat=$2
-    shift 2
-    if "$@" >"$T/out.txt" 2>"$T/err.txt"; then
-        bad "$name: exited 0"
-    elif ! grep -qE -- "$pat" "$T/err.txt"; then
-        bad "$name: stderr does not match '$pat': $(cat "$T/err.txt")"
-    else ok; fi
-}
+. "$(dirname "$0")/cli_lib.bash"
 
 "$IMA" toy "$T/toy" --train 600 --test 200 >/dev/null 2>&1 || bad "ima toy failed"
 A="$T/toy/train/a.npy"
@@ -88,5 +72,4 @@ expect_fail "diverging loss" "non-finite" "$IMA" train "${COMMON[@]}" --lr1 1e5 
 [ -s "$T/div.safetensors" ] && "$IMA" embed --checkpoint "$T/div.safetensors" --input "a=$A" --out "$T/embdiv" 2>/dev/null && ok || bad "no usable last good checkpoint after divergence"
 ls "$T" | grep -q '\.tmp\.' && bad "temporary files left behind: $(ls "$T")" || ok
 
-echo "cli_train: $pass passed, $fail failed"
-[ "$fail" = 0 ]
+cli_finish cli_train
