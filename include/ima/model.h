@@ -114,6 +114,10 @@ typedef struct {
     size_t count;
 } ima_param_view;
 size_t ima_model_param_views(const ima_model *m, ima_param_view *views, size_t cap);
+/* Appends the views "<prefix>.<layer>.<weight|bias>" of one MLP at views[n], W (O, I) then b (O) per
+ * layer; views past cap are counted but not written. Returns the new count (shared by the IMA model
+ * and the baselines). */
+size_t ima_mlp_param_views(const ima_mlp *mlp, const char *prefix, ima_param_view *views, size_t n, size_t cap);
 
 /* A batch: x[j] (B, D_j) rows; mask (B, M), 1 = present, NULL = all present.
  * Every row must have at least one modality present (checked by the data loader). */

@@ -321,36 +321,18 @@ void ima_baseline_free(ima_baseline *bl) {
     free(bl);
 }
 
-static size_t add_mlp_views(const ima_mlp *mlp, const char *prefix, ima_param_view *v, size_t n, size_t cap) {
-    for (int l = 0; l < mlp->n_layers; l++) {
-        for (int k = 0; k < 2; k++, n++) {
-            if (n >= cap)
-                continue;
-            ima_param_view *p = &v[n];
-            snprintf(p->name, sizeof p->name, "%s.%d.%s", prefix, l, k ? "bias" : "weight");
-            p->data = k ? mlp->b[l] : mlp->W[l];
-            p->grad = k ? mlp->db[l] : mlp->dW[l];
-            p->ndim = k ? 1 : 2;
-            p->shape[0] = mlp->width[l + 1];
-            p->shape[1] = k ? 0 : mlp->width[l];
-            p->count = k ? mlp->width[l + 1] : mlp->width[l + 1] * mlp->width[l];
-        }
-    }
-    return n;
-}
-
 size_t ima_baseline_param_views(const ima_baseline *bl, ima_param_view *views, size_t cap) {
     size_t n = 0;
     char prefix[64];
     int M = bl->cfg.n_modalities;
     for (int j = 0; j < M; j++) {
         snprintf(prefix, sizeof prefix, "%s.expert", bl->cfg.mod[j].name);
-        n = add_mlp_views(&bl->mod[j].enc, prefix, views, n, cap);
+        n = ima_mlp_param_views(&bl->mod[j].enc, prefix, views, n, cap);
     }
-    n = add_mlp_views(&bl->joint, "joint", views, n, cap);
+    n = ima_mlp_param_views(&bl->joint, "joint", views, n, cap);
     for (int j = 0; j < M; j++) {
         snprintf(prefix, sizeof prefix, "%s.decoder", bl->cfg.mod[j].name);
-        n = add_mlp_views(&bl->mod[j].dec, prefix, views, n, cap);
+        n = ima_mlp_param_views(&bl->mod[j].dec, prefix, views, n, cap);
     }
     return n;
 }

@@ -190,7 +190,7 @@ void ima_model_param_counts(const ima_model *m, size_t *encoders, size_t *decode
     if (importance) *importance = i;
 }
 
-static size_t add_mlp_views(const ima_mlp *mlp, const char *prefix, ima_param_view *v, size_t n, size_t cap) {
+size_t ima_mlp_param_views(const ima_mlp *mlp, const char *prefix, ima_param_view *v, size_t n, size_t cap) {
     for (int l = 0; l < mlp->n_layers; l++) {
         for (int k = 0; k < 2; k++, n++) {
             if (n >= cap) continue;
@@ -212,13 +212,13 @@ size_t ima_model_param_views(const ima_model *m, ima_param_view *views, size_t c
     char prefix[64];
     for (int j = 0; j < m->cfg.n_modalities; j++) {
         snprintf(prefix, sizeof prefix, "%s.encoder", m->cfg.mod[j].name);
-        n = add_mlp_views(&m->mod[j].enc, prefix, views, n, cap);
+        n = ima_mlp_param_views(&m->mod[j].enc, prefix, views, n, cap);
         snprintf(prefix, sizeof prefix, "%s.decoder", m->cfg.mod[j].name);
-        n = add_mlp_views(&m->mod[j].dec, prefix, views, n, cap);
+        n = ima_mlp_param_views(&m->mod[j].dec, prefix, views, n, cap);
     }
     for (int j = 0; j < m->cfg.n_modalities; j++) {
         snprintf(prefix, sizeof prefix, "%s.importance", m->cfg.mod[j].name);
-        n = add_mlp_views(&m->mod[j].imp, prefix, views, n, cap);
+        n = ima_mlp_param_views(&m->mod[j].imp, prefix, views, n, cap);
     }
     return n;
 }
