@@ -75,40 +75,14 @@ static int parse_model(int argc, char **argv, int *baseline, ima_baseline_kind *
     return 0;
 }
 
-/* a per-modality flag value, applied once every --input is known */
-typedef struct {
-    const char *flag;
-    const char *arg;
-} named_opt;
-
 static int apply_named(ima_config *cfg, const modality_inputs *in, const named_opt *o) {
-    char name[IMA_NAME_MAX];
-    const char *value = o->arg;
-    int lo = 0, hi = cfg->n_modalities;
-    if (strchr(o->arg, '=')) {
-        if (split_named(o->arg, name, sizeof name, &value)) {
-            fprintf(stderr, "ima train: %s: expected NAME=VALUE or VALUE, got '%s'\n", o->flag, o->arg);
-            return -1;
-        }
-        int j = inputs_index(in, name);
-        if (j < 0) {
-            fprintf(stderr, "ima train: %s: no modality named '%s' (name it with --input %s=PATH)\n", o->flag, name,
-                    name);
-            return -1;
-        }
-        lo = j, hi = j + 1;
-    }
+    const char *value;
+    int lo, hi;
+    if (named_target(in, CMD, o, &lo, &hi, &value)) return -1;
     for (int j = lo; j < hi; j++) {
         ima_modality_config *c = &cfg->mod[j];
         if (!strcmp(o->flag, "--loss")) {
-            if (!strcmp(value, "bce"))
-                c->loss = IMA_LOSS_BCE;
-            else if (!strcmp(value, "sse"))
-                c->loss = IMA_LOSS_SSE;
-            else {
-                fprintf(stderr, "ima train: --loss: expected bce or sse, got '%s'\n", value);
-                return -1;
-            }
+            if (arg_loss(CMD, value, &c->loss)) return -1;
         } else if (!strcmp(o->flag, "--hidden")) {
             long h;
             if (arg_long(CMD, o->flag, value, 1, 65536, &h)) return -1;
@@ -196,8 +170,9 @@ static int on_epoch(void *vc, const ima_model *m, const ima_train_state *st, con
 int cmd_train(int argc, char **argv) {
     modality_inputs in;
     memset(&in, 0, sizeof in);
-    named_opt opts[128];
-    int n_opts = 0, preset_digits = 0, no_center = 0, quiet = 0;
+    named_opts opts;
+    opts.n = 0;
+    int preset_digits = 0, no_center = 0, quiet = 0;
     const char *mask_args[IMA_MAX_MODALITIES];
     int n_masks = 0;
     const char *out = NULL, *resume = NULL, *log_path = NULL;
@@ -238,17 +213,7 @@ int cmd_train(int argc, char **argv) {
             mask_args[n_masks++] = v;
         } else if (arg_is(a, "--hidden") || arg_is(a, "--loss") || arg_is(a, "--rho") || arg_is(a, "--lambda-rec") ||
                    arg_is(a, "--lambda-align") || arg_is(a, "--lambda-local") || arg_is(a, "--lambda-corr")) {
-            size_t fl = strcspn(a, "=");
-            static char flags[128][32];
-            snprintf(flags[n_opts], sizeof flags[n_opts], "%.*s", (int)fl, a);
-            VALUE();
-            if (n_opts >= 128) {
-                fprintf(stderr, "ima train: too many per-modality options\n");
-                return 2;
-            }
-            opts[n_opts].flag = flags[n_opts];
-            opts[n_opts].arg = v;
-            n_opts++;
+            if (named_opts_add(&opts, CMD, argc, argv, &i)) return 2;
         } else if (arg_is(a, "--preset")) {
             VALUE();
             if (strcmp(v, "digits")) {
@@ -318,17 +283,7 @@ int cmd_train(int argc, char **argv) {
         fprintf(stderr, "ima train: --out CKPT.safetensors is required\n");
         return 2;
     }
-    for (int k = 0; k < n_masks; k++) {
-        char name[IMA_NAME_MAX];
-        const char *path;
-        int j;
-        if (split_named(mask_args[k], name, sizeof name, &path) || (j = inputs_index(&in, name)) < 0) {
-            fprintf(stderr, "ima train: --mask: expected NAME=PATH for a modality named by --input, got '%s'\n",
-                    mask_args[k]);
-            return 2;
-        }
-        in.mask[j] = path;
-    }
+    if (inputs_resolve_masks(&in, CMD, mask_args, n_masks)) return 2;
     openblas_set_num_threads((int)threads);
 
     /* data first: its widths fill the configuration */
@@ -344,7 +299,7 @@ int cmd_train(int argc, char **argv) {
     memset(&ctx, 0, sizeof ctx);
     int rc = 1;
     if (resume) {
-        if (n_opts || preset_digits || no_center) {
+        if (opts.n || preset_digits || no_center) {
             fprintf(stderr, "ima train: --resume takes the model from the checkpoint: model flags are not allowed\n");
             goto done;
         }
@@ -394,8 +349,8 @@ int cmd_train(int argc, char **argv) {
                 cfg.mod[j].rho = d.mod[k].rho;
             }
         }
-        for (int k = 0; k < n_opts; k++)
-            if (apply_named(&cfg, &in, &opts[k])) goto done;
+        for (int k = 0; k < opts.n; k++)
+            if (apply_named(&cfg, &in, &opts.opt[k])) goto done;
         tc.batch_size = (size_t)batch;
         if (ima_model_init(&m, &cfg, tc.batch_size, seed)) {
             fprintf(stderr, "ima train: %s\n", ima_last_error());

@@ -36,39 +36,15 @@ void train_baseline_usage(FILE *out) {
 static const char *const IMA_ONLY[] = {"--rho",    "--lambda-glob", "--lambda-align", "--lambda-local", "--lambda-corr",
                                        "--no-center", "--epochs2",  "--lr2",          "--rounds",       "--resume"};
 
-typedef struct {
-    const char *flag;
-    const char *arg;
-} named_opt;
-
 static int apply_named(ima_baseline_config *cfg, const modality_inputs *in, const named_opt *o, int *loss_given) {
-    char name[IMA_NAME_MAX];
-    const char *value = o->arg;
-    int lo = 0, hi = cfg->n_modalities;
-    if (strchr(o->arg, '=')) {
-        if (split_named(o->arg, name, sizeof name, &value)) {
-            fprintf(stderr, "ima train: %s: expected NAME=VALUE or VALUE, got '%s'\n", o->flag, o->arg);
-            return -1;
-        }
-        int j = inputs_index(in, name);
-        if (j < 0) {
-            fprintf(stderr, "ima train: %s: no modality named '%s' (name it with --input %s=PATH)\n", o->flag, name,
-                    name);
-            return -1;
-        }
-        lo = j, hi = j + 1;
-    }
+    const char *value;
+    int lo, hi;
+    if (named_target(in, CMD, o, &lo, &hi, &value)) return -1;
     for (int j = lo; j < hi; j++) {
         ima_baseline_modality *c = &cfg->mod[j];
         if (!strcmp(o->flag, "--loss")) {
-            if (!strcmp(value, "bce"))
-                c->loss = IMA_LOSS_BCE;
-            else if (!strcmp(value, "sse"))
-                c->loss = IMA_LOSS_SSE;
-            else {
-                fprintf(stderr, "ima train: --loss: expected bce or sse, got '%s'\n", value);
+            if (arg_loss(CMD, value, &c->loss))
                 return -1;
-            }
             loss_given[j] = 1;
         } else if (!strcmp(o->flag, "--hidden")) {
             long h;
@@ -175,9 +151,9 @@ int cmd_train_baseline(int argc, char **argv, ima_baseline_kind kind) {
     const char *kname = ima_baseline_kind_name(kind);
     modality_inputs in;
     memset(&in, 0, sizeof in);
-    named_opt opts[128];
-    static char flags[128][32];
-    int n_opts = 0, preset_digits = 0, quiet = 0, gaussian = 0, n_masks = 0;
+    named_opts opts;
+    opts.n = 0;
+    int preset_digits = 0, quiet = 0, gaussian = 0, n_masks = 0;
     const char *mask_args[IMA_MAX_MODALITIES], *out = NULL, *log_path = NULL;
     long latent = 50, epochs = 20, batch = 256, threads = 1, subsets = -1, joint_hidden = 0;
     float lr = 1e-3f, alpha = -1, beta = -1, feat_drop = -1, mod_drop = -1;
@@ -217,15 +193,8 @@ int cmd_train_baseline(int argc, char **argv, ima_baseline_kind kind) {
                 return arg_unknown(CMD, a);
             mask_args[n_masks++] = v;
         } else if (arg_is(a, "--hidden") || arg_is(a, "--loss") || arg_is(a, "--lambda-rec")) {
-            if (n_opts >= 128) {
-                fprintf(stderr, "ima train: too many per-modality options\n");
+            if (named_opts_add(&opts, CMD, argc, argv, &i))
                 return 2;
-            }
-            snprintf(flags[n_opts], sizeof flags[n_opts], "%.*s", (int)strcspn(a, "="), a);
-            VALUE();
-            opts[n_opts].flag = flags[n_opts];
-            opts[n_opts].arg = v;
-            n_opts++;
         } else if (arg_is(a, "--preset")) {
             VALUE();
             if (strcmp(v, "digits")) {
@@ -311,17 +280,8 @@ int cmd_train_baseline(int argc, char **argv, ima_baseline_kind kind) {
                 in.n);
         return 2;
     }
-    for (int k = 0; k < n_masks; k++) {
-        char name[IMA_NAME_MAX];
-        const char *path;
-        int j;
-        if (split_named(mask_args[k], name, sizeof name, &path) || (j = inputs_index(&in, name)) < 0) {
-            fprintf(stderr, "ima train: --mask: expected NAME=PATH for a modality named by --input, got '%s'\n",
-                    mask_args[k]);
-            return 2;
-        }
-        in.mask[j] = path;
-    }
+    if (inputs_resolve_masks(&in, CMD, mask_args, n_masks))
+        return 2;
     openblas_set_num_threads((int)threads);
 
     /* the configuration: the digits defaults for every scalar, the data's widths */
@@ -360,8 +320,8 @@ int cmd_train_baseline(int argc, char **argv, ima_baseline_kind kind) {
             }
             cfg.mod[j].hidden_width = digits.mod[k].hidden_width;
         }
-    for (int k = 0; k < n_opts; k++)
-        if (apply_named(&cfg, &in, &opts[k], loss_given))
+    for (int k = 0; k < opts.n; k++)
+        if (apply_named(&cfg, &in, &opts.opt[k], loss_given))
             goto done;
     if (gaussian)
         for (int j = 0; j < in.n; j++) {
