@@ -46,6 +46,14 @@ static double wall(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU seconds of the whole process (every thread): contention from other processes inflates wall
+ * time but not this, so A/B comparisons on a shared machine also quote samples per CPU second */
+static double cpu_time(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static int cmp_double(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -183,13 +191,19 @@ static void bench_gemm(const ima_model *m, const int *batches, int nbatch, int t
 /* ---- training and inference throughput ------------------------------------------ */
 
 typedef struct {
-    double *sec;
+    double *sec, *cpu; /* wall and CPU seconds per epoch */
+    double cpu_last;
     int n, cap;
 } epoch_log;
 
 static int on_epoch(void *ctx, const ima_model *m, const ima_train_state *st, const ima_epoch_report *r) {
     epoch_log *lg = ctx;
-    if (lg->n < lg->cap) lg->sec[lg->n++] = r->seconds;
+    double c = cpu_time();
+    if (lg->n < lg->cap) {
+        lg->cpu[lg->n] = c - lg->cpu_last;
+        lg->sec[lg->n++] = r->seconds;
+    }
+    lg->cpu_last = c;
     return 0;
 }
 
@@ -210,7 +224,7 @@ static void synthetic(ima_dataset *ds, const ima_config *cfg, size_t n, uint64_t
 
 /* median seconds per epoch of stage 1 or 2 through ima_train */
 static double time_training(const ima_config *cfg, const ima_dataset *ds, int stage, size_t B, int warmup,
-                            int epochs) {
+                            int epochs, double *cpu_out) {
     ima_model *m;
     if (ima_model_init(&m, cfg, B, 1)) {
         fprintf(stderr, "bench_ima: %s\n", ima_last_error());
@@ -221,8 +235,8 @@ static double time_training(const ima_config *cfg, const ima_dataset *ds, int st
     tc.batch_size = B;
     tc.epochs_stage1 = stage == 1 ? warmup + epochs : 0;
     tc.epochs_stage2 = stage == 2 ? warmup + epochs : 0;
-    double sec[64];
-    epoch_log lg = {sec, 0, 64};
+    double sec[64], cpu[64];
+    epoch_log lg = {sec, cpu, cpu_time(), 0, 64};
     ima_train_callbacks cb = {&lg, NULL, on_epoch};
     ima_train_state st;
     ima_train_state_init(&st, 3);
@@ -231,21 +245,23 @@ static double time_training(const ima_config *cfg, const ima_dataset *ds, int st
         exit(1);
     }
     ima_model_free(m);
+    *cpu_out = median(cpu + warmup, lg.n - warmup);
     return median(sec + warmup, lg.n - warmup);
 }
 
-static double time_inference(const ima_config *cfg, const ima_dataset *ds, size_t B, int warmup, int epochs) {
+static double time_inference(const ima_config *cfg, const ima_dataset *ds, size_t B, int warmup, int epochs,
+                             double *cpu_out) {
     ima_model *m;
     if (ima_model_init(&m, cfg, B, 1)) {
         fprintf(stderr, "bench_ima: %s\n", ima_last_error());
         exit(1);
     }
     ima_model_fit_center(m, ds);
-    double sec[64];
+    double sec[64], cpu[64];
     int n = 0;
     volatile float sink = 0.0f;
     for (int e = 0; e < warmup + epochs && e < 64; e++) {
-        double t0 = wall();
+        double t0 = wall(), c0 = cpu_time();
         for (size_t lo = 0; lo < ds->n; lo += B) {
             ima_batch b;
             memset(&b, 0, sizeof b);
@@ -254,10 +270,12 @@ static double time_inference(const ima_config *cfg, const ima_dataset *ds, size_
             ima_model_encode(m, &b, IMA_WEIGHTS_IMPORTANCE);
             sink += m->z[0];
         }
+        cpu[n] = cpu_time() - c0;
         sec[n++] = wall() - t0;
     }
     (void)sink;
     ima_model_free(m);
+    *cpu_out = median(cpu + warmup, n - warmup);
     return median(sec + warmup, n - warmup);
 }
 
@@ -367,12 +385,13 @@ int main(int argc, char **argv) {
         double fps = flops_per_sample(probe, kinds[k]);
         for (int bi = 0; bi < nbatch; bi++) {
             size_t B = (size_t)batches[bi];
-            double sec = k == 2 ? time_inference(&cfg, &ds, B, warmup, epochs)
-                                : time_training(&cfg, &ds, k + 1, B, warmup, epochs);
+            double cpu;
+            double sec = k == 2 ? time_inference(&cfg, &ds, B, warmup, epochs, &cpu)
+                                : time_training(&cfg, &ds, k + 1, B, warmup, epochs, &cpu);
             double sps = (double)samples / sec;
             printf("kind=%s side=ima variant=ima threads=%d batch=%zu samples=%ld epochs=%d sps=%.1f "
-                   "mflop_per_sample=%.4f gflops=%.2f\n",
-                   kinds[k], threads, B, samples, epochs, sps, fps * 1e-6, sps * fps * 1e-9);
+                   "mflop_per_sample=%.4f gflops=%.2f cpu_sps=%.1f\n",
+                   kinds[k], threads, B, samples, epochs, sps, fps * 1e-6, sps * fps * 1e-9, (double)samples / cpu);
             fflush(stdout);
         }
     }
