@@ -119,6 +119,7 @@ int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uin
     m->adam_v = ima_calloc(m->n_params, sizeof(float));
     m->buffers = ima_calloc(m->n_buffers, sizeof(float));
     m->acts = ima_calloc(m->n_acts, sizeof(float));
+    m->work = ima_calloc(d * d + 3 * d + B, sizeof(double));
 
     /* bind views */
     size_t po = 0, io = m->n_params_ae, bo = 0;
@@ -176,6 +177,7 @@ void ima_model_free(ima_model *m) {
     free(m->adam_v);
     free(m->buffers);
     free(m->acts);
+    free(m->work);
     free(m);
 }
 
