@@ -7,3 +7,5 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q >/dev/null
 $SUDO apt-get install -y -q --no-install-recommends $(cat .ci/packages.txt) >/dev/null
+# npm: Debian's package conflicts with a Node.js installed from elsewhere; install it only when absent
+command -v npm >/dev/null || $SUDO apt-get install -y -q --no-install-recommends npm >/dev/null

@@ -1,6 +1,7 @@
-/* cmd_embed.c: `ima embed`: representations of a trained IMA model for any subset of modalities.
- * Writes u_<name>.npy (N x d) and y_<name>.npy (N) for each given modality, z_weighted.npy and
- * z_unweighted.npy (N x d). N rows, d latent. */
+/* cmd_embed.c: `ima embed`: representations of a trained model for any subset of modalities.
+ * IMA checkpoints: u_<name>.npy (N x d) and y_<name>.npy (N) for each given modality, z_weighted.npy and
+ * z_unweighted.npy (N x d). Baseline checkpoints (told apart by their "format" metadata): z.npy (N x d).
+ * N rows, d latent. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 #include "cli/modality_args.h"
 #include "core/blas.h"
 #include "ima/common.h"
+#include "ima/baseline_train.h"
 #include "ima/npy.h"
 #include "ima/train.h"
 
@@ -20,11 +22,13 @@ static void usage(FILE *out) {
     fprintf(out, "usage: ima embed --checkpoint CKPT --input NAME=PATH.npy [--input ...] --out DIR [options]\n"
                  "\n"
                  "Encodes samples with a trained model. Any subset of the model's modalities may be given; the\n"
-                 "others count as missing for every row. Writes to DIR:\n"
+                 "others count as missing for every row. With an IMA checkpoint (ima train) writes to DIR:\n"
                  "  u_NAME.npy       (N x d) unimodal representation of each given modality\n"
                  "  y_NAME.npy       (N) importance of each given modality (0 where masked)\n"
                  "  z_weighted.npy   (N x d) fusion weighted by the importance networks\n"
                  "  z_unweighted.npy (N x d) fusion with y = 1 (plain mean of the present modalities)\n"
+                 "With a baseline checkpoint (ima train --model mvae|jmvae|dae):\n"
+                 "  z.npy            (N x d) the model's representation from the present modalities\n"
                  "options:\n"
                  "  --mask NAME=PATH  0/1 .npy (N): rows where this modality is present (default: all)\n"
                  "  --batch B         rows per forward pass (1024)\n"
@@ -36,6 +40,46 @@ static char *join(const char *dir, const char *a, const char *b) {
     char *p = ima_malloc(n);
     snprintf(p, n, "%s/%s%s.npy", dir, a, b);
     return p;
+}
+
+/* Baselines: z (N, d) from the given modalities (sub's columns s are the model's modalities sub_of[s]; the
+ * others are missing in every row, zero-filled and masked). Returns the exit code. */
+static int embed_baseline(ima_baseline *bl, const ima_dataset *sub, const int *sub_of, int ns, size_t batch,
+                          const char *outdir) {
+    int M = bl->cfg.n_modalities;
+    size_t N = sub->n, d = bl->cfg.latent_width;
+    float *z = ima_malloc(N * d * sizeof(float));
+    uint8_t *mask = ima_malloc(batch * (size_t)M);
+    float *zero_rows[IMA_MAX_MODALITIES] = {0};
+    int given[IMA_MAX_MODALITIES] = {0};
+    for (int s = 0; s < ns; s++) given[sub_of[s]] = 1;
+    for (int j = 0; j < M; j++)
+        if (!given[j]) zero_rows[j] = ima_calloc(batch * bl->cfg.mod[j].input_width, sizeof(float));
+    for (size_t lo = 0; lo < N; lo += batch) {
+        size_t B = N - lo < batch ? N - lo : batch;
+        ima_batch b = {.B = B, .mask = mask};
+        for (int j = 0; j < M; j++) b.x[j] = zero_rows[j];
+        for (int s = 0; s < ns; s++) b.x[sub_of[s]] = sub->x[s] + lo * sub->width[s];
+        memset(mask, 0, B * (size_t)M);
+        for (size_t i = 0; i < B; i++)
+            for (int s = 0; s < ns; s++)
+                mask[i * (size_t)M + (size_t)sub_of[s]] = sub->mask[(lo + i) * (size_t)ns + (size_t)s];
+        ima_baseline_represent(bl, &b, z + lo * d);
+    }
+    mkdir(outdir, 0777); /* may exist; a failure shows up when writing */
+    char *pz = join(outdir, "z", "");
+    int rc = 0;
+    if (ima_npy_write_f32(pz, N, d, z)) {
+        fprintf(stderr, "ima embed: %s\n", ima_last_error());
+        rc = 1;
+    } else {
+        fprintf(stderr, "ima embed: %s: %zu samples -> %s (z)\n", ima_baseline_kind_name(bl->cfg.kind), N, outdir);
+    }
+    free(pz);
+    for (int j = 0; j < M; j++) free(zero_rows[j]);
+    free(mask);
+    free(z);
+    return rc;
 }
 
 int cmd_embed(int argc, char **argv) {
@@ -76,24 +120,36 @@ int cmd_embed(int argc, char **argv) {
     }
     openblas_set_num_threads((int)threads);
     ima_model *m = NULL;
-    if (ima_checkpoint_load(ckpt, (size_t)batch, &m, NULL, NULL)) {
+    ima_baseline *bl = NULL;
+    int is_baseline = 0;
+    if (ima_checkpoint_detect(ckpt, &is_baseline) ||
+        (is_baseline ? ima_baseline_checkpoint_load(ckpt, (size_t)batch, &bl, NULL, NULL)
+                     : ima_checkpoint_load(ckpt, (size_t)batch, &m, NULL, NULL))) {
         fprintf(stderr, "ima embed: %s\n", ima_last_error());
         return 1;
     }
-    int M = m->cfg.n_modalities, rc = 1;
-    size_t d = m->cfg.latent_width;
+    /* the model's modalities, whichever kind it is */
+    int M = is_baseline ? bl->cfg.n_modalities : m->cfg.n_modalities, rc = 1;
+    size_t d = is_baseline ? bl->cfg.latent_width : m->cfg.latent_width;
+    const char *mod_name[IMA_MAX_MODALITIES];
+    size_t mod_width[IMA_MAX_MODALITIES];
+    for (int j = 0; j < M; j++) {
+        mod_name[j] = is_baseline ? bl->cfg.mod[j].name : m->cfg.mod[j].name;
+        mod_width[j] = is_baseline ? bl->cfg.mod[j].input_width : m->cfg.mod[j].input_width;
+    }
     /* map the given inputs onto the model's modalities */
     const char *paths[IMA_MAX_MODALITIES] = {0}, *masks[IMA_MAX_MODALITIES] = {0};
     int given[IMA_MAX_MODALITIES] = {0};
     for (int k = 0; k < in.n; k++) {
         int j = -1;
         for (int t = 0; t < M; t++)
-            if (!strcmp(m->cfg.mod[t].name, in.name[k])) j = t;
+            if (!strcmp(mod_name[t], in.name[k])) j = t;
         if (j < 0) {
             fprintf(stderr, "ima embed: --input %s: the model has no modality of that name (it has:", in.name[k]);
-            for (int t = 0; t < M; t++) fprintf(stderr, " %s", m->cfg.mod[t].name);
+            for (int t = 0; t < M; t++) fprintf(stderr, " %s", mod_name[t]);
             fprintf(stderr, ")\n");
             ima_model_free(m);
+            ima_baseline_free(bl);
             return 2;
         }
         paths[j] = in.path[k];
@@ -105,11 +161,12 @@ int cmd_embed(int argc, char **argv) {
         int j = -1;
         if (!split_named(mask_args[k], name, sizeof name, &path))
             for (int t = 0; t < M; t++)
-                if (!strcmp(m->cfg.mod[t].name, name) && given[t]) j = t;
+                if (!strcmp(mod_name[t], name) && given[t]) j = t;
         if (j < 0) {
             fprintf(stderr, "ima embed: --mask: expected NAME=PATH for a modality given with --input, got '%s'\n",
                     mask_args[k]);
             ima_model_free(m);
+            ima_baseline_free(bl);
             return 2;
         }
         masks[j] = path;
@@ -123,15 +180,20 @@ int cmd_embed(int argc, char **argv) {
     if (ima_dataset_load(&sub, ns, sub_paths, sub_masks)) {
         fprintf(stderr, "ima embed: %s\n", ima_last_error());
         ima_model_free(m);
+        ima_baseline_free(bl);
         return 1;
     }
     size_t N = sub.n;
     for (int s = 0; s < ns; s++)
-        if (sub.width[s] != m->cfg.mod[sub_of[s]].input_width) {
+        if (sub.width[s] != mod_width[sub_of[s]]) {
             fprintf(stderr, "ima embed: %s: %zu columns, but modality '%s' of %s expects width %zu\n", sub_paths[s],
-                    sub.width[s], m->cfg.mod[sub_of[s]].name, ckpt, m->cfg.mod[sub_of[s]].input_width);
+                    sub.width[s], mod_name[sub_of[s]], ckpt, mod_width[sub_of[s]]);
             goto done;
         }
+    if (is_baseline) {
+        rc = embed_baseline(bl, &sub, sub_of, ns, (size_t)batch, outdir);
+        goto done;
+    }
     float *zw = ima_malloc(N * d * sizeof(float)), *zu = ima_malloc(N * d * sizeof(float));
     float *u[IMA_MAX_MODALITIES] = {0}, *y[IMA_MAX_MODALITIES] = {0};
     for (int j = 0; j < M; j++)
@@ -190,5 +252,6 @@ int cmd_embed(int argc, char **argv) {
 done:
     ima_dataset_free(&sub);
     ima_model_free(m);
+    ima_baseline_free(bl);
     return rc;
 }

@@ -20,7 +20,9 @@ static void usage(FILE *out) {
             "\n"
             "Trains the Importance-based Multimodal Autoencoder in two stages (autoencoder, then importance\n"
             "networks), alternated for --rounds rounds, and writes a safetensors checkpoint after every epoch.\n"
+            "With --model mvae|jmvae|dae it trains a baseline instead (see the end of this help).\n"
             "\n"
+            "  --model ima|mvae|jmvae|dae  the model to train (ima)\n"
             "data:\n"
             "  --input NAME=PATH     one float .npy (N x D) per modality; NAME is the modality's name\n"
             "  --mask NAME=PATH      0/1 .npy (N) of which rows have this modality (default: all)\n"
@@ -46,7 +48,31 @@ static void usage(FILE *out) {
             "output:\n"
             "  --out CKPT            checkpoint path (written atomically after every epoch)\n"
             "  --log FILE.tsv        one line per epoch with every loss term\n"
-            "  --quiet               no per-epoch lines\n");
+            "  --quiet               no per-epoch lines\n"
+            "\n");
+    train_baseline_usage(out);
+}
+
+/* flags that belong to the baselines only */
+static const char *const BASELINE_ONLY[] = {"--alpha",        "--beta",          "--mvae-subsets", "--dae-feature-drop",
+                                            "--dae-modality-drop", "--gaussian-decoders", "--joint-hidden",
+                                            "--epochs",       "--lr"};
+
+/* --model: 0 and *baseline = 0 for ima (or no --model), 0 and *baseline = 1 with *kind set, 2 on error */
+static int parse_model(int argc, char **argv, int *baseline, ima_baseline_kind *kind) {
+    *baseline = 0;
+    const char *model = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!arg_is(argv[i], "--model")) continue;
+        if (!(model = arg_value(CMD, argc, argv, &i))) return 2;
+    }
+    if (!model || !strcmp(model, "ima")) return 0;
+    if (ima_baseline_kind_parse(kind, model)) {
+        fprintf(stderr, "ima train: --model: expected ima, mvae, jmvae or dae, got '%s'\n", model);
+        return 2;
+    }
+    *baseline = 1;
+    return 0;
 }
 
 /* a per-modality flag value, applied once every --input is known */
@@ -180,17 +206,30 @@ int cmd_train(int argc, char **argv) {
     uint64_t seed = 1;
     int given_e1 = 0, given_e2 = 0, given_rounds = 0, given_batch = 0, given_lr1 = 0, given_lr2 = 0;
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+    for (int i = 1; i < argc; i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
         }
+    int baseline;
+    ima_baseline_kind kind;
+    if (parse_model(argc, argv, &baseline, &kind)) return 2;
+    if (baseline) return cmd_train_baseline(argc, argv, kind);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        for (size_t k = 0; k < sizeof BASELINE_ONLY / sizeof *BASELINE_ONLY; k++)
+            if (arg_is(a, BASELINE_ONLY[k])) {
+                fprintf(stderr, "ima train: %s applies to the baselines only (--model mvae|jmvae|dae), not to IMA\n",
+                        BASELINE_ONLY[k]);
+                return 2;
+            }
 #define VALUE()                                                                                                        \
     do {                                                                                                               \
         if (!(v = arg_value(CMD, argc, argv, &i))) return 2;                                                           \
     } while (0)
-        if (arg_is(a, "--input")) {
+        if (arg_is(a, "--model")) {
+            VALUE(); /* "ima": checked by parse_model */
+        } else if (arg_is(a, "--input")) {
             VALUE();
             if (inputs_add(&in, CMD, v)) return 2;
         } else if (arg_is(a, "--mask")) {

@@ -9,4 +9,11 @@ int cmd_eval(int argc, char **argv);   /* cmd_eval.c: retrieval, classify, impor
 int cmd_repro(int argc, char **argv);  /* cmd_repro.c: repro digits */
 int cmd_toy(int argc, char **argv);    /* cmd_toy.c: the small built-in example data set */
 
+/* cmd_train_baseline.c: `ima train --model mvae|jmvae|dae`, and its part of `ima train --help` */
+#include <stdio.h>
+
+#include "ima/baselines.h"
+int cmd_train_baseline(int argc, char **argv, ima_baseline_kind kind);
+void train_baseline_usage(FILE *out);
+
 #endif

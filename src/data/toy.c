@@ -30,10 +30,11 @@ static int write_split(const char *dir, const char *split, size_t n, double R, c
         double ang = 6.283185307179586 * c / TOY_K;
         double h[2] = {2.0 * cos(ang) + 0.35 * ima_rng_normal(rng), 2.0 * sin(ang) + 0.35 * ima_rng_normal(rng)};
         label[i] = c;
-        /* at most one modality of a pair is noise, as in the paper's pairing */
+        /* at most one modality of a pair is noise, each in a fraction R/(1+R) of the pairs, as in the
+         * paper's pairing (N R image-noise pairs, N R speech-noise pairs, N (1-R) clean pairs) */
         double r = ima_rng_uniform(rng);
-        an[i] = r < p_noise / 2 ? 1 : 0;
-        bn[i] = !an[i] && r < p_noise ? 1 : 0;
+        an[i] = r < p_noise ? 1 : 0;
+        bn[i] = !an[i] && r < 2 * p_noise ? 1 : 0;
         for (int k = 0; k < TOY_DA; k++) {
             double v = Pa[k * 2] * h[0] + Pa[k * 2 + 1] * h[1];
             a[i * TOY_DA + k] = an[i] ? (float)ima_rng_uniform(rng) : (float)(1.0 / (1.0 + exp(-v)));

@@ -1,0 +1,35 @@
+/* internal.h: pieces shared by the baseline models (the files in src/baselines); not a public API.
+ * M modalities j, B rows i, D_j input, Dout_j decoder output (D_j, or 2 D_j with a log-variance head),
+ * Dc concatenated width, d latent. */
+#ifndef IMA_BASELINES_INTERNAL_H
+#define IMA_BASELINES_INTERNAL_H
+
+#include "ima/baselines.h"
+
+static inline int bl_present(const ima_batch *b, int M, size_t i, int j) { return !b->mask || b->mask[i * M + j]; }
+
+/* xcat (B, Dc) = [x_0 | x_1 | ...] with the rows of missing modalities set to zero */
+void bl_concat(const ima_baseline *bl, const ima_batch *b, float *xcat);
+
+/* Decoder j on bl->z (B, d): returns sum_i w_i Rec_j(x_ij, G_j(z_i)) with w (B) per-row weights.
+ * With grad: backward with row scale lambda_rec_j w_i / B, ACCUMULATES into bl->dz and the decoder grads. */
+double bl_reconstruct(ima_baseline *bl, int j, const ima_batch *b, const float *w, int grad);
+
+/* Gaussian NLL with a log-variance head: out (B, 2D) = [mu (D) | logvar (D)] per row.
+ * rows (B) = 0.5 sum_c (lv + (x - mu)^2 exp(-lv) + log 2 pi). */
+void bl_gauss_nll_forward(float *rows, const float *out, const float *x, size_t B, size_t D);
+/* dout (B, 2D) = scale_i * d rows_i / d out */
+void bl_gauss_nll_backward(float *dout, const float *out, const float *x, const float *scale, size_t B, size_t D);
+
+/* per-kind entry points, dispatched by baseline.c */
+void ima_mvae_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng);
+void ima_mvae_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms);
+void ima_mvae_represent(ima_baseline *bl, const ima_batch *b, float *z);
+void ima_jmvae_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng);
+void ima_jmvae_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms);
+void ima_jmvae_represent(ima_baseline *bl, const ima_batch *b, float *z);
+void ima_dae_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng);
+void ima_dae_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms);
+void ima_dae_represent(ima_baseline *bl, const ima_batch *b, float *z);
+
+#endif

@@ -1,0 +1,93 @@
+/* audio.c: reading audio files (libsndfile) and resampling (libsamplerate).
+ * Dimensions: n samples, ch channels. */
+#include "ima/audio.h"
+
+#include <math.h>
+#include <samplerate.h>
+#include <sndfile.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ima/common.h"
+
+int ima_audio_read(const char *path, float **samples, size_t *n, int *rate) {
+    *samples = NULL;
+    *n = 0;
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    SNDFILE *f = sf_open(path, SFM_READ, &info);
+    if (!f) return ima_error("%s: cannot read audio file: %s", path, sf_strerror(NULL));
+    if (info.frames <= 0 || info.channels <= 0 || info.samplerate <= 0) {
+        sf_close(f);
+        return ima_error("%s: empty audio file (no samples)", path);
+    }
+    size_t frames = (size_t)info.frames, ch = (size_t)info.channels, total;
+    if (ima_mul_overflows(frames, ch, &total) || total > ((size_t)1 << 32)) {
+        sf_close(f);
+        return ima_error("%s: audio file too long (%zu frames x %zu channels)", path, frames, ch);
+    }
+    float *buf = ima_malloc(total * sizeof(float)); // (frames, ch) interleaved
+    sf_count_t got = sf_readf_float(f, buf, (sf_count_t)frames);
+    sf_close(f);
+    if (got <= 0) {
+        free(buf);
+        return ima_error("%s: no samples could be read (truncated or corrupt audio)", path);
+    }
+    frames = (size_t)got;
+    float *mono = ima_malloc(frames * sizeof(float)); // (frames)
+    for (size_t i = 0; i < frames; i++) {
+        double s = 0;
+        for (size_t c = 0; c < ch; c++) s += buf[i * ch + c];
+        mono[i] = (float)(s / (double)ch);
+        if (!isfinite(mono[i])) {
+            free(buf);
+            free(mono);
+            return ima_error("%s: sample %zu is not finite", path, i);
+        }
+    }
+    free(buf);
+    *samples = mono;
+    *n = frames;
+    *rate = info.samplerate;
+    return IMA_OK;
+}
+
+int ima_audio_resample(float **out, size_t *n_out, const float *in, size_t n_in, double rate_in, double rate_out) {
+    *out = NULL;
+    *n_out = 0;
+    if (!(rate_in > 0) || !(rate_out > 0)) return ima_error("%s: bad sample rates %g -> %g", __func__, rate_in, rate_out);
+    double ratio = rate_out / rate_in;
+    size_t cap = (size_t)ceil((double)n_in * ratio) + 16;
+    float *o = ima_malloc(cap * sizeof(float)); // (cap)
+    SRC_DATA d;
+    memset(&d, 0, sizeof d);
+    d.data_in = in;
+    d.input_frames = (long)n_in;
+    d.data_out = o;
+    d.output_frames = (long)cap;
+    d.src_ratio = ratio;
+    int err = src_simple(&d, SRC_SINC_MEDIUM_QUALITY, 1);
+    if (err) {
+        free(o);
+        return ima_error("%s: libsamplerate: %s", __func__, src_strerror(err));
+    }
+    *out = o;
+    *n_out = (size_t)d.output_frames_gen;
+    return IMA_OK;
+}
+
+int ima_audio_load(const char *path, double rate_out, float **out, size_t *n) {
+    float *raw;
+    size_t nr;
+    int rate;
+    if (ima_audio_read(path, &raw, &nr, &rate)) return IMA_ERR;
+    if ((double)rate == rate_out) {
+        *out = raw;
+        *n = nr;
+        return IMA_OK;
+    }
+    int st = ima_audio_resample(out, n, raw, nr, (double)rate, rate_out);
+    free(raw);
+    if (st) return ima_error_prefix("%s", path);
+    return IMA_OK;
+}

@@ -1,0 +1,258 @@
+/* classify.c: downstream classification of representations (paper appendix A.5, Table 3).
+ *
+ * Dimensions: N rows, D input width, H hidden units, C classes, B minibatch rows.
+ *
+ * An MLP D -> H -> ... -> H -> C (ReLU on the hidden layers, softmax cross-entropy on the output)
+ * is trained with plain minibatch SGD for each candidate learning rate from the same seed; the rate
+ * with the best validation accuracy after the last epoch wins (ties to the smaller rate). Inputs
+ * are optionally z-scored with the training mean and sd (sd < 1e-12 leaves the feature unscaled). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ima/common.h"
+#include "ima/eval.h"
+#include "ima/loss_xent.h"
+#include "ima/nn.h"
+#include "ima/rng.h"
+
+struct ima_classifier {
+    ima_mlp mlp;
+    size_t D, C;
+    float *params; // (P) the chosen MLP's parameters
+    float *mean;   // (D) input shift
+    float *inv_sd; // (D) input scale
+};
+
+ima_classifier_config ima_classifier_defaults(void) {
+    ima_classifier_config c = {0};
+    c.hidden = 50;
+    c.n_hidden_layers = 2;
+    c.epochs = 30;
+    c.batch = 64;
+    c.n_lrs = 8;
+    for (size_t i = 0; i < 8; i++) c.lrs[i] = 0.0625 * (double)(1u << i);
+    c.standardize = 1;
+    c.seed = 1;
+    return c;
+}
+
+/* x_out (N, D) = (x - mean) * inv_sd */
+static void scale_inputs(float *out, const float *x, const float *mean, const float *inv_sd, size_t N, size_t D) {
+    for (size_t i = 0; i < N; i++)
+        for (size_t d = 0; d < D; d++) out[i * D + d] = (x[i * D + d] - mean[d]) * inv_sd[d];
+}
+
+static void argmax_rows(int64_t *pred, const float *logits, size_t B, size_t C) {
+    for (size_t r = 0; r < B; r++) {
+        size_t best = 0;
+        for (size_t c = 1; c < C; c++)
+            if (logits[r * C + c] > logits[r * C + best]) best = c;
+        pred[r] = (int64_t)best;
+    }
+}
+
+/* Predictions of an MLP on already scaled rows, in batches of B. acts bound for B rows. */
+static void mlp_predict(const ima_mlp *mlp, ima_mlp_acts *acts, int64_t *pred, const float *xs, size_t N, size_t B) {
+    size_t D = mlp->width[0], C = mlp->width[mlp->n_layers];
+    for (size_t i = 0; i < N; i += B) {
+        size_t b = N - i < B ? N - i : B;
+        ima_mlp_forward(mlp, acts, xs + i * D, b);
+        argmax_rows(pred + i, acts->out[mlp->n_layers - 1], b, C);
+    }
+}
+
+int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const ima_classifier_config *cfg,
+                       const float *train_x, const int64_t *train_y, size_t n_train, const float *valid_x,
+                       const int64_t *valid_y, size_t n_valid, size_t D) {
+    *out = NULL;
+    if (cfg->n_lrs < 1 || cfg->n_lrs > IMA_CLF_MAX_LRS)
+        return ima_error("%s: %zu learning rates given (1..%d allowed)", __func__, cfg->n_lrs, IMA_CLF_MAX_LRS);
+    if (cfg->n_hidden_layers < 1 || cfg->n_hidden_layers > IMA_MLP_MAX_LAYERS - 1)
+        return ima_error("%s: %d hidden layers (1..%d allowed)", __func__, cfg->n_hidden_layers,
+                         IMA_MLP_MAX_LAYERS - 1);
+    if (cfg->hidden == 0 || cfg->batch == 0 || cfg->epochs == 0)
+        return ima_error("%s: hidden width, batch and epochs must be positive", __func__);
+    for (size_t k = 0; k < cfg->n_lrs; k++)
+        if (!(cfg->lrs[k] > 0.0) || !isfinite(cfg->lrs[k]))
+            return ima_error("%s: learning rate %g is not a positive number", __func__, cfg->lrs[k]);
+    if (n_train == 0 || n_valid == 0 || D == 0)
+        return ima_error("%s: empty split (train %zu rows, validation %zu rows, width %zu)", __func__, n_train,
+                         n_valid, D);
+    int64_t ymax = -1;
+    for (size_t i = 0; i < n_train; i++) {
+        if (train_y[i] < 0 || train_y[i] > 100000)
+            return ima_error("%s: training label %lld of row %zu is outside [0, 100000]", __func__,
+                             (long long)train_y[i], i);
+        if (train_y[i] > ymax) ymax = train_y[i];
+    }
+    size_t C = (size_t)ymax + 1;
+    if (C < 2) return ima_error("%s: the training labels hold a single class", __func__);
+    for (size_t i = 0; i < n_valid; i++)
+        if (valid_y[i] < 0 || (size_t)valid_y[i] >= C)
+            return ima_error("%s: validation label %lld of row %zu is not a training class [0, %zu)", __func__,
+                             (long long)valid_y[i], i, C);
+    size_t ntd, nvd;
+    if (ima_mul_overflows(n_train, D, &ntd) || ima_mul_overflows(n_valid, D, &nvd))
+        return ima_error_prefix("%s", __func__);
+
+    ima_classifier *clf = ima_calloc(1, sizeof *clf);
+    clf->D = D;
+    clf->C = C;
+    clf->mean = ima_calloc(D, sizeof *clf->mean);
+    clf->inv_sd = ima_malloc(D * sizeof *clf->inv_sd);
+    for (size_t d = 0; d < D; d++) clf->inv_sd[d] = 1.0f;
+    if (cfg->standardize) {
+        for (size_t d = 0; d < D; d++) {
+            double s = 0.0, s2 = 0.0;
+            for (size_t i = 0; i < n_train; i++) s += train_x[i * D + d];
+            double m = s / (double)n_train;
+            for (size_t i = 0; i < n_train; i++) {
+                double v = train_x[i * D + d] - m;
+                s2 += v * v;
+            }
+            double sd = sqrt(s2 / (double)n_train);
+            clf->mean[d] = (float)m;
+            clf->inv_sd[d] = sd > 1e-12 ? (float)(1.0 / sd) : 1.0f;
+        }
+    }
+    float *xt = ima_malloc(ntd * sizeof *xt); // (n_train, D) scaled
+    float *xv = ima_malloc(nvd * sizeof *xv); // (n_valid, D) scaled
+    scale_inputs(xt, train_x, clf->mean, clf->inv_sd, n_train, D);
+    scale_inputs(xv, valid_x, clf->mean, clf->inv_sd, n_valid, D);
+
+    // network D -> H x n_hidden -> C
+    size_t width[IMA_MLP_MAX_LAYERS + 1];
+    int L = cfg->n_hidden_layers + 1;
+    width[0] = D;
+    for (int l = 1; l < L; l++) width[l] = cfg->hidden;
+    width[L] = C;
+    size_t P = ima_mlp_setup(&clf->mlp, L, width);
+    size_t B = cfg->batch;
+    float *params = ima_malloc(P * sizeof *params); // (P) candidate being trained
+    float *grads = ima_malloc(P * sizeof *grads);   // (P)
+    clf->params = ima_malloc(P * sizeof *clf->params);
+    float *acts_buf = ima_malloc(ima_mlp_acts_size(&clf->mlp, B) * sizeof *acts_buf);
+    float *scratch = ima_malloc((ima_mlp_scratch_size(&clf->mlp, B) + 1) * sizeof *scratch);
+    float *xb = ima_malloc(B * D * sizeof *xb);      // (B, D) gathered batch
+    int64_t *yb = ima_malloc(B * sizeof *yb);        // (B)
+    float *probs = ima_malloc(B * C * sizeof *probs); // (B, C)
+    float *dlog = ima_malloc(B * C * sizeof *dlog);   // (B, C)
+    float *lrow = ima_malloc(B * sizeof *lrow);       // (B)
+    size_t *order = ima_malloc(n_train * sizeof *order);
+    int64_t *pred = ima_malloc(n_valid * sizeof *pred);
+    ima_mlp_acts acts;
+    ima_mlp_acts_bind(&acts, &clf->mlp, acts_buf, B);
+
+    ima_classifier_report r = {0};
+    r.n_lrs = cfg->n_lrs;
+    r.n_classes = C;
+    double best_acc = -1.0;
+    for (size_t k = 0; k < cfg->n_lrs; k++) {
+        float lr = (float)cfg->lrs[k];
+        r.lrs[k] = cfg->lrs[k];
+        ima_rng rng;
+        ima_rng_init(&rng, cfg->seed);
+        ima_mlp_bind(&clf->mlp, params, grads);
+        ima_mlp_init(&clf->mlp, &rng);
+        for (size_t i = 0; i < n_train; i++) order[i] = i;
+        double epoch_loss = 0.0;
+        int diverged = 0;
+        for (size_t e = 0; e < cfg->epochs && !diverged; e++) {
+            ima_rng_shuffle(&rng, order, n_train);
+            double sum = 0.0;
+            for (size_t i0 = 0; i0 < n_train; i0 += B) {
+                size_t b = n_train - i0 < B ? n_train - i0 : B;
+                for (size_t t = 0; t < b; t++) {
+                    memcpy(xb + t * D, xt + order[i0 + t] * D, D * sizeof *xb);
+                    yb[t] = train_y[order[i0 + t]];
+                }
+                ima_mlp_forward(&clf->mlp, &acts, xb, b);
+                double l = ima_softmax_xent_forward(lrow, probs, acts.out[L - 1], yb, b, C);
+                if (!isfinite(l)) {
+                    diverged = 1;
+                    break;
+                }
+                sum += l * (double)b;
+                ima_softmax_xent_backward(dlog, probs, yb, 1.0f / (float)b, b, C);
+                memset(grads, 0, P * sizeof *grads);
+                ima_mlp_backward(&clf->mlp, &acts, NULL, dlog, xb, b, scratch);
+                ima_sgd_update(params, grads, P, lr);
+            }
+            epoch_loss = sum / (double)n_train;
+        }
+        for (size_t i = 0; i < P && !diverged; i++) diverged = !isfinite(params[i]);
+        r.diverged[k] = diverged;
+        r.train_loss[k] = diverged ? INFINITY : epoch_loss;
+        double acc = 0.0;
+        if (!diverged) {
+            mlp_predict(&clf->mlp, &acts, pred, xv, n_valid, B);
+            acc = ima_accuracy(pred, valid_y, NULL, n_valid, NULL);
+        }
+        r.valid_acc[k] = acc;
+        if (!diverged && acc > best_acc) {
+            best_acc = acc;
+            r.chosen = k;
+            memcpy(clf->params, params, P * sizeof *params);
+        }
+    }
+    free(xt);
+    free(xv);
+    free(params);
+    free(grads);
+    free(acts_buf);
+    free(scratch);
+    free(xb);
+    free(yb);
+    free(probs);
+    free(dlog);
+    free(lrow);
+    free(order);
+    free(pred);
+    if (rep) *rep = r;
+    if (best_acc < 0.0) {
+        ima_classifier_free(clf);
+        return ima_error("%s: training diverged for every learning rate; try smaller rates or --standardize",
+                         __func__);
+    }
+    ima_mlp_bind(&clf->mlp, clf->params, NULL);
+    *out = clf;
+    return IMA_OK;
+}
+
+void ima_classifier_predict(const ima_classifier *clf, int64_t *pred, const float *x, size_t N) {
+    enum { BATCH = 256 };
+    size_t D = clf->D;
+    ima_mlp_acts acts;
+    float *acts_buf = ima_malloc(ima_mlp_acts_size(&clf->mlp, BATCH) * sizeof *acts_buf);
+    float *xs = ima_malloc(BATCH * D * sizeof *xs); // (BATCH, D)
+    ima_mlp_acts_bind(&acts, &clf->mlp, acts_buf, BATCH);
+    for (size_t i = 0; i < N; i += BATCH) {
+        size_t b = N - i < BATCH ? N - i : BATCH;
+        scale_inputs(xs, x + i * D, clf->mean, clf->inv_sd, b, D);
+        mlp_predict(&clf->mlp, &acts, pred + i, xs, b, BATCH);
+    }
+    free(acts_buf);
+    free(xs);
+}
+
+size_t ima_classifier_input_width(const ima_classifier *clf) { return clf->D; }
+
+void ima_classifier_free(ima_classifier *clf) {
+    if (!clf) return;
+    free(clf->params);
+    free(clf->mean);
+    free(clf->inv_sd);
+    free(clf);
+}
+
+double ima_accuracy(const int64_t *pred, const int64_t *labels, const uint8_t *mask, size_t N, size_t *n_used) {
+    size_t n = 0, ok = 0;
+    for (size_t i = 0; i < N; i++) {
+        if (mask && !mask[i]) continue;
+        n++;
+        ok += pred[i] == labels[i];
+    }
+    if (n_used) *n_used = n;
+    return n ? (double)ok / (double)n : 0.0;
+}
