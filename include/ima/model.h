@@ -95,6 +95,8 @@ typedef struct {
     float *tmp;                // (B, max(d, D_j)) scratch for decoder dz and reconstruction rows
     float *scratch;            // MLP backward scratch
     float *row_scale;          // (B)
+    float *row_loss;           // (B) per-row reconstruction loss
+    double *work;              // (d*d + 3d + B) stage-2 reductions in double: C, T, mu_z, mu_u, g
 } ima_model;
 
 /* Allocates and initialises (seeded) a model able to process max_batch rows at a time. */

@@ -40,6 +40,12 @@ void ima_bce_logits_forward(float *loss_rows, const float *logits, const float *
 void ima_bce_logits_backward(float *dlogits, const float *logits, const float *target, const float *scale, size_t B,
                              size_t D);
 
+/* Both of the above in one vectorised pass (exp and log1p by polynomials, ~2 ulp): loss_rows (B) as
+ * ima_bce_logits_forward, and dlogits (B,D) as ima_bce_logits_backward when dlogits != NULL (scale is
+ * then read). Agrees with the reference kernels to ~1e-6 relative (tests/test_kernels.c). */
+void ima_bce_logits_fused(float *loss_rows, float *dlogits, const float *logits, const float *target,
+                          const float *scale, size_t B, size_t D);
+
 /* Sum of squared errors per row: loss_rows (B) = sum_d (pred - target)^2 */
 void ima_sse_forward(float *loss_rows, const float *pred, const float *target, size_t B, size_t D);
 /* dpred (B,D) = scale[i] * 2 (pred - target) */

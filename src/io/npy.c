@@ -352,7 +352,7 @@ int ima_npy_read_f32_matrix(const char *path, float **data, size_t *rows, size_t
     *data = NULL;
     *rows = *cols = 0;
     ima_npy a;
-    size_t n, d;
+    size_t n = 0, d = 0;
     if (ima_npy_read(&a, path) != IMA_OK) return IMA_ERR;
     if (matrix_shape(&a, path, &n, &d) != IMA_OK) {
         ima_npy_free(&a);

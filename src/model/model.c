@@ -111,7 +111,7 @@ int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uin
         m->n_acts += B * D /* xc */ + 3 * B /* y, y_imp, y_comp */ + B * d /* du */;
     }
     m->n_params = m->n_params_ae + m->n_params_imp;
-    m->n_acts += 3 * B * d /* z, dz, dz_dec */ + B * widest /* tmp */ + scratch + B /* row_scale */;
+    m->n_acts += 3 * B * d /* z, dz, dz_dec */ + B * widest /* tmp */ + scratch + 2 * B /* row_scale, row_loss */;
 
     m->params = ima_calloc(m->n_params, sizeof(float));
     m->grads = ima_calloc(m->n_params, sizeof(float));
@@ -119,6 +119,7 @@ int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uin
     m->adam_v = ima_calloc(m->n_params, sizeof(float));
     m->buffers = ima_calloc(m->n_buffers, sizeof(float));
     m->acts = ima_calloc(m->n_acts, sizeof(float));
+    m->work = ima_calloc(d * d + 3 * d + B, sizeof(double));
 
     /* bind views */
     size_t po = 0, io = m->n_params_ae, bo = 0;
@@ -153,6 +154,7 @@ int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uin
     m->tmp = a, a += B * widest;
     m->scratch = a, a += scratch;
     m->row_scale = a, a += B;
+    m->row_loss = a, a += B;
     IMA_ASSERT((size_t)(a - m->acts) == m->n_acts);
 
     /* initialise in buffer order from one seeded stream */
@@ -175,6 +177,7 @@ void ima_model_free(ima_model *m) {
     free(m->adam_v);
     free(m->buffers);
     free(m->acts);
+    free(m->work);
     free(m);
 }
 

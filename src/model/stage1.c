@@ -33,20 +33,20 @@ void ima_stage1_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
         size_t D = c->input_width;
         const float *u = ima_model_u(m, j);
 
-        /* reconstruction of x_j from z: decoder output is a logit (bce) or the value (sse) */
+        /* reconstruction of x_j from z: decoder output is a logit (bce) or the value (sse).
+         * rows: per-row gradient scale l_rec m_ij / B; rec_rows: per-row loss. For bce, loss and
+         * dlogits (into tmp) come from one fused pass. */
         ima_mlp_forward(&md->dec, &md->dec_acts, m->z, B);
         const float *out = md->dec_acts.out[2];
-        float *rows = m->row_scale; /* per-row loss first, then per-row gradient scale */
+        float *rows = m->row_scale, *rec_rows = m->row_loss, *dout = m->tmp;
+        for (size_t i = 0; i < B; i++) rows[i] = present(b, M, i, j) ? c->lambda_rec * invB : 0.0f;
         if (c->loss == IMA_LOSS_BCE)
-            ima_bce_logits_forward(rows, out, b->x[j], B, D);
+            ima_bce_logits_fused(rec_rows, grad ? dout : NULL, out, b->x[j], rows, B, D);
         else
-            ima_sse_forward(rows, out, b->x[j], B, D);
+            ima_sse_forward(rec_rows, out, b->x[j], B, D);
         double rec = 0.0, align = 0.0;
-        for (size_t i = 0; i < B; i++) {
-            int p = present(b, M, i, j);
-            if (p) rec += rows[i];
-            rows[i] = p ? c->lambda_rec * invB : 0.0f;
-        }
+        for (size_t i = 0; i < B; i++)
+            if (present(b, M, i, j)) rec += rec_rows[i];
         /* alignment ||z - u_j||^2 and its gradient (dz += g, du_j = -g) */
         for (size_t i = 0; i < B; i++) {
             const float *zi = m->z + i * d, *ui = u + i * d;
@@ -68,11 +68,7 @@ void ima_stage1_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
         if (!grad) continue;
 
         /* backward through the decoder: dlogits in tmp, then dz += G_j^T(...) */
-        float *dout = m->tmp;
-        if (c->loss == IMA_LOSS_BCE)
-            ima_bce_logits_backward(dout, out, b->x[j], rows, B, D);
-        else
-            ima_sse_backward(dout, out, b->x[j], rows, B, D);
+        if (c->loss == IMA_LOSS_SSE) ima_sse_backward(dout, out, b->x[j], rows, B, D);
         ima_mlp_backward(&md->dec, &md->dec_acts, m->dz_dec, dout, m->z, B, m->scratch);
         for (size_t k = 0; k < B * d; k++) m->dz[k] += m->dz_dec[k];
     }

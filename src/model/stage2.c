@@ -7,7 +7,6 @@
  * The small d x d reductions run in double: they are cheap next to the networks.
  * M modalities, B rows, d latent. */
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "ima/common.h"
@@ -30,10 +29,8 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
     if (weights != IMA_WEIGHTS_IMPORTANCE) ima_model_importance(m, b);
     if (grad) memset(m->grads + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
 
-    double *C = malloc(d * d * sizeof(double)), *T = malloc(d * sizeof(double));
-    double *muz = malloc(d * sizeof(double)), *muu = malloc(d * sizeof(double));
-    double *g = malloc(B * sizeof(double));
-    IMA_ASSERT(C && T && muz && muu && g);
+    /* double-precision work space from the model (no allocation per batch) */
+    double *C = m->work, *T = C + d * d, *muz = T + d, *muu = muz + d, *g = muu + d; /* (d,d) (d) (d) (d) (B) */
 
     for (int j = 0; j < M; j++) {
         ima_modality *md = &m->mod[j];
@@ -114,11 +111,6 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
         }
         ima_mlp_backward(&md->imp, &md->imp_acts, NULL, dlogit, md->xc, B, m->scratch);
     }
-    free(C);
-    free(T);
-    free(muz);
-    free(muu);
-    free(g);
 }
 
 void ima_stage2_step(ima_model *m, const ima_adam_config *cfg) {
