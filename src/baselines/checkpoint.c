@@ -185,7 +185,7 @@ static int train_parse(const char *json, const char *path, ima_baseline *bl, ima
         if (json_count(o, "epoch", &n, path, "train_state"))
             goto done;
         st->epoch = (int)n;
-        if (ima_json_get_rng(o, &st->rng, path, 1))
+        if (ima_json_get_rng(o, &st->rng, path))
             goto done;
     }
     rc = IMA_OK;

@@ -61,14 +61,14 @@ void ima_json_add_rng(cJSON *o, const ima_rng *rng) {
     }
 }
 
-int ima_json_get_rng(const cJSON *o, ima_rng *rng, const char *path, int reject_sign) {
+int ima_json_get_rng(const cJSON *o, ima_rng *rng, const char *path) {
     const cJSON *r = cJSON_GetObjectItemCaseSensitive(o, "rng");
     if (!cJSON_IsArray(r) || cJSON_GetArraySize(r) != 4)
         return ima_error("%s: metadata train_state: field 'rng': expected 4 strings", path);
     for (int i = 0; i < 4; i++) {
         const cJSON *e = cJSON_GetArrayItem(r, i);
         char *end = NULL;
-        if (!cJSON_IsString(e) || !*(e->valuestring) || (reject_sign && *(e->valuestring) == '-') ||
+        if (!cJSON_IsString(e) || !*(e->valuestring) || *(e->valuestring) == '-' ||
             (rng->s[i] = strtoull(e->valuestring, &end, 10), *end != '\0'))
             return ima_error("%s: metadata train_state: field 'rng': expected decimal strings", path);
     }

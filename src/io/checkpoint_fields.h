@@ -31,8 +31,8 @@ void ima_json_add_adam(cJSON *o, const char *key, const ima_adam_config *a);
 int ima_json_get_adam(const cJSON *o, const char *key, ima_adam_config *a, const char *path, const char *where);
 /* o["rng"] = the four 64-bit words as decimal strings (JSON numbers are doubles). */
 void ima_json_add_rng(cJSON *o, const ima_rng *rng);
-/* Reads o["rng"] of train_state. REJECT_SIGN: refuse a leading '-' (which strtoull would wrap). */
-int ima_json_get_rng(const cJSON *o, ima_rng *rng, const char *path, int reject_sign);
+/* Reads o["rng"] of train_state; a leading '-' is refused (strtoull would wrap it). */
+int ima_json_get_rng(const cJSON *o, ima_rng *rng, const char *path);
 
 /* ---- metadata and tensors --------------------------------------------------------------- */
 

@@ -154,8 +154,7 @@ static int train_parse(const char *json, const char *path, ima_model *m, ima_tra
         if (ima_json_num(o, "epoch", &v, path, "train_state")) goto done;
         st->epoch = (int)v;
         st->finished = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "finished"));
-        /* unlike baseline checkpoints, a leading '-' is not refused here (strtoull wraps it) */
-        if (ima_json_get_rng(o, &st->rng, path, 0)) goto done;
+        if (ima_json_get_rng(o, &st->rng, path)) goto done;
         if (st->stage != 1 && st->stage != 2) {
             ima_error("%s: metadata train_state: field 'stage': expected 1 or 2", path);
             goto done;
