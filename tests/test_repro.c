@@ -1,0 +1,145 @@
+/* test_repro.c: `ima repro digits` end to end on a tiny synthetic corpus of the digits shapes
+ * (784-wide images, 696-wide speech, labels, noise flags, recording ids), with one epoch of
+ * everything: the report and results.json must be complete and every number in range. */
+#define _XOPEN_SOURCE 700
+#include <cjson/cJSON.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ima/common.h"
+#include "ima/npy.h"
+#include "ima/repro.h"
+#include "ima/rng.h"
+#include "testutil.h"
+
+/* class-dependent inputs, so that there is something to learn, and R/(1+R) noise per modality */
+static int write_split(const char *dir, const char *name, size_t n, ima_rng *rng) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (mkdir(path, 0777)) return -1;
+    float *img = malloc(n * 784 * sizeof(float)), *sp = malloc(n * 696 * sizeof(float));
+    int64_t *lab = malloc(n * sizeof(int64_t)), *rec = malloc(n * sizeof(int64_t));
+    uint8_t *in = malloc(n), *sn = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        int c = (int)(i % 10);
+        double r = ima_rng_uniform(rng);
+        lab[i] = c;
+        in[i] = r < 0.09;
+        sn[i] = !in[i] && r < 0.18;
+        rec[i] = sn[i] ? 100000 + (int64_t)i : (int64_t)(c * 7 + ima_rng_below(rng, 7));
+        for (size_t k = 0; k < 784; k++)
+            img[i * 784 + k] = in[i] ? (float)ima_rng_uniform(rng) : (k % 10 == (size_t)c ? 0.9f : 0.1f);
+        for (size_t k = 0; k < 696; k++)
+            sp[i * 696 + k] = sn[i] ? (float)ima_rng_uniform(rng) : (float)(0.5 + 0.4 * sin(0.01 * (double)(k * (c + 1))));
+    }
+    size_t shape[1] = {n};
+    int rc = 0;
+    snprintf(path, sizeof path, "%s/%s/image.npy", dir, name);
+    rc |= ima_npy_write_f32(path, n, 784, img);
+    snprintf(path, sizeof path, "%s/%s/speech.npy", dir, name);
+    rc |= ima_npy_write_f32(path, n, 696, sp);
+    snprintf(path, sizeof path, "%s/%s/label.npy", dir, name);
+    rc |= ima_npy_write(path, IMA_DTYPE_I64, 1, shape, lab);
+    snprintf(path, sizeof path, "%s/%s/speech_id.npy", dir, name);
+    rc |= ima_npy_write(path, IMA_DTYPE_I64, 1, shape, rec);
+    snprintf(path, sizeof path, "%s/%s/image_noise.npy", dir, name);
+    rc |= ima_npy_write(path, IMA_DTYPE_U8, 1, shape, in);
+    snprintf(path, sizeof path, "%s/%s/speech_noise.npy", dir, name);
+    rc |= ima_npy_write(path, IMA_DTYPE_U8, 1, shape, sn);
+    free(img), free(sp), free(lab), free(rec), free(in), free(sn);
+    return rc;
+}
+
+/* the whole file, NUL-terminated (the reports are text) */
+static char *slurp(const char *path) {
+    size_t n = 0;
+    unsigned char *b = tu_read_file(path, &n);
+    if (!b) return NULL;
+    char *t = realloc(b, n + 1);
+    t[n] = '\0';
+    return t;
+}
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
+    (void)st, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+static int in_unit(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) && v->valuedouble >= 0 && v->valuedouble <= 1;
+}
+
+int main(void) {
+    char *dir = tu_tmpdir(), *data = tu_path(dir, "corpus"), *out = tu_path(dir, "report");
+    ima_rng rng;
+    ima_rng_init(&rng, 5);
+    CHECK(mkdir(data, 0777) == 0, "mkdir %s", data);
+    CHECK(write_split(data, "train", 400, &rng) == 0 && write_split(data, "valid", 150, &rng) == 0 &&
+              write_split(data, "test", 150, &rng) == 0,
+          "writing the corpus: %s", ima_last_error());
+
+    ima_repro_config cfg = ima_repro_defaults(1);
+    cfg.data_dir = data;
+    cfg.out_dir = out;
+    cfg.batch = 64;
+    cfg.epochs1 = 2;
+    cfg.epochs2 = 1;
+    cfg.baseline_epochs = 1;
+    cfg.n_rho = 2;
+    cfg.tsne_points = 80;
+    cfg.classifier_epochs = 1;
+    int rc = ima_repro_digits(&cfg);
+    CHECK(rc == 0, "repro failed: %s", ima_last_error());
+
+    char *md_path = tu_path(out, "report.md"), *js_path = tu_path(out, "results.json");
+    char *md = slurp(md_path), *js = slurp(js_path);
+    CHECK(md != NULL, "no report.md");
+    CHECK(js != NULL, "no results.json");
+    if (md) {
+        const char *sections[] = {"## Table 1 analogue", "## Table 5 analogue", "## Importance detection",
+                                  "## Figure 6 analogue", "| IMA weighted z | 50 |", "| JMVAE-KL multimodal | 2 |",
+                                  "| DAE speech | 50 |", "0.9489"};
+        for (size_t k = 0; k < sizeof sections / sizeof sections[0]; k++)
+            CHECK(strstr(md, sections[k]) != NULL, "report.md lacks '%s'", sections[k]);
+    }
+    cJSON *root = js ? cJSON_Parse(js) : NULL;
+    CHECK(root != NULL, "results.json does not parse");
+    if (root) {
+        const cJSON *reps = cJSON_GetObjectItemCaseSensitive(root, "representations");
+        /* IMA: 6 representations per latent; baselines: 3 models x 3 views per latent */
+        CHECK(cJSON_GetArraySize(reps) == 2 * 6 + 2 * 9, "%d representations, expected 30", cJSON_GetArraySize(reps));
+        const cJSON *r;
+        int bad = 0;
+        cJSON_ArrayForEach(r, reps) bad += !(in_unit(r, "p10") && in_unit(r, "p50") && in_unit(r, "p10_image_noise_queries"));
+        CHECK(bad == 0, "%d representations with a P@K outside [0, 1]", bad);
+        cJSON_ArrayForEach(r, reps) {
+            const cJSON *acc = cJSON_GetObjectItemCaseSensitive(r, "accuracy");
+            bad += !(cJSON_IsNumber(acc) && acc->valuedouble >= 0 && acc->valuedouble <= 100);
+        }
+        CHECK(bad == 0, "accuracies outside [0, 100]");
+        const cJSON *imp = cJSON_GetObjectItemCaseSensitive(root, "importance");
+        CHECK(cJSON_GetArraySize(imp) == 2, "importance entries: %d", cJSON_GetArraySize(imp));
+        const cJSON *first = cJSON_GetArrayItem(imp, 0);
+        const cJSON *img = cJSON_GetObjectItemCaseSensitive(first, "image");
+        CHECK(in_unit(img, "f1") && in_unit(img, "auc") && in_unit(img, "mean_y"), "image detection fields");
+        const cJSON *n_noise = cJSON_GetObjectItemCaseSensitive(img, "n_noise");
+        CHECK(cJSON_IsNumber(n_noise) && n_noise->valuedouble > 0, "no image noise counted in the test split");
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(root, "rho_sweep")) == 2, "rho sweep entries");
+        const cJSON *set = cJSON_GetObjectItemCaseSensitive(root, "settings");
+        const cJSON *ntr = cJSON_GetObjectItemCaseSensitive(set, "n_train");
+        CHECK(cJSON_IsNumber(ntr) && ntr->valuedouble == 400, "n_train recorded");
+        cJSON_Delete(root);
+    }
+    /* a corpus folder without the files is refused with a message naming the file */
+    ima_repro_config bad = cfg;
+    bad.data_dir = dir;
+    CHECK(ima_repro_digits(&bad) != 0 && strstr(ima_last_error(), "image.npy"), "missing corpus: %s", ima_last_error());
+    nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    free(md), free(js), free(md_path), free(js_path), free(data), free(out), free(dir);
+    return tu_finish("repro");
+}
