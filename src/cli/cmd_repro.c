@@ -165,6 +165,7 @@ int cmd_repro(int argc, char **argv) {
         len += (size_t)snprintf(cmdline + len, sizeof cmdline - len, "%s%s", i ? " " : "ima ", argv[i]);
     cfg.data_dir = data;
     cfg.out_dir = out;
+    make_parents(out);
     cfg.command_line = cmdline;
     if (ima_repro_digits(&cfg)) {
         fprintf(stderr, "ima repro: %s\n", ima_last_error());
