@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/blas.h"
+#include "eval/kbest.h"
 
 #include "ima/common.h"
 #include "ima/eval.h"
@@ -35,52 +36,6 @@ void ima_sqdist_block(float *out, const float *q, const float *qn, const float *
     }
 }
 
-/* ---- a bounded max-heap of (distance, index), ordered lexicographically --------------- */
-
-typedef struct {
-    float d;
-    size_t i;
-} cand;
-
-/* a is "worse" (farther) than b */
-static int worse(cand a, cand b) { return a.d > b.d || (a.d == b.d && a.i > b.i); }
-
-static void heap_sift_down(cand *h, size_t n, size_t at) {
-    for (;;) {
-        size_t l = 2 * at + 1, r = l + 1, m = at;
-        if (l < n && worse(h[l], h[m])) m = l;
-        if (r < n && worse(h[r], h[m])) m = r;
-        if (m == at) return;
-        cand t = h[m];
-        h[m] = h[at];
-        h[at] = t;
-        at = m;
-    }
-}
-
-static void heap_push(cand *h, size_t *n, cand c) {
-    size_t at = (*n)++;
-    h[at] = c;
-    while (at > 0) {
-        size_t p = (at - 1) / 2;
-        if (!worse(h[at], h[p])) break;
-        cand t = h[p];
-        h[p] = h[at];
-        h[at] = t;
-        at = p;
-    }
-}
-
-/* Offers c to a heap holding at most K entries. */
-static void heap_offer(cand *h, size_t *n, size_t K, cand c) {
-    if (*n < K) {
-        heap_push(h, n, c);
-    } else if (worse(h[0], c)) {
-        h[0] = c;
-        heap_sift_down(h, *n, 0);
-    }
-}
-
 /* ---- exact refinement ---------------------------------------------------------------- */
 
 /* GEMM distances carry float rounding (relative to the norms); every sample whose GEMM distance
@@ -88,13 +43,8 @@ static void heap_offer(cand *h, size_t *n, size_t K, cand c) {
  * the true distance and then by index. */
 #define REFINE_REL 1e-5
 
-typedef struct {
-    double d;
-    size_t i;
-} dcand;
-
 static int cmp_dcand(const void *a, const void *b) {
-    const dcand *x = a, *y = b;
+    const ima_kbest_pair *x = a, *y = b;
     if (x->d != y->d) return x->d < y->d ? -1 : 1;
     return (x->i > y->i) - (x->i < y->i);
 }
@@ -149,8 +99,8 @@ int ima_knn(size_t *nbr, float *dist, size_t *n_queries, const float *z, const u
     float *qb = ima_malloc(KNN_BLOCK * D * sizeof *qb); // (B, D) gathered queries
     float *qn = ima_malloc(KNN_BLOCK * sizeof *qn);     // (B)
     float *dd = ima_malloc(bn * sizeof *dd); // (B, N) distances
-    cand *heap = ima_malloc(K * sizeof *heap);
-    dcand *cands = ima_malloc(N * sizeof *cands); // (<= N) refined candidates of one query
+    ima_kbest_pair *heap = ima_malloc(K * sizeof *heap);
+    ima_kbest_pair *cands = ima_malloc(N * sizeof *cands); // (<= N) refined candidates of one query
     int rc = IMA_OK;
 
     for (size_t q0 = 0; q0 < Q && rc == IMA_OK; q0 += KNN_BLOCK) {
@@ -167,7 +117,7 @@ int ima_knn(size_t *nbr, float *dist, size_t *n_queries, const float *z, const u
             size_t n = 0;
             for (size_t j = 0; j < N; j++) {
                 if (j == qi || (group && group[j] == group[qi])) continue;
-                heap_offer(heap, &n, K, (cand){row[j], j});
+                ima_kbest_offer(heap, &n, K, (ima_kbest_pair){row[j], j});
             }
             if (n < K) {
                 rc = ima_error("%s: query %zu has only %zu eligible neighbours (K=%zu)%s", __func__, qi, n, K,
@@ -179,7 +129,7 @@ int ima_knn(size_t *nbr, float *dist, size_t *n_queries, const float *z, const u
             size_t m = 0;
             for (size_t j = 0; j < N; j++) {
                 if (j == qi || (group && group[j] == group[qi]) || (double)row[j] > tau) continue;
-                cands[m++] = (dcand){sqdist_exact(z + qi * D, z + j * D, D), j};
+                cands[m++] = (ima_kbest_pair){sqdist_exact(z + qi * D, z + j * D, D), j};
             }
             IMA_ASSERT(m >= K);
             qsort(cands, m, sizeof *cands, cmp_dcand);

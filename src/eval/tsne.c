@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/kbest.h"
 #include "ima/common.h"
 #include "ima/eval.h"
 #include "ima/rng.h"
@@ -61,10 +62,7 @@ typedef struct {
     size_t out, n_out; // outside subtree
 } vp_node;
 
-typedef struct {
-    double d;
-    size_t i;
-} dpair;
+typedef ima_kbest_pair dpair; /* (distance, index), the vantage-point tree's unit of work */
 
 static void dpair_swap(dpair *a, dpair *b) {
     dpair t = *a;
@@ -122,34 +120,6 @@ static void vp_build(vp_node *nodes, size_t base, size_t *items, size_t n, dpair
     vp_build(nodes, v->out, items + 1 + m, rest - m, scratch, X, D, rng);
 }
 
-/* (distance, index) max-heap of the K best, lexicographic order */
-static int dp_worse(dpair a, dpair b) { return a.d > b.d || (a.d == b.d && a.i > b.i); }
-
-static void dp_sift_down(dpair *h, size_t n, size_t at) {
-    for (;;) {
-        size_t l = 2 * at + 1, r = l + 1, m = at;
-        if (l < n && dp_worse(h[l], h[m])) m = l;
-        if (r < n && dp_worse(h[r], h[m])) m = r;
-        if (m == at) return;
-        dpair_swap(&h[m], &h[at]);
-        at = m;
-    }
-}
-
-static void dp_offer(dpair *h, size_t *n, size_t K, dpair c) {
-    if (*n < K) {
-        size_t at = (*n)++;
-        h[at] = c;
-        while (at > 0 && dp_worse(h[at], h[(at - 1) / 2])) {
-            dpair_swap(&h[at], &h[(at - 1) / 2]);
-            at = (at - 1) / 2;
-        }
-    } else if (dp_worse(h[0], c)) {
-        h[0] = c;
-        dp_sift_down(h, *n, 0);
-    }
-}
-
 typedef struct {
     const vp_node *nodes;
     const float *X;
@@ -165,7 +135,7 @@ typedef struct {
 static void vp_search(vp_query *q, size_t at) {
     const vp_node *v = &q->nodes[at];
     double d = euclid(q->target, q->X + v->point * q->D, q->D);
-    if (v->point != q->self) dp_offer(q->heap, &q->n, q->K, (dpair){d, v->point});
+    if (v->point != q->self) ima_kbest_offer(q->heap, &q->n, q->K, (ima_kbest_pair){d, v->point});
 #define TAU (q->n < q->K ? INFINITY : q->heap[0].d * (1.0 + VP_SLACK) + VP_SLACK)
     if (d < v->radius) {
         if (v->n_in && d - v->radius <= TAU) vp_search(q, v->in);
@@ -196,7 +166,7 @@ int ima_vptree_knn(size_t *nbr, double *dist, const float *X, size_t N, size_t D
             nbr[i * K + m - 1] = heap[0].i;
             dist[i * K + m - 1] = heap[0].d;
             heap[0] = heap[m - 1];
-            dp_sift_down(heap, m - 1, 0);
+            ima_kbest_sift_down(heap, m - 1, 0);
         }
     }
     free(nodes);
