@@ -24,6 +24,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "core/blas.h"
 #include "ima/baseline_train.h"
 #include "ima/common.h"
@@ -32,24 +33,6 @@
 #define N_M 5
 static const int MS[N_M] = {2, 3, 4, 6, 8};
 enum { D = 64, H = 64, LAT = 16, BATCH = 256, MVAE_CAP = IMA_BASELINE_MAX_SUBSETS };
-
-/* CPU seconds of this process: with one OpenBLAS thread the training runs on one core, and CPU time is not
- * inflated by other processes sharing the machine the way wall time is */
-static double cpu_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 /* N rows, M modalities of width D in (0, 1): x_j = sigmoid(A_j c), c ~ N(0, I_4) shared by the modalities */
 static void make_data(ima_dataset *ds, int M, size_t N, uint64_t seed) {
@@ -105,16 +88,16 @@ static double time_ima(const ima_dataset *ds, int M, int repeats, size_t *params
     for (int r = -2; r < repeats; r++) { /* two warm-up epochs */
         ima_train_state st;
         ima_train_state_init(&st, 7 + (uint64_t)(r + 2));
-        double t0 = cpu_seconds();
+        double t0 = bench_cpu_seconds();
         if (ima_train(m, ds, &tc, &st, NULL)) {
             fprintf(stderr, "bench: IMA M=%d: %s\n", M, ima_last_error());
             exit(1);
         }
         if (r >= 0)
-            t[r] = cpu_seconds() - t0;
+            t[r] = bench_cpu_seconds() - t0;
     }
     ima_model_free(m);
-    return median(t, repeats);
+    return bench_median(t, repeats);
 }
 
 /* ---- baselines ------------------------------------------------------------------------------------------ */
@@ -142,17 +125,17 @@ static double time_baseline(const ima_dataset *ds, const ima_baseline_config *cf
     double t[64];
     for (int r = -2; r < repeats; r++) { /* two warm-up epochs */
         tc.epochs = st.epoch + 1;
-        double t0 = cpu_seconds();
+        double t0 = bench_cpu_seconds();
         if (ima_baseline_train(bl, ds, &tc, &st, NULL)) {
             fprintf(stderr, "bench: %s M=%d: %s\n", ima_baseline_kind_name(cfg->kind), cfg->n_modalities,
                     ima_last_error());
             exit(1);
         }
         if (r >= 0)
-            t[r] = cpu_seconds() - t0;
+            t[r] = bench_cpu_seconds() - t0;
     }
     ima_baseline_free(bl);
-    return median(t, repeats);
+    return bench_median(t, repeats);
 }
 
 static double binom(int n, int k) {

@@ -35,6 +35,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "bench_util.h"
 #include "core/blas.h"
 #include "ima/common.h"
 #include "ima/model.h"
@@ -44,24 +45,6 @@ static double wall(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-/* CPU seconds of the whole process (every thread): contention from other processes inflates wall
- * time but not this, so A/B comparisons on a shared machine also quote samples per CPU second */
-static double cpu_time(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 static void fill_uniform(float *p, size_t n, ima_rng *rng) {
@@ -127,7 +110,7 @@ static double gemm_rate(const gemm_shape *seq, int n, double min_s) {
             for (int q = 0; q < n; q++) run_gemm(&seq[q]);
         t[s] = (wall() - t0) / reps;
     }
-    return flops / median(t, 5) * 1e-9;
+    return flops / bench_median(t, 5) * 1e-9;
 }
 
 /* the GEMMs of one stage-1 step at batch B, in the order the model runs them */
@@ -198,7 +181,7 @@ typedef struct {
 
 static int on_epoch(void *ctx, const ima_model *m, const ima_train_state *st, const ima_epoch_report *r) {
     epoch_log *lg = ctx;
-    double c = cpu_time();
+    double c = bench_cpu_seconds();
     if (lg->n < lg->cap) {
         lg->cpu[lg->n] = c - lg->cpu_last;
         lg->sec[lg->n++] = r->seconds;
@@ -236,7 +219,7 @@ static double time_training(const ima_config *cfg, const ima_dataset *ds, int st
     tc.epochs_stage1 = stage == 1 ? warmup + epochs : 0;
     tc.epochs_stage2 = stage == 2 ? warmup + epochs : 0;
     double sec[64], cpu[64];
-    epoch_log lg = {sec, cpu, cpu_time(), 0, 64};
+    epoch_log lg = {sec, cpu, bench_cpu_seconds(), 0, 64};
     ima_train_callbacks cb = {&lg, NULL, on_epoch};
     ima_train_state st;
     ima_train_state_init(&st, 3);
@@ -245,8 +228,8 @@ static double time_training(const ima_config *cfg, const ima_dataset *ds, int st
         exit(1);
     }
     ima_model_free(m);
-    *cpu_out = median(cpu + warmup, lg.n - warmup);
-    return median(sec + warmup, lg.n - warmup);
+    *cpu_out = bench_median(cpu + warmup, lg.n - warmup);
+    return bench_median(sec + warmup, lg.n - warmup);
 }
 
 static double time_inference(const ima_config *cfg, const ima_dataset *ds, size_t B, int warmup, int epochs,
@@ -261,7 +244,7 @@ static double time_inference(const ima_config *cfg, const ima_dataset *ds, size_
     int n = 0;
     volatile float sink = 0.0f;
     for (int e = 0; e < warmup + epochs && e < 64; e++) {
-        double t0 = wall(), c0 = cpu_time();
+        double t0 = wall(), c0 = bench_cpu_seconds();
         for (size_t lo = 0; lo < ds->n; lo += B) {
             ima_batch b;
             memset(&b, 0, sizeof b);
@@ -270,13 +253,13 @@ static double time_inference(const ima_config *cfg, const ima_dataset *ds, size_
             ima_model_encode(m, &b, IMA_WEIGHTS_IMPORTANCE);
             sink += m->z[0];
         }
-        cpu[n] = cpu_time() - c0;
+        cpu[n] = bench_cpu_seconds() - c0;
         sec[n++] = wall() - t0;
     }
     (void)sink;
     ima_model_free(m);
-    *cpu_out = median(cpu + warmup, n - warmup);
-    return median(sec + warmup, n - warmup);
+    *cpu_out = bench_median(cpu + warmup, n - warmup);
+    return bench_median(sec + warmup, n - warmup);
 }
 
 static long peak_rss_kb(void) {
