@@ -131,6 +131,9 @@ typedef struct {
 
 /* Forward through encoders and fusion: fills u_j (mod[j].enc_acts.out[2]), y, z. */
 void ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights);
+/* Fusion only, from the u_j (and, for IMPORTANCE, the y_imp) of the last forward pass of the same
+ * batch: refills y and z without running any network (e.g. both fusions of one encoding). */
+void ima_model_fuse(ima_model *m, const ima_batch *b, ima_weights weights);
 /* Importance nets: fills mod[j].y_imp and y_comp for every row. */
 void ima_model_importance(ima_model *m, const ima_batch *b);
 static inline const float *ima_model_u(const ima_model *m, int j) { return m->mod[j].enc_acts.out[2]; }

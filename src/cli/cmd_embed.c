@@ -211,10 +211,10 @@ int cmd_embed(int argc, char **argv) {
             for (int j = 0; j < M; j++) mask[i * (size_t)M + (size_t)j] = 0;
         for (size_t i = 0; i < B; i++)
             for (int s = 0; s < ns; s++) mask[i * (size_t)M + (size_t)sub_of[s]] = sub.mask[(lo + i) * (size_t)ns + (size_t)s];
-        ima_model_encode(m, &b, IMA_WEIGHTS_ONE);
-        memcpy(zu + lo * d, m->z, B * d * sizeof(float));
-        ima_model_encode(m, &b, IMA_WEIGHTS_IMPORTANCE);
+        ima_model_encode(m, &b, IMA_WEIGHTS_IMPORTANCE); /* the networks run once ... */
         memcpy(zw + lo * d, m->z, B * d * sizeof(float));
+        ima_model_fuse(m, &b, IMA_WEIGHTS_ONE); /* ... and the unweighted z reuses their u_j */
+        memcpy(zu + lo * d, m->z, B * d * sizeof(float));
         for (int j = 0; j < M; j++) {
             if (!given[j]) continue;
             memcpy(u[j] + lo * d, ima_model_u(m, j), B * d * sizeof(float));

@@ -34,15 +34,11 @@ void ima_model_importance(ima_model *m, const ima_batch *b) {
     }
 }
 
-void ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights) {
-    IMA_ASSERT(b->B <= m->max_batch);
+void ima_model_fuse(ima_model *m, const ima_batch *b, ima_weights weights) {
     int M = m->cfg.n_modalities;
     size_t B = b->B, d = m->cfg.latent_width;
-    if (weights == IMA_WEIGHTS_IMPORTANCE) ima_model_importance(m, b);
     for (int j = 0; j < M; j++) {
         ima_modality *md = &m->mod[j];
-        center_input(md, b->x[j], B, m->cfg.mod[j].input_width);
-        ima_mlp_forward(&md->enc, &md->enc_acts, md->xc, B);
         for (size_t i = 0; i < B; i++) {
             float y = weights == IMA_WEIGHTS_IMPORTANCE ? fmaxf(md->y_imp[i], IMA_MIN_FUSION_WEIGHT) : 1.0f;
             md->y[i] = present(b, M, i, j) ? y : 0.0f;
@@ -61,6 +57,17 @@ void ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights) {
             for (size_t k = 0; k < d; k++) zi[k] += a * u[k];
         }
     }
+}
+
+void ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights) {
+    IMA_ASSERT(b->B <= m->max_batch);
+    if (weights == IMA_WEIGHTS_IMPORTANCE) ima_model_importance(m, b);
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        ima_modality *md = &m->mod[j];
+        center_input(md, b->x[j], b->B, m->cfg.mod[j].input_width);
+        ima_mlp_forward(&md->enc, &md->enc_acts, md->xc, b->B);
+    }
+    ima_model_fuse(m, b, weights);
 }
 
 double ima_model_dead_fraction(const ima_model *m, int j, size_t B) {
