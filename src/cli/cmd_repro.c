@@ -2,6 +2,8 @@
  * Builds the corpus first when the data folder has none, by running `ima data digits`. */
 #define _POSIX_C_SOURCE 200809L
 #include <spawn.h>
+#include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +15,7 @@
 #include "cli/commands.h"
 #include "core/blas.h"
 #include "ima/common.h"
+#include "ima/model.h"
 #include "ima/repro.h"
 
 extern char **environ;
@@ -40,7 +43,12 @@ static void usage(FILE *out) {
             "  --batch B, --lr LR  batch size and Adam learning rate of every model (256, 0.001; quick 64)\n"
             "  --train-limit N, --eval-limit N   pairs used from train / from valid and test (0 = all)\n"
             "  --classifier-epochs N, --tsne-points N\n"
-            "  --no-baselines      IMA only\n");
+            "  --no-baselines      IMA only\n"
+            "  --importance-objective paper|local-ev\n"
+            "                      objective of the main IMA rows (local-ev: beyond the paper, docs/importance.md)\n"
+            "  --no-compare        do not also retrain stage 2 with the other objective (side by side by default)\n"
+            "  --seeds S1,S2,...   run once per seed into OUT/seed-S; OUT/report.md gives mean and sd over the seeds\n"
+            "  --reuse-seeds       with --seeds: a seed whose OUT/seed-S/results.json exists is summarised, not rerun\n");
 }
 
 /* creates every missing folder above path (mkdir -p of its parent) */
@@ -78,6 +86,8 @@ int cmd_repro(int argc, char **argv) {
     ima_repro_config cfg = ima_repro_defaults(quick);
     const char *data = "data/digits", *shared = NULL, *out = "out/repro-digits";
     long threads = 2, v;
+    uint64_t seeds[64];
+    int n_seeds = 0;
     const char *C = "repro";
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *val;
@@ -90,10 +100,18 @@ int cmd_repro(int argc, char **argv) {
             cfg.with_baselines = 0;
             continue;
         }
+        if (!strcmp(a, "--reuse-seeds")) {
+            cfg.reuse_seeds = 1;
+            continue;
+        }
+        if (!strcmp(a, "--no-compare")) {
+            cfg.compare_objectives = 0;
+            continue;
+        }
         const char *flags[] = {"--data", "--shared", "--out", "--seed", "--threads", "--epochs1", "--epochs2",
                                "--baseline-epochs", "--rho-image", "--rho-speech", "--lambda-corr", "--lambda-local",
                                "--n-rho", "--batch", "--lr", "--train-limit", "--eval-limit", "--classifier-epochs",
-                               "--tsne-points", NULL};
+                               "--tsne-points", "--importance-objective", "--seeds", NULL};
         int known = 0;
         for (int k = 0; flags[k]; k++) known |= arg_is(a, flags[k]);
         if (!known) return arg_unknown(C, a);
@@ -116,6 +134,32 @@ int cmd_repro(int argc, char **argv) {
         else if (arg_is(a, "--train-limit")) { if (arg_long(C, a, val, 0, 100000000, &v)) return 2; cfg.train_limit = (size_t)v; }
         else if (arg_is(a, "--eval-limit")) { if (arg_long(C, a, val, 0, 100000000, &v)) return 2; cfg.eval_limit = (size_t)v; }
         else if (arg_is(a, "--classifier-epochs")) { if (arg_long(C, a, val, 1, 100000, &v)) return 2; cfg.classifier_epochs = (int)v; }
+        else if (arg_is(a, "--importance-objective")) {
+            ima_importance_objective o;
+            if (ima_importance_objective_parse(val, &o)) {
+                fprintf(stderr, "ima repro: --importance-objective: %s\n", ima_last_error());
+                return 2;
+            }
+            cfg.importance_objective = (int)o;
+        } else if (arg_is(a, "--seeds")) {
+            n_seeds = 0;
+            const char *q = val;
+            while (*q) {
+                char *end;
+                errno = 0;
+                unsigned long long sd = strtoull(q, &end, 10);
+                if (end == q || errno || (*end && *end != ',') || *q == '-' || n_seeds >= 64) {
+                    fprintf(stderr, "ima repro: --seeds: expected up to 64 comma-separated non-negative integers, got '%s'\n", val);
+                    return 2;
+                }
+                seeds[n_seeds++] = (uint64_t)sd;
+                q = *end ? end + 1 : end;
+            }
+            if (n_seeds == 0) {
+                fprintf(stderr, "ima repro: --seeds: expected at least one seed\n");
+                return 2;
+            }
+        }
         else if (arg_is(a, "--tsne-points")) { if (arg_long(C, a, val, 10, 1000000, &v)) return 2; cfg.tsne_points = (size_t)v; }
     }
     openblas_set_num_threads((int)threads);
@@ -167,7 +211,7 @@ int cmd_repro(int argc, char **argv) {
     cfg.out_dir = out;
     make_parents(out);
     cfg.command_line = cmdline;
-    if (ima_repro_digits(&cfg)) {
+    if (n_seeds ? ima_repro_digits_seeds(&cfg, seeds, n_seeds) : ima_repro_digits(&cfg)) {
         fprintf(stderr, "ima repro: %s\n", ima_last_error());
         return 1;
     }

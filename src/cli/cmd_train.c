@@ -36,6 +36,10 @@ static void usage(FILE *out) {
             "  --lambda-rec [NAME=]V, --lambda-align [NAME=]V, --lambda-local [NAME=]V, --lambda-corr [NAME=]V\n"
             "                        loss weights (1 each, as in the paper)\n"
             "  --no-center           do not subtract the training mean at encoder/importance inputs\n"
+            "  --importance-objective paper|local-ev\n"
+            "                        stage-2 objective (paper): the paper's covariance + prior loss, or local-ev\n"
+            "                        (beyond the paper, docs/importance.md): BCE to calibrated neighbour targets\n"
+            "  --local-ev-k K        local-ev: neighbours per sample (50)\n"
             "training:\n"
             "  --epochs1 N           stage-1 epochs per round (40)\n"
             "  --epochs2 N           stage-2 epochs per round (10)\n"
@@ -134,10 +138,13 @@ static int on_epoch(void *vc, const ima_model *m, const ima_train_state *st, con
                           100 * r->dead[j]);
     } else {
         n += snprintf(line + n, sizeof line - (size_t)n, " L_imp %.6g", r->s2.total);
-        for (int j = 0; j < M; j++)
+        for (int j = 0; j < M; j++) {
+            if (m->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV)
+                n += snprintf(line + n, sizeof line - (size_t)n, "  teach[%s] %.4g", m->cfg.mod[j].name, r->s2.teach[j]);
             n += snprintf(line + n, sizeof line - (size_t)n, "  corr[%s] %.4g  local[%s] %.4g  mean_y[%s] %.3f",
                           m->cfg.mod[j].name, r->s2.corr[j], m->cfg.mod[j].name, r->s2.local[j], m->cfg.mod[j].name,
                           r->mean_y[j]);
+        }
     }
     if (!c->quiet) fprintf(stderr, "%s\n", line);
     if (r->stage == 2) { /* SPEC section 8: make a collapse visible */
@@ -179,6 +186,9 @@ int cmd_train(int argc, char **argv) {
     long latent = 50, e1 = 40, e2 = 10, rounds = 1, batch = 256, threads = 1;
     float lambda_glob = 1.0f, lr1 = 1e-3f, lr2 = 1e-3f;
     uint64_t seed = 1;
+    ima_importance_objective objective = IMA_IMPORTANCE_PAPER;
+    long local_ev_k = 0;
+    int given_objective = 0;
     int given_e1 = 0, given_e2 = 0, given_rounds = 0, given_batch = 0, given_lr1 = 0, given_lr2 = 0;
 
     for (int i = 1; i < argc; i++)
@@ -229,6 +239,17 @@ int cmd_train(int argc, char **argv) {
             if (arg_float(CMD, a, v, 0, 1e9, &lambda_glob)) return 2;
         } else if (arg_is(a, "--no-center")) {
             no_center = 1;
+        } else if (arg_is(a, "--importance-objective")) {
+            VALUE();
+            if (ima_importance_objective_parse(v, &objective)) {
+                fprintf(stderr, "ima train: --importance-objective: %s\n", ima_last_error());
+                return 2;
+            }
+            given_objective = 1;
+        } else if (arg_is(a, "--local-ev-k")) {
+            VALUE();
+            if (arg_long(CMD, a, v, 2, 100000, &local_ev_k)) return 2;
+            given_objective = 1;
         } else if (arg_is(a, "--epochs1")) {
             VALUE();
             if (arg_long(CMD, a, v, 0, 1000000, &e1)) return 2;
@@ -299,7 +320,7 @@ int cmd_train(int argc, char **argv) {
     memset(&ctx, 0, sizeof ctx);
     int rc = 1;
     if (resume) {
-        if (opts.n || preset_digits || no_center) {
+        if (opts.n || preset_digits || no_center || given_objective) {
             fprintf(stderr, "ima train: --resume takes the model from the checkpoint: model flags are not allowed\n");
             goto done;
         }
@@ -327,6 +348,8 @@ int cmd_train(int argc, char **argv) {
         cfg.latent_width = (size_t)latent;
         cfg.lambda_glob = lambda_glob;
         cfg.center_inputs = !no_center;
+        cfg.importance_objective = objective;
+        cfg.local_ev_k = (size_t)local_ev_k;
         for (int j = 0; j < in.n; j++) {
             ima_modality_config *c = &cfg.mod[j];
             snprintf(c->name, sizeof c->name, "%s", in.name[j]);

@@ -21,6 +21,8 @@ static char *config_json(const ima_config *c) {
     cJSON_AddNumberToObject(o, "latent_width", (double)c->latent_width);
     cJSON_AddNumberToObject(o, "lambda_glob", c->lambda_glob);
     cJSON_AddBoolToObject(o, "center_inputs", c->center_inputs);
+    cJSON_AddStringToObject(o, "importance_objective", ima_importance_objective_name(c->importance_objective));
+    cJSON_AddNumberToObject(o, "local_ev_k", (double)c->local_ev_k);
     cJSON *mods = cJSON_AddArrayToObject(o, "modalities");
     for (int j = 0; j < c->n_modalities; j++) {
         const ima_modality_config *m = &c->mod[j];
@@ -54,6 +56,20 @@ static int config_parse(ima_config *c, const char *json, const char *path) {
     if (ima_json_num(o, "lambda_glob", &v, path, "config")) goto done;
     c->lambda_glob = (float)v;
     c->center_inputs = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "center_inputs"));
+    /* optional (checkpoints written before the field exist): absent = the paper's objective */
+    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(o, "importance_objective");
+    if (obj && (!cJSON_IsString(obj) || ima_importance_objective_parse(obj->valuestring, &c->importance_objective))) {
+        ima_error("%s: metadata config: field 'importance_objective': expected \"paper\" or \"local-ev\"", path);
+        goto done;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(o, "local_ev_k")) {
+        if (ima_json_num(o, "local_ev_k", &v, path, "config")) goto done;
+        if (!(v >= 0 && v <= 1e6)) {
+            ima_error("%s: metadata config: field 'local_ev_k': expected 0..1000000, got %g", path, v);
+            goto done;
+        }
+        c->local_ev_k = (size_t)v;
+    }
     const cJSON *mods = cJSON_GetObjectItemCaseSensitive(o, "modalities");
     if (!cJSON_IsArray(mods) || cJSON_GetArraySize(mods) != c->n_modalities || c->n_modalities > IMA_MAX_MODALITIES) {
         ima_error("%s: metadata config: field 'modalities': expected an array of n_modalities entries", path);

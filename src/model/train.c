@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "ima/common.h"
+#include "ima/importance.h"
 #include "ima/train.h"
 
 ima_train_config ima_train_defaults(void) {
@@ -47,6 +48,7 @@ static const char *bad_term1(const ima_model *m, const ima_stage1_terms *t, char
 
 static const char *bad_term2(const ima_model *m, const ima_stage2_terms *t, char *buf, size_t n) {
     for (int j = 0; j < m->cfg.n_modalities; j++) {
+        if (!isfinite(t->teach[j])) return snprintf(buf, n, "teach[%s]", m->cfg.mod[j].name), buf;
         if (!isfinite(t->corr[j])) return snprintf(buf, n, "corr[%s]", m->cfg.mod[j].name), buf;
         if (!isfinite(t->local[j])) return snprintf(buf, n, "local[%s]", m->cfg.mod[j].name), buf;
     }
@@ -65,7 +67,8 @@ static int grads_finite(const float *g, size_t n) {
 }
 
 static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, ima_train_state *st,
-                     const ima_train_callbacks *cb, size_t *order, ima_batch_buffer *bb, ima_epoch_report *rep) {
+                     const ima_train_callbacks *cb, size_t *order, ima_batch_buffer *bb, ima_epoch_report *rep,
+                     const float *targets, float *tbuf) {
     int M = m->cfg.n_modalities, stage = st->stage;
     size_t N = ds->n, Bmax = cfg->batch_size, nb = (N + Bmax - 1) / Bmax;
     ima_weights weights = st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE;
@@ -98,7 +101,12 @@ static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config
             }
         } else {
             ima_stage2_terms t;
-            ima_stage2_forward_backward(m, batch, weights, 1, &t);
+            ima_batch tb = *batch; /* local-ev: this batch's rows of the targets (B, M) */
+            if (targets) {
+                for (size_t i = 0; i < B; i++) memcpy(tbuf + i * M, targets + order[lo + i] * M, M * sizeof(float));
+                tb.target = tbuf;
+            }
+            ima_stage2_forward_backward(m, &tb, weights, 1, &t);
             if ((bad = bad_term2(m, &t, name, sizeof name)) ||
                 !grads_finite(m->grads + m->n_params_ae, m->n_params_imp))
                 return ima_error("stage 2, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
@@ -107,6 +115,7 @@ static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config
             ima_stage2_step(m, &cfg->adam_stage2);
             rep->s2.total += w * t.total;
             for (int j = 0; j < M; j++) {
+                rep->s2.teach[j] += w * t.teach[j];
                 rep->s2.corr[j] += w * t.corr[j];
                 rep->s2.local[j] += w * t.local[j];
                 rep->s2.ybar[j] += w * t.ybar[j];
@@ -135,6 +144,7 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
     ima_batch_buffer bb;
     ima_batch_buffer_init(&bb, ds, cfg->batch_size);
     int rc = IMA_OK;
+    float *targets = NULL, *tbuf = NULL; /* local-ev: (N, M) targets of the stage 2 in progress, (B, M) */
     while (!st->finished) {
         int epochs = st->stage == 1 ? cfg->epochs_stage1 : cfg->epochs_stage2;
         if (st->epoch >= epochs) { /* advance to the next stage or round */
@@ -152,12 +162,18 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
             }
             continue;
         }
+        if (st->stage == 1 && targets) free(targets), targets = NULL; /* the autoencoder changes: stale */
+        if (st->stage == 2 && !targets && m->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV) {
+            targets = ima_malloc(ds->n * (size_t)m->cfg.n_modalities * sizeof(float));
+            if (!tbuf) tbuf = ima_malloc(cfg->batch_size * (size_t)m->cfg.n_modalities * sizeof(float));
+            if ((rc = ima_local_ev_targets(targets, NULL, m, ds, NULL))) break;
+        }
         ima_epoch_report rep;
         memset(&rep, 0, sizeof rep);
         rep.round = st->round;
         rep.stage = st->stage;
         rep.epochs = epochs;
-        if ((rc = run_epoch(m, ds, cfg, st, cb, order, &bb, &rep))) break;
+        if ((rc = run_epoch(m, ds, cfg, st, cb, order, &bb, &rep, targets, tbuf))) break;
         st->epoch++;
         rep.epoch = st->epoch;
         if (cb && cb->on_epoch && cb->on_epoch(cb->ctx, m, st, &rep)) {
@@ -167,5 +183,6 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
     }
     ima_batch_buffer_free(&bb);
     free(order);
+    free(targets), free(tbuf);
     return rc;
 }
