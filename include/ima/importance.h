@@ -56,6 +56,10 @@ typedef struct {
 /* Targets (n, M) for every row of ds (NaN where a row has no target: modality absent, or no other
  * modality present). Runs the encoders over ds in batches of m->max_batch (overwrites activations).
  * T_out (n, M) or NULL: the statistic itself (NaN where none). rep may be NULL. */
+/* The same from given codes: U (M, N, d) (row i of modality j at U + (j N + i) d; absent rows are not
+ * read), mask (N, M) 1 = present, k neighbours, rho (M). */
+int ima_local_ev_targets_from_codes(float *target, float *T_out, const float *U, const uint8_t *mask, size_t N,
+                                    int M, size_t d, size_t k, const float *rho, ima_local_ev_report *rep);
 int ima_local_ev_targets(float *target, float *T_out, ima_model *m, const ima_dataset *ds, ima_local_ev_report *rep);
 
 #endif

@@ -144,6 +144,67 @@ static void sort_components(ima_mixture_fit *f) {
         }
 }
 
+/* EM from one initialisation: the lowest `low` share of the sorted values xs is component 0, the rest
+ * split evenly into the others. Returns the MAP objective (log-likelihood + Dirichlet log-prior). */
+static double em_fit(ima_mixture_fit *out, const double *x, const double *xs, double *r, size_t n, double low,
+                     const double *alpha, double n0, double sd_floor) {
+    ima_mixture_fit f;
+    memset(&f, 0, sizeof f);
+    size_t cut[KC + 1];
+    cut[0] = 0, cut[KC] = n;
+    cut[1] = (size_t)(low * (double)n);
+    if (cut[1] < 2) cut[1] = 2;
+    if (cut[1] > n - 2 * (KC - 1)) cut[1] = n - 2 * (KC - 1);
+    for (int c = 2; c < KC; c++) cut[c] = cut[1] + (n - cut[1]) * (size_t)(c - 1) / (KC - 1);
+    for (int c = 0; c < KC; c++) {
+        size_t lo = cut[c], hi = cut[c + 1];
+        double m = 0.0, v = 0.0;
+        for (size_t i = lo; i < hi; i++) m += xs[i];
+        m /= (double)(hi - lo);
+        for (size_t i = lo; i < hi; i++) v += (xs[i] - m) * (xs[i] - m);
+        v /= (double)(hi - lo);
+        f.mean[c] = m;
+        f.sd[c] = fmax(sqrt(v), sd_floor);
+        f.weight[c] = (double)(hi - lo) / (double)n;
+    }
+    double prev = -INFINITY, ll = -INFINITY;
+    for (f.iterations = 1; f.iterations <= 1000; f.iterations++) {
+        double R[KC] = {0}, S1[KC] = {0};
+        ll = 0.0;
+        for (size_t i = 0; i < n; i++) {
+            double l[KC], mx = -INFINITY, s = 0.0;
+            for (int c = 0; c < KC; c++) {
+                l[c] = log(f.weight[c]) + normal_logpdf(x[i], f.mean[c], f.sd[c]);
+                mx = fmax(mx, l[c]);
+            }
+            for (int c = 0; c < KC; c++) s += (l[c] = exp(l[c] - mx));
+            ll += mx + log(s);
+            for (int c = 0; c < KC; c++) {
+                r[i * KC + c] = l[c] / s;
+                R[c] += r[i * KC + c];
+                S1[c] += r[i * KC + c] * x[i];
+            }
+        }
+        for (int c = 0; c < KC; c++) ll += alpha[c] * log(f.weight[c]);
+        int empty = 0;
+        for (int c = 0; c < KC; c++) empty |= R[c] < 1e-9;
+        if (empty) break; /* a component emptied: keep the last fit */
+        for (int c = 0; c < KC; c++) {
+            double mu = S1[c] / R[c], v = 0.0;
+            for (size_t i = 0; i < n; i++) v += r[i * KC + c] * (x[i] - mu) * (x[i] - mu);
+            f.mean[c] = mu;
+            f.sd[c] = fmax(sqrt(v / R[c]), sd_floor);
+            f.weight[c] = (R[c] + alpha[c]) / ((double)n + n0);
+        }
+        if (fabs(ll - prev) < 1e-10 * fabs(ll) + 1e-12) break;
+        prev = ll;
+    }
+    if (f.iterations > 1000) f.iterations = 1000;
+    sort_components(&f);
+    *out = f;
+    return ll;
+}
+
 int ima_local_ev_calibrate(float *target, ima_mixture_fit *fit_out, const float *T, size_t n, double rho) {
     if (n < 2 * KC) return ima_error("local-ev calibration: %zu values: expected at least %d", n, 2 * KC);
     if (!(rho > 0 && rho < 1)) return ima_error("local-ev calibration: rho = %g: expected a value in (0, 1)", rho);
@@ -165,62 +226,18 @@ int ima_local_ev_calibrate(float *target, ima_mixture_fit *fit_out, const float 
     for (size_t i = 0; i < n; i++) var += (x[i] - mean) * (x[i] - mean);
     var /= (double)n;
     double sd_floor = sqrt(1e-4 * var) + 1e-6;
-
-    /* initialisation: the lowest (1 - rho) share of log T is the unimportant component; the rest is
-     * split at its median into the two important components */
-    ima_mixture_fit f;
-    memset(&f, 0, sizeof f);
-    size_t cut[KC + 1];
-    cut[0] = 0, cut[KC] = n;
-    cut[1] = (size_t)((1.0 - rho) * (double)n);
-    if (cut[1] < 2) cut[1] = 2;
-    if (cut[1] > n - 2 * (KC - 1)) cut[1] = n - 2 * (KC - 1);
-    for (int c = 2; c < KC; c++) cut[c] = cut[1] + (n - cut[1]) * (size_t)(c - 1) / (KC - 1);
-    double alpha[KC], n0 = (double)n / 100.0; /* Dirichlet pseudo-counts: rho is the prior share */
-    for (int c = 0; c < KC; c++) {
-        size_t lo = cut[c], hi = cut[c + 1];
-        double m = 0.0, v = 0.0;
-        for (size_t i = lo; i < hi; i++) m += xs[i];
-        m /= (double)(hi - lo);
-        for (size_t i = lo; i < hi; i++) v += (xs[i] - m) * (xs[i] - m);
-        v /= (double)(hi - lo);
-        f.mean[c] = m;
-        f.sd[c] = fmax(sqrt(v), sd_floor);
-        f.weight[c] = c == 0 ? 1.0 - rho : rho / (KC - 1);
-        alpha[c] = f.weight[c] * n0;
+    /* rho is the prior mean of the important share: Dirichlet pseudo-counts worth 1% of the rows */
+    double alpha[KC], n0 = (double)n / 100.0;
+    for (int c = 0; c < KC; c++) alpha[c] = (c == 0 ? 1.0 - rho : rho / (KC - 1)) * n0;
+    /* EM is started from several shares of the lowest values (and from 1 - rho); the fit with the best
+     * MAP objective wins, so that the answer does not hinge on one initialisation (nor on rho) */
+    static const double LOW[] = {0.02, 0.05, 0.1, 0.2, 0.35, 0.5};
+    ima_mixture_fit f, g;
+    double best = em_fit(&f, x, xs, r, n, 1.0 - rho, alpha, n0, sd_floor);
+    for (size_t q = 0; q < sizeof LOW / sizeof *LOW; q++) {
+        double v = em_fit(&g, x, xs, r, n, LOW[q], alpha, n0, sd_floor);
+        if (v > best) best = v, f = g;
     }
-    double prev = -INFINITY;
-    for (f.iterations = 1; f.iterations <= 1000; f.iterations++) {
-        double R[KC] = {0}, S1[KC] = {0}, ll = 0.0;
-        for (size_t i = 0; i < n; i++) {
-            double l[KC], mx = -INFINITY, s = 0.0;
-            for (int c = 0; c < KC; c++) {
-                l[c] = log(f.weight[c]) + normal_logpdf(x[i], f.mean[c], f.sd[c]);
-                mx = fmax(mx, l[c]);
-            }
-            for (int c = 0; c < KC; c++) s += (l[c] = exp(l[c] - mx));
-            ll += mx + log(s);
-            for (int c = 0; c < KC; c++) {
-                r[i * KC + c] = l[c] / s;
-                R[c] += r[i * KC + c];
-                S1[c] += r[i * KC + c] * x[i];
-            }
-        }
-        int empty = 0;
-        for (int c = 0; c < KC; c++) empty |= R[c] < 1e-9;
-        if (empty) break; /* a component emptied: keep the last fit */
-        for (int c = 0; c < KC; c++) {
-            double mu = S1[c] / R[c], v = 0.0;
-            for (size_t i = 0; i < n; i++) v += r[i * KC + c] * (x[i] - mu) * (x[i] - mu);
-            f.mean[c] = mu;
-            f.sd[c] = fmax(sqrt(v / R[c]), sd_floor);
-            f.weight[c] = (R[c] + alpha[c]) / ((double)n + n0);
-        }
-        if (fabs(ll - prev) < 1e-10 * fabs(ll) + 1e-12) break;
-        prev = ll;
-    }
-    if (f.iterations > 1000) f.iterations = 1000;
-    sort_components(&f);
     f.share = 1.0 - f.weight[0];
     f.null_like = exp(f.mean[0]) < IMA_LOCAL_EV_NULL_MAX;
     for (size_t i = 0; i < n; i++) target[i] = f.null_like ? (float)monotone_posterior(x[i], &f) : 1.0f;
@@ -257,35 +274,18 @@ static double median_of(const float *v, size_t n) {
     return r;
 }
 
-int ima_local_ev_targets(float *target, float *T_out, ima_model *m, const ima_dataset *ds, ima_local_ev_report *rep) {
+int ima_local_ev_targets_from_codes(float *target, float *T_out, const float *U, const uint8_t *mask, size_t N,
+                                    int M, size_t d, size_t k, const float *rho, ima_local_ev_report *rep) {
     double t0 = wall();
-    int M = m->cfg.n_modalities;
-    size_t N = ds->n, d = m->cfg.latent_width, k = m->cfg.local_ev_k ? m->cfg.local_ev_k : IMA_LOCAL_EV_DEFAULT_K;
     size_t nd;
-    if (ima_mul_overflows(N, d, &nd) || ima_mul_overflows(nd, (size_t)M, &nd))
-        return ima_error_prefix("local-ev targets");
+    if (M < 1 || M > IMA_MAX_MODALITIES) return ima_error("local-ev targets: M = %d: expected 1..%d", M, IMA_MAX_MODALITIES);
+    if (ima_mul_overflows(N, d, &nd)) return ima_error_prefix("local-ev targets");
     ima_local_ev_report r;
     memset(&r, 0, sizeof r);
     for (size_t i = 0; i < N * (size_t)M; i++) {
         target[i] = NAN;
         if (T_out) T_out[i] = NAN;
     }
-    /* every code u_j (N, d) per modality, y = 1 (only present rows are used) */
-    float *U = ima_malloc(nd * sizeof *U);
-    size_t *idx = ima_malloc(m->max_batch * sizeof *idx);
-    ima_batch_buffer bb;
-    ima_batch_buffer_init(&bb, ds, m->max_batch);
-    for (size_t lo = 0; lo < N; lo += m->max_batch) {
-        size_t B = N - lo < m->max_batch ? N - lo : m->max_batch;
-        for (size_t i = 0; i < B; i++) idx[i] = lo + i;
-        const ima_batch *b = ima_batch_gather(&bb, ds, idx, B);
-        ima_model_encode(m, b, IMA_WEIGHTS_ONE);
-        for (int j = 0; j < M; j++)
-            memcpy(U + ((size_t)j * N + lo) * d, ima_model_u(m, j), B * d * sizeof(float));
-    }
-    ima_batch_buffer_free(&bb);
-    free(idx);
-
     /* pass 0: every partner weighs 1; passes 1..IMA_LOCAL_EV_PASSES-1: a partner row weighs the largest
      * target of its other modalities from the previous pass (noise partners stop inflating the spread) */
     float *u = ima_malloc(nd * sizeof *u), *p = ima_malloc(nd * sizeof *p), *T = ima_malloc(N * sizeof *T);
@@ -298,7 +298,7 @@ int ima_local_ev_targets(float *target, float *T_out, ima_model *m, const ima_da
         for (int j = 0; j < M && rc == IMA_OK; j++) {
             size_t n = 0;
             for (size_t i = 0; i < N; i++) {
-                const uint8_t *mi = ds->mask + i * (size_t)M;
+                const uint8_t *mi = mask + i * (size_t)M;
                 if (!mi[j]) continue;
                 int others = 0;
                 float wmax = 0.0f;
@@ -324,7 +324,7 @@ int ima_local_ev_targets(float *target, float *T_out, ima_model *m, const ima_da
                 if ((rc = local_ev_nbr(&nbr[j], u, d, n, kj[j]))) break;
             }
             local_ev_from_nbr(T, nbr[j], kj[j], p, w, d, n);
-            if ((rc = ima_local_ev_calibrate(t, &r.fit[j], T, n, m->cfg.mod[j].rho))) break;
+            if ((rc = ima_local_ev_calibrate(t, &r.fit[j], T, n, rho[j]))) break;
             size_t below = 0;
             for (size_t q = 0; q < n; q++) {
                 target[rows[q] * (size_t)M + (size_t)j] = t[q];
@@ -338,8 +338,39 @@ int ima_local_ev_targets(float *target, float *T_out, ima_model *m, const ima_da
     }
     for (int j = 0; j < M; j++) free(nbr[j]);
     free(w), free(prev);
-    free(U), free(u), free(p), free(T), free(t), free(rows);
+    free(u), free(p), free(T), free(t), free(rows);
     r.seconds = wall() - t0;
     if (rep) *rep = r;
     return rc ? ima_error_prefix("local-ev targets") : IMA_OK;
+}
+
+int ima_local_ev_targets(float *target, float *T_out, ima_model *m, const ima_dataset *ds, ima_local_ev_report *rep) {
+    double t0 = wall();
+    int M = m->cfg.n_modalities;
+    size_t N = ds->n, d = m->cfg.latent_width, k = m->cfg.local_ev_k ? m->cfg.local_ev_k : IMA_LOCAL_EV_DEFAULT_K;
+    size_t nd;
+    if (ima_mul_overflows(N, d, &nd) || ima_mul_overflows(nd, (size_t)M, &nd))
+        return ima_error_prefix("local-ev targets");
+    /* every code u_j (N, d) per modality, y = 1 (only present rows are used) */
+    float *U = ima_malloc(nd * sizeof *U);
+    size_t *idx = ima_malloc(m->max_batch * sizeof *idx);
+    ima_batch_buffer bb;
+    ima_batch_buffer_init(&bb, ds, m->max_batch);
+    for (size_t lo = 0; lo < N; lo += m->max_batch) {
+        size_t B = N - lo < m->max_batch ? N - lo : m->max_batch;
+        for (size_t i = 0; i < B; i++) idx[i] = lo + i;
+        const ima_batch *b = ima_batch_gather(&bb, ds, idx, B);
+        ima_model_encode(m, b, IMA_WEIGHTS_ONE);
+        for (int j = 0; j < M; j++)
+            memcpy(U + ((size_t)j * N + lo) * d, ima_model_u(m, j), B * d * sizeof(float));
+    }
+    ima_batch_buffer_free(&bb);
+    free(idx);
+
+    float rho[IMA_MAX_MODALITIES];
+    for (int j = 0; j < M; j++) rho[j] = m->cfg.mod[j].rho;
+    int rc = ima_local_ev_targets_from_codes(target, T_out, U, ds->mask, N, M, d, k, rho, rep);
+    free(U);
+    if (rep) rep->seconds = wall() - t0;
+    return rc;
 }
