@@ -185,17 +185,20 @@ static void check_local_ev_model(int M, int with_mask) {
 
 /* ---- 3. calibration on a synthetic corpus ----------------------------------------------- */
 
-/* N rows, M modalities, d dims. Clean row i of class c: u_j = centre_{j,c} + 0.3 N(0, I). A noisy
+/* N rows, M modalities, d dims. Clean row i of class c: u_j = centre_{j,c} + 0.3 N(0, I), where the
+ * centres of one class are close across modalities (IMA's alignment term pulls u_j towards z). A noisy
  * item of modality j sits in one tight blob shared by every noisy item of j (no class information),
  * while its partners stay clean; each row has at most one noisy item. Some rows miss a modality. */
 static void synth(float *U, uint8_t *mask, uint8_t *noise, size_t N, int M, size_t d, double share, int missing,
                   uint64_t seed) {
     ima_rng rng;
     ima_rng_init(&rng, seed);
-    float centre[IMA_MAX_MODALITIES][10][8], blob[IMA_MAX_MODALITIES][8];
+    float centre[IMA_MAX_MODALITIES][10][8], blob[IMA_MAX_MODALITIES][8], common[10][8];
+    for (int c = 0; c < 10; c++)
+        for (size_t k = 0; k < d; k++) common[c][k] = (float)(2.0 * ima_rng_normal(&rng));
     for (int j = 0; j < M; j++) {
         for (int c = 0; c < 10; c++)
-            for (size_t k = 0; k < d; k++) centre[j][c][k] = (float)(2.0 * ima_rng_normal(&rng));
+            for (size_t k = 0; k < d; k++) centre[j][c][k] = common[c][k] + (float)(0.3 * ima_rng_normal(&rng));
         for (size_t k = 0; k < d; k++) blob[j][k] = (float)(2.0 * ima_rng_normal(&rng));
     }
     for (size_t i = 0; i < N; i++) {
@@ -310,10 +313,12 @@ static void check_names(void) {
     free(dir), free(path);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    int only_gradients = argc > 1 && !strcmp(argv[1], "gradients"); /* for quick runs by hand */
     check_terms();
     for (int M = 1; M <= 3; M++)
         for (int mask = 0; mask <= (M > 1); mask++) check_local_ev_model(M, mask);
+    if (only_gradients) return tu_finish("test_importance (gradients)");
     check_calibration(2, 0);
     check_calibration(3, 1);
     check_names();
