@@ -31,6 +31,8 @@ void ima_assert_fail(const char *expr, const char *file, int line) __attribute__
 /* malloc/calloc that abort on failure with a message (sizes are checked by callers). */
 void *ima_malloc(size_t n);
 void *ima_calloc(size_t count, size_t size);
+/* Seconds on a monotonic wall clock (CLOCK_MONOTONIC), for durations (src/core/clock.c). */
+double ima_wall_seconds(void);
 /* n * m, or sets an error and returns 0 on overflow. */
 int ima_mul_overflows(size_t a, size_t b, size_t *out);
 

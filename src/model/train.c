@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ima/common.h"
 #include "ima/train.h"
@@ -27,12 +26,6 @@ void ima_train_state_init(ima_train_state *st, uint64_t seed) {
     st->round = 1;
     st->stage = 1;
     ima_rng_init(&st->rng, seed);
-}
-
-static double wall(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* names the first non-finite term, or returns NULL */
@@ -73,7 +66,7 @@ static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config
     ima_rng_shuffle(&st->rng, order, N);
     double dead_min[IMA_MAX_MODALITIES];
     for (int j = 0; j < M; j++) dead_min[j] = 1.0;
-    double t0 = wall();
+    double t0 = ima_wall_seconds();
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * Bmax, B = (lo + Bmax <= N) ? Bmax : N - lo;
         const ima_batch *batch = ima_batch_gather(bb, ds, order + lo, B);
@@ -118,7 +111,7 @@ static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config
         if (cb && cb->on_batch) cb->on_batch(cb->ctx, st, b + 1, nb);
     }
     for (int j = 0; j < M; j++) rep->dead[j] = stage == 1 ? dead_min[j] : 0.0;
-    rep->seconds = wall() - t0;
+    rep->seconds = ima_wall_seconds() - t0;
     rep->samples = N;
     return IMA_OK;
 }
