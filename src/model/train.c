@@ -131,9 +131,9 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
                          m->max_batch);
     if (cfg->rounds < 1 || cfg->epochs_stage1 < 0 || cfg->epochs_stage2 < 0)
         return ima_error("train: rounds must be >= 1 and epoch counts >= 0");
-    size_t *order = ima_malloc(ds->n * sizeof(size_t));
+    size_t *order = ima_try_malloc(ds->n, sizeof(size_t));
     ima_batch_buffer bb;
-    ima_batch_buffer_init(&bb, ds, cfg->batch_size);
+    if (!order || ima_batch_buffer_init(&bb, ds, cfg->batch_size)) return free(order), ima_error_prefix("train");
     int rc = IMA_OK;
     while (!st->finished) {
         int epochs = st->stage == 1 ? cfg->epochs_stage1 : cfg->epochs_stage2;
