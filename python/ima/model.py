@@ -165,9 +165,9 @@ class Model:
         return "ima.Model(%s; latent %d)" % (dims, self.latent)
 
     def __del__(self):
-        if getattr(self, "_h", None):
-            lib.ima_api_model_free(self._h)
-            self._h = None
+        h, self._h = getattr(self, "_h", None), None
+        if h and lib is not None:  # (at interpreter exit the module may already be torn down)
+            lib.ima_api_model_free(h)
 
     # ---- checkpoints -------------------------------------------------------------------------
 
