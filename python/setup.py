@@ -32,6 +32,8 @@ class BuildPyBundling(build_py):
             shutil.copyfile(os.path.realpath(lib), target)
             print("setup.py: bundled %s as ima/libima.so.0" % lib)
         else:
+            if os.path.exists(target):  # a stale copy from an earlier in-tree build
+                os.remove(target)
             print("setup.py: no built libima found: the package will load the system's libima.so.0")
 
 

@@ -28,11 +28,11 @@ def _candidates():
     env = os.environ.get("IMA_LIBRARY")
     if env:
         return [env]
-    return [
-        os.path.join(_HERE, _SONAME),
-        os.path.join(os.path.dirname(os.path.dirname(_HERE)), "build", _SONAME),
-        _SONAME,
-    ]
+    out = [os.path.join(_HERE, _SONAME)]
+    source = os.path.dirname(_HERE)  # <repo>/python when the package runs from the source tree
+    if os.path.isfile(os.path.join(source, "setup.py")):
+        out.append(os.path.join(os.path.dirname(source), "build", _SONAME))
+    return out + [_SONAME]
 
 
 def _load():

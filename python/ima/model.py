@@ -78,21 +78,25 @@ class Model:
     losses and priors apply, as ``ima train --preset digits``. Per-modality settings (hidden, loss,
     rho, lambda_rec, lambda_align, lambda_local, lambda_corr) take one value for every modality or
     a dict by name, as the CLI's ``--hidden [NAME=]H`` flags do. Defaults are the CLI's: hidden 100,
-    loss "bce", rho 0.5, every lambda 1, inputs centred, seed 1.
+    loss "bce", rho 0.5, every lambda 1, inputs centred, seed 1. ``config=``: a whole configuration
+    dict (the checkpoints' "config" JSON, e.g. another model's ``.config``) instead of the arguments.
     """
 
     def __init__(self, dims=None, latent=50, preset=None, hidden=None, loss=None, rho=None,
                  lambda_glob=1.0, lambda_rec=None, lambda_align=None, lambda_local=None, lambda_corr=None,
-                 center=True, seed=1, _handle=None):
+                 center=True, seed=1, config=None, _handle=None):
         self._h = None
         self.history = []
         if _handle is not None:
             self._h = _handle
             self._read_config()
             return
-        cfg = self.config_for(dims, latent=latent, preset=preset, hidden=hidden, loss=loss, rho=rho,
-                              lambda_glob=lambda_glob, lambda_rec=lambda_rec, lambda_align=lambda_align,
-                              lambda_local=lambda_local, lambda_corr=lambda_corr, center=center)
+        if config is not None:  # a whole configuration: another model's .config, or config_for(...) edited
+            cfg = config
+        else:
+            cfg = self.config_for(dims, latent=latent, preset=preset, hidden=hidden, loss=loss, rho=rho,
+                                  lambda_glob=lambda_glob, lambda_rec=lambda_rec, lambda_align=lambda_align,
+                                  lambda_local=lambda_local, lambda_corr=lambda_corr, center=center)
         h = ctypes.c_void_p()
         check(lib.ima_api_model_new(ctypes.byref(h), json.dumps(cfg).encode(), int(seed)))
         self._h = h
@@ -165,9 +169,9 @@ class Model:
         return "ima.Model(%s; latent %d)" % (dims, self.latent)
 
     def __del__(self):
-        if getattr(self, "_h", None):
-            lib.ima_api_model_free(self._h)
-            self._h = None
+        h, self._h = getattr(self, "_h", None), None
+        if h and lib is not None:  # (at interpreter exit the module may already be torn down)
+            lib.ima_api_model_free(h)
 
     # ---- checkpoints -------------------------------------------------------------------------
 

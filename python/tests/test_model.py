@@ -33,6 +33,11 @@ def test_preset_and_config():
     assert c["y"]["rho"] == pytest.approx(0.25) and c["x"]["loss"] == "sse" and not m2.config["center_inputs"]
     assert ima.Model([3, 4]).modalities == ["m0", "m1"]
     assert not m2.train_state["started"]
+    m3 = ima.Model(config=m2.config, seed=2)
+    assert m3.config == m2.config
+    bad = dict(m2.config, latent_width=-3)
+    with pytest.raises(ima.Error, match="latent_width"):
+        ima.Model(config=bad)
 
 
 def test_bad_configuration_raises_the_c_message():

@@ -34,7 +34,8 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 cc -std=c11 -o "$tmp/consumer_pc" "$here/consumer.c" $(pkg-config --cflags --libs ima) -lm || fail "build with pkg-config"
 out=$(LD_LIBRARY_PATH="$libdir" "$tmp/consumer_pc") || fail "consumer (pkg-config) failed"
 echo "pkg-config: $out"
-LD_LIBRARY_PATH="$libdir" ldd "$tmp/consumer_pc" | grep -q "$libdir/libima.so.0" || fail "consumer_pc does not load the installed libima.so.0"
+deps=$(LD_LIBRARY_PATH="$libdir" ldd "$tmp/consumer_pc")   # (not piped into grep -q: SIGPIPE under pipefail)
+case "$deps" in *"$libdir/libima.so.0"*) ;; *) fail "consumer_pc does not load the installed libima.so.0: $deps" ;; esac
 
 # 2. find_package(ima CONFIG)
 cmake -S "$here" -B "$tmp/cm" -DCMAKE_PREFIX_PATH="$tmp/prefix" -DCMAKE_BUILD_TYPE=Release >"$tmp/cm.log" 2>&1 \
