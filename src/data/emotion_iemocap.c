@@ -97,7 +97,8 @@ static int read_labels(label_line **out, size_t *n, const char *path) {
         double a, b;
         char turn[128], code[16];
         int used = 0;
-        if (sscanf(line, "[%lf - %lf]%*[ \t]%127s%*[ \t]%15s%n", &a, &b, turn, code, &used) != 4 || used == 0) {
+        if (sscanf(line, "[%lf - %lf]%*[ \t]%127s%*[ \t]%15s%n", &a, &b, turn, code, &used) != 4 || used == 0 ||
+            code[0] == '[') {
             st = ima_error("%s:%d: malformed label line (expected \"[START - END]<TAB>TURN<TAB>CODE<TAB>[V, A, D]\")",
                            path, (int)lineno);
             break;
