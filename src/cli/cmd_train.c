@@ -297,9 +297,8 @@ static int resume_model(train_opts *o, const flag_seen *seen, const flag_cmd *c,
             return -1;
         }
     }
-    if (ima_checkpoint_load(o->resume, 1 << 20, m, &o->tc, st)) return lib_fail();
-    ima_model_free(*m); /* the maximal batch was a placeholder: rebuild with the right activation size */
-    *m = NULL;
+    /* the state first (it says the batch size), then the model for the batch it will train with */
+    if (ima_checkpoint_read_state(o->resume, NULL, &o->tc, st)) return lib_fail();
     if (flags_reapply(c, o, seen, O(tc), O(tc) + sizeof(ima_train_config))) return -1;
     if (ima_checkpoint_load(o->resume, o->tc.batch_size, m, NULL, NULL)) return lib_fail();
     for (int j = 0; j < (*m)->cfg.n_modalities && j < o->in.n; j++)

@@ -191,16 +191,18 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
                          m->max_batch);
     if (cfg->rounds < 1 || cfg->epochs_stage1 < 0 || cfg->epochs_stage2 < 0)
         return ima_error("train: rounds must be >= 1 and epoch counts >= 0");
-    size_t *order = ima_malloc(ds->n * sizeof(size_t));
+    size_t *order = ima_try_malloc(ds->n, sizeof(size_t));
     ima_batch_buffer bb;
-    ima_batch_buffer_init(&bb, ds, cfg->batch_size);
+    if (!order || ima_batch_buffer_init(&bb, ds, cfg->batch_size)) return free(order), ima_error_prefix("train");
     stage2_select sel;
     memset(&sel, 0, sizeof sel);
     sel.cb = cb;
     int rc = IMA_OK;
     if (cb && cb->valid) {
-        sel.best = ima_malloc(m->n_params_imp * sizeof(float));
-        if (st->stage == 2 && st->epoch > 0 && !st->finished) { /* resumed inside stage 2 */
+        sel.best = ima_try_malloc(m->n_params_imp, sizeof(float));
+        if (!sel.best)
+            rc = ima_error_prefix("train");
+        else if (st->stage == 2 && st->epoch > 0 && !st->finished) { /* resumed inside stage 2 */
             ima_weights w = st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE;
             rc = (cb->score ? cb->score : ima_score_stage2_loss)(cb->score_ctx, m, cb->valid, w, sel.score);
             sel.best_epoch = st->epoch;
@@ -254,13 +256,22 @@ void ima_model_importance_restore(ima_model *m, const float *src) {
     memcpy(m->params + m->n_params_ae, src, m->n_params_imp * sizeof(float));
 }
 
+static void importance_optimizer_reset(ima_model *m) {
+    memset(m->adam_m + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
+    memset(m->adam_v + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
+    m->step_imp = 0;
+}
+
 void ima_model_importance_reset(ima_model *m, uint64_t seed) {
     ima_rng rng;
     ima_rng_init(&rng, seed);
     for (int j = 0; j < m->cfg.n_modalities; j++) ima_mlp_init(&m->mod[j].imp, &rng);
-    memset(m->adam_m + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
-    memset(m->adam_v + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
-    m->step_imp = 0;
+    importance_optimizer_reset(m);
+}
+
+void ima_model_importance_restart(ima_model *m, const float *src) {
+    ima_model_importance_restore(m, src);
+    importance_optimizer_reset(m);
 }
 
 int ima_model_set_rho(ima_model *m, int j, float rho) {
