@@ -103,7 +103,10 @@ typedef struct {
     double *work;              // (d*d + 3d + B) stage-2 reductions in double: C, T, mu_z, mu_u, g
 } ima_model;
 
-/* Allocates and initialises (seeded) a model able to process max_batch rows at a time. */
+/* Largest max_batch a model (and a checkpoint's train_state) accepts. */
+#define IMA_MAX_BATCH (1 << 24)
+/* Allocates and initialises (seeded) a model able to process max_batch rows at a time. When memory
+ * runs out it returns IMA_ERR with a message naming the size (it never ends the process). */
 int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uint64_t seed);
 void ima_model_free(ima_model *m); /* NULL is fine */
 /* Parameter counts of the three network kinds summed over modalities (SPEC section 1). */

@@ -31,7 +31,7 @@ void ima_dataset_free(ima_dataset *ds);
 /* Checks the data set against a model configuration (count and widths). */
 int ima_dataset_check(const ima_dataset *ds, const ima_config *cfg, const char *const *paths);
 /* Sets each modality's centring mean to the mean of its present rows (zeros when centring is off). */
-void ima_model_fit_center(ima_model *m, const ima_dataset *ds);
+int ima_model_fit_center(ima_model *m, const ima_dataset *ds); /* IMA_ERR only when memory runs out */
 /* Copies rows idx[0..B) into the model-owned batch buffers and returns a batch view. */
 typedef struct {
     size_t cap;
@@ -39,7 +39,7 @@ typedef struct {
     uint8_t *mask;
     ima_batch batch;
 } ima_batch_buffer;
-void ima_batch_buffer_init(ima_batch_buffer *bb, const ima_dataset *ds, size_t cap);
+int ima_batch_buffer_init(ima_batch_buffer *bb, const ima_dataset *ds, size_t cap); /* IMA_ERR: out of memory */
 void ima_batch_buffer_free(ima_batch_buffer *bb);
 const ima_batch *ima_batch_gather(ima_batch_buffer *bb, const ima_dataset *ds, const size_t *idx, size_t B);
 
@@ -140,6 +140,10 @@ void ima_model_importances(ima_model *m, const ima_dataset *ds, float *const *y)
  * __metadata__: "format" = "ima-checkpoint", "version" = "1", "config" (JSON of ima_config),
  * "train_config" (JSON), "train_state" (JSON: round, stage, epoch, finished, Adam steps, RNG). */
 int ima_checkpoint_save(const char *path, const ima_model *m, const ima_train_config *tc, const ima_train_state *st);
+/* Reads a checkpoint's configuration, training configuration and state without building the model
+ * (any pointer may be NULL); every field is range-checked (batch_size 1..IMA_MAX_BATCH, epochs and
+ * rounds, Adam settings). Resuming reads this first, then loads for the batch size it will use. */
+int ima_checkpoint_read_state(const char *path, ima_config *cfg, ima_train_config *tc, ima_train_state *st);
 /* Builds a model (max_batch rows) from a checkpoint; tc and st may be NULL. Every tensor's
  * presence, dtype and shape is checked against the configuration stored in the file. */
 int ima_checkpoint_load(const char *path, size_t max_batch, ima_model **out, ima_train_config *tc,

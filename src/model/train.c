@@ -198,16 +198,18 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
                          m->max_batch);
     if (cfg->rounds < 1 || cfg->epochs_stage1 < 0 || cfg->epochs_stage2 < 0)
         return ima_error("train: rounds must be >= 1 and epoch counts >= 0");
-    size_t *order = ima_malloc(ds->n * sizeof(size_t));
+    size_t *order = ima_try_malloc(ds->n, sizeof(size_t));
     ima_batch_buffer bb;
-    ima_batch_buffer_init(&bb, ds, cfg->batch_size);
+    if (!order || ima_batch_buffer_init(&bb, ds, cfg->batch_size)) return free(order), ima_error_prefix("train");
     stage2_select sel;
     memset(&sel, 0, sizeof sel);
     sel.cb = cb;
     int rc = IMA_OK;
     if (cb && cb->valid) {
-        sel.best = ima_malloc(m->n_params_imp * sizeof(float));
-        if (st->stage == 2 && st->epoch > 0 && !st->finished) { /* resumed inside stage 2 */
+        sel.best = ima_try_malloc(m->n_params_imp, sizeof(float));
+        if (!sel.best)
+            rc = ima_error_prefix("train");
+        else if (st->stage == 2 && st->epoch > 0 && !st->finished) { /* resumed inside stage 2 */
             ima_weights w = st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE;
             rc = (cb->score ? cb->score : ima_score_stage2_loss)(cb->score_ctx, m, cb->valid, w, sel.score);
             sel.best_epoch = st->epoch;
