@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ima/baseline_train.h"
 #include "ima/common.h"
@@ -23,12 +22,6 @@ ima_baseline_train_config ima_baseline_train_defaults(void) {
 void ima_baseline_train_state_init(ima_baseline_train_state *st, uint64_t seed) {
     memset(st, 0, sizeof *st);
     ima_rng_init(&st->rng, seed);
-}
-
-static double wall(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* names the first non-finite term, or returns NULL */
@@ -75,9 +68,9 @@ int ima_baseline_train(ima_baseline *bl, const ima_dataset *ds, const ima_baseli
         return ima_error("baseline train: epoch counts must be >= 0");
     int M = bl->cfg.n_modalities, rc = IMA_OK;
     size_t N = ds->n, Bmax = cfg->batch_size, nb = (N + Bmax - 1) / Bmax;
-    size_t *order = ima_malloc(N * sizeof(size_t));
+    size_t *order = ima_try_malloc(N, sizeof(size_t));
     ima_batch_buffer bb;
-    ima_batch_buffer_init(&bb, ds, Bmax);
+    if (!order || ima_batch_buffer_init(&bb, ds, Bmax)) return free(order), ima_error_prefix("baseline train");
     while (st->epoch < cfg->epochs && rc == IMA_OK) {
         ima_baseline_epoch_report rep;
         memset(&rep, 0, sizeof rep);
@@ -85,7 +78,7 @@ int ima_baseline_train(ima_baseline *bl, const ima_dataset *ds, const ima_baseli
         for (size_t i = 0; i < N; i++)
             order[i] = i;
         ima_rng_shuffle(&st->rng, order, N);
-        double t0 = wall();
+        double t0 = ima_wall_seconds();
         for (size_t b = 0; b < nb; b++) {
             size_t lo = b * Bmax, B = lo + Bmax <= N ? Bmax : N - lo;
             const ima_batch *batch = ima_batch_gather(&bb, ds, order + lo, B);
@@ -116,7 +109,7 @@ int ima_baseline_train(ima_baseline *bl, const ima_dataset *ds, const ima_baseli
         }
         if (rc != IMA_OK)
             break;
-        rep.seconds = wall() - t0;
+        rep.seconds = ima_wall_seconds() - t0;
         rep.samples = N;
         st->epoch++;
         rep.epoch = st->epoch;
