@@ -1,6 +1,10 @@
 /* importance_lab.c: stage-2 experiments on a trained stage-1 checkpoint (docs/importance.md).
  * Not part of the build: scripts/importance_lab.sh compiles it against build/libima.a.
  *   importance_lab CKPT DATA_DIR OBJECTIVE RHO_IMAGE RHO_SPEECH EPOCHS2 [ROUNDS [EPOCHS1_EXTRA [LCORR [LLOCAL]]]]
+ * CKPT may be new:L (a fresh digits model of latent L, stage 1 trained here for $LAB_S1_EPOCHS epochs
+ * with lambda_glob $LAB_GLOB, default 1). Environment: LAB_LIMIT=N uses every (n/N)-th training row;
+ * LAB_LCORR_RATIO=1 sets lambda_corr_j = L_local_j / L_corr_j measured on the first batch;
+ * LAB_WEIGHTED_Z=1 trains stage 2 with z fused by the current importances (round-2 mode) from the start.
  * Prints the targets' agreement with the noise flags (train), then the test detection and P@10
  * of the weighted / unweighted / oracle z after stage 2 (and, with ROUNDS > 1, after stage 1 is
  * retrained with the learnt importances for EPOCHS1_EXTRA epochs and stage 2 rerun). */
@@ -108,12 +112,38 @@ int main(int argc, char **argv) {
         return 2;
     }
     ima_model *m;
-    if (ima_checkpoint_load(argv[1], 256, &m, NULL, NULL)) {
+    split tr, te;
+    if (load_split(&tr, argv[2], "train") || load_split(&te, argv[2], "test")) {
         fprintf(stderr, "%s\n", ima_last_error());
         return 1;
     }
-    split tr, te;
-    if (load_split(&tr, argv[2], "train") || load_split(&te, argv[2], "test")) {
+    if (getenv("LAB_LIMIT")) { /* every stride-th row */
+        size_t want = (size_t)atol(getenv("LAB_LIMIT")), stride = tr.ds.n / want ? tr.ds.n / want : 1, n = 0;
+        for (size_t i = 0; i < tr.ds.n && n < want; i += stride, n++) {
+            for (int j = 0; j < 2; j++) {
+                memmove(tr.ds.x[j] + n * tr.ds.width[j], tr.ds.x[j] + i * tr.ds.width[j], tr.ds.width[j] * sizeof(float));
+                tr.noise[j][n] = tr.noise[j][i];
+            }
+            tr.ds.mask[n * 2] = tr.ds.mask[i * 2], tr.ds.mask[n * 2 + 1] = tr.ds.mask[i * 2 + 1];
+            tr.label[n] = tr.label[i];
+        }
+        tr.ds.n = n;
+    }
+    if (!strncmp(argv[1], "new:", 4)) {
+        ima_config c = ima_config_digits((size_t)atoi(argv[1] + 4));
+        if (getenv("LAB_GLOB")) c.lambda_glob = (float)atof(getenv("LAB_GLOB"));
+        if (ima_model_init(&m, &c, 256, 3)) return 1;
+        ima_model_fit_center(m, &tr.ds);
+        ima_train_config t1 = ima_train_defaults();
+        t1.epochs_stage1 = getenv("LAB_S1_EPOCHS") ? atoi(getenv("LAB_S1_EPOCHS")) : 5;
+        t1.epochs_stage2 = 0;
+        ima_train_state s1;
+        ima_train_state_init(&s1, 5);
+        if (ima_train(m, &tr.ds, &t1, &s1, NULL)) {
+            fprintf(stderr, "%s\n", ima_last_error());
+            return 1;
+        }
+    } else if (ima_checkpoint_load(argv[1], 256, &m, NULL, NULL)) {
         fprintf(stderr, "%s\n", ima_last_error());
         return 1;
     }
@@ -183,17 +213,27 @@ int main(int argc, char **argv) {
         free(tj), free(t), free(T);
         fflush(stdout);
     }
-    ima_rng rng;
-    ima_rng_init(&rng, 7);
-    for (int j = 0; j < 2; j++) ima_mlp_init(&m->mod[j].imp, &rng);
-    memset(m->adam_m + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
-    memset(m->adam_v + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
-    m->step_imp = 0;
+    ima_model_importance_reset(m, 7);
+    if (getenv("LAB_LCORR_RATIO")) { /* lambda_corr_j = L_local_j / L_corr_j on the first batch */
+        ima_batch b = {.B = 256};
+        for (int j = 0; j < 2; j++) b.x[j] = tr.ds.x[j];
+        ima_stage2_terms t0;
+        ima_stage2_forward_backward(m, &b, IMA_WEIGHTS_ONE, 0, &t0);
+        for (int j = 0; j < 2; j++) {
+            m->cfg.mod[j].lambda_corr = (float)(t0.local[j] > 0 && t0.corr[j] > 0 ? t0.local[j] / t0.corr[j] : 1.0);
+            printf("lambda_corr[%d] = %.4g (L_local %.3g / L_corr %.3g)\n", j, m->cfg.mod[j].lambda_corr, t0.local[j],
+                   t0.corr[j]);
+        }
+    }
     ima_train_config tc = ima_train_defaults();
     tc.epochs_stage1 = 0;
     tc.epochs_stage2 = e2;
     ima_train_state st;
     ima_train_state_init(&st, 11);
+    if (getenv("LAB_WEIGHTED_Z")) { /* round-2 mode: stage 2 fuses z with the current importances */
+        tc.rounds = 2;
+        st.round = 2;
+    }
     ima_train_callbacks cb = {.on_epoch = epoch_say};
     if (ima_train(m, &tr.ds, &tc, &st, &cb)) {
         fprintf(stderr, "%s\n", ima_last_error());
