@@ -790,12 +790,27 @@ static int make_figures(const char *out, ima_part *parts, split_data *te, rho_po
                 ys[(3 * j + 2) * n_rho + k] = rho[k].det[j].at_threshold.f1;
             }
         }
+        int ns = 6;
+        char alt_names[4][48];
+        const char *anames[4];
+        if (rho[0].has_alt) { /* both objectives: F1 of each modality under each */
+            int paper_main = cfg->importance_objective == IMA_IMPORTANCE_PAPER;
+            for (int q = 0; q < 4; q++) {
+                int alt = q >= 2, j = q % 2;
+                snprintf(alt_names[q], sizeof alt_names[q], "F1 %s, %s", j ? "speech" : "image",
+                         (paper_main != alt) ? "paper's objective" : "local-ev");
+                anames[q] = alt_names[q];
+                for (int k = 0; k < n_rho; k++)
+                    ys[q * n_rho + k] = (alt ? rho[k].det_alt[j] : rho[k].det[j]).at_threshold.f1;
+            }
+            ns = 4;
+        }
         figure *f = &figs[(*n_figs)++];
         snprintf(f->file, sizeof f->file, "fig_rho_sweep.png");
         snprintf(f->caption, sizeof f->caption, "noise detection on the test split (y < 0.5) against the prior rho (paper Figure 6)");
         char *png = path_in(out, f->file);
         ima_plot_style st = {.title = f->caption, .xlabel = "rho", .ylabel = "score"};
-        rc = ima_plot_lines(png, x, ys, names, 6, (size_t)n_rho, &st);
+        rc = ima_plot_lines(png, x, ys, ns == 4 ? anames : names, (size_t)ns, (size_t)n_rho, &st);
         free(png);
         free(x);
         free(ys);
