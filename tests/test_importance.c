@@ -227,7 +227,7 @@ static void check_calibration(int M, int missing) {
     float *U = malloc((size_t)M * N * d * sizeof(float)), *tg = malloc(N * (size_t)M * sizeof(float));
     uint8_t *mask = malloc(N * (size_t)M), *noise = malloc(N * (size_t)M);
     synth(U, mask, noise, N, M, d, share, missing, 77 + (uint64_t)M);
-    const float rhos[] = {0.6f, 0.7f, 0.8f, 0.9f, 0.95f};
+    const float rhos[] = {0.6f, 0.8f, 0.95f};
     for (size_t q = 0; q < sizeof rhos / sizeof *rhos; q++) {
         float rho[IMA_MAX_MODALITIES];
         for (int j = 0; j < M; j++) rho[j] = rhos[q];
@@ -261,7 +261,7 @@ static void check_calibration(int M, int missing) {
                   M, (double)rhos[q], j, called, (double)nn / (double)n);
             if (getenv("CAL_DEBUG"))
                 printf("  fit: w %.3f %.3f %.3f means T %.3g %.3g %.3g sd %.2f %.2f %.2f iters %d null_like %d\n", rep.fit[j].weight[0], rep.fit[j].weight[1], rep.fit[j].weight[2], exp(rep.fit[j].mean[0]), exp(rep.fit[j].mean[1]), exp(rep.fit[j].mean[2]), rep.fit[j].sd[0], rep.fit[j].sd[1], rep.fit[j].sd[2], rep.fit[j].iterations, rep.fit[j].null_like);
-            if (q == 0 || q == 4)
+            if (q == 0 || q == 2)
                 printf("calibration M=%d%s rho %.2f modality %d: F1 %.3f, called %.3f, true share %.3f, T threshold %.2f\n",
                        M, missing ? " (missing)" : "", (double)rhos[q], j, f1, called, (double)nn / (double)n,
                        rep.fit[j].threshold);
