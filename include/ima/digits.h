@@ -168,4 +168,22 @@ typedef struct {
 
 int ima_digits_build(const ima_digits_config *cfg, ima_digits_summary *sum);
 
+/* Checks, before any expensive work, that the corpus can be written at out_dir: creates its missing
+ * parent folders (with the umask), refuses an existing out_dir unless force, and tries a temporary
+ * folder beside it. Errors name the folder and why. */
+int ima_digits_check_out(const char *out_dir, int force);
+
+/* What a reader of a built corpus needs from its manifest.json. */
+typedef struct {
+    size_t n_speakers;
+    char **speakers;     // (n_speakers) names; the last is "noise"
+    double bandwidth_hz; // speech.bandwidth_hz: highest frequency any recording holds; 0 when not recorded
+} ima_corpus_manifest;
+
+/* Reads DIR/manifest.json (a regular file of at most 256 MB): "speakers" must be an array of objects
+ * with a string "name"; "speech" (optional) an object whose "bandwidth_hz" is a number in (0, 6250].
+ * Errors name the file and the field. */
+int ima_corpus_manifest_read(ima_corpus_manifest *m, const char *path);
+void ima_corpus_manifest_free(ima_corpus_manifest *m); /* safe on a zeroed struct */
+
 #endif

@@ -217,6 +217,7 @@ static int cmd_digits(int argc, char **argv) {
     }
     rc = 1;
     double t0 = now_seconds();
+    if (ima_digits_check_out(out, force)) goto fail; /* before reading anything */
 
     /* images */
     ima_mnist train = {0}, t10k = {0};

@@ -15,6 +15,7 @@
 #include "ima/baseline_train.h"
 #include "ima/npy.h"
 #include "ima/train.h"
+#include "io/atomic.h"
 
 static const char *CMD = "embed";
 
@@ -66,10 +67,9 @@ static int embed_baseline(ima_baseline *bl, const ima_dataset *sub, const int *s
                 mask[i * (size_t)M + (size_t)sub_of[s]] = sub->mask[(lo + i) * (size_t)ns + (size_t)s];
         ima_baseline_represent(bl, &b, z + lo * d);
     }
-    mkdir(outdir, 0777); /* may exist; a failure shows up when writing */
     char *pz = join(outdir, "z", "");
     int rc = 0;
-    if (ima_npy_write_f32(pz, N, d, z)) {
+    if (ima_mkdirs(outdir) || ima_npy_write_f32(pz, N, d, z)) {
         fprintf(stderr, "ima embed: %s\n", ima_last_error());
         rc = 1;
     } else {
@@ -221,18 +221,23 @@ int cmd_embed(int argc, char **argv) {
             for (size_t i = 0; i < B; i++) y[j][lo + i] = mask[i * (size_t)M + (size_t)j] ? m->mod[j].y_imp[i] : 0.0f;
         }
     }
-    mkdir(outdir, 0777); /* may exist; a failure shows up when writing */
-    int ok = 1;
+    /* every output staged, then renamed into place together: a failure leaves none of them */
+    ima_outset os;
+    ima_outset_init(&os);
+    int ok = !ima_mkdirs(outdir);
     for (int j = 0; j < M && ok; j++) {
         if (!given[j]) continue;
         char *pu = join(outdir, "u_", m->cfg.mod[j].name), *py = join(outdir, "y_", m->cfg.mod[j].name);
+        const char *su = ima_outset_add(&os, pu), *sy = su ? ima_outset_add(&os, py) : NULL;
         size_t shape[1] = {N};
-        ok = !ima_npy_write_f32(pu, N, d, u[j]) && !ima_npy_write(py, IMA_DTYPE_F32, 1, shape, y[j]);
+        ok = sy && !ima_npy_write_f32(su, N, d, u[j]) && !ima_npy_write(sy, IMA_DTYPE_F32, 1, shape, y[j]);
         free(pu);
         free(py);
     }
     char *pw = join(outdir, "z_weighted", ""), *pz = join(outdir, "z_unweighted", "");
-    ok = ok && !ima_npy_write_f32(pw, N, d, zw) && !ima_npy_write_f32(pz, N, d, zu);
+    const char *sw = ok ? ima_outset_add(&os, pw) : NULL, *sz = sw ? ima_outset_add(&os, pz) : NULL;
+    ok = ok && sz && !ima_npy_write_f32(sw, N, d, zw) && !ima_npy_write_f32(sz, N, d, zu) && !ima_outset_commit(&os);
+    ima_outset_abort(&os);
     if (!ok)
         fprintf(stderr, "ima embed: %s\n", ima_last_error());
     else {

@@ -18,6 +18,7 @@
 #include "ima/npy.h"
 #include "ima/plot.h"
 #include "ima/tsne.h"
+#include "io/atomic.h"
 
 /* ---- shared helpers ----------------------------------------------------------------- */
 
@@ -600,7 +601,13 @@ static int eval_tsne(int argc, char **argv) {
         rc = fail(cmd);
         goto done;
     }
-    if (ima_npy_write_f32(out, N, 2, y)) {
+    /* the map and its plots are staged and renamed into place together: a failing plot leaves no map */
+    ima_outset os;
+    ima_outset_init(&os);
+    const char *s_out = ima_outset_add(&os, out), *s_png = png && s_out ? ima_outset_add(&os, png) : NULL,
+               *s_vpng = vpng && s_out ? ima_outset_add(&os, vpng) : NULL;
+    if (!s_out || (png && !s_png) || (vpng && !s_vpng) || ima_npy_write_f32(s_out, N, 2, y)) {
+        ima_outset_abort(&os);
         rc = fail(cmd);
         goto done;
     }
@@ -610,11 +617,9 @@ static int eval_tsne(int argc, char **argv) {
     if (trust_k) printf("   trustworthiness(k=%ld) %.4f", trust_k, tw);
     printf("\n");
     ima_plot_style st = {.title = rep};
-    if (png && ima_plot_scatter_labels(png, y, labels, noise, N, &st)) {
-        rc = fail(cmd);
-        goto done;
-    }
-    if (vpng && ima_plot_scatter_values(vpng, y, v, N, vals, &st)) {
+    if ((png && ima_plot_scatter_labels(s_png, y, labels, noise, N, &st)) ||
+        (vpng && ima_plot_scatter_values(s_vpng, y, v, N, vals, &st)) || ima_outset_commit(&os)) {
+        ima_outset_abort(&os);
         rc = fail(cmd);
         goto done;
     }

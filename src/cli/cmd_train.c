@@ -11,6 +11,8 @@
 #include "core/blas.h"
 #include "ima/common.h"
 #include "ima/train.h"
+#include "io/atomic.h"
+#include "io/tsv.h"
 
 static const char *CMD = "train";
 
@@ -375,20 +377,21 @@ int cmd_train(int argc, char **argv) {
             ds.n, m->cfg.n_modalities, m->cfg.latent_width, ne, nd, ni);
     ctx.out = out, ctx.log_path = log_path, ctx.quiet = quiet, ctx.tc = &tc;
     if (log_path) {
-        ctx.log = fopen(log_path, resume ? "a" : "w");
-        if (!ctx.log) {
-            fprintf(stderr, "ima train: --log %s: cannot open for writing\n", log_path);
+        char head[8192];
+        int hn = snprintf(head, sizeof head, "round\tstage\tepoch\tseconds\ttotal\tglob");
+        for (int j = 0; j < m->cfg.n_modalities; j++) {
+            const char *nm = m->cfg.mod[j].name;
+            hn += snprintf(head + hn, sizeof head - (size_t)hn, "\trec_%s\talign_%s\tcorr_%s\tlocal_%s\tmean_y_%s\tdead_%s",
+                           nm, nm, nm, nm, nm, nm);
+        }
+        /* resuming keeps the rows the checkpoint holds (no repeated epoch) and the header */
+        long at[3] = {st.round, st.stage, st.epoch};
+        if (ima_tsv_log_open(&ctx.log, log_path, head, resume ? at : NULL, 3)) {
+            fprintf(stderr, "ima train: --log: %s\n", ima_last_error());
             goto done;
         }
-        if (!resume) {
-            fprintf(ctx.log, "round\tstage\tepoch\tseconds\ttotal\tglob");
-            for (int j = 0; j < m->cfg.n_modalities; j++) {
-                const char *nm = m->cfg.mod[j].name;
-                fprintf(ctx.log, "\trec_%s\talign_%s\tcorr_%s\tlocal_%s\tmean_y_%s\tdead_%s", nm, nm, nm, nm, nm, nm);
-            }
-            fputc('\n', ctx.log);
-        }
     }
+    ima_atomic_clean_stale(out); /* temporary files of killed runs */
     /* write the starting point, so that a failure in epoch 1 still leaves a valid checkpoint behind */
     if (!resume && ima_checkpoint_save(out, m, &tc, &st)) {
         fprintf(stderr, "ima train: %s\n", ima_last_error());

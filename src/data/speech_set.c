@@ -12,6 +12,7 @@
 
 #include "data/speech_internal.h"
 #include "ima/common.h"
+#include "io/file.h"
 #include "ima/digits.h"
 
 const char *const ima_split_names[IMA_NUM_SPLITS] = {"train", "valid", "test"};
@@ -108,10 +109,15 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 static void add_recording(ima_speech_set *s, ima_mfcc *m, int source, const char *path, int digit,
                           const char *speaker) {
     float feat[IMA_SPEECH_DIM];
-    if (ima_speech_features(m, feat, path))
-        ima_speech_set_skip(s, source, path, ima_last_error());
-    else
+    if (ima_speech_features(m, feat, path)) {
+        /* the entry names the file: keep the reason only ("PATH: why" -> "why") */
+        const char *why = ima_last_error();
+        size_t n = strlen(path);
+        while (!strncmp(why, path, n) && !strncmp(why + n, ": ", 2)) why += n + 2;
+        ima_speech_set_skip(s, source, path, why);
+    } else {
         ima_speech_set_push(s, feat, digit, speaker, source, path);
+    }
 }
 
 int ima_speech_add_dir(ima_speech_set *s, ima_mfcc *m, const char *dir, ima_progress_fn fn, void *ctx) {
@@ -163,8 +169,8 @@ int ima_speech_add_dir(ima_speech_set *s, ima_mfcc *m, const char *dir, ima_prog
 }
 
 int ima_speech_add_manifest(ima_speech_set *s, ima_mfcc *m, const char *manifest, ima_progress_fn fn, void *ctx) {
-    FILE *f = fopen(manifest, "r");
-    if (!f) return ima_error("%s: cannot open manifest: %s", manifest, strerror(errno));
+    FILE *f = ima_fopen_regular(manifest, NULL); /* a folder or a FIFO is refused here, by name */
+    if (!f) return ima_error_prefix("manifest");
     /* folder of the manifest, for relative paths */
     char base[4096];
     snprintf(base, sizeof base, "%s", manifest);
