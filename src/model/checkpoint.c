@@ -187,6 +187,18 @@ int ima_checkpoint_save(const char *path, const ima_model *m, const ima_train_co
     return rc;
 }
 
+/* Parameters of a validated config (model.h: three 3-layer MLPs per modality); < 2^62, no wrap. */
+static size_t config_param_count(const ima_config *c) {
+    size_t P = 0, d = c->latent_width;
+    for (int j = 0; j < c->n_modalities; j++) {
+        size_t D = c->mod[j].input_width, H = c->mod[j].hidden_width;
+        P += D * H + H + H * H + H + H * d + d;  /* encoder */
+        P += d * H + H + H * H + H + H * D + D;  /* decoder */
+        P += D * H + H + H * H + H + H + 1;      /* importance net */
+    }
+    return P;
+}
+
 /* Reads the file and its metadata: config, Adam steps, training configuration and state. */
 static int read_meta(ima_st_file *f, const char *path, ima_config *cfg, adam_steps *steps, ima_train_config *tc,
                      ima_train_state *st) {
@@ -222,6 +234,15 @@ int ima_checkpoint_load(const char *path, size_t max_batch, ima_model **out, ima
     adam_steps steps;
     if (read_meta(&f, path, &cfg, &steps, tc, st)) return IMA_ERR;
     ima_model *m = NULL;
+    /* the file must hold the parameters its config asks for (Adam's two moments count them) before a
+     * model of that size is allocated: a 2^24-wide config in a small file is refused here */
+    size_t P = config_param_count(&cfg);
+    const ima_st_tensor *am = ima_st_find(&f, "optimizer.adam_m");
+    if (!am || am->dtype != IMA_DTYPE_F32 || am->ndim != 1 || am->count != P) {
+        ima_error("%s: tensor 'optimizer.adam_m': expected F32 (%zu) as the config's %zu parameters need; the "
+                  "checkpoint does not match its own config", path, P, P);
+        goto fail;
+    }
     if (ima_model_init(&m, &cfg, max_batch, 0)) {
         ima_error_prefix("%s", path);
         goto fail;
