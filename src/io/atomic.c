@@ -143,6 +143,15 @@ const char *ima_outset_add(ima_outset *s, const char *final) {
 }
 
 int ima_outset_commit(ima_outset *s) {
+    /* what could make a rename fail is checked for every file before the first one moves */
+    for (int i = 0; i < s->n; i++) {
+        struct stat st;
+        if (lstat(s->final[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            ima_error("%s: is a folder; cannot replace it with the output file", s->final[i]);
+            ima_outset_abort(s);
+            return IMA_ERR;
+        }
+    }
     for (int i = 0; i < s->n; i++) {
         if (rename(s->staged[i], s->final[i]) != 0) {
             int e = errno;
