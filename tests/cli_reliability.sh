@@ -140,7 +140,17 @@ printf 'not audio' >"$T/rec/3_erin_0.wav"
     ok || bad "data digits into missing parents: $(tail -3 "$T/err.txt")"
 [ -f "$T/new/sub/corpus/manifest.json" ] && ok || bad "no corpus in new/sub/corpus"
 [ "$(stat -c %a "$T/new/sub/corpus" 2>/dev/null)" = 755 ] && ok || bad "corpus folder mode $(stat -c %a "$T/new/sub/corpus" 2>/dev/null), expected 755 (umask 022)"
+grep -q "speech bandwidth: 4000 Hz.*; 0 utterances" "$T/err.txt" && ok || bad "build log bandwidth: $(grep bandwidth "$T/err.txt")"
+grep -q '"bandwidth_hz":[[:space:]]*4000' "$T/new/sub/corpus/manifest.json" && ok || bad "manifest lacks the bandwidth"
 w=$(grep "skipped" "$T/err.txt" | grep "3_erin_0.wav" | head -1)
 [ -n "$w" ] && [ "$(grep -o "3_erin_0.wav" <<<"$w" | wc -l)" = 1 ] && ok || bad "skip warning: '$w'"
+
+# ---- 12. recordings of a higher bandwidth are band-limited to the corpus's, and the log says so ----
+for d in 0 1 2 3 4 5 6 7 8 9; do wav "$T/rec/${d}_frank_0.wav" 16000 12000; done
+"$IMA" data digits --mnist "$T/mn" --recordings "$T/rec" --out "$T/c16" >"$T/out.txt" 2>"$T/err.txt" ||
+    bad "corpus with 16 kHz recordings: $(tail -3 "$T/err.txt")"
+grep -q "speech bandwidth: 4000 Hz (half the lowest sample rate of the recordings); 10 utterances" "$T/err.txt" && ok ||
+    bad "build log: $(grep bandwidth "$T/err.txt")"
+grep -q '"band_limited":[[:space:]]*10' "$T/c16/manifest.json" && ok || bad "manifest: band_limited"
 
 cli_finish cli_reliability

@@ -92,6 +92,12 @@ typedef struct {
     ima_speech_source *sources; // (n_sources)
     size_t n_skipped;
     ima_skipped *skipped;       // (n_skipped) every bad recording that was skipped, with why
+    /* Bandwidth (docs/data.md): every recording is band-limited to bandwidth_hz before its features
+     * (0: only the MFCC's own Nyquist, IMA_SPEECH_RATE / 2). ima_speech_scan_bandwidth sets it to the
+     * lowest Nyquist frequency of the sources, so that no recording holds energy the others never have. */
+    double bandwidth_hz;
+    int lowest_rate;            // the lowest sample rate the scan saw (Hz; 0 before a scan)
+    size_t n_band_limited;      // recordings (and synthesized utterances) that were band-limited
 } ima_speech_set;
 
 /* progress callback: done out of total for the current source (may be NULL) */
@@ -112,6 +118,11 @@ int ima_speech_add_dir(ima_speech_set *s, ima_mfcc *m, const char *dir, ima_prog
  * taken from the manifest's folder; '#' lines and blank lines ignored). Bad lines are errors
  * naming file and line; bad recordings are skipped as above. */
 int ima_speech_add_manifest(ima_speech_set *s, ima_mfcc *m, const char *manifest, ima_progress_fn fn, void *ctx);
+
+/* Reads the headers (sample rates) of every recording of a folder (is_manifest 0) or a manifest (1) and
+ * lowers s->bandwidth_hz to the lowest Nyquist frequency found (never above IMA_SPEECH_RATE / 2).
+ * Call it for every source before adding any. Unreadable files are left to the add functions. */
+int ima_speech_scan_bandwidth(ima_speech_set *s, const char *src, int is_manifest);
 
 /* espeak-ng synthesis (speech_synth.c). A speaker is one voice configuration
  * (language/accent, variant, rate, pitch); each speaks the ten digit words once. */

@@ -244,6 +244,9 @@ static int cmd_digits(int argc, char **argv) {
     /* speech */
     ima_mfcc_config mc = ima_mfcc_default();
     if (ima_mfcc_init(&mfcc, &mc)) goto fail;
+    /* the corpus bandwidth: the lowest Nyquist frequency of all recordings; the others are band-limited to it */
+    for (int k = 0; k < n_recs + n_man; k++)
+        if (ima_speech_scan_bandwidth(&speech, k < n_recs ? recs[k] : manifests[k - n_recs], k >= n_recs)) goto fail;
     for (int k = 0; k < n_recs + n_man; k++) {
         const char *src = k < n_recs ? recs[k] : manifests[k - n_recs];
         char label[64];
@@ -269,6 +272,10 @@ static int cmd_digits(int argc, char **argv) {
     }
     fprintf(stderr, "speech: %zu utterances from %zu speakers, %zu skipped\n", speech.n, speech.n_speakers,
             speech.n_skipped);
+    fprintf(stderr, "speech bandwidth: %.0f Hz (%s); %zu utterances of a higher bandwidth band-limited to it\n",
+            speech.bandwidth_hz > 0 ? speech.bandwidth_hz : IMA_SPEECH_RATE / 2.0,
+            speech.lowest_rate ? "half the lowest sample rate of the recordings" : "the features' Nyquist frequency",
+            speech.n_band_limited);
 
     /* split speakers */
     static const char *const fsdd_valid[] = {"yweweler"}, *const fsdd_test[] = {"theo"};

@@ -329,6 +329,14 @@ static int write_manifest(const char *dir, const ima_digits_config *cfg, const i
     cJSON *un = cJSON_AddArrayToObject(utt, "names");
     for (size_t i = 0; i < sp->n; i++) cJSON_AddItemToArray(un, cJSON_CreateString(sp->name[i]));
 
+    cJSON *bw = cJSON_AddObjectToObject(root, "speech");
+    cJSON_AddNumberToObject(bw, "bandwidth_hz", sp->bandwidth_hz > 0 ? sp->bandwidth_hz : IMA_SPEECH_RATE / 2.0);
+    cJSON_AddNumberToObject(bw, "lowest_sample_rate", sp->lowest_rate);
+    cJSON_AddNumberToObject(bw, "band_limited", (double)sp->n_band_limited);
+    cJSON_AddStringToObject(bw, "rule", "the bandwidth is half the lowest sample rate of the recordings (at most the "
+                                        "features' 6250 Hz); every recording or synthesized utterance of a higher "
+                                        "bandwidth is low-passed to it (resampled to twice the bandwidth and back) "
+                                        "before its features");
     cJSON *mf = cJSON_AddObjectToObject(root, "mfcc");
     cJSON_AddStringToObject(mf, "reference", "Kaldi compute-mfcc-feats / torchaudio.compliance.kaldi.mfcc");
     cJSON_AddNumberToObject(mf, "sample_rate", IMA_SPEECH_RATE);

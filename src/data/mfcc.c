@@ -205,10 +205,15 @@ int ima_speech_features_wave(ima_mfcc *m, float *out, const float *wave, size_t 
 }
 
 int ima_speech_features(ima_mfcc *m, float *out, const char *path) {
+    int limited;
+    return ima_speech_features_band(m, out, path, 0, &limited);
+}
+
+int ima_speech_features_band(ima_mfcc *m, float *out, const char *path, double band_hz, int *limited) {
     IMA_ASSERT(m->Q - 1 == IMA_MFCC_COEFFS);
     float *wave;
     size_t n;
-    if (ima_audio_load(path, m->cfg.sample_rate, &wave, &n)) return IMA_ERR;
+    if (ima_audio_load_band(path, m->cfg.sample_rate, band_hz, &wave, &n, limited)) return IMA_ERR;
     int st = ima_speech_features_wave(m, out, wave, n);
     free(wave);
     if (st) return ima_error_prefix("%s", path);
