@@ -49,6 +49,10 @@ typedef struct {
     ima_modality_config mod[IMA_MAX_MODALITIES];
 } ima_config;
 
+/* The library's defaults, the one set (the CLI reads its defaults from here): latent 50, lambda_glob 1,
+ * centring on, n_modalities 0; every mod[] entry hidden 100, bce, every lambda 1, rho 0.5, with an
+ * empty name and input width 0 (the caller names the modalities and sets the widths). */
+ima_config ima_config_defaults(void);
 /* The paper's digits configuration: image 784/500/bce (rho 0.8), speech 696/100/bce (rho 0.3), d = latent. */
 ima_config ima_config_digits(size_t latent);
 /* Checks widths, names, lambdas, rho; an error names the field. */

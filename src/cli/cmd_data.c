@@ -343,6 +343,7 @@ int cmd_data(int argc, char **argv) {
         return argc < 2 ? 2 : 0;
     }
     if (!strcmp(argv[1], "digits")) return cmd_digits(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "emotion")) return cmd_data_emotion(argc - 1, argv + 1);
     if (!strcmp(argv[1], "inspect")) return data_inspect(argc - 1, argv + 1);
     fprintf(stderr, "ima data: unknown data command '%s' (expected digits or inspect)\n", argv[1]);
     return 2;

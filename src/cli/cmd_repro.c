@@ -68,6 +68,7 @@ int cmd_repro(int argc, char **argv) {
         usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "emotion")) return cmd_repro_emotion(argc - 1, argv + 1);
     if (strcmp(argv[1], "digits")) {
         fprintf(stderr, "ima repro: unknown experiment '%s' (expected: digits)\n", argv[1]);
         return 2;

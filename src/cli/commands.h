@@ -8,6 +8,8 @@ int cmd_data(int argc, char **argv);   /* cmd_data.c: data digits, data inspect 
 int cmd_eval(int argc, char **argv);   /* cmd_eval.c: retrieval, classify, importance, tsne */
 int cmd_repro(int argc, char **argv);  /* cmd_repro.c: repro digits */
 int cmd_toy(int argc, char **argv);    /* cmd_toy.c: the small built-in example data set */
+int cmd_data_emotion(int argc, char **argv);  /* cmd_emotion.c: data emotion */
+int cmd_repro_emotion(int argc, char **argv); /* cmd_emotion.c: repro emotion */
 
 /* cmd_train_baseline.c: `ima train --model mvae|jmvae|dae`, and its part of `ima train --help` */
 #include <stdio.h>

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ima/api.h"
 #include "ima/common.h"
 #include "ima/safetensors.h"
 #include "ima/train.h"
@@ -270,3 +271,8 @@ fail:
     ima_st_free(&f);
     return IMA_ERR;
 }
+
+/* ---- the configuration as JSON text, for include/ima/api.h ------------------------------------ */
+
+char *ima_config_to_json(const ima_config *c) { return config_json(c); }
+int ima_config_from_json(ima_config *c, const char *json, const char *what) { return config_parse(c, json, what); }

@@ -19,6 +19,16 @@ static ima_modality_config modality(const char *name, size_t D, size_t H, ima_lo
     return c;
 }
 
+ima_config ima_config_defaults(void) {
+    ima_config c;
+    memset(&c, 0, sizeof c);
+    c.latent_width = 50;
+    c.lambda_glob = 1.0f;
+    c.center_inputs = 1;
+    for (int j = 0; j < IMA_MAX_MODALITIES; j++) c.mod[j] = modality("", 0, 100, IMA_LOSS_BCE, 0.5f);
+    return c;
+}
+
 ima_config ima_config_digits(size_t latent) {
     ima_config c;
     memset(&c, 0, sizeof c);

@@ -1,0 +1,541 @@
+/* emotion_corpus.c: the emotion corpus shared by both sources: accumulation, vocabulary, GloVe
+ * lookup, out-of-vocabulary dropping, standardization on the training split, the folder on disk,
+ * and the N^2 word/acoustic pairs of every utterance (SPEC section 9; layout in emotion.h).
+ *
+ * Dimensions: U utterances, T tokens, V vocabulary words, Dw = 100, Da = IMA_EMO_ACOUSTIC_DIM,
+ * P pairs. */
+#define _XOPEN_SOURCE 700
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <ftw.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "data/emotion_internal.h"
+#include "ima/common.h"
+#include "ima/emotion.h"
+#include "ima/npy.h"
+#include "ima/rng.h"
+#include "io/atomic.h"
+
+ima_emo_build_config ima_emo_build_defaults(void) {
+    ima_emo_build_config c = {0};
+    c.glove_path = NULL;
+    c.min_count = 5;
+    c.limit_per_split = 0;
+    c.seed = 1;
+    c.verbose = 1;
+    return c;
+}
+
+void ima_emo_corpus_free(ima_emo_corpus *c) {
+    if (!c) return;
+    for (size_t u = 0; u < c->n_utts; u++) {
+        free(c->utt_id[u]);
+        free(c->speaker[u]);
+        free(c->text[u]);
+    }
+    for (size_t t = 0; t < c->n_tokens; t++) free(c->word[t]);
+    for (size_t v = 0; v < c->vocab_size; v++) free(c->vocab[v]);
+    free(c->utt_id);
+    free(c->speaker);
+    free(c->text);
+    free(c->label);
+    free(c->split);
+    free(c->tok_start);
+    free(c->word);
+    free(c->t0);
+    free(c->t1);
+    free(c->wvec);
+    free(c->avec);
+    free(c->vocab);
+    memset(c, 0, sizeof *c);
+}
+
+/* ---- accumulation ------------------------------------------------------------------------------- */
+
+void emo_builder_init(emo_builder *b, ima_emo_corpus *c, const char *source) {
+    memset(c, 0, sizeof *c);
+    memset(b, 0, sizeof *b);
+    b->c = c;
+    c->acoustic_dim = IMA_EMO_ACOUSTIC_DIM;
+    snprintf(c->source, sizeof c->source, "%s", source);
+    c->tok_start = ima_calloc(1, sizeof(size_t));
+}
+
+static void *grow(void *p, size_t n, size_t size) {
+    void *q = realloc(p, n * size);
+    IMA_ASSERT(q);
+    return q;
+}
+
+void emo_builder_add(emo_builder *b, const char *id, const char *speaker, const char *text, int64_t label, int split,
+                     size_t N, char (*words)[64], const float *t0, const float *t1, const float *avec) {
+    ima_emo_corpus *c = b->c;
+    if (c->n_utts == b->cap_utts) {
+        b->cap_utts = b->cap_utts ? b->cap_utts * 2 : 1024;
+        c->utt_id = grow(c->utt_id, b->cap_utts, sizeof(char *));
+        c->speaker = grow(c->speaker, b->cap_utts, sizeof(char *));
+        c->text = grow(c->text, b->cap_utts, sizeof(char *));
+        c->label = grow(c->label, b->cap_utts, sizeof(int64_t));
+        c->split = grow(c->split, b->cap_utts, 1);
+        c->tok_start = grow(c->tok_start, b->cap_utts + 1, sizeof(size_t));
+    }
+    if (c->n_tokens + N > b->cap_tokens) {
+        while (c->n_tokens + N > b->cap_tokens) b->cap_tokens = b->cap_tokens ? b->cap_tokens * 2 : 8192;
+        c->word = grow(c->word, b->cap_tokens, sizeof(char *));
+        c->t0 = grow(c->t0, b->cap_tokens, sizeof(float));
+        c->t1 = grow(c->t1, b->cap_tokens, sizeof(float));
+        c->avec = grow(c->avec, b->cap_tokens * IMA_EMO_ACOUSTIC_DIM, sizeof(float));
+    }
+    size_t u = c->n_utts++;
+    c->utt_id[u] = strdup(id);
+    c->speaker[u] = strdup(speaker);
+    c->text[u] = strdup(text);
+    c->label[u] = label;
+    c->split[u] = (uint8_t)split;
+    for (size_t l = 0; l < N; l++) {
+        char form[64];
+        ima_emo_lookup_form(form, sizeof form, words[l]);
+        size_t t = c->n_tokens + l;
+        c->word[t] = strdup(form);
+        c->t0[t] = t0[l];
+        c->t1[t] = t1[l];
+    }
+    memcpy(c->avec + c->n_tokens * IMA_EMO_ACOUSTIC_DIM, avec, N * IMA_EMO_ACOUSTIC_DIM * sizeof(float));
+    c->n_tokens += N;
+    c->tokens_read += N;
+    c->tok_start[u + 1] = c->n_tokens;
+}
+
+/* ---- vocabulary, OOV, GloVe, standardization ------------------------------------------------------- */
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* mean and sd (population) per column over the rows whose utterance is in the training split;
+ * then every row standardized; sd 0 is taken as 1 */
+static void standardize(float *x, size_t D, const ima_emo_corpus *c, double *mean_out, double *sd_out) {
+    double *mean = ima_calloc(D, sizeof(double)), *var = ima_calloc(D, sizeof(double));
+    size_t n = 0;
+    for (size_t u = 0; u < c->n_utts; u++) {
+        if (c->split[u] != IMA_EMO_TRAIN) continue;
+        for (size_t t = c->tok_start[u]; t < c->tok_start[u + 1]; t++, n++)
+            for (size_t d = 0; d < D; d++) mean[d] += x[t * D + d];
+    }
+    for (size_t d = 0; d < D; d++) mean[d] /= n ? (double)n : 1.0;
+    for (size_t u = 0; u < c->n_utts; u++) {
+        if (c->split[u] != IMA_EMO_TRAIN) continue;
+        for (size_t t = c->tok_start[u]; t < c->tok_start[u + 1]; t++)
+            for (size_t d = 0; d < D; d++) {
+                double e = x[t * D + d] - mean[d];
+                var[d] += e * e;
+            }
+    }
+    for (size_t d = 0; d < D; d++) {
+        double sd = n ? sqrt(var[d] / (double)n) : 0.0;
+        var[d] = sd > 1e-8 ? sd : 1.0;
+        if (mean_out) mean_out[d] = mean[d];
+        if (sd_out) sd_out[d] = var[d];
+    }
+    for (size_t t = 0; t < c->n_tokens; t++)
+        for (size_t d = 0; d < D; d++) x[t * D + d] = (float)((x[t * D + d] - mean[d]) / var[d]);
+    free(mean);
+    free(var);
+}
+
+int emo_finish(emo_builder *b, const ima_emo_build_config *cfg) {
+    ima_emo_corpus *c = b->c;
+    if (!cfg->glove_path) return ima_error("%s: no GloVe file given (e.g. ../shared/data/glove/glove.6B.100d.subset.txt.gz)", __func__);
+    size_t n_train_utts = 0;
+    for (size_t u = 0; u < c->n_utts; u++) n_train_utts += c->split[u] == IMA_EMO_TRAIN;
+    if (n_train_utts == 0) return ima_error("%s: the training split has no utterance", __func__);
+    /* 1. candidate vocabulary: words seen >= min_count times in the training transcripts */
+    size_t nt = 0;
+    for (size_t u = 0; u < c->n_utts; u++)
+        if (c->split[u] == IMA_EMO_TRAIN) nt += c->tok_start[u + 1] - c->tok_start[u];
+    char **tw = ima_malloc((nt ? nt : 1) * sizeof(char *));
+    nt = 0;
+    for (size_t u = 0; u < c->n_utts; u++)
+        if (c->split[u] == IMA_EMO_TRAIN)
+            for (size_t t = c->tok_start[u]; t < c->tok_start[u + 1]; t++) tw[nt++] = c->word[t];
+    qsort(tw, nt, sizeof(char *), cmp_str);
+    char **cand = ima_malloc((nt ? nt : 1) * sizeof(char *));
+    size_t nc = 0;
+    for (size_t i = 0; i < nt;) {
+        size_t j = i;
+        while (j < nt && !strcmp(tw[i], tw[j])) j++;
+        if ((long)(j - i) >= cfg->min_count) cand[nc++] = tw[i];
+        i = j;
+    }
+    /* 2. GloVe vectors; candidates without one leave the vocabulary */
+    float *gv = ima_malloc((nc ? nc : 1) * IMA_EMO_WORD_DIM * sizeof(float));
+    uint8_t *found = ima_malloc(nc ? nc : 1);
+    if (emo_glove_lookup(gv, found, cand, nc, cfg->glove_path)) {
+        free(tw);
+        free(cand);
+        free(gv);
+        free(found);
+        return IMA_ERR;
+    }
+    size_t V = 0;
+    for (size_t i = 0; i < nc; i++) V += found[i];
+    if (V == 0) {
+        free(tw);
+        free(cand);
+        free(gv);
+        free(found);
+        return ima_error("%s: empty vocabulary (no training word is seen %d times and has a GloVe vector)", __func__,
+                         cfg->min_count);
+    }
+    c->vocab = ima_malloc(V * sizeof(char *));
+    float *vv = ima_malloc(V * IMA_EMO_WORD_DIM * sizeof(float)); // (V, Dw)
+    char **noglove = ima_malloc((nc ? nc : 1) * sizeof(char *));
+    size_t nng = 0;
+    V = 0;
+    for (size_t i = 0; i < nc; i++) {
+        if (!found[i]) {
+            noglove[nng++] = strdup(cand[i]);
+            continue;
+        }
+        c->vocab[V] = strdup(cand[i]);
+        memcpy(vv + V * IMA_EMO_WORD_DIM, gv + i * IMA_EMO_WORD_DIM, IMA_EMO_WORD_DIM * sizeof(float));
+        V++;
+    }
+    c->vocab_size = c->n_vocab_words = V;
+    free(gv);
+    free(found);
+
+    /* 3. keep in-vocabulary tokens (both modalities), drop utterances left empty */
+    c->wvec = ima_malloc((c->n_tokens ? c->n_tokens : 1) * IMA_EMO_WORD_DIM * sizeof(float));
+    size_t T = 0, U = 0;
+    for (size_t u = 0; u < c->n_utts; u++) {
+        size_t first = T;
+        for (size_t t = c->tok_start[u]; t < c->tok_start[u + 1]; t++) {
+            const char *key = c->word[t];
+            char **hit = bsearch(&key, c->vocab, V, sizeof(char *), cmp_str);
+            if (!hit) {
+                if (bsearch(&key, noglove, nng, sizeof(char *), cmp_str))
+                    c->tokens_noglove++;
+                else
+                    c->tokens_oov++;
+                free(c->word[t]);
+                continue;
+            }
+            c->word[T] = c->word[t];
+            c->t0[T] = c->t0[t];
+            c->t1[T] = c->t1[t];
+            memmove(c->avec + T * IMA_EMO_ACOUSTIC_DIM, c->avec + t * IMA_EMO_ACOUSTIC_DIM,
+                    IMA_EMO_ACOUSTIC_DIM * sizeof(float));
+            memcpy(c->wvec + T * IMA_EMO_WORD_DIM, vv + (size_t)(hit - c->vocab) * IMA_EMO_WORD_DIM,
+                   IMA_EMO_WORD_DIM * sizeof(float));
+            T++;
+        }
+        if (T == first) {
+            c->utts_empty++;
+            free(c->utt_id[u]);
+            free(c->speaker[u]);
+            free(c->text[u]);
+            continue;
+        }
+        c->utt_id[U] = c->utt_id[u];
+        c->speaker[U] = c->speaker[u];
+        c->text[U] = c->text[u];
+        c->label[U] = c->label[u];
+        c->split[U] = c->split[u];
+        c->tok_start[U] = first;
+        U++;
+    }
+    c->tok_start[U] = T;
+    c->n_utts = U;
+    c->n_tokens = T;
+    free(vv);
+    for (size_t i = 0; i < nng; i++) free(noglove[i]);
+    free(noglove);
+    free(tw); /* the strings belonged to c->word (kept or freed above) */
+    free(cand);
+    /* 4. standardize both modalities on the training split */
+    standardize(c->wvec, IMA_EMO_WORD_DIM, c, NULL, NULL);
+    standardize(c->avec, IMA_EMO_ACOUSTIC_DIM, c, c->acoustic_mean, c->acoustic_sd);
+    if (cfg->verbose)
+        fprintf(stderr,
+                "emotion corpus: %zu utterances, %zu tokens, vocabulary %zu; dropped %zu out-of-vocabulary and %zu "
+                "without a GloVe vector of %zu tokens, %zu empty utterances\n",
+                c->n_utts, c->n_tokens, c->vocab_size, c->tokens_oov, c->tokens_noglove, c->tokens_read, c->utts_empty);
+    return IMA_OK;
+}
+
+/* ---- pairs ------------------------------------------------------------------------------------- */
+
+int ima_emo_pairs(int64_t **pairs, size_t *P, const ima_emo_corpus *c, int split, size_t max_per_utt, uint64_t seed) {
+    *pairs = NULL;
+    *P = 0;
+    size_t total = 0;
+    for (size_t u = 0; u < c->n_utts; u++) {
+        if (c->split[u] != split) continue;
+        size_t N = c->tok_start[u + 1] - c->tok_start[u], nn;
+        if (ima_mul_overflows(N, N, &nn)) return IMA_ERR;
+        if (max_per_utt && nn > max_per_utt) nn = max_per_utt;
+        total += nn;
+    }
+    size_t bytes;
+    if (ima_mul_overflows(total ? total : 1, 3 * sizeof(int64_t), &bytes)) return IMA_ERR;
+    int64_t *p = ima_malloc(bytes); // (P, 3)
+    ima_rng rng;
+    ima_rng_init(&rng, seed);
+    size_t k = 0, *idx = NULL, cap = 0;
+    for (size_t u = 0; u < c->n_utts; u++) {
+        if (c->split[u] != split) continue;
+        size_t a = c->tok_start[u], N = c->tok_start[u + 1] - a, nn = N * N;
+        if (max_per_utt && nn > max_per_utt) {
+            if (nn > cap) {
+                cap = nn;
+                idx = realloc(idx, cap * sizeof(size_t));
+                IMA_ASSERT(idx);
+            }
+            for (size_t i = 0; i < nn; i++) idx[i] = i;
+            for (size_t i = 0; i < max_per_utt; i++) { /* partial Fisher-Yates */
+                size_t j = i + (size_t)ima_rng_below(&rng, nn - i), tmp = idx[i];
+                idx[i] = idx[j];
+                idx[j] = tmp;
+            }
+            for (size_t i = 0; i < max_per_utt; i++, k++) {
+                p[3 * k] = (int64_t)(a + idx[i] / N);
+                p[3 * k + 1] = (int64_t)(a + idx[i] % N);
+                p[3 * k + 2] = (int64_t)u;
+            }
+            continue;
+        }
+        for (size_t l = 0; l < N; l++)
+            for (size_t m = 0; m < N; m++, k++) {
+                p[3 * k] = (int64_t)(a + l);
+                p[3 * k + 1] = (int64_t)(a + m);
+                p[3 * k + 2] = (int64_t)u;
+            }
+    }
+    free(idx);
+    *pairs = p;
+    *P = k;
+    return IMA_OK;
+}
+
+/* ---- the folder --------------------------------------------------------------------------------- */
+
+static int write_text(const char *path, const char *s) {
+    ima_atomic_file a;
+    if (ima_atomic_open(&a, path)) return IMA_ERR;
+    if (ima_atomic_write(&a, s, strlen(s))) {
+        ima_atomic_abort(&a);
+        return IMA_ERR;
+    }
+    return ima_atomic_commit(&a);
+}
+
+/* growing string */
+typedef struct {
+    char *s;
+    size_t n, cap;
+} sbuf;
+static void sb_put(sbuf *b, const char *s) {
+    size_t l = strlen(s);
+    if (b->n + l + 1 > b->cap) {
+        b->cap = (b->n + l + 1) * 2;
+        b->s = realloc(b->s, b->cap);
+        IMA_ASSERT(b->s);
+    }
+    memcpy(b->s + b->n, s, l + 1);
+    b->n += l;
+}
+/* s with tabs and line breaks turned into spaces */
+static void sb_put_clean(sbuf *b, const char *s) {
+    char tmp[2] = {0, 0};
+    for (; *s; s++) {
+        tmp[0] = (*s == '\t' || *s == '\n' || *s == '\r') ? ' ' : *s;
+        sb_put(b, tmp);
+    }
+}
+
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+static int write_split(const ima_emo_corpus *c, const char *dir, int s) {
+    char path[4096];
+    emo_path(path, sizeof path, "%s/%s", dir, ima_emo_split_names[s]);
+    if (mkdir(path, 0777) != 0) return ima_error("%s: cannot create (%s)", path, strerror(errno));
+    size_t U = 0, T = 0;
+    for (size_t u = 0; u < c->n_utts; u++)
+        if (c->split[u] == s) {
+            U++;
+            T += c->tok_start[u + 1] - c->tok_start[u];
+        }
+    float *w = ima_malloc((T ? T : 1) * IMA_EMO_WORD_DIM * sizeof(float));
+    float *a = ima_malloc((T ? T : 1) * IMA_EMO_ACOUSTIC_DIM * sizeof(float));
+    int64_t *tu = ima_malloc((T ? T : 1) * sizeof(int64_t)), *lab = ima_malloc((U ? U : 1) * sizeof(int64_t));
+    size_t *local = ima_malloc((c->n_tokens ? c->n_tokens : 1) * sizeof(size_t)); /* global -> split token */
+    size_t *ulocal = ima_malloc((c->n_utts ? c->n_utts : 1) * sizeof(size_t));
+    sbuf tok = {0}, utt = {0};
+    sb_put(&tok, "word\tstart_s\tend_s\tutterance\n");
+    sb_put(&utt, "id\tspeaker\tlabel\ttext\n");
+    size_t t2 = 0, u2 = 0;
+    char line[256];
+    for (size_t u = 0; u < c->n_utts; u++) {
+        if (c->split[u] != s) continue;
+        ulocal[u] = u2;
+        lab[u2] = c->label[u];
+        sb_put_clean(&utt, c->utt_id[u]);
+        sb_put(&utt, "\t");
+        sb_put_clean(&utt, c->speaker[u]);
+        sb_put(&utt, "\t");
+        sb_put(&utt, ima_emo_class_names[c->label[u]]);
+        sb_put(&utt, "\t");
+        sb_put_clean(&utt, c->text[u]);
+        sb_put(&utt, "\n");
+        for (size_t t = c->tok_start[u]; t < c->tok_start[u + 1]; t++, t2++) {
+            local[t] = t2;
+            memcpy(w + t2 * IMA_EMO_WORD_DIM, c->wvec + t * IMA_EMO_WORD_DIM, IMA_EMO_WORD_DIM * sizeof(float));
+            memcpy(a + t2 * IMA_EMO_ACOUSTIC_DIM, c->avec + t * IMA_EMO_ACOUSTIC_DIM,
+                   IMA_EMO_ACOUSTIC_DIM * sizeof(float));
+            tu[t2] = (int64_t)u2;
+            snprintf(line, sizeof line, "%s\t%.3f\t%.3f\t", c->word[t], c->t0[t], c->t1[t]);
+            sb_put(&tok, line);
+            sb_put_clean(&tok, c->utt_id[u]);
+            sb_put(&tok, "\n");
+        }
+        u2++;
+    }
+    int64_t *pairs = NULL;
+    size_t P = 0;
+    int st = ima_emo_pairs(&pairs, &P, c, s, 0, 0);
+    if (!st)
+        for (size_t k = 0; k < P; k++) {
+            pairs[3 * k] = (int64_t)local[pairs[3 * k]];
+            pairs[3 * k + 1] = (int64_t)local[pairs[3 * k + 1]];
+            pairs[3 * k + 2] = (int64_t)ulocal[pairs[3 * k + 2]];
+        }
+    size_t shp[2];
+#define WR(name, call)                                                                                                \
+    if (!st) {                                                                                                        \
+        emo_path(path, sizeof path, "%s/%s/%s", dir, ima_emo_split_names[s], name);                                   \
+        st = call;                                                                                                    \
+    }
+    WR("words.npy", ima_npy_write_f32(path, T, IMA_EMO_WORD_DIM, w));
+    WR("acoustic.npy", ima_npy_write_f32(path, T, IMA_EMO_ACOUSTIC_DIM, a));
+    shp[0] = T;
+    WR("token_utt.npy", ima_npy_write(path, IMA_DTYPE_I64, 1, shp, tu));
+    shp[0] = U;
+    WR("labels.npy", ima_npy_write(path, IMA_DTYPE_I64, 1, shp, lab));
+    shp[0] = P;
+    shp[1] = 3;
+    WR("pairs.npy", ima_npy_write(path, IMA_DTYPE_I64, 2, shp, pairs ? pairs : tu));
+    WR("tokens.tsv", write_text(path, tok.s));
+    WR("utterances.tsv", write_text(path, utt.s));
+#undef WR
+    free(w);
+    free(a);
+    free(tu);
+    free(lab);
+    free(local);
+    free(ulocal);
+    free(pairs);
+    free(tok.s);
+    free(utt.s);
+    return st;
+}
+
+static cJSON *manifest(const ima_emo_corpus *c) {
+    cJSON *m = cJSON_CreateObject();
+    cJSON_AddStringToObject(m, "format", "ima-emotion-corpus");
+    cJSON_AddNumberToObject(m, "version", 1);
+    cJSON_AddStringToObject(m, "source", c->source);
+    cJSON_AddNumberToObject(m, "word_dim", IMA_EMO_WORD_DIM);
+    cJSON_AddNumberToObject(m, "acoustic_dim", IMA_EMO_ACOUSTIC_DIM);
+    cJSON_AddNumberToObject(m, "utterances", (double)c->n_utts);
+    cJSON_AddNumberToObject(m, "tokens", (double)c->n_tokens);
+    cJSON_AddNumberToObject(m, "vocabulary", (double)c->vocab_size);
+    cJSON_AddNumberToObject(m, "tokens_read", (double)c->tokens_read);
+    cJSON_AddNumberToObject(m, "tokens_out_of_vocabulary", (double)c->tokens_oov);
+    cJSON_AddNumberToObject(m, "tokens_without_glove", (double)c->tokens_noglove);
+    cJSON_AddNumberToObject(m, "utterances_read", (double)c->utts_read);
+    cJSON_AddNumberToObject(m, "utterances_empty", (double)c->utts_empty);
+    cJSON_AddNumberToObject(m, "utterances_skipped", (double)c->utts_skipped);
+    cJSON *cl = cJSON_AddArrayToObject(m, "classes");
+    for (int k = 0; k < IMA_EMO_N_CLASSES; k++) cJSON_AddItemToArray(cl, cJSON_CreateString(ima_emo_class_names[k]));
+    cJSON *fe = cJSON_AddArrayToObject(m, "acoustic_features");
+    for (int k = 0; k < IMA_EMO_ACOUSTIC_DIM; k++)
+        cJSON_AddItemToArray(fe, cJSON_CreateString(ima_emo_acoustic_feature_names[k]));
+    cJSON *sp = cJSON_AddObjectToObject(m, "splits");
+    for (int s = 0; s < 3; s++) {
+        size_t U = 0, T = 0, P = 0, per[IMA_EMO_N_CLASSES] = {0};
+        for (size_t u = 0; u < c->n_utts; u++)
+            if (c->split[u] == s) {
+                size_t N = c->tok_start[u + 1] - c->tok_start[u];
+                U++;
+                T += N;
+                P += N * N;
+                per[c->label[u]]++;
+            }
+        cJSON *o = cJSON_AddObjectToObject(sp, ima_emo_split_names[s]);
+        cJSON_AddNumberToObject(o, "utterances", (double)U);
+        cJSON_AddNumberToObject(o, "tokens", (double)T);
+        cJSON_AddNumberToObject(o, "pairs", (double)P);
+        for (int k = 0; k < IMA_EMO_N_CLASSES; k++) cJSON_AddNumberToObject(o, ima_emo_class_names[k], (double)per[k]);
+    }
+    return m;
+}
+
+int ima_emo_corpus_save(const ima_emo_corpus *c, const char *dir, int force) {
+    struct stat sb;
+    int exists = stat(dir, &sb) == 0;
+    if (exists && !force) return ima_error("%s: already exists (use --force to replace it)", dir);
+    size_t dl = strlen(dir);
+    if (dl > 3900) return ima_error("%s: path too long", dir);
+    char tmp[4096], old[4096], path[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", dir);
+    if (!mkdtemp(tmp)) return ima_error("%s: cannot create a temporary folder beside it (%s)", dir, strerror(errno));
+    int st = IMA_OK;
+    for (int s = 0; s < 3 && !st; s++) st = write_split(c, tmp, s);
+    if (!st) {
+        sbuf v = {0};
+        for (size_t i = 0; i < c->vocab_size; i++) {
+            sb_put(&v, c->vocab[i]);
+            sb_put(&v, "\n");
+        }
+        emo_path(path, sizeof path, "%s/vocab.txt", tmp);
+        st = write_text(path, v.s ? v.s : "");
+        free(v.s);
+    }
+    if (!st) {
+        cJSON *m = manifest(c);
+        char *js = cJSON_Print(m);
+        cJSON_Delete(m);
+        emo_path(path, sizeof path, "%s/manifest.json", tmp);
+        st = write_text(path, js);
+        free(js);
+    }
+    if (st) {
+        nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return st;
+    }
+    if (exists) {
+        snprintf(old, sizeof old, "%s.old.XXXXXX", dir);
+        if (!mkdtemp(old) || rename(dir, old) != 0) {
+            nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+            return ima_error("%s: cannot move the old folder aside (%s)", dir, strerror(errno));
+        }
+    }
+    if (rename(tmp, dir) != 0) {
+        int e = errno;
+        if (exists) rename(old, dir);
+        nftw(tmp, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return ima_error("%s: cannot rename the new folder into place (%s)", dir, strerror(e));
+    }
+    if (exists) nftw(old, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return IMA_OK;
+}

@@ -1,0 +1,381 @@
+/* emotion_meld.c: the open analogue of IEMOCAP: MELD's real transcripts and emotion labels, each
+ * utterance spoken by libespeak-ng (docs/emotion.md).
+ *
+ * Voices: every MELD speaker name maps (by a hash mixed with the seed) to one espeak voice: an
+ * English accent, a variant (+m1..+m7, +f1..+f5), a base pitch and a base rate.
+ * Prosody: the emotion shifts pitch level, pitch range, rate and volume (emo_prosody below), and
+ * every utterance adds Gaussian noise to each, so the class is not a deterministic function of the
+ * audio: the acoustic modality's emotion is put there by these rules, and the report says so.
+ * Timings: the text given to espeak is the token list (ASCII, single spaces, the sentence's
+ * punctuation after a token kept so that the intonation follows it); espeak's WORD events give each
+ * word's start (ms), the next word's start (or the end of the audio) its end.
+ * espeak-ng keeps process-wide state (see speech_synth.c): synthesis runs on one thread.
+ *
+ * Dimensions: N tokens of an utterance, n samples. */
+#define _POSIX_C_SOURCE 200809L
+#include <espeak-ng/speak_lib.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "data/emotion_internal.h"
+#include "ima/audio.h"
+#include "ima/common.h"
+#include "ima/emotion.h"
+#include "ima/rng.h"
+
+#define MAX_TOKENS 256
+#define MAX_EVENTS 1024
+
+static const char *const accents[] = {"en-us", "en", "en-gb-x-rp", "en-us-nyc", "en-gb-scotland", "en-029"};
+static const char *const variants[] = {"m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f5"};
+
+/* emotion prosody: offsets from the speaker's neutral voice, and the per-utterance noise sd */
+typedef struct {
+    double pitch;   // espeak pitch points (0..100)
+    double range;   // espeak pitch range points (0..100, neutral 50)
+    double rate;    // relative change of words per minute
+    double volume;  // relative change of amplitude
+} emo_prosody;
+static const emo_prosody prosody_shift[IMA_EMO_N_CLASSES] = {
+    {0.0, 0.0, 0.00, 0.00},      /* neutral */
+    {10.0, 22.0, 0.08, 0.15},    /* happy: higher, livelier, a little faster and louder */
+    {5.0, 28.0, 0.12, 0.40},     /* angry: wide range, fast, loud */
+    {-10.0, -22.0, -0.20, -0.30} /* sad: low, flat, slow, soft */
+};
+static const emo_prosody prosody_noise = {7.0, 14.0, 0.10, 0.18};
+
+typedef struct {
+    short *buf;
+    size_t n, cap;
+    int ev_pos[MAX_EVENTS];   // text position of each WORD event (1-based characters)
+    int ev_ms[MAX_EVENTS];    // its audio position (ms)
+    size_t n_ev;
+} synth_out;
+
+static int synth_cb(short *wav, int numsamples, espeak_EVENT *events) {
+    synth_out *o = events ? events->user_data : NULL; /* every event, the terminator too, carries it */
+    for (espeak_EVENT *e = events; o && e && e->type != espeakEVENT_LIST_TERMINATED; e++) {
+        if (e->type == espeakEVENT_WORD && o->n_ev < MAX_EVENTS) {
+            o->ev_pos[o->n_ev] = e->text_position;
+            o->ev_ms[o->n_ev] = e->audio_position;
+            o->n_ev++;
+        }
+    }
+    if (!o || !wav || numsamples <= 0) return 0;
+    if (o->n + (size_t)numsamples > o->cap) {
+        o->cap = (o->n + (size_t)numsamples) * 2;
+        o->buf = realloc(o->buf, o->cap * sizeof(short));
+        IMA_ASSERT(o->buf);
+    }
+    memcpy(o->buf + o->n, wav, (size_t)numsamples * sizeof(short));
+    o->n += (size_t)numsamples;
+    return 0;
+}
+
+static int espeak_rate_hz = 0; /* espeak is process-wide; initialised once */
+
+int emo_espeak_init(void) {
+    if (espeak_rate_hz > 0) return IMA_OK;
+    int rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, NULL, espeakINITIALIZE_DONT_EXIT);
+    if (rate <= 0) return ima_error("espeak-ng: initialisation failed (is espeak-ng-data installed?)");
+    espeak_rate_hz = rate;
+    return IMA_OK;
+}
+
+/* Speaks the tokens words[0..N) with the given voice settings; returns 16 kHz audio and per-token
+ * timings (seconds). punct[l]: a punctuation character to put after token l, or 0. */
+int emo_speak(float **wave, size_t *n, float *t0, float *t1, char (*words)[64], const char *punct, size_t N,
+              const char *voice, int pitch, int range, int rate, int volume) {
+    *wave = NULL;
+    *n = 0;
+    if (emo_espeak_init()) return IMA_ERR;
+    espeak_SetSynthCallback(synth_cb);
+    if (espeak_SetVoiceByName(voice) != EE_OK) return ima_error("espeak-ng: unknown voice '%s'", voice);
+    espeak_SetParameter(espeakRATE, rate, 0);
+    espeak_SetParameter(espeakPITCH, pitch, 0);
+    espeak_SetParameter(espeakRANGE, range, 0);
+    espeak_SetParameter(espeakVOLUME, volume, 0);
+    /* text: tokens separated by single spaces; position (1-based) of each token recorded */
+    size_t cap = N * 66 + 2, len = 0;
+    char *text = ima_malloc(cap);
+    size_t *pos = ima_malloc((N ? N : 1) * sizeof(size_t));
+    for (size_t l = 0; l < N; l++) {
+        if (l) text[len++] = ' ';
+        pos[l] = len + 1;
+        size_t wl = strlen(words[l]);
+        memcpy(text + len, words[l], wl);
+        len += wl;
+        if (punct && punct[l]) text[len++] = punct[l];
+    }
+    text[len] = '\0';
+    synth_out o = {0};
+    int st = IMA_OK;
+    if (espeak_Synth(text, len + 1, 0, POS_CHARACTER, 0, espeakCHARS_8BIT, NULL, &o) != EE_OK ||
+        espeak_Synchronize() != EE_OK)
+        st = ima_error("espeak-ng: synthesis failed for '%s' with voice %s", text, voice);
+    if (!st && o.n == 0) st = ima_error("espeak-ng: no audio for '%s' with voice %s", text, voice);
+    float *raw = NULL;
+    if (!st) {
+        raw = ima_malloc(o.n * sizeof(float));
+        for (size_t i = 0; i < o.n; i++) raw[i] = (float)o.buf[i] / 32768.0f;
+        st = ima_audio_resample(wave, n, raw, o.n, (double)espeak_rate_hz, IMA_EMO_RATE);
+    }
+    if (!st) {
+        double dur = (double)*n / IMA_EMO_RATE;
+        /* each token's start: the first WORD event at or after its position and before the next token */
+        double *start = ima_malloc((N ? N : 1) * sizeof(double));
+        for (size_t l = 0; l < N; l++) {
+            start[l] = -1.0;
+            size_t lim = l + 1 < N ? pos[l + 1] : (size_t)-1;
+            for (size_t e = 0; e < o.n_ev; e++)
+                if ((size_t)o.ev_pos[e] >= pos[l] && (size_t)o.ev_pos[e] < lim) {
+                    start[l] = o.ev_ms[e] / 1000.0;
+                    break;
+                }
+        }
+        /* a run [r0, r1) of tokens espeak gave no event shares the gap between its known neighbours */
+        for (size_t r0 = 0; r0 < N; r0++) {
+            if (start[r0] >= 0) continue;
+            size_t r1 = r0;
+            while (r1 < N && start[r1] < 0) r1++;
+            double lo = r0 > 0 ? start[r0 - 1] : 0.0, hi = r1 < N ? start[r1] : dur;
+            size_t off = r0 > 0 ? 1 : 0;
+            for (size_t k = r0; k < r1; k++) start[k] = lo + (hi - lo) * (double)(k - r0 + off) / (double)(r1 - r0 + off);
+            r0 = r1;
+        }
+        for (size_t l = 0; l < N; l++) {
+            double s = start[l], e = l + 1 < N ? start[l + 1] : dur;
+            if (s > dur) s = dur;
+            if (e > dur) e = dur;
+            if (e < s) e = s;
+            t0[l] = (float)s;
+            t1[l] = (float)e;
+        }
+        free(start);
+    }
+    free(raw);
+    free(o.buf);
+    free(text);
+    free(pos);
+    if (st) {
+        free(*wave);
+        *wave = NULL;
+    }
+    return st;
+}
+
+/* ---- MELD ------------------------------------------------------------------------------------- */
+
+static uint64_t fnv1a(const char *s) {
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+typedef struct {
+    char *text, *speaker;
+    int64_t label;
+    long dialog, utt;
+} meld_row;
+
+static int col_index(const emo_csv *c, const char *name) {
+    for (size_t i = 0; i < c->n_fields && i < EMO_CSV_MAX_FIELDS; i++)
+        if (!strcmp(c->fields[i], name)) return (int)i;
+    return -1;
+}
+
+static int parse_long(long *out, const char *s) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end) return IMA_ERR;
+    *out = v;
+    return IMA_OK;
+}
+
+static int read_meld_csv(meld_row **rows, size_t *n, const char *path) {
+    emo_csv c;
+    *rows = NULL;
+    *n = 0;
+    if (emo_csv_open(&c, path)) return IMA_ERR;
+    int r = emo_csv_next(&c), st = IMA_OK;
+    if (r != 1) {
+        emo_csv_close(&c);
+        return r < 0 ? IMA_ERR : ima_error("%s: empty file (expected MELD's header line)", path);
+    }
+    /* the header's first field may carry a UTF-8 byte-order mark */
+    int iu = col_index(&c, "Utterance"), is = col_index(&c, "Speaker"), ie = col_index(&c, "Emotion"),
+        id = col_index(&c, "Dialogue_ID"), iu2 = col_index(&c, "Utterance_ID");
+    if (iu < 0 || is < 0 || ie < 0 || id < 0 || iu2 < 0) {
+        emo_csv_close(&c);
+        return ima_error("%s:1: header lacks one of the columns Utterance, Speaker, Emotion, Dialogue_ID, "
+                         "Utterance_ID (is this a MELD *_sent_emo.csv file?)",
+                         path);
+    }
+    int need = iu;
+    if (is > need) need = is;
+    if (ie > need) need = ie;
+    if (id > need) need = id;
+    if (iu2 > need) need = iu2;
+    size_t cap = 0;
+    while ((r = emo_csv_next(&c)) == 1) {
+        if (c.n_fields == 1 && c.fields[0][0] == '\0') continue; /* blank line */
+        if ((int)c.n_fields <= need) {
+            st = ima_error("%s:%zu: %zu fields, expected at least %d", path, c.record_line, c.n_fields, need + 1);
+            break;
+        }
+        const char *emo = c.fields[ie];
+        int64_t label = !strcmp(emo, "neutral")   ? IMA_EMO_NEUTRAL
+                        : !strcmp(emo, "joy")     ? IMA_EMO_HAPPY
+                        : !strcmp(emo, "anger")   ? IMA_EMO_ANGRY
+                        : !strcmp(emo, "sadness") ? IMA_EMO_SAD
+                                                  : -1;
+        if (label < 0) {
+            if (strcmp(emo, "surprise") && strcmp(emo, "fear") && strcmp(emo, "disgust")) {
+                st = ima_error("%s:%zu: unknown emotion '%s' (MELD's are neutral, joy, sadness, anger, surprise, fear, "
+                               "disgust)",
+                               path, c.record_line, emo);
+                break;
+            }
+            continue;
+        }
+        meld_row row = {0};
+        if (parse_long(&row.dialog, c.fields[id]) || parse_long(&row.utt, c.fields[iu2])) {
+            st = ima_error("%s:%zu: Dialogue_ID '%s' / Utterance_ID '%s' is not an integer", path, c.record_line,
+                           c.fields[id], c.fields[iu2]);
+            break;
+        }
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 1024;
+            *rows = realloc(*rows, cap * sizeof **rows);
+            IMA_ASSERT(*rows);
+        }
+        row.text = strdup(c.fields[iu]);
+        row.speaker = strdup(c.fields[is]);
+        row.label = label;
+        (*rows)[(*n)++] = row;
+    }
+    if (r < 0) st = IMA_ERR;
+    emo_csv_close(&c);
+    if (st) {
+        for (size_t i = 0; i < *n; i++) {
+            free((*rows)[i].text);
+            free((*rows)[i].speaker);
+        }
+        free(*rows);
+        *rows = NULL;
+        *n = 0;
+    }
+    return st;
+}
+
+static int clampi(double v, int lo, int hi) {
+    long r = lround(v);
+    return r < lo ? lo : r > hi ? hi : (int)r;
+}
+
+int ima_emo_build_meld(ima_emo_corpus *c, const char *meld_dir, const ima_emo_build_config *cfg) {
+    static const char *const files[3] = {"train_sent_emo.csv", "dev_sent_emo.csv", "test_sent_emo.csv"};
+    emo_builder b;
+    emo_builder_init(&b, c, "meld-espeak");
+    ima_emo_analyzer *an = NULL;
+    if (ima_emo_analyzer_init(&an)) return IMA_ERR;
+    if (emo_espeak_init()) {
+        ima_emo_analyzer_free(an);
+        return IMA_ERR;
+    }
+    srand(1); /* pins any use espeak makes of rand(); see speech_synth.c */
+    int st = IMA_OK;
+    char (*words)[64] = ima_malloc(MAX_TOKENS * sizeof *words);
+    size_t starts[MAX_TOKENS], lens[MAX_TOKENS];
+    char punct[MAX_TOKENS];
+    float t0[MAX_TOKENS], t1[MAX_TOKENS];
+    float *avec = ima_malloc(MAX_TOKENS * IMA_EMO_ACOUSTIC_DIM * sizeof(float));
+    for (int s = 0; s < 3 && !st; s++) {
+        char path[4096];
+        emo_path(path, sizeof path, "%s/%s", meld_dir, files[s]);
+        meld_row *rows;
+        size_t n;
+        if ((st = read_meld_csv(&rows, &n, path))) break;
+        /* optional subsample: a seeded random subset, kept in file order */
+        uint8_t *keep = ima_malloc(n ? n : 1);
+        memset(keep, 1, n);
+        if (cfg->limit_per_split && cfg->limit_per_split < n) {
+            size_t *idx = ima_malloc(n * sizeof(size_t));
+            for (size_t i = 0; i < n; i++) idx[i] = i;
+            ima_rng r;
+            ima_rng_init(&r, cfg->seed * 31 + (uint64_t)s);
+            ima_rng_shuffle(&r, idx, n);
+            memset(keep, 0, n);
+            for (size_t i = 0; i < cfg->limit_per_split; i++) keep[idx[i]] = 1;
+            free(idx);
+        }
+        ima_rng rng;
+        ima_rng_init(&rng, cfg->seed ^ (0x6d656c64ull + (uint64_t)s * 0x9e3779b97f4a7c15ull));
+        size_t done = 0, total = 0;
+        for (size_t i = 0; i < n; i++) total += keep[i];
+        for (size_t i = 0; i < n && !st; i++) {
+            if (!keep[i]) continue;
+            meld_row *r = &rows[i];
+            size_t N = ima_emo_tokenize(r->text, words, starts, lens, MAX_TOKENS);
+            char id[96];
+            snprintf(id, sizeof id, "meld_%s_d%ld_u%ld", ima_emo_split_names[s], r->dialog, r->utt);
+            if (N == 0) {
+                c->utts_read++;
+                c->utts_empty++;
+                continue;
+            }
+            for (size_t l = 0; l < N; l++) {
+                punct[l] = 0;
+                const char *after = r->text + starts[l] + lens[l];
+                size_t lim = l + 1 < N ? starts[l + 1] - starts[l] - lens[l] : strlen(after);
+                for (size_t k = 0; k < lim; k++)
+                    if (after[k] == '.' || after[k] == ',' || after[k] == '?' || after[k] == '!') {
+                        punct[l] = after[k];
+                        break;
+                    }
+            }
+            /* the speaker's voice */
+            uint64_t h = fnv1a(r->speaker) ^ (cfg->seed * 0x9e3779b97f4a7c15ull);
+            h ^= h >> 29;
+            h *= 0xbf58476d1ce4e5b9ull;
+            h ^= h >> 32;
+            char voice[64];
+            snprintf(voice, sizeof voice, "%s+%s", accents[h % 6], variants[(h / 6) % 12]);
+            double base_pitch = 30.0 + (double)((h / 72) % 31);     /* 30 .. 60 */
+            double base_rate = 150.0 + 5.0 * (double)((h / 2232) % 9); /* 150 .. 190 wpm */
+            const emo_prosody *ps = &prosody_shift[r->label];
+            int pitch = clampi(base_pitch + ps->pitch + prosody_noise.pitch * ima_rng_normal(&rng), 0, 100);
+            int range = clampi(50.0 + ps->range + prosody_noise.range * ima_rng_normal(&rng), 0, 100);
+            int rate = clampi(base_rate * (1.0 + ps->rate + prosody_noise.rate * ima_rng_normal(&rng)), 80, 400);
+            int vol = clampi(100.0 * (1.0 + ps->volume + prosody_noise.volume * ima_rng_normal(&rng)), 10, 200);
+            float *wave;
+            size_t nw;
+            if ((st = emo_speak(&wave, &nw, t0, t1, words, punct, N, voice, pitch, range, rate, vol))) {
+                ima_error_prefix("%s:%s", path, id);
+                break;
+            }
+            st = emo_utterance_acoustics(an, avec, wave, nw, t0, t1, N);
+            free(wave);
+            if (st) break;
+            c->utts_read++;
+            emo_builder_add(&b, id, r->speaker, r->text, r->label, s, N, words, t0, t1, avec);
+            done++;
+            if (cfg->verbose && (done % 500 == 0 || done == total))
+                fprintf(stderr, "  %s: %zu / %zu utterances spoken\n", ima_emo_split_names[s], done, total);
+        }
+        for (size_t i = 0; i < n; i++) {
+            free(rows[i].text);
+            free(rows[i].speaker);
+        }
+        free(rows);
+        free(keep);
+    }
+    free(words);
+    free(avec);
+    ima_emo_analyzer_free(an);
+    if (!st) st = emo_finish(&b, cfg);
+    if (st) ima_emo_corpus_free(c);
+    return st;
+}

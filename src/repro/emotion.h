@@ -1,0 +1,40 @@
+/* emotion.h (repro): `ima repro emotion`, the paper's IEMOCAP experiment end to end (SPEC section 9)
+ * on the MELD analogue or the real IEMOCAP release. Application code of the ima executable. */
+#ifndef IMA_REPRO_EMOTION_H
+#define IMA_REPRO_EMOTION_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ima/emotion.h"
+
+typedef struct {
+    const char *meld_dir;        // MELD csv folder (or NULL)
+    const char *iemocap_dir;     // IEMOCAP release root (or NULL)
+    const int *iemocap_split;    // (5) per-session split, NULL: the default
+    const char *glove_path;      // GloVe text file
+    const char *lexicon_path;    // Empath categories.tsv
+    const char *out_dir;         // report.md, results.json, figures
+    const char *command_line;    // recorded in the report
+    int quick;                   // a subsample and short training
+    uint64_t seed;
+    size_t limit_per_split;      // utterances per split (0: all)
+    size_t max_pairs_per_utt;    // cap on the N^2 training pairs of one utterance (0: all)
+    int epochs1, epochs2;        // IMA stage-1 / stage-2 epochs
+    int baseline_epochs;         // MVAE and JMVAE-KL epochs
+    size_t batch;                // batch rows (256)
+    double lr;                   // Adam learning rate (1e-3)
+    float rho_words, rho_acoustic;    // importance priors (0.03, 0.7)
+    float lambda_corr, lambda_local;  // stage-2 weights (1, 1)
+    int n_rho;                   // rho sweep points in [0.01, 0.99] (0 skips)
+    int sweep_epochs;            // stage-2 epochs of each sweep point
+    int classifier_epochs;       // MLP epochs per learning rate
+    size_t tsne_points;          // tokens in each t-SNE map
+    int with_baselines;
+    int skip_missing_alignment;  // IEMOCAP: see ima_emo_build_config
+} emo_repro_config;
+
+emo_repro_config emo_repro_defaults(int quick);
+int emo_repro_run(const emo_repro_config *cfg);
+
+#endif

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# cli_emotion.sh: `ima data emotion` and `ima repro emotion` on a tiny MELD-format corpus written here
+# (speech from libespeak-ng), with a tiny GloVe file and lexicon; refusals of bad flags and of a
+# malformed IEMOCAP label file. Needs no shared data.
+set -u
+IMA=$1
+. "$(dirname "$0")/cli_lib.bash"
+
+# ---- a tiny MELD folder, GloVe file and lexicon ----
+mkdir -p "$T/meld"
+hdr='Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime'
+write_csv() { # FILE REPEATS
+    {
+        echo "$hdr"
+        local n=1
+        for r in $(seq 1 "$2"); do
+            echo "$n,\"Well, I think that is fine today.\",Ross,neutral,neutral,$r,0,1,1,a,b"; n=$((n + 1))
+            echo "$n,\"I think it is fine, really.\",Monica,neutral,neutral,$r,1,1,1,a,b"; n=$((n + 1))
+            echo "$n,\"Wow, this is great! I love it today.\",Rachel,joy,positive,$r,2,1,1,a,b"; n=$((n + 1))
+            echo "$n,\"No! This is terrible, I hate it.\",Joey,anger,negative,$r,3,1,1,a,b"; n=$((n + 1))
+            echo "$n,\"I miss her so much today.\",Phoebe,sadness,negative,$r,4,1,1,a,b"; n=$((n + 1))
+            echo "$n,What?!,Chandler,surprise,negative,$r,5,1,1,a,b"; n=$((n + 1))
+        done
+    } >"$T/meld/$1"
+}
+write_csv train_sent_emo.csv 12
+write_csv dev_sent_emo.csv 4
+write_csv test_sent_emo.csv 4
+awk 'BEGIN {
+    n = split("well i think that is fine today wow this great love it no terrible hate miss her so much really", w, " ");
+    for (i = 1; i <= n; i++) { printf "%s", w[i]; for (k = 1; k <= 100; k++) printf " %.4f", sin(0.37 * i * k); printf "\n" }
+}' >"$T/glove.txt"
+printf 'positive_emotion\tlove\tgreat\twow\tjoy\nnegative_emotion\thate\tterrible\tmiss\nanger\thate\nhelping\thelp\n' >"$T/lex.tsv"
+
+# ---- ima data emotion ----
+if "$IMA" data emotion --meld "$T/meld" --glove "$T/glove.txt" --out "$T/corpus" --min-count 3 2>"$T/err.txt"; then ok; else bad "data emotion: $(cat "$T/err.txt")"; fi
+for f in manifest.json vocab.txt train/words.npy train/acoustic.npy train/pairs.npy train/token_utt.npy \
+    valid/labels.npy test/utterances.tsv test/tokens.tsv; do
+    [ -s "$T/corpus/$f" ] && ok || bad "missing $f"
+done
+grep -q '"utterances":	100' "$T/corpus/manifest.json" && ok || bad "manifest utterances: $(grep -m1 utterances "$T/corpus/manifest.json")"
+grep -q '"vocabulary":	20' "$T/corpus/manifest.json" && ok || bad "manifest vocabulary: $(grep -m1 vocabulary "$T/corpus/manifest.json")"
+[ "$(sed -n 2p "$T/corpus/train/utterances.tsv" | cut -f3)" = neutral ] && ok || bad "first label"
+expect_fail "existing folder" "already exists" "$IMA" data emotion --meld "$T/meld" --glove "$T/glove.txt" --out "$T/corpus"
+expect_fail "both sources" "exactly one of" "$IMA" data emotion --meld "$T/meld" --iemocap "$T/x"
+expect_fail "bad split" "--split: expected five letters" "$IMA" data emotion --iemocap "$T/x" --glove "$T/glove.txt" --split tttv
+expect_fail "unknown flag" "unknown option" "$IMA" data emotion --meld "$T/meld" --frobnicate
+expect_fail "bad number" "--min-count" "$IMA" data emotion --meld "$T/meld" --min-count 0
+expect_fail "no glove" "nope.txt: cannot open the GloVe file" "$IMA" data emotion --meld "$T/meld" --glove "$T/nope.txt" --out "$T/c2"
+[ ! -e "$T/c2" ] && ok || bad "a failed build left $T/c2"
+
+# ---- a malformed IEMOCAP label line: file and line named, nothing written ----
+L="$T/iem/Session1/dialog/EmoEvaluation"
+mkdir -p "$L"
+printf '%% [START_TIME - END_TIME] TURN_NAME EMOTION [V, A, D]\n\n[1.0 - x]\tSes01F_impro01_F000\tneu\t[2.5, 2.5, 2.5]\n' >"$L/Ses01F_impro01.txt"
+expect_fail "bad label line" "Ses01F_impro01.txt:3: malformed label line" \
+    "$IMA" data emotion --iemocap "$T/iem" --glove "$T/glove.txt" --out "$T/c3"
+printf '%% header\n\n[1.0 - 2.0]\tSes01F_impro01_F000\tneu\t[2.5, 2.5, 2.5]\n' >"$L/Ses01F_impro01.txt"
+expect_fail "missing wdseg" "Ses01F_impro01_F000.wdseg: missing word alignment" \
+    "$IMA" data emotion --iemocap "$T/iem" --glove "$T/glove.txt" --out "$T/c3"
+[ ! -e "$T/c3" ] && ok || bad "a failed build left $T/c3"
+
+# ---- ima repro emotion on the tiny corpus ----
+if "$IMA" repro emotion --meld "$T/meld" --glove "$T/glove.txt" --lexicon "$T/lex.tsv" --out "$T/rep" --quick \
+    --batch 32 --epochs1 1 --epochs2 1 --baseline-epochs 1 --n-rho 2 --classifier-epochs 2 --tsne-points 60 \
+    >"$T/out.txt" 2>"$T/err.txt"; then ok; else bad "repro emotion: $(tail -5 "$T/err.txt")"; fi
+[ -s "$T/rep/report.md" ] && ok || bad "no report.md"
+grep -q "acoustic modality is synthesized" "$T/rep/report.md" && ok || bad "report does not say the audio is synthesized"
+grep -q '"multimodal_weighted"' "$T/rep/results.json" && ok || bad "results.json lacks the weighted multimodal scores"
+grep -q '"rho_sweep"' "$T/rep/results.json" && ok || bad "results.json lacks the rho sweep"
+[ -s "$T/rep/emotion_fig3_word_importance.html" ] && ok || bad "no Figure 3 HTML"
+expect_fail "repro unknown flag" "unknown option" "$IMA" repro emotion --meld "$T/meld" --nope
+expect_fail "repro no source" "exactly one of" "$IMA" repro emotion
+
+cli_finish cli_emotion
