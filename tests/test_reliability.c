@@ -133,10 +133,12 @@ static void check_checkpoint_fields(const char *dir) {
         const char *key, *from, *to, *expect;
     } cases[] = {
         /* item 4: numbers far outside int: a message quoting the value, no cast */
-        {"config", "\"n_modalities\":2", "\"n_modalities\":1e10", "'n_modalities': expected a whole number in [1, 16], got 10000000000"},
+        {"config", "\"n_modalities\":2", "\"n_modalities\":1e10", "'n_modalities': expected a whole number in [-2147483648, 2147483647], got 10000000000"},
         {"config", "\"latent_width\":4", "\"latent_width\":1e300", "'latent_width'"},
         {"config", "\"input_width\":6", "\"input_width\":-1e10", "'input_width'"},
         {"config", "\"hidden_width\":16", "\"hidden_width\":16.5", "'hidden_width': expected a whole number"},
+        {"config", "\"hidden_width\":16", "\"hidden_width\":70000", "hidden_width: expected 1..65536, got 70000"},
+        {"config", "\"rho\":0.800000011920929", "\"rho\":1.5", "rho: expected a value in (0, 1), got 1.5"},
         {"config", "\"rho\":0.800000011920929", "\"rho\":1e39", "'rho'"},
         {"train_state", "\"epochs_stage1\":40", "\"epochs_stage1\":1e10", "'epochs_stage1'"},
         /* item 2: a batch size no model can be built for */

@@ -17,25 +17,29 @@
 
 /* ---- configuration <-> JSON (the field tables of io/checkpoint_fields.h) ------------------- */
 
-#define FMAX 1e9 /* weights and lambdas: ima_config_validate names the tighter rules */
+/* The codec's ranges keep every cast defined (an int field within int, a float within float); the
+ * tighter rules are ima_config_validate's, so that its messages are the ones a user reads. */
+#define IMAX 2147483647.0
+#define SMAX 9007199254740992.0 /* 2^53: a double's exact integers */
+#define FMAX 3.4028234663852886e38 /* FLT_MAX */
 
 static const ima_json_field config_fields[] = {
-    {"n_modalities", IMA_JF_INT, offsetof(ima_config, n_modalities), 1, IMA_MAX_MODALITIES},
-    {"latent_width", IMA_JF_SIZE, offsetof(ima_config, latent_width), 1, 65536},
-    {"lambda_glob", IMA_JF_FLOAT, offsetof(ima_config, lambda_glob), 0, FMAX},
+    {"n_modalities", IMA_JF_INT, offsetof(ima_config, n_modalities), -IMAX - 1, IMAX},
+    {"latent_width", IMA_JF_SIZE, offsetof(ima_config, latent_width), 0, SMAX},
+    {"lambda_glob", IMA_JF_FLOAT, offsetof(ima_config, lambda_glob), -FMAX, FMAX},
     {"center_inputs", IMA_JF_BOOL, offsetof(ima_config, center_inputs), 0, 1},
 };
 
 static const ima_json_field modality_fields[] = {
     {"name", IMA_JF_NAME, offsetof(ima_modality_config, name), 0, 0},
-    {"input_width", IMA_JF_SIZE, offsetof(ima_modality_config, input_width), 1, 1 << 24},
-    {"hidden_width", IMA_JF_SIZE, offsetof(ima_modality_config, hidden_width), 1, 65536},
+    {"input_width", IMA_JF_SIZE, offsetof(ima_modality_config, input_width), 0, SMAX},
+    {"hidden_width", IMA_JF_SIZE, offsetof(ima_modality_config, hidden_width), 0, SMAX},
     {"loss", IMA_JF_LOSS, offsetof(ima_modality_config, loss), 0, 0},
-    {"lambda_rec", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_rec), 0, FMAX},
-    {"lambda_align", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_align), 0, FMAX},
-    {"lambda_local", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_local), 0, FMAX},
-    {"lambda_corr", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_corr), 0, FMAX},
-    {"rho", IMA_JF_FLOAT, offsetof(ima_modality_config, rho), 0, 1},
+    {"lambda_rec", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_rec), -FMAX, FMAX},
+    {"lambda_align", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_align), -FMAX, FMAX},
+    {"lambda_local", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_local), -FMAX, FMAX},
+    {"lambda_corr", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_corr), -FMAX, FMAX},
+    {"rho", IMA_JF_FLOAT, offsetof(ima_modality_config, rho), -FMAX, FMAX},
 };
 
 static char *config_json(const ima_config *c) {
