@@ -70,6 +70,16 @@ timeout 120 "$IMA" train "${DIG[@]}" --resume "$T/dig.safetensors" --epochs1 2 -
 cmp -s "$T/ew/z_weighted.npy" "$T/er/z_weighted.npy" && cmp -s "$T/ew/u_a.npy" "$T/er/u_a.npy" && ok ||
     bad "round 1 + resume + round 2 differ from one uninterrupted run (bitwise)"
 
+# ---- 2, 6. train_state fields a file may not hold (edited in place, same length) ---------------------
+perl -pe 's/\\"batch_size\\":32,/\\"batch_size\\":-1,/' "$T/half.safetensors" >"$T/b1.safetensors"
+cmp -s "$T/half.safetensors" "$T/b1.safetensors" && bad "batch_size not edited"
+expect_1 "resume with batch_size -1" "b1.safetensors: metadata train_state: field 'batch_size'" "$IMA" train \
+    "${COMMON[@]:0:4}" --resume "$T/b1.safetensors" --rounds 2 --out "$T/x.safetensors"
+perl -pe 's/\\"lr\\":0.0010000000474974513/\\"lr\\":-1.000000000000000000/' "$T/half.safetensors" >"$T/lr.safetensors"
+cmp -s "$T/half.safetensors" "$T/lr.safetensors" && bad "lr not edited"
+expect_1 "resume with lr -1" "lr.safetensors: metadata train_state.adam_stage1: field 'lr'" "$IMA" train \
+    "${COMMON[@]:0:4}" --resume "$T/lr.safetensors" --rounds 2 --out "$T/x.safetensors"
+
 # ---- 7. outputs all or none -----------------------------------------------------------------------
 mkdir -p "$T/emb/z_weighted.npy" # a folder where one output must go: the write of that file fails
 expect_1 "embed into a blocked output" "z_weighted.npy" "$IMA" embed --checkpoint "$T/whole.safetensors" \
@@ -106,7 +116,7 @@ expect_1 "FIFO as --checkpoint" "fifo.npy.*not a regular file" "$IMA" embed --ch
     --input "a=$A" --out "$T/e2"
 
 # ---- 10. messages -----------------------------------------------------------------------------------
-printf '\x93NUMPY\x01\x00\x20\x00{"descr": bad header\nsecond line }' >"$T/twoline.npy"
+printf '\x93NUMPY\x01\x00\x20\x00(bad header\nsecond line)      ' >"$T/twoline.npy"
 expect_1 "header text on one line" "twoline.npy.*header" "$IMA" train --input "a=$T/twoline.npy" --out "$T/x.safetensors"
 [ "$(wc -l <"$T/err.txt")" = 1 ] && ok || bad "header message spans lines: $(cat "$T/err.txt")"
 expect_1 "a 2-D mask names the mask" "b.npy: header field 'shape': expected a 1-D integer array" "$IMA" train \
