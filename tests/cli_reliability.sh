@@ -116,7 +116,7 @@ expect_1 "FIFO as --checkpoint" "fifo.npy.*not a regular file" "$IMA" embed --ch
     --input "a=$A" --out "$T/e2"
 
 # ---- 10. messages -----------------------------------------------------------------------------------
-printf '\x93NUMPY\x01\x00\x20\x00(bad header\nsecond line)      ' >"$T/twoline.npy"
+printf '\x93NUMPY\x01\x00\x20\x00(bad header\nsecond line)        ' >"$T/twoline.npy"
 expect_1 "header text on one line" "twoline.npy.*header" "$IMA" train --input "a=$T/twoline.npy" --out "$T/x.safetensors"
 [ "$(wc -l <"$T/err.txt")" = 1 ] && ok || bad "header message spans lines: $(cat "$T/err.txt")"
 expect_1 "a 2-D mask names the mask" "b.npy: header field 'shape': expected a 1-D integer array" "$IMA" train \
