@@ -174,7 +174,8 @@ int ima_mfcc_compute(ima_mfcc *m, float **frames, size_t *T, const float *wave, 
         return ima_error("%s: signal of %zu samples is shorter than one %g ms window (%zu samples)", __func__, n,
                          m->cfg.frame_ms, m->N);
     size_t C = m->Q - 1;
-    float *f = ima_malloc(t * C * sizeof(float)); // (T, C)
+    float *f = ima_try_malloc(t * C, sizeof(float)); // (T, C); t < n: no wrap
+    if (!f) return ima_error_prefix("%s", __func__);
     for (size_t i = 0; i < t; i++) mfcc_frame(m, f + i * C, wave + i * m->shift);
     *frames = f;
     *T = t;
