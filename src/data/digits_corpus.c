@@ -185,14 +185,18 @@ static int write_split(build_state *bs, const char *dir, int split, const pool *
     const ima_speech_set *sp = cfg->speech;
     size_t N;
     pair *pairs = make_pairs(p, cfg->noise_factor, pair_rng, &N);
-    float *image = ima_malloc(N * IMA_IMAGE_DIM * sizeof(float));  // (N, 784)
-    float *speech = ima_malloc(N * IMA_SPEECH_DIM * sizeof(float)); // (N, 696)
-    int64_t *label = ima_malloc(N * sizeof(int64_t));               // (N)
-    uint8_t *in_flag = ima_malloc(N), *sn_flag = ima_malloc(N);     // (N)
-    int32_t *speaker = ima_malloc(N * sizeof(int32_t));             // (N)
-    int64_t *image_id = ima_malloc(N * sizeof(int64_t));            // (N)
-    int64_t *speech_id = ima_malloc(N * sizeof(int64_t));           // (N)
-    int rc = IMA_OK;
+    /* N comes from the data: memory running out is an error naming the size */
+    float *image = ima_try_malloc(N, IMA_IMAGE_DIM * sizeof(float));  // (N, 784)
+    float *speech = ima_try_malloc(N, IMA_SPEECH_DIM * sizeof(float)); // (N, 696)
+    int64_t *label = ima_try_malloc(N, sizeof(int64_t));               // (N)
+    uint8_t *in_flag = ima_try_malloc(N, 1), *sn_flag = ima_try_malloc(N, 1); // (N)
+    int32_t *speaker = ima_try_malloc(N, sizeof(int32_t));             // (N)
+    int64_t *image_id = ima_try_malloc(N, sizeof(int64_t));            // (N)
+    int64_t *speech_id = ima_try_malloc(N, sizeof(int64_t));           // (N)
+    int rc = image && speech && label && in_flag && sn_flag && speaker && image_id && speech_id
+                 ? IMA_OK
+                 : ima_error_prefix("split %s", ima_split_names[split]);
+    if (rc) N = 0; /* nothing to fill; the frees below run */
     for (size_t i = 0; i < N && !rc; i++) {
         const pair *q = &pairs[i];
         float *im = image + i * IMA_IMAGE_DIM, *sv = speech + i * IMA_SPEECH_DIM;
