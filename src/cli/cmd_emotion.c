@@ -134,10 +134,12 @@ static void repro_usage(FILE *out) {
             "  --threads T           OpenBLAS threads (2)\n"
             "  --limit N             utterances per split (0 = all; quick 1500)\n"
             "  --max-pairs N         at most N training pairs per utterance (0 = all N^2; quick 64)\n"
-            "  --epochs1 N, --epochs2 N, --baseline-epochs N   (full 6, 3, 4; quick 2, 1, 1)\n"
+            "  --epochs1 N, --epochs2 N, --baseline-epochs N   (full 6, 2, 3; quick 2, 1, 1)\n"
             "  --rho-words R, --rho-acoustic R                 importance priors (0.03, 0.7)\n"
             "  --lambda-corr V, --lambda-local V               stage-2 weights (1, 1)\n"
-            "  --n-rho N, --sweep-epochs N                     rho sweep (full 9 points, 1 epoch; quick 5, 1)\n"
+            "  --n-rho N, --sweep-epochs N, --sweep-pairs N    rho sweep: points (7: 0.01 0.03 0.1 0.3 0.5 0.7 0.9;\n"
+            "                        else evenly in [0.03, 0.9]; 0 skips), stage-2 epochs, training pairs used\n"
+            "                        (full 7, 1, 200000; quick 5, 1, all)\n"
             "  --batch B, --lr LR    (256, 0.001)\n"
             "  --classifier-epochs N, --tsne-points N\n"
             "  --no-baselines        IMA only\n");
@@ -161,7 +163,7 @@ int cmd_repro_emotion(int argc, char **argv) {
         if (!strcmp(a, "--skip-missing-alignment")) { cfg.skip_missing_alignment = 1; continue; }
         const char *flags[] = {"--meld", "--iemocap", "--split", "--glove", "--lexicon", "--out", "--seed", "--threads",
                                "--limit", "--max-pairs", "--epochs1", "--epochs2", "--baseline-epochs", "--rho-words",
-                               "--rho-acoustic", "--lambda-corr", "--lambda-local", "--n-rho", "--sweep-epochs",
+                               "--rho-acoustic", "--lambda-corr", "--lambda-local", "--n-rho", "--sweep-epochs", "--sweep-pairs",
                                "--batch", "--lr", "--classifier-epochs", "--tsne-points", NULL};
         int known = 0;
         for (int k = 0; flags[k]; k++) known |= arg_is(a, flags[k]);
@@ -186,6 +188,7 @@ int cmd_repro_emotion(int argc, char **argv) {
         else if (arg_is(a, "--lambda-local")) { if (arg_float(C, a, val, 0, 1e9, &cfg.lambda_local)) return 2; }
         else if (arg_is(a, "--n-rho")) { if (arg_long(C, a, val, 0, 99, &v)) return 2; cfg.n_rho = (int)v; }
         else if (arg_is(a, "--sweep-epochs")) { if (arg_long(C, a, val, 1, 1000, &v)) return 2; cfg.sweep_epochs = (int)v; }
+        else if (arg_is(a, "--sweep-pairs")) { if (arg_long(C, a, val, 0, 1000000000, &v)) return 2; cfg.sweep_pairs = (size_t)v; }
         else if (arg_is(a, "--batch")) { if (arg_long(C, a, val, 1, 65536, &v)) return 2; cfg.batch = (size_t)v; }
         else if (arg_is(a, "--lr")) { if (arg_double(C, a, val, 1e-9, 10, &cfg.lr)) return 2; }
         else if (arg_is(a, "--classifier-epochs")) { if (arg_long(C, a, val, 1, 100000, &v)) return 2; cfg.classifier_epochs = (int)v; }

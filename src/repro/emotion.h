@@ -26,8 +26,9 @@ typedef struct {
     double lr;                   // Adam learning rate (1e-3)
     float rho_words, rho_acoustic;    // importance priors (0.03, 0.7)
     float lambda_corr, lambda_local;  // stage-2 weights (1, 1)
-    int n_rho;                   // rho sweep points in [0.01, 0.99] (0 skips)
+    int n_rho;                   // rho sweep points (7: 0.01 0.03 0.1 0.3 0.5 0.7 0.9; else evenly in [0.03, 0.9]; 0 skips)
     int sweep_epochs;            // stage-2 epochs of each sweep point
+    size_t sweep_pairs;          // the sweep trains on a random subset of at most this many pairs (0: all)
     int classifier_epochs;       // MLP epochs per learning rate
     size_t tsne_points;          // tokens in each t-SNE map
     int with_baselines;
