@@ -220,7 +220,7 @@ static double time_training(const ima_config *cfg, const ima_dataset *ds, int st
     tc.epochs_stage2 = stage == 2 ? warmup + epochs : 0;
     double sec[64], cpu[64];
     epoch_log lg = {sec, cpu, bench_cpu_seconds(), 0, 64};
-    ima_train_callbacks cb = {&lg, NULL, on_epoch};
+    ima_train_callbacks cb = {.ctx = &lg, .on_epoch = on_epoch};
     ima_train_state st;
     ima_train_state_init(&st, 3);
     if (ima_train(m, ds, &tc, &st, &cb)) {

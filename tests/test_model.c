@@ -1,5 +1,6 @@
-/* test_model.c: parameter counts of the digits configuration, seeded determinism (bit-identical
- * checkpoints with one thread), checkpoint round trip, and refusal of damaged checkpoints. */
+/* test_model.c: parameter counts of the digits configuration (latent 2 and 50), seeded determinism
+ * (bit-identical checkpoints with one thread), checkpoint round trip, refusal of damaged checkpoints,
+ * and stage-2 selection on a validation set (the kept epoch's importance nets are restored). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,19 +11,22 @@
 #include "ima/train.h"
 #include "testutil.h"
 
+/* SPEC section 1: E_j, G_j and I_j of the digits configuration; only the latent width moves them */
 static void check_param_counts(void) {
-    for (size_t latent = 50; latent <= 50; latent++) {
-        ima_config cfg = ima_config_digits(latent);
+    const size_t latents[2] = {50, 2};
+    const size_t want[2][3] = {{752900, 754280, 723402}, {752900 - 48 * 602, 754280 - 48 * 600, 723402}};
+    for (int k = 0; k < 2; k++) {
+        ima_config cfg = ima_config_digits(latents[k]);
         ima_model *m;
         CHECK(ima_model_init(&m, &cfg, 4, 1) == 0, "digits init: %s", ima_last_error());
         size_t e, d, i;
         ima_model_param_counts(m, &e, &d, &i);
-        CHECK(e == 752900, "encoders %zu, expected 752,900", e);
-        CHECK(d == 754280, "decoders %zu, expected 754,280", d);
-        CHECK(i == 723402, "importance nets %zu, expected 723,402", i);
+        CHECK(e == want[k][0], "latent %zu: encoders %zu, expected %zu", latents[k], e, want[k][0]);
+        CHECK(d == want[k][1], "latent %zu: decoders %zu, expected %zu", latents[k], d, want[k][1]);
+        CHECK(i == want[k][2], "latent %zu: importance nets %zu, expected %zu", latents[k], i, want[k][2]);
         CHECK(m->n_params == e + d + i, "buffer holds %zu parameters", m->n_params);
         CHECK(m->n_params_ae == e + d, "autoencoder range %zu", m->n_params_ae);
-        printf("digits (latent 50): encoders %zu, decoders %zu, importance %zu\n", e, d, i);
+        printf("digits (latent %zu): encoders %zu, decoders %zu, importance %zu\n", latents[k], e, d, i);
         ima_model_free(m);
     }
 }
@@ -121,8 +125,74 @@ static void check_determinism_and_checkpoints(void) {
     free(c), free(b1), free(b2), free(b3), free(bad), free(c1), free(c2), free(c3), free(dir);
 }
 
+/* a score that prefers a chosen epoch: ctx counts the calls */
+typedef struct {
+    int calls, want;
+    float *snap;  // importance parameters seen at the wanted epoch
+    size_t n;
+} pick;
+
+static int pick_score(void *ctx, ima_model *m, const ima_dataset *valid, ima_weights weights, double score[2]) {
+    (void)valid, (void)weights;
+    pick *p = ctx;
+    p->calls++;
+    score[0] = p->calls == p->want ? 1.0 : 0.0;
+    score[1] = 0.0;
+    if (p->calls == p->want) ima_model_importance_snapshot(m, p->snap);
+    return 0;
+}
+
+static void check_selection(void) {
+    char *dir = tu_tmpdir();
+    CHECK(ima_toy_write(dir, 200, 60, 0.1, 4) == 0, "toy: %s", ima_last_error());
+    char pa[4096], pb[4096], va[4096], vb[4096];
+    snprintf(pa, sizeof pa, "%s/train/a.npy", dir), snprintf(pb, sizeof pb, "%s/train/b.npy", dir);
+    snprintf(va, sizeof va, "%s/test/a.npy", dir), snprintf(vb, sizeof vb, "%s/test/b.npy", dir);
+    const char *tp[2] = {pa, pb}, *vp[2] = {va, vb};
+    ima_dataset ds, vs;
+    CHECK(ima_dataset_load(&ds, 2, tp, NULL) == 0 && ima_dataset_load(&vs, 2, vp, NULL) == 0, "load: %s",
+          ima_last_error());
+    ima_config cfg = ima_config_defaults();
+    cfg.n_modalities = 2, cfg.latent_width = 4;
+    for (int j = 0; j < 2; j++) {
+        snprintf(cfg.mod[j].name, sizeof cfg.mod[j].name, "%s", j ? "b" : "a");
+        cfg.mod[j].input_width = ds.width[j];
+        cfg.mod[j].hidden_width = 8;
+        cfg.mod[j].loss = IMA_LOSS_SSE;
+    }
+    ima_model *m;
+    CHECK(ima_model_init(&m, &cfg, 32, 5) == 0, "init: %s", ima_last_error());
+    ima_model_fit_center(m, &ds);
+    ima_train_config tc = ima_train_defaults();
+    tc.batch_size = 32, tc.epochs_stage1 = 1, tc.epochs_stage2 = 4;
+    pick p = {0, 2, malloc(m->n_params_imp * sizeof(float)), m->n_params_imp};
+    ima_train_callbacks cb = {.valid = &vs, .score = pick_score, .score_ctx = &p};
+    ima_train_state st;
+    ima_train_state_init(&st, 5);
+    CHECK(ima_train(m, &ds, &tc, &st, &cb) == 0, "train: %s", ima_last_error());
+    CHECK(p.calls == 4, "score called %d times, expected once per stage-2 epoch (4)", p.calls);
+    float *now = malloc(p.n * sizeof(float));
+    ima_model_importance_snapshot(m, now);
+    CHECK(!memcmp(now, p.snap, p.n * sizeof(float)), "the importance nets of the kept epoch (2) were not restored");
+    /* the default score (validation L_imp) runs and is finite; reset gives fresh nets */
+    double sc[2];
+    CHECK(ima_score_stage2_loss(NULL, m, &vs, IMA_WEIGHTS_ONE, sc) == 0 && sc[0] <= 0, "loss score %g: %s", sc[0],
+          ima_last_error());
+    ima_model_importance_reset(m, 5);
+    ima_model_importance_snapshot(m, now);
+    CHECK(memcmp(now, p.snap, p.n * sizeof(float)) && m->step_imp == 0, "reset left the trained nets");
+    CHECK(ima_model_set_rho(m, 0, 1.5f) != 0 && strstr(ima_last_error(), "rho"), "rho 1.5 accepted");
+    CHECK(ima_collapse_flags(0.995, 1.0, 0.5) == IMA_COLLAPSE_MEAN_Y && ima_collapse_flags(0.5, 1.0, 1e-4) ==
+          IMA_COLLAPSE_CORR && ima_collapse_flags(0.5, 0.0, 0.0) == 0, "collapse rule");
+    free(now), free(p.snap);
+    ima_model_free(m);
+    ima_dataset_free(&ds), ima_dataset_free(&vs);
+    free(dir);
+}
+
 int main(void) {
     check_param_counts();
+    check_selection();
     check_determinism_and_checkpoints();
     return tu_finish("model");
 }

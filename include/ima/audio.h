@@ -32,6 +32,10 @@
 /* Reads a whole audio file as mono (channels averaged), float in [-1, 1].
  * *samples (n) is malloc'd; *rate is the file's sample rate. An unreadable file or one with no
  * samples is an error naming the file. */
+/* What a recording may be: sample rate and length (all channels; 2^28 is over an hour at 48 kHz). */
+#define IMA_AUDIO_MIN_RATE 1000
+#define IMA_AUDIO_MAX_RATE 384000
+#define IMA_AUDIO_MAX_SAMPLES ((size_t)1 << 28)
 int ima_audio_read(const char *path, float **samples, size_t *n, int *rate);
 
 /* Resamples in (n_in at rate_in) to rate_out; *out (n_out) is malloc'd. */

@@ -28,7 +28,15 @@ void ima_clear_error(void);
 void ima_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));
 #define IMA_ASSERT(cond) ((cond) ? (void)0 : ima_assert_fail(#cond, __FILE__, __LINE__))
 
-/* malloc/calloc that abort on failure with a message (sizes are checked by callers). */
+/* Allocations whose size a caller or a file chose: count x size bytes, or NULL with an error
+ * ("out of memory: cannot allocate N bytes (count x size)") when the product overflows or memory
+ * runs out. They never end the process; the caller returns IMA_ERR (ima_error_prefix adds context).
+ * ima_try_calloc zeroes the memory; ima_try_realloc keeps p valid when it fails. */
+void *ima_try_malloc(size_t count, size_t size);
+void *ima_try_calloc(size_t count, size_t size);
+void *ima_try_realloc(void *p, size_t count, size_t size);
+/* malloc/calloc that abort on failure with a message naming the size: ONLY for small sizes fixed
+ * by the code itself (a struct, a path), never for a size a caller, a file or a command line chose. */
 void *ima_malloc(size_t n);
 void *ima_calloc(size_t count, size_t size);
 /* n * m, or sets an error and returns 0 on overflow. */

@@ -49,6 +49,10 @@ typedef struct {
     ima_modality_config mod[IMA_MAX_MODALITIES];
 } ima_config;
 
+/* The library's defaults, the one set (the CLI reads its defaults from here): latent 50, lambda_glob 1,
+ * centring on, n_modalities 0; every mod[] entry hidden 100, bce, every lambda 1, rho 0.5, with an
+ * empty name and input width 0 (the caller names the modalities and sets the widths). */
+ima_config ima_config_defaults(void);
 /* The paper's digits configuration: image 784/500/bce (rho 0.8), speech 696/100/bce (rho 0.3), d = latent. */
 ima_config ima_config_digits(size_t latent);
 /* Checks widths, names, lambdas, rho; an error names the field. */
@@ -99,7 +103,10 @@ typedef struct {
     double *work;              // (d*d + 3d + B) stage-2 reductions in double: C, T, mu_z, mu_u, g
 } ima_model;
 
-/* Allocates and initialises (seeded) a model able to process max_batch rows at a time. */
+/* Largest max_batch a model (and a checkpoint's train_state) accepts. */
+#define IMA_MAX_BATCH (1 << 24)
+/* Allocates and initialises (seeded) a model able to process max_batch rows at a time. When memory
+ * runs out it returns IMA_ERR with a message naming the size (it never ends the process). */
 int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uint64_t seed);
 void ima_model_free(ima_model *m); /* NULL is fine */
 /* Parameter counts of the three network kinds summed over modalities (SPEC section 1). */

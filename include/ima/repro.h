@@ -1,5 +1,7 @@
 /* repro.h: the paper's digits experiments end to end (Tables 1 and 5, Figures 2, 4 and 6 of the
- * IMA paper; SPEC sections 3, 5 and 8) on a digits corpus written by `ima data digits`. */
+ * IMA paper; SPEC sections 3, 5 and 8) on a digits corpus written by `ima data digits`.
+ * Application code (src/repro/): built into the ima executable, not into libima; it uses only the
+ * library's public API (it never writes a model's internals). */
 #ifndef IMA_REPRO_H
 #define IMA_REPRO_H
 

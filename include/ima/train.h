@@ -31,7 +31,7 @@ void ima_dataset_free(ima_dataset *ds);
 /* Checks the data set against a model configuration (count and widths). */
 int ima_dataset_check(const ima_dataset *ds, const ima_config *cfg, const char *const *paths);
 /* Sets each modality's centring mean to the mean of its present rows (zeros when centring is off). */
-void ima_model_fit_center(ima_model *m, const ima_dataset *ds);
+int ima_model_fit_center(ima_model *m, const ima_dataset *ds); /* IMA_ERR only when memory runs out */
 /* Copies rows idx[0..B) into the model-owned batch buffers and returns a batch view. */
 typedef struct {
     size_t cap;
@@ -39,7 +39,7 @@ typedef struct {
     uint8_t *mask;
     ima_batch batch;
 } ima_batch_buffer;
-void ima_batch_buffer_init(ima_batch_buffer *bb, const ima_dataset *ds, size_t cap);
+int ima_batch_buffer_init(ima_batch_buffer *bb, const ima_dataset *ds, size_t cap); /* IMA_ERR: out of memory */
 void ima_batch_buffer_free(ima_batch_buffer *bb);
 const ima_batch *ima_batch_gather(ima_batch_buffer *bb, const ima_dataset *ds, const size_t *idx, size_t B);
 
@@ -67,6 +67,15 @@ typedef struct {
 
 void ima_train_state_init(ima_train_state *st, uint64_t seed);
 
+/* Importance collapse (SPEC section 8), judged per modality after each stage-2 epoch: */
+enum {
+    IMA_COLLAPSE_MEAN_Y = 1, /* mean y > 0.99: every sample called important */
+    IMA_COLLAPSE_CORR = 2,   /* L_corr fell below 1e-3 of its value after the run's first stage-2 epoch */
+};
+/* The collapse flags (0 when neither) of one modality: the one home of the rule. corr_first <= 0
+ * (not known, e.g. a resumed run) disables the L_corr test. */
+int ima_collapse_flags(double mean_y, double corr_first, double corr);
+
 /* What one finished epoch reports (averages over its batches). */
 typedef struct {
     int round, stage, epoch, epochs;  // epoch is 1-based within the stage
@@ -74,9 +83,22 @@ typedef struct {
     ima_stage2_terms s2;              // stage 2 epochs
     double mean_y[IMA_MAX_MODALITIES];// stage 2: mean importance over the epoch
     double dead[IMA_MAX_MODALITIES];  // stage 1: fraction of first-layer encoder units dead in every batch
+    double corr_first[IMA_MAX_MODALITIES]; // stage 2: L_corr of this run's first stage-2 epoch (0: unknown)
+    int collapse[IMA_MAX_MODALITIES]; // stage 2: ima_collapse_flags of this epoch
+    int scored;                       // stage 2 with a validation set: score and best_epoch are set
+    double score[2];                  // validation score of this epoch (see ima_score_fn)
+    int best_epoch;                   // best-scoring stage-2 epoch of this round so far (1-based)
     double seconds;                   // wall time of the epoch
     size_t samples;                   // rows processed
 } ima_epoch_report;
+
+/* Rates the model on a validation set after a stage-2 epoch: larger is better; score[0] decides and
+ * score[1] breaks ties. weights: the fusion weights of the running round. It may run forward passes
+ * in m's buffers but must not change its parameters. Returns 0, or non-zero (with ima_error) to stop. */
+typedef int (*ima_score_fn)(void *ctx, ima_model *m, const ima_dataset *valid, ima_weights weights, double score[2]);
+/* The default score: minus the stage-2 loss L_imp on valid (batches of the model's max_batch rows,
+ * averaged by rows); score[1] = 0. Needs no labels. */
+int ima_score_stage2_loss(void *ctx, ima_model *m, const ima_dataset *valid, ima_weights weights, double score[2]);
 
 typedef struct {
     void *ctx;
@@ -84,6 +106,13 @@ typedef struct {
     void (*on_batch)(void *ctx, const ima_train_state *st, size_t done, size_t total);
     /* after each epoch, with the state already advanced (safe to checkpoint); non-zero stops */
     int (*on_epoch)(void *ctx, const ima_model *m, const ima_train_state *st, const ima_epoch_report *r);
+    /* Stage-2 model selection (optional): with valid set, the model is scored after every stage-2 epoch
+     * and, when a round's stage 2 ends, the importance nets of its best-scoring epoch are restored
+     * (before that epoch's on_epoch, so a checkpoint written there holds them). score NULL:
+     * ima_score_stage2_loss. A run resumed inside stage 2 starts from the resumed epoch's score. */
+    const ima_dataset *valid;
+    ima_score_fn score;
+    void *score_ctx;
 } ima_train_callbacks;
 
 /* Trains from st onwards until finished. A non-finite loss term stops training before the
@@ -91,12 +120,30 @@ typedef struct {
 int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, ima_train_state *st,
               const ima_train_callbacks *cb);
 
+/* ---- the importance networks as a unit (stage-2 retraining and selection) ------------------ */
+
+/* dst (m->n_params_imp) = the importance-net parameters */
+void ima_model_importance_snapshot(const ima_model *m, float *dst);
+/* the importance-net parameters = src (m->n_params_imp) */
+void ima_model_importance_restore(ima_model *m, const float *src);
+/* Fresh importance nets: re-initialised from seed (as ima_model_init draws them), Adam moments and
+ * stage-2 step count zeroed. The autoencoder is untouched. */
+void ima_model_importance_reset(ima_model *m, uint64_t seed);
+/* Sets the importance prior rho of modality j (in (0, 1); an error otherwise). */
+int ima_model_set_rho(ima_model *m, int j, float rho);
+/* Importances of every row of ds, all modalities present: y[j] (ds->n) for each modality j. */
+void ima_model_importances(ima_model *m, const ima_dataset *ds, float *const *y);
+
 /* ---- checkpoints (safetensors) ---------------------------------------------------------
  * Tensors: every parameter by name (see ima_model_param_views), "center.<modality>",
  * "optimizer.adam_m" and "optimizer.adam_v" (n_params each, parameter-buffer order).
  * __metadata__: "format" = "ima-checkpoint", "version" = "1", "config" (JSON of ima_config),
  * "train_config" (JSON), "train_state" (JSON: round, stage, epoch, finished, Adam steps, RNG). */
 int ima_checkpoint_save(const char *path, const ima_model *m, const ima_train_config *tc, const ima_train_state *st);
+/* Reads a checkpoint's configuration, training configuration and state without building the model
+ * (any pointer may be NULL); every field is range-checked (batch_size 1..IMA_MAX_BATCH, epochs and
+ * rounds, Adam settings). Resuming reads this first, then loads for the batch size it will use. */
+int ima_checkpoint_read_state(const char *path, ima_config *cfg, ima_train_config *tc, ima_train_state *st);
 /* Builds a model (max_batch rows) from a checkpoint; tc and st may be NULL. Every tensor's
  * presence, dtype and shape is checked against the configuration stored in the file. */
 int ima_checkpoint_load(const char *path, size_t max_batch, ima_model **out, ima_train_config *tc,

@@ -75,9 +75,9 @@ int ima_baseline_train(ima_baseline *bl, const ima_dataset *ds, const ima_baseli
         return ima_error("baseline train: epoch counts must be >= 0");
     int M = bl->cfg.n_modalities, rc = IMA_OK;
     size_t N = ds->n, Bmax = cfg->batch_size, nb = (N + Bmax - 1) / Bmax;
-    size_t *order = ima_malloc(N * sizeof(size_t));
+    size_t *order = ima_try_malloc(N, sizeof(size_t));
     ima_batch_buffer bb;
-    ima_batch_buffer_init(&bb, ds, Bmax);
+    if (!order || ima_batch_buffer_init(&bb, ds, Bmax)) return free(order), ima_error_prefix("baseline train");
     while (st->epoch < cfg->epochs && rc == IMA_OK) {
         ima_baseline_epoch_report rep;
         memset(&rep, 0, sizeof rep);

@@ -303,12 +303,11 @@ int cmd_train(int argc, char **argv) {
             fprintf(stderr, "ima train: --resume takes the model from the checkpoint: model flags are not allowed\n");
             goto done;
         }
-        if (ima_checkpoint_load(resume, 1 << 20, &m, &tc, &st)) {
+        /* the state first (it says the batch size), then the model for the batch it will train with */
+        if (ima_checkpoint_read_state(resume, NULL, &tc, &st)) {
             fprintf(stderr, "ima train: %s\n", ima_last_error());
             goto done;
         }
-        /* the maximal batch was a placeholder: rebuild with the right activation size */
-        ima_model_free(m);
         if (given_batch) tc.batch_size = (size_t)batch;
         if (ima_checkpoint_load(resume, tc.batch_size, &m, NULL, NULL)) {
             fprintf(stderr, "ima train: %s\n", ima_last_error());

@@ -53,6 +53,36 @@ void *ima_calloc(size_t count, size_t size) {
     return p;
 }
 
+static void *oom(size_t count, size_t size) {
+    size_t n;
+    if (ima_mul_overflows(count, size, &n))
+        ima_error("out of memory: cannot allocate %zu x %zu bytes (the size overflows)", count, size);
+    else
+        ima_error("out of memory: cannot allocate %zu bytes (%zu x %zu)", n, count, size);
+    return NULL;
+}
+
+void *ima_try_malloc(size_t count, size_t size) {
+    size_t n;
+    if (ima_mul_overflows(count, size, &n)) return oom(count, size);
+    void *p = malloc(n ? n : 1);
+    return p ? p : oom(count, size);
+}
+
+void *ima_try_calloc(size_t count, size_t size) {
+    size_t n;
+    if (ima_mul_overflows(count, size, &n)) return oom(count, size);
+    void *p = calloc(count ? count : 1, size ? size : 1);
+    return p ? p : oom(count, size);
+}
+
+void *ima_try_realloc(void *p, size_t count, size_t size) {
+    size_t n;
+    if (ima_mul_overflows(count, size, &n)) return oom(count, size);
+    void *q = realloc(p, n ? n : 1);
+    return q ? q : oom(count, size);
+}
+
 int ima_mul_overflows(size_t a, size_t b, size_t *out) {
     if (a != 0 && b > SIZE_MAX / a) return 1;
     *out = a * b;

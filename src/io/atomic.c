@@ -18,7 +18,7 @@ int ima_atomic_open(ima_atomic_file *a, const char *path) {
     a->path = path;
     a->fd = -1;
     size_t n = strlen(path);
-    a->tmp = ima_malloc(n + sizeof suffix);
+    if (!(a->tmp = ima_try_malloc(n + sizeof suffix, 1))) return ima_error_prefix("%s", path);
     memcpy(a->tmp, path, n);
     memcpy(a->tmp + n, suffix, sizeof suffix);
     a->fd = mkstemp(a->tmp);
@@ -59,16 +59,11 @@ int ima_atomic_write(ima_atomic_file *a, const void *data, size_t n) {
  * is already in place, so a failure here is not reported as a failed write. */
 static void fsync_parent_dir(const char *path) {
     const char *slash = strrchr(path, '/');
-    char *dir;
-    if (!slash) {
-        dir = ima_malloc(2);
-        strcpy(dir, ".");
-    } else {
-        size_t n = slash == path ? 1 : (size_t)(slash - path);
-        dir = ima_malloc(n + 1);
-        memcpy(dir, path, n);
-        dir[n] = '\0';
-    }
+    size_t n = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
+    char *dir = ima_try_malloc(n + 1, 1);
+    if (!dir) return;
+    memcpy(dir, slash ? path : ".", n);
+    dir[n] = '\0';
     int fd = open(dir, O_RDONLY);
     if (fd >= 0) {
         (void)fsync(fd);

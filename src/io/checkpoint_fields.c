@@ -2,12 +2,86 @@
  * baseline checkpoints (layout in checkpoint_fields.h). */
 #include "io/checkpoint_fields.h"
 
+#include <float.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ima/common.h"
+
+/* ---- the table codec ------------------------------------------------------------------- */
+
+void ima_json_write_fields(cJSON *o, const ima_json_field *fields, size_t n, const void *base) {
+    const char *b = base;
+    for (size_t i = 0; i < n; i++) {
+        const ima_json_field *f = &fields[i];
+        const void *p = b + f->offset;
+        switch (f->kind) {
+        case IMA_JF_INT: cJSON_AddNumberToObject(o, f->key, *(const int *)p); break;
+        case IMA_JF_LONG: cJSON_AddNumberToObject(o, f->key, (double)*(const long *)p); break;
+        case IMA_JF_SIZE: cJSON_AddNumberToObject(o, f->key, (double)*(const size_t *)p); break;
+        case IMA_JF_FLOAT: cJSON_AddNumberToObject(o, f->key, *(const float *)p); break;
+        case IMA_JF_BOOL: cJSON_AddBoolToObject(o, f->key, *(const int *)p); break;
+        case IMA_JF_LOSS: cJSON_AddStringToObject(o, f->key, ima_json_loss_name(*(const ima_loss_kind *)p)); break;
+        case IMA_JF_NAME: cJSON_AddStringToObject(o, f->key, (const char *)p); break;
+        }
+    }
+}
+
+static int read_field(const cJSON *o, const ima_json_field *f, char *b, const char *path, const char *where) {
+    const cJSON *v = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, f->key) : NULL;
+    void *p = b + f->offset;
+    if (f->kind == IMA_JF_BOOL) {
+        if (!cJSON_IsBool(v)) return ima_error("%s: metadata %s: field '%s': expected true or false", path, where, f->key);
+        *(int *)p = cJSON_IsTrue(v);
+        return IMA_OK;
+    }
+    if (f->kind == IMA_JF_LOSS || f->kind == IMA_JF_NAME) {
+        if (!cJSON_IsString(v)) return ima_error("%s: metadata %s: field '%s': expected a string", path, where, f->key);
+        if (f->kind == IMA_JF_NAME) {
+            if (strlen(v->valuestring) >= IMA_NAME_MAX)
+                return ima_error("%s: metadata %s: field '%s': expected at most %d characters", path, where, f->key,
+                                 IMA_NAME_MAX - 1);
+            snprintf((char *)p, IMA_NAME_MAX, "%s", v->valuestring);
+            return IMA_OK;
+        }
+        if (!strcmp(v->valuestring, "bce")) *(ima_loss_kind *)p = IMA_LOSS_BCE;
+        else if (!strcmp(v->valuestring, "sse")) *(ima_loss_kind *)p = IMA_LOSS_SSE;
+        else return ima_error("%s: metadata %s: field '%s': expected bce or sse", path, where, f->key);
+        return IMA_OK;
+    }
+    if (!cJSON_IsNumber(v)) return ima_error("%s: metadata %s: field '%s': expected a number", path, where, f->key);
+    double d = v->valuedouble;
+    int whole = f->kind != IMA_JF_FLOAT;
+    /* every check on the double, before any cast (a cast of an out-of-range double is undefined) */
+    if (!(d >= f->lo && d <= f->hi) || (whole && d != floor(d)))
+        return ima_error("%s: metadata %s: field '%s': expected %s in [%.17g, %.17g], got %.17g", path, where,
+                         f->key, whole ? "a whole number" : "a number", f->lo, f->hi, d);
+    switch (f->kind) {
+    case IMA_JF_INT: *(int *)p = (int)d; break;
+    case IMA_JF_LONG: *(long *)p = (long)d; break;
+    case IMA_JF_SIZE: *(size_t *)p = (size_t)d; break;
+    default: *(float *)p = (float)d; break;
+    }
+    return IMA_OK;
+}
+
+int ima_json_read_fields(const cJSON *o, const ima_json_field *fields, size_t n, void *base, const char *path,
+                         const char *where) {
+    for (size_t i = 0; i < n; i++) {
+        /* a table's range must keep the cast defined: checked once here, a programmer error otherwise */
+        const ima_json_field *f = &fields[i];
+        IMA_ASSERT(f->kind != IMA_JF_INT || (f->lo >= INT_MIN && f->hi <= INT_MAX));
+        IMA_ASSERT(f->kind != IMA_JF_LONG || (f->lo >= -9007199254740992.0 && f->hi <= 9007199254740992.0));
+        IMA_ASSERT(f->kind != IMA_JF_SIZE || (f->lo >= 0 && f->hi <= 9007199254740992.0));
+        IMA_ASSERT(f->kind != IMA_JF_FLOAT || (f->lo >= -FLT_MAX && f->hi <= FLT_MAX));
+        if (read_field(o, f, base, path, where)) return IMA_ERR;
+    }
+    return IMA_OK;
+}
 
 /* ---- JSON fields ------------------------------------------------------------------------ */
 
@@ -31,25 +105,23 @@ int ima_json_loss_parse(ima_loss_kind *out, const char *s, const char *path, int
     return IMA_OK;
 }
 
+/* Adam: lr > 0, betas in [0, 1), eps > 0, weight decay >= 0 (all finite) */
+static const ima_json_field adam_fields[] = {
+    {"lr", IMA_JF_FLOAT, offsetof(ima_adam_config, lr), 1e-30, 1e6},
+    {"beta1", IMA_JF_FLOAT, offsetof(ima_adam_config, beta1), 0, 0.999999},
+    {"beta2", IMA_JF_FLOAT, offsetof(ima_adam_config, beta2), 0, 0.999999999},
+    {"eps", IMA_JF_FLOAT, offsetof(ima_adam_config, eps), 1e-30, 1},
+    {"weight_decay", IMA_JF_FLOAT, offsetof(ima_adam_config, weight_decay), 0, 1e6},
+};
+
 void ima_json_add_adam(cJSON *o, const char *key, const ima_adam_config *a) {
-    cJSON *e = cJSON_AddObjectToObject(o, key);
-    cJSON_AddNumberToObject(e, "lr", a->lr);
-    cJSON_AddNumberToObject(e, "beta1", a->beta1);
-    cJSON_AddNumberToObject(e, "beta2", a->beta2);
-    cJSON_AddNumberToObject(e, "eps", a->eps);
-    cJSON_AddNumberToObject(e, "weight_decay", a->weight_decay);
+    ima_json_write_fields(cJSON_AddObjectToObject(o, key), IMA_JSON_FIELDS(adam_fields), a);
 }
 
 int ima_json_get_adam(const cJSON *o, const char *key, ima_adam_config *a, const char *path, const char *where) {
     const cJSON *e = cJSON_GetObjectItemCaseSensitive(o, key);
-    double v[5];
-    const char *k[5] = {"lr", "beta1", "beta2", "eps", "weight_decay"};
-    for (int i = 0; i < 5; i++)
-        if (ima_json_num(e, k[i], &v[i], path, where))
-            return IMA_ERR;
-    a->lr = (float)v[0], a->beta1 = (float)v[1], a->beta2 = (float)v[2], a->eps = (float)v[3];
-    a->weight_decay = (float)v[4];
-    return IMA_OK;
+    if (!cJSON_IsObject(e)) return ima_error("%s: metadata %s: expected an object", path, where);
+    return ima_json_read_fields(e, IMA_JSON_FIELDS(adam_fields), a, path, where);
 }
 
 void ima_json_add_rng(cJSON *o, const ima_rng *rng) {

@@ -17,6 +17,38 @@
 #include "ima/rng.h"
 #include "ima/safetensors.h"
 
+/* ---- the config <-> JSON codec: a table of fields ------------------------------------------
+ * One table per JSON object lists each field's key, C type, offset in the struct and the range a
+ * file may hold. Reading checks that the value is a number (or a boolean / string), whole where
+ * the C type is an integer, and inside [lo, hi], all on the double BEFORE any cast, so a hostile
+ * 1e10 is a message, not undefined behaviour. Writing emits the fields in table order. */
+
+typedef enum {
+    IMA_JF_INT,   // int, whole number in [lo, hi]
+    IMA_JF_LONG,  // long, whole number in [lo, hi] (hi <= 2^53)
+    IMA_JF_SIZE,  // size_t, whole number in [lo, hi] (lo >= 0)
+    IMA_JF_FLOAT, // float, finite number in [lo, hi]
+    IMA_JF_BOOL,  // int 0/1 as a JSON boolean
+    IMA_JF_LOSS,  // ima_loss_kind as "bce" / "sse"
+    IMA_JF_NAME,  // char[IMA_NAME_MAX] as a string (shorter than IMA_NAME_MAX)
+} ima_json_kind;
+
+typedef struct {
+    const char *key;
+    ima_json_kind kind;
+    size_t offset; // offsetof(struct, field)
+    double lo, hi; // inclusive range of a number
+} ima_json_field;
+
+#define IMA_JSON_FIELDS(table) (table), (sizeof(table) / sizeof((table)[0]))
+
+/* o[key] = base's field for every entry of the table. */
+void ima_json_write_fields(cJSON *o, const ima_json_field *fields, size_t n, const void *base);
+/* Reads every field of the table from o into base; WHERE names o in messages ("config",
+ * "config.modalities[1]", "train_state"): "PATH: metadata WHERE: field 'KEY': expected ..., got V". */
+int ima_json_read_fields(const cJSON *o, const ima_json_field *fields, size_t n, void *base, const char *path,
+                         const char *where);
+
 /* ---- JSON fields ------------------------------------------------------------------------ */
 
 /* o[key] as a number; WHERE names the object in the message ("config", "train_state"). */

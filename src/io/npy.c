@@ -28,6 +28,7 @@
 
 #include "ima/common.h"
 #include "io/atomic.h"
+#include "io/file.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the .npy reader/writer store data in host order and assume a little-endian host"
@@ -106,8 +107,18 @@ static void hdr_skip_ws(hdr_parser *p) {
 }
 
 static int hdr_syntax(hdr_parser *p, const char *expected) {
+    /* the header is raw bytes from the file: show its start on one line, control bytes escaped */
+    char shown[4 * 60 + 1];
+    size_t k = 0;
+    for (size_t i = 0; p->s[i] && i < 60; i++) {
+        unsigned char c = (unsigned char)p->s[i];
+        if (c == '\n') k += (size_t)snprintf(shown + k, sizeof shown - k, "\\n");
+        else if (c < 0x20 || c >= 0x7f) k += (size_t)snprintf(shown + k, sizeof shown - k, "\\x%02x", c);
+        else shown[k++] = (char)c;
+    }
+    shown[k] = '\0';
     return ima_error("%s: header: cannot parse the header dict at byte %zu: expected %s; the file "
-                     "is not a valid .npy file (header starts \"%.60s\")", p->path, p->pos, expected, p->s);
+                     "is not a valid .npy file (header starts \"%s\")", p->path, p->pos, expected, shown);
 }
 
 static int hdr_expect(hdr_parser *p, char c, const char *expected) {
@@ -127,8 +138,9 @@ static int hdr_string(hdr_parser *p, char out[HDR_STR_MAX], const char *field) {
         return hdr_syntax(p, "a quoted key");
     }
     size_t start = ++p->pos, n = 0;
-    while (p->s[p->pos] && p->s[p->pos] != q && p->s[p->pos] != '\\') p->pos++, n++;
-    if (p->s[p->pos] != q) return hdr_syntax(p, "the end of a quoted string (escapes are not supported)");
+    while ((unsigned char)p->s[p->pos] >= 0x20 && p->s[p->pos] != q && p->s[p->pos] != '\\') p->pos++, n++;
+    if (p->s[p->pos] != q)
+        return hdr_syntax(p, "the end of a quoted string (escapes and control characters are not supported)");
     if (n >= HDR_STR_MAX) {
         if (field) return ima_error("%s: header field '%s': value is too long", p->path, field);
         return hdr_syntax(p, "a short key");
@@ -253,12 +265,7 @@ static int read_exact(FILE *f, void *dst, size_t n, const char *path, const char
     return IMA_OK;
 }
 
-static int npy_read_stream(ima_npy *out, FILE *f, const char *path) {
-    struct stat st;
-    if (fstat(fileno(f), &st) != 0) return ima_error("%s: cannot stat: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return ima_error("%s: not a regular file", path);
-    size_t fsize = (size_t)st.st_size;
-
+static int npy_read_stream(ima_npy *out, FILE *f, size_t fsize, const char *path) {
     unsigned char pre[12];
     if (fsize < 10)
         return ima_error("%s: magic: file is %zu bytes, too short for a .npy file (at least 10)", path, fsize);
@@ -284,7 +291,8 @@ static int npy_read_stream(ima_npy *out, FILE *f, const char *path) {
         return ima_error("%s: header_len: header of %zu bytes runs past the end of the file (%zu bytes); "
                          "the file is truncated", path, hlen, fsize);
 
-    char *text = ima_malloc(hlen + 1);
+    char *text = ima_try_malloc(hlen + 1, 1);
+    if (!text) return ima_error_prefix("%s: header", path);
     int rc = read_exact(f, text, hlen, path, "header");
     if (rc == IMA_OK && memchr(text, '\0', hlen))
         rc = ima_error("%s: header: contains a NUL byte; not a valid .npy header", path);
@@ -307,15 +315,17 @@ static int npy_read_stream(ima_npy *out, FILE *f, const char *path) {
                          "%zu after the header; the file is %s", path, count, ima_dtype_name(out->dtype), bytes,
                          have, have < bytes ? "truncated" : "corrupted (trailing bytes)");
     out->count = count;
-    out->data = ima_malloc(bytes);
+    out->data = ima_try_malloc(bytes, 1);
+    if (!out->data) return ima_error_prefix("%s: data", path);
     return read_exact(f, out->data, bytes, path, "data");
 }
 
 int ima_npy_read(ima_npy *out, const char *path) {
     memset(out, 0, sizeof *out);
-    FILE *f = fopen(path, "rb");
-    if (!f) return ima_error("%s: cannot open: %s", path, strerror(errno));
-    int rc = npy_read_stream(out, f, path);
+    size_t fsize = 0;
+    FILE *f = ima_fopen_regular(path, &fsize);
+    if (!f) return IMA_ERR;
+    int rc = npy_read_stream(out, f, fsize, path);
     fclose(f);
     if (rc != IMA_OK) ima_npy_free(out);
     return rc;
@@ -371,7 +381,10 @@ int ima_npy_read_f32_matrix(const char *path, float **data, size_t *rows, size_t
             ima_npy_free(&a);
             return ima_error("%s: header field 'shape': too many elements for a float32 copy", path);
         }
-        m = ima_malloc(bytes);
+        if (!(m = ima_try_malloc(bytes, 1))) {
+            ima_npy_free(&a);
+            return ima_error_prefix("%s: float32 copy", path);
+        }
         for (size_t i = 0; i < a.count && rc == IMA_OK; i++) {
             switch (a.dtype) {
             case IMA_DTYPE_F64: {
@@ -427,7 +440,10 @@ int ima_npy_read_labels(const char *path, int64_t **labels, size_t *n) {
         l = a.data;
         a.data = NULL;
     } else {
-        l = ima_malloc(bytes);
+        if (!(l = ima_try_malloc(bytes, 1))) {
+            ima_npy_free(&a);
+            return ima_error_prefix("%s: int64 copy", path);
+        }
         for (size_t i = 0; i < a.count; i++)
             l[i] = a.dtype == IMA_DTYPE_U8 ? (int64_t)((const uint8_t *)a.data)[i]
                                            : (int64_t)((const int32_t *)a.data)[i];

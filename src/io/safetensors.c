@@ -27,6 +27,7 @@
 
 #include "ima/common.h"
 #include "io/atomic.h"
+#include "io/file.h"
 
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "the safetensors reader hands out pointers into the file: it assumes a little-endian host"
@@ -41,9 +42,11 @@ static const char *const st_dtype_names[] = {
 };
 #define N_ST_DTYPES (sizeof st_dtype_names / sizeof st_dtype_names[0])
 
+/* NULL with an error when memory runs out */
 static char *str_dup(const char *s) {
     size_t n = strlen(s) + 1;
-    return memcpy(ima_malloc(n), s, n);
+    char *d = ima_try_malloc(n, 1);
+    return d ? memcpy(d, s, n) : NULL;
 }
 
 /* ---- reader ------------------------------------------------------------------------------- */
@@ -67,8 +70,9 @@ static int parse_meta(ima_st_file *f, const cJSON *obj) {
     if (!cJSON_IsObject(obj))
         return ima_error("%s: header field '%s': expected an object of strings", f->path, META_KEY);
     size_t n = (size_t)cJSON_GetArraySize(obj);
-    f->meta_keys = ima_calloc(n, sizeof *f->meta_keys);
-    f->meta_values = ima_calloc(n, sizeof *f->meta_values);
+    f->meta_keys = ima_try_calloc(n, sizeof *f->meta_keys);
+    f->meta_values = ima_try_calloc(n, sizeof *f->meta_values);
+    if (!f->meta_keys || !f->meta_values) return ima_error_prefix("%s: header field '%s'", f->path, META_KEY);
     const cJSON *kv;
     cJSON_ArrayForEach(kv, obj) {
         if (!cJSON_IsString(kv))
@@ -79,6 +83,8 @@ static int parse_meta(ima_st_file *f, const cJSON *obj) {
         f->meta_keys[f->n_meta] = str_dup(kv->string);
         f->meta_values[f->n_meta] = str_dup(kv->valuestring);
         f->n_meta++;
+        if (!f->meta_keys[f->n_meta - 1] || !f->meta_values[f->n_meta - 1])
+            return ima_error_prefix("%s: header field '%s'", f->path, META_KEY);
     }
     return IMA_OK;
 }
@@ -86,7 +92,7 @@ static int parse_meta(ima_st_file *f, const cJSON *obj) {
 /* Fills t (name, dtype, shape, count) and r from one header entry; S is the data section size. */
 static int parse_tensor(ima_st_file *f, const cJSON *obj, ima_st_tensor *t, st_range *r, size_t S) {
     const char *p = f->path, *name = obj->string;
-    t->name = str_dup(name);
+    if (!(t->name = str_dup(name))) return ima_error_prefix("%s: tensor names", p);
     if (!cJSON_IsObject(obj))
         return ima_error("%s: tensor '%s': expected an object with dtype, shape and data_offsets", p, name);
     const cJSON *dt = NULL, *sh = NULL, *off = NULL, *it;
@@ -181,7 +187,8 @@ static int name_cmp(const void *a, const void *b) {
 
 static int check_unique_names(const ima_st_file *f) {
     if (f->n_tensors < 2) return IMA_OK;
-    char **names = ima_malloc(f->n_tensors * sizeof *names);
+    char **names = ima_try_malloc(f->n_tensors, sizeof *names);
+    if (!names) return ima_error_prefix("%s: tensor names", f->path);
     for (size_t i = 0; i < f->n_tensors; i++) names[i] = f->tensors[i].name;
     qsort(names, f->n_tensors, sizeof *names, name_cmp);
     int rc = IMA_OK;
@@ -194,14 +201,14 @@ static int check_unique_names(const ima_st_file *f) {
 
 /* Callers cast data to float * etc., so a tensor the file stores at an offset that is not a
  * multiple of its element size gets an aligned copy (the widest-first layout never needs one). */
-static void align_tensors(ima_st_file *f) {
+static int align_tensors(ima_st_file *f) {
     size_t need = 0;
     for (size_t i = 0; i < f->n_tensors; i++) {
         const ima_st_tensor *t = &f->tensors[i];
         if ((uintptr_t)t->data % ima_dtype_size(t->dtype) != 0) need += (t->count * ima_dtype_size(t->dtype) + 7) / 8 * 8;
     }
-    if (need == 0) return;
-    f->aligned = ima_malloc(need);
+    if (need == 0) return IMA_OK;
+    if (!(f->aligned = ima_try_malloc(need, 1))) return ima_error_prefix("%s: aligned tensor copies", f->path);
     size_t at = 0;
     for (size_t i = 0; i < f->n_tensors; i++) {
         ima_st_tensor *t = &f->tensors[i];
@@ -211,6 +218,7 @@ static void align_tensors(ima_st_file *f) {
         t->data = f->aligned + at;
         at += (bytes + 7) / 8 * 8;
     }
+    return IMA_OK;
 }
 
 static uint64_t le64(const unsigned char *b) {
@@ -250,8 +258,13 @@ static int st_parse(ima_st_file *f) {
     const unsigned char *data = f->buf + 8 + n;
     size_t S = f->size - 8 - (size_t)n;
     size_t members = (size_t)cJSON_GetArraySize(root);
-    f->tensors = ima_calloc(members, sizeof *f->tensors);
-    st_range *ranges = ima_calloc(members, sizeof *ranges);
+    f->tensors = ima_try_calloc(members, sizeof *f->tensors);
+    st_range *ranges = ima_try_calloc(members, sizeof *ranges);
+    if (!f->tensors || !ranges) {
+        free(ranges);
+        cJSON_Delete(root);
+        return ima_error_prefix("%s: header", p);
+    }
     int have_meta = 0;
     const cJSON *item;
     cJSON_ArrayForEach(item, root) {
@@ -273,29 +286,22 @@ static int st_parse(ima_st_file *f) {
     if (rc == IMA_OK) rc = check_unique_names(f);
     if (rc == IMA_OK) rc = check_tiling(f, ranges, S);
     free(ranges);
-    if (rc == IMA_OK) align_tensors(f);
+    if (rc == IMA_OK) rc = align_tensors(f);
     return rc;
 }
 
 int ima_st_read(ima_st_file *f, const char *path) {
     memset(f, 0, sizeof *f);
-    f->path = str_dup(path);
-    FILE *fp = fopen(path, "rb");
+    if (!(f->path = str_dup(path))) return IMA_ERR;
+    FILE *fp = ima_fopen_regular(path, &f->size);
     if (!fp) {
-        ima_error("%s: cannot open: %s", path, strerror(errno));
         ima_st_free(f);
         return IMA_ERR;
     }
-    struct stat st;
     int rc = IMA_OK;
-    if (fstat(fileno(fp), &st) != 0) rc = ima_error("%s: cannot stat: %s", path, strerror(errno));
-    else if (!S_ISREG(st.st_mode)) rc = ima_error("%s: not a regular file", path);
-    if (rc == IMA_OK) {
-        f->size = (size_t)st.st_size;
-        f->buf = ima_malloc(f->size);
-        if (f->size > 0 && fread(f->buf, 1, f->size, fp) != f->size)
-            rc = ima_error("%s: read error: %s", path, ferror(fp) ? strerror(errno) : "short read");
-    }
+    if (!(f->buf = ima_try_malloc(f->size, 1))) rc = ima_error_prefix("%s", path);
+    else if (f->size > 0 && fread(f->buf, 1, f->size, fp) != f->size)
+        rc = ima_error("%s: read error: %s", path, ferror(fp) ? strerror(errno) : "short read");
     fclose(fp);
     if (rc == IMA_OK) rc = st_parse(f);
     if (rc != IMA_OK) ima_st_free(f);
@@ -347,20 +353,25 @@ struct ima_st_writer {
     size_t n, cap;
     char **meta_keys, **meta_values; // (n_meta) owned copies
     size_t n_meta, cap_meta;
+    int failed; // memory ran out in add or meta: write reports the error kept in `error`
+    char error[256];
 };
 
-/* realloc that aborts like ima_malloc: running out of memory is not a recoverable file error */
-static void *grow(void *p, size_t *cap, size_t need, size_t elem) {
-    if (need <= *cap) return p;
+static void writer_fail(ima_st_writer *w) {
+    if (!w->failed) snprintf(w->error, sizeof w->error, "%s", ima_last_error());
+    w->failed = 1;
+}
+
+/* grows *p to hold need elements; 0 with an error (and *p unchanged) when memory runs out */
+static int grow(void **p, size_t *cap, size_t need, size_t elem) {
+    if (need <= *cap) return 1;
     size_t c = *cap ? *cap * 2 : 8;
     while (c < need) c *= 2;
-    void *q = realloc(p, c * elem);
-    if (!q) {
-        fprintf(stderr, "ima: out of memory (asked for %zu x %zu bytes)\n", c, elem);
-        abort();
-    }
+    void *q = ima_try_realloc(*p, c, elem);
+    if (!q) return 0;
+    *p = q;
     *cap = c;
-    return q;
+    return 1;
 }
 
 ima_st_writer *ima_st_writer_init(void) { return ima_calloc(1, sizeof(ima_st_writer)); }
@@ -387,10 +398,15 @@ void ima_st_writer_add(ima_st_writer *w, const char *name, ima_dtype dtype, int 
     size_t bytes = ima_dtype_size(dtype);
     for (int i = 0; i < ndim; i++) IMA_ASSERT(!ima_mul_overflows(bytes, shape[i], &bytes));
     IMA_ASSERT(data || bytes == 0);
-    w->t = grow(w->t, &w->cap, w->n + 1, sizeof *w->t);
+    char *copy = str_dup(name);
+    if (!copy || !grow((void **)&w->t, &w->cap, w->n + 1, sizeof *w->t)) {
+        free(copy);
+        writer_fail(w);
+        return;
+    }
     st_entry *e = &w->t[w->n++];
     memset(e, 0, sizeof *e);
-    e->name = str_dup(name);
+    e->name = copy;
     e->dtype = dtype;
     e->ndim = ndim;
     for (int i = 0; i < ndim; i++) e->shape[i] = shape[i];
@@ -402,10 +418,16 @@ void ima_st_writer_meta(ima_st_writer *w, const char *key, const char *value) {
     IMA_ASSERT(w && key && value);
     for (size_t i = 0; i < w->n_meta; i++) IMA_ASSERT(strcmp(w->meta_keys[i], key) != 0); /* duplicate key */
     size_t cap = w->cap_meta;
-    w->meta_keys = grow(w->meta_keys, &cap, w->n_meta + 1, sizeof *w->meta_keys);
-    w->meta_values = grow(w->meta_values, &w->cap_meta, w->n_meta + 1, sizeof *w->meta_values);
-    w->meta_keys[w->n_meta] = str_dup(key);
-    w->meta_values[w->n_meta] = str_dup(value);
+    char *k = str_dup(key), *v = str_dup(value);
+    if (!k || !v || !grow((void **)&w->meta_keys, &cap, w->n_meta + 1, sizeof *w->meta_keys) ||
+        !grow((void **)&w->meta_values, &w->cap_meta, w->n_meta + 1, sizeof *w->meta_values)) {
+        free(k);
+        free(v);
+        writer_fail(w);
+        return;
+    }
+    w->meta_keys[w->n_meta] = k;
+    w->meta_values[w->n_meta] = v;
     w->n_meta++;
 }
 
@@ -413,7 +435,8 @@ void ima_st_writer_meta(ima_st_writer *w, const char *key, const char *value) {
  * size; returns the entries in data order (n indices, caller frees). */
 static size_t *layout(ima_st_writer *w) {
     static const size_t widths[] = {8, 4, 2, 1};
-    size_t *order = ima_malloc(w->n * sizeof *order), k = 0, at = 0;
+    size_t *order = ima_try_malloc(w->n, sizeof *order), k = 0, at = 0;
+    if (!order) return NULL;
     for (size_t j = 0; j < sizeof widths / sizeof widths[0]; j++)
         for (size_t i = 0; i < w->n; i++)
             if (ima_dtype_size(w->t[i].dtype) == widths[j]) {
@@ -448,17 +471,19 @@ static char *header_json(const ima_st_writer *w) {
     }
     char *text = cJSON_PrintUnformatted(root);
     cJSON_Delete(root);
-    if (!text) {
-        fprintf(stderr, "ima: out of memory while printing a safetensors header\n");
-        abort();
-    }
+    if (!text) ima_error("out of memory while printing the safetensors header");
     return text;
 }
 
 int ima_st_writer_write(ima_st_writer *w, const char *path) {
     IMA_ASSERT(w && path);
+    if (w->failed) return ima_error("%s: %s", path, w->error);
     size_t *order = layout(w);
-    char *json = header_json(w);
+    char *json = order ? header_json(w) : NULL;
+    if (!json) {
+        free(order);
+        return ima_error_prefix("%s", path);
+    }
     size_t len = strlen(json), n = (len + 7) / 8 * 8; /* pad so the data section starts 8-aligned */
     unsigned char head[8];
     for (int i = 0; i < 8; i++) head[i] = (unsigned char)((uint64_t)n >> (8 * i));

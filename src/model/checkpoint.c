@@ -2,10 +2,12 @@
  * Layout (see train.h): parameter tensors by name, "center.<modality>", "optimizer.adam_m",
  * "optimizer.adam_v"; the configuration and state as JSON strings in __metadata__. */
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ima/api.h"
 #include "ima/common.h"
 #include "ima/safetensors.h"
 #include "ima/train.h"
@@ -13,31 +15,41 @@
 
 #define MAX_VIEWS (IMA_MAX_MODALITIES * 18)
 
-/* ---- configuration <-> JSON -------------------------------------------------------- */
+/* ---- configuration <-> JSON (the field tables of io/checkpoint_fields.h) ------------------- */
+
+#define FMAX 1e9 /* weights and lambdas: ima_config_validate names the tighter rules */
+
+static const ima_json_field config_fields[] = {
+    {"n_modalities", IMA_JF_INT, offsetof(ima_config, n_modalities), 1, IMA_MAX_MODALITIES},
+    {"latent_width", IMA_JF_SIZE, offsetof(ima_config, latent_width), 1, 65536},
+    {"lambda_glob", IMA_JF_FLOAT, offsetof(ima_config, lambda_glob), 0, FMAX},
+    {"center_inputs", IMA_JF_BOOL, offsetof(ima_config, center_inputs), 0, 1},
+};
+
+static const ima_json_field modality_fields[] = {
+    {"name", IMA_JF_NAME, offsetof(ima_modality_config, name), 0, 0},
+    {"input_width", IMA_JF_SIZE, offsetof(ima_modality_config, input_width), 1, 1 << 24},
+    {"hidden_width", IMA_JF_SIZE, offsetof(ima_modality_config, hidden_width), 1, 65536},
+    {"loss", IMA_JF_LOSS, offsetof(ima_modality_config, loss), 0, 0},
+    {"lambda_rec", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_rec), 0, FMAX},
+    {"lambda_align", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_align), 0, FMAX},
+    {"lambda_local", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_local), 0, FMAX},
+    {"lambda_corr", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_corr), 0, FMAX},
+    {"rho", IMA_JF_FLOAT, offsetof(ima_modality_config, rho), 0, 1},
+};
 
 static char *config_json(const ima_config *c) {
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddNumberToObject(o, "n_modalities", c->n_modalities);
-    cJSON_AddNumberToObject(o, "latent_width", (double)c->latent_width);
-    cJSON_AddNumberToObject(o, "lambda_glob", c->lambda_glob);
-    cJSON_AddBoolToObject(o, "center_inputs", c->center_inputs);
+    ima_json_write_fields(o, IMA_JSON_FIELDS(config_fields), c);
     cJSON *mods = cJSON_AddArrayToObject(o, "modalities");
     for (int j = 0; j < c->n_modalities; j++) {
-        const ima_modality_config *m = &c->mod[j];
         cJSON *e = cJSON_CreateObject();
-        cJSON_AddStringToObject(e, "name", m->name);
-        cJSON_AddNumberToObject(e, "input_width", (double)m->input_width);
-        cJSON_AddNumberToObject(e, "hidden_width", (double)m->hidden_width);
-        cJSON_AddStringToObject(e, "loss", ima_json_loss_name(m->loss));
-        cJSON_AddNumberToObject(e, "lambda_rec", m->lambda_rec);
-        cJSON_AddNumberToObject(e, "lambda_align", m->lambda_align);
-        cJSON_AddNumberToObject(e, "lambda_local", m->lambda_local);
-        cJSON_AddNumberToObject(e, "lambda_corr", m->lambda_corr);
-        cJSON_AddNumberToObject(e, "rho", m->rho);
+        ima_json_write_fields(e, IMA_JSON_FIELDS(modality_fields), &c->mod[j]);
         cJSON_AddItemToArray(mods, e);
     }
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
+    if (!s) ima_error("out of memory while printing the checkpoint config");
     return s;
 }
 
@@ -45,45 +57,19 @@ static int config_parse(ima_config *c, const char *json, const char *path) {
     memset(c, 0, sizeof *c);
     cJSON *o = cJSON_Parse(json);
     if (!o) return ima_error("%s: metadata 'config' is not valid JSON", path);
-    double v = 0;
     int rc = IMA_ERR;
-    if (ima_json_num(o, "n_modalities", &v, path, "config")) goto done;
-    c->n_modalities = (int)v;
-    if (ima_json_num(o, "latent_width", &v, path, "config")) goto done;
-    c->latent_width = (size_t)v;
-    if (ima_json_num(o, "lambda_glob", &v, path, "config")) goto done;
-    c->lambda_glob = (float)v;
-    c->center_inputs = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "center_inputs"));
+    if (ima_json_read_fields(o, IMA_JSON_FIELDS(config_fields), c, path, "config")) goto done;
     const cJSON *mods = cJSON_GetObjectItemCaseSensitive(o, "modalities");
-    if (!cJSON_IsArray(mods) || cJSON_GetArraySize(mods) != c->n_modalities || c->n_modalities > IMA_MAX_MODALITIES) {
+    if (!cJSON_IsArray(mods) || cJSON_GetArraySize(mods) != c->n_modalities) {
         ima_error("%s: metadata config: field 'modalities': expected an array of n_modalities entries", path);
         goto done;
     }
     for (int j = 0; j < c->n_modalities; j++) {
-        const cJSON *e = cJSON_GetArrayItem(mods, j);
-        ima_modality_config *m = &c->mod[j];
-        const cJSON *name = cJSON_GetObjectItemCaseSensitive(e, "name"), *loss = cJSON_GetObjectItemCaseSensitive(e, "loss");
-        if (!cJSON_IsString(name) || strlen(name->valuestring) >= IMA_NAME_MAX || !cJSON_IsString(loss)) {
-            ima_error("%s: metadata config: modality %d: expected string fields 'name' and 'loss'", path, j);
+        char where[48];
+        snprintf(where, sizeof where, "config.modalities[%d]", j);
+        if (ima_json_read_fields(cJSON_GetArrayItem(mods, j), IMA_JSON_FIELDS(modality_fields), &c->mod[j], path,
+                                 where))
             goto done;
-        }
-        snprintf(m->name, sizeof m->name, "%s", name->valuestring);
-        if (ima_json_loss_parse(&m->loss, loss->valuestring, path, j)) goto done;
-        const char *where = "config.modalities";
-        if (ima_json_num(e, "input_width", &v, path, where)) goto done;
-        m->input_width = (size_t)v;
-        if (ima_json_num(e, "hidden_width", &v, path, where)) goto done;
-        m->hidden_width = (size_t)v;
-        if (ima_json_num(e, "lambda_rec", &v, path, where)) goto done;
-        m->lambda_rec = (float)v;
-        if (ima_json_num(e, "lambda_align", &v, path, where)) goto done;
-        m->lambda_align = (float)v;
-        if (ima_json_num(e, "lambda_local", &v, path, where)) goto done;
-        m->lambda_local = (float)v;
-        if (ima_json_num(e, "lambda_corr", &v, path, where)) goto done;
-        m->lambda_corr = (float)v;
-        if (ima_json_num(e, "rho", &v, path, where)) goto done;
-        m->rho = (float)v;
     }
     if (ima_config_validate(c)) {
         ima_error_prefix("%s: metadata", path);
@@ -97,68 +83,73 @@ done:
 
 /* ---- training configuration and state <-> JSON ------------------------------------------ */
 
+/* The limits a file may hold: a batch the model can be built for, counts that end, Adam steps that a
+ * double holds exactly. Training itself accepts what the command line accepts (within these). */
+#define MAX_ROUNDS 100000
+#define MAX_EPOCHS 1000000
+
+static const ima_json_field train_config_fields[] = {
+    {"batch_size", IMA_JF_SIZE, offsetof(ima_train_config, batch_size), 1, IMA_MAX_BATCH},
+    {"rounds", IMA_JF_INT, offsetof(ima_train_config, rounds), 1, MAX_ROUNDS},
+    {"epochs_stage1", IMA_JF_INT, offsetof(ima_train_config, epochs_stage1), 0, MAX_EPOCHS},
+    {"epochs_stage2", IMA_JF_INT, offsetof(ima_train_config, epochs_stage2), 0, MAX_EPOCHS},
+};
+
+typedef struct {
+    long step_ae, step_imp;
+} adam_steps;
+
+static const ima_json_field steps_fields[] = {
+    {"step_ae", IMA_JF_LONG, offsetof(adam_steps, step_ae), 0, 9007199254740992.0},
+    {"step_imp", IMA_JF_LONG, offsetof(adam_steps, step_imp), 0, 9007199254740992.0},
+};
+
+static const ima_json_field train_state_fields[] = {
+    {"round", IMA_JF_INT, offsetof(ima_train_state, round), 1, MAX_ROUNDS},
+    {"stage", IMA_JF_INT, offsetof(ima_train_state, stage), 1, 2},
+    {"epoch", IMA_JF_INT, offsetof(ima_train_state, epoch), 0, MAX_EPOCHS},
+    {"finished", IMA_JF_BOOL, offsetof(ima_train_state, finished), 0, 1},
+};
+
 static char *train_json(const ima_model *m, const ima_train_config *tc, const ima_train_state *st) {
     cJSON *o = cJSON_CreateObject();
     if (tc) {
-        cJSON_AddNumberToObject(o, "batch_size", (double)tc->batch_size);
-        cJSON_AddNumberToObject(o, "rounds", tc->rounds);
-        cJSON_AddNumberToObject(o, "epochs_stage1", tc->epochs_stage1);
-        cJSON_AddNumberToObject(o, "epochs_stage2", tc->epochs_stage2);
+        ima_json_write_fields(o, IMA_JSON_FIELDS(train_config_fields), tc);
         ima_json_add_adam(o, "adam_stage1", &tc->adam_stage1);
         ima_json_add_adam(o, "adam_stage2", &tc->adam_stage2);
     }
-    cJSON_AddNumberToObject(o, "step_ae", (double)m->step_ae);
-    cJSON_AddNumberToObject(o, "step_imp", (double)m->step_imp);
+    adam_steps steps = {m->step_ae, m->step_imp};
+    ima_json_write_fields(o, IMA_JSON_FIELDS(steps_fields), &steps);
     if (st) {
-        cJSON_AddNumberToObject(o, "round", st->round);
-        cJSON_AddNumberToObject(o, "stage", st->stage);
-        cJSON_AddNumberToObject(o, "epoch", st->epoch);
-        cJSON_AddBoolToObject(o, "finished", st->finished);
+        ima_json_write_fields(o, IMA_JSON_FIELDS(train_state_fields), st);
         /* 64-bit words as decimal strings: JSON numbers are doubles */
         ima_json_add_rng(o, &st->rng);
     }
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
+    if (!s) ima_error("out of memory while printing the checkpoint train_state");
     return s;
 }
 
-static int train_parse(const char *json, const char *path, ima_model *m, ima_train_config *tc, ima_train_state *st) {
+/* tc and st may be NULL: a checkpoint written without them (ima_checkpoint_save(.., NULL, NULL)) loads as a model. */
+static int train_parse(const char *json, const char *path, adam_steps *steps, ima_train_config *tc,
+                       ima_train_state *st) {
     cJSON *o = cJSON_Parse(json);
     if (!o) return ima_error("%s: metadata 'train_state' is not valid JSON", path);
     int rc = IMA_ERR;
-    double v = 0;
-    if (ima_json_num(o, "step_ae", &v, path, "train_state")) goto done;
-    m->step_ae = (long)v;
-    if (ima_json_num(o, "step_imp", &v, path, "train_state")) goto done;
-    m->step_imp = (long)v;
+    if (ima_json_read_fields(o, IMA_JSON_FIELDS(steps_fields), steps, path, "train_state")) goto done;
     if (tc) {
         *tc = ima_train_defaults();
-        if (ima_json_num(o, "batch_size", &v, path, "train_state")) goto done;
-        tc->batch_size = (size_t)v;
-        if (ima_json_num(o, "rounds", &v, path, "train_state")) goto done;
-        tc->rounds = (int)v;
-        if (ima_json_num(o, "epochs_stage1", &v, path, "train_state")) goto done;
-        tc->epochs_stage1 = (int)v;
-        if (ima_json_num(o, "epochs_stage2", &v, path, "train_state")) goto done;
-        tc->epochs_stage2 = (int)v;
-        if (ima_json_get_adam(o, "adam_stage1", &tc->adam_stage1, path, "adam_stage1") ||
-            ima_json_get_adam(o, "adam_stage2", &tc->adam_stage2, path, "adam_stage2"))
+        if (ima_json_read_fields(o, IMA_JSON_FIELDS(train_config_fields), tc, path, "train_state") ||
+            ima_json_get_adam(o, "adam_stage1", &tc->adam_stage1, path, "train_state.adam_stage1") ||
+            ima_json_get_adam(o, "adam_stage2", &tc->adam_stage2, path, "train_state.adam_stage2"))
             goto done;
     }
     if (st) {
         memset(st, 0, sizeof *st);
-        if (ima_json_num(o, "round", &v, path, "train_state")) goto done;
-        st->round = (int)v;
-        if (ima_json_num(o, "stage", &v, path, "train_state")) goto done;
-        st->stage = (int)v;
-        if (ima_json_num(o, "epoch", &v, path, "train_state")) goto done;
-        st->epoch = (int)v;
-        st->finished = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "finished"));
-        if (ima_json_get_rng(o, &st->rng, path)) goto done;
-        if (st->stage != 1 && st->stage != 2) {
-            ima_error("%s: metadata train_state: field 'stage': expected 1 or 2", path);
+        if (ima_json_read_fields(o, IMA_JSON_FIELDS(train_state_fields), st, path, "train_state") ||
+            ima_json_get_rng(o, &st->rng, path))
             goto done;
-        }
     }
     rc = IMA_OK;
 done:
@@ -183,29 +174,59 @@ int ima_checkpoint_save(const char *path, const ima_model *m, const ima_train_co
     size_t shape[1] = {m->n_params};
     ima_st_writer_add(w, "optimizer.adam_m", IMA_DTYPE_F32, 1, shape, m->adam_m);
     ima_st_writer_add(w, "optimizer.adam_v", IMA_DTYPE_F32, 1, shape, m->adam_v);
-    char *cj = config_json(&m->cfg), *tj = train_json(m, tc, st);
-    ima_ckpt_meta_write(w, "ima-checkpoint", cj, tj);
-    int rc = ima_st_writer_write(w, path);
+    char *cj = config_json(&m->cfg), *tj = cj ? train_json(m, tc, st) : NULL;
+    int rc = IMA_ERR;
+    if (cj && tj) {
+        ima_ckpt_meta_write(w, "ima-checkpoint", cj, tj);
+        rc = ima_st_writer_write(w, path);
+    } else {
+        ima_error_prefix("%s", path);
+    }
     free(cj);
     free(tj);
     ima_st_writer_free(w);
     return rc;
 }
 
-int ima_checkpoint_load(const char *path, size_t max_batch, ima_model **out, ima_train_config *tc,
-                        ima_train_state *st) {
-    *out = NULL;
-    ima_st_file f;
-    if (ima_st_read(&f, path)) return IMA_ERR;
-    ima_model *m = NULL;
-    const char *fmt = ima_st_meta(&f, "format"), *cj = NULL, *tj = NULL;
-    ima_config cfg;
+/* Reads the file and its metadata: config, Adam steps, training configuration and state. */
+static int read_meta(ima_st_file *f, const char *path, ima_config *cfg, adam_steps *steps, ima_train_config *tc,
+                     ima_train_state *st) {
+    if (ima_st_read(f, path)) return IMA_ERR;
+    const char *fmt = ima_st_meta(f, "format"), *cj = NULL, *tj = NULL;
     if (!fmt || strcmp(fmt, "ima-checkpoint")) {
         ima_error("%s: metadata 'format': expected 'ima-checkpoint' (is this an ima checkpoint?)", path);
         goto fail;
     }
-    if (ima_ckpt_meta_read(&f, path, &cj, &tj) || config_parse(&cfg, cj, path)) goto fail;
-    if (ima_model_init(&m, &cfg, max_batch, 0)) goto fail;
+    if (ima_ckpt_meta_read(f, path, &cj, &tj) || config_parse(cfg, cj, path) || train_parse(tj, path, steps, tc, st))
+        goto fail;
+    return IMA_OK;
+fail:
+    ima_st_free(f);
+    return IMA_ERR;
+}
+
+int ima_checkpoint_read_state(const char *path, ima_config *cfg, ima_train_config *tc, ima_train_state *st) {
+    ima_st_file f;
+    adam_steps steps;
+    ima_config c;
+    if (read_meta(&f, path, &c, &steps, tc, st)) return IMA_ERR;
+    ima_st_free(&f);
+    if (cfg) *cfg = c;
+    return IMA_OK;
+}
+
+int ima_checkpoint_load(const char *path, size_t max_batch, ima_model **out, ima_train_config *tc,
+                        ima_train_state *st) {
+    *out = NULL;
+    ima_st_file f;
+    ima_config cfg;
+    adam_steps steps;
+    if (read_meta(&f, path, &cfg, &steps, tc, st)) return IMA_ERR;
+    ima_model *m = NULL;
+    if (ima_model_init(&m, &cfg, max_batch, 0)) {
+        ima_error_prefix("%s", path);
+        goto fail;
+    }
     ima_param_view views[MAX_VIEWS];
     size_t nv = ima_model_param_views(m, views, MAX_VIEWS);
     if (ima_ckpt_read_views(&f, views, nv)) goto fail;
@@ -219,7 +240,8 @@ int ima_checkpoint_load(const char *path, size_t max_batch, ima_model **out, ima
     if (ima_ckpt_copy_tensor(&f, "optimizer.adam_m", m->adam_m, 1, shape, m->n_params) ||
         ima_ckpt_copy_tensor(&f, "optimizer.adam_v", m->adam_v, 1, shape, m->n_params))
         goto fail;
-    if (train_parse(tj, path, m, tc, st)) goto fail;
+    m->step_ae = steps.step_ae;
+    m->step_imp = steps.step_imp;
     ima_st_free(&f);
     *out = m;
     return IMA_OK;
@@ -228,3 +250,8 @@ fail:
     ima_st_free(&f);
     return IMA_ERR;
 }
+
+/* ---- the configuration as JSON text, for include/ima/api.h ------------------------------------ */
+
+char *ima_config_to_json(const ima_config *c) { return config_json(c); }
+int ima_config_from_json(ima_config *c, const char *json, const char *what) { return config_parse(c, json, what); }

@@ -19,6 +19,16 @@ static ima_modality_config modality(const char *name, size_t D, size_t H, ima_lo
     return c;
 }
 
+ima_config ima_config_defaults(void) {
+    ima_config c;
+    memset(&c, 0, sizeof c);
+    c.latent_width = 50;
+    c.lambda_glob = 1.0f;
+    c.center_inputs = 1;
+    for (int j = 0; j < IMA_MAX_MODALITIES; j++) c.mod[j] = modality("", 0, 100, IMA_LOSS_BCE, 0.5f);
+    return c;
+}
+
 ima_config ima_config_digits(size_t latent) {
     ima_config c;
     memset(&c, 0, sizeof c);
@@ -83,8 +93,11 @@ static size_t mlp_count(const ima_mlp *mlp) {
 int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uint64_t seed) {
     *out = NULL;
     if (ima_config_validate(cfg)) return IMA_ERR;
-    if (max_batch < 1) return ima_error("ima_model_init: max_batch must be >= 1");
-    ima_model *m = ima_calloc(1, sizeof *m);
+    /* with every width validated and B <= 2^24, each size below is < 2^60: no product can wrap */
+    if (max_batch < 1 || max_batch > IMA_MAX_BATCH)
+        return ima_error("ima_model_init: max_batch: expected 1..%d, got %zu", IMA_MAX_BATCH, max_batch);
+    ima_model *m = ima_try_calloc(1, sizeof *m);
+    if (!m) return ima_error_prefix("ima_model_init");
     m->cfg = *cfg;
     m->max_batch = max_batch;
     int M = cfg->n_modalities;
@@ -113,13 +126,22 @@ int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uin
     m->n_params = m->n_params_ae + m->n_params_imp;
     m->n_acts += 3 * B * d /* z, dz, dz_dec */ + B * widest /* tmp */ + scratch + 2 * B /* row_scale, row_loss */;
 
-    m->params = ima_calloc(m->n_params, sizeof(float));
-    m->grads = ima_calloc(m->n_params, sizeof(float));
-    m->adam_m = ima_calloc(m->n_params, sizeof(float));
-    m->adam_v = ima_calloc(m->n_params, sizeof(float));
-    m->buffers = ima_calloc(m->n_buffers, sizeof(float));
-    m->acts = ima_calloc(m->n_acts, sizeof(float));
-    m->work = ima_calloc(d * d + 3 * d + B, sizeof(double));
+    /* the parameters first, then the activations (B rows), so that a message says which one did not fit */
+    if (!(m->params = ima_try_calloc(m->n_params, sizeof(float))) ||
+        !(m->grads = ima_try_calloc(m->n_params, sizeof(float))) ||
+        !(m->adam_m = ima_try_calloc(m->n_params, sizeof(float))) ||
+        !(m->adam_v = ima_try_calloc(m->n_params, sizeof(float))) ||
+        !(m->buffers = ima_try_calloc(m->n_buffers, sizeof(float)))) {
+        ima_error_prefix("ima_model_init: %zu parameters", m->n_params);
+        ima_model_free(m);
+        return IMA_ERR;
+    }
+    if (!(m->acts = ima_try_calloc(m->n_acts, sizeof(float))) ||
+        !(m->work = ima_try_calloc(d * d + 3 * d + B, sizeof(double)))) {
+        ima_error_prefix("ima_model_init: activations for a batch of %zu rows", B);
+        ima_model_free(m);
+        return IMA_ERR;
+    }
 
     /* bind views */
     size_t po = 0, io = m->n_params_ae, bo = 0;

@@ -123,19 +123,100 @@ static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config
     return IMA_OK;
 }
 
+int ima_collapse_flags(double mean_y, double corr_first, double corr) {
+    int f = 0;
+    if (mean_y > 0.99) f |= IMA_COLLAPSE_MEAN_Y;
+    if (corr_first > 0 && corr < 1e-3 * corr_first) f |= IMA_COLLAPSE_CORR;
+    return f;
+}
+
+int ima_score_stage2_loss(void *ctx, ima_model *m, const ima_dataset *valid, ima_weights weights, double score[2]) {
+    (void)ctx;
+    ima_batch_buffer bb;
+    ima_batch_buffer_init(&bb, valid, m->max_batch);
+    size_t N = valid->n, *idx = ima_malloc(m->max_batch * sizeof(size_t));
+    double loss = 0.0;
+    for (size_t lo = 0; lo < N; lo += m->max_batch) {
+        size_t B = N - lo < m->max_batch ? N - lo : m->max_batch;
+        for (size_t i = 0; i < B; i++) idx[i] = lo + i;
+        ima_stage2_terms t;
+        ima_stage2_forward_backward(m, ima_batch_gather(&bb, valid, idx, B), weights, 0, &t);
+        loss += t.total * (double)B / (double)N;
+    }
+    free(idx);
+    ima_batch_buffer_free(&bb);
+    score[0] = -loss;
+    score[1] = 0.0;
+    return isfinite(loss) ? IMA_OK : ima_error("validation: the stage-2 loss is not finite");
+}
+
+/* Stage-2 selection of one round: the best score so far and the importance nets that gave it. */
+typedef struct {
+    const ima_train_callbacks *cb;
+    float *best;              // (n_params_imp) importance parameters of the best epoch
+    double score[2];
+    int best_epoch;           // 0: none scored yet in this round's stage 2
+    double corr_first[IMA_MAX_MODALITIES];
+} stage2_select;
+
+/* scores the epoch just trained; keeps it when it beats the best; restores the best after the last */
+static int select_epoch(stage2_select *s, ima_model *m, const ima_train_state *st, ima_epoch_report *rep) {
+    double sc[2];
+    ima_score_fn score = s->cb->score ? s->cb->score : ima_score_stage2_loss;
+    ima_weights w = st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE;
+    if (score(s->cb->score_ctx, m, s->cb->valid, w, sc)) return IMA_ERR;
+    if (s->best_epoch == 0 || sc[0] > s->score[0] || (sc[0] == s->score[0] && sc[1] > s->score[1])) {
+        s->score[0] = sc[0], s->score[1] = sc[1];
+        s->best_epoch = rep->epoch;
+        ima_model_importance_snapshot(m, s->best);
+    }
+    rep->scored = 1;
+    rep->score[0] = sc[0], rep->score[1] = sc[1];
+    rep->best_epoch = s->best_epoch;
+    if (rep->epoch == rep->epochs && s->best_epoch != rep->epoch) ima_model_importance_restore(m, s->best);
+    return IMA_OK;
+}
+
+/* after a stage-2 epoch: collapse flags and, with a validation set, selection */
+static int finish_stage2_epoch(stage2_select *s, ima_model *m, const ima_train_state *st, ima_epoch_report *rep) {
+    if (rep->epoch == 1) s->best_epoch = 0;
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        if (rep->epoch == 1) s->corr_first[j] = rep->s2.corr[j];
+        rep->corr_first[j] = s->corr_first[j];
+        rep->collapse[j] = ima_collapse_flags(rep->mean_y[j], s->corr_first[j], rep->s2.corr[j]);
+    }
+    return s->cb && s->cb->valid ? select_epoch(s, m, st, rep) : IMA_OK;
+}
+
 int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, ima_train_state *st,
               const ima_train_callbacks *cb) {
     if (ima_dataset_check(ds, &m->cfg, NULL)) return IMA_ERR;
+    if (cb && cb->valid && ima_dataset_check(cb->valid, &m->cfg, NULL))
+        return ima_error_prefix("train: validation set");
     if (cfg->batch_size < 1 || cfg->batch_size > m->max_batch)
         return ima_error("train: batch size %zu must be in 1..%zu (the model's max_batch)", cfg->batch_size,
                          m->max_batch);
     if (cfg->rounds < 1 || cfg->epochs_stage1 < 0 || cfg->epochs_stage2 < 0)
         return ima_error("train: rounds must be >= 1 and epoch counts >= 0");
-    size_t *order = ima_malloc(ds->n * sizeof(size_t));
+    size_t *order = ima_try_malloc(ds->n, sizeof(size_t));
     ima_batch_buffer bb;
-    ima_batch_buffer_init(&bb, ds, cfg->batch_size);
+    if (!order || ima_batch_buffer_init(&bb, ds, cfg->batch_size)) return free(order), ima_error_prefix("train");
+    stage2_select sel;
+    memset(&sel, 0, sizeof sel);
+    sel.cb = cb;
     int rc = IMA_OK;
-    while (!st->finished) {
+    if (cb && cb->valid) {
+        sel.best = ima_try_malloc(m->n_params_imp, sizeof(float));
+        if (!sel.best)
+            rc = ima_error_prefix("train");
+        else if (st->stage == 2 && st->epoch > 0 && !st->finished) { /* resumed inside stage 2 */
+            ima_weights w = st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE;
+            rc = (cb->score ? cb->score : ima_score_stage2_loss)(cb->score_ctx, m, cb->valid, w, sel.score);
+            sel.best_epoch = st->epoch;
+            ima_model_importance_snapshot(m, sel.best);
+        }
+    }
+    while (!st->finished && rc == IMA_OK) {
         int epochs = st->stage == 1 ? cfg->epochs_stage1 : cfg->epochs_stage2;
         if (st->epoch >= epochs) { /* advance to the next stage or round */
             st->epoch = 0;
@@ -160,12 +241,52 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
         if ((rc = run_epoch(m, ds, cfg, st, cb, order, &bb, &rep))) break;
         st->epoch++;
         rep.epoch = st->epoch;
+        if (rep.stage == 2 && (rc = finish_stage2_epoch(&sel, m, st, &rep))) break;
         if (cb && cb->on_epoch && cb->on_epoch(cb->ctx, m, st, &rep)) {
             rc = IMA_ERR;
             break;
         }
     }
+    free(sel.best);
     ima_batch_buffer_free(&bb);
     free(order);
     return rc;
+}
+
+/* ---- the importance networks as a unit ------------------------------------------------------ */
+
+void ima_model_importance_snapshot(const ima_model *m, float *dst) {
+    memcpy(dst, m->params + m->n_params_ae, m->n_params_imp * sizeof(float));
+}
+
+void ima_model_importance_restore(ima_model *m, const float *src) {
+    memcpy(m->params + m->n_params_ae, src, m->n_params_imp * sizeof(float));
+}
+
+void ima_model_importance_reset(ima_model *m, uint64_t seed) {
+    ima_rng rng;
+    ima_rng_init(&rng, seed);
+    for (int j = 0; j < m->cfg.n_modalities; j++) ima_mlp_init(&m->mod[j].imp, &rng);
+    memset(m->adam_m + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
+    memset(m->adam_v + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
+    m->step_imp = 0;
+}
+
+int ima_model_set_rho(ima_model *m, int j, float rho) {
+    if (j < 0 || j >= m->cfg.n_modalities) return ima_error("set_rho: no modality %d", j);
+    if (!(rho > 0 && rho < 1))
+        return ima_error("set_rho: %s: rho: expected a value in (0, 1), got %g", m->cfg.mod[j].name, (double)rho);
+    m->cfg.mod[j].rho = rho;
+    return IMA_OK;
+}
+
+void ima_model_importances(ima_model *m, const ima_dataset *ds, float *const *y) {
+    size_t Bmax = m->max_batch;
+    for (size_t lo = 0; lo < ds->n; lo += Bmax) {
+        size_t B = ds->n - lo < Bmax ? ds->n - lo : Bmax;
+        ima_batch b = {.B = B, .mask = NULL};
+        for (int j = 0; j < ds->n_modalities; j++) b.x[j] = ds->x[j] + lo * ds->width[j];
+        ima_model_importance(m, &b);
+        for (int j = 0; j < ds->n_modalities; j++) memcpy(y[j] + lo, m->mod[j].y_imp, B * sizeof(float));
+    }
 }

@@ -312,9 +312,7 @@ static void attach_paper(rep_result *r) {
 #define CURVE_COLS 15 /* stage, total, glob, rec x2, align x2, corr x2, local x2, mean_y x2, dead x2 */
 
 typedef struct {
-    const split_data *valid;
-    float *best_imp;           // importance parameters of the best stage-2 epoch
-    double best_f1, best_rank; // mean F1 at 0.5 and mean best-threshold F1 over the modalities
+    double best_f1;            // validation mean F1 at 0.5 of the kept stage-2 epoch
     int best_epoch;
     double *curve;             // (epochs, CURVE_COLS)
     int n_curve, cap_curve;
@@ -322,10 +320,31 @@ typedef struct {
     int collapsed[2];
 } train_watch;
 
-static int watch_epoch(void *vc, const ima_model *cm, const ima_train_state *st, const ima_epoch_report *r) {
-    (void)st;
+/* The repro's stage-2 selection score (ima_score_fn): the validation noise flags are used for this
+ * model selection only. score[0]: mean F1 at y < 0.5 over the modalities; score[1] (ties):
+ * mean best-threshold F1. */
+static int score_noise_f1(void *ctx, ima_model *m, const ima_dataset *valid, ima_weights weights, double score[2]) {
+    (void)weights;
+    const split_data *v = ctx;
+    float *y[2] = {ima_malloc(v->n * sizeof(float)), ima_malloc(v->n * sizeof(float))};
+    ima_model_importances(m, valid, y);
+    double f1 = 0, rank = 0;
+    for (int j = 0; j < 2; j++) {
+        ima_detection det;
+        if (ima_detection_eval(&det, y[j], v->noise[j], NULL, v->n, 0.5) == 0) {
+            f1 += det.at_threshold.f1 / 2;
+            rank += (det.ranked ? det.best_f1 : 0) / 2;
+        }
+        free(y[j]);
+    }
+    score[0] = f1;
+    score[1] = rank;
+    return IMA_OK;
+}
+
+static int watch_epoch(void *vc, const ima_model *m, const ima_train_state *st, const ima_epoch_report *r) {
+    (void)st, (void)m;
     train_watch *w = vc;
-    ima_model *m = (ima_model *)cm; /* the validation pass runs the forward in the model's buffers */
     if (w->n_curve == w->cap_curve) {
         w->cap_curve = w->cap_curve ? 2 * w->cap_curve : 64;
         w->curve = realloc(w->curve, (size_t)w->cap_curve * CURVE_COLS * sizeof(double));
@@ -355,40 +374,22 @@ static int watch_epoch(void *vc, const ima_model *cm, const ima_train_state *st,
         if (r->epoch == 1) w->corr_first[j] = r->s2.corr[j], w->local_first[j] = r->s2.local[j];
         w->corr_last[j] = r->s2.corr[j];
         w->local_last[j] = r->s2.local[j];
-        if (r->mean_y[j] > 0.99 || (w->corr_first[j] > 0 && r->s2.corr[j] < 1e-3 * w->corr_first[j]))
-            w->collapsed[j] = 1;
+        if (r->collapse[j]) w->collapsed[j] = 1;
     }
-    /* validation importances: F1 at 0.5 decides, best-threshold F1 breaks ties */
-    const split_data *v = w->valid;
-    size_t Bmax = m->max_batch;
-    float *y[2] = {ima_malloc(v->n * sizeof(float)), ima_malloc(v->n * sizeof(float))};
-    for (size_t lo = 0; lo < v->n; lo += Bmax) {
-        size_t B = v->n - lo < Bmax ? v->n - lo : Bmax;
-        ima_batch b = {.B = B, .mask = NULL};
-        for (int j = 0; j < 2; j++) b.x[j] = v->ds.x[j] + lo * v->ds.width[j];
-        ima_model_importance(m, &b);
-        for (int j = 0; j < 2; j++) memcpy(y[j] + lo, m->mod[j].y_imp, B * sizeof(float));
-    }
-    double f1 = 0, rank = 0;
-    for (int j = 0; j < 2; j++) {
-        ima_detection det;
-        if (ima_detection_eval(&det, y[j], v->noise[j], NULL, v->n, 0.5) == 0) {
-            f1 += det.at_threshold.f1 / 2;
-            rank += (det.ranked ? det.best_f1 : 0) / 2;
-        }
-        free(y[j]);
-    }
-    if (w->best_epoch == 0 || f1 > w->best_f1 || (f1 == w->best_f1 && rank > w->best_rank)) {
-        w->best_f1 = f1;
-        w->best_rank = rank;
-        w->best_epoch = r->epoch;
-        memcpy(w->best_imp, m->params + m->n_params_ae, m->n_params_imp * sizeof(float));
-    }
+    w->best_epoch = r->best_epoch;
+    if (r->best_epoch == r->epoch) w->best_f1 = r->score[0];
     say("  stage 2 epoch %d/%d: L_imp %.4g (corr %.3g / %.3g, local %.3g / %.3g), mean y %.3f / %.3f, validation F1@0.5 "
         "%.3f, best-threshold F1 %.3f",
         r->epoch, r->epochs, r->s2.total, r->s2.corr[0], r->s2.corr[1], r->s2.local[0], r->s2.local[1], r->mean_y[0],
-        r->mean_y[1], f1, rank);
+        r->mean_y[1], r->score[0], r->score[1]);
     return 0;
+}
+
+/* training hooks: the watch above, and stage-2 selection on the validation split by score_noise_f1 */
+static ima_train_callbacks watch_callbacks(train_watch *w, const split_data *valid) {
+    ima_train_callbacks cb = {.ctx = w, .on_epoch = watch_epoch, .valid = &valid->ds, .score = score_noise_f1,
+                              .score_ctx = (void *)valid};
+    return cb;
 }
 
 static ima_config digits_config(size_t latent, const ima_repro_config *cfg, float rho_i, float rho_s) {
@@ -400,14 +401,9 @@ static ima_config digits_config(size_t latent, const ima_repro_config *cfg, floa
 }
 
 /* Trains stage 2 only (epochs_stage1 = 0) from freshly initialised importance nets. */
-static int retrain_stage2(ima_model *m, const split_data *tr, const ima_repro_config *cfg, train_watch *w,
-                          uint64_t seed) {
-    ima_rng rng;
-    ima_rng_init(&rng, seed);
-    for (int j = 0; j < 2; j++) ima_mlp_init(&m->mod[j].imp, &rng);
-    memset(m->adam_m + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
-    memset(m->adam_v + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
-    m->step_imp = 0;
+static int retrain_stage2(ima_model *m, const split_data *tr, const split_data *va, const ima_repro_config *cfg,
+                          train_watch *w, uint64_t seed) {
+    ima_model_importance_reset(m, seed);
     ima_train_config tc = ima_train_defaults();
     tc.batch_size = cfg->batch;
     tc.epochs_stage1 = 0;
@@ -416,10 +412,8 @@ static int retrain_stage2(ima_model *m, const split_data *tr, const ima_repro_co
     ima_train_state st;
     ima_train_state_init(&st, seed + 1);
     w->best_epoch = 0;
-    ima_train_callbacks cb = {.ctx = w, .on_epoch = watch_epoch};
-    if (ima_train(m, &tr->ds, &tc, &st, &cb)) return IMA_ERR;
-    memcpy(m->params + m->n_params_ae, w->best_imp, m->n_params_imp * sizeof(float));
-    return IMA_OK;
+    ima_train_callbacks cb = watch_callbacks(w, va);
+    return ima_train(m, &tr->ds, &tc, &st, &cb);
 }
 
 /* ==== the IMA part for one latent width ============================================================ */
@@ -440,8 +434,6 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const ima_re
     ima_config mc = digits_config(latent, cfg, cfg->rho_image, cfg->rho_speech);
     if (ima_model_init(&p->m, &mc, cfg->batch, cfg->seed + latent)) return IMA_ERR;
     ima_model_fit_center(p->m, &sp[0].ds);
-    p->w.valid = &sp[1];
-    p->w.best_imp = ima_malloc(p->m->n_params_imp * sizeof(float));
     ima_train_config tc = ima_train_defaults();
     tc.batch_size = cfg->batch;
     tc.epochs_stage1 = cfg->epochs1;
@@ -449,12 +441,11 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const ima_re
     tc.adam_stage1.lr = tc.adam_stage2.lr = (float)cfg->lr;
     ima_train_state st;
     ima_train_state_init(&st, cfg->seed + 100 + latent);
-    ima_train_callbacks cb = {.ctx = &p->w, .on_epoch = watch_epoch};
+    ima_train_callbacks cb = watch_callbacks(&p->w, &sp[1]);
     say("IMA latent %zu: training %d + %d epochs on %zu pairs", latent, cfg->epochs1, cfg->epochs2, sp[0].n);
     double t0 = wall();
     if (ima_train(p->m, &sp[0].ds, &tc, &st, &cb)) return ima_error_prefix("IMA latent %zu", latent);
     p->seconds = wall() - t0;
-    if (cfg->epochs2 > 0) memcpy(p->m->params + p->m->n_params_ae, p->w.best_imp, p->m->n_params_imp * sizeof(float));
     say("IMA latent %zu: trained in %.0fs; stage-2 epoch %d kept (validation F1@0.5 %.3f)", latent, p->seconds,
         p->w.best_epoch, p->w.best_f1);
     for (int s = 0; s < 3; s++) ima_codes(&p->c[s], p->m, &sp[s]);
@@ -465,7 +456,6 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const ima_re
 
 static void ima_part_free(ima_part *p) {
     ima_model_free(p->m);
-    free(p->w.best_imp);
     free(p->w.curve);
     for (int s = 0; s < 3; s++) codes_free(&p->c[s]);
 }
@@ -532,30 +522,26 @@ typedef struct {
 
 static int rho_sweep(rho_point *pts, int n, ima_part *p, split_data *sp, const ima_repro_config *cfg) {
     float *keep = ima_malloc(p->m->n_params_imp * sizeof(float));
-    memcpy(keep, p->m->params + p->m->n_params_ae, p->m->n_params_imp * sizeof(float));
+    ima_model_importance_snapshot(p->m, keep);
     float rho0[2] = {p->m->cfg.mod[0].rho, p->m->cfg.mod[1].rho};
     train_watch w;
     memset(&w, 0, sizeof w);
-    w.valid = &sp[1];
-    w.best_imp = ima_malloc(p->m->n_params_imp * sizeof(float));
     int rc = IMA_OK;
     for (int k = 0; k < n && rc == IMA_OK; k++) {
         double rho = n == 1 ? 0.5 : 0.05 + 0.9 * k / (n - 1);
         pts[k].rho = rho;
-        p->m->cfg.mod[0].rho = p->m->cfg.mod[1].rho = (float)rho;
+        for (int j = 0; j < 2 && rc == IMA_OK; j++) rc = ima_model_set_rho(p->m, j, (float)rho);
         say("rho sweep %d/%d: rho = %.3f (stage 2 retrained on the latent-%zu stage-1 model)", k + 1, n, rho, p->latent);
-        if ((rc = retrain_stage2(p->m, &sp[0], cfg, &w, cfg->seed + 1000 + (uint64_t)k))) break;
+        if (rc || (rc = retrain_stage2(p->m, &sp[0], &sp[1], cfg, &w, cfg->seed + 1000 + (uint64_t)k))) break;
         codes c;
         ima_codes(&c, p->m, &sp[2]);
         for (int j = 0; j < 2 && rc == IMA_OK; j++)
             rc = ima_detection_eval(&pts[k].det[j], c.y[j], sp[2].noise[j], NULL, sp[2].n, 0.5);
         codes_free(&c);
     }
-    memcpy(p->m->params + p->m->n_params_ae, keep, p->m->n_params_imp * sizeof(float));
-    p->m->cfg.mod[0].rho = rho0[0];
-    p->m->cfg.mod[1].rho = rho0[1];
+    ima_model_importance_restore(p->m, keep);
+    for (int j = 0; j < 2; j++) ima_model_set_rho(p->m, j, rho0[j]);
     free(keep);
-    free(w.best_imp);
     free(w.curve);
     return rc;
 }

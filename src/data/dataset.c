@@ -1,5 +1,6 @@
 /* dataset.c: loading a multimodal data set from .npy files, centring means, batch gathering.
- * N rows, M modalities, D_j widths, B batch rows. */
+ * N rows, M modalities, D_j widths, B batch rows. Every size product is overflow-checked and every
+ * allocation a file or a caller sizes returns an error instead of ending the process. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,10 @@ int ima_dataset_load(ima_dataset *ds, int M, const char *const *paths, const cha
             ima_error("%s: the array has no rows (expected at least one sample)", paths[j]);
             goto fail;
         }
+        if (cols == 0) {
+            ima_error("%s: the array has %zu rows of 0 columns (expected at least one feature)", paths[j], rows);
+            goto fail;
+        }
         if (j > 0 && rows != ds->n) {
             ima_error("%s: %zu rows, but %s has %zu: every modality needs one row per sample", paths[j], rows,
                       paths[0], ds->n);
@@ -33,7 +38,11 @@ int ima_dataset_load(ima_dataset *ds, int M, const char *const *paths, const cha
         ds->n = rows;
         ds->width[j] = cols;
     }
-    ds->mask = ima_malloc(ds->n * (size_t)M);
+    /* n * M cannot wrap here (n rows of at least one float each were read), but is checked anyway */
+    if (!(ds->mask = ima_try_malloc(ds->n, (size_t)M))) {
+        ima_error_prefix("dataset: mask of %zu rows", ds->n);
+        goto fail;
+    }
     memset(ds->mask, 1, ds->n * (size_t)M);
     for (int j = 0; j < M; j++) {
         if (!mask_paths || !mask_paths[j]) continue;
@@ -42,7 +51,8 @@ int ima_dataset_load(ima_dataset *ds, int M, const char *const *paths, const cha
         if (ima_npy_read_labels(mask_paths[j], &lab, &n)) goto fail;
         if (n != ds->n) {
             free(lab);
-            ima_error("%s: mask has %zu rows, expected %zu (one per sample of %s)", mask_paths[j], n, ds->n, paths[j]);
+            ima_error("%s: the mask has %zu rows, expected %zu (one per sample of %s)", mask_paths[j], n, ds->n,
+                      paths[j]);
             goto fail;
         }
         for (size_t i = 0; i < n; i++) {
@@ -92,11 +102,12 @@ int ima_dataset_check(const ima_dataset *ds, const ima_config *cfg, const char *
     return IMA_OK;
 }
 
-void ima_model_fit_center(ima_model *m, const ima_dataset *ds) {
+int ima_model_fit_center(ima_model *m, const ima_dataset *ds) {
     int M = m->cfg.n_modalities;
     for (int j = 0; j < M; j++) {
         size_t D = m->cfg.mod[j].input_width, n = 0;
-        double *acc = ima_calloc(D, sizeof(double));
+        double *acc = ima_try_calloc(D, sizeof(double));
+        if (!acc) return ima_error_prefix("centring means of '%s'", m->cfg.mod[j].name);
         for (size_t i = 0; i < ds->n; i++) {
             if (!ds->mask[i * (size_t)M + (size_t)j]) continue;
             n++;
@@ -107,13 +118,24 @@ void ima_model_fit_center(ima_model *m, const ima_dataset *ds) {
             m->mod[j].center[c] = (m->cfg.center_inputs && n) ? (float)(acc[c] / (double)n) : 0.0f;
         free(acc);
     }
+    return IMA_OK;
 }
 
-void ima_batch_buffer_init(ima_batch_buffer *bb, const ima_dataset *ds, size_t cap) {
+int ima_batch_buffer_init(ima_batch_buffer *bb, const ima_dataset *ds, size_t cap) {
     memset(bb, 0, sizeof *bb);
     bb->cap = cap;
-    for (int j = 0; j < ds->n_modalities; j++) bb->x[j] = ima_malloc(cap * ds->width[j] * sizeof(float));
-    bb->mask = ima_malloc(cap * (size_t)ds->n_modalities);
+    size_t n;
+    for (int j = 0; j < ds->n_modalities; j++)
+        if (ima_mul_overflows(cap, ds->width[j], &n) || !(bb->x[j] = ima_try_malloc(n, sizeof(float)))) {
+            if (!bb->x[j]) ima_error("out of memory: a batch of %zu rows x %zu columns does not fit", cap, ds->width[j]);
+            ima_batch_buffer_free(bb);
+            return IMA_ERR;
+        }
+    if (!(bb->mask = ima_try_malloc(cap, (size_t)ds->n_modalities))) {
+        ima_batch_buffer_free(bb);
+        return ima_error_prefix("batch mask");
+    }
+    return IMA_OK;
 }
 
 void ima_batch_buffer_free(ima_batch_buffer *bb) {

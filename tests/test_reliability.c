@@ -1,0 +1,339 @@
+/* test_reliability.c: issue #11 in the library: size products that wrap, allocations a caller or a
+ * file sizes (an error naming the size, never an abort), checkpoint fields range-checked before
+ * any cast, train states validated, resuming reads the state before it allocates, resume is exact,
+ * truncated gzip trailers and non-regular inputs are refused. */
+#define _GNU_SOURCE
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <zlib.h>
+
+#include "ima/audio.h"
+#include "ima/common.h"
+#include "ima/digits.h"
+#include "ima/npy.h"
+#include "ima/safetensors.h"
+#include "ima/toy.h"
+#include "ima/train.h"
+#include "testutil.h"
+
+static int has(const char *what) { return strstr(ima_last_error(), what) != NULL; }
+
+/* ---- item 1: a shape whose product wraps ------------------------------------------------- */
+
+/* a v1 .npy with the given header dict and no data */
+static void write_npy_header(const char *path, const char *dict) {
+    unsigned char buf[128];
+    memset(buf, ' ', sizeof buf);
+    memcpy(buf, "\x93NUMPY\x01\x00", 8);
+    buf[8] = 128 - 10;
+    buf[9] = 0;
+    memcpy(buf + 10, dict, strlen(dict));
+    buf[127] = '\n';
+    tu_write_file(path, buf, sizeof buf);
+}
+
+static void check_dataset_overflow(const char *dir) {
+    char *p = tu_path(dir, "huge.npy");
+    write_npy_header(p, "{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 0), }");
+    const char *paths[4] = {p, p, p, p};
+    ima_dataset ds;
+    int rc = ima_dataset_load(&ds, 4, paths, NULL);
+    CHECK_ERR(rc, p, "0 columns");
+    /* a printable message: one line, no bytes from outside the file */
+    CHECK(!strchr(ima_last_error(), '\n'), "message spans lines: %s", ima_last_error());
+    free(p);
+}
+
+/* ---- item 5: out of memory is an error naming the size --------------------------------- */
+
+static void check_no_abort_on_oom(void) {
+    ima_clear_error();
+    void *q = ima_try_calloc(SIZE_MAX / 2, 4);
+    CHECK(!q && has("out of memory") && has("overflows"), "overflowing calloc: %s", ima_last_error());
+    q = ima_try_malloc((size_t)1 << 62, 1);
+    CHECK(!q && has("out of memory") && has("4611686018427387904"), "4 EiB malloc: %s", ima_last_error());
+    free(q);
+    /* a caller's batch the machine cannot hold: digits model with 2^24 rows (~330 GB of activations) */
+    ima_config cfg = ima_config_digits(50);
+    ima_model *m = NULL;
+    int rc = ima_model_init(&m, &cfg, (size_t)1 << 24, 1);
+    CHECK(rc == IMA_ERR && !m && has("out of memory") && has("batch of 16777216 rows"), "huge batch: %s",
+          ima_last_error());
+    rc = ima_model_init(&m, &cfg, ((size_t)1 << 24) + 1, 1);
+    CHECK(rc == IMA_ERR && !m && has("max_batch"), "batch over the limit: %s", ima_last_error());
+    /* the process is still fine: a normal model after the failures */
+    CHECK(ima_model_init(&m, &cfg, 8, 1) == IMA_OK, "normal init after OOM: %s", ima_last_error());
+    ima_model_free(m);
+}
+
+/* ---- items 2, 4, 6: checkpoint fields ---------------------------------------------------- */
+
+/* Copies checkpoint SRC to DST with the first FROM in metadata KEY replaced by TO. */
+static int rewrite_meta(const char *src, const char *dst, const char *key, const char *from, const char *to) {
+    ima_st_file f;
+    if (ima_st_read(&f, src)) return -1;
+    ima_st_writer *w = ima_st_writer_init();
+    for (size_t i = 0; i < f.n_tensors; i++)
+        ima_st_writer_add(w, f.tensors[i].name, f.tensors[i].dtype, f.tensors[i].ndim, f.tensors[i].shape,
+                          f.tensors[i].data);
+    int found = 0;
+    for (size_t i = 0; i < f.n_meta; i++) {
+        const char *v = f.meta_values[i];
+        char buf[8192];
+        const char *at = strcmp(f.meta_keys[i], key) ? NULL : strstr(v, from);
+        if (at) {
+            snprintf(buf, sizeof buf, "%.*s%s%s", (int)(at - v), v, to, at + strlen(from));
+            v = buf;
+            found = 1;
+        }
+        ima_st_writer_meta(w, f.meta_keys[i], v);
+    }
+    int rc = found ? ima_st_writer_write(w, dst) : -1;
+    ima_st_writer_free(w);
+    ima_st_free(&f);
+    return rc;
+}
+
+static ima_config small_config(size_t Da, size_t Db) {
+    ima_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.n_modalities = 2;
+    cfg.latent_width = 4;
+    cfg.lambda_glob = 1;
+    cfg.center_inputs = 1;
+    for (int j = 0; j < 2; j++) {
+        ima_modality_config *c = &cfg.mod[j];
+        snprintf(c->name, sizeof c->name, "%s", j ? "b" : "a");
+        c->input_width = j ? Db : Da;
+        c->hidden_width = 16;
+        c->loss = j ? IMA_LOSS_SSE : IMA_LOSS_BCE;
+        c->lambda_rec = c->lambda_align = c->lambda_local = c->lambda_corr = 1;
+        c->rho = 0.8f;
+    }
+    return cfg;
+}
+
+static void check_checkpoint_fields(const char *dir) {
+    ima_config cfg = small_config(6, 5);
+    ima_model *m = NULL;
+    CHECK(ima_model_init(&m, &cfg, 8, 3) == IMA_OK, "init: %s", ima_last_error());
+    ima_train_config tc = ima_train_defaults();
+    tc.batch_size = 8;
+    ima_train_state st;
+    ima_train_state_init(&st, 5);
+    char *good = tu_path(dir, "good.safetensors"), *bad = tu_path(dir, "bad.safetensors");
+    CHECK(ima_checkpoint_save(good, m, &tc, &st) == IMA_OK, "save: %s", ima_last_error());
+    ima_model_free(m);
+
+    static const struct {
+        const char *key, *from, *to, *expect;
+    } cases[] = {
+        /* item 4: numbers far outside int: a message quoting the value, no cast */
+        {"config", "\"n_modalities\":2", "\"n_modalities\":1e10", "'n_modalities': expected a whole number in [1, 16], got 10000000000"},
+        {"config", "\"latent_width\":4", "\"latent_width\":1e300", "'latent_width'"},
+        {"config", "\"input_width\":6", "\"input_width\":-1e10", "'input_width'"},
+        {"config", "\"hidden_width\":16", "\"hidden_width\":16.5", "'hidden_width': expected a whole number"},
+        {"config", "\"rho\":0.800000011920929", "\"rho\":1e39", "'rho'"},
+        {"train_state", "\"epochs_stage1\":40", "\"epochs_stage1\":1e10", "'epochs_stage1'"},
+        /* item 2: a batch size no model can be built for */
+        {"train_state", "\"batch_size\":8", "\"batch_size\":1e12", "'batch_size': expected a whole number in [1, 16777216]"},
+        {"train_state", "\"batch_size\":8", "\"batch_size\":-1", "'batch_size'"},
+        /* item 6: a state training cannot resume from */
+        {"train_state", "\"epoch\":0", "\"epoch\":-1000000", "'epoch': expected a whole number in [0, 1000000]"},
+        {"train_state", "\"rounds\":1", "\"rounds\":-3", "'rounds'"},
+        {"train_state", "\"lr\":0.0010000000474974513", "\"lr\":-1", "train_state.adam_stage1: field 'lr'"},
+        {"train_state", "\"beta2\":0.99900001287460327", "\"beta2\":1", "'beta2'"},
+        {"train_state", "\"step_ae\":0", "\"step_ae\":-5", "'step_ae'"},
+        {"train_state", "\"finished\":false", "\"finished\":3", "'finished'"},
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        if (rewrite_meta(good, bad, cases[k].key, cases[k].from, cases[k].to)) {
+            CHECK(0, "case %zu: '%s' not found in the metadata %s", k, cases[k].from, cases[k].key);
+            continue;
+        }
+        ima_train_config tc2;
+        ima_train_state st2;
+        m = NULL;
+        int rc = ima_checkpoint_load(bad, 8, &m, &tc2, &st2);
+        CHECK(rc == IMA_ERR && !m, "case %zu (%s) loaded", k, cases[k].to);
+        CHECK(has(bad) && has(cases[k].expect), "case %zu (%s): message lacks \"%s\": %s", k, cases[k].to,
+              cases[k].expect, ima_last_error());
+        ima_config c2;
+        rc = ima_checkpoint_read_state(bad, &c2, &tc2, &st2);
+        CHECK(rc == IMA_ERR && has(cases[k].expect), "case %zu: read_state: %s", k, ima_last_error());
+        ima_model_free(m);
+    }
+
+    /* item 2: a config claiming input_width 2^24 that the file's tensors cannot back: refused by the
+     * tensor check, and the (caller-sized) activations fail with an error rather than an abort */
+    CHECK(rewrite_meta(good, bad, "config", "\"input_width\":6", "\"input_width\":16777216") == 0, "rewrite");
+    m = NULL;
+    CHECK(ima_checkpoint_load(bad, 8, &m, NULL, NULL) == IMA_ERR && !m, "a 2^24-wide config loaded");
+    CHECK(has("optimizer.adam_m") || has("does not match") || has("out of memory"), "wide config: %s",
+          ima_last_error());
+
+    /* the state is readable without building the model */
+    ima_config c3;
+    ima_train_config tc3;
+    ima_train_state st3;
+    CHECK(ima_checkpoint_read_state(good, &c3, &tc3, &st3) == IMA_OK, "read_state: %s", ima_last_error());
+    CHECK(c3.mod[0].input_width == 6 && tc3.batch_size == 8 && st3.round == 1 && st3.stage == 1 &&
+              st3.rng.s[0] == st.rng.s[0],
+          "read_state gave other values");
+    free(good);
+    free(bad);
+}
+
+/* ---- item 3: resume is exact (N epochs == N/2, save, load, N/2) -------------------------- */
+
+typedef struct {
+    const char *path;
+    int stop_after; // epochs in all, then stop
+    int seen;
+    const ima_train_config *tc;
+} stop_ctx;
+
+static int stop_on_epoch(void *vc, const ima_model *m, const ima_train_state *st, const ima_epoch_report *r) {
+    stop_ctx *c = vc;
+    (void)r;
+    if (ima_checkpoint_save(c->path, m, c->tc, st)) return -1;
+    return ++c->seen >= c->stop_after;
+}
+
+static void check_resume_exact(const char *dir) {
+    CHECK(ima_toy_write(dir, 200, 20, 0.1, 4) == 0, "toy: %s", ima_last_error());
+    char pa[4096], pb[4096];
+    snprintf(pa, sizeof pa, "%s/train/a.npy", dir);
+    snprintf(pb, sizeof pb, "%s/train/b.npy", dir);
+    const char *paths[2] = {pa, pb};
+    ima_dataset ds;
+    CHECK(ima_dataset_load(&ds, 2, paths, NULL) == 0, "data: %s", ima_last_error());
+    ima_config cfg = small_config(ds.width[0], ds.width[1]);
+    ima_train_config tc = ima_train_defaults();
+    tc.batch_size = 32;
+    tc.epochs_stage1 = 3;
+    tc.epochs_stage2 = 2;
+    tc.rounds = 2; /* 10 epochs in all, across both stages and both fusion modes */
+    char *whole = tu_path(dir, "whole.safetensors"), *half = tu_path(dir, "half.safetensors"),
+         *rest = tu_path(dir, "rest.safetensors");
+
+    ima_model *m = NULL;
+    ima_train_state st;
+    CHECK(ima_model_init(&m, &cfg, tc.batch_size, 9) == 0, "init: %s", ima_last_error());
+    ima_model_fit_center(m, &ds);
+    ima_train_state_init(&st, 10);
+    CHECK(ima_train(m, &ds, &tc, &st, NULL) == 0, "train: %s", ima_last_error());
+    CHECK(ima_checkpoint_save(whole, m, &tc, &st) == 0, "save: %s", ima_last_error());
+    ima_model_free(m);
+
+    CHECK(ima_model_init(&m, &cfg, tc.batch_size, 9) == 0, "init: %s", ima_last_error());
+    ima_model_fit_center(m, &ds);
+    ima_train_state_init(&st, 10);
+    stop_ctx sc = {half, 5, 0, &tc};
+    ima_train_callbacks cb = {.ctx = &sc, .on_epoch = stop_on_epoch};
+    CHECK(ima_train(m, &ds, &tc, &st, &cb) != 0 && sc.seen == 5, "stop after 5 epochs (saw %d)", sc.seen);
+    ima_model_free(m);
+
+    /* resume the way `ima train --resume` does: the state, then the model for the batch */
+    ima_train_config tc2;
+    CHECK(ima_checkpoint_read_state(half, NULL, &tc2, &st) == 0, "read_state: %s", ima_last_error());
+    CHECK(st.round == 1 && st.stage == 2 && st.epoch == 2, "state after 5 epochs: round %d stage %d epoch %d",
+          st.round, st.stage, st.epoch);
+    CHECK(ima_checkpoint_load(half, tc2.batch_size, &m, NULL, NULL) == 0, "load: %s", ima_last_error());
+    CHECK(ima_train(m, &ds, &tc2, &st, NULL) == 0, "train the rest: %s", ima_last_error());
+    CHECK(ima_checkpoint_save(rest, m, &tc2, &st) == 0, "save: %s", ima_last_error());
+    ima_model_free(m);
+
+    ima_model *a = NULL, *b = NULL;
+    CHECK(ima_checkpoint_load(whole, 1, &a, NULL, NULL) == 0 && ima_checkpoint_load(rest, 1, &b, NULL, NULL) == 0,
+          "load both: %s", ima_last_error());
+    if (a && b) {
+        CHECK(a->n_params == b->n_params && !memcmp(a->params, b->params, a->n_params * sizeof(float)),
+              "resumed parameters differ from the uninterrupted run");
+        CHECK(!memcmp(a->adam_m, b->adam_m, a->n_params * sizeof(float)) &&
+                  !memcmp(a->adam_v, b->adam_v, a->n_params * sizeof(float)) && a->step_ae == b->step_ae &&
+                  a->step_imp == b->step_imp,
+              "resumed optimizer state differs");
+    }
+    ima_model_free(a);
+    ima_model_free(b);
+    ima_dataset_free(&ds);
+    free(whole);
+    free(half);
+    free(rest);
+}
+
+/* ---- item 9: gzip trailers and non-regular inputs ----------------------------------------- */
+
+static void check_gzip_trailer(const char *dir) {
+    /* 300 images: big enough that zlib reads the file in several buffers, as with the real MNIST files */
+    enum { N = 300 };
+    static unsigned char img[16 + N * 784], lab[8 + N];
+    memset(img, 0, sizeof img);
+    memset(lab, 0, sizeof lab);
+    img[3] = 3, img[2] = 8, img[6] = N >> 8, img[7] = N & 0xff, img[11] = 28, img[15] = 28;
+    uint64_t x = 1;
+    for (size_t i = 16; i < sizeof img; i++) x = x * 6364136223846793005ULL + 1, img[i] = (unsigned char)(x >> 60);
+    lab[3] = 1, lab[2] = 8, lab[6] = N >> 8, lab[7] = N & 0xff;
+    char *pi = tu_path(dir, "img.gz"), *pl = tu_path(dir, "lab.idx"), *cut = tu_path(dir, "cut.gz");
+    gzFile g = gzopen(pi, "wb");
+    gzwrite(g, img, sizeof img);
+    gzclose(g);
+    tu_write_file(pl, lab, sizeof lab);
+    size_t n = 0;
+    unsigned char *gz = tu_read_file(pi, &n);
+    ima_mnist mn;
+    CHECK(ima_mnist_read_idx(&mn, pi, pl) == 0 && mn.n == N, "whole gzip: %s", ima_last_error());
+    ima_mnist_free(&mn);
+    for (size_t k = 1; gz && k <= 9; k++) {
+        tu_write_file(cut, gz, n - k);
+        int rc = ima_mnist_read_idx(&mn, cut, pl);
+        CHECK(rc == IMA_ERR && has(cut), "gzip with %zu trailer bytes cut was accepted", k);
+        if (!rc) ima_mnist_free(&mn);
+    }
+    /* a damaged CRC (the data itself intact) */
+    if (gz) {
+        gz[n - 8] ^= 0x55;
+        tu_write_file(cut, gz, n);
+        CHECK(ima_mnist_read_idx(&mn, cut, pl) == IMA_ERR && has(cut), "gzip with a bad CRC was accepted");
+    }
+    free(gz);
+    free(pi);
+    free(pl);
+    free(cut);
+}
+
+static void check_fifo(const char *dir) {
+    char *p = tu_path(dir, "fifo.npy");
+    CHECK(mkfifo(p, 0600) == 0, "mkfifo");
+    /* each reader must refuse at once (a blocking open would hang the test: ctest's timeout) */
+    ima_npy a;
+    CHECK_ERR(ima_npy_read(&a, p), p, "not a regular file");
+    ima_st_file f;
+    CHECK_ERR(ima_st_read(&f, p), p, "not a regular file");
+    ima_mnist mn;
+    CHECK_ERR(ima_mnist_read_idx(&mn, p, p), p, "not a regular file");
+    float *pcm = NULL;
+    size_t nf = 0;
+    int rate = 0;
+    CHECK_ERR(ima_audio_read(p, &pcm, &nf, &rate), p, "not a regular file");
+    CHECK_ERR(ima_npy_read(&a, dir), dir, "folder");
+    unlink(p);
+    free(p);
+}
+
+int main(void) {
+    char *dir = tu_tmpdir();
+    check_dataset_overflow(dir);
+    check_no_abort_on_oom();
+    check_checkpoint_fields(dir);
+    check_resume_exact(dir);
+    check_gzip_trailer(dir);
+    check_fifo(dir);
+    tu_remove_dir(dir);
+    free(dir);
+    return tu_finish("reliability");
+}
