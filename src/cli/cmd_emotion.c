@@ -126,6 +126,8 @@ static void repro_usage(FILE *out) {
             "in memory, trains IMA, MVAE and JMVAE-KL on the word/acoustic pairs, and writes report.md,\n"
             "results.json and figures (docs/emotion.md).\n\n"
             "  --meld DIR, --iemocap DIR, --split XXXXX, --skip-missing-alignment   as ima data emotion\n"
+            "  --data DIR            use a corpus folder written by ima data emotion instead of building one (then\n"
+            "                        --meld DIR only locates the GloVe and lexicon defaults)\n"
             "  --glove PATH          (default with --meld: DIR/../glove/glove.6B.100d.subset.txt.gz)\n"
             "  --lexicon PATH        Empath categories.tsv (default with --meld: DIR/../lexicons/empath/categories.tsv)\n"
             "  --out DIR             report folder (default out/repro-emotion)\n"
@@ -161,7 +163,7 @@ int cmd_repro_emotion(int argc, char **argv) {
         if (!strcmp(a, "--quick")) continue;
         if (!strcmp(a, "--no-baselines")) { cfg.with_baselines = 0; continue; }
         if (!strcmp(a, "--skip-missing-alignment")) { cfg.skip_missing_alignment = 1; continue; }
-        const char *flags[] = {"--meld", "--iemocap", "--split", "--glove", "--lexicon", "--out", "--seed", "--threads",
+        const char *flags[] = {"--data", "--meld", "--iemocap", "--split", "--glove", "--lexicon", "--out", "--seed", "--threads",
                                "--limit", "--max-pairs", "--epochs1", "--epochs2", "--baseline-epochs", "--rho-words",
                                "--rho-acoustic", "--lambda-corr", "--lambda-local", "--n-rho", "--sweep-epochs", "--sweep-pairs",
                                "--batch", "--lr", "--classifier-epochs", "--tsne-points", NULL};
@@ -170,6 +172,7 @@ int cmd_repro_emotion(int argc, char **argv) {
         if (!known) return arg_unknown(C, a);
         if (!(val = arg_value(C, argc, argv, &i))) return 2;
         if (arg_is(a, "--meld")) cfg.meld_dir = val;
+        else if (arg_is(a, "--data")) cfg.data_dir = val;
         else if (arg_is(a, "--iemocap")) cfg.iemocap_dir = val;
         else if (arg_is(a, "--split")) { if (parse_split(C, val, split)) return 2; have_split = 1; }
         else if (arg_is(a, "--glove")) glove = val;
@@ -194,12 +197,16 @@ int cmd_repro_emotion(int argc, char **argv) {
         else if (arg_is(a, "--classifier-epochs")) { if (arg_long(C, a, val, 1, 100000, &v)) return 2; cfg.classifier_epochs = (int)v; }
         else if (arg_is(a, "--tsne-points")) { if (arg_long(C, a, val, 10, 1000000, &v)) return 2; cfg.tsne_points = (size_t)v; }
     }
-    if (!cfg.meld_dir == !cfg.iemocap_dir) {
-        fprintf(stderr, "ima %s: give exactly one of --meld DIR and --iemocap DIR (see --help)\n", C);
+    if ((cfg.meld_dir && cfg.iemocap_dir) || (!cfg.meld_dir && !cfg.iemocap_dir && !cfg.data_dir)) {
+        fprintf(stderr, "ima %s: give exactly one of --meld DIR and --iemocap DIR, or --data DIR (see --help)\n", C);
         return 2;
     }
     char gbuf[4096], lbuf[4096];
-    if (!glove || !lex) {
+    if (cfg.data_dir && !lex && !cfg.meld_dir) {
+        fprintf(stderr, "ima %s: --lexicon PATH is required with --data (or give --meld DIR for the default)\n", C);
+        return 2;
+    }
+    if ((!glove && !cfg.data_dir) || !lex) {
         if (!cfg.meld_dir) {
             fprintf(stderr, "ima %s: --glove PATH and --lexicon PATH are required with --iemocap\n", C);
             return 2;

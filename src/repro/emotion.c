@@ -644,10 +644,18 @@ int emo_repro_run(const emo_repro_config *cfg) {
     bc.seed = cfg->seed;
     bc.skip_missing_alignment = cfg->skip_missing_alignment;
     ima_emo_corpus c;
-    fprintf(stderr, "repro emotion: building the corpus (%s)\n", cfg->meld_dir ? "MELD analogue, espeak-ng speech" : "IEMOCAP");
     double t0 = now_s();
-    if (cfg->meld_dir ? ima_emo_build_meld(&c, cfg->meld_dir, &bc) : ima_emo_build_iemocap(&c, cfg->iemocap_dir, cfg->iemocap_split, &bc))
-        return IMA_ERR;
+    if (cfg->data_dir) {
+        fprintf(stderr, "repro emotion: reading the corpus %s\n", cfg->data_dir);
+        if (ima_emo_corpus_load(&c, cfg->data_dir)) return IMA_ERR;
+    } else {
+        fprintf(stderr, "repro emotion: building the corpus (%s)\n",
+                cfg->meld_dir ? "MELD analogue, espeak-ng speech" : "IEMOCAP");
+        if (cfg->meld_dir ? ima_emo_build_meld(&c, cfg->meld_dir, &bc)
+                          : ima_emo_build_iemocap(&c, cfg->iemocap_dir, cfg->iemocap_split, &bc))
+            return IMA_ERR;
+    }
+    int synthesized = !strcmp(c.source, "meld-espeak");
     double t_corpus = now_s() - t0;
     int st = IMA_OK;
     split_view sv[3];
@@ -992,13 +1000,16 @@ int emo_repro_run(const emo_repro_config *cfg) {
         size_t cap = 1 << 16, len = 0;
         char *md = ima_malloc(cap);
 #define P_(...) (len += (size_t)snprintf(md + len, len < cap ? cap - len : 0, __VA_ARGS__))
-        const char *src = cfg->meld_dir ? "MELD analogue" : "IEMOCAP";
+        const char *src = synthesized ? "MELD analogue" : "IEMOCAP";
         P_("# Emotion experiment (%s)%s\n\n", src, cfg->quick ? " — quick run" : "");
         P_("Command: `%s`  \nTotal time: %.1f min (corpus %.1f, IMA %.1f, evaluation %.1f, rho sweep %.1f, MVAE %.1f, "
            "JMVAE-KL %.1f).\n\n",
            cfg->command_line ? cfg->command_line : "", t_total / 60, t_corpus / 60, t_ima / 60, t_eval / 60, t_sweep / 60,
            t_base[0] / 60, t_base[1] / 60);
-        if (cfg->meld_dir)
+        if (cfg->data_dir)
+            P_("Corpus read from `%s` (written by `ima data emotion`; its build time is not included above).\n\n",
+               cfg->data_dir);
+        if (synthesized)
             P_("**The acoustic modality is synthesized.** The transcripts and emotion labels are MELD's (Friends TV "
                "series), but every utterance was spoken by libespeak-ng with a voice per MELD speaker and prosody rules "
                "that shift pitch level, pitch range, rate and volume by emotion, plus per-utterance random variation "

@@ -9,6 +9,7 @@
 #include "ima/emotion.h"
 
 typedef struct {
+    const char *data_dir;        // a corpus folder written by `ima data emotion` (or NULL: build one)
     const char *meld_dir;        // MELD csv folder (or NULL)
     const char *iemocap_dir;     // IEMOCAP release root (or NULL)
     const int *iemocap_split;    // (5) per-session split, NULL: the default
