@@ -480,20 +480,30 @@ static void html_escape(FILE *f, const char *s) {
 static int figure3(const char *dir, const ima_emo_corpus *c, const split_view *v, const float *y0, const uint8_t *truth,
                    size_t *examples, size_t n_ex) {
     char path[4096];
+    /* shading relative to the shown words (the paper: "light to dark in order of increasing importance") */
+    double ylo = 1.0, yhi = 0.0;
+    for (size_t e = 0; e < n_ex; e++) {
+        size_t cu = v->utt[examples[e]];
+        for (size_t t = c->tok_start[cu]; t < c->tok_start[cu + 1]; t++) {
+            if (y0[t] < ylo) ylo = y0[t];
+            if (y0[t] > yhi) yhi = y0[t];
+        }
+    }
+    double yspan = yhi > ylo ? yhi - ylo : 1.0;
     snprintf(path, sizeof path, "%s/emotion_fig3_word_importance.html", dir);
     FILE *f = fopen(path, "w");
     if (!f) return ima_error("%s: cannot create (%s)", path, strerror(errno));
     fprintf(f, "<!doctype html><meta charset=\"utf-8\"><title>Word importances (Figure 3 analogue)</title>\n"
-               "<body style=\"font-family:sans-serif\"><h3>Word importances y0 learnt by IMA (darker = more important;"
-               " underlined = in an Empath emotion category)</h3>\n");
+               "<body style=\"font-family:sans-serif\"><h3>Word importances y0 learnt by IMA (white = %.3f, darkest = %.3f;"
+               " underlined = in an Empath emotion category)</h3>\n", ylo, yhi);
     for (size_t e = 0; e < n_ex; e++) {
         size_t u = examples[e], cu = v->utt[u];
         fprintf(f, "<p><b>%s</b> (%s): ", ima_emo_class_names[c->label[cu]], c->utt_id[cu]);
         for (size_t t = c->tok_start[cu]; t < c->tok_start[cu + 1]; t++) {
-            double y = y0[t];
-            int shade = (int)lround(255.0 * (1.0 - y));
+            double y = y0[t], r = (y - ylo) / yspan;
+            int shade = (int)lround(255.0 * (1.0 - r));
             fprintf(f, "<span title=\"y=%.3f\" style=\"background:rgb(%d,%d,255);color:%s;padding:2px;%s\">", y, shade,
-                    shade, y > 0.5 ? "white" : "black", truth[t] ? "text-decoration:underline" : "");
+                    shade, r > 0.5 ? "white" : "black", truth[t] ? "text-decoration:underline" : "");
             html_escape(f, c->word[t]);
             fprintf(f, "</span> ");
         }
@@ -508,7 +518,8 @@ static int figure3(const char *dir, const ima_emo_corpus *c, const split_view *v
     if (!g) return IMA_OK;
     fprintf(g, "set terminal pngcairo size 1100,%d font 'sans,11'\nset output '%s'\n", (int)(80 + 45 * n_ex), path);
     fprintf(g, "unset border; unset tics; unset key\nset xrange [0:100]; set yrange [0:%zu]\n", n_ex + 1);
-    fprintf(g, "set title 'Word importances y_0 (darker = more important), MELD analogue, test split'\n");
+    fprintf(g, "set title 'Word importances y_0 learnt by IMA (white = %.3f, darkest blue = %.3f), test split'\n", ylo,
+            yhi);
     int obj = 1;
     for (size_t e = 0; e < n_ex; e++) {
         size_t cu = v->utt[examples[e]];
@@ -517,7 +528,7 @@ static int figure3(const char *dir, const ima_emo_corpus *c, const split_view *v
                 yrow);
         x += 8.0;
         for (size_t t = c->tok_start[cu]; t < c->tok_start[cu + 1] && x < 97.0; t++) {
-            double w = 0.9 * (double)strlen(c->word[t]) + 1.2, y = y0[t];
+            double w = 0.9 * (double)strlen(c->word[t]) + 1.2, y = (y0[t] - ylo) / yspan;
             int shade = (int)lround(255.0 * (1.0 - y));
             fprintf(g, "set object %d rect from %.2f,%.2f to %.2f,%.2f fc rgb '#%02x%02xff' fs solid 1.0 noborder\n", obj++,
                     x, yrow - 0.3, x + w, yrow + 0.3, shade, shade);
