@@ -114,7 +114,8 @@ int ima_api_fit(ima_api_model *h, const float *const *x, const size_t *rows, con
  *   u[j] (N, d) unimodal codes of each given modality, y[j] (N) its importance (0 where absent),
  *   z_weighted (N, d) fusion by the importance networks, z_unweighted (N, d) fusion with y = 1.
  * batch: rows per forward pass (ima embed's default is 1024; results do not depend on it beyond
- * floating-point rounding). Every row needs at least one present modality. */
+ * floating-point rounding). Every row needs at least one present modality. From a callback of
+ * ima_api_fit on the same model, batches are capped at the training batch. */
 int ima_api_embed(ima_api_model *h, const float *const *x, const size_t *rows, const size_t *cols,
                   const uint8_t *const *mask, int M, size_t batch, float *const *u, float *const *y,
                   float *z_weighted, float *z_unweighted);

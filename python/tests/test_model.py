@@ -194,6 +194,16 @@ def test_callback_stops_and_exceptions_propagate(toy):
     with pytest.raises(KeyError, match="from the callback"):
         small_fit(toy_model(ima), toy, callback=boom)
 
+    # a callback may embed with the model in training (batches capped, nothing reallocated) ...
+    m2, seen = toy_model(ima), []
+    small_fit(m2, toy, callback=lambda r: seen.append(m2.embed({"a": toy["test"]["a"]}, batch_size=4096).z_weighted))
+    assert len(seen) == 5 and all(z.shape == (200, 4) and np.isfinite(z).all() for z in seen)
+    # ... but not train it again
+    m3 = toy_model(ima)
+    with pytest.raises(ima.Error, match="already training"):
+        small_fit(m3, toy, callback=lambda r: small_fit(m3, toy))
+    assert len(m3.history) == 1  # stopped after the epoch whose callback failed
+
 
 def test_gil_released_during_fit(toy):
     """Another Python thread keeps running while C trains: the longest pause it sees stays far below

@@ -23,6 +23,7 @@ struct ima_api_model {
     ima_train_state st;    // where training stands
     uint64_t seed;         // initialisation seed (the shuffling stream is seeded from it as ima train does)
     int started;           // 1 once centring means are fit (trained, or loaded from a checkpoint)
+    int training;          // 1 inside ima_api_fit: a callback may embed, but m must not be replaced
 };
 
 const char *ima_api_version(void) { return IMA_VERSION; }
@@ -255,6 +256,7 @@ int ima_api_fit(ima_api_model *h, const float *const *x, const size_t *rows, con
         return ima_error("fit: epochs: expected >= 0, got %d and %d", opt->epochs_stage1, opt->epochs_stage2);
     if (!(opt->lr_stage1 > 0 && opt->lr_stage1 <= 1e6) || !(opt->lr_stage2 > 0 && opt->lr_stage2 <= 1e6))
         return ima_error("fit: learning rates: expected values in (0, 1e6], got %g and %g", opt->lr_stage1, opt->lr_stage2);
+    if (h->training) return ima_error("fit: the model is already training (fit called from its own callback?)");
     ima_dataset ds;
     memset(&ds, 0, sizeof ds);
     if (check_inputs(h->m, "fit", x, rows, cols, mask, M, 1, &ds.n, &ds.mask)) return IMA_ERR;
@@ -285,7 +287,10 @@ int ima_api_fit(ima_api_model *h, const float *const *x, const size_t *rows, con
     }
     fit_ctx c = {.h = h, .opt = opt};
     ima_train_callbacks cb = {.ctx = &c, .on_batch = opt->on_batch ? fit_on_batch : NULL, .on_epoch = fit_on_epoch};
-    if (ima_train(h->m, &ds, &h->tc, &h->st, &cb)) goto done;
+    h->training = 1;
+    int trc = ima_train(h->m, &ds, &h->tc, &h->st, &cb);
+    h->training = 0;
+    if (trc) goto done;
     if (opt->checkpoint && ima_checkpoint_save(opt->checkpoint, h->m, &h->tc, &h->st)) goto done;
     rc = IMA_OK;
 done:
@@ -303,6 +308,7 @@ int ima_api_embed(ima_api_model *h, const float *const *x, const size_t *rows, c
     if (batch < 1) return ima_error("embed: batch: expected >= 1, got %zu", batch);
     if (check_inputs(h->m, "embed", x, rows, cols, mask, M, 0, &N, &pm)) return IMA_ERR;
     if (batch > N) batch = N;
+    if (h->training && batch > h->m->max_batch) batch = h->m->max_batch; /* from a fit callback: no regrowth */
     int rc = IMA_ERR;
     float *zero_rows[IMA_MAX_MODALITIES] = {0};
     uint8_t *bmask = NULL;

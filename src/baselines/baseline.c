@@ -23,6 +23,13 @@ static ima_baseline_modality modality(const char *name, size_t D, size_t H) {
     return c;
 }
 
+ima_baseline_config ima_baseline_config_defaults(ima_baseline_kind kind) {
+    ima_baseline_config c = ima_baseline_config_digits(kind, 50);
+    c.n_modalities = 0;
+    for (int j = 0; j < IMA_MAX_MODALITIES; j++) c.mod[j] = modality("", 0, 100);
+    return c;
+}
+
 ima_baseline_config ima_baseline_config_digits(ima_baseline_kind kind, size_t latent) {
     ima_baseline_config c;
     memset(&c, 0, sizeof c);

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "ima/baselines.h"
 #include "ima/common.h"
@@ -27,6 +26,7 @@
 #include "ima/plot.h"
 #include "ima/rng.h"
 #include "ima/tsne.h"
+#include "ima/train.h"
 #include "ima/utterance.h"
 #include "repro/emotion.h"
 
@@ -57,12 +57,6 @@ emo_repro_config emo_repro_defaults(int quick) {
     c.tsne_points = quick ? 800 : 2500;
     c.with_baselines = 1;
     return c;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* ---- pairs as batches ----------------------------------------------------------------------------- */
@@ -119,7 +113,7 @@ static int train_stage(ima_model *m, gatherer *g, const int64_t *pairs, size_t P
     for (size_t i = 0; i < P; i++) idx[i] = i;
     int st = IMA_OK;
     for (int e = 0; e < epochs && !st; e++) {
-        double t0 = now_s();
+        double t0 = ima_wall_seconds();
         ima_rng_shuffle(rng, idx, P);
         double acc[8] = {0};
         size_t nb = 0;
@@ -166,7 +160,7 @@ static int train_stage(ima_model *m, gatherer *g, const int64_t *pairs, size_t P
         }
         if (st) break;
         for (int k = 0; k < 8; k++) acc[k] /= nb ? (double)nb : 1.0;
-        double dt = now_s() - t0;
+        double dt = ima_wall_seconds() - t0;
         if (stage == 1) {
             if (log) {
                 log->rec[0] = acc[0];
@@ -227,7 +221,7 @@ static int train_baseline(ima_baseline *bl, gatherer *g, const int64_t *pairs, s
     for (size_t i = 0; i < P; i++) idx[i] = i;
     int st = IMA_OK;
     for (int e = 0; e < epochs && !st; e++) {
-        double t0 = now_s(), acc = 0.0;
+        double t0 = ima_wall_seconds(), acc = 0.0;
         size_t nb = 0;
         ima_rng_shuffle(rng, idx, P);
         for (size_t s = 0; s + batch <= P; s += batch, nb++) {
@@ -248,7 +242,7 @@ static int train_baseline(ima_baseline *bl, gatherer *g, const int64_t *pairs, s
         }
         if (verbose && !st)
             fprintf(stderr, "  %s epoch %d/%d: loss %.3f (%.0f s)\n", name, e + 1, epochs, acc / (nb ? (double)nb : 1.0),
-                    now_s() - t0);
+                    ima_wall_seconds() - t0);
     }
     free(idx);
     free(bw);
@@ -642,7 +636,7 @@ static void mkdirs(const char *path) {
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 int emo_repro_run(const emo_repro_config *cfg) {
-    double t_start = now_s();
+    double t_start = ima_wall_seconds();
     mkdirs(cfg->out_dir);
     struct stat sb;
     if (stat(cfg->out_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
@@ -655,7 +649,7 @@ int emo_repro_run(const emo_repro_config *cfg) {
     bc.seed = cfg->seed;
     bc.skip_missing_alignment = cfg->skip_missing_alignment;
     ima_emo_corpus c;
-    double t0 = now_s();
+    double t0 = ima_wall_seconds();
     if (cfg->data_dir) {
         fprintf(stderr, "repro emotion: reading the corpus %s\n", cfg->data_dir);
         if (ima_emo_corpus_load(&c, cfg->data_dir)) return IMA_ERR;
@@ -667,7 +661,7 @@ int emo_repro_run(const emo_repro_config *cfg) {
             return IMA_ERR;
     }
     int synthesized = !strcmp(c.source, "meld-espeak");
-    double t_corpus = now_s() - t0;
+    double t_corpus = ima_wall_seconds() - t0;
     int st = IMA_OK;
     split_view sv[3];
     for (int s = 0; s < 3; s++) split_view_init(&sv[s], &c, s);
@@ -753,23 +747,23 @@ int emo_repro_run(const emo_repro_config *cfg) {
     ima_rng_init(&rng, cfg->seed + 11);
     fprintf(stderr, "repro emotion: IMA (%zu parameters), %d + %d epochs on %zu pairs\n", model->n_params, cfg->epochs1,
             cfg->epochs2, P);
-    t0 = now_s();
+    t0 = ima_wall_seconds();
     imp_init = ima_malloc(model->n_params_imp * sizeof(float));
-    memcpy(imp_init, model->params + model->n_params_ae, model->n_params_imp * sizeof(float));
+    ima_model_importance_snapshot(model, imp_init);
     if ((st = train_stage(model, &g, pairs, P, 1, cfg->epochs1, cfg->batch, &adam, &rng, &log, 1))) goto out;
     if ((st = train_stage(model, &g, pairs, P, 2, cfg->epochs2, cfg->batch, &adam, &rng, &log, 1))) goto out;
-    t_ima = now_s() - t0;
+    t_ima = ima_wall_seconds() - t0;
     encode_tokens(model, &g, c.n_tokens, u0, u1, y0, y1);
 
     /* 5. representations and their evaluation */
-    t0 = now_s();
+    t0 = ima_wall_seconds();
     for (int s = 0; s < 3; s++)
         if ((st = utterance_reps(reps[s], &sv[s], u0, u1, y0, y1))) goto out;
     if ((st = evaluate_reps(&sc_ima, reps, sv, eval_split, cfg))) goto out;
     if ((st = importance_vocab(&imp_w, y0, vocab_imp, vocab_tok, c.vocab_size, cfg->rho_words))) goto out;
     if ((st = importance_tokens(&imp_wt, y0, truth_w, &sv[IMA_EMO_VALID], cfg->rho_words))) goto out;
     if ((st = importance_tokens(&imp_a, y1, truth_a, &sv[IMA_EMO_VALID], cfg->rho_acoustic))) goto out;
-    t_eval = now_s() - t0;
+    t_eval = ima_wall_seconds() - t0;
     fprintf(stderr, "repro emotion: IMA P@10 multimodal %.4f (unweighted %.4f); word F1 avg %.3f / top-rho %.3f / AUC "
                     "%.3f (random %.3f), acoustic F1 avg %.3f / top-rho %.3f / AUC %.3f (random %.3f)\n",
             sc_ima.p10[5], sc_ima.p10[4], imp_w.f1.f1_avg, imp_w.f1_top, imp_w.auc, imp_w.rand_f1, imp_a.f1.f1_avg,
@@ -826,8 +820,8 @@ int emo_repro_run(const emo_repro_config *cfg) {
 
     /* 7. rho sweep: fresh importance nets trained for sweep_epochs with the same rho for both modalities */
     imp_main = ima_malloc(model->n_params_imp * sizeof(float));
-    memcpy(imp_main, model->params + model->n_params_ae, model->n_params_imp * sizeof(float));
-    t0 = now_s();
+    ima_model_importance_snapshot(model, imp_main);
+    t0 = ima_wall_seconds();
     size_t P_sweep = cfg->sweep_pairs && cfg->sweep_pairs < P ? cfg->sweep_pairs : P;
     int64_t *sweep_pairs = ima_malloc(P_sweep * 3 * sizeof(int64_t)); /* a random subset of the training pairs */
     {
@@ -842,11 +836,12 @@ int emo_repro_run(const emo_repro_config *cfg) {
     for (int k = 0; k < n_rho; k++) {
         static const double grid7[7] = {0.01, 0.03, 0.1, 0.3, 0.5, 0.7, 0.9};
         rho_grid[k] = n_rho == 7 ? grid7[k] : (n_rho == 1 ? 0.3 : 0.03 + (0.9 - 0.03) * k / (double)(n_rho - 1));
-        memcpy(model->params + model->n_params_ae, imp_init, model->n_params_imp * sizeof(float));
-        memset(model->adam_m + model->n_params_ae, 0, model->n_params_imp * sizeof(float));
-        memset(model->adam_v + model->n_params_ae, 0, model->n_params_imp * sizeof(float));
-        model->step_imp = 0;
-        model->cfg.mod[0].rho = model->cfg.mod[1].rho = (float)rho_grid[k];
+        ima_model_importance_restart(model, imp_init);
+        for (int j = 0; j < 2 && !st; j++) st = ima_model_set_rho(model, j, (float)rho_grid[k]);
+        if (st) {
+            free(sweep_pairs);
+            goto out;
+        }
         ima_rng sr;
         ima_rng_init(&sr, cfg->seed + 100 + (uint64_t)k);
         if ((st = train_stage(model, &g, sweep_pairs, P_sweep, 2, cfg->sweep_epochs, cfg->batch, &adam, &sr, NULL, 0))) {
@@ -872,10 +867,10 @@ int emo_repro_run(const emo_repro_config *cfg) {
                 sweep_a[k].f1.f1_avg, sweep_a[k].f1_top, sweep_a[k].auc, sweep_a[k].mean_y);
     }
     free(sweep_pairs);
-    t_sweep = now_s() - t0;
-    memcpy(model->params + model->n_params_ae, imp_main, model->n_params_imp * sizeof(float));
-    model->cfg.mod[0].rho = cfg->rho_words;
-    model->cfg.mod[1].rho = cfg->rho_acoustic;
+    t_sweep = ima_wall_seconds() - t0;
+    ima_model_importance_restore(model, imp_main);
+    ima_model_set_rho(model, 0, cfg->rho_words);
+    ima_model_set_rho(model, 1, cfg->rho_acoustic);
     if (n_rho > 1 && ima_plot_available()) {
         double *ys = ima_malloc(6 * (size_t)n_rho * sizeof(double));
         for (int k = 0; k < n_rho; k++) {
@@ -920,7 +915,7 @@ int emo_repro_run(const emo_repro_config *cfg) {
             const char *bname = kb == 0 ? "MVAE" : "JMVAE-KL";
             if ((st = ima_baseline_init(&bl, &bcfg, cfg->batch, cfg->seed + 31 + (uint64_t)kb))) break;
             fprintf(stderr, "repro emotion: %s, %d epochs\n", bname, cfg->baseline_epochs);
-            t0 = now_s();
+            t0 = ima_wall_seconds();
             ima_rng br;
             ima_rng_init(&br, cfg->seed + 41 + (uint64_t)kb);
             st = train_baseline(bl, &g, pairs, P, cfg->baseline_epochs, cfg->batch, &adam, &br, bname, 1);
@@ -932,7 +927,7 @@ int emo_repro_run(const emo_repro_config *cfg) {
                 free(c1);
                 if (!st) st = evaluate_reps(&sc_base[kb], breps[kb], sv, eval_split, cfg);
             }
-            t_base[kb] = now_s() - t0;
+            t_base[kb] = ima_wall_seconds() - t0;
             ima_baseline_free(bl);
         }
         if (st) goto out;
@@ -940,7 +935,7 @@ int emo_repro_run(const emo_repro_config *cfg) {
 
     /* 9. results.json and report.md */
     {
-        double t_total = now_s() - t_start;
+        double t_total = ima_wall_seconds() - t_start;
         root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "command", cfg->command_line ? cfg->command_line : "");
         cJSON_AddStringToObject(root, "source", c.source);
