@@ -112,20 +112,9 @@ void ima_model_free(ima_model *m); /* NULL is fine */
 void ima_model_param_counts(const ima_model *m, size_t *encoders, size_t *decoders, size_t *importance);
 
 /* Named views of every parameter tensor, in buffer order (for checkpoints and golden files):
- * "<modality>.<encoder|decoder|importance>.<layer>.<weight|bias>". Returns the count. */
-typedef struct {
-    char name[96];
-    float *data;
-    float *grad;
-    int ndim;
-    size_t shape[2];
-    size_t count;
-} ima_param_view;
+ * "<modality>.<encoder|decoder|importance>.<layer>.<weight|bias>". Returns the count. (ima_param_view
+ * and the per-MLP ima_mlp_param_views: nn.h) */
 size_t ima_model_param_views(const ima_model *m, ima_param_view *views, size_t cap);
-/* Appends the views "<prefix>.<layer>.<weight|bias>" of one MLP at views[n], W (O, I) then b (O) per
- * layer; views past cap are counted but not written. Returns the new count (shared by the IMA model
- * and the baselines). */
-size_t ima_mlp_param_views(const ima_mlp *mlp, const char *prefix, ima_param_view *views, size_t n, size_t cap);
 
 /* A batch: x[j] (B, D_j) rows; mask (B, M), 1 = present, NULL = all present.
  * Every row must have at least one modality present (checked by the data loader). */

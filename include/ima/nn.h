@@ -106,6 +106,20 @@ void ima_mlp_init(ima_mlp *mlp, ima_rng *rng);
 
 /* Forward: x (B, width[0]) -> acts->out[L-1] (B, width[L]) (no output activation). */
 void ima_mlp_forward(const ima_mlp *mlp, ima_mlp_acts *acts, const float *x, size_t B);
+/* A named view of one parameter tensor and its gradient (checkpoints, golden files). */
+typedef struct {
+    char name[96];
+    float *data;
+    float *grad;
+    int ndim;
+    size_t shape[2];
+    size_t count;
+} ima_param_view;
+/* Appends the views "<prefix>.<layer>.<weight|bias>" of one MLP at views[n], W (O, I) then b (O) per
+ * layer; views past cap are counted but not written. Returns the new count (shared by the IMA model
+ * and the baselines). */
+size_t ima_mlp_param_views(const ima_mlp *mlp, const char *prefix, ima_param_view *views, size_t n, size_t cap);
+
 /* Backward from dout (B, width[L]) (gradient w.r.t. the raw output): accumulates dW, db, and
  * dx (B, width[0]) += dL/dx if dx != NULL. scratch: ima_mlp_scratch_size floats. */
 void ima_mlp_backward(const ima_mlp *mlp, const ima_mlp_acts *acts, float *dx, const float *dout, const float *x,

@@ -214,23 +214,6 @@ void ima_model_param_counts(const ima_model *m, size_t *encoders, size_t *decode
     if (importance) *importance = i;
 }
 
-size_t ima_mlp_param_views(const ima_mlp *mlp, const char *prefix, ima_param_view *v, size_t n, size_t cap) {
-    for (int l = 0; l < mlp->n_layers; l++) {
-        for (int k = 0; k < 2; k++, n++) {
-            if (n >= cap) continue;
-            ima_param_view *p = &v[n];
-            snprintf(p->name, sizeof p->name, "%s.%d.%s", prefix, l, k ? "bias" : "weight");
-            p->data = k ? mlp->b[l] : mlp->W[l];
-            p->grad = k ? mlp->db[l] : mlp->dW[l];
-            p->ndim = k ? 1 : 2;
-            p->shape[0] = mlp->width[l + 1];
-            p->shape[1] = k ? 0 : mlp->width[l];
-            p->count = k ? mlp->width[l + 1] : mlp->width[l + 1] * mlp->width[l];
-        }
-    }
-    return n;
-}
-
 size_t ima_model_param_views(const ima_model *m, ima_param_view *views, size_t cap) {
     size_t n = 0;
     char prefix[64];

@@ -1,6 +1,7 @@
 /* mlp.c: a stack of dense layers with ReLU between them (none after the last).
  * L layers, width[0] input .. width[L] output, B batch rows.
  * Parameters of layer l sit contiguously: W_l (width[l+1], width[l]) then b_l (width[l+1]). */
+#include <stdio.h>
 #include <string.h>
 
 #include "ima/common.h"
@@ -80,4 +81,21 @@ void ima_mlp_backward(const ima_mlp *mlp, const ima_mlp_acts *acts, float *dx, c
             g = din;
         }
     }
+}
+
+size_t ima_mlp_param_views(const ima_mlp *mlp, const char *prefix, ima_param_view *v, size_t n, size_t cap) {
+    for (int l = 0; l < mlp->n_layers; l++) {
+        for (int k = 0; k < 2; k++, n++) {
+            if (n >= cap) continue;
+            ima_param_view *p = &v[n];
+            snprintf(p->name, sizeof p->name, "%s.%d.%s", prefix, l, k ? "bias" : "weight");
+            p->data = k ? mlp->b[l] : mlp->W[l];
+            p->grad = k ? mlp->db[l] : mlp->dW[l];
+            p->ndim = k ? 1 : 2;
+            p->shape[0] = mlp->width[l + 1];
+            p->shape[1] = k ? 0 : mlp->width[l];
+            p->count = k ? mlp->width[l + 1] : mlp->width[l + 1] * mlp->width[l];
+        }
+    }
+    return n;
 }
