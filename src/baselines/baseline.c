@@ -23,6 +23,13 @@ static ima_baseline_modality modality(const char *name, size_t D, size_t H) {
     return c;
 }
 
+ima_baseline_config ima_baseline_config_defaults(ima_baseline_kind kind) {
+    ima_baseline_config c = ima_baseline_config_digits(kind, 50);
+    c.n_modalities = 0;
+    for (int j = 0; j < IMA_MAX_MODALITIES; j++) c.mod[j] = modality("", 0, 100);
+    return c;
+}
+
 ima_baseline_config ima_baseline_config_digits(ima_baseline_kind kind, size_t latent) {
     ima_baseline_config c;
     memset(&c, 0, sizeof c);
@@ -458,12 +465,14 @@ double bl_reconstruct(ima_baseline *bl, int j, const ima_batch *b, const float *
     }
     if (!grad)
         return rec;
+    memset(md->dout, 0, B * (c->gaussian_logvar ? 2 * D : D) * sizeof(float)); /* the backward passes accumulate */
     if (c->gaussian_logvar)
         bl_gauss_nll_backward(md->dout, out, b->x[j], rows, B, D);
     else if (c->loss == IMA_LOSS_BCE)
         ima_bce_logits_backward(md->dout, out, b->x[j], rows, B, D);
     else
         ima_sse_backward(md->dout, out, b->x[j], rows, B, D);
+    memset(bl->dz_dec, 0, B * d * sizeof(float));
     ima_mlp_backward(&md->dec, &md->dec_acts, bl->dz_dec, md->dout, bl->z, B, bl->scratch);
     for (size_t k = 0; k < B * d; k++)
         bl->dz[k] += bl->dz_dec[k];

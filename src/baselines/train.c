@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ima/baseline_train.h"
 #include "ima/common.h"
@@ -23,12 +22,6 @@ ima_baseline_train_config ima_baseline_train_defaults(void) {
 void ima_baseline_train_state_init(ima_baseline_train_state *st, uint64_t seed) {
     memset(st, 0, sizeof *st);
     ima_rng_init(&st->rng, seed);
-}
-
-static double wall(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* names the first non-finite term, or returns NULL */
@@ -85,7 +78,7 @@ int ima_baseline_train(ima_baseline *bl, const ima_dataset *ds, const ima_baseli
         for (size_t i = 0; i < N; i++)
             order[i] = i;
         ima_rng_shuffle(&st->rng, order, N);
-        double t0 = wall();
+        double t0 = ima_wall_seconds();
         for (size_t b = 0; b < nb; b++) {
             size_t lo = b * Bmax, B = lo + Bmax <= N ? Bmax : N - lo;
             const ima_batch *batch = ima_batch_gather(&bb, ds, order + lo, B);
@@ -116,7 +109,7 @@ int ima_baseline_train(ima_baseline *bl, const ima_dataset *ds, const ima_baseli
         }
         if (rc != IMA_OK)
             break;
-        rep.seconds = wall() - t0;
+        rep.seconds = ima_wall_seconds() - t0;
         rep.samples = N;
         st->epoch++;
         rep.epoch = st->epoch;

@@ -124,7 +124,7 @@ int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uin
         m->n_acts += B * D /* xc */ + 3 * B /* y, y_imp, y_comp */ + B * d /* du */;
     }
     m->n_params = m->n_params_ae + m->n_params_imp;
-    m->n_acts += 3 * B * d /* z, dz, dz_dec */ + B * widest /* tmp */ + scratch + 2 * B /* row_scale, row_loss */;
+    m->n_acts += 2 * B * d /* z, dz */ + B * widest /* tmp */ + scratch + 2 * B /* row_scale, row_loss */;
 
     /* the parameters first, then the activations (B rows), so that a message says which one did not fit */
     if (!(m->params = ima_try_calloc(m->n_params, sizeof(float))) ||
@@ -172,7 +172,6 @@ int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uin
     IMA_ASSERT(po == m->n_params_ae && io == m->n_params);
     m->z = a, a += B * d;
     m->dz = a, a += B * d;
-    m->dz_dec = a, a += B * d;
     m->tmp = a, a += B * widest;
     m->scratch = a, a += scratch;
     m->row_scale = a, a += B;

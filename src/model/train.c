@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ima/common.h"
 #include "ima/train.h"
@@ -27,12 +26,6 @@ void ima_train_state_init(ima_train_state *st, uint64_t seed) {
     st->round = 1;
     st->stage = 1;
     ima_rng_init(&st->rng, seed);
-}
-
-static double wall(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* names the first non-finite term, or returns NULL */
@@ -73,7 +66,7 @@ static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config
     ima_rng_shuffle(&st->rng, order, N);
     double dead_min[IMA_MAX_MODALITIES];
     for (int j = 0; j < M; j++) dead_min[j] = 1.0;
-    double t0 = wall();
+    double t0 = ima_wall_seconds();
     for (size_t b = 0; b < nb; b++) {
         size_t lo = b * Bmax, B = (lo + Bmax <= N) ? Bmax : N - lo;
         const ima_batch *batch = ima_batch_gather(bb, ds, order + lo, B);
@@ -118,7 +111,7 @@ static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config
         if (cb && cb->on_batch) cb->on_batch(cb->ctx, st, b + 1, nb);
     }
     for (int j = 0; j < M; j++) rep->dead[j] = stage == 1 ? dead_min[j] : 0.0;
-    rep->seconds = wall() - t0;
+    rep->seconds = ima_wall_seconds() - t0;
     rep->samples = N;
     return IMA_OK;
 }
@@ -263,13 +256,22 @@ void ima_model_importance_restore(ima_model *m, const float *src) {
     memcpy(m->params + m->n_params_ae, src, m->n_params_imp * sizeof(float));
 }
 
+static void importance_optimizer_reset(ima_model *m) {
+    memset(m->adam_m + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
+    memset(m->adam_v + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
+    m->step_imp = 0;
+}
+
 void ima_model_importance_reset(ima_model *m, uint64_t seed) {
     ima_rng rng;
     ima_rng_init(&rng, seed);
     for (int j = 0; j < m->cfg.n_modalities; j++) ima_mlp_init(&m->mod[j].imp, &rng);
-    memset(m->adam_m + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
-    memset(m->adam_v + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
-    m->step_imp = 0;
+    importance_optimizer_reset(m);
+}
+
+void ima_model_importance_restart(ima_model *m, const float *src) {
+    ima_model_importance_restore(m, src);
+    importance_optimizer_reset(m);
 }
 
 int ima_model_set_rho(ima_model *m, int j, float rho) {

@@ -73,6 +73,7 @@ void ima_mlp_backward(const ima_mlp *mlp, const ima_mlp_acts *acts, float *dx, c
         size_t I = mlp->width[l], O = mlp->width[l + 1];
         const float *in = l > 0 ? acts->out[l - 1] : x;
         float *din = l > 0 ? buf[l & 1] : dx;
+        if (l > 0) memset(din, 0, B * I * sizeof(float)); /* hidden-layer gradients are fresh; dx accumulates */
         ima_dense_backward(din, mlp->dW[l], mlp->db[l], g, in, mlp->W[l], B, I, O);
         if (l > 0) {
             ima_relu_backward(din, din, acts->out[l - 1], B * I);
