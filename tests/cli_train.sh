@@ -21,6 +21,13 @@ awk -F'\t' 'NR==2 {t0=$5; ra0=$7; rb0=$13} $2==1 {t1=$5; ra1=$7; rb1=$13}
 # resume continues, and an extended run is accepted
 "$IMA" train --input "a=$A" --input "b=$B" --resume "$T/m.safetensors" --epochs2 4 --quiet --out "$T/m2.safetensors" 2>"$T/err.txt" && ok || bad "resume: $(cat "$T/err.txt")"
 
+# a validation set: stage 2 keeps its best-scoring epoch (and says which)
+VALID=(--valid-input "a=$T/toy/test/a.npy" --valid-input "b=$T/toy/test/b.npy")
+"$IMA" train --input "a=$A" --input "b=$B" --loss b=sse --hidden 16 --latent 4 --batch 64 "${VALID[@]}" --epochs1 2 --epochs2 3 --out "$T/v.safetensors" 2>"$T/err.txt" && ok || bad "train with validation: $(cat "$T/err.txt")"
+[ "$(grep -c 'validation score .* (kept epoch [1-3])' "$T/err.txt")" = 3 ] && ok || bad "no validation score per stage-2 epoch: $(cat "$T/err.txt")"
+expect_fail "validation for one modality only" "--valid-input: give one for every modality" "$IMA" train "${COMMON[@]}" --valid-input "a=$T/toy/test/a.npy" --out "$T/x.safetensors"
+expect_fail "validation with a baseline" "--valid-input applies to IMA only" "$IMA" train --model dae "${COMMON[@]}" "${VALID[@]}" --out "$T/x.safetensors"
+
 # embed with either modality missing gives finite z
 for mods in "a" "b" "a b"; do
     args=()
@@ -50,6 +57,8 @@ head -c 3000 "$T/m.safetensors" >"$T/cut.safetensors"
 expect_fail "truncated checkpoint" "cut.safetensors" "$IMA" embed --checkpoint "$T/cut.safetensors" --input "a=$A" --out "$T/embx"
 expect_fail "unknown command" "unknown command" "$IMA" frobnicate
 expect_fail "missing out" "--out" "$IMA" train --input "a=$A"
+expect_fail "model flag with resume" "model flags \\(--latent\\) are not allowed" "$IMA" train --input "a=$A" --input "b=$B" --resume "$T/m.safetensors" --latent 8 --out "$T/x.safetensors"
+expect_fail "flag value on a switch" "unknown option '--quiet=1'" "$IMA" train "${COMMON[@]}" --quiet=1 --out "$T/x.safetensors"
 # every modality masked in a row
 printf '\x93NUMPY\x01\x00\x76\x00{'"'"'descr'"'"': '"'"'|u1'"'"', '"'"'fortran_order'"'"': False, '"'"'shape'"'"': (600,), }' >"$T/zero.npy"
 # pad the header to 128 bytes total: 10 fixed + 118 header incl. newline

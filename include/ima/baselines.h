@@ -82,6 +82,10 @@ typedef struct {
 
 /* The digits configuration (image 784/500 bce, speech 696/100 bce, latent d) for a kind, defaults above. */
 ima_baseline_config ima_baseline_config_digits(ima_baseline_kind kind, size_t latent);
+/* The library's defaults (the CLI's too): the digits scalars (latent 50, beta 1, alpha 0.01, no MVAE
+ * subsets, DAE drops 0.3, joint_hidden 0) and, for every mod[] entry, hidden 100, bce, lambda_rec 1,
+ * an empty name and input width 0 (the caller names the modalities and sets their widths). */
+ima_baseline_config ima_baseline_config_defaults(ima_baseline_kind kind);
 /* The architecture that reproduces the paper's Table 4 counts: the same, with Gaussian (mean, log-variance)
  * decoder heads on both modalities (sse + gaussian_logvar). See docs/baselines.md. */
 ima_baseline_config ima_baseline_config_digits_table4(ima_baseline_kind kind, size_t latent);

@@ -39,6 +39,8 @@ void *ima_try_realloc(void *p, size_t count, size_t size);
  * by the code itself (a struct, a path), never for a size a caller, a file or a command line chose. */
 void *ima_malloc(size_t n);
 void *ima_calloc(size_t count, size_t size);
+/* Seconds on a monotonic wall clock (CLOCK_MONOTONIC), for durations (src/core/clock.c). */
+double ima_wall_seconds(void);
 /* n * m, or sets an error and returns 0 on overflow. */
 int ima_mul_overflows(size_t a, size_t b, size_t *out);
 

@@ -129,6 +129,9 @@ void ima_model_importance_restore(ima_model *m, const float *src);
 /* Fresh importance nets: re-initialised from seed (as ima_model_init draws them), Adam moments and
  * stage-2 step count zeroed. The autoencoder is untouched. */
 void ima_model_importance_reset(ima_model *m, uint64_t seed);
+/* Restarts stage 2 from src (m->n_params_imp parameters, e.g. a snapshot of the initial nets): the
+ * importance-net parameters = src, their Adam moments and the stage-2 step count zeroed. */
+void ima_model_importance_restart(ima_model *m, const float *src);
 /* Sets the importance prior rho of modality j (in (0, 1); an error otherwise). */
 int ima_model_set_rho(ima_model *m, int j, float rho);
 /* Importances of every row of ds, all modalities present: y[j] (ds->n) for each modality j. */

@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 int arg_double(const char *cmd, const char *flag, const char *value, double lo, double hi, double *out) {
     char *end = NULL;
@@ -75,34 +73,3 @@ int arg_unknown(const char *cmd, const char *arg) {
     return 2;
 }
 
-double now_seconds(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-void progress_begin(progress *p, const char *label, size_t total) {
-    p->label = label;
-    p->total = total ? total : 1;
-    p->tty = isatty(STDERR_FILENO);
-    p->t0 = now_seconds();
-    p->last_percent = -1;
-}
-
-void progress_update(progress *p, size_t done, const char *info) {
-    int pct = (int)(100.0 * (double)done / (double)p->total);
-    if (!p->tty) return; /* plain output: only progress_end lines */
-    if (pct == p->last_percent && done != p->total) return;
-    p->last_percent = pct;
-    int width = 30, fill = (int)((double)width * (double)done / (double)p->total);
-    char bar[64];
-    for (int k = 0; k < width; k++) bar[k] = k < fill ? '#' : '.';
-    bar[width] = '\0';
-    fprintf(stderr, "\r%s [%s] %3d%% %.1fs %s\033[K", p->label, bar, pct, now_seconds() - p->t0, info ? info : "");
-    fflush(stderr);
-}
-
-void progress_end(progress *p, const char *info) {
-    if (p->tty) fprintf(stderr, "\r\033[K");
-    fprintf(stderr, "%s: done in %.1fs %s\n", p->label, now_seconds() - p->t0, info ? info : "");
-}

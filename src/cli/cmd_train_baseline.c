@@ -1,62 +1,15 @@
 /* cmd_train_baseline.c: `ima train --model mvae|jmvae|dae`: train a baseline (baselines.h) on one .npy per
- * modality with the library loop (baseline_train.h) and write a checkpoint after every epoch.
+ * modality with the library loop (baseline_train.h) and write a checkpoint after every epoch. The flags
+ * are parsed by cmd_train.c's table (train_opts.h).
  * M modalities, N rows, d latent. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/args.h"
-#include "cli/commands.h"
-#include "cli/modality_args.h"
-#include "core/blas.h"
+#include "cli/progress.h"
+#include "cli/train_opts.h"
 #include "ima/baseline_train.h"
 #include "ima/common.h"
-
-static const char *CMD = "train";
-
-void train_baseline_usage(FILE *out) {
-    fprintf(out,
-            "baselines (--model mvae|jmvae|dae; SPEC.md section 6, docs/baselines.md):\n"
-            "  one training stage; these flags apply (the others are IMA's and are refused):\n"
-            "  --input, --mask, --latent (50), --hidden [NAME=]H (100), --loss [NAME=]bce|sse, --lambda-rec [NAME=]V,\n"
-            "  --preset digits (hidden widths 500 / 100), --batch, --seed, --threads, --out, --log, --quiet,\n"
-            "  --epochs1 N or --epochs N   epochs (20)\n"
-            "  --lr1 LR or --lr LR         Adam learning rate (0.001)\n"
-            "  --joint-hidden H            JMVAE joint encoder / DAE encoder hidden width (0: sum of --hidden)\n"
-            "  --beta B                    mvae, jmvae: weight of KL(q || N(0, I)) (1)\n"
-            "  --alpha A                   jmvae: weight of sum_j KL(q(z|x) || q(z|x_j)) (0.01)\n"
-            "  --mvae-subsets K            mvae, M > 2: random subset ELBO terms per batch, 0..16 (0)\n"
-            "  --dae-feature-drop P        dae: feature masking probability (0.3)\n"
-            "  --dae-modality-drop P       dae: whole-modality drop probability (0.3)\n"
-            "  --gaussian-decoders         every decoder outputs a mean and a log-variance (Gaussian NLL; implies\n"
-            "                              --loss sse): with --preset digits --latent 50 the paper's Table 4 sizes\n");
-}
-
-/* flags that belong to IMA only */
-static const char *const IMA_ONLY[] = {"--rho",    "--lambda-glob", "--lambda-align", "--lambda-local", "--lambda-corr",
-                                       "--no-center", "--epochs2",  "--lr2",          "--rounds",       "--resume"};
-
-static int apply_named(ima_baseline_config *cfg, const modality_inputs *in, const named_opt *o, int *loss_given) {
-    const char *value;
-    int lo, hi;
-    if (named_target(in, CMD, o, &lo, &hi, &value)) return -1;
-    for (int j = lo; j < hi; j++) {
-        ima_baseline_modality *c = &cfg->mod[j];
-        if (!strcmp(o->flag, "--loss")) {
-            if (arg_loss(CMD, value, &c->loss))
-                return -1;
-            loss_given[j] = 1;
-        } else if (!strcmp(o->flag, "--hidden")) {
-            long h;
-            if (arg_long(CMD, o->flag, value, 1, 65536, &h))
-                return -1;
-            c->hidden_width = (size_t)h;
-        } else if (arg_float(CMD, o->flag, value, 0.0, 1e9, &c->lambda_rec)) {
-            return -1;
-        }
-    }
-    return 0;
-}
 
 /* 2000360 -> "2,000,360" */
 static const char *grouped(char *buf, size_t n) {
@@ -147,246 +100,86 @@ static int on_epoch(void *vc, const ima_baseline *bl, const ima_baseline_train_s
     return 0;
 }
 
-int cmd_train_baseline(int argc, char **argv, ima_baseline_kind kind) {
-    const char *kname = ima_baseline_kind_name(kind);
-    modality_inputs in;
-    memset(&in, 0, sizeof in);
-    named_opts opts;
-    opts.n = 0;
-    int preset_digits = 0, quiet = 0, gaussian = 0, n_masks = 0;
-    const char *mask_args[IMA_MAX_MODALITIES], *out = NULL, *log_path = NULL;
-    long latent = 50, epochs = 20, batch = 256, threads = 1, subsets = -1, joint_hidden = 0;
-    float lr = 1e-3f, alpha = -1, beta = -1, feat_drop = -1, mod_drop = -1;
-    uint64_t seed = 1;
+/* --gaussian-decoders: every decoder gets a Gaussian head (sse); an explicit --loss bce contradicts it */
+static int apply_gaussian(train_opts *o, const flag_seen *seen) {
+    unsigned loss_given = flags_given_modal(seen, &o->in, "--loss");
+    for (int j = 0; o->gaussian && j < o->in.n; j++) {
+        if ((loss_given >> j & 1u) && o->bcfg.mod[j].loss == IMA_LOSS_BCE) {
+            fprintf(stderr, "ima train: --gaussian-decoders: modality '%s' has --loss bce (Gaussian heads use sse)\n",
+                    o->bcfg.mod[j].name);
+            return -1;
+        }
+        o->bcfg.mod[j].loss = IMA_LOSS_SSE;
+        o->bcfg.mod[j].gaussian_logvar = 1;
+    }
+    return 0;
+}
 
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-#define VALUE()                                                                                                        \
-    do {                                                                                                               \
-        if (!(v = arg_value(CMD, argc, argv, &i)))                                                                     \
-            return 2;                                                                                                  \
-    } while (0)
-/* a model-specific flag used with another model */
-#define ONLY_FOR(ok, which)                                                                                            \
-    do {                                                                                                               \
-        if (!(ok)) {                                                                                                   \
-            fprintf(stderr, "ima train: %.*s applies to %s only, not to --model %s\n", (int)strcspn(a, "="), a,       \
-                    which, kname);                                                                                     \
-            return 2;                                                                                                  \
-        }                                                                                                              \
-    } while (0)
-        for (size_t k = 0; k < sizeof IMA_ONLY / sizeof *IMA_ONLY; k++)
-            if (arg_is(a, IMA_ONLY[k])) {
-                fprintf(stderr, "ima train: %s applies to IMA only, not to --model %s (see ima train --help)\n",
-                        IMA_ONLY[k], kname);
-                return 2;
-            }
-        if (arg_is(a, "--model")) {
-            VALUE(); /* checked by cmd_train */
-        } else if (arg_is(a, "--input")) {
-            VALUE();
-            if (inputs_add(&in, CMD, v))
-                return 2;
-        } else if (arg_is(a, "--mask")) {
-            VALUE();
-            if (n_masks >= IMA_MAX_MODALITIES)
-                return arg_unknown(CMD, a);
-            mask_args[n_masks++] = v;
-        } else if (arg_is(a, "--hidden") || arg_is(a, "--loss") || arg_is(a, "--lambda-rec")) {
-            if (named_opts_add(&opts, CMD, argc, argv, &i))
-                return 2;
-        } else if (arg_is(a, "--preset")) {
-            VALUE();
-            if (strcmp(v, "digits")) {
-                fprintf(stderr, "ima train: --preset: expected 'digits', got '%s'\n", v);
-                return 2;
-            }
-            preset_digits = 1;
-        } else if (arg_is(a, "--latent")) {
-            VALUE();
-            if (arg_long(CMD, a, v, 1, 65536, &latent))
-                return 2;
-        } else if (arg_is(a, "--joint-hidden")) {
-            ONLY_FOR(kind != IMA_BASELINE_MVAE, "jmvae and dae");
-            VALUE();
-            if (arg_long(CMD, a, v, 0, 65536, &joint_hidden))
-                return 2;
-        } else if (arg_is(a, "--epochs1") || arg_is(a, "--epochs")) {
-            VALUE();
-            if (arg_long(CMD, a, v, 0, 1000000, &epochs))
-                return 2;
-        } else if (arg_is(a, "--lr1") || arg_is(a, "--lr")) {
-            VALUE();
-            if (arg_float(CMD, a, v, 1e-12, 1e6, &lr))
-                return 2;
-        } else if (arg_is(a, "--batch")) {
-            VALUE();
-            if (arg_long(CMD, a, v, 1, 1 << 20, &batch))
-                return 2;
-        } else if (arg_is(a, "--seed")) {
-            VALUE();
-            if (arg_u64(CMD, a, v, &seed))
-                return 2;
-        } else if (arg_is(a, "--threads")) {
-            VALUE();
-            if (arg_long(CMD, a, v, 1, 256, &threads))
-                return 2;
-        } else if (arg_is(a, "--alpha")) {
-            ONLY_FOR(kind == IMA_BASELINE_JMVAE, "jmvae");
-            VALUE();
-            if (arg_float(CMD, a, v, 0, 1e6, &alpha))
-                return 2;
-        } else if (arg_is(a, "--beta")) {
-            ONLY_FOR(kind != IMA_BASELINE_DAE, "mvae and jmvae");
-            VALUE();
-            if (arg_float(CMD, a, v, 0, 1e6, &beta))
-                return 2;
-        } else if (arg_is(a, "--mvae-subsets")) {
-            ONLY_FOR(kind == IMA_BASELINE_MVAE, "mvae");
-            VALUE();
-            if (arg_long(CMD, a, v, 0, IMA_BASELINE_MAX_SUBSETS, &subsets))
-                return 2;
-        } else if (arg_is(a, "--dae-feature-drop") || arg_is(a, "--dae-modality-drop")) {
-            ONLY_FOR(kind == IMA_BASELINE_DAE, "dae");
-            VALUE();
-            if (arg_float(CMD, a, v, 0, 0.999, arg_is(a, "--dae-feature-drop") ? &feat_drop : &mod_drop))
-                return 2;
-        } else if (!strcmp(a, "--gaussian-decoders")) {
-            gaussian = 1;
-        } else if (arg_is(a, "--out")) {
-            VALUE();
-            out = v;
-        } else if (arg_is(a, "--log")) {
-            VALUE();
-            log_path = v;
-        } else if (!strcmp(a, "--quiet")) {
-            quiet = 1;
-        } else {
-            return arg_unknown(CMD, a);
-        }
-#undef VALUE
-#undef ONLY_FOR
-    }
-    if (in.n == 0) {
-        fprintf(stderr, "ima train: no --input NAME=PATH.npy given (see ima train --help)\n");
-        return 2;
-    }
-    if (!out) {
-        fprintf(stderr, "ima train: --out CKPT.safetensors is required\n");
-        return 2;
-    }
-    if (kind == IMA_BASELINE_MVAE && subsets > 0 && in.n <= 2) {
-        fprintf(stderr, "ima train: --mvae-subsets: with %d modalities every subset is already a term (needs M > 2)\n",
-                in.n);
-        return 2;
-    }
-    if (inputs_resolve_masks(&in, CMD, mask_args, n_masks))
-        return 2;
-    openblas_set_num_threads((int)threads);
-
-    /* the configuration: the digits defaults for every scalar, the data's widths */
-    ima_dataset ds;
-    if (ima_dataset_load(&ds, in.n, in.path, in.mask)) {
-        fprintf(stderr, "ima train: %s\n", ima_last_error());
-        return 1;
-    }
-    ima_baseline *bl = NULL;
-    train_ctx ctx;
-    memset(&ctx, 0, sizeof ctx);
-    int rc = 1, loss_given[IMA_MAX_MODALITIES] = {0};
-    ima_baseline_config cfg = ima_baseline_config_digits(kind, (size_t)latent), digits = cfg;
-    cfg.n_modalities = in.n;
-    cfg.joint_hidden = (size_t)joint_hidden;
-    if (alpha >= 0) cfg.alpha = alpha;
-    if (beta >= 0) cfg.beta = beta;
-    if (subsets >= 0) cfg.mvae_subsets = (int)subsets;
-    if (feat_drop >= 0) cfg.dae_feature_drop = feat_drop;
-    if (mod_drop >= 0) cfg.dae_modality_drop = mod_drop;
-    for (int j = 0; j < in.n; j++) {
-        ima_baseline_modality *c = &cfg.mod[j];
-        memset(c, 0, sizeof *c);
-        snprintf(c->name, sizeof c->name, "%s", in.name[j]);
-        c->input_width = ds.width[j];
-        c->hidden_width = 100;
-        c->loss = IMA_LOSS_BCE;
-        c->lambda_rec = 1.0f;
-    }
-    if (preset_digits)
-        for (int k = 0; k < digits.n_modalities; k++) {
-            int j = inputs_index(&in, digits.mod[k].name);
-            if (j < 0) {
-                fprintf(stderr, "ima train: --preset digits: needs --input %s=PATH\n", digits.mod[k].name);
-                goto done;
-            }
-            cfg.mod[j].hidden_width = digits.mod[k].hidden_width;
-        }
-    for (int k = 0; k < opts.n; k++)
-        if (apply_named(&cfg, &in, &opts.opt[k], loss_given))
-            goto done;
-    if (gaussian)
-        for (int j = 0; j < in.n; j++) {
-            if (loss_given[j] && cfg.mod[j].loss == IMA_LOSS_BCE) {
-                fprintf(stderr, "ima train: --gaussian-decoders: modality '%s' has --loss bce (Gaussian heads use "
-                                "sse)\n", cfg.mod[j].name);
-                goto done;
-            }
-            cfg.mod[j].loss = IMA_LOSS_SSE;
-            cfg.mod[j].gaussian_logvar = 1;
-        }
-    /* the data checks of IMA (widths, bce range) through a mirror of the names, widths and losses */
+/* the data checks of IMA (widths, bce range) through a mirror of the names, widths and losses */
+static int check_data(const ima_baseline_config *cfg, const ima_dataset *ds, const char *const *paths) {
     ima_config mirror;
     memset(&mirror, 0, sizeof mirror);
-    mirror.n_modalities = cfg.n_modalities;
-    for (int j = 0; j < cfg.n_modalities; j++) {
-        snprintf(mirror.mod[j].name, sizeof mirror.mod[j].name, "%s", cfg.mod[j].name);
-        mirror.mod[j].input_width = cfg.mod[j].input_width;
-        mirror.mod[j].loss = cfg.mod[j].loss;
+    mirror.n_modalities = cfg->n_modalities;
+    for (int j = 0; j < cfg->n_modalities; j++) {
+        snprintf(mirror.mod[j].name, sizeof mirror.mod[j].name, "%s", cfg->mod[j].name);
+        mirror.mod[j].input_width = cfg->mod[j].input_width;
+        mirror.mod[j].loss = cfg->mod[j].loss;
     }
-    if (ima_dataset_check(&ds, &mirror, in.path) || ima_baseline_init(&bl, &cfg, (size_t)batch, seed)) {
+    return ima_dataset_check(ds, &mirror, paths);
+}
+
+static FILE *open_log(const char *path, const ima_baseline_config *cfg) {
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "ima train: --log %s: cannot open for writing\n", path);
+        return NULL;
+    }
+    fprintf(f, "epoch\tseconds\ttotal");
+    for (int j = 0; j < cfg->n_modalities; j++) fprintf(f, "\trec_%s", cfg->mod[j].name);
+    fprintf(f, "\tkl\tkl_uni\n");
+    return f;
+}
+
+int train_baseline_run(train_opts *o, const flag_seen *seen, ima_dataset *ds) {
+    ima_baseline_config *cfg = &o->bcfg;
+    const char *kname = ima_baseline_kind_name(cfg->kind);
+    if (cfg->kind == IMA_BASELINE_MVAE && cfg->mvae_subsets > 0 && o->in.n <= 2) {
+        fprintf(stderr, "ima train: --mvae-subsets: with %d modalities every subset is already a term (needs M > 2)\n",
+                o->in.n);
+        return 2;
+    }
+    for (int j = 0; j < o->in.n; j++) cfg->mod[j].input_width = ds->width[j];
+    ima_baseline *bl = NULL;
+    train_ctx ctx = {.out = o->out, .quiet = o->quiet, .tc = &o->btc};
+    int rc = 1;
+    if (apply_gaussian(o, seen)) return 1;
+    if (check_data(cfg, ds, o->in.path) || ima_baseline_init(&bl, cfg, o->btc.batch_size, o->seed)) {
         fprintf(stderr, "ima train: %s\n", ima_last_error());
         goto done;
     }
-    ima_baseline_train_config tc = ima_baseline_train_defaults();
-    tc.batch_size = (size_t)batch;
-    tc.epochs = (int)epochs;
-    tc.adam.lr = lr;
     ima_baseline_train_state st;
-    ima_baseline_train_state_init(&st, seed ^ 0x5eedULL);
-
+    ima_baseline_train_state_init(&st, o->seed ^ 0x5eedULL);
     size_t ne, nj, nd, total = ima_baseline_param_counts(bl, &ne, &nj, &nd);
     fprintf(stderr, "ima train: %s on %zu samples, %d modalities, latent %zu; parameters: experts %zu, joint %zu, "
                     "decoders %zu, total %zu\n",
-            kname, ds.n, cfg.n_modalities, cfg.latent_width, ne, nj, nd, total);
-    print_table4(&cfg, total);
-    ctx.out = out, ctx.quiet = quiet, ctx.tc = &tc;
-    if (log_path) {
-        ctx.log = fopen(log_path, "w");
-        if (!ctx.log) {
-            fprintf(stderr, "ima train: --log %s: cannot open for writing\n", log_path);
-            goto done;
-        }
-        fprintf(ctx.log, "epoch\tseconds\ttotal");
-        for (int j = 0; j < cfg.n_modalities; j++)
-            fprintf(ctx.log, "\trec_%s", cfg.mod[j].name);
-        fprintf(ctx.log, "\tkl\tkl_uni\n");
-    }
+            kname, ds->n, cfg->n_modalities, cfg->latent_width, ne, nj, nd, total);
+    print_table4(cfg, total);
+    if (o->log && !(ctx.log = open_log(o->log, cfg))) goto done;
     /* the starting point, so that a failure in epoch 1 still leaves a valid checkpoint behind */
-    if (ima_baseline_checkpoint_save(out, bl, &tc, &st)) {
+    if (ima_baseline_checkpoint_save(o->out, bl, &o->btc, &st)) {
         fprintf(stderr, "ima train: %s\n", ima_last_error());
         goto done;
     }
     ima_baseline_train_callbacks cb = {.ctx = &ctx, .on_batch = on_batch, .on_epoch = on_epoch};
-    if (ima_baseline_train(bl, &ds, &tc, &st, &cb)) {
-        if (*ima_last_error())
-            fprintf(stderr, "ima train: %s; the last good checkpoint is %s\n", ima_last_error(), out);
+    ima_clear_error();
+    if (ima_baseline_train(bl, ds, &o->btc, &st, &cb)) {
+        if (*ima_last_error()) fprintf(stderr, "ima train: %s; the last good checkpoint is %s\n", ima_last_error(), o->out);
         goto done;
     }
-    fprintf(stderr, "ima train: wrote %s\n", out);
+    fprintf(stderr, "ima train: wrote %s\n", o->out);
     rc = 0;
 done:
-    if (ctx.log)
-        fclose(ctx.log);
+    if (ctx.log) fclose(ctx.log);
     ima_baseline_free(bl);
-    ima_dataset_free(&ds);
     return rc;
 }

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ima/common.h"
+#include "ima/epoch.h"
 #include "ima/eval.h"
 #include "ima/loss_xent.h"
 #include "ima/nn.h"
@@ -60,6 +61,42 @@ static void mlp_predict(const ima_mlp *mlp, ima_mlp_acts *acts, int64_t *pred, c
         ima_mlp_forward(mlp, acts, xs + i * D, b);
         argmax_rows(pred + i, acts->out[mlp->n_layers - 1], b, C);
     }
+}
+
+/* one SGD step on a batch of the (scaled) training rows: the batch step of ima_epoch_run; returns 1
+ * (stop: diverged) when the loss is not finite */
+typedef struct {
+    ima_mlp *mlp;
+    ima_mlp_acts *acts;
+    const float *xt;          // (n_train, D) scaled inputs
+    const int64_t *y;         // (n_train)
+    float *xb;                // (B, D) gathered batch
+    int64_t *yb;              // (B)
+    float *probs, *dlog, *lrow; // (B, C) (B, C) (B)
+    float *params, *grads, *scratch;
+    size_t P, C, D;
+    int L;
+    float lr;
+    double sum;               // sum over the epoch's rows of the loss
+} sgd_ctx;
+
+static int sgd_batch(void *vc, const size_t *idx, size_t B, size_t b, size_t nb) {
+    (void)b, (void)nb;
+    sgd_ctx *c = vc;
+    size_t D = c->D;
+    for (size_t t = 0; t < B; t++) {
+        memcpy(c->xb + t * D, c->xt + idx[t] * D, D * sizeof *c->xb);
+        c->yb[t] = c->y[idx[t]];
+    }
+    ima_mlp_forward(c->mlp, c->acts, c->xb, B);
+    double l = ima_softmax_xent_forward(c->lrow, c->probs, c->acts->out[c->L - 1], c->yb, B, c->C);
+    if (!isfinite(l)) return 1;
+    c->sum += l * (double)B;
+    ima_softmax_xent_backward(c->dlog, c->probs, c->yb, 1.0f / (float)B, B, c->C);
+    memset(c->grads, 0, c->P * sizeof *c->grads);
+    ima_mlp_backward(c->mlp, c->acts, NULL, c->dlog, c->xb, B, c->scratch);
+    ima_sgd_update(c->params, c->grads, c->P, c->lr);
+    return 0;
 }
 
 int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const ima_classifier_config *cfg,
@@ -158,28 +195,11 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
         for (size_t i = 0; i < n_train; i++) order[i] = i;
         double epoch_loss = 0.0;
         int diverged = 0;
+        sgd_ctx c = {&clf->mlp, &acts, xt, train_y, xb, yb, probs, dlog, lrow, params, grads, scratch, P, C, D, L, lr, 0.0};
         for (size_t e = 0; e < cfg->epochs && !diverged; e++) {
-            ima_rng_shuffle(&rng, order, n_train);
-            double sum = 0.0;
-            for (size_t i0 = 0; i0 < n_train; i0 += B) {
-                size_t b = n_train - i0 < B ? n_train - i0 : B;
-                for (size_t t = 0; t < b; t++) {
-                    memcpy(xb + t * D, xt + order[i0 + t] * D, D * sizeof *xb);
-                    yb[t] = train_y[order[i0 + t]];
-                }
-                ima_mlp_forward(&clf->mlp, &acts, xb, b);
-                double l = ima_softmax_xent_forward(lrow, probs, acts.out[L - 1], yb, b, C);
-                if (!isfinite(l)) {
-                    diverged = 1;
-                    break;
-                }
-                sum += l * (double)b;
-                ima_softmax_xent_backward(dlog, probs, yb, 1.0f / (float)b, b, C);
-                memset(grads, 0, P * sizeof *grads);
-                ima_mlp_backward(&clf->mlp, &acts, NULL, dlog, xb, b, scratch);
-                ima_sgd_update(params, grads, P, lr);
-            }
-            epoch_loss = sum / (double)n_train;
+            c.sum = 0.0;
+            diverged = ima_epoch_run(order, n_train, B, 0, &rng, sgd_batch, &c) != 0;
+            epoch_loss = c.sum / (double)n_train;
         }
         for (size_t i = 0; i < P && !diverged; i++) diverged = !isfinite(params[i]);
         r.diverged[k] = diverged;

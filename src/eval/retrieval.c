@@ -49,8 +49,7 @@ static int cmp_dcand(const void *a, const void *b) {
     return (x->i > y->i) - (x->i < y->i);
 }
 
-/* ||a - b||^2 (D) in double, from the original (uncentred) values */
-static double sqdist_exact(const float *a, const float *b, size_t D) {
+double ima_sqdist_exact(const float *a, const float *b, size_t D) {
     double s = 0.0;
     for (size_t d = 0; d < D; d++) {
         double t = (double)a[d] - (double)b[d];
@@ -133,7 +132,7 @@ int ima_knn(size_t *nbr, float *dist, size_t *n_queries, const float *z, const u
             size_t m = 0;
             for (size_t j = 0; j < N; j++) {
                 if (j == qi || (group && group[j] == group[qi]) || (double)row[j] > tau) continue;
-                cands[m++] = (ima_kbest_pair){sqdist_exact(z + qi * D, z + j * D, D), j};
+                cands[m++] = (ima_kbest_pair){ima_sqdist_exact(z + qi * D, z + j * D, D), j};
             }
             IMA_ASSERT(m >= K);
             qsort(cands, m, sizeof *cands, cmp_dcand);

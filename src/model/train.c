@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ima/common.h"
+#include "ima/epoch.h"
 #include "ima/train.h"
 
 ima_train_config ima_train_defaults(void) {
@@ -27,12 +27,6 @@ void ima_train_state_init(ima_train_state *st, uint64_t seed) {
     st->round = 1;
     st->stage = 1;
     ima_rng_init(&st->rng, seed);
-}
-
-static double wall(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 /* names the first non-finite term, or returns NULL */
@@ -64,62 +58,84 @@ static int grads_finite(const float *g, size_t n) {
     return !bad;
 }
 
+/* one epoch of the running stage: the batch step of ima_epoch_run and what it accumulates */
+typedef struct {
+    ima_model *m;
+    const ima_dataset *ds;
+    const ima_train_config *cfg;
+    ima_train_state *st;
+    const ima_train_callbacks *cb;
+    ima_batch_buffer *bb;
+    ima_epoch_report *rep;
+    ima_weights weights;
+    double dead_min[IMA_MAX_MODALITIES];
+} epoch_ctx;
+
+static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b, double w) {
+    ima_model *m = e->m;
+    ima_stage1_terms t;
+    char name[64];
+    const char *bad;
+    ima_stage1_forward_backward(m, batch, e->weights, 1, &t);
+    if ((bad = bad_term1(m, &t, name, sizeof name)) || !grads_finite(m->grads, m->n_params_ae))
+        return ima_error("stage 1, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
+                         "stopped before this update",
+                         e->st->round, e->st->epoch + 1, b + 1, bad ? bad : "(a gradient)");
+    ima_stage1_step(m, &e->cfg->adam_stage1);
+    e->rep->s1.glob += w * t.glob;
+    e->rep->s1.total += w * t.total;
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        e->rep->s1.rec[j] += w * t.rec[j];
+        e->rep->s1.align[j] += w * t.align[j];
+        double f = ima_model_dead_fraction(m, j, B);
+        if (f < e->dead_min[j]) e->dead_min[j] = f;
+    }
+    return IMA_OK;
+}
+
+static int stage2_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b, double w) {
+    ima_model *m = e->m;
+    ima_stage2_terms t;
+    char name[64];
+    const char *bad;
+    ima_stage2_forward_backward(m, batch, e->weights, 1, &t);
+    if ((bad = bad_term2(m, &t, name, sizeof name)) || !grads_finite(m->grads + m->n_params_ae, m->n_params_imp))
+        return ima_error("stage 2, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
+                         "stopped before this update",
+                         e->st->round, e->st->epoch + 1, b + 1, bad ? bad : "(a gradient)");
+    ima_stage2_step(m, &e->cfg->adam_stage2);
+    e->rep->s2.total += w * t.total;
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        e->rep->s2.corr[j] += w * t.corr[j];
+        e->rep->s2.local[j] += w * t.local[j];
+        e->rep->s2.ybar[j] += w * t.ybar[j];
+        double s = 0;
+        for (size_t i = 0; i < B; i++) s += m->mod[j].y_imp[i];
+        e->rep->mean_y[j] += w * s / (double)B;
+    }
+    return IMA_OK;
+}
+
+static int train_batch(void *vc, const size_t *idx, size_t B, size_t b, size_t nb) {
+    epoch_ctx *e = vc;
+    const ima_batch *batch = ima_batch_gather(e->bb, e->ds, idx, B);
+    double w = (double)B / (double)e->ds->n; /* epoch averages weight batches by their rows */
+    int rc = e->st->stage == 1 ? stage1_batch(e, batch, B, b, w) : stage2_batch(e, batch, B, b, w);
+    if (rc == IMA_OK && e->cb && e->cb->on_batch) e->cb->on_batch(e->cb->ctx, e->st, b + 1, nb);
+    return rc;
+}
+
 static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, ima_train_state *st,
                      const ima_train_callbacks *cb, size_t *order, ima_batch_buffer *bb, ima_epoch_report *rep) {
-    int M = m->cfg.n_modalities, stage = st->stage;
-    size_t N = ds->n, Bmax = cfg->batch_size, nb = (N + Bmax - 1) / Bmax;
-    ima_weights weights = st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE;
-    for (size_t i = 0; i < N; i++) order[i] = i;
-    ima_rng_shuffle(&st->rng, order, N);
-    double dead_min[IMA_MAX_MODALITIES];
-    for (int j = 0; j < M; j++) dead_min[j] = 1.0;
-    double t0 = wall();
-    for (size_t b = 0; b < nb; b++) {
-        size_t lo = b * Bmax, B = (lo + Bmax <= N) ? Bmax : N - lo;
-        const ima_batch *batch = ima_batch_gather(bb, ds, order + lo, B);
-        char name[64];
-        const char *bad;
-        double w = (double)B / (double)N; /* epoch averages weight batches by their rows */
-        if (stage == 1) {
-            ima_stage1_terms t;
-            ima_stage1_forward_backward(m, batch, weights, 1, &t);
-            if ((bad = bad_term1(m, &t, name, sizeof name)) || !grads_finite(m->grads, m->n_params_ae))
-                return ima_error("stage 1, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
-                                 "stopped before this update",
-                                 st->round, st->epoch + 1, b + 1, bad ? bad : "(a gradient)");
-            ima_stage1_step(m, &cfg->adam_stage1);
-            rep->s1.glob += w * t.glob;
-            rep->s1.total += w * t.total;
-            for (int j = 0; j < M; j++) {
-                rep->s1.rec[j] += w * t.rec[j];
-                rep->s1.align[j] += w * t.align[j];
-                double f = ima_model_dead_fraction(m, j, B);
-                if (f < dead_min[j]) dead_min[j] = f;
-            }
-        } else {
-            ima_stage2_terms t;
-            ima_stage2_forward_backward(m, batch, weights, 1, &t);
-            if ((bad = bad_term2(m, &t, name, sizeof name)) ||
-                !grads_finite(m->grads + m->n_params_ae, m->n_params_imp))
-                return ima_error("stage 2, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
-                                 "stopped before this update",
-                                 st->round, st->epoch + 1, b + 1, bad ? bad : "(a gradient)");
-            ima_stage2_step(m, &cfg->adam_stage2);
-            rep->s2.total += w * t.total;
-            for (int j = 0; j < M; j++) {
-                rep->s2.corr[j] += w * t.corr[j];
-                rep->s2.local[j] += w * t.local[j];
-                rep->s2.ybar[j] += w * t.ybar[j];
-                double s = 0;
-                for (size_t i = 0; i < B; i++) s += m->mod[j].y_imp[i];
-                rep->mean_y[j] += w * s / (double)B;
-            }
-        }
-        if (cb && cb->on_batch) cb->on_batch(cb->ctx, st, b + 1, nb);
-    }
-    for (int j = 0; j < M; j++) rep->dead[j] = stage == 1 ? dead_min[j] : 0.0;
-    rep->seconds = wall() - t0;
-    rep->samples = N;
+    int M = m->cfg.n_modalities;
+    epoch_ctx e = {m, ds, cfg, st, cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE, {0}};
+    for (int j = 0; j < M; j++) e.dead_min[j] = 1.0;
+    double t0 = ima_wall_seconds();
+    int rc = ima_epoch_run(order, ds->n, cfg->batch_size, 1, &st->rng, train_batch, &e);
+    if (rc) return rc;
+    for (int j = 0; j < M; j++) rep->dead[j] = st->stage == 1 ? e.dead_min[j] : 0.0;
+    rep->seconds = ima_wall_seconds() - t0;
+    rep->samples = ds->n;
     return IMA_OK;
 }
 
@@ -263,13 +279,22 @@ void ima_model_importance_restore(ima_model *m, const float *src) {
     memcpy(m->params + m->n_params_ae, src, m->n_params_imp * sizeof(float));
 }
 
+static void importance_optimizer_reset(ima_model *m) {
+    memset(m->adam_m + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
+    memset(m->adam_v + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
+    m->step_imp = 0;
+}
+
 void ima_model_importance_reset(ima_model *m, uint64_t seed) {
     ima_rng rng;
     ima_rng_init(&rng, seed);
     for (int j = 0; j < m->cfg.n_modalities; j++) ima_mlp_init(&m->mod[j].imp, &rng);
-    memset(m->adam_m + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
-    memset(m->adam_v + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
-    m->step_imp = 0;
+    importance_optimizer_reset(m);
+}
+
+void ima_model_importance_restart(ima_model *m, const float *src) {
+    ima_model_importance_restore(m, src);
+    importance_optimizer_reset(m);
 }
 
 int ima_model_set_rho(ima_model *m, int j, float rho) {

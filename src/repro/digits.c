@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "ima/baseline_train.h"
 #include "ima/baselines.h"
@@ -62,12 +61,6 @@ ima_repro_config ima_repro_defaults(int quick) {
         c.classifier_epochs = 10;
     }
     return c;
-}
-
-static double wall(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -443,9 +436,9 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const ima_re
     ima_train_state_init(&st, cfg->seed + 100 + latent);
     ima_train_callbacks cb = watch_callbacks(&p->w, &sp[1]);
     say("IMA latent %zu: training %d + %d epochs on %zu pairs", latent, cfg->epochs1, cfg->epochs2, sp[0].n);
-    double t0 = wall();
+    double t0 = ima_wall_seconds();
     if (ima_train(p->m, &sp[0].ds, &tc, &st, &cb)) return ima_error_prefix("IMA latent %zu", latent);
-    p->seconds = wall() - t0;
+    p->seconds = ima_wall_seconds() - t0;
     say("IMA latent %zu: trained in %.0fs; stage-2 epoch %d kept (validation F1@0.5 %.3f)", latent, p->seconds,
         p->w.best_epoch, p->w.best_f1);
     for (int s = 0; s < 3; s++) ima_codes(&p->c[s], p->m, &sp[s]);
@@ -570,11 +563,11 @@ static int baseline_run(ima_baseline_kind kind, size_t latent, split_data *sp, c
     ima_baseline_train_state st;
     ima_baseline_train_state_init(&st, cfg->seed + 31 * latent + (uint64_t)kind);
     ima_baseline_train_callbacks cb = {.ctx = NULL, .on_epoch = baseline_epoch_say};
-    double t0 = wall();
+    double t0 = ima_wall_seconds();
     int rc = ima_baseline_train(bl, &sp[0].ds, &tc, &st, &cb);
     if (rc != IMA_OK)
         ima_error_prefix("%s latent %zu", fam, latent);
-    *seconds = wall() - t0;
+    *seconds = ima_wall_seconds() - t0;
     /* representations: multimodal, image only, speech only */
     const char *views[3] = {"multimodal", "image", "speech"};
     for (int v = 0; v < 3 && rc == IMA_OK; v++) {
@@ -961,7 +954,7 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
 /* ==== the whole experiment ============================================================================ */
 
 int ima_repro_digits(const ima_repro_config *cfg) {
-    double t0 = wall();
+    double t0 = ima_wall_seconds();
     if (mkdir(cfg->out_dir, 0777) && errno != EEXIST)
         return ima_error("%s: cannot create the output folder (%s)", cfg->out_dir, strerror(errno));
     split_data sp[3];
@@ -994,8 +987,8 @@ int ima_repro_digits(const ima_repro_config *cfg) {
         }
     if (rc == IMA_OK) rc = make_figures(cfg->out_dir, parts, &sp[2], rho, n_rho, cfg, figs, &n_figs);
     if (rc == IMA_OK)
-        rc = write_report(cfg->out_dir, cfg, sp, parts, reps, n_reps, rho, n_rho, figs, n_figs, wall() - t0);
-    if (rc == IMA_OK) say("wrote %s/report.md and %s/results.json in %.0f s", cfg->out_dir, cfg->out_dir, wall() - t0);
+        rc = write_report(cfg->out_dir, cfg, sp, parts, reps, n_reps, rho, n_rho, figs, n_figs, ima_wall_seconds() - t0);
+    if (rc == IMA_OK) say("wrote %s/report.md and %s/results.json in %.0f s", cfg->out_dir, cfg->out_dir, ima_wall_seconds() - t0);
     for (int L = 0; L < N_LATENTS; L++) ima_part_free(&parts[L]);
     for (int s = 0; s < 3; s++) split_free(&sp[s]);
     free(reps);
