@@ -149,8 +149,9 @@ int ima_collapse_flags(double mean_y, double corr_first, double corr) {
 int ima_score_stage2_loss(void *ctx, ima_model *m, const ima_dataset *valid, ima_weights weights, double score[2]) {
     (void)ctx;
     ima_batch_buffer bb;
-    ima_batch_buffer_init(&bb, valid, m->max_batch);
-    size_t N = valid->n, *idx = ima_malloc(m->max_batch * sizeof(size_t));
+    if (ima_batch_buffer_init(&bb, valid, m->max_batch)) return ima_error_prefix("validation");
+    size_t N = valid->n, *idx = ima_try_malloc(m->max_batch, sizeof(size_t));
+    if (!idx) return ima_batch_buffer_free(&bb), ima_error_prefix("validation");
     double loss = 0.0;
     for (size_t lo = 0; lo < N; lo += m->max_batch) {
         size_t B = N - lo < m->max_batch ? N - lo : m->max_batch;
