@@ -136,8 +136,12 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
     ima_classifier *clf = ima_calloc(1, sizeof *clf);
     clf->D = D;
     clf->C = C;
-    clf->mean = ima_calloc(D, sizeof *clf->mean);
-    clf->inv_sd = ima_malloc(D * sizeof *clf->inv_sd);
+    clf->mean = ima_try_calloc(D, sizeof *clf->mean);
+    clf->inv_sd = ima_try_malloc(D, sizeof *clf->inv_sd);
+    if (!clf->mean || !clf->inv_sd) {
+        ima_classifier_free(clf);
+        return ima_error_prefix("%s", __func__);
+    }
     for (size_t d = 0; d < D; d++) clf->inv_sd[d] = 1.0f;
     if (cfg->standardize) {
         for (size_t d = 0; d < D; d++) {
@@ -153,8 +157,14 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
             clf->inv_sd[d] = sd > 1e-12 ? (float)(1.0 / sd) : 1.0f;
         }
     }
-    float *xt = ima_malloc(ntd * sizeof *xt); // (n_train, D) scaled
-    float *xv = ima_malloc(nvd * sizeof *xv); // (n_valid, D) scaled
+    /* every buffer the caller's sizes choose, before any work: out of memory is an error naming the size */
+    float *xt = ima_try_malloc(ntd, sizeof *xt); // (n_train, D) scaled
+    float *xv = ima_try_malloc(nvd, sizeof *xv); // (n_valid, D) scaled
+    if (!xt || !xv) {
+        free(xt), free(xv);
+        ima_classifier_free(clf);
+        return ima_error_prefix("%s", __func__);
+    }
     scale_inputs(xt, train_x, clf->mean, clf->inv_sd, n_train, D);
     scale_inputs(xv, valid_x, clf->mean, clf->inv_sd, n_valid, D);
 
@@ -166,18 +176,25 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
     width[L] = C;
     size_t P = ima_mlp_setup(&clf->mlp, L, width);
     size_t B = cfg->batch;
-    float *params = ima_malloc(P * sizeof *params); // (P) candidate being trained
-    float *grads = ima_malloc(P * sizeof *grads);   // (P)
-    clf->params = ima_malloc(P * sizeof *clf->params);
-    float *acts_buf = ima_malloc(ima_mlp_acts_size(&clf->mlp, B) * sizeof *acts_buf);
-    float *scratch = ima_malloc((ima_mlp_scratch_size(&clf->mlp, B) + 1) * sizeof *scratch);
-    float *xb = ima_malloc(B * D * sizeof *xb);      // (B, D) gathered batch
-    int64_t *yb = ima_malloc(B * sizeof *yb);        // (B)
-    float *probs = ima_malloc(B * C * sizeof *probs); // (B, C)
-    float *dlog = ima_malloc(B * C * sizeof *dlog);   // (B, C)
-    float *lrow = ima_malloc(B * sizeof *lrow);       // (B)
-    size_t *order = ima_malloc(n_train * sizeof *order);
-    int64_t *pred = ima_malloc(n_valid * sizeof *pred);
+    float *params = ima_try_malloc(P, sizeof *params); // (P) candidate being trained
+    float *grads = ima_try_malloc(P, sizeof *grads);   // (P)
+    clf->params = ima_try_malloc(P, sizeof *clf->params);
+    float *acts_buf = ima_try_malloc(ima_mlp_acts_size(&clf->mlp, B), sizeof *acts_buf);
+    float *scratch = ima_try_malloc(ima_mlp_scratch_size(&clf->mlp, B) + 1, sizeof *scratch);
+    float *xb = ima_try_malloc(B, D * sizeof *xb);      // (B, D) gathered batch
+    int64_t *yb = ima_try_malloc(B, sizeof *yb);        // (B)
+    float *probs = ima_try_malloc(B, C * sizeof *probs); // (B, C)
+    float *dlog = ima_try_malloc(B, C * sizeof *dlog);   // (B, C)
+    float *lrow = ima_try_malloc(B, sizeof *lrow);       // (B)
+    size_t *order = ima_try_malloc(n_train, sizeof *order);
+    int64_t *pred = ima_try_malloc(n_valid, sizeof *pred);
+    if (!params || !grads || !clf->params || !acts_buf || !scratch || !xb || !yb || !probs || !dlog || !lrow ||
+        !order || !pred) {
+        free(xt), free(xv), free(params), free(grads), free(acts_buf), free(scratch), free(xb), free(yb);
+        free(probs), free(dlog), free(lrow), free(order), free(pred);
+        ima_classifier_free(clf);
+        return ima_error_prefix("%s", __func__);
+    }
     ima_mlp_acts acts;
     ima_mlp_acts_bind(&acts, &clf->mlp, acts_buf, B);
 
