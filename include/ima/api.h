@@ -114,7 +114,8 @@ int ima_api_fit(ima_api_model *h, const float *const *x, const size_t *rows, con
  *   u[j] (N, d) unimodal codes of each given modality, y[j] (N) its importance (0 where absent),
  *   z_weighted (N, d) fusion by the importance networks, z_unweighted (N, d) fusion with y = 1.
  * batch: rows per forward pass (ima embed's default is 1024; results do not depend on it beyond
- * floating-point rounding). Every row needs at least one present modality. */
+ * floating-point rounding). Every row needs at least one present modality. From a callback of
+ * ima_api_fit on the same model, batches are capped at the training batch. */
 int ima_api_embed(ima_api_model *h, const float *const *x, const size_t *rows, const size_t *cols,
                   const uint8_t *const *mask, int M, size_t batch, float *const *u, float *const *y,
                   float *z_weighted, float *z_unweighted);
@@ -127,6 +128,15 @@ int ima_api_embed(ima_api_model *h, const float *const *x, const size_t *rows, c
 #define IMA_API_DETECTION_FIELDS 16
 int ima_api_detection(double *out, const float *y, const uint8_t *noise, const uint8_t *mask, size_t N,
                       double threshold);
+
+/* Downstream classification (ima_classifier_fit in eval.h: an MLP per candidate learning rate of the
+ * defaults, the best on validation kept) scored on a test split. hidden, n_hidden_layers, epochs, batch:
+ * 0 keeps the default (50, 2, 30, 64). Writes *test_accuracy, *chosen_lr, pred (n_test) if not NULL.
+ * Rows are (n, D) float32; labels int64 in [0, C). */
+int ima_api_classify(double *test_accuracy, double *chosen_lr, int64_t *pred, const float *train_x,
+                     const int64_t *train_y, size_t n_train, const float *valid_x, const int64_t *valid_y,
+                     size_t n_valid, const float *test_x, const int64_t *test_y, size_t n_test, size_t D,
+                     size_t hidden, int n_hidden_layers, size_t epochs, size_t batch, uint64_t seed);
 
 /* OpenBLAS threads used by every matrix product of this process (the CLI's --threads). */
 void ima_api_set_threads(int n);

@@ -9,6 +9,7 @@ Masks: bool or integer arrays of shape (N,), 1/True = present.
 import ctypes
 import json
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Dict
@@ -86,6 +87,7 @@ class Model:
                  lambda_glob=1.0, lambda_rec=None, lambda_align=None, lambda_local=None, lambda_corr=None,
                  center=True, seed=1, config=None, _handle=None):
         self._h = None
+        self._lock = threading.RLock()  # one call into C at a time per model (the GIL is released there)
         self.history = []
         if _handle is not None:
             self._h = _handle
@@ -161,7 +163,8 @@ class Model:
         """Training configuration and position: batch_size, rounds, epochs_stage1/2, lr_stage1/2,
         Adam steps, round, stage, epoch, finished, started."""
         p = ctypes.c_void_p()
-        check(lib.ima_api_model_train_json(self._h, ctypes.byref(p)))
+        with self._lock:
+            check(lib.ima_api_model_train_json(self._h, ctypes.byref(p)))
         return json.loads(_lib.take_string(p))
 
     def __repr__(self):
@@ -184,7 +187,8 @@ class Model:
 
     def save(self, path):
         """Writes the checkpoint ``ima train`` writes (``ima embed``, ``ima eval``, ``ima train --resume`` read it)."""
-        check(lib.ima_api_model_save(self._h, str(path).encode()))
+        with self._lock:
+            check(lib.ima_api_model_save(self._h, str(path).encode()))
 
     # ---- inputs ------------------------------------------------------------------------------
 
@@ -251,7 +255,8 @@ class Model:
         if progress:
             print("ima fit: %d samples, %d modalities, latent %d" % (rows[0], len(self.modalities), self.latent),
                   file=sys.stderr)
-        rc = lib.ima_api_fit(self._h, xp, rows, cols, mp, len(self.modalities), ctypes.byref(opts))
+        with self._lock:
+            rc = lib.ima_api_fit(self._h, xp, rows, cols, mp, len(self.modalities), ctypes.byref(opts))
         del xs, ms  # alive until here: C read them in place
         self.history.extend(state.history)
         if state.error is not None:
@@ -276,7 +281,8 @@ class Model:
         zw, zu = np.empty((N, d), np.float32), np.empty((N, d), np.float32)
         up = (ctypes.c_void_p * M)(*[_ptr(u.get(n)) for n in self.modalities])
         yp = (ctypes.c_void_p * M)(*[_ptr(y.get(n)) for n in self.modalities])
-        check(lib.ima_api_embed(self._h, xp, rows, cols, mp, M, int(batch_size), up, yp, _ptr(zw), _ptr(zu)))
+        with self._lock:
+            check(lib.ima_api_embed(self._h, xp, rows, cols, mp, M, int(batch_size), up, yp, _ptr(zw), _ptr(zu)))
         del xs, ms
         return Embedding(u=u, y=y, z_weighted=zw, z_unweighted=zu)
 

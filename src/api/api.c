@@ -23,6 +23,7 @@ struct ima_api_model {
     ima_train_state st;    // where training stands
     uint64_t seed;         // initialisation seed (the shuffling stream is seeded from it as ima train does)
     int started;           // 1 once centring means are fit (trained, or loaded from a checkpoint)
+    int training;          // 1 inside ima_api_fit: a callback may embed, but m must not be replaced
 };
 
 const char *ima_api_version(void) { return IMA_VERSION; }
@@ -255,6 +256,7 @@ int ima_api_fit(ima_api_model *h, const float *const *x, const size_t *rows, con
         return ima_error("fit: epochs: expected >= 0, got %d and %d", opt->epochs_stage1, opt->epochs_stage2);
     if (!(opt->lr_stage1 > 0 && opt->lr_stage1 <= 1e6) || !(opt->lr_stage2 > 0 && opt->lr_stage2 <= 1e6))
         return ima_error("fit: learning rates: expected values in (0, 1e6], got %g and %g", opt->lr_stage1, opt->lr_stage2);
+    if (h->training) return ima_error("fit: the model is already training (fit called from its own callback?)");
     ima_dataset ds;
     memset(&ds, 0, sizeof ds);
     if (check_inputs(h->m, "fit", x, rows, cols, mask, M, 1, &ds.n, &ds.mask)) return IMA_ERR;
@@ -285,7 +287,10 @@ int ima_api_fit(ima_api_model *h, const float *const *x, const size_t *rows, con
     }
     fit_ctx c = {.h = h, .opt = opt};
     ima_train_callbacks cb = {.ctx = &c, .on_batch = opt->on_batch ? fit_on_batch : NULL, .on_epoch = fit_on_epoch};
-    if (ima_train(h->m, &ds, &h->tc, &h->st, &cb)) goto done;
+    h->training = 1;
+    int trc = ima_train(h->m, &ds, &h->tc, &h->st, &cb);
+    h->training = 0;
+    if (trc) goto done;
     if (opt->checkpoint && ima_checkpoint_save(opt->checkpoint, h->m, &h->tc, &h->st)) goto done;
     rc = IMA_OK;
 done:
@@ -303,6 +308,7 @@ int ima_api_embed(ima_api_model *h, const float *const *x, const size_t *rows, c
     if (batch < 1) return ima_error("embed: batch: expected >= 1, got %zu", batch);
     if (check_inputs(h->m, "embed", x, rows, cols, mask, M, 0, &N, &pm)) return IMA_ERR;
     if (batch > N) batch = N;
+    if (h->training && batch > h->m->max_batch) batch = h->m->max_batch; /* from a fit callback: no regrowth */
     int rc = IMA_ERR;
     float *zero_rows[IMA_MAX_MODALITIES] = {0};
     uint8_t *bmask = NULL;
@@ -365,6 +371,37 @@ int ima_api_detection(double *out, const float *y, const uint8_t *noise, const u
                                           r.best_threshold,
                                           0.0};
     memcpy(out, v, sizeof v);
+    return IMA_OK;
+}
+
+int ima_api_classify(double *test_accuracy, double *chosen_lr, int64_t *pred, const float *train_x,
+                     const int64_t *train_y, size_t n_train, const float *valid_x, const int64_t *valid_y,
+                     size_t n_valid, const float *test_x, const int64_t *test_y, size_t n_test, size_t D,
+                     size_t hidden, int n_hidden_layers, size_t epochs, size_t batch, uint64_t seed) {
+    ima_classifier_config cfg = ima_classifier_defaults();
+    if (hidden) cfg.hidden = hidden;
+    if (n_hidden_layers) cfg.n_hidden_layers = n_hidden_layers;
+    if (epochs) cfg.epochs = epochs;
+    if (batch) cfg.batch = batch;
+    cfg.seed = seed;
+    if (n_test == 0) return ima_error("classify: the test split is empty");
+    for (size_t i = 0; i < n_test; i++)
+        if (test_y[i] < 0) return ima_error("classify: test label %lld of row %zu is negative", (long long)test_y[i], i);
+    ima_classifier *clf = NULL;
+    ima_classifier_report rep;
+    if (ima_classifier_fit(&clf, &rep, &cfg, train_x, train_y, n_train, valid_x, valid_y, n_valid, D))
+        return ima_error_prefix("classify");
+    int64_t *p = pred ? pred : malloc(n_test * sizeof *p);
+    if (!p) {
+        ima_classifier_free(clf);
+        return ima_error("classify: out of memory for %zu predictions", n_test);
+    }
+    ima_classifier_predict(clf, p, test_x, n_test);
+    size_t used;
+    *test_accuracy = ima_accuracy(p, test_y, NULL, n_test, &used);
+    *chosen_lr = rep.lrs[rep.chosen];
+    if (!pred) free(p);
+    ima_classifier_free(clf);
     return IMA_OK;
 }
 
