@@ -69,6 +69,12 @@ grep -q "acoustic modality is synthesized" "$T/rep/report.md" && ok || bad "repo
 grep -q '"multimodal_weighted"' "$T/rep/results.json" && ok || bad "results.json lacks the weighted multimodal scores"
 grep -q '"rho_sweep"' "$T/rep/results.json" && ok || bad "results.json lacks the rho sweep"
 [ -s "$T/rep/emotion_fig3_word_importance.html" ] && ok || bad "no Figure 3 HTML"
+# the same from the corpus folder written above
+if "$IMA" repro emotion --data "$T/corpus" --lexicon "$T/lex.tsv" --out "$T/rep2" --quick --batch 32 --epochs1 1 \
+    --epochs2 1 --no-baselines --n-rho 0 --classifier-epochs 2 --tsne-points 60 >"$T/out.txt" 2>"$T/err.txt"; then ok
+else bad "repro emotion --data: $(tail -5 "$T/err.txt")"; fi
+grep -q "Corpus read from" "$T/rep2/report.md" && ok || bad "report does not name the corpus folder"
+expect_fail "repro --data without lexicon" "--lexicon PATH is required" "$IMA" repro emotion --data "$T/corpus"
 expect_fail "repro unknown flag" "unknown option" "$IMA" repro emotion --meld "$T/meld" --nope
 expect_fail "repro no source" "exactly one of" "$IMA" repro emotion
 

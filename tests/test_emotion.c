@@ -387,6 +387,32 @@ static void test_tree(const char *tmp, const char *root, const char *glove) {
     ima_npy_free(&a);
     CHECK(ima_npy_read(&a, lpath) == IMA_OK && a.shape[0] == 4 && ((int64_t *)a.data)[3] == IMA_EMO_SAD, "labels.npy");
     ima_npy_free(&a);
+    /* read back: the same corpus */
+    ima_emo_corpus r;
+    rc = ima_emo_corpus_load(&r, dir);
+    CHECK(rc == IMA_OK, "load: %s", ima_last_error());
+    if (rc == IMA_OK) {
+        CHECK(r.n_utts == c.n_utts && r.n_tokens == c.n_tokens && r.vocab_size == c.vocab_size &&
+                  r.tokens_read == c.tokens_read && r.tokens_noglove == c.tokens_noglove,
+              "counts %zu %zu %zu %zu", r.n_utts, r.n_tokens, r.vocab_size, r.tokens_read);
+        int same = r.n_tokens == c.n_tokens && r.n_utts == c.n_utts;
+        for (size_t t = 0; same && t < c.n_tokens; t++)
+            same = !strcmp(r.word[t], c.word[t]) && fabsf(r.t0[t] - c.t0[t]) < 1e-3f &&
+                   !memcmp(r.wvec + t * IMA_EMO_WORD_DIM, c.wvec + t * IMA_EMO_WORD_DIM, IMA_EMO_WORD_DIM * sizeof(float)) &&
+                   !memcmp(r.avec + t * IMA_EMO_ACOUSTIC_DIM, c.avec + t * IMA_EMO_ACOUSTIC_DIM,
+                           IMA_EMO_ACOUSTIC_DIM * sizeof(float));
+        for (size_t u = 0; same && u < c.n_utts; u++)
+            same = r.label[u] == c.label[u] && r.split[u] == c.split[u] && r.tok_start[u + 1] == c.tok_start[u + 1] &&
+                   !strcmp(r.utt_id[u], c.utt_id[u]) && !strcmp(r.text[u], c.text[u]);
+        CHECK(same, "the corpus read back differs");
+        ima_emo_corpus_free(&r);
+    }
+    char *lab2 = tu_path(dir, "valid/token_utt.npy");
+    int64_t bad_tu[3] = {0, 2, 1};
+    size_t shp = 3;
+    ima_npy_write(lab2, IMA_DTYPE_I64, 1, &shp, bad_tu);
+    CHECK_ERR(ima_emo_corpus_load(&r, dir), "corpus/valid", "disagree");
+    free(lab2);
     CHECK(ima_emo_corpus_save(&c, dir, 0) == IMA_ERR && strstr(ima_last_error(), "already exists"), "overwrite: %s",
           ima_last_error());
     CHECK(ima_emo_corpus_save(&c, dir, 1) == IMA_OK, "force: %s", ima_last_error());

@@ -1,6 +1,7 @@
 /* test_gradcheck.c: finite-difference checks of every hand-written backward pass: the nn kernels
- * (dense, ReLU, sigmoid, BCE from logits, SSE, MLP) and both IMA stage losses as a whole, with
- * missing modalities and M = 3. Directional derivatives per tensor: for a random unit direction v
+ * (dense, ReLU, sigmoid, BCE from logits, SSE, MLP), each stage-1 loss term alone (glob, alignment,
+ * reconstruction with BCE and SSE), and both IMA stage losses as a whole, with missing modalities
+ * and M = 3. Directional derivatives per tensor: for a random unit direction v
  * restricted to one tensor, (L(p + e v) - L(p - e v)) / 2e must equal g . v. The relative metric is
  * |fd - an| / max(|fd|, |an|, floor); an all-zero analytic gradient fails (genann's guard). */
 #include <math.h>
@@ -40,9 +41,11 @@ static double mlp_loss(void *vc) {
 }
 
 static void mlp_grad(mlp_ctx *c, float *grads, size_t np) {
-    memset(grads, 0, np * sizeof(float));
-    mlp_loss(c);
     size_t D = c->mlp.width[c->mlp.n_layers];
+    memset(grads, 0, np * sizeof(float)); /* backward passes accumulate: zero every gradient first */
+    memset(c->dout, 0, c->B * D * sizeof(float));
+    memset(c->dx, 0, c->B * c->mlp.width[0] * sizeof(float));
+    mlp_loss(c);
     const float *out = c->acts.out[c->mlp.n_layers - 1];
     if (c->sse)
         ima_sse_backward(c->dout, out, c->target, c->scale, c->B, D);
@@ -110,6 +113,64 @@ static void check_sigmoid(void) {
     float big[2] = {-100.f, 100.f}, rows[1], x[2] = {1.f, 0.f};
     ima_bce_logits_forward(rows, big, x, 1, 2);
     CHECK(isfinite(rows[0]) && fabs(rows[0] - 200.0) < 1e-3, "bce at |logit| 100 = %g, expected 200", rows[0]);
+}
+
+/* ---- the stage-1 terms alone: each forward / backward pair of model.h ------------------- */
+
+typedef struct {
+    float *z, *u, *out, *x, *scale; // (B, d) (B, d) (B, D) (B, D) (B)
+    float *rows;                     // (B)
+    const uint8_t *mask;             // (B, M) column j
+    int M, j, term;                  // term: 0 glob, 1 align, 2 rec bce, 3 rec sse
+    size_t B, d, D;
+} term_ctx;
+
+static double term_loss(void *vc) {
+    term_ctx *c = vc;
+    if (c->term == 0) return ima_glob_forward(c->z, c->B, c->d);
+    if (c->term == 1) return ima_align_forward(c->z, c->u, c->mask, c->M, c->j, c->B, c->d);
+    ima_rec_forward(c->rows, c->out, c->x, c->term == 2 ? IMA_LOSS_BCE : IMA_LOSS_SSE, c->B, c->D);
+    double L = 0;
+    for (size_t i = 0; i < c->B; i++) L += (double)c->scale[i] * c->rows[i];
+    return L;
+}
+
+static void check_terms(void) {
+    enum { B = 6, d = 4, D = 9, M = 2 };
+    ima_rng rng;
+    ima_rng_init(&rng, 314);
+    float z[B * d], u[B * d], out[B * D], x[B * D], scale[B], rows[B], dz[B * d], du[B * d], dout[B * D];
+    uint8_t mask[B * M];
+    for (size_t k = 0; k < B * d; k++) z[k] = (float)ima_rng_normal(&rng), u[k] = (float)ima_rng_normal(&rng);
+    for (size_t k = 0; k < B * D; k++) out[k] = (float)(3 * ima_rng_normal(&rng)), x[k] = (float)ima_rng_uniform(&rng);
+    for (size_t i = 0; i < B; i++) {
+        scale[i] = i % 3 == 1 ? 0.0f : 0.2f + 0.1f * (float)i; /* a masked row: scale 0 */
+        mask[i * M] = 1, mask[i * M + 1] = i % 3 != 1;
+    }
+    term_ctx c = {z, u, out, x, scale, rows, mask, M, 1, 0, B, d, D};
+    const char *names[4] = {"glob", "alignment", "reconstruction bce", "reconstruction sse"};
+    for (int t = 0; t < 4; t++) {
+        c.term = t;
+        /* every backward accumulates: start from a non-zero gradient and subtract it again */
+        for (size_t k = 0; k < B * d; k++) dz[k] = 1.0f, du[k] = -1.0f;
+        for (size_t k = 0; k < B * D; k++) dout[k] = 0.5f;
+        if (t == 0) ima_glob_backward(dz, z, 2.0f / B, B, d);
+        if (t == 1) ima_align_backward(dz, du, z, u, mask, M, 1, 2.0f, B, d);
+        if (t >= 2) ima_rec_backward(dout, out, x, scale, t == 2 ? IMA_LOSS_BCE : IMA_LOSS_SSE, B, D);
+        for (size_t k = 0; k < B * d; k++) dz[k] -= 1.0f, du[k] += 1.0f;
+        for (size_t k = 0; k < B * D; k++) dout[k] -= 0.5f;
+        float *p[2] = {t >= 2 ? out : z, u}, *g[2] = {t >= 2 ? dout : dz, du};
+        size_t n[2] = {t >= 2 ? B * D : B * d, B * d};
+        for (int k = 0; k < (t == 1 ? 2 : 1); k++) {
+            double fd, an, noise;
+            double r = gc_tensor(term_loss, &c, p[k], g[k], n[k], &rng, TOL, &fd, &an, &noise);
+            CHECK(r < TOL, "%s term, d/d%s: fd %.6g analytic %.6g (rel %.3g)", names[t], k ? "u" : t >= 2 ? "out" : "z",
+                  fd, an, r);
+            printf("term %-18s d/d%-3s: fd %.6g analytic %.6g\n", names[t], k ? "u" : t >= 2 ? "out" : "z", fd, an);
+        }
+        if (t == 1) /* masked rows get no gradient */
+            CHECK(dz[1 * d] == 0.0f && du[1 * d + 2] == 0.0f, "alignment: a row without modality 1 got a gradient");
+    }
 }
 
 /* ---- the IMA model: stage 1 and stage 2 losses as a whole ----------------------------- */
@@ -189,12 +250,26 @@ static void check_ima(int M, int with_mask, ima_weights weights, int stage, int 
     }
     size_t lo = stage == 1 ? 0 : m->n_params_ae, hi = stage == 1 ? m->n_params_ae : m->n_params;
     CHECK(gc_nonzero(m->grads + lo, hi - lo), "M=%d stage %d gradient is all zero", M, stage);
-    /* the other stage's parameters must get no gradient from this loss: check by perturbing one tensor */
+    /* the other stage's parameters get no gradient from this loss (their gradient range stays as it was:
+     * zero), and with y = 1 stage 1 does not depend on the importance nets at all: perturbing one of
+     * their tensors leaves the loss bit-identical */
     ima_param_view views[200];
     size_t nv = ima_model_param_views(m, views, 200);
     float *gcopy = malloc(m->n_params * sizeof(float));
     memcpy(gcopy, m->grads, m->n_params * sizeof(float));
-    double worst = 0;
+    double worst = 0, L0 = ima_loss(&c);
+    for (size_t v = 0; v < nv; v++) {
+        size_t off = (size_t)(views[v].data - m->params);
+        if (off >= lo && off < hi) continue;
+        CHECK(!gc_nonzero(gcopy + off, views[v].count), "M=%d stage %d: %s (the other stage) got a gradient", M, stage,
+              views[v].name);
+        if (stage == 1 && weights == IMA_WEIGHTS_ONE) {
+            float keep = views[v].data[0];
+            views[v].data[0] += 0.5f;
+            CHECK(ima_loss(&c) == L0, "M=%d stage 1 (y = 1): the loss moved with %s", M, views[v].name);
+            views[v].data[0] = keep;
+        }
+    }
     for (size_t v = 0; v < nv; v++) {
         size_t off = (size_t)(views[v].data - m->params);
         int in_stage = off >= lo && off < hi;
@@ -224,6 +299,7 @@ int main(void) {
     check_mlp(0, 3);
     check_mlp(1, 3);
     check_mlp(0, 1);
+    check_terms();
     /* stage 2 with importance-weighted z is not checked by finite differences of the whole loss:
      * z then moves with the importance nets, while the loss treats it as a constant (SPEC section 2) */
     for (int M = 1; M <= 3; M++) {

@@ -392,13 +392,13 @@ static void test_labels(void) {
     free(p);
     p = tu_path(dir, "l_2col.npy");
     ima_npy_write(p, IMA_DTYPE_I32, 2, s32, v32);
-    CHECK_ERR(ima_npy_read_labels(p, &l, &n), p, "labels must be a 1-D array");
+    CHECK_ERR(ima_npy_read_labels(p, &l, &n), p, "expected a 1-D integer array");
     CHECK(l == NULL && n == 0, "outputs not cleared on error");
     free(p);
     float fl[3] = {0, 1, 2};
     p = tu_path(dir, "l_f32.npy");
     ima_npy_write(p, IMA_DTYPE_F32, 1, &s3, fl);
-    CHECK_ERR(ima_npy_read_labels(p, &l, &n), p, "header field 'descr': labels must be integers");
+    CHECK_ERR(ima_npy_read_labels(p, &l, &n), p, "header field 'descr': expected integers");
     free(p);
 }
 

@@ -129,6 +129,15 @@ int ima_api_embed(ima_api_model *h, const float *const *x, const size_t *rows, c
 int ima_api_detection(double *out, const float *y, const uint8_t *noise, const uint8_t *mask, size_t N,
                       double threshold);
 
+/* Downstream classification (ima_classifier_fit in eval.h: an MLP per candidate learning rate of the
+ * defaults, the best on validation kept) scored on a test split. hidden, n_hidden_layers, epochs, batch:
+ * 0 keeps the default (50, 2, 30, 64). Writes *test_accuracy, *chosen_lr, pred (n_test) if not NULL.
+ * Rows are (n, D) float32; labels int64 in [0, C). */
+int ima_api_classify(double *test_accuracy, double *chosen_lr, int64_t *pred, const float *train_x,
+                     const int64_t *train_y, size_t n_train, const float *valid_x, const int64_t *valid_y,
+                     size_t n_valid, const float *test_x, const int64_t *test_y, size_t n_test, size_t D,
+                     size_t hidden, int n_hidden_layers, size_t epochs, size_t batch, uint64_t seed);
+
 /* OpenBLAS threads used by every matrix product of this process (the CLI's --threads). */
 void ima_api_set_threads(int n);
 int ima_api_get_threads(void);

@@ -29,13 +29,13 @@
 
 /* ---- reading and resampling ------------------------------------------------------------ */
 
+/* What a recording may be: sample rate and length (all channels; 2^26 is 23 minutes at 48 kHz). */
+#define IMA_AUDIO_MIN_RATE 1000
+#define IMA_AUDIO_MAX_RATE 384000
+#define IMA_AUDIO_MAX_SAMPLES ((size_t)1 << 26)
 /* Reads a whole audio file as mono (channels averaged), float in [-1, 1].
  * *samples (n) is malloc'd; *rate is the file's sample rate. An unreadable file or one with no
  * samples is an error naming the file. */
-/* What a recording may be: sample rate and length (all channels; 2^28 is over an hour at 48 kHz). */
-#define IMA_AUDIO_MIN_RATE 1000
-#define IMA_AUDIO_MAX_RATE 384000
-#define IMA_AUDIO_MAX_SAMPLES ((size_t)1 << 28)
 int ima_audio_read(const char *path, float **samples, size_t *n, int *rate);
 
 /* Resamples in (n_in at rate_in) to rate_out; *out (n_out) is malloc'd. */
@@ -43,6 +43,13 @@ int ima_audio_resample(float **out, size_t *n_out, const float *in, size_t n_in,
 
 /* ima_audio_read followed by resampling to rate_out (no resampling when the rates agree). */
 int ima_audio_load(const char *path, double rate_out, float **out, size_t *n);
+/* Band-limits in place: a signal at rate_in holding energy above band_hz (band_hz < rate_in / 2) is
+ * resampled to 2 band_hz, whose anti-aliasing filter removes it, and back; *limited is set to 1. */
+int ima_audio_band_limit(float **wave, size_t *n, double rate_in, double band_hz, int *limited);
+/* ima_audio_load with ima_audio_band_limit first when band_hz > 0 (*limited: it was applied). */
+int ima_audio_load_band(const char *path, double rate_out, double band_hz, float **out, size_t *n, int *limited);
+/* The sample rate in a file's header (nothing decoded). */
+int ima_audio_rate(const char *path, int *rate);
 
 /* ---- MFCC -------------------------------------------------------------------------------- */
 
@@ -82,6 +89,8 @@ void ima_mfcc_window(float *out, const float *frames, size_t T, size_t C, size_t
 
 /* Load + resample to 12.5 kHz + MFCC + 58-frame window: out (696). */
 int ima_speech_features(ima_mfcc *m, float *out, const char *path);
+/* ima_speech_features with the recording band-limited to band_hz first (0: none); *limited says if it was. */
+int ima_speech_features_band(ima_mfcc *m, float *out, const char *path, double band_hz, int *limited);
 /* Same path for samples already at the MFCC rate. */
 int ima_speech_features_wave(ima_mfcc *m, float *out, const float *wave, size_t n);
 

@@ -92,6 +92,12 @@ typedef struct {
     ima_speech_source *sources; // (n_sources)
     size_t n_skipped;
     ima_skipped *skipped;       // (n_skipped) every bad recording that was skipped, with why
+    /* Bandwidth (docs/data.md): every recording is band-limited to bandwidth_hz before its features
+     * (0: only the MFCC's own Nyquist, IMA_SPEECH_RATE / 2). ima_speech_scan_bandwidth sets it to the
+     * lowest Nyquist frequency of the sources, so that no recording holds energy the others never have. */
+    double bandwidth_hz;
+    int lowest_rate;            // the lowest sample rate the scan saw (Hz; 0 before a scan)
+    size_t n_band_limited;      // recordings (and synthesized utterances) that were band-limited
 } ima_speech_set;
 
 /* progress callback: done out of total for the current source (may be NULL) */
@@ -112,6 +118,11 @@ int ima_speech_add_dir(ima_speech_set *s, ima_mfcc *m, const char *dir, ima_prog
  * taken from the manifest's folder; '#' lines and blank lines ignored). Bad lines are errors
  * naming file and line; bad recordings are skipped as above. */
 int ima_speech_add_manifest(ima_speech_set *s, ima_mfcc *m, const char *manifest, ima_progress_fn fn, void *ctx);
+
+/* Reads the headers (sample rates) of every recording of a folder (is_manifest 0) or a manifest (1) and
+ * lowers s->bandwidth_hz to the lowest Nyquist frequency found (never above IMA_SPEECH_RATE / 2).
+ * Call it for every source before adding any. Unreadable files are left to the add functions. */
+int ima_speech_scan_bandwidth(ima_speech_set *s, const char *src, int is_manifest);
 
 /* espeak-ng synthesis (speech_synth.c). A speaker is one voice configuration
  * (language/accent, variant, rate, pitch); each speaks the ten digit words once. */
@@ -167,5 +178,23 @@ typedef struct {
 } ima_digits_summary;
 
 int ima_digits_build(const ima_digits_config *cfg, ima_digits_summary *sum);
+
+/* Checks, before any expensive work, that the corpus can be written at out_dir: creates its missing
+ * parent folders (with the umask), refuses an existing out_dir unless force, and tries a temporary
+ * folder beside it. Errors name the folder and why. */
+int ima_digits_check_out(const char *out_dir, int force);
+
+/* What a reader of a built corpus needs from its manifest.json. */
+typedef struct {
+    size_t n_speakers;
+    char **speakers;     // (n_speakers) names; the last is "noise"
+    double bandwidth_hz; // speech.bandwidth_hz: highest frequency any recording holds; 0 when not recorded
+} ima_corpus_manifest;
+
+/* Reads DIR/manifest.json (a regular file of at most 256 MB): "speakers" must be an array of objects
+ * with a string "name"; "speech" (optional) an object whose "bandwidth_hz" is a number in (0, 6250].
+ * Errors name the file and the field. */
+int ima_corpus_manifest_read(ima_corpus_manifest *m, const char *path);
+void ima_corpus_manifest_free(ima_corpus_manifest *m); /* safe on a zeroed struct */
 
 #endif

@@ -130,6 +130,10 @@ int ima_emo_build_iemocap(ima_emo_corpus *c, const char *root, const int *split_
  * an existing folder is refused unless force (then replaced). */
 int ima_emo_corpus_save(const ima_emo_corpus *c, const char *dir, int force);
 
+/* Reads a folder written by ima_emo_corpus_save back (the vectors as saved: already standardized).
+ * Every file's shape is checked against the others; errors name the file. */
+int ima_emo_corpus_load(ima_emo_corpus *c, const char *dir);
+
 /* Pairs of one split: every word token with every acoustic token of the same utterance.
  * pairs (P, 3): global word token, global acoustic token, utterance index; *P gets the count.
  * max_per_utt > 0 keeps a random subset of at most that many pairs per utterance (rng seed). */

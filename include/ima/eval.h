@@ -19,6 +19,9 @@
  * Callers centre q and z (subtract one common mean) to limit cancellation. */
 void ima_sqdist_block(float *out, const float *q, const float *qn, const float *z, const float *zn, size_t B,
                       size_t N, size_t D);
+/* ||a - b||^2 of two rows (D), accumulated in double from the original values: the one exact distance
+ * of the k-NN, the vantage-point tree and trustworthiness. */
+double ima_sqdist_exact(const float *a, const float *b, size_t D);
 
 /* Exact K nearest neighbours by Euclidean distance. The sample itself is never its own neighbour;
  * ties are broken by the smaller index, so the answer is deterministic.

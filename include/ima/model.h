@@ -109,9 +109,8 @@ typedef struct {
     size_t n_acts;
     float *acts;               // every activation, one buffer
     float *z;                  // (B, d) fused representation
-    float *dz;                 // (B, d) gradient w.r.t. z
-    float *dz_dec;             // (B, d) one decoder's share of dz
-    float *tmp;                // (B, max(d, D_j)) scratch for decoder dz and reconstruction rows
+    float *dz;                 // (B, d) gradient w.r.t. z (glob, alignment and every decoder add to it)
+    float *tmp;                // (B, max(d, D_j)) scratch: a decoder's output gradient
     float *scratch;            // MLP backward scratch
     float *row_scale;          // (B)
     float *row_loss;           // (B) per-row reconstruction loss
@@ -128,20 +127,9 @@ void ima_model_free(ima_model *m); /* NULL is fine */
 void ima_model_param_counts(const ima_model *m, size_t *encoders, size_t *decoders, size_t *importance);
 
 /* Named views of every parameter tensor, in buffer order (for checkpoints and golden files):
- * "<modality>.<encoder|decoder|importance>.<layer>.<weight|bias>". Returns the count. */
-typedef struct {
-    char name[96];
-    float *data;
-    float *grad;
-    int ndim;
-    size_t shape[2];
-    size_t count;
-} ima_param_view;
+ * "<modality>.<encoder|decoder|importance>.<layer>.<weight|bias>". Returns the count. (ima_param_view
+ * and the per-MLP ima_mlp_param_views: nn.h) */
 size_t ima_model_param_views(const ima_model *m, ima_param_view *views, size_t cap);
-/* Appends the views "<prefix>.<layer>.<weight|bias>" of one MLP at views[n], W (O, I) then b (O) per
- * layer; views past cap are counted but not written. Returns the new count (shared by the IMA model
- * and the baselines). */
-size_t ima_mlp_param_views(const ima_mlp *mlp, const char *prefix, ima_param_view *views, size_t n, size_t cap);
 
 /* A batch: x[j] (B, D_j) rows; mask (B, M), 1 = present, NULL = all present.
  * Every row must have at least one modality present (checked by the data loader). */
@@ -178,7 +166,28 @@ typedef struct {
     double total;                        // L_imp with the lambdas
 } ima_stage2_terms;
 
-/* Loss of stage 1 and, when grad != 0, its gradient: zeroes then fills grads[0 .. n_params_ae). */
+/* Stage 1, term by term (src/model/stage1.c). Each term is a forward / backward pair; the backward
+ * passes ACCUMULATE into the gradients of their inputs (nn.h); s is the term's weight times the
+ * d(mean over rows) factor, e.g. 2 lambda / B.
+ *   glob    mean_i ||z_i||^2                          dz += s z
+ *   align   sum_{i present} ||z_i - u_i||^2            dz += s (z - u), du += -s (z - u)   (mask (B, M) column j)
+ *   rec     per-row Rec(x_i, out_i): bce from logits   dout += scale_i dRec/dout
+ *           (vectorised kernels) or sse                (scale (B): l_rec m_ij / B) */
+double ima_glob_forward(const float *z, size_t B, size_t d);
+void ima_glob_backward(float *dz, const float *z, float s, size_t B, size_t d);
+double ima_align_forward(const float *z, const float *u, const uint8_t *mask, int M, int j, size_t B, size_t d);
+void ima_align_backward(float *dz, float *du, const float *z, const float *u, const uint8_t *mask, int M, int j,
+                        float s, size_t B, size_t d);
+void ima_rec_forward(float *loss_rows, const float *out, const float *x, ima_loss_kind kind, size_t B, size_t D);
+void ima_rec_backward(float *dout, const float *out, const float *x, const float *scale, ima_loss_kind kind, size_t B,
+                      size_t D);
+/* Zeroes the stage-1 gradients: grads[0 .. n_params_ae), dz and every du_j. */
+void ima_stage1_zero_grad(ima_model *m);
+/* The loss L_auto of a batch (encodes it first). */
+void ima_stage1_forward(ima_model *m, const ima_batch *b, ima_weights weights, ima_stage1_terms *terms);
+/* Its gradient, accumulated into grads[0 .. n_params_ae), from the last ima_stage1_forward of b. */
+void ima_stage1_backward(ima_model *m, const ima_batch *b);
+/* The three above in order: zero_grad, forward, and (when grad != 0) backward. */
 void ima_stage1_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
                                  ima_stage1_terms *terms);
 /* Loss of stage 2 and, when grad != 0, its gradient: zeroes then fills grads[n_params_ae .. n_params).

@@ -5,8 +5,10 @@
  * so out = in W^T + b; all matrix products go through OpenBLAS (cblas_sgemm).
  *
  * Conventions (llm.c): outputs first, const inputs, dimensions last.
- * Backward passes ACCUMULATE (+=) into parameter gradients; the gradient with respect to a
- * layer's input is OVERWRITTEN (it is a fresh activation gradient). */
+ * Backward passes ACCUMULATE (+=), llm.c's convention: into parameter gradients and into the
+ * gradient with respect to their input alike, so that a tensor feeding several consumers (the fused
+ * z of IMA feeds every decoder and the alignment terms) sums their contributions without a copy.
+ * Zeroing gradients is the caller's own call, once per step. */
 #ifndef IMA_NN_H
 #define IMA_NN_H
 
@@ -18,12 +20,13 @@
 
 /* out (B,O) = in (B,I) W^T (O,I) + b (O) */
 void ima_dense_forward(float *out, const float *in, const float *W, const float *b, size_t B, size_t I, size_t O);
-/* dW (O,I) += dout^T in; db (O) += colsum(dout); din (B,I) = dout W  (din may be NULL) */
+/* dW (O,I) += dout^T in; db (O) += colsum(dout); din (B,I) += dout W  (din may be NULL) */
 void ima_dense_backward(float *din, float *dW, float *db, const float *dout, const float *in, const float *W, size_t B,
                         size_t I, size_t O);
 
 void ima_relu_forward(float *out, const float *in, size_t n);
-/* din = dout * (out > 0); din may alias dout */
+/* din = dout * (out > 0); din may alias dout (element-wise activations transform a gradient in place:
+ * the one exception to the += rule) */
 void ima_relu_backward(float *din, const float *dout, const float *out, size_t n);
 
 /* numerically stable: 1/(1+exp(-x)) for x>=0, exp(x)/(1+exp(x)) otherwise */
@@ -34,21 +37,21 @@ void ima_sigmoid_backward(float *din, const float *dout, const float *out, size_
 
 /* Binary cross-entropy from logits, summed over D per row, stable form
  *   l = max(a,0) - a*x + log1p(exp(-|a|)).
- * loss_rows (B) = per-row sums (double accumulation). */
+ * loss_rows (B) = per-row sums (double accumulation). Reference kernels (libm). */
 void ima_bce_logits_forward(float *loss_rows, const float *logits, const float *target, size_t B, size_t D);
-/* dlogits (B,D) = scale[i] * (sigmoid(a) - x); scale (B) per row (e.g. lambda * mask / B) */
+/* dlogits (B,D) += scale[i] * (sigmoid(a) - x); scale (B) per row (e.g. lambda * mask / B) */
 void ima_bce_logits_backward(float *dlogits, const float *logits, const float *target, const float *scale, size_t B,
                              size_t D);
 
-/* Both of the above in one vectorised pass (exp and log1p by polynomials, ~2 ulp): loss_rows (B) as
- * ima_bce_logits_forward, and dlogits (B,D) as ima_bce_logits_backward when dlogits != NULL (scale is
- * then read). Agrees with the reference kernels to ~1e-6 relative (tests/test_kernels.c). */
-void ima_bce_logits_fused(float *loss_rows, float *dlogits, const float *logits, const float *target,
-                          const float *scale, size_t B, size_t D);
+/* The same pair vectorised (exp and log1p by polynomials, ~2 ulp; the per-row sum a float reduction):
+ * agrees with the reference kernels to ~1e-6 relative (tests/test_kernels.c). IMA's stage 1 uses it. */
+void ima_bce_logits_forward_fast(float *loss_rows, const float *logits, const float *target, size_t B, size_t D);
+void ima_bce_logits_backward_fast(float *dlogits, const float *logits, const float *target, const float *scale,
+                                  size_t B, size_t D);
 
 /* Sum of squared errors per row: loss_rows (B) = sum_d (pred - target)^2 */
 void ima_sse_forward(float *loss_rows, const float *pred, const float *target, size_t B, size_t D);
-/* dpred (B,D) = scale[i] * 2 (pred - target) */
+/* dpred (B,D) += scale[i] * 2 (pred - target) */
 void ima_sse_backward(float *dpred, const float *pred, const float *target, const float *scale, size_t B, size_t D);
 
 /* ---- initialisation ------------------------------------------------------------ */
@@ -103,8 +106,22 @@ void ima_mlp_init(ima_mlp *mlp, ima_rng *rng);
 
 /* Forward: x (B, width[0]) -> acts->out[L-1] (B, width[L]) (no output activation). */
 void ima_mlp_forward(const ima_mlp *mlp, ima_mlp_acts *acts, const float *x, size_t B);
-/* Backward from dout (B, width[L]) (gradient w.r.t. the raw output): accumulates dW, db;
- * writes dx (B, width[0]) if dx != NULL. scratch: ima_mlp_scratch_size floats. */
+/* A named view of one parameter tensor and its gradient (checkpoints, golden files). */
+typedef struct {
+    char name[96];
+    float *data;
+    float *grad;
+    int ndim;
+    size_t shape[2];
+    size_t count;
+} ima_param_view;
+/* Appends the views "<prefix>.<layer>.<weight|bias>" of one MLP at views[n], W (O, I) then b (O) per
+ * layer; views past cap are counted but not written. Returns the new count (shared by the IMA model
+ * and the baselines). */
+size_t ima_mlp_param_views(const ima_mlp *mlp, const char *prefix, ima_param_view *views, size_t n, size_t cap);
+
+/* Backward from dout (B, width[L]) (gradient w.r.t. the raw output): accumulates dW, db, and
+ * dx (B, width[0]) += dL/dx if dx != NULL. scratch: ima_mlp_scratch_size floats. */
 void ima_mlp_backward(const ima_mlp *mlp, const ima_mlp_acts *acts, float *dx, const float *dout, const float *x,
                       size_t B, float *scratch);
 

@@ -10,7 +10,7 @@ See docs/python.md. Errors from libima raise ima.Error (a ValueError) with libim
 """
 from ._lib import Error, OutOfMemory
 from ._lib import path as library_path
-from .evaluate import detection, precision_at_k
+from .evaluate import classify, detection, precision_at_k
 from .model import Embedding, Model, get_threads, set_threads
 
 __version__ = "0.1.0"
@@ -27,5 +27,5 @@ def library_version():
     return lib.ima_api_version().decode()
 
 
-__all__ = ["Model", "Embedding", "Error", "OutOfMemory", "load", "precision_at_k", "detection", "set_threads",
+__all__ = ["Model", "Embedding", "Error", "OutOfMemory", "load", "precision_at_k", "detection", "classify", "set_threads",
            "get_threads", "library_path", "library_version"]

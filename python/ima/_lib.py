@@ -104,6 +104,9 @@ _SIG = {
     "ima_api_detection": (ctypes.c_int, [c_double_p, _VP, _VP, _VP, ctypes.c_size_t, ctypes.c_double]),
     "ima_precision_at_k": (ctypes.c_int, [c_double_p, c_size_p, c_size_p, _VP, _VP, _VP, _VP, c_size_p,
                                           ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t]),
+    "ima_api_classify": (ctypes.c_int, [c_double_p, c_double_p, _VP, _VP, _VP, ctypes.c_size_t, _VP, _VP,
+                                        ctypes.c_size_t, _VP, _VP, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_size_t,
+                                        ctypes.c_int, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_uint64]),
     "ima_api_set_threads": (None, [ctypes.c_int]),
     "ima_api_get_threads": (ctypes.c_int, []),
 }

@@ -68,3 +68,26 @@ def detection(y, noise, mask=None, threshold=0.5):
     if r["ranked"]:
         r.update(auc=v[12], best_f1=v[13], best_threshold=v[14])
     return r
+
+
+def classify(train, valid, test, hidden=50, layers=2, epochs=30, batch=64, seed=1):
+    """Downstream classification (paper appendix A.5, docs/eval.md): an MLP (``layers`` hidden ReLU
+    layers of ``hidden`` units, inputs standardised) per candidate learning rate {0.0625, ..., 8},
+    plain SGD for ``epochs``, the best on validation kept; scored on test. train, valid, test:
+    (z (n, D), labels (n,)) pairs. Returns {"accuracy", "chosen_lr", "pred" (n_test,)}."""
+    parts = []
+    for what, (z, y) in (("train", train), ("valid", valid), ("test", test)):
+        z = as_f32(z, "classify: %s z" % what)
+        y = _opt(y, np.int64, z.shape[0], "classify: %s labels" % what)
+        parts.append((z, y))
+    D = parts[0][0].shape[1]
+    for what, (z, _) in zip(("valid", "test"), parts[1:]):
+        if z.shape[1] != D:
+            raise ValueError("classify: %s z has %d columns, train has %d" % (what, z.shape[1], D))
+    (tx, ty), (vx, vy), (sx, sy) = parts
+    pred = np.empty(sx.shape[0], np.int64)
+    acc, lr = ctypes.c_double(), ctypes.c_double()
+    check(lib.ima_api_classify(ctypes.byref(acc), ctypes.byref(lr), _p(pred), _p(tx), _p(ty), tx.shape[0], _p(vx),
+                               _p(vy), vx.shape[0], _p(sx), _p(sy), sx.shape[0], D, int(hidden), int(layers),
+                               int(epochs), int(batch), int(seed)))
+    return {"accuracy": acc.value, "chosen_lr": lr.value, "pred": pred}

@@ -64,3 +64,20 @@ def test_toy_end_to_end(toy):
     assert p > 0.5, p  # 5 classes: chance is about 0.2
     det = ima.detection(e.y["a"], te["a_noise"])
     assert det["n"] == 200 and 0.0 <= det["auc"] <= 1.0
+    # downstream classification of the test codes (first half trains, the next quarter validates)
+    z, y = e.z_unweighted, te["label"]
+    c = ima.classify((z[:100], y[:100]), (z[100:150], y[100:150]), (z[150:], y[150:]), epochs=20)
+    print("toy: classification accuracy %.3f (lr %g)" % (c["accuracy"], c["chosen_lr"]))
+    assert c["accuracy"] == np.mean(c["pred"] == y[150:]) and c["accuracy"] > 0.6, c["accuracy"]
+
+
+def test_classify_separable_and_errors():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 3, 300)
+    z = (np.eye(3)[y] * 4 + rng.standard_normal((300, 3)) * 0.3).astype(np.float32)
+    c = ima.classify((z[:200], y[:200]), (z[200:250], y[200:250]), (z[250:], y[250:]))
+    assert c["accuracy"] == 1.0 and c["chosen_lr"] in [0.0625 * 2 ** i for i in range(8)]
+    with pytest.raises(ValueError, match="columns"):
+        ima.classify((z, y), (z[:, :2], y), (z, y))
+    with pytest.raises(ima.Error, match="classify"):
+        ima.classify((z[:200], y[:200]), (z[200:250], y[200:250] + 10), (z[250:], y[250:]))

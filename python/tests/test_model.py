@@ -41,9 +41,9 @@ def test_preset_and_config():
 
 
 def test_bad_configuration_raises_the_c_message():
-    with pytest.raises(ima.Error, match=r"rho: expected a value in \(0, 1\), got 1.5"):
+    with pytest.raises(ima.Error, match=r"rho.*expected .*got 1.5"):
         ima.Model({"a": 4}, rho=1.5)
-    with pytest.raises(ima.Error, match="latent_width: expected 1..65536"):
+    with pytest.raises(ima.Error, match="latent_width.*65536.*got 0"):
         ima.Model({"a": 4}, latent=0)
     with pytest.raises(ima.Error, match="name 'a b'"):
         ima.Model({"a b": 4})

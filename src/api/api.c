@@ -374,5 +374,36 @@ int ima_api_detection(double *out, const float *y, const uint8_t *noise, const u
     return IMA_OK;
 }
 
+int ima_api_classify(double *test_accuracy, double *chosen_lr, int64_t *pred, const float *train_x,
+                     const int64_t *train_y, size_t n_train, const float *valid_x, const int64_t *valid_y,
+                     size_t n_valid, const float *test_x, const int64_t *test_y, size_t n_test, size_t D,
+                     size_t hidden, int n_hidden_layers, size_t epochs, size_t batch, uint64_t seed) {
+    ima_classifier_config cfg = ima_classifier_defaults();
+    if (hidden) cfg.hidden = hidden;
+    if (n_hidden_layers) cfg.n_hidden_layers = n_hidden_layers;
+    if (epochs) cfg.epochs = epochs;
+    if (batch) cfg.batch = batch;
+    cfg.seed = seed;
+    if (n_test == 0) return ima_error("classify: the test split is empty");
+    for (size_t i = 0; i < n_test; i++)
+        if (test_y[i] < 0) return ima_error("classify: test label %lld of row %zu is negative", (long long)test_y[i], i);
+    ima_classifier *clf = NULL;
+    ima_classifier_report rep;
+    if (ima_classifier_fit(&clf, &rep, &cfg, train_x, train_y, n_train, valid_x, valid_y, n_valid, D))
+        return ima_error_prefix("classify");
+    int64_t *p = pred ? pred : malloc(n_test * sizeof *p);
+    if (!p) {
+        ima_classifier_free(clf);
+        return ima_error("classify: out of memory for %zu predictions", n_test);
+    }
+    ima_classifier_predict(clf, p, test_x, n_test);
+    size_t used;
+    *test_accuracy = ima_accuracy(p, test_y, NULL, n_test, &used);
+    *chosen_lr = rep.lrs[rep.chosen];
+    if (!pred) free(p);
+    ima_classifier_free(clf);
+    return IMA_OK;
+}
+
 void ima_api_set_threads(int n) { openblas_set_num_threads(n < 1 ? 1 : n); }
 int ima_api_get_threads(void) { return openblas_get_num_threads(); }

@@ -1,5 +1,5 @@
-/* baseline.c: configuration, memory layout, initialisation, parameter views and the kind dispatch shared by
- * the baseline models; the reconstruction step every kind uses.
+/* baseline.c: configuration, memory layout, initialisation, parameter views and the kind dispatch (a table
+ * of bl_kind, internal.h) of the baseline models; their shared pieces are in common.c.
  * M modalities j, D_j input, H_j hidden, Dout_j decoder output, Dc = sum D_j, Hc joint hidden, d latent,
  * B = max_batch rows of activation storage, S the most ELBO terms (MVAE). */
 #include <math.h>
@@ -9,6 +9,9 @@
 
 #include "baselines/internal.h"
 #include "ima/common.h"
+
+/* the kinds, in ima_baseline_kind order (internal.h) */
+static const bl_kind *const KINDS[] = {&bl_kind_mvae, &bl_kind_jmvae, &bl_kind_dae};
 
 /* ---- configuration ----------------------------------------------------------------- */
 
@@ -57,15 +60,7 @@ ima_baseline_config ima_baseline_config_digits_table4(ima_baseline_kind kind, si
 }
 
 const char *ima_baseline_kind_name(ima_baseline_kind kind) {
-    switch (kind) {
-    case IMA_BASELINE_MVAE:
-        return "mvae";
-    case IMA_BASELINE_JMVAE:
-        return "jmvae";
-    case IMA_BASELINE_DAE:
-        return "dae";
-    }
-    return "?";
+    return (unsigned)kind < sizeof KINDS / sizeof KINDS[0] ? KINDS[kind]->name : "?";
 }
 
 int ima_baseline_kind_parse(ima_baseline_kind *kind, const char *name) {
@@ -344,22 +339,14 @@ size_t ima_baseline_param_views(const ima_baseline *bl, ima_param_view *views, s
     return n;
 }
 
-/* ---- dispatch ------------------------------------------------------------------------------ */
+/* ---- dispatch: the kind table --------------------------------------------------------------- */
+
+static const bl_kind *kind_of(const ima_baseline *bl) { return KINDS[bl->cfg.kind]; }
 
 void ima_baseline_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
     IMA_ASSERT(B >= 1 && B <= bl->max_batch);
     bl->noise_B = B;
-    switch (bl->cfg.kind) {
-    case IMA_BASELINE_MVAE:
-        ima_mvae_sample_noise(bl, B, rng);
-        break;
-    case IMA_BASELINE_JMVAE:
-        ima_jmvae_sample_noise(bl, B, rng);
-        break;
-    case IMA_BASELINE_DAE:
-        ima_dae_sample_noise(bl, B, rng);
-        break;
-    }
+    kind_of(bl)->sample_noise(bl, B, rng);
 }
 
 void ima_baseline_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
@@ -367,17 +354,7 @@ void ima_baseline_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_
     memset(terms, 0, sizeof *terms);
     if (grad)
         memset(bl->grads, 0, bl->n_params * sizeof(float));
-    switch (bl->cfg.kind) {
-    case IMA_BASELINE_MVAE:
-        ima_mvae_loss_grad(bl, b, grad, terms);
-        break;
-    case IMA_BASELINE_JMVAE:
-        ima_jmvae_loss_grad(bl, b, grad, terms);
-        break;
-    case IMA_BASELINE_DAE:
-        ima_dae_loss_grad(bl, b, grad, terms);
-        break;
-    }
+    kind_of(bl)->loss_grad(bl, b, grad, terms);
 }
 
 void ima_baseline_step(ima_baseline *bl, const ima_adam_config *cfg) {
@@ -387,92 +364,6 @@ void ima_baseline_step(ima_baseline *bl, const ima_adam_config *cfg) {
 
 void ima_baseline_represent(ima_baseline *bl, const ima_batch *b, float *z) {
     IMA_ASSERT(b->B >= 1 && b->B <= bl->max_batch);
-    switch (bl->cfg.kind) {
-    case IMA_BASELINE_MVAE:
-        ima_mvae_represent(bl, b, z);
-        break;
-    case IMA_BASELINE_JMVAE:
-        ima_jmvae_represent(bl, b, z);
-        break;
-    case IMA_BASELINE_DAE:
-        ima_dae_represent(bl, b, z);
-        break;
-    }
+    kind_of(bl)->represent(bl, b, z);
 }
 
-/* ---- shared pieces -------------------------------------------------------------------------- */
-
-void bl_concat(const ima_baseline *bl, const ima_batch *b, float *xcat) {
-    int M = bl->cfg.n_modalities;
-    size_t Dc = bl->concat_width;
-    for (size_t i = 0; i < b->B; i++) {
-        size_t off = 0;
-        for (int j = 0; j < M; j++) {
-            size_t D = bl->cfg.mod[j].input_width;
-            float *dst = xcat + i * Dc + off;
-            if (bl_present(b, M, i, j))
-                memcpy(dst, b->x[j] + i * D, D * sizeof(float));
-            else
-                memset(dst, 0, D * sizeof(float));
-            off += D;
-        }
-    }
-}
-
-void bl_gauss_nll_forward(float *rows, const float *out, const float *x, size_t B, size_t D) {
-    const double half_log_2pi = 0.91893853320467274178;
-    for (size_t i = 0; i < B; i++) {
-        const float *mu = out + i * 2 * D, *lv = mu + D, *xi = x + i * D;
-        double s = 0.0;
-        for (size_t c = 0; c < D; c++) {
-            double r = (double)xi[c] - (double)mu[c];
-            s += 0.5 * ((double)lv[c] + r * r * exp(-(double)lv[c])) + half_log_2pi;
-        }
-        rows[i] = (float)s;
-    }
-}
-
-void bl_gauss_nll_backward(float *dout, const float *out, const float *x, const float *scale, size_t B, size_t D) {
-    for (size_t i = 0; i < B; i++) {
-        const float *mu = out + i * 2 * D, *lv = mu + D, *xi = x + i * D;
-        float *dmu = dout + i * 2 * D, *dlv = dmu + D, s = scale[i];
-        for (size_t c = 0; c < D; c++) {
-            float r = xi[c] - mu[c], p = expf(-lv[c]);
-            dmu[c] = -s * r * p;
-            dlv[c] = s * 0.5f * (1.0f - r * r * p);
-        }
-    }
-}
-
-double bl_reconstruct(ima_baseline *bl, int j, const ima_batch *b, const float *w, int grad) {
-    ima_baseline_modality_state *md = &bl->mod[j];
-    const ima_baseline_modality *c = &bl->cfg.mod[j];
-    size_t B = b->B, D = c->input_width, d = bl->cfg.latent_width;
-    ima_mlp_forward(&md->dec, &md->dec_acts, bl->z, B);
-    const float *out = md->dec_acts.out[2];
-    float *rows = bl->rec_rows; /* per-row loss, then per-row gradient scale */
-    if (c->gaussian_logvar)
-        bl_gauss_nll_forward(rows, out, b->x[j], B, D);
-    else if (c->loss == IMA_LOSS_BCE)
-        ima_bce_logits_forward(rows, out, b->x[j], B, D);
-    else
-        ima_sse_forward(rows, out, b->x[j], B, D);
-    double rec = 0.0;
-    for (size_t i = 0; i < B; i++) {
-        if (w[i] != 0.0f)
-            rec += (double)w[i] * rows[i];
-        rows[i] = c->lambda_rec * w[i] / (float)B;
-    }
-    if (!grad)
-        return rec;
-    if (c->gaussian_logvar)
-        bl_gauss_nll_backward(md->dout, out, b->x[j], rows, B, D);
-    else if (c->loss == IMA_LOSS_BCE)
-        ima_bce_logits_backward(md->dout, out, b->x[j], rows, B, D);
-    else
-        ima_sse_backward(md->dout, out, b->x[j], rows, B, D);
-    ima_mlp_backward(&md->dec, &md->dec_acts, bl->dz_dec, md->dout, bl->z, B, bl->scratch);
-    for (size_t k = 0; k < B * d; k++)
-        bl->dz[k] += bl->dz_dec[k];
-    return rec;
-}

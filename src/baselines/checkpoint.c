@@ -200,6 +200,16 @@ int ima_baseline_checkpoint_load(const char *path, size_t max_batch, ima_baselin
     }
     if (ima_ckpt_meta_read(&f, path, &cj, &tj) || config_parse(&cfg, cj, path))
         goto fail;
+    /* every modality has a D x H layer (expert or decoder): a file smaller than those cannot back the config,
+     * so it is refused before a model of that size is allocated */
+    size_t need = 0;
+    for (int j = 0; j < cfg.n_modalities; j++)
+        need += cfg.mod[j].input_width * cfg.mod[j].hidden_width; /* each < 2^31: no wrap */
+    if (need > f.size / sizeof(float)) {
+        ima_error("%s: its config needs at least %zu parameters, more than the file's %zu bytes hold", path, need,
+                  f.size);
+        goto fail;
+    }
     if (ima_baseline_init(&bl, &cfg, max_batch, 0)) {
         ima_error_prefix("%s", path);
         goto fail;

@@ -12,7 +12,7 @@
 
 /* per row: M uniforms for the modality drops (and one below(M) when all are dropped), then one uniform per
  * feature in concatenated order (drawn for dropped modalities too, so the stream does not depend on them) */
-void ima_dae_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
+static void sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
     int M = bl->cfg.n_modalities;
     size_t Dc = bl->concat_width;
     double pm = bl->cfg.dae_modality_drop, pf = bl->cfg.dae_feature_drop;
@@ -35,7 +35,7 @@ void ima_dae_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
     }
 }
 
-void ima_dae_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
+static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
     int M = bl->cfg.n_modalities;
     size_t B = b->B, d = bl->cfg.latent_width, Dc = bl->concat_width;
     bl_concat(bl, b, bl->xcat);
@@ -55,9 +55,11 @@ void ima_dae_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_basel
         ima_mlp_backward(&bl->joint, &bl->joint_acts, NULL, bl->dz, bl->xcat, B, bl->scratch);
 }
 
-void ima_dae_represent(ima_baseline *bl, const ima_batch *b, float *z) {
+static void represent(ima_baseline *bl, const ima_batch *b, float *z) {
     size_t B = b->B, d = bl->cfg.latent_width;
     bl_concat(bl, b, bl->xcat);
     ima_mlp_forward(&bl->joint, &bl->joint_acts, bl->xcat, B);
     memcpy(z, bl->joint_acts.out[2], B * d * sizeof(float));
 }
+
+const bl_kind bl_kind_dae = {"dae", sample_noise, loss_grad, represent};

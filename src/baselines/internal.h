@@ -21,15 +21,14 @@ void bl_gauss_nll_forward(float *rows, const float *out, const float *x, size_t 
 /* dout (B, 2D) = scale_i * d rows_i / d out */
 void bl_gauss_nll_backward(float *dout, const float *out, const float *x, const float *scale, size_t B, size_t D);
 
-/* per-kind entry points, dispatched by baseline.c */
-void ima_mvae_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng);
-void ima_mvae_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms);
-void ima_mvae_represent(ima_baseline *bl, const ima_batch *b, float *z);
-void ima_jmvae_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng);
-void ima_jmvae_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms);
-void ima_jmvae_represent(ima_baseline *bl, const ima_batch *b, float *z);
-void ima_dae_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng);
-void ima_dae_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms);
-void ima_dae_represent(ima_baseline *bl, const ima_batch *b, float *z);
+/* One kind of baseline: its name and entry points. baseline.c dispatches through a table of these, in
+ * ima_baseline_kind order; each kind's file defines its own. */
+typedef struct {
+    const char *name;                                       // "mvae", as --model names it
+    void (*sample_noise)(ima_baseline *bl, size_t B, ima_rng *rng);
+    void (*loss_grad)(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms);
+    void (*represent)(ima_baseline *bl, const ima_batch *b, float *z);
+} bl_kind;
+extern const bl_kind bl_kind_mvae, bl_kind_jmvae, bl_kind_dae; /* mvae.c, jmvae.c, dae.c */
 
 #endif

@@ -15,13 +15,13 @@
 #include "baselines/internal.h"
 #include "ima/common.h"
 
-void ima_jmvae_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
+static void sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
     bl->n_terms = 1;
     for (size_t k = 0; k < B * bl->cfg.latent_width; k++)
         bl->eps[k] = (float)ima_rng_normal(rng);
 }
 
-void ima_jmvae_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
+static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
     int M = bl->cfg.n_modalities;
     size_t B = b->B, d = bl->cfg.latent_width;
     float invB = 1.0f / (float)B, beta = bl->cfg.beta, alpha = bl->cfg.alpha;
@@ -104,7 +104,7 @@ void ima_jmvae_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_bas
 
 /* Joint posterior mean where every modality is present; elsewhere the precision-weighted product of the
  * present experts (without the prior), which is the expert's own mean when one modality is present. */
-void ima_jmvae_represent(ima_baseline *bl, const ima_batch *b, float *z) {
+static void represent(ima_baseline *bl, const ima_batch *b, float *z) {
     int M = bl->cfg.n_modalities;
     size_t B = b->B, d = bl->cfg.latent_width;
     bl_concat(bl, b, bl->xcat);
@@ -137,3 +137,5 @@ void ima_jmvae_represent(ima_baseline *bl, const ima_batch *b, float *z) {
         }
     }
 }
+
+const bl_kind bl_kind_jmvae = {"jmvae", sample_noise, loss_grad, represent};

@@ -14,7 +14,7 @@
 
 /* ---- noise: the random subsets, then eps (S, B, d) row-major ------------------------------------ */
 
-void ima_mvae_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
+static void sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
     int M = bl->cfg.n_modalities, S = 0;
     size_t d = bl->cfg.latent_width;
     memset(bl->term_set, 0, sizeof bl->term_set);
@@ -69,7 +69,7 @@ static void product(ima_baseline *bl, const ima_batch *b, const uint8_t *set, fl
 
 /* ---- loss and gradient ------------------------------------------------------------------------------ */
 
-void ima_mvae_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
+static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
     int M = bl->cfg.n_modalities;
     size_t B = b->B, d = bl->cfg.latent_width;
     float invB = 1.0f / (float)B, beta = bl->cfg.beta;
@@ -143,9 +143,11 @@ void ima_mvae_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_base
 
 /* ---- representation: posterior mean of the product over the present modalities ------------------- */
 
-void ima_mvae_represent(ima_baseline *bl, const ima_batch *b, float *z) {
+static void represent(ima_baseline *bl, const ima_batch *b, float *z) {
     int M = bl->cfg.n_modalities;
     for (int j = 0; j < M; j++)
         ima_mlp_forward(&bl->mod[j].enc, &bl->mod[j].enc_acts, b->x[j], b->B);
     product(bl, b, NULL, z, bl->cfg.latent_width, bl->T, NULL);
 }
+
+const bl_kind bl_kind_mvae = {"mvae", sample_noise, loss_grad, represent};

@@ -9,6 +9,7 @@
 
 #include "ima/baseline_train.h"
 #include "ima/common.h"
+#include "ima/epoch.h"
 
 ima_baseline_train_config ima_baseline_train_defaults(void) {
     ima_baseline_train_config c;
@@ -57,6 +58,47 @@ static int check_data(const ima_baseline *bl, const ima_dataset *ds) {
     return IMA_OK;
 }
 
+/* one epoch: the batch step of ima_epoch_run and what it accumulates */
+typedef struct {
+    ima_baseline *bl;
+    const ima_dataset *ds;
+    const ima_baseline_train_config *cfg;
+    ima_baseline_train_state *st;
+    const ima_baseline_train_callbacks *cb;
+    ima_batch_buffer *bb;
+    ima_baseline_epoch_report *rep;
+} epoch_ctx;
+
+static int train_batch(void *vc, const size_t *idx, size_t B, size_t b, size_t nb) {
+    epoch_ctx *e = vc;
+    ima_baseline *bl = e->bl;
+    const ima_batch *batch = ima_batch_gather(e->bb, e->ds, idx, B);
+    ima_baseline_terms t;
+    char name[64];
+    const char *bad;
+    ima_baseline_sample_noise(bl, B, &e->st->rng);
+    ima_baseline_loss_grad(bl, batch, 1, &t);
+    if ((bad = bad_term(bl, &t, name, sizeof name)) || !grads_finite(bl->grads, bl->n_params)) {
+        char what[96];
+        if (bad)
+            snprintf(what, sizeof what, "loss term %s", bad);
+        else
+            snprintf(what, sizeof what, "the gradient (loss %g)", t.total);
+        return ima_error("%s, epoch %d, batch %zu: %s became non-finite; training stopped before this update",
+                         ima_baseline_kind_name(bl->cfg.kind), e->st->epoch + 1, b + 1, what);
+    }
+    ima_baseline_step(bl, &e->cfg->adam);
+    double w = (double)B / (double)e->ds->n; /* epoch averages weight batches by their rows */
+    e->rep->terms.total += w * t.total;
+    e->rep->terms.kl += w * t.kl;
+    e->rep->terms.kl_uni += w * t.kl_uni;
+    for (int j = 0; j < bl->cfg.n_modalities; j++)
+        e->rep->terms.rec[j] += w * t.rec[j];
+    if (e->cb && e->cb->on_batch)
+        e->cb->on_batch(e->cb->ctx, b + 1, nb);
+    return IMA_OK;
+}
+
 int ima_baseline_train(ima_baseline *bl, const ima_dataset *ds, const ima_baseline_train_config *cfg,
                        ima_baseline_train_state *st, const ima_baseline_train_callbacks *cb) {
     if (check_data(bl, ds))
@@ -66,8 +108,8 @@ int ima_baseline_train(ima_baseline *bl, const ima_dataset *ds, const ima_baseli
                          bl->max_batch);
     if (cfg->epochs < 0 || st->epoch < 0)
         return ima_error("baseline train: epoch counts must be >= 0");
-    int M = bl->cfg.n_modalities, rc = IMA_OK;
-    size_t N = ds->n, Bmax = cfg->batch_size, nb = (N + Bmax - 1) / Bmax;
+    int rc = IMA_OK;
+    size_t N = ds->n, Bmax = cfg->batch_size;
     size_t *order = ima_try_malloc(N, sizeof(size_t));
     ima_batch_buffer bb;
     if (!order || ima_batch_buffer_init(&bb, ds, Bmax)) return free(order), ima_error_prefix("baseline train");
@@ -75,39 +117,9 @@ int ima_baseline_train(ima_baseline *bl, const ima_dataset *ds, const ima_baseli
         ima_baseline_epoch_report rep;
         memset(&rep, 0, sizeof rep);
         rep.epochs = cfg->epochs;
-        for (size_t i = 0; i < N; i++)
-            order[i] = i;
-        ima_rng_shuffle(&st->rng, order, N);
+        epoch_ctx e = {bl, ds, cfg, st, cb, &bb, &rep};
         double t0 = ima_wall_seconds();
-        for (size_t b = 0; b < nb; b++) {
-            size_t lo = b * Bmax, B = lo + Bmax <= N ? Bmax : N - lo;
-            const ima_batch *batch = ima_batch_gather(&bb, ds, order + lo, B);
-            ima_baseline_terms t;
-            char name[64];
-            const char *bad;
-            ima_baseline_sample_noise(bl, B, &st->rng);
-            ima_baseline_loss_grad(bl, batch, 1, &t);
-            if ((bad = bad_term(bl, &t, name, sizeof name)) || !grads_finite(bl->grads, bl->n_params)) {
-                char what[96];
-                if (bad)
-                    snprintf(what, sizeof what, "loss term %s", bad);
-                else
-                    snprintf(what, sizeof what, "the gradient (loss %g)", t.total);
-                rc = ima_error("%s, epoch %d, batch %zu: %s became non-finite; training stopped before this update",
-                               ima_baseline_kind_name(bl->cfg.kind), st->epoch + 1, b + 1, what);
-                break;
-            }
-            ima_baseline_step(bl, &cfg->adam);
-            double w = (double)B / (double)N; /* epoch averages weight batches by their rows */
-            rep.terms.total += w * t.total;
-            rep.terms.kl += w * t.kl;
-            rep.terms.kl_uni += w * t.kl_uni;
-            for (int j = 0; j < M; j++)
-                rep.terms.rec[j] += w * t.rec[j];
-            if (cb && cb->on_batch)
-                cb->on_batch(cb->ctx, b + 1, nb);
-        }
-        if (rc != IMA_OK)
+        if ((rc = ima_epoch_run(order, N, Bmax, 1, &st->rng, train_batch, &e)) != IMA_OK)
             break;
         rep.seconds = ima_wall_seconds() - t0;
         rep.samples = N;

@@ -224,6 +224,11 @@ static int load_speech(digits_sources *s, const digits_opts *o) {
     ima_mfcc_config mc = ima_mfcc_default();
     if (ima_mfcc_init(&s->mfcc, &mc)) return -1;
     size_t n_recs = o->recordings.n, n_src = n_recs + o->manifests.n;
+    /* the corpus bandwidth: the lowest Nyquist frequency of all recordings; the others are band-limited to it */
+    for (size_t k = 0; k < n_src; k++)
+        if (ima_speech_scan_bandwidth(&s->speech, k < n_recs ? o->recordings.v[k] : o->manifests.v[k - n_recs],
+                                      k >= n_recs))
+            return -1;
     for (size_t k = 0; k < n_src; k++) {
         const char *src = k < n_recs ? o->recordings.v[k] : o->manifests.v[k - n_recs];
         progress_ctx pc = {.label = k < n_recs ? "recordings" : "manifest"};
@@ -248,6 +253,10 @@ static int load_speech(digits_sources *s, const digits_opts *o) {
     }
     fprintf(stderr, "speech: %zu utterances from %zu speakers, %zu skipped\n", s->speech.n, s->speech.n_speakers,
             s->speech.n_skipped);
+    fprintf(stderr, "speech bandwidth: %.0f Hz (%s); %zu utterances of a higher bandwidth band-limited to it\n",
+            s->speech.bandwidth_hz > 0 ? s->speech.bandwidth_hz : IMA_SPEECH_RATE / 2.0,
+            s->speech.lowest_rate ? "half the lowest sample rate of the recordings" : "the features' Nyquist frequency",
+            s->speech.n_band_limited);
     /* split speakers: the named ones (FSDD's by default), else fractions */
     static const char *const fsdd_valid[] = {"yweweler"}, *const fsdd_test[] = {"theo"};
     int strict = o->valid.n >= 0 || o->test.n >= 0;
@@ -302,7 +311,11 @@ static int cmd_digits(int argc, char **argv) {
     double t0 = ima_wall_seconds();
     digits_sources s;
     memset(&s, 0, sizeof s);
-    rc = load_images(&s, &o, t0) || load_speech(&s, &o) || build_corpus(&s, &o, argc, argv, t0) ? 1 : 0;
+    /* the output location first: nothing is read when the corpus could not be written */
+    rc = ima_digits_check_out(o.out, o.force) || load_images(&s, &o, t0) || load_speech(&s, &o) ||
+                 build_corpus(&s, &o, argc, argv, t0)
+             ? 1
+             : 0;
     if (rc) fprintf(stderr, "ima %s: %s\n", DIGITS.cmd, ima_last_error());
     ima_mfcc_free(s.mfcc);
     ima_speech_set_free(&s.speech);

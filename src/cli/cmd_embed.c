@@ -15,6 +15,7 @@
 #include "ima/baseline_train.h"
 #include "ima/npy.h"
 #include "ima/train.h"
+#include "io/atomic.h"
 
 typedef struct {
     modality_inputs in;       // --input, --mask
@@ -146,10 +147,9 @@ static int embed_baseline(embed_job *e, size_t batch, const char *outdir) {
         ima_batch b = widen_batch(e, lo, N - lo < batch ? N - lo : batch);
         ima_baseline_represent(e->bl, &b, z + lo * d);
     }
-    mkdir(outdir, 0777); /* may exist; a failure shows up when writing */
     char *pz = join(outdir, "z", "");
     int rc = 0;
-    if (ima_npy_write_f32(pz, N, d, z)) {
+    if (ima_mkdirs(outdir) || ima_npy_write_f32(pz, N, d, z)) {
         fprintf(stderr, "ima embed: %s\n", ima_last_error());
         rc = 1;
     } else {
@@ -187,16 +187,21 @@ static void encode_all(embed_job *e, size_t batch, ima_codes_out *c) {
 
 static int write_codes(const embed_job *e, const ima_codes_out *c, const char *outdir) {
     size_t N = e->sub.n, d = e->d, shape[1] = {N};
-    mkdir(outdir, 0777); /* may exist; a failure shows up when writing */
-    int ok = 1;
+    /* every output staged, then renamed into place together: a failure leaves none of them */
+    ima_outset os;
+    ima_outset_init(&os);
+    int ok = !ima_mkdirs(outdir);
     for (int j = 0; j < e->M && ok; j++) {
         if (!e->given[j]) continue;
         char *pu = join(outdir, "u_", e->name[j]), *py = join(outdir, "y_", e->name[j]);
-        ok = !ima_npy_write_f32(pu, N, d, c->u[j]) && !ima_npy_write(py, IMA_DTYPE_F32, 1, shape, c->y[j]);
+        const char *su = ima_outset_add(&os, pu), *sy = su ? ima_outset_add(&os, py) : NULL;
+        ok = sy && !ima_npy_write_f32(su, N, d, c->u[j]) && !ima_npy_write(sy, IMA_DTYPE_F32, 1, shape, c->y[j]);
         free(pu), free(py);
     }
     char *pw = join(outdir, "z_weighted", ""), *pz = join(outdir, "z_unweighted", "");
-    ok = ok && !ima_npy_write_f32(pw, N, d, c->zw) && !ima_npy_write_f32(pz, N, d, c->zu);
+    const char *sw = ok ? ima_outset_add(&os, pw) : NULL, *sz = sw ? ima_outset_add(&os, pz) : NULL;
+    ok = ok && sz && !ima_npy_write_f32(sw, N, d, c->zw) && !ima_npy_write_f32(sz, N, d, c->zu) && !ima_outset_commit(&os);
+    ima_outset_abort(&os);
     free(pw), free(pz);
     if (!ok) {
         fprintf(stderr, "ima embed: %s\n", ima_last_error());

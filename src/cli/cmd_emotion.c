@@ -135,6 +135,9 @@ typedef struct {
 
 #define O(field) offsetof(repro_opts, field)
 static const flag_spec REPRO_FLAGS[] = {
+    FLAG_ROW("--data", FLAG_STR, O(cfg.data_dir), 0, 0, "DIR",
+             "a corpus folder written by ima data emotion, instead of building one (then\n"
+             "                             --meld DIR only locates the GloVe and lexicon defaults)", 0),
     FLAG_ROW("--meld", FLAG_STR, O(cfg.meld_dir), 0, 0, "DIR", "MELD's csv folder: the open analogue (as ima data emotion)", 0),
     FLAG_ROW("--iemocap", FLAG_STR, O(cfg.iemocap_dir), 0, 0, "DIR", "the IEMOCAP release (Session1..Session5)", 0),
     {.name = "--split", .type = FLAG_CUSTOM, .off = O(split), .arg = "XXXXX", .parse = parse_split,
@@ -159,8 +162,12 @@ static const flag_spec REPRO_FLAGS[] = {
     FLAG_ROW("--rho-acoustic", FLAG_FLOAT, O(cfg.rho_acoustic), 1e-3, 0.999, "R", "importance prior of the acoustics", 0),
     FLAG_ROW("--lambda-corr", FLAG_FLOAT, O(cfg.lambda_corr), 0, 1e9, "V", "stage-2 weight of ||C_j||_F^2", 0),
     FLAG_ROW("--lambda-local", FLAG_FLOAT, O(cfg.lambda_local), 0, 1e9, "V", "stage-2 weight of the Bernoulli KL", 0),
-    FLAG_ROW("--n-rho", FLAG_INT, O(cfg.n_rho), 0, 99, "N", "rho sweep points (0 skips it)", 0),
+    FLAG_ROW("--n-rho", FLAG_INT, O(cfg.n_rho), 0, 99, "N",
+             "rho sweep points (7: 0.01 0.03 0.1 0.3 0.5 0.7 0.9; else evenly in [0.03, 0.9];\n"
+             "                             0 skips it)", 0),
     FLAG_ROW("--sweep-epochs", FLAG_INT, O(cfg.sweep_epochs), 1, 1000, "N", "stage-2 epochs of each sweep point", 0),
+    FLAG_ROW("--sweep-pairs", FLAG_SIZE, O(cfg.sweep_pairs), 0, 1000000000, "N",
+             "the sweep trains on a random subset of at most N training pairs (0 = all)", 0),
     FLAG_ROW("--batch", FLAG_SIZE, O(cfg.batch), 1, 65536, "B", "batch rows", 0),
     FLAG_ROW("--lr", FLAG_DOUBLE, O(cfg.lr), 1e-9, 10, "LR", "Adam learning rate", 0),
     FLAG_ROW("--classifier-epochs", FLAG_INT, O(cfg.classifier_epochs), 1, 100000, "N", "MLP epochs per learning rate", 0),
@@ -178,23 +185,27 @@ static repro_opts repro_defaults(int quick) {
 
 static void repro_usage(FILE *out) {
     fprintf(out,
-            "usage: ima repro emotion (--meld DIR | --iemocap DIR) [options]\n\n"
+            "usage: ima repro emotion (--meld DIR | --iemocap DIR | --data DIR) [options]\n\n"
             "The paper's IEMOCAP experiment (Tables 2 and 6, Figures 3 and 5, the importance F1 and rho sweep) on\n"
             "the MELD analogue (speech synthesized by libespeak-ng) or on the real IEMOCAP release. Builds the corpus\n"
             "in memory, trains IMA, MVAE and JMVAE-KL on the word/acoustic pairs, and writes report.md,\n"
             "results.json and figures (docs/emotion.md). Defaults in parentheses (--quick changes some: see the end).\n\n");
     repro_opts d = repro_defaults(0), q = repro_defaults(1);
     flags_help(out, &REPRO, &d, 0);
-    fprintf(out, "\n--quick: --limit %zu, --max-pairs %zu, --epochs1 %d, --epochs2 %d, --baseline-epochs %d, --n-rho %d\n",
+    fprintf(out,
+            "\n--quick: --limit %zu, --max-pairs %zu, --epochs1 %d, --epochs2 %d, --baseline-epochs %d, --n-rho %d, "
+            "--sweep-pairs %zu\n",
             q.cfg.limit_per_split, q.cfg.max_pairs_per_utt, q.cfg.epochs1, q.cfg.epochs2, q.cfg.baseline_epochs,
-            q.cfg.n_rho);
+            q.cfg.n_rho, q.cfg.sweep_pairs);
 }
 
-/* GloVe and Empath beside a MELD folder; required with --iemocap */
+/* GloVe and Empath beside a MELD folder; required with --iemocap (with --data only the lexicon is needed) */
 static int resource_paths(emo_repro_config *cfg, char *gbuf, char *lbuf, size_t cap) {
-    if (cfg->glove_path && cfg->lexicon_path) return 0;
+    if ((cfg->glove_path || cfg->data_dir) && cfg->lexicon_path) return 0;
     if (!cfg->meld_dir) {
-        fprintf(stderr, "ima %s: --glove PATH and --lexicon PATH are required with --iemocap\n", REPRO.cmd);
+        fprintf(stderr, "ima %s: %s\n", REPRO.cmd,
+                cfg->data_dir ? "--lexicon PATH is required with --data (or --meld DIR for the default)"
+                              : "--glove PATH and --lexicon PATH are required with --iemocap");
         return -1;
     }
     sibling(gbuf, cap, cfg->meld_dir, "glove/glove.6B.100d.subset.txt.gz");
@@ -213,8 +224,8 @@ int cmd_repro_emotion(int argc, char **argv) {
     int rc = flags_parse(&REPRO, &o, argc, argv, &seen);
     if (rc == FLAGS_HELP) return repro_usage(stdout), 0;
     if (rc) return rc;
-    if (!o.cfg.meld_dir == !o.cfg.iemocap_dir) {
-        fprintf(stderr, "ima %s: give exactly one of --meld DIR and --iemocap DIR (see --help)\n", C);
+    if ((o.cfg.meld_dir && o.cfg.iemocap_dir) || (!o.cfg.meld_dir && !o.cfg.iemocap_dir && !o.cfg.data_dir)) {
+        fprintf(stderr, "ima %s: give exactly one of --meld DIR and --iemocap DIR, or --data DIR (see --help)\n", C);
         return 2;
     }
     char gbuf[4096], lbuf[4096];

@@ -13,6 +13,7 @@
 #include "ima/npy.h"
 #include "ima/plot.h"
 #include "ima/tsne.h"
+#include "io/atomic.h"
 
 typedef struct {
     const char *rep, *out, *png, *labels, *noise, *values, *values_png, *json;
@@ -104,16 +105,26 @@ static int run_map(tsne_run *r, tsne_opts *o) {
     r->secs = ima_wall_seconds() - t0;
     r->tw = NAN;
     if (o->trust_k && ima_trustworthiness(&r->tw, r->x, r->D, r->y, 2, r->N, o->trust_k)) return eval_fail(CMD.cmd);
-    if (ima_npy_write_f32(o->out, r->N, 2, r->y)) return eval_fail(CMD.cmd);
+    /* the map and its plots are staged and renamed into place together: a failing plot leaves no map */
+    ima_outset os;
+    ima_outset_init(&os);
+    const char *s_out = ima_outset_add(&os, o->out), *s_png = o->png && s_out ? ima_outset_add(&os, o->png) : NULL,
+               *s_vpng = o->values_png && s_out ? ima_outset_add(&os, o->values_png) : NULL;
+    if (!s_out || (o->png && !s_png) || (o->values_png && !s_vpng) || ima_npy_write_f32(s_out, r->N, 2, r->y)) {
+        ima_outset_abort(&os);
+        return eval_fail(CMD.cmd);
+    }
     printf("tsne: %zu points of width %zu -> %s (%s, perplexity %g, %d iterations, %.1f s)\n", r->N, r->D, o->out,
            o->cfg.method == IMA_TSNE_EXACT ? "exact" : "Barnes-Hut", o->cfg.perplexity, o->cfg.n_iter, r->secs);
     printf("  KL(P || Q) %.4f", r->res.kl);
     if (o->trust_k) printf("   trustworthiness(k=%zu) %.4f", o->trust_k, r->tw);
     printf("\n");
     ima_plot_style st = {.title = o->rep};
-    if (o->png && ima_plot_scatter_labels(o->png, r->y, r->labels, r->noise, r->N, &st)) return eval_fail(CMD.cmd);
-    if (o->values_png && ima_plot_scatter_values(o->values_png, r->y, r->v, r->N, o->values, &st))
+    if ((o->png && ima_plot_scatter_labels(s_png, r->y, r->labels, r->noise, r->N, &st)) ||
+        (o->values_png && ima_plot_scatter_values(s_vpng, r->y, r->v, r->N, o->values, &st)) || ima_outset_commit(&os)) {
+        ima_outset_abort(&os);
         return eval_fail(CMD.cmd);
+    }
     return 0;
 }
 

@@ -12,6 +12,8 @@
 #include "cli/train_opts.h"
 #include "core/blas.h"
 #include "ima/common.h"
+#include "io/atomic.h"
+#include "io/tsv.h"
 
 #define O(field) offsetof(train_opts, field)
 #define MOD(field) offsetof(train_opts, cfg.mod[0].field), sizeof(ima_modality_config)
@@ -251,20 +253,19 @@ static int on_epoch(void *vc, const ima_model *m, const ima_train_state *st, con
     return 0;
 }
 
-static FILE *open_log(const train_opts *o, const ima_model *m) {
-    FILE *f = fopen(o->log, o->resume ? "a" : "w");
-    if (!f) {
-        fprintf(stderr, "ima train: --log %s: cannot open for writing\n", o->log);
-        return NULL;
+/* resuming keeps the header and the rows the checkpoint holds (no repeated epoch; io/tsv.h) */
+static FILE *open_log(const train_opts *o, const ima_model *m, const ima_train_state *st) {
+    char head[8192];
+    int hn = snprintf(head, sizeof head, "round\tstage\tepoch\tseconds\ttotal\tglob");
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        const char *nm = m->cfg.mod[j].name;
+        hn += snprintf(head + hn, sizeof head - (size_t)hn, "\trec_%s\talign_%s\tcorr_%s\tlocal_%s\tmean_y_%s\tdead_%s",
+                       nm, nm, nm, nm, nm, nm);
     }
-    if (!o->resume) {
-        fprintf(f, "round\tstage\tepoch\tseconds\ttotal\tglob");
-        for (int j = 0; j < m->cfg.n_modalities; j++) {
-            const char *nm = m->cfg.mod[j].name;
-            fprintf(f, "\trec_%s\talign_%s\tcorr_%s\tlocal_%s\tmean_y_%s\tdead_%s", nm, nm, nm, nm, nm, nm);
-        }
-        fputc('\n', f);
-    }
+    long at[3] = {st->round, st->stage, st->epoch};
+    FILE *f = NULL;
+    if (ima_tsv_log_open(&f, o->log, head, o->resume ? at : NULL, 3))
+        fprintf(stderr, "ima train: --log: %s\n", ima_last_error());
     return f;
 }
 
@@ -370,7 +371,8 @@ static int train_ima(train_opts *o, const flag_seen *seen, const flag_cmd *c, im
     ima_model_param_counts(m, &ne, &nd, &ni);
     fprintf(stderr, "ima train: %zu samples, %d modalities, latent %zu; parameters: encoders %zu, decoders %zu, importance %zu\n",
             ds->n, m->cfg.n_modalities, m->cfg.latent_width, ne, nd, ni);
-    if (o->log && !(ctx.log = open_log(o, m))) goto done;
+    if (o->log && !(ctx.log = open_log(o, m, &st))) goto done;
+    ima_atomic_clean_stale(o->out); /* temporary files of killed runs */
     /* the starting point, so that a failure in epoch 1 still leaves a valid checkpoint behind */
     if (!o->resume && ima_checkpoint_save(o->out, m, &o->tc, &st)) {
         lib_fail();

@@ -16,7 +16,9 @@ int eval_fail(const char *cmd) {
 }
 
 int load_matrix(const char *cmd, const char *flag, const char *path, float **x, size_t *n, size_t *d) {
-    if (ima_npy_read_f32_matrix(path, x, n, d) == IMA_OK) return 0;
+    if (ima_npy_read_f32_matrix(path, x, n, d) == IMA_OK && *n > 0) return 0;
+    if (*x) ima_error("%s: 0 rows; expected at least one sample", path); /* read fine, but empty */
+    free(*x), *x = NULL;
     fprintf(stderr, "ima %s: %s: %s\n", cmd, flag, ima_last_error());
     return -1;
 }

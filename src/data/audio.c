@@ -123,3 +123,56 @@ int ima_audio_load(const char *path, double rate_out, float **out, size_t *n) {
     if (st) return ima_error_prefix("%s", path);
     return IMA_OK;
 }
+
+int ima_audio_band_limit(float **wave, size_t *n, double rate_in, double band_hz, int *limited) {
+    *limited = 0;
+    if (!(band_hz > 0) || !(band_hz < rate_in / 2 * (1 - 1e-9))) return IMA_OK;
+    float *down = NULL, *up = NULL;
+    size_t nd = 0, nu = 0;
+    if (ima_audio_resample(&down, &nd, *wave, *n, rate_in, 2 * band_hz)) return IMA_ERR;
+    int st = ima_audio_resample(&up, &nu, down, nd, 2 * band_hz, rate_in);
+    free(down);
+    if (st) return IMA_ERR;
+    free(*wave);
+    *wave = up;
+    *n = nu;
+    *limited = 1;
+    return IMA_OK;
+}
+
+int ima_audio_load_band(const char *path, double rate_out, double band_hz, float **out, size_t *n, int *limited) {
+    *limited = 0;
+    *out = NULL;
+    *n = 0;
+    float *raw;
+    size_t nr;
+    int rate;
+    if (ima_audio_read(path, &raw, &nr, &rate)) return IMA_ERR;
+    /* a band below rate_out / 2 only matters when the recording holds more than it: limit at the source
+     * rate, then resample as usual */
+    if (band_hz > 0 && band_hz < rate_out / 2 && ima_audio_band_limit(&raw, &nr, (double)rate, band_hz, limited)) {
+        free(raw);
+        return ima_error_prefix("%s", path);
+    }
+    if ((double)rate == rate_out) {
+        *out = raw;
+        *n = nr;
+        return IMA_OK;
+    }
+    int st = ima_audio_resample(out, n, raw, nr, (double)rate, rate_out);
+    free(raw);
+    if (st) return ima_error_prefix("%s", path);
+    return IMA_OK;
+}
+
+int ima_audio_rate(const char *path, int *rate) {
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    int fd = ima_open_regular(path, NULL);
+    if (fd < 0) return IMA_ERR;
+    SNDFILE *f = sf_open_fd(fd, SFM_READ, &info, 1);
+    if (!f) return ima_error("%s: cannot read audio file: %s", path, sf_strerror(NULL));
+    sf_close(f);
+    *rate = info.samplerate;
+    return IMA_OK;
+}

@@ -20,11 +20,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "ima/common.h"
 #include "ima/digits.h"
 #include "ima/npy.h"
+#include "io/atomic.h"
+#include "io/file.h"
 
 /* ---- folders --------------------------------------------------------------------------------- */
 
@@ -41,6 +44,13 @@ static char *join(const char *a, const char *b) {
     char *p = ima_malloc(strlen(a) + strlen(b) + 2);
     sprintf(p, "%s/%s", a, b);
     return p;
+}
+
+/* mkdtemp makes 0700 folders; a corpus is shared data: give it what mkdir(0777) would (the umask) */
+static void chmod_umask(const char *dir) {
+    mode_t mask = umask(0);
+    umask(mask);
+    (void)chmod(dir, 0777 & ~mask);
 }
 
 /* ---- pools --------------------------------------------------------------------------------- */
@@ -175,14 +185,18 @@ static int write_split(build_state *bs, const char *dir, int split, const pool *
     const ima_speech_set *sp = cfg->speech;
     size_t N;
     pair *pairs = make_pairs(p, cfg->noise_factor, pair_rng, &N);
-    float *image = ima_malloc(N * IMA_IMAGE_DIM * sizeof(float));  // (N, 784)
-    float *speech = ima_malloc(N * IMA_SPEECH_DIM * sizeof(float)); // (N, 696)
-    int64_t *label = ima_malloc(N * sizeof(int64_t));               // (N)
-    uint8_t *in_flag = ima_malloc(N), *sn_flag = ima_malloc(N);     // (N)
-    int32_t *speaker = ima_malloc(N * sizeof(int32_t));             // (N)
-    int64_t *image_id = ima_malloc(N * sizeof(int64_t));            // (N)
-    int64_t *speech_id = ima_malloc(N * sizeof(int64_t));           // (N)
-    int rc = IMA_OK;
+    /* N comes from the data: memory running out is an error naming the size */
+    float *image = ima_try_malloc(N, IMA_IMAGE_DIM * sizeof(float));  // (N, 784)
+    float *speech = ima_try_malloc(N, IMA_SPEECH_DIM * sizeof(float)); // (N, 696)
+    int64_t *label = ima_try_malloc(N, sizeof(int64_t));               // (N)
+    uint8_t *in_flag = ima_try_malloc(N, 1), *sn_flag = ima_try_malloc(N, 1); // (N)
+    int32_t *speaker = ima_try_malloc(N, sizeof(int32_t));             // (N)
+    int64_t *image_id = ima_try_malloc(N, sizeof(int64_t));            // (N)
+    int64_t *speech_id = ima_try_malloc(N, sizeof(int64_t));           // (N)
+    int rc = image && speech && label && in_flag && sn_flag && speaker && image_id && speech_id
+                 ? IMA_OK
+                 : ima_error_prefix("split %s", ima_split_names[split]);
+    if (rc) N = 0; /* nothing to fill; the frees below run */
     for (size_t i = 0; i < N && !rc; i++) {
         const pair *q = &pairs[i];
         float *im = image + i * IMA_IMAGE_DIM, *sv = speech + i * IMA_SPEECH_DIM;
@@ -319,6 +333,14 @@ static int write_manifest(const char *dir, const ima_digits_config *cfg, const i
     cJSON *un = cJSON_AddArrayToObject(utt, "names");
     for (size_t i = 0; i < sp->n; i++) cJSON_AddItemToArray(un, cJSON_CreateString(sp->name[i]));
 
+    cJSON *bw = cJSON_AddObjectToObject(root, "speech");
+    cJSON_AddNumberToObject(bw, "bandwidth_hz", sp->bandwidth_hz > 0 ? sp->bandwidth_hz : IMA_SPEECH_RATE / 2.0);
+    cJSON_AddNumberToObject(bw, "lowest_sample_rate", sp->lowest_rate);
+    cJSON_AddNumberToObject(bw, "band_limited", (double)sp->n_band_limited);
+    cJSON_AddStringToObject(bw, "rule", "the bandwidth is half the lowest sample rate of the recordings (at most the "
+                                        "features' 6250 Hz); every recording or synthesized utterance of a higher "
+                                        "bandwidth is low-passed to it (resampled to twice the bandwidth and back) "
+                                        "before its features");
     cJSON *mf = cJSON_AddObjectToObject(root, "mfcc");
     cJSON_AddStringToObject(mf, "reference", "Kaldi compute-mfcc-feats / torchaudio.compliance.kaldi.mfcc");
     cJSON_AddNumberToObject(mf, "sample_rate", IMA_SPEECH_RATE);
@@ -402,8 +424,7 @@ int ima_digits_build(const ima_digits_config *cfg, ima_digits_summary *sum) {
     if (!cfg->img_train || cfg->img_train->n == 0) return ima_error("%s: no images", __func__);
     if (!sp || sp->n == 0) return ima_error("%s: no speech", __func__);
     struct stat st;
-    if (stat(cfg->out_dir, &st) == 0 && !cfg->force)
-        return ima_error("%s: already exists (remove it, choose another folder, or pass --force)", cfg->out_dir);
+    if (ima_digits_check_out(cfg->out_dir, cfg->force)) return IMA_ERR;
 
     /* pools */
     ima_rng rng;
@@ -450,6 +471,8 @@ int ima_digits_build(const ima_digits_config *cfg, ima_digits_summary *sum) {
             rc = ima_error("%s: cannot create a temporary folder beside the output: %s", tmp, strerror(errno));
             free(tmp);
             tmp = NULL;
+        } else {
+            chmod_umask(tmp);
         }
     }
     build_state bs = {cfg, NULL, {{0}}, 0, 0, 0, 0};
@@ -491,5 +514,93 @@ int ima_digits_build(const ima_digits_config *cfg, ima_digits_summary *sum) {
     ima_mfcc_free(bs.mfcc);
     free(speaker_split);
     for (int s = 0; s < IMA_NUM_SPLITS; s++) pool_free(&pools[s]);
+    return rc;
+}
+
+/* ---- before the work; reading a manifest -------------------------------------------------------- */
+
+
+int ima_digits_check_out(const char *out_dir, int force) {
+    struct stat st;
+    if (!*out_dir) return ima_error("--out: empty folder name");
+    if (stat(out_dir, &st) == 0 && !force)
+        return ima_error("%s: already exists (remove it, choose another folder, or pass --force)", out_dir);
+    /* the parent folders */
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", out_dir);
+    size_t n = strlen(parent);
+    while (n > 1 && parent[n - 1] == '/') parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (slash && slash != parent) {
+        *slash = '\0';
+        if (ima_mkdirs(parent)) return IMA_ERR;
+    }
+    /* a temporary folder beside it, as the build will make */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", out_dir);
+    if (!mkdtemp(tmp))
+        return ima_error("%s: cannot write beside it (%s); check that its folder is writable", out_dir,
+                         strerror(errno));
+    rmdir(tmp);
+    return IMA_OK;
+}
+
+void ima_corpus_manifest_free(ima_corpus_manifest *m) {
+    if (!m) return;
+    for (size_t i = 0; i < m->n_speakers; i++) free(m->speakers[i]);
+    free(m->speakers);
+    memset(m, 0, sizeof *m);
+}
+
+int ima_corpus_manifest_read(ima_corpus_manifest *m, const char *path) {
+    memset(m, 0, sizeof *m);
+    char *text = ima_read_text(path, (size_t)256 << 20, NULL);
+    if (!text) return IMA_ERR;
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    int rc = IMA_ERR;
+    if (!cJSON_IsObject(root)) {
+        ima_error("%s: not a JSON object (is this a corpus manifest.json?)", path);
+        goto done;
+    }
+    const cJSON *spk = cJSON_GetObjectItemCaseSensitive(root, "speakers");
+    if (!cJSON_IsArray(spk)) {
+        ima_error("%s: field 'speakers': expected an array", path);
+        goto done;
+    }
+    size_t ns = (size_t)cJSON_GetArraySize(spk);
+    if (!(m->speakers = ima_try_calloc(ns ? ns : 1, sizeof *m->speakers))) {
+        ima_error_prefix("%s: field 'speakers'", path);
+        goto done;
+    }
+    const cJSON *e;
+    cJSON_ArrayForEach(e, spk) {
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name");
+        if (!cJSON_IsString(nm)) {
+            ima_error("%s: field 'speakers[%zu]': expected an object with a string 'name'", path, m->n_speakers);
+            goto done;
+        }
+        size_t len = strlen(nm->valuestring);
+        char *copy = ima_try_malloc(len + 1, 1);
+        if (!copy) {
+            ima_error_prefix("%s: field 'speakers'", path);
+            goto done;
+        }
+        memcpy(copy, nm->valuestring, len + 1);
+        m->speakers[m->n_speakers++] = copy;
+    }
+    const cJSON *sp = cJSON_GetObjectItemCaseSensitive(root, "speech");
+    if (sp) {
+        const cJSON *bw = cJSON_GetObjectItemCaseSensitive(sp, "bandwidth_hz");
+        if (!cJSON_IsObject(sp) || !cJSON_IsNumber(bw) || !(bw->valuedouble > 0 && bw->valuedouble <= IMA_SPEECH_RATE / 2.0)) {
+            ima_error("%s: field 'speech.bandwidth_hz': expected a number in (0, %g]", path, IMA_SPEECH_RATE / 2.0);
+            goto done;
+        }
+        m->bandwidth_hz = bw->valuedouble;
+    }
+    rc = IMA_OK;
+done:
+    cJSON_Delete(root);
+    if (rc) ima_corpus_manifest_free(m);
     return rc;
 }

@@ -1,8 +1,8 @@
 /* emotion_acoustic.c: the open stand-in for the paper's COVAREP frame vector (SPEC section 9).
  *
  * Per frame (20 ms Hann window, 10 ms shift, 16 kHz; spectrum from a 512-point FFT):
- *   F0 and voicing from libaubio's fast YIN pitch tracker ("yinfast", de Cheveigne & Kawahara 2002) (a 40 ms buffer centred on the frame, so
- *   that 60 Hz has two periods), energy, zero-crossing rate, spectral centroid, spread, 85% roll-off,
+ *   F0 and voicing from libaubio's YIN pitch tracker ("yinfast", de Cheveigne & Kawahara 2002; a
+ *   40 ms buffer centred on the frame, so that 60 Hz has two periods), energy, zero-crossing rate, spectral centroid, spread, 85% roll-off,
  *   flatness, flux and tilt, a harmonic-to-noise ratio from the normalised autocorrelation peak
  *   (40 ms Hann window, 1024-point FFT, divided by the window's own autocorrelation as in Boersma
  *   1993), and seven band energies. No MFCCs (the paper removed them on purpose).
@@ -30,7 +30,8 @@
 #define ACFFT 1024
 #define F0_MIN 60.0
 #define F0_MAX 500.0
-#define VOICING_MIN 0.5 /* YIN confidence (1 - the normalised difference minimum) above which a frame with an F0 in range is voiced */
+/* YIN confidence (1 - the normalised difference minimum) from which a frame with an F0 in range is voiced */
+#define VOICING_MIN 0.5
 
 const char *const ima_emo_frame_feature_names[IMA_EMO_FRAME_DIM] = {
     "f0_hz",       "pitch_confidence", "voiced",  "energy_db",  "zcr",        "centroid_khz", "spread_khz",

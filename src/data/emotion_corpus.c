@@ -539,3 +539,173 @@ int ima_emo_corpus_save(const ima_emo_corpus *c, const char *dir, int force) {
     if (exists) nftw(old, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return IMA_OK;
 }
+
+/* ---- reading a corpus folder back ------------------------------------------------------------------ */
+
+/* the fields of one TSV line (tabs), at most n; returns the count */
+static size_t tsv_fields(char *line, char **f, size_t n) {
+    size_t k = 0;
+    char *p = line;
+    while (k < n) {
+        f[k++] = p;
+        char *t = strchr(p, '\t');
+        if (!t) break;
+        *t = '\0';
+        p = t + 1;
+    }
+    char *e = f[k - 1] + strlen(f[k - 1]);
+    while (e > f[k - 1] && (e[-1] == '\n' || e[-1] == '\r')) *--e = '\0';
+    return k;
+}
+
+static double manifest_num(const cJSON *m, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(m, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : 0.0;
+}
+
+int ima_emo_corpus_load(ima_emo_corpus *c, const char *dir) {
+    memset(c, 0, sizeof *c);
+    char path[4096];
+    int st = IMA_OK;
+    /* manifest: format, version, widths, bookkeeping counts */
+    if (emo_path(path, sizeof path, "%s/manifest.json", dir)) return IMA_ERR;
+    FILE *f = fopen(path, "rb");
+    if (!f) return ima_error("%s: cannot open (%s); is %s a folder written by `ima data emotion`?", path, strerror(errno), dir);
+    char *js = NULL;
+    size_t cap = 0;
+    ssize_t len = getdelim(&js, &cap, '\0', f);
+    fclose(f);
+    cJSON *m = len > 0 ? cJSON_Parse(js) : NULL;
+    free(js);
+    const cJSON *fmt = m ? cJSON_GetObjectItemCaseSensitive(m, "format") : NULL;
+    if (!m || !cJSON_IsString(fmt) || strcmp(fmt->valuestring, "ima-emotion-corpus")) {
+        cJSON_Delete(m);
+        return ima_error("%s: not an emotion corpus manifest (expected \"format\": \"ima-emotion-corpus\")", path);
+    }
+    if (manifest_num(m, "version") != 1 || manifest_num(m, "word_dim") != IMA_EMO_WORD_DIM ||
+        manifest_num(m, "acoustic_dim") != IMA_EMO_ACOUSTIC_DIM) {
+        cJSON_Delete(m);
+        return ima_error("%s: version %g, word_dim %g, acoustic_dim %g (this ima reads version 1, %d, %d)", path,
+                         manifest_num(m, "version"), manifest_num(m, "word_dim"), manifest_num(m, "acoustic_dim"),
+                         IMA_EMO_WORD_DIM, IMA_EMO_ACOUSTIC_DIM);
+    }
+    const cJSON *src = cJSON_GetObjectItemCaseSensitive(m, "source");
+    snprintf(c->source, sizeof c->source, "%s", cJSON_IsString(src) ? src->valuestring : "?");
+    c->acoustic_dim = IMA_EMO_ACOUSTIC_DIM;
+    c->tokens_read = (size_t)manifest_num(m, "tokens_read");
+    c->tokens_oov = (size_t)manifest_num(m, "tokens_out_of_vocabulary");
+    c->tokens_noglove = (size_t)manifest_num(m, "tokens_without_glove");
+    c->utts_read = (size_t)manifest_num(m, "utterances_read");
+    c->utts_empty = (size_t)manifest_num(m, "utterances_empty");
+    c->utts_skipped = (size_t)manifest_num(m, "utterances_skipped");
+    size_t tokens_read = c->tokens_read; /* emo_builder_add counts again below */
+    cJSON_Delete(m);
+    /* vocabulary */
+    if (emo_path(path, sizeof path, "%s/vocab.txt", dir)) return IMA_ERR;
+    f = fopen(path, "rb");
+    if (!f) return ima_error("%s: cannot open (%s)", path, strerror(errno));
+    char *line = NULL, *uline = NULL; /* token lines, utterance lines */
+    size_t lcap = 0, ucap = 0, vcap = 0;
+    while ((len = getline(&line, &lcap, f)) > 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+        if (!len) continue;
+        if (c->vocab_size == vcap) {
+            vcap = vcap ? vcap * 2 : 1024;
+            c->vocab = grow(c->vocab, vcap, sizeof(char *));
+        }
+        c->vocab[c->vocab_size++] = strdup(line);
+    }
+    fclose(f);
+    c->n_vocab_words = c->vocab_size;
+    for (size_t v = 1; v < c->vocab_size && !st; v++)
+        if (strcmp(c->vocab[v - 1], c->vocab[v]) >= 0) st = ima_error("%s: line %zu: the vocabulary must be sorted and unique", path, v + 1);
+    /* the three splits */
+    emo_builder b;
+    memset(&b, 0, sizeof b);
+    b.c = c;
+    c->tok_start = ima_calloc(1, sizeof(size_t));
+    for (int s = 0; s < 3 && !st; s++) {
+        const char *sn = ima_emo_split_names[s];
+        float *w = NULL, *a = NULL;
+        int64_t *tu = NULL, *lab = NULL;
+        size_t T, Dw, T2, Da, T3, U;
+        char p2[4096];
+        if ((st = emo_path(p2, sizeof p2, "%s/%s/words.npy", dir, sn)) || (st = ima_npy_read_f32_matrix(p2, &w, &T, &Dw))) break;
+        if (!(st = emo_path(p2, sizeof p2, "%s/%s/acoustic.npy", dir, sn))) st = ima_npy_read_f32_matrix(p2, &a, &T2, &Da);
+        if (!st && !(st = emo_path(p2, sizeof p2, "%s/%s/token_utt.npy", dir, sn))) st = ima_npy_read_labels(p2, &tu, &T3);
+        if (!st && !(st = emo_path(p2, sizeof p2, "%s/%s/labels.npy", dir, sn))) st = ima_npy_read_labels(p2, &lab, &U);
+        if (!st && (Dw != IMA_EMO_WORD_DIM || Da != IMA_EMO_ACOUSTIC_DIM || T2 != T || T3 != T))
+            st = ima_error("%s/%s: words (%zu x %zu), acoustic (%zu x %zu) and token_utt (%zu) disagree (expected T x %d, "
+                           "T x %d, T)",
+                           dir, sn, T, Dw, T2, Da, T3, IMA_EMO_WORD_DIM, IMA_EMO_ACOUSTIC_DIM);
+        for (size_t t = 0; !st && t < T; t++)
+            if (tu[t] < 0 || (size_t)tu[t] >= U || (t > 0 && tu[t] < tu[t - 1]))
+                st = ima_error("%s/%s/token_utt.npy: row %zu: utterance %lld out of order or outside 0..%zu", dir, sn, t,
+                               (long long)tu[t], U ? U - 1 : 0);
+        for (size_t u = 0; !st && u < U; u++)
+            if (lab[u] < 0 || lab[u] >= IMA_EMO_N_CLASSES)
+                st = ima_error("%s/%s/labels.npy: row %zu: label %lld (expected 0..3)", dir, sn, u, (long long)lab[u]);
+        /* utterances.tsv and tokens.tsv */
+        FILE *fu = NULL, *ft = NULL;
+        char up[4096], tp[4096];
+        if (!st && !(st = emo_path(up, sizeof up, "%s/%s/utterances.tsv", dir, sn)) && !(fu = fopen(up, "rb")))
+            st = ima_error("%s: cannot open (%s)", up, strerror(errno));
+        if (!st && !(st = emo_path(tp, sizeof tp, "%s/%s/tokens.tsv", dir, sn)) && !(ft = fopen(tp, "rb")))
+            st = ima_error("%s: cannot open (%s)", tp, strerror(errno));
+        size_t ti = 0, lineno = 1;
+        if (!st && (getline(&line, &lcap, fu) <= 0 || getline(&line, &lcap, ft) <= 0))
+            st = ima_error("%s/%s: empty utterances.tsv or tokens.tsv (expected a header line)", dir, sn);
+        for (size_t u = 0; !st && u < U; u++) {
+            lineno++;
+            char *fl[4];
+            if (getline(&uline, &ucap, fu) <= 0 || tsv_fields(uline, fl, 4) != 4) {
+                st = ima_error("%s:%zu: expected 'id<TAB>speaker<TAB>label<TAB>text' for utterance %zu", up, lineno, u);
+                break;
+            }
+            char **words = NULL;
+            float *t0 = NULL, *t1 = NULL;
+            size_t N = 0;
+            while (ti + N < T && (size_t)tu[ti + N] == u) N++;
+            words = ima_calloc(N ? N : 1, sizeof(char *));
+            t0 = ima_malloc((N ? N : 1) * sizeof(float));
+            t1 = ima_malloc((N ? N : 1) * sizeof(float));
+            for (size_t l = 0; l < N && !st; l++) {
+                char *fk[4], *e0, *e1;
+                if (getline(&line, &lcap, ft) <= 0 || tsv_fields(line, fk, 4) != 4) {
+                    st = ima_error("%s: token %zu: expected 'word<TAB>start<TAB>end<TAB>utterance'", tp, ti + l);
+                    break;
+                }
+                t0[l] = strtof(fk[1], &e0);
+                t1[l] = strtof(fk[2], &e1);
+                if (*e0 || *e1 || e0 == fk[1] || e1 == fk[2]) st = ima_error("%s: token %zu: bad start/end '%s' '%s'", tp, ti + l, fk[1], fk[2]);
+                words[l] = strdup(fk[0]);
+            }
+            if (!st) {
+                /* emo_builder_add copies fixed-width words and lookup forms; add the vectors by hand */
+                char (*wb)[64] = ima_calloc(N ? N : 1, 64);
+                for (size_t l = 0; l < N; l++) snprintf(wb[l], 64, "%s", words[l]);
+                emo_builder_add(&b, fl[0], fl[1], fl[3], lab[u], s, N, wb, t0, t1, a + ti * IMA_EMO_ACOUSTIC_DIM);
+                free(wb);
+                c->wvec = grow(c->wvec, b.cap_tokens * IMA_EMO_WORD_DIM, sizeof(float));
+                memcpy(c->wvec + (c->n_tokens - N) * IMA_EMO_WORD_DIM, w + ti * IMA_EMO_WORD_DIM,
+                       N * IMA_EMO_WORD_DIM * sizeof(float));
+            }
+            for (size_t l = 0; l < N; l++) free(words[l]);
+            free(words);
+            free(t0);
+            free(t1);
+            ti += N;
+        }
+        if (fu) fclose(fu);
+        if (ft) fclose(ft);
+        free(w);
+        free(a);
+        free(tu);
+        free(lab);
+    }
+    free(line);
+    free(uline);
+    c->tokens_read = tokens_read;
+    if (st) ima_emo_corpus_free(c);
+    return st;
+}

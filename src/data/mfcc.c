@@ -174,7 +174,8 @@ int ima_mfcc_compute(ima_mfcc *m, float **frames, size_t *T, const float *wave, 
         return ima_error("%s: signal of %zu samples is shorter than one %g ms window (%zu samples)", __func__, n,
                          m->cfg.frame_ms, m->N);
     size_t C = m->Q - 1;
-    float *f = ima_malloc(t * C * sizeof(float)); // (T, C)
+    float *f = ima_try_malloc(t * C, sizeof(float)); // (T, C); t < n: no wrap
+    if (!f) return ima_error_prefix("%s", __func__);
     for (size_t i = 0; i < t; i++) mfcc_frame(m, f + i * C, wave + i * m->shift);
     *frames = f;
     *T = t;
@@ -205,10 +206,15 @@ int ima_speech_features_wave(ima_mfcc *m, float *out, const float *wave, size_t 
 }
 
 int ima_speech_features(ima_mfcc *m, float *out, const char *path) {
+    int limited;
+    return ima_speech_features_band(m, out, path, 0, &limited);
+}
+
+int ima_speech_features_band(ima_mfcc *m, float *out, const char *path, double band_hz, int *limited) {
     IMA_ASSERT(m->Q - 1 == IMA_MFCC_COEFFS);
     float *wave;
     size_t n;
-    if (ima_audio_load(path, m->cfg.sample_rate, &wave, &n)) return IMA_ERR;
+    if (ima_audio_load_band(path, m->cfg.sample_rate, band_hz, &wave, &n, limited)) return IMA_ERR;
     int st = ima_speech_features_wave(m, out, wave, n);
     free(wave);
     if (st) return ima_error_prefix("%s", path);

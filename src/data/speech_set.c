@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 
 #include "data/speech_internal.h"
+#include "ima/audio.h"
 #include "ima/common.h"
+#include "io/file.h"
 #include "ima/digits.h"
 
 const char *const ima_split_names[IMA_NUM_SPLITS] = {"train", "valid", "test"};
@@ -108,10 +110,17 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 static void add_recording(ima_speech_set *s, ima_mfcc *m, int source, const char *path, int digit,
                           const char *speaker) {
     float feat[IMA_SPEECH_DIM];
-    if (ima_speech_features(m, feat, path))
-        ima_speech_set_skip(s, source, path, ima_last_error());
-    else
+    int limited = 0;
+    if (ima_speech_features_band(m, feat, path, s->bandwidth_hz, &limited)) {
+        /* the entry names the file: keep the reason only ("PATH: why" -> "why") */
+        const char *why = ima_last_error();
+        size_t n = strlen(path);
+        while (!strncmp(why, path, n) && !strncmp(why + n, ": ", 2)) why += n + 2;
+        ima_speech_set_skip(s, source, path, why);
+    } else {
         ima_speech_set_push(s, feat, digit, speaker, source, path);
+        s->n_band_limited += (size_t)limited;
+    }
 }
 
 int ima_speech_add_dir(ima_speech_set *s, ima_mfcc *m, const char *dir, ima_progress_fn fn, void *ctx) {
@@ -163,8 +172,8 @@ int ima_speech_add_dir(ima_speech_set *s, ima_mfcc *m, const char *dir, ima_prog
 }
 
 int ima_speech_add_manifest(ima_speech_set *s, ima_mfcc *m, const char *manifest, ima_progress_fn fn, void *ctx) {
-    FILE *f = fopen(manifest, "r");
-    if (!f) return ima_error("%s: cannot open manifest: %s", manifest, strerror(errno));
+    FILE *f = ima_fopen_regular(manifest, NULL); /* a folder or a FIFO is refused here, by name */
+    if (!f) return ima_error_prefix("manifest");
     /* folder of the manifest, for relative paths */
     char base[4096];
     snprintf(base, sizeof base, "%s", manifest);
@@ -315,5 +324,53 @@ int ima_speech_split(ima_speech_set *s, const char *const *valid, size_t n_valid
         }
     free(ids);
     free(spk_split);
+    return IMA_OK;
+}
+
+/* ---- bandwidth --------------------------------------------------------------------------------- */
+
+static void scan_one(ima_speech_set *s, const char *path) {
+    int rate = 0;
+    if (ima_audio_rate(path, &rate) || rate < IMA_AUDIO_MIN_RATE || rate > IMA_AUDIO_MAX_RATE) return;
+    if (!s->lowest_rate || rate < s->lowest_rate) s->lowest_rate = rate;
+}
+
+int ima_speech_scan_bandwidth(ima_speech_set *s, const char *src, int is_manifest) {
+    if (!is_manifest) {
+        DIR *d = opendir(src);
+        if (!d) return ima_error("%s: cannot open recordings folder: %s", src, strerror(errno));
+        struct dirent *e;
+        char path[8192];
+        while ((e = readdir(d))) {
+            if (e->d_name[0] == '.') continue;
+            snprintf(path, sizeof path, "%s/%s", src, e->d_name);
+            struct stat st;
+            if (stat(path, &st) == 0 && S_ISREG(st.st_mode)) scan_one(s, path);
+        }
+        closedir(d);
+    } else {
+        FILE *f = ima_fopen_regular(src, NULL);
+        if (!f) return ima_error_prefix("manifest");
+        char base[4096], path[8192];
+        snprintf(base, sizeof base, "%s", src);
+        char *slash = strrchr(base, '/');
+        if (slash) slash[1] = '\0';
+        else base[0] = '\0';
+        char *line = NULL;
+        size_t lcap = 0;
+        ssize_t len;
+        while ((len = getline(&line, &lcap, f)) >= 0) { /* lines the add function would refuse are skipped here */
+            while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
+            char *t1 = strchr(line, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+            if (line[0] == '#' || !t2 || !t2[1]) continue;
+            snprintf(path, sizeof path, "%s%s", t2[1] == '/' ? "" : base, t2 + 1);
+            scan_one(s, path);
+        }
+        free(line);
+        fclose(f);
+    }
+    double cap = IMA_SPEECH_RATE / 2.0, bw = s->lowest_rate ? s->lowest_rate / 2.0 : cap;
+    if (bw > cap) bw = cap;
+    if (!(s->bandwidth_hz > 0) || bw < s->bandwidth_hz) s->bandwidth_hz = bw;
     return IMA_OK;
 }

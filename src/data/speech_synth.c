@@ -148,10 +148,19 @@ int ima_speech_add_synth(ima_speech_set *s, ima_mfcc *m, const ima_synth_config 
                 ima_speech_set_skip(s, src, name, "espeak-ng produced no audio");
                 continue;
             }
-            float *raw = ima_malloc(b.n * sizeof(float)); // (n) at espeak's rate
+            float *raw = ima_try_malloc(b.n, sizeof(float)); // (n) at espeak's rate
+            if (!raw) {
+                st = ima_error_prefix("espeak-ng");
+                break;
+            }
             for (size_t i = 0; i < b.n; i++) raw[i] = (float)b.buf[i] / 32768.0f;
-            size_t n;
-            st = ima_audio_resample(&wave, &n, raw, b.n, (double)espeak_rate, IMA_SPEECH_RATE);
+            size_t n, nraw = b.n;
+            int limited = 0; /* to the corpus bandwidth, as every recording (docs/data.md) */
+            st = s->bandwidth_hz > 0 && s->bandwidth_hz < IMA_SPEECH_RATE / 2.0
+                     ? ima_audio_band_limit(&raw, &nraw, (double)espeak_rate, s->bandwidth_hz, &limited)
+                     : IMA_OK;
+            s->n_band_limited += (size_t)limited;
+            if (!st) st = ima_audio_resample(&wave, &n, raw, nraw, (double)espeak_rate, IMA_SPEECH_RATE);
             free(raw);
             if (st) break;
             if (ima_speech_features_wave(m, feat, wave, n)) {

@@ -21,9 +21,14 @@ static int write_split(const char *dir, const char *split, size_t n, double R, c
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, split);
     if (mkdir(path, 0777) && errno != EEXIST) return ima_error("%s: cannot create folder", path);
-    float *a = ima_malloc(n * TOY_DA * sizeof(float)), *b = ima_malloc(n * TOY_DB * sizeof(float));
-    int64_t *label = ima_malloc(n * sizeof(int64_t));
-    uint8_t *an = ima_malloc(n), *bn = ima_malloc(n);
+    /* n is the caller's: an error naming the size when it does not fit, not an abort */
+    float *a = ima_try_malloc(n, TOY_DA * sizeof(float)), *b = ima_try_malloc(n, TOY_DB * sizeof(float));
+    int64_t *label = ima_try_malloc(n, sizeof(int64_t));
+    uint8_t *an = ima_try_malloc(n, 1), *bn = ima_try_malloc(n, 1);
+    if (!a || !b || !label || !an || !bn) {
+        free(a), free(b), free(label), free(an), free(bn);
+        return ima_error_prefix("%s", path);
+    }
     double p_noise = R / (1.0 + R);
     for (size_t i = 0; i < n; i++) {
         int c = (int)ima_rng_below(rng, TOY_K);

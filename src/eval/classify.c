@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ima/common.h"
+#include "ima/epoch.h"
 #include "ima/eval.h"
 #include "ima/loss_xent.h"
 #include "ima/nn.h"
@@ -62,6 +63,42 @@ static void mlp_predict(const ima_mlp *mlp, ima_mlp_acts *acts, int64_t *pred, c
     }
 }
 
+/* one SGD step on a batch of the (scaled) training rows: the batch step of ima_epoch_run; returns 1
+ * (stop: diverged) when the loss is not finite */
+typedef struct {
+    ima_mlp *mlp;
+    ima_mlp_acts *acts;
+    const float *xt;          // (n_train, D) scaled inputs
+    const int64_t *y;         // (n_train)
+    float *xb;                // (B, D) gathered batch
+    int64_t *yb;              // (B)
+    float *probs, *dlog, *lrow; // (B, C) (B, C) (B)
+    float *params, *grads, *scratch;
+    size_t P, C, D;
+    int L;
+    float lr;
+    double sum;               // sum over the epoch's rows of the loss
+} sgd_ctx;
+
+static int sgd_batch(void *vc, const size_t *idx, size_t B, size_t b, size_t nb) {
+    (void)b, (void)nb;
+    sgd_ctx *c = vc;
+    size_t D = c->D;
+    for (size_t t = 0; t < B; t++) {
+        memcpy(c->xb + t * D, c->xt + idx[t] * D, D * sizeof *c->xb);
+        c->yb[t] = c->y[idx[t]];
+    }
+    ima_mlp_forward(c->mlp, c->acts, c->xb, B);
+    double l = ima_softmax_xent_forward(c->lrow, c->probs, c->acts->out[c->L - 1], c->yb, B, c->C);
+    if (!isfinite(l)) return 1;
+    c->sum += l * (double)B;
+    ima_softmax_xent_backward(c->dlog, c->probs, c->yb, 1.0f / (float)B, B, c->C);
+    memset(c->grads, 0, c->P * sizeof *c->grads);
+    ima_mlp_backward(c->mlp, c->acts, NULL, c->dlog, c->xb, B, c->scratch);
+    ima_sgd_update(c->params, c->grads, c->P, c->lr);
+    return 0;
+}
+
 int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const ima_classifier_config *cfg,
                        const float *train_x, const int64_t *train_y, size_t n_train, const float *valid_x,
                        const int64_t *valid_y, size_t n_valid, size_t D) {
@@ -99,8 +136,12 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
     ima_classifier *clf = ima_calloc(1, sizeof *clf);
     clf->D = D;
     clf->C = C;
-    clf->mean = ima_calloc(D, sizeof *clf->mean);
-    clf->inv_sd = ima_malloc(D * sizeof *clf->inv_sd);
+    clf->mean = ima_try_calloc(D, sizeof *clf->mean);
+    clf->inv_sd = ima_try_malloc(D, sizeof *clf->inv_sd);
+    if (!clf->mean || !clf->inv_sd) {
+        ima_classifier_free(clf);
+        return ima_error_prefix("%s", __func__);
+    }
     for (size_t d = 0; d < D; d++) clf->inv_sd[d] = 1.0f;
     if (cfg->standardize) {
         for (size_t d = 0; d < D; d++) {
@@ -116,8 +157,14 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
             clf->inv_sd[d] = sd > 1e-12 ? (float)(1.0 / sd) : 1.0f;
         }
     }
-    float *xt = ima_malloc(ntd * sizeof *xt); // (n_train, D) scaled
-    float *xv = ima_malloc(nvd * sizeof *xv); // (n_valid, D) scaled
+    /* every buffer the caller's sizes choose, before any work: out of memory is an error naming the size */
+    float *xt = ima_try_malloc(ntd, sizeof *xt); // (n_train, D) scaled
+    float *xv = ima_try_malloc(nvd, sizeof *xv); // (n_valid, D) scaled
+    if (!xt || !xv) {
+        free(xt), free(xv);
+        ima_classifier_free(clf);
+        return ima_error_prefix("%s", __func__);
+    }
     scale_inputs(xt, train_x, clf->mean, clf->inv_sd, n_train, D);
     scale_inputs(xv, valid_x, clf->mean, clf->inv_sd, n_valid, D);
 
@@ -129,18 +176,25 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
     width[L] = C;
     size_t P = ima_mlp_setup(&clf->mlp, L, width);
     size_t B = cfg->batch;
-    float *params = ima_malloc(P * sizeof *params); // (P) candidate being trained
-    float *grads = ima_malloc(P * sizeof *grads);   // (P)
-    clf->params = ima_malloc(P * sizeof *clf->params);
-    float *acts_buf = ima_malloc(ima_mlp_acts_size(&clf->mlp, B) * sizeof *acts_buf);
-    float *scratch = ima_malloc((ima_mlp_scratch_size(&clf->mlp, B) + 1) * sizeof *scratch);
-    float *xb = ima_malloc(B * D * sizeof *xb);      // (B, D) gathered batch
-    int64_t *yb = ima_malloc(B * sizeof *yb);        // (B)
-    float *probs = ima_malloc(B * C * sizeof *probs); // (B, C)
-    float *dlog = ima_malloc(B * C * sizeof *dlog);   // (B, C)
-    float *lrow = ima_malloc(B * sizeof *lrow);       // (B)
-    size_t *order = ima_malloc(n_train * sizeof *order);
-    int64_t *pred = ima_malloc(n_valid * sizeof *pred);
+    float *params = ima_try_malloc(P, sizeof *params); // (P) candidate being trained
+    float *grads = ima_try_malloc(P, sizeof *grads);   // (P)
+    clf->params = ima_try_malloc(P, sizeof *clf->params);
+    float *acts_buf = ima_try_malloc(ima_mlp_acts_size(&clf->mlp, B), sizeof *acts_buf);
+    float *scratch = ima_try_malloc(ima_mlp_scratch_size(&clf->mlp, B) + 1, sizeof *scratch);
+    float *xb = ima_try_malloc(B, D * sizeof *xb);      // (B, D) gathered batch
+    int64_t *yb = ima_try_malloc(B, sizeof *yb);        // (B)
+    float *probs = ima_try_malloc(B, C * sizeof *probs); // (B, C)
+    float *dlog = ima_try_malloc(B, C * sizeof *dlog);   // (B, C)
+    float *lrow = ima_try_malloc(B, sizeof *lrow);       // (B)
+    size_t *order = ima_try_malloc(n_train, sizeof *order);
+    int64_t *pred = ima_try_malloc(n_valid, sizeof *pred);
+    if (!params || !grads || !clf->params || !acts_buf || !scratch || !xb || !yb || !probs || !dlog || !lrow ||
+        !order || !pred) {
+        free(xt), free(xv), free(params), free(grads), free(acts_buf), free(scratch), free(xb), free(yb);
+        free(probs), free(dlog), free(lrow), free(order), free(pred);
+        ima_classifier_free(clf);
+        return ima_error_prefix("%s", __func__);
+    }
     ima_mlp_acts acts;
     ima_mlp_acts_bind(&acts, &clf->mlp, acts_buf, B);
 
@@ -158,28 +212,11 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
         for (size_t i = 0; i < n_train; i++) order[i] = i;
         double epoch_loss = 0.0;
         int diverged = 0;
+        sgd_ctx c = {&clf->mlp, &acts, xt, train_y, xb, yb, probs, dlog, lrow, params, grads, scratch, P, C, D, L, lr, 0.0};
         for (size_t e = 0; e < cfg->epochs && !diverged; e++) {
-            ima_rng_shuffle(&rng, order, n_train);
-            double sum = 0.0;
-            for (size_t i0 = 0; i0 < n_train; i0 += B) {
-                size_t b = n_train - i0 < B ? n_train - i0 : B;
-                for (size_t t = 0; t < b; t++) {
-                    memcpy(xb + t * D, xt + order[i0 + t] * D, D * sizeof *xb);
-                    yb[t] = train_y[order[i0 + t]];
-                }
-                ima_mlp_forward(&clf->mlp, &acts, xb, b);
-                double l = ima_softmax_xent_forward(lrow, probs, acts.out[L - 1], yb, b, C);
-                if (!isfinite(l)) {
-                    diverged = 1;
-                    break;
-                }
-                sum += l * (double)b;
-                ima_softmax_xent_backward(dlog, probs, yb, 1.0f / (float)b, b, C);
-                memset(grads, 0, P * sizeof *grads);
-                ima_mlp_backward(&clf->mlp, &acts, NULL, dlog, xb, b, scratch);
-                ima_sgd_update(params, grads, P, lr);
-            }
-            epoch_loss = sum / (double)n_train;
+            c.sum = 0.0;
+            diverged = ima_epoch_run(order, n_train, B, 0, &rng, sgd_batch, &c) != 0;
+            epoch_loss = c.sum / (double)n_train;
         }
         for (size_t i = 0; i < P && !diverged; i++) diverged = !isfinite(params[i]);
         r.diverged[k] = diverged;

@@ -66,7 +66,8 @@ int ima_detection_eval(ima_detection *out, const float *y, const uint8_t *noise,
     r.best_f1 = NAN;
     r.best_threshold = NAN;
     if (r.ranked) {
-        scored *s = ima_malloc(n * sizeof *s); // (n) selected samples, ascending y
+        scored *s = ima_try_malloc(n, sizeof *s); // (n) selected samples, ascending y
+        if (!s) return ima_error_prefix("%s", __func__);
         size_t m = 0;
         for (size_t i = 0; i < N; i++)
             if (!mask || mask[i]) s[m++] = (scored){y[i], (uint8_t)(noise[i] != 0)};

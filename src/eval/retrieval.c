@@ -49,8 +49,7 @@ static int cmp_dcand(const void *a, const void *b) {
     return (x->i > y->i) - (x->i < y->i);
 }
 
-/* ||a - b||^2 (D) in double, from the original (uncentred) values */
-static double sqdist_exact(const float *a, const float *b, size_t D) {
+double ima_sqdist_exact(const float *a, const float *b, size_t D) {
     double s = 0.0;
     for (size_t d = 0; d < D; d++) {
         double t = (double)a[d] - (double)b[d];
@@ -71,13 +70,23 @@ int ima_knn(size_t *nbr, float *dist, size_t *n_queries, const float *z, const u
     size_t nd, bn;
     if (ima_mul_overflows(N, D, &nd) || ima_mul_overflows(N, KNN_BLOCK, &bn)) return ima_error_prefix("%s", __func__);
 
+    // every buffer first: sizes the caller chose fail with an error naming the size, never an abort
+    double *mean = ima_try_calloc(D, sizeof *mean);
+    float *zc = ima_try_malloc(nd, sizeof *zc), *zn = ima_try_malloc(N, sizeof *zn);
+    size_t *qidx = ima_try_malloc(N, sizeof *qidx);                                   // (Q) indices of the queries
+    float *qb = ima_try_malloc(KNN_BLOCK * D, sizeof *qb);                             // (B, D) gathered queries
+    float *qn = ima_try_malloc(KNN_BLOCK, sizeof *qn);                                 // (B)
+    float *dd = ima_try_malloc(bn, sizeof *dd);                                        // (B, N) distances
+    ima_kbest_pair *heap = ima_try_malloc(K, sizeof *heap);
+    ima_kbest_pair *cands = ima_try_malloc(N, sizeof *cands); // (<= N) refined candidates of one query
+    if (!mean || !zc || !zn || !qidx || !qb || !qn || !dd || !heap || !cands) {
+        free(mean), free(zc), free(zn), free(qidx), free(qb), free(qn), free(dd), free(heap), free(cands);
+        return ima_error_prefix("%s", __func__);
+    }
     // centred copy zc (N, D) and its squared norms zn (N)
-    double *mean = ima_calloc(D, sizeof *mean);
     for (size_t i = 0; i < N; i++)
         for (size_t d = 0; d < D; d++) mean[d] += z[i * D + d];
     for (size_t d = 0; d < D; d++) mean[d] /= (double)N;
-    float *zc = ima_malloc(nd * sizeof *zc);
-    float *zn = ima_malloc(N * sizeof *zn);
     double zn_max = 0.0;
     for (size_t i = 0; i < N; i++) {
         double s = 0.0;
@@ -91,16 +100,10 @@ int ima_knn(size_t *nbr, float *dist, size_t *n_queries, const float *z, const u
     }
     free(mean);
 
-    size_t *qidx = ima_malloc(N * sizeof *qidx); // (Q) indices of the queries
     size_t Q = 0;
     for (size_t i = 0; i < N; i++)
         if (!query_mask || query_mask[i]) qidx[Q++] = i;
 
-    float *qb = ima_malloc(KNN_BLOCK * D * sizeof *qb); // (B, D) gathered queries
-    float *qn = ima_malloc(KNN_BLOCK * sizeof *qn);     // (B)
-    float *dd = ima_malloc(bn * sizeof *dd); // (B, N) distances
-    ima_kbest_pair *heap = ima_malloc(K * sizeof *heap);
-    ima_kbest_pair *cands = ima_malloc(N * sizeof *cands); // (<= N) refined candidates of one query
     int rc = IMA_OK;
 
     for (size_t q0 = 0; q0 < Q && rc == IMA_OK; q0 += KNN_BLOCK) {
@@ -129,7 +132,7 @@ int ima_knn(size_t *nbr, float *dist, size_t *n_queries, const float *z, const u
             size_t m = 0;
             for (size_t j = 0; j < N; j++) {
                 if (j == qi || (group && group[j] == group[qi]) || (double)row[j] > tau) continue;
-                cands[m++] = (ima_kbest_pair){sqdist_exact(z + qi * D, z + j * D, D), j};
+                cands[m++] = (ima_kbest_pair){ima_sqdist_exact(z + qi * D, z + j * D, D), j};
             }
             IMA_ASSERT(m >= K);
             qsort(cands, m, sizeof *cands, cmp_dcand);
@@ -168,13 +171,17 @@ int ima_precision_at_k(double *prec, size_t *hits, size_t *n_queries, const floa
     size_t qk;
     if (ima_mul_overflows(Q, kmax, &qk)) return ima_error_prefix("%s", __func__);
 
-    size_t *nbr = ima_malloc(qk * sizeof *nbr); // (Q, kmax)
+    size_t *nbr = ima_try_malloc(qk, sizeof *nbr); // (Q, kmax)
+    size_t *h = ima_try_calloc(n_k, sizeof *h);
+    if (!nbr || !h) {
+        free(nbr), free(h);
+        return ima_error_prefix("%s", __func__);
+    }
     if (ima_knn(nbr, NULL, NULL, z, query_mask, group, N, D, kmax)) {
-        free(nbr);
+        free(nbr), free(h);
         return ima_error_prefix("%s", __func__);
     }
     size_t q = 0;
-    size_t *h = ima_calloc(n_k, sizeof *h);
     for (size_t i = 0; i < N; i++) {
         if (query_mask && !query_mask[i]) continue;
         for (size_t t = 0; t < n_k; t++)

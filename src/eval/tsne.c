@@ -42,14 +42,7 @@ void ima_sparse_free(ima_sparse *m) {
     memset(m, 0, sizeof *m);
 }
 
-static double euclid(const float *a, const float *b, size_t D) {
-    double s = 0.0;
-    for (size_t d = 0; d < D; d++) {
-        double t = (double)a[d] - (double)b[d];
-        s += t * t;
-    }
-    return sqrt(s);
-}
+static double euclid(const float *a, const float *b, size_t D) { return sqrt(ima_sqdist_exact(a, b, D)); }
 
 /* ---- vantage-point tree ------------------------------------------------------------ */
 
@@ -563,15 +556,6 @@ int ima_tsne_run(float *Yout, ima_tsne_result *res, const float *X, size_t N, si
 
 #define TW_BLOCK 256
 
-static double exact_sq(const float *a, const float *b, size_t D) {
-    double s = 0.0;
-    for (size_t d = 0; d < D; d++) {
-        double t = (double)a[d] - (double)b[d];
-        s += t * t;
-    }
-    return s;
-}
-
 int ima_trustworthiness(double *out, const float *X, size_t D, const float *Y, size_t E, size_t N, size_t k) {
     if (k < 1 || 2 * k >= N)
         return ima_error("%s: k=%zu must satisfy 1 <= k < N/2 (N=%zu)", __func__, k, N);
@@ -611,7 +595,7 @@ int ima_trustworthiness(double *out, const float *X, size_t D, const float *Y, s
                 size_t j = emb[i * k + m];
                 // rank of j = 1 + others before it in i's input-space order. GEMM distances decide
                 // outside a rounding margin; inside it the exact double distances (then the index) do.
-                double dj = exact_sq(X + i * D, X + j * D, D);
+                double dj = ima_sqdist_exact(X + i * D, X + j * D, D);
                 double margin = 1e-5 * ((double)row[j] + (double)xn[i] + xn_max);
                 size_t rank = 1;
                 for (size_t l = 0; l < N; l++) {
@@ -620,7 +604,7 @@ int ima_trustworthiness(double *out, const float *X, size_t D, const float *Y, s
                     if (dl < (double)row[j] - margin) {
                         rank++;
                     } else if (dl <= (double)row[j] + margin) {
-                        double e = exact_sq(X + i * D, X + l * D, D);
+                        double e = ima_sqdist_exact(X + i * D, X + l * D, D);
                         rank += e < dj || (e == dj && l < j);
                     }
                 }

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "ima/common.h"
@@ -106,4 +107,126 @@ void ima_atomic_abort(ima_atomic_file *a) {
         free(a->tmp);
         a->tmp = NULL;
     }
+}
+
+/* ---- output sets ------------------------------------------------------------------------------ */
+
+void ima_outset_init(ima_outset *s) { memset(s, 0, sizeof *s); }
+
+const char *ima_outset_add(ima_outset *s, const char *final) {
+    static const char suffix[] = ".part.XXXXXX";
+    IMA_ASSERT(s->n < IMA_OUTSET_MAX); /* a fixed number of outputs per command */
+    size_t n = strlen(final);
+    char *f = ima_try_malloc(n + 1, 1), *t = ima_try_malloc(n + sizeof suffix, 1);
+    if (!f || !t) {
+        free(f);
+        free(t);
+        ima_error_prefix("%s", final);
+        return NULL;
+    }
+    memcpy(f, final, n + 1);
+    memcpy(t, final, n);
+    memcpy(t + n, suffix, sizeof suffix);
+    int fd = mkstemp(t);
+    if (fd < 0) {
+        int e = errno;
+        free(f);
+        free(t);
+        ima_error("%s: cannot write here: %s", final, strerror(e));
+        return NULL;
+    }
+    close(fd);
+    s->final[s->n] = f;
+    s->staged[s->n] = t;
+    s->n++;
+    return t;
+}
+
+int ima_outset_commit(ima_outset *s) {
+    /* what could make a rename fail is checked for every file before the first one moves */
+    for (int i = 0; i < s->n; i++) {
+        struct stat st;
+        if (lstat(s->final[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            ima_error("%s: is a folder; cannot replace it with the output file", s->final[i]);
+            ima_outset_abort(s);
+            return IMA_ERR;
+        }
+    }
+    for (int i = 0; i < s->n; i++) {
+        if (rename(s->staged[i], s->final[i]) != 0) {
+            int e = errno;
+            ima_error("%s: cannot move the finished file into place: %s", s->final[i], strerror(e));
+            /* the ones already renamed are whole files; the rest are removed */
+            for (int k = 0; k < i; k++) free(s->staged[k]), s->staged[k] = NULL;
+            ima_outset_abort(s);
+            return IMA_ERR;
+        }
+        fsync_parent_dir(s->final[i]);
+        free(s->staged[i]);
+        s->staged[i] = NULL;
+    }
+    ima_outset_abort(s); /* frees the names */
+    return IMA_OK;
+}
+
+void ima_outset_abort(ima_outset *s) {
+    for (int i = 0; i < s->n; i++) {
+        if (s->staged[i]) unlink(s->staged[i]);
+        free(s->staged[i]);
+        free(s->final[i]);
+    }
+    memset(s, 0, sizeof *s);
+}
+
+/* ---- folders ---------------------------------------------------------------------------------- */
+
+int ima_mkdirs(const char *dir) {
+    size_t n = strlen(dir);
+    char *p = ima_try_malloc(n + 1, 1);
+    if (!p) return ima_error_prefix("%s", dir);
+    memcpy(p, dir, n + 1);
+    int rc = IMA_OK;
+    for (size_t i = 1; i <= n && rc == IMA_OK; i++) {
+        if (p[i] != '/' && p[i] != '\0') continue;
+        char c = p[i];
+        p[i] = '\0';
+        struct stat st;
+        if (mkdir(p, 0777) != 0) {
+            int e = errno;
+            if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))
+                rc = ima_error("%s: cannot create the folder %s: %s", dir, p,
+                               e == EEXIST ? "a file of that name is in the way" : strerror(e));
+        }
+        p[i] = c;
+    }
+    free(p);
+    return rc;
+}
+
+int ima_atomic_clean_stale(const char *path) {
+    const char *slash = strrchr(path, '/');
+    const char *base = slash ? slash + 1 : path;
+    size_t dn = slash ? (size_t)(slash - path) : 0, bn = strlen(base);
+    char dir[4096];
+    if (dn + 2 > sizeof dir) return 0;
+    if (slash) {
+        memcpy(dir, path, dn ? dn : 1);
+        dir[dn ? dn : 1] = '\0';
+    } else {
+        strcpy(dir, ".");
+    }
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        const char *nm = e->d_name;
+        if (strncmp(nm, base, bn) || strncmp(nm + bn, ".tmp.", 5) || strlen(nm + bn + 5) != 6) continue;
+        char full[8192];
+        struct stat st;
+        snprintf(full, sizeof full, "%s/%s", dir, nm);
+        if (lstat(full, &st) == 0 && S_ISREG(st.st_mode) && unlink(full) == 0) removed++;
+    }
+    closedir(d);
+    return removed;
 }

@@ -421,10 +421,10 @@ int ima_npy_read_labels(const char *path, int64_t **labels, size_t *n) {
     if (ima_npy_read(&a, path) != IMA_OK) return IMA_ERR;
     int rc = IMA_OK;
     if (!(a.ndim == 1 || (a.ndim == 2 && a.shape[1] == 1)))
-        rc = ima_error("%s: header field 'shape': labels must be a 1-D array (N,) or (N, 1), got %d-D%s", path,
+        rc = ima_error("%s: header field 'shape': expected a 1-D integer array (N,) or (N, 1), got %d-D%s", path,
                        a.ndim, a.ndim == 2 ? " with more than one column" : "");
     else if (a.dtype == IMA_DTYPE_F32 || a.dtype == IMA_DTYPE_F64)
-        rc = ima_error("%s: header field 'descr': labels must be integers (uint8, int32 or int64), got %s; "
+        rc = ima_error("%s: header field 'descr': expected integers (uint8, int32 or int64), got %s; "
                        "save with a.astype('<i8')", path, ima_dtype_name(a.dtype));
     if (rc != IMA_OK) {
         ima_npy_free(&a);

@@ -17,25 +17,29 @@
 
 /* ---- configuration <-> JSON (the field tables of io/checkpoint_fields.h) ------------------- */
 
-#define FMAX 1e9 /* weights and lambdas: ima_config_validate names the tighter rules */
+/* The codec's ranges keep every cast defined (an int field within int, a float within float); the
+ * tighter rules are ima_config_validate's, so that its messages are the ones a user reads. */
+#define IMAX 2147483647.0
+#define SMAX 9007199254740992.0 /* 2^53: a double's exact integers */
+#define FMAX 3.4028234663852886e38 /* FLT_MAX */
 
 static const ima_json_field config_fields[] = {
-    {"n_modalities", IMA_JF_INT, offsetof(ima_config, n_modalities), 1, IMA_MAX_MODALITIES},
-    {"latent_width", IMA_JF_SIZE, offsetof(ima_config, latent_width), 1, 65536},
-    {"lambda_glob", IMA_JF_FLOAT, offsetof(ima_config, lambda_glob), 0, FMAX},
+    {"n_modalities", IMA_JF_INT, offsetof(ima_config, n_modalities), -IMAX - 1, IMAX},
+    {"latent_width", IMA_JF_SIZE, offsetof(ima_config, latent_width), 0, SMAX},
+    {"lambda_glob", IMA_JF_FLOAT, offsetof(ima_config, lambda_glob), -FMAX, FMAX},
     {"center_inputs", IMA_JF_BOOL, offsetof(ima_config, center_inputs), 0, 1},
 };
 
 static const ima_json_field modality_fields[] = {
     {"name", IMA_JF_NAME, offsetof(ima_modality_config, name), 0, 0},
-    {"input_width", IMA_JF_SIZE, offsetof(ima_modality_config, input_width), 1, 1 << 24},
-    {"hidden_width", IMA_JF_SIZE, offsetof(ima_modality_config, hidden_width), 1, 65536},
+    {"input_width", IMA_JF_SIZE, offsetof(ima_modality_config, input_width), 0, SMAX},
+    {"hidden_width", IMA_JF_SIZE, offsetof(ima_modality_config, hidden_width), 0, SMAX},
     {"loss", IMA_JF_LOSS, offsetof(ima_modality_config, loss), 0, 0},
-    {"lambda_rec", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_rec), 0, FMAX},
-    {"lambda_align", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_align), 0, FMAX},
-    {"lambda_local", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_local), 0, FMAX},
-    {"lambda_corr", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_corr), 0, FMAX},
-    {"rho", IMA_JF_FLOAT, offsetof(ima_modality_config, rho), 0, 1},
+    {"lambda_rec", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_rec), -FMAX, FMAX},
+    {"lambda_align", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_align), -FMAX, FMAX},
+    {"lambda_local", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_local), -FMAX, FMAX},
+    {"lambda_corr", IMA_JF_FLOAT, offsetof(ima_modality_config, lambda_corr), -FMAX, FMAX},
+    {"rho", IMA_JF_FLOAT, offsetof(ima_modality_config, rho), -FMAX, FMAX},
 };
 
 static char *config_json(const ima_config *c) {
@@ -205,6 +209,18 @@ int ima_checkpoint_save(const char *path, const ima_model *m, const ima_train_co
     return rc;
 }
 
+/* Parameters of a validated config (model.h: three 3-layer MLPs per modality); < 2^62, no wrap. */
+static size_t config_param_count(const ima_config *c) {
+    size_t P = 0, d = c->latent_width;
+    for (int j = 0; j < c->n_modalities; j++) {
+        size_t D = c->mod[j].input_width, H = c->mod[j].hidden_width;
+        P += D * H + H + H * H + H + H * d + d;  /* encoder */
+        P += d * H + H + H * H + H + H * D + D;  /* decoder */
+        P += D * H + H + H * H + H + H + 1;      /* importance net */
+    }
+    return P;
+}
+
 /* Reads the file and its metadata: config, Adam steps, training configuration and state. */
 static int read_meta(ima_st_file *f, const char *path, ima_config *cfg, adam_steps *steps, ima_train_config *tc,
                      ima_train_state *st) {
@@ -240,6 +256,15 @@ int ima_checkpoint_load(const char *path, size_t max_batch, ima_model **out, ima
     adam_steps steps;
     if (read_meta(&f, path, &cfg, &steps, tc, st)) return IMA_ERR;
     ima_model *m = NULL;
+    /* the file must hold the parameters its config asks for (Adam's two moments count them) before a
+     * model of that size is allocated: a 2^24-wide config in a small file is refused here */
+    size_t P = config_param_count(&cfg);
+    const ima_st_tensor *am = ima_st_find(&f, "optimizer.adam_m");
+    if (!am || am->dtype != IMA_DTYPE_F32 || am->ndim != 1 || am->count != P) {
+        ima_error("%s: tensor 'optimizer.adam_m': expected F32 (%zu) as the config's %zu parameters need; the "
+                  "checkpoint does not match its own config", path, P, P);
+        goto fail;
+    }
     if (ima_model_init(&m, &cfg, max_batch, 0)) {
         ima_error_prefix("%s", path);
         goto fail;

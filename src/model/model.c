@@ -128,7 +128,7 @@ int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uin
         m->n_acts += B * D /* xc */ + 3 * B /* y, y_imp, y_comp */ + B * d /* du */;
     }
     m->n_params = m->n_params_ae + m->n_params_imp;
-    m->n_acts += 3 * B * d /* z, dz, dz_dec */ + B * widest /* tmp */ + scratch + 2 * B /* row_scale, row_loss */;
+    m->n_acts += 2 * B * d /* z, dz */ + B * widest /* tmp */ + scratch + 2 * B /* row_scale, row_loss */;
 
     /* the parameters first, then the activations (B rows), so that a message says which one did not fit */
     if (!(m->params = ima_try_calloc(m->n_params, sizeof(float))) ||
@@ -176,7 +176,6 @@ int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uin
     IMA_ASSERT(po == m->n_params_ae && io == m->n_params);
     m->z = a, a += B * d;
     m->dz = a, a += B * d;
-    m->dz_dec = a, a += B * d;
     m->tmp = a, a += B * widest;
     m->scratch = a, a += scratch;
     m->row_scale = a, a += B;
@@ -217,23 +216,6 @@ void ima_model_param_counts(const ima_model *m, size_t *encoders, size_t *decode
     if (encoders) *encoders = e;
     if (decoders) *decoders = g;
     if (importance) *importance = i;
-}
-
-size_t ima_mlp_param_views(const ima_mlp *mlp, const char *prefix, ima_param_view *v, size_t n, size_t cap) {
-    for (int l = 0; l < mlp->n_layers; l++) {
-        for (int k = 0; k < 2; k++, n++) {
-            if (n >= cap) continue;
-            ima_param_view *p = &v[n];
-            snprintf(p->name, sizeof p->name, "%s.%d.%s", prefix, l, k ? "bias" : "weight");
-            p->data = k ? mlp->b[l] : mlp->W[l];
-            p->grad = k ? mlp->db[l] : mlp->dW[l];
-            p->ndim = k ? 1 : 2;
-            p->shape[0] = mlp->width[l + 1];
-            p->shape[1] = k ? 0 : mlp->width[l];
-            p->count = k ? mlp->width[l + 1] : mlp->width[l + 1] * mlp->width[l];
-        }
-    }
-    return n;
 }
 
 size_t ima_model_param_views(const ima_model *m, ima_param_view *views, size_t cap) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ima/common.h"
+#include "ima/epoch.h"
 #include "ima/importance.h"
 #include "ima/train.h"
 
@@ -59,69 +60,97 @@ static int grads_finite(const float *g, size_t n) {
     return !bad;
 }
 
+/* one epoch of the running stage: the batch step of ima_epoch_run and what it accumulates */
+typedef struct {
+    ima_model *m;
+    const ima_dataset *ds;
+    const ima_train_config *cfg;
+    ima_train_state *st;
+    const ima_train_callbacks *cb;
+    ima_batch_buffer *bb;
+    ima_epoch_report *rep;
+    ima_weights weights;
+    double dead_min[IMA_MAX_MODALITIES];
+    const float *targets;      // local-ev: (N, M) targets of this stage 2, NULL otherwise
+    float *tbuf;               // (B, M) this batch's rows of them
+    const size_t *idx;         // the batch's row indices
+} epoch_ctx;
+
+static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b, double w) {
+    ima_model *m = e->m;
+    ima_stage1_terms t;
+    char name[64];
+    const char *bad;
+    ima_stage1_forward_backward(m, batch, e->weights, 1, &t);
+    if ((bad = bad_term1(m, &t, name, sizeof name)) || !grads_finite(m->grads, m->n_params_ae))
+        return ima_error("stage 1, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
+                         "stopped before this update",
+                         e->st->round, e->st->epoch + 1, b + 1, bad ? bad : "(a gradient)");
+    ima_stage1_step(m, &e->cfg->adam_stage1);
+    e->rep->s1.glob += w * t.glob;
+    e->rep->s1.total += w * t.total;
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        e->rep->s1.rec[j] += w * t.rec[j];
+        e->rep->s1.align[j] += w * t.align[j];
+        double f = ima_model_dead_fraction(m, j, B);
+        if (f < e->dead_min[j]) e->dead_min[j] = f;
+    }
+    return IMA_OK;
+}
+
+static int stage2_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b, double w) {
+    ima_model *m = e->m;
+    ima_stage2_terms t;
+    char name[64];
+    const char *bad;
+    ima_batch tb = *batch; /* local-ev: this batch's rows of the targets (B, M) */
+    if (e->targets) {
+        size_t M = (size_t)m->cfg.n_modalities;
+        for (size_t i = 0; i < B; i++) memcpy(e->tbuf + i * M, e->targets + e->idx[i] * M, M * sizeof(float));
+        tb.target = e->tbuf;
+    }
+    ima_stage2_forward_backward(m, &tb, e->weights, 1, &t);
+    if ((bad = bad_term2(m, &t, name, sizeof name)) || !grads_finite(m->grads + m->n_params_ae, m->n_params_imp))
+        return ima_error("stage 2, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
+                         "stopped before this update",
+                         e->st->round, e->st->epoch + 1, b + 1, bad ? bad : "(a gradient)");
+    ima_stage2_step(m, &e->cfg->adam_stage2);
+    e->rep->s2.total += w * t.total;
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        e->rep->s2.teach[j] += w * t.teach[j];
+        e->rep->s2.corr[j] += w * t.corr[j];
+        e->rep->s2.local[j] += w * t.local[j];
+        e->rep->s2.ybar[j] += w * t.ybar[j];
+        double s = 0;
+        for (size_t i = 0; i < B; i++) s += m->mod[j].y_imp[i];
+        e->rep->mean_y[j] += w * s / (double)B;
+    }
+    return IMA_OK;
+}
+
+static int train_batch(void *vc, const size_t *idx, size_t B, size_t b, size_t nb) {
+    epoch_ctx *e = vc;
+    const ima_batch *batch = ima_batch_gather(e->bb, e->ds, idx, B);
+    e->idx = idx;
+    double w = (double)B / (double)e->ds->n; /* epoch averages weight batches by their rows */
+    int rc = e->st->stage == 1 ? stage1_batch(e, batch, B, b, w) : stage2_batch(e, batch, B, b, w);
+    if (rc == IMA_OK && e->cb && e->cb->on_batch) e->cb->on_batch(e->cb->ctx, e->st, b + 1, nb);
+    return rc;
+}
+
 static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, ima_train_state *st,
                      const ima_train_callbacks *cb, size_t *order, ima_batch_buffer *bb, ima_epoch_report *rep,
                      const float *targets, float *tbuf) {
-    int M = m->cfg.n_modalities, stage = st->stage;
-    size_t N = ds->n, Bmax = cfg->batch_size, nb = (N + Bmax - 1) / Bmax;
-    ima_weights weights = st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE;
-    for (size_t i = 0; i < N; i++) order[i] = i;
-    ima_rng_shuffle(&st->rng, order, N);
-    double dead_min[IMA_MAX_MODALITIES];
-    for (int j = 0; j < M; j++) dead_min[j] = 1.0;
+    int M = m->cfg.n_modalities;
+    epoch_ctx e = {m, ds, cfg, st, cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE, {0},
+                   targets, tbuf, NULL};
+    for (int j = 0; j < M; j++) e.dead_min[j] = 1.0;
     double t0 = ima_wall_seconds();
-    for (size_t b = 0; b < nb; b++) {
-        size_t lo = b * Bmax, B = (lo + Bmax <= N) ? Bmax : N - lo;
-        const ima_batch *batch = ima_batch_gather(bb, ds, order + lo, B);
-        char name[64];
-        const char *bad;
-        double w = (double)B / (double)N; /* epoch averages weight batches by their rows */
-        if (stage == 1) {
-            ima_stage1_terms t;
-            ima_stage1_forward_backward(m, batch, weights, 1, &t);
-            if ((bad = bad_term1(m, &t, name, sizeof name)) || !grads_finite(m->grads, m->n_params_ae))
-                return ima_error("stage 1, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
-                                 "stopped before this update",
-                                 st->round, st->epoch + 1, b + 1, bad ? bad : "(a gradient)");
-            ima_stage1_step(m, &cfg->adam_stage1);
-            rep->s1.glob += w * t.glob;
-            rep->s1.total += w * t.total;
-            for (int j = 0; j < M; j++) {
-                rep->s1.rec[j] += w * t.rec[j];
-                rep->s1.align[j] += w * t.align[j];
-                double f = ima_model_dead_fraction(m, j, B);
-                if (f < dead_min[j]) dead_min[j] = f;
-            }
-        } else {
-            ima_stage2_terms t;
-            ima_batch tb = *batch; /* local-ev: this batch's rows of the targets (B, M) */
-            if (targets) {
-                for (size_t i = 0; i < B; i++) memcpy(tbuf + i * M, targets + order[lo + i] * M, M * sizeof(float));
-                tb.target = tbuf;
-            }
-            ima_stage2_forward_backward(m, &tb, weights, 1, &t);
-            if ((bad = bad_term2(m, &t, name, sizeof name)) ||
-                !grads_finite(m->grads + m->n_params_ae, m->n_params_imp))
-                return ima_error("stage 2, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
-                                 "stopped before this update",
-                                 st->round, st->epoch + 1, b + 1, bad ? bad : "(a gradient)");
-            ima_stage2_step(m, &cfg->adam_stage2);
-            rep->s2.total += w * t.total;
-            for (int j = 0; j < M; j++) {
-                rep->s2.teach[j] += w * t.teach[j];
-                rep->s2.corr[j] += w * t.corr[j];
-                rep->s2.local[j] += w * t.local[j];
-                rep->s2.ybar[j] += w * t.ybar[j];
-                double s = 0;
-                for (size_t i = 0; i < B; i++) s += m->mod[j].y_imp[i];
-                rep->mean_y[j] += w * s / (double)B;
-            }
-        }
-        if (cb && cb->on_batch) cb->on_batch(cb->ctx, st, b + 1, nb);
-    }
-    for (int j = 0; j < M; j++) rep->dead[j] = stage == 1 ? dead_min[j] : 0.0;
+    int rc = ima_epoch_run(order, ds->n, cfg->batch_size, 1, &st->rng, train_batch, &e);
+    if (rc) return rc;
+    for (int j = 0; j < M; j++) rep->dead[j] = st->stage == 1 ? e.dead_min[j] : 0.0;
     rep->seconds = ima_wall_seconds() - t0;
-    rep->samples = N;
+    rep->samples = ds->n;
     return IMA_OK;
 }
 
@@ -141,8 +170,9 @@ int ima_score_stage2_loss(void *ctx, ima_model *m, const ima_dataset *valid, ima
         return IMA_OK;
     }
     ima_batch_buffer bb;
-    ima_batch_buffer_init(&bb, valid, m->max_batch);
-    size_t N = valid->n, *idx = ima_malloc(m->max_batch * sizeof(size_t));
+    if (ima_batch_buffer_init(&bb, valid, m->max_batch)) return ima_error_prefix("validation");
+    size_t N = valid->n, *idx = ima_try_malloc(m->max_batch, sizeof(size_t));
+    if (!idx) return ima_batch_buffer_free(&bb), ima_error_prefix("validation");
     double loss = 0.0;
     for (size_t lo = 0; lo < N; lo += m->max_batch) {
         size_t B = N - lo < m->max_batch ? N - lo : m->max_batch;
@@ -213,7 +243,6 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
     memset(&sel, 0, sizeof sel);
     sel.cb = cb;
     int rc = IMA_OK;
-    float *targets = NULL, *tbuf = NULL; /* local-ev: (N, M) targets of the stage 2 in progress, (B, M) */
     if (cb && cb->valid) {
         sel.best = ima_try_malloc(m->n_params_imp, sizeof(float));
         if (!sel.best)
@@ -225,6 +254,7 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
             ima_model_importance_snapshot(m, sel.best);
         }
     }
+    float *targets = NULL, *tbuf = NULL; /* local-ev: (N, M) targets of the stage 2 in progress, (B, M) */
     while (!st->finished && rc == IMA_OK) {
         int epochs = st->stage == 1 ? cfg->epochs_stage1 : cfg->epochs_stage2;
         if (st->epoch >= epochs) { /* advance to the next stage or round */

@@ -24,10 +24,10 @@ void ima_dense_backward(float *din, float *dW, float *db, const float *dout, con
         const float *g = dout + r * O;
         for (size_t c = 0; c < O; c++) db[c] += g[c];
     }
-    /* din (B,I) = dout (B,O) W (O,I) */
+    /* din (B,I) += dout (B,O) W (O,I) */
     if (din)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)I, (int)O, 1.0f, dout, (int)O, W, (int)I,
-                    0.0f, din, (int)I);
+                    1.0f, din, (int)I);
 }
 
 void ima_dense_init(float *W, float *b, size_t I, size_t O, ima_rng *rng) {

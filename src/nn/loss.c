@@ -23,7 +23,7 @@ void ima_bce_logits_backward(float *dlogits, const float *logits, const float *t
     for (size_t r = 0; r < B; r++) {
         const float *a = logits + r * D, *x = target + r * D;
         float *g = dlogits + r * D, s = scale[r];
-        for (size_t c = 0; c < D; c++) g[c] = s * (ima_sigmoid(a[c]) - x[c]);
+        for (size_t c = 0; c < D; c++) g[c] += s * (ima_sigmoid(a[c]) - x[c]);
     }
 }
 
@@ -43,7 +43,7 @@ void ima_sse_backward(float *dpred, const float *pred, const float *target, cons
     for (size_t r = 0; r < B; r++) {
         const float *p = pred + r * D, *x = target + r * D;
         float *g = dpred + r * D, s = 2.0f * scale[r];
-        for (size_t c = 0; c < D; c++) g[c] = s * (p[c] - x[c]);
+        for (size_t c = 0; c < D; c++) g[c] += s * (p[c] - x[c]);
     }
 }
 
@@ -100,27 +100,33 @@ static inline float log1p_unit(float e) {
     return (hi ? 0.693147180559945309f : 0.0f) + l;
 }
 
-/* one row; grad is a compile-time constant at each call, so each variant is a straight loop. The
- * row sum is a float reduction in vector lanes (omp simd allows the reordering), ~1e-7 relative. */
-static inline __attribute__((always_inline)) void bce_row(float *loss, float *restrict g, const float *restrict a,
-                                                          const float *restrict x, float s, size_t D, const int grad) {
+/* one row of the loss: a float reduction in vector lanes (omp simd allows the reordering), ~1e-7
+ * relative */
+static inline float bce_row_loss(const float *restrict a, const float *restrict x, size_t D) {
     float sum = 0.0f;
 #pragma omp simd reduction(+ : sum)
     for (size_t c = 0; c < D; c++) {
         float v = a[c], t = x[c];
         float e = exp_nonpos(-fabsf(v));
         sum += (v > 0.0f ? v : 0.0f) - v * t + log1p_unit(e);
-        if (grad) g[c] = s * ((v >= 0.0f ? 1.0f : e) / (1.0f + e) - t);
     }
-    *loss = sum;
+    return sum;
 }
 
-void ima_bce_logits_fused(float *loss_rows, float *dlogits, const float *logits, const float *target,
-                          const float *scale, size_t B, size_t D) {
+void ima_bce_logits_forward_fast(float *loss_rows, const float *logits, const float *target, size_t B, size_t D) {
+    for (size_t r = 0; r < B; r++) loss_rows[r] = bce_row_loss(logits + r * D, target + r * D, D);
+}
+
+/* sigmoid(a) = (a >= 0 ? 1 : e) / (1 + e) from the same e = exp(-|a|) as the loss */
+void ima_bce_logits_backward_fast(float *dlogits, const float *logits, const float *target, const float *scale,
+                                  size_t B, size_t D) {
     for (size_t r = 0; r < B; r++) {
-        if (dlogits)
-            bce_row(loss_rows + r, dlogits + r * D, logits + r * D, target + r * D, scale[r], D, 1);
-        else
-            bce_row(loss_rows + r, NULL, logits + r * D, target + r * D, 0.0f, D, 0);
+        const float *restrict a = logits + r * D, *restrict x = target + r * D;
+        float *restrict g = dlogits + r * D, s = scale[r];
+#pragma omp simd
+        for (size_t c = 0; c < D; c++) {
+            float v = a[c], e = exp_nonpos(-fabsf(v));
+            g[c] += s * ((v >= 0.0f ? 1.0f : e) / (1.0f + e) - x[c]);
+        }
     }
 }

@@ -1,6 +1,7 @@
 /* mlp.c: a stack of dense layers with ReLU between them (none after the last).
  * L layers, width[0] input .. width[L] output, B batch rows.
  * Parameters of layer l sit contiguously: W_l (width[l+1], width[l]) then b_l (width[l+1]). */
+#include <stdio.h>
 #include <string.h>
 
 #include "ima/common.h"
@@ -73,10 +74,28 @@ void ima_mlp_backward(const ima_mlp *mlp, const ima_mlp_acts *acts, float *dx, c
         size_t I = mlp->width[l], O = mlp->width[l + 1];
         const float *in = l > 0 ? acts->out[l - 1] : x;
         float *din = l > 0 ? buf[l & 1] : dx;
+        if (l > 0) memset(din, 0, B * I * sizeof(float)); /* hidden-layer gradients are fresh; dx accumulates */
         ima_dense_backward(din, mlp->dW[l], mlp->db[l], g, in, mlp->W[l], B, I, O);
         if (l > 0) {
             ima_relu_backward(din, din, acts->out[l - 1], B * I);
             g = din;
         }
     }
+}
+
+size_t ima_mlp_param_views(const ima_mlp *mlp, const char *prefix, ima_param_view *v, size_t n, size_t cap) {
+    for (int l = 0; l < mlp->n_layers; l++) {
+        for (int k = 0; k < 2; k++, n++) {
+            if (n >= cap) continue;
+            ima_param_view *p = &v[n];
+            snprintf(p->name, sizeof p->name, "%s.%d.%s", prefix, l, k ? "bias" : "weight");
+            p->data = k ? mlp->b[l] : mlp->W[l];
+            p->grad = k ? mlp->db[l] : mlp->dW[l];
+            p->ndim = k ? 1 : 2;
+            p->shape[0] = mlp->width[l + 1];
+            p->shape[1] = k ? 0 : mlp->width[l];
+            p->count = k ? mlp->width[l + 1] : mlp->width[l + 1] * mlp->width[l];
+        }
+    }
+    return n;
 }

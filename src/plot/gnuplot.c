@@ -125,6 +125,11 @@ static void put_header(FILE *f, const char *png, const ima_plot_style *st) {
 static int draw(workdir *w, const char *png, const char *func) {
     char *args[] = {"gnuplot", w->script, NULL};
     unlink(png); // a stale figure must not pass the check below
+    /* the output must be writable: say so, rather than letting gnuplot fail with its own words */
+    int fd = open(png, O_WRONLY | O_CREAT | O_EXCL, 0666);
+    if (fd < 0) return ima_error("%s: cannot write %s: %s", func, png, strerror(errno));
+    close(fd);
+    unlink(png);
     int rc = run_gnuplot(args, 0);
     if (rc < 0) {
         int e = errno;

@@ -9,6 +9,7 @@
 #include "ima/emotion.h"
 
 typedef struct {
+    const char *data_dir;        // a corpus folder written by `ima data emotion` (or NULL: build one)
     const char *meld_dir;        // MELD csv folder (or NULL)
     const char *iemocap_dir;     // IEMOCAP release root (or NULL)
     const int *iemocap_split;    // (5) per-session split, NULL: the default
@@ -26,8 +27,9 @@ typedef struct {
     double lr;                   // Adam learning rate (1e-3)
     float rho_words, rho_acoustic;    // importance priors (0.03, 0.7)
     float lambda_corr, lambda_local;  // stage-2 weights (1, 1)
-    int n_rho;                   // rho sweep points in [0.01, 0.99] (0 skips)
+    int n_rho;                   // rho sweep points (7: 0.01 0.03 0.1 0.3 0.5 0.7 0.9; else evenly in [0.03, 0.9]; 0 skips)
     int sweep_epochs;            // stage-2 epochs of each sweep point
+    size_t sweep_pairs;          // the sweep trains on a random subset of at most this many pairs (0: all)
     int classifier_epochs;       // MLP epochs per learning rate
     size_t tsne_points;          // tokens in each t-SNE map
     int with_baselines;
