@@ -5,7 +5,9 @@
  * (__metadata__ "config"), a batch (x.<m> (B,D_j), mask (B,M), center.<m> (D_j)), the initial
  * parameters under the C model's tensor names, and float64 reference values: u_j, y_imp_j, z for
  * both fusion weights, every stage-1 term (both fusion weights) and stage-2 term (y = 1), every
- * gradient, and 5 Adam steps of each stage (loss before each step, parameters after the last).
+ * gradient, and 5 Adam steps of each stage (loss before each step, parameters after the last);
+ * the local-ev objective's stage 2 (BCE to given targets, some missing): terms, gradients, 5 Adam
+ * steps; and the local explained-variance statistic T on a small set (docs/importance.md).
  *
  * Metric, per tensor:  worst_k |c_k - r_k| / max(|r_k|, floor),  floor = FLOOR_FRAC * max_k |r_k|.
  * The floor is relative to the tensor's own scale: elements far below it (sums that cancel) are
@@ -22,6 +24,7 @@
 #include <cjson/cJSON.h>
 
 #include "ima/common.h"
+#include "ima/importance.h"
 #include "ima/model.h"
 #include "ima/safetensors.h"
 #include "testutil.h"
@@ -272,6 +275,62 @@ static void check_stage2(ima_model *m, const ima_batch *b) {
     check_grads(m, "grad.stage2.one", 1);
 }
 
+/* the local-ev stage 2 with the file's targets: terms, gradients, then 5 Adam steps from the start */
+static void check_stage2_lev(const ima_config *cfg, const ima_batch *b0) {
+    const ima_st_tensor *tt = ima_st_find(golden, "target");
+    size_t M = (size_t)cfg->n_modalities;
+    CHECK(tt && tt->dtype == IMA_DTYPE_F32 && tt->count == b0->B * M, "golden file: 'target' must be F32 (B, M)");
+    if (!tt || tt->dtype != IMA_DTYPE_F32 || tt->count != b0->B * M) return;
+    ima_config c = *cfg;
+    c.importance_objective = IMA_IMPORTANCE_LOCAL_EV;
+    ima_model *m = load_model(&c, b0->B);
+    CHECK(m != NULL, "%s", ima_last_error());
+    if (!m) return;
+    ima_batch b = *b0;
+    b.target = (const float *)tt->data;
+    ima_stage2_terms t;
+    char name[160];
+    ima_stage2_forward_backward(m, &b, IMA_WEIGHTS_ONE, 1, &t);
+    printf("stage 2, local-ev objective (BCE to targets)\n");
+    for (int j = 0; j < c.n_modalities; j++) {
+        snprintf(name, sizeof name, "stage2_lev.teach.%s", c.mod[j].name);
+        compare_scalar(name, t.teach[j]);
+    }
+    compare_scalar("stage2_lev.total", t.total);
+    check_grads(m, "grad.stage2_lev", 1);
+    const ima_st_tensor *lt = ima_st_find(golden, "adam.stage2_lev.loss");
+    size_t steps = lt ? lt->count : 5;
+    double *init = param_snapshot(m), *loss = calloc(steps ? steps : 1, sizeof(double));
+    ima_adam_config ac = ima_adam_defaults();
+    for (size_t s = 0; s < steps; s++) {
+        ima_stage2_forward_backward(m, &b, IMA_WEIGHTS_ONE, 1, &t);
+        loss[s] = t.total;
+        ima_stage2_step(m, &ac);
+    }
+    compare(CAT_LOSS, "adam.stage2_lev.loss", loss, steps, NULL);
+    check_final_params(m, init, "adam.stage2_lev.final", 1);
+    free(init);
+    free(loss);
+    ima_model_free(m);
+}
+
+/* T of the local explained-variance statistic against the twin's brute-force numpy version */
+static void check_local_ev_stat(void) {
+    const ima_st_tensor *u = ima_st_find(golden, "lev.u"), *p = ima_st_find(golden, "lev.p");
+    const char *ks = ima_st_meta(golden, "lev_k");
+    int ok = u && p && ks && u->dtype == IMA_DTYPE_F32 && p->dtype == IMA_DTYPE_F32 && u->ndim == 2 &&
+             p->ndim == 2 && u->shape[0] == p->shape[0] && u->shape[1] == p->shape[1];
+    CHECK(ok, "golden file: lev.u, lev.p (N, d) F32 and metadata lev_k expected");
+    if (!ok) return;
+    size_t n = u->shape[0], d = u->shape[1], k = (size_t)atoi(ks);
+    float *T = malloc(n * sizeof(float));
+    int rc = ima_local_ev_stat(T, (const float *)u->data, d, (const float *)p->data, d, n, k);
+    CHECK(rc == 0, "local-ev statistic: %s", ima_last_error());
+    printf("local explained-variance statistic (N %zu, d %zu, k %zu)\n", n, d, k);
+    if (rc == 0) compare_f(CAT_LOSS, "lev.T", T, n, NULL);
+    free(T);
+}
+
 /* 5 Adam steps of one stage (y = 1) from the initial parameters on the same batch */
 static void check_adam(const ima_config *cfg, const ima_batch *b, int stage) {
     ima_model *m = load_model(cfg, b->B);
@@ -399,6 +458,8 @@ int main(void) {
     check_stage2(m, &b);
     check_adam(&cfg, &b, 1);
     check_adam(&cfg, &b, 2);
+    check_stage2_lev(&cfg, &b);
+    check_local_ev_stat();
 
     printf("summary (worst relative difference per category, floor %.0e * max|ref| per tensor)\n", FLOOR_FRAC);
     for (int c = 0; c < N_CAT; c++)

@@ -16,6 +16,10 @@ File contents (safetensors; see CONTENTS below for the exact names):
            <m>.<encoder|decoder|importance>.<layer>.<weight|bias> F32, weight (out, in);
   outputs  F64: u, y_imp, z for both fusion weights, every loss term, every gradient, and 5 Adam
            steps per stage (loss before each step, parameters after the last);
+  local-ev target (B,M) F32 (NaN = no target), the local-ev stage-2 loss (BCE of y to the targets,
+           docs/importance.md), its gradients and 5 Adam steps (names stage2_lev.*, adam.stage2_lev.*);
+           the local explained-variance statistic on a small set: lev.u (N,d) F32, lev.p (N,d) F32,
+           lev.T (N) F64 (k = LEV_K neighbours by brute force, self excluded);
   __metadata__ {"config": JSON of CONFIG, "generator": ..., "torch": version}.
 """
 import json
@@ -188,6 +192,38 @@ def stage2_loss(mods, batch, weights):
     return total, terms
 
 
+def stage2_lev_loss(mods, batch, target):
+    """local-ev: sum over modalities of the mean BCE of y_j to its targets, over rows where j is present
+    and a target exists"""
+    x, mask, center = batch["x"], batch["mask"], batch["center"]
+    total = torch.zeros(())
+    terms = {}
+    for j, (md, mc) in enumerate(zip(mods, CONFIG["modalities"])):
+        t = target[:, j]
+        p = (mask[:, j] > 0) & torch.isfinite(t)
+        logit = md.importance(x[j] - center[j])[:, 0][p]
+        teach = F.binary_cross_entropy_with_logits(logit, t[p], reduction="mean")
+        terms["teach." + mc["name"]] = teach
+        total = total + teach
+    terms["total"] = total
+    return total, terms
+
+
+LEV_N, LEV_D, LEV_K = 60, 3, 7
+
+
+def local_ev_stat(u, p, k):
+    """T_i = k ||mean_{l in N_k(i)} p_l - mean(p)||^2 / sum_c var_{l in N_k(i)}(p_lc), unbiased variance;
+    N_k(i): the k nearest other rows by u (Euclidean)"""
+    dist = ((u[:, None, :] - u[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(dist, np.inf)
+    nbr = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    P = p[nbr]                                      # (N, k, d)
+    ms = ((P.mean(1) - p.mean(0)) ** 2).sum(1)
+    spread = P.var(1, ddof=1).sum(1)
+    return k * ms / spread
+
+
 def grads_of(mods, params, loss_fn):
     for _, p in named_params(mods):
         p.grad = None
@@ -310,6 +346,26 @@ def main(path):
         else:
             assert p.grad is None or not p.grad.any(), "stage 2 must not reach the autoencoder"
 
+    # local-ev stage 2: BCE to given targets (some missing), terms and gradients
+    trng = np.random.default_rng(SEED + 1)
+    M = len(names)
+    target = f32_tensor(trng.uniform(0.0, 1.0, (B, M)))
+    target[[0, 5, 12], [0, 1, 2]] = float("nan")
+    out.append(("target", target.numpy().astype(np.float32)))
+    terms = grads_of(mods, imp_params(mods), lambda: stage2_lev_loss(mods, batch, target))
+    for k, v in terms.items():
+        f64(f"stage2_lev.{k}", v.reshape(1))
+    for n, p in named_params(mods):
+        if ".importance." in n:
+            f64(f"grad.stage2_lev.{n}", p.grad)
+
+    # the local explained-variance statistic on a small random set (numpy, float64)
+    lu = trng.standard_normal((LEV_N, LEV_D)).astype(np.float32)
+    lp = (lu[:, ::-1] * np.float32(0.8) + trng.standard_normal((LEV_N, LEV_D)).astype(np.float32)).astype(np.float32)
+    out.append(("lev.u", lu))
+    out.append(("lev.p", lp))
+    f64("lev.T", local_ev_stat(lu.astype(np.float64), lp.astype(np.float64), LEV_K))
+
     # Adam, 5 steps of each stage from the initial weights, same batch every step
     init = [p.detach().clone() for _, p in named_params(mods)]
     for stage, params, fn in (("stage1", ae_params, stage1_loss), ("stage2", imp_params, stage2_loss)):
@@ -321,9 +377,17 @@ def main(path):
         for n, p in named_params(mods):
             if (".importance." in n) == (stage == "stage2"):
                 f64(f"adam.{stage}.one.final.{n}", p)
+    with torch.no_grad():
+        for (_, p), p0 in zip(named_params(mods), init):
+            p.copy_(p0)
+    losses = adam_run(mods, imp_params(mods), lambda: stage2_lev_loss(mods, batch, target))
+    f64("adam.stage2_lev.loss", np.array(losses))
+    for n, p in named_params(mods):
+        if ".importance." in n:
+            f64(f"adam.stage2_lev.final.{n}", p)
 
     meta = {"config": json.dumps(CONFIG), "generator": "tools/ima_twin.py", "torch": torch.__version__,
-            "seed": str(SEED), "encoder_gain": str(ENCODER_GAIN), "adam": json.dumps({"lr": ADAM["lr"], "beta1": ADAM["betas"][0],
+            "seed": str(SEED), "encoder_gain": str(ENCODER_GAIN), "lev_k": str(LEV_K), "adam": json.dumps({"lr": ADAM["lr"], "beta1": ADAM["betas"][0],
                                                    "beta2": ADAM["betas"][1], "eps": ADAM["eps"],
                                                    "steps": ADAM_STEPS})}
     write_safetensors(path, out, meta)
@@ -335,6 +399,8 @@ def main(path):
                                       for k in ["total"] + [f"{a}.{n}" for n in names for a in ("corr", "local")]))
     print("adam stage1 losses", t["adam.stage1.one.loss"])
     print("adam stage2 losses", t["adam.stage2.one.loss"])
+    print("stage2_lev.total", t["stage2_lev.total"][0], "adam", t["adam.stage2_lev.loss"])
+    print("lev.T[:5]", t["lev.T"][:5])
 
 
 if __name__ == "__main__":

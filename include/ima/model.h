@@ -41,11 +41,26 @@ typedef struct {
     float rho;               // importance prior rho_j in (0,1)
 } ima_modality_config;
 
+/* Which stage-2 objective trains the importance nets (docs/importance.md). */
+typedef enum {
+    IMA_IMPORTANCE_PAPER = 0,    /* the paper's: weighted cross-covariance + Bernoulli KL to rho (SPEC 2) */
+    IMA_IMPORTANCE_LOCAL_EV = 1, /* beyond the paper: BCE to calibrated local explained-variance targets */
+} ima_importance_objective;
+#define IMA_N_IMPORTANCE_OBJECTIVES 2
+#define IMA_LOCAL_EV_DEFAULT_K 50
+
+/* "paper" / "local-ev"; NULL for a value out of range */
+const char *ima_importance_objective_name(ima_importance_objective o);
+/* Parses a name; an unknown name is an error listing the known ones. */
+int ima_importance_objective_parse(const char *name, ima_importance_objective *out);
+
 typedef struct {
     int n_modalities;        // M >= 1
     size_t latent_width;     // d
     float lambda_glob;       // weight of ||z||^2 in L_auto (1)
     int center_inputs;       // 1: subtract the training mean at encoder / importance inputs
+    ima_importance_objective importance_objective; // stage-2 objective (paper)
+    size_t local_ev_k;       // local-ev: neighbours per sample (0 = IMA_LOCAL_EV_DEFAULT_K)
     ima_modality_config mod[IMA_MAX_MODALITIES];
 } ima_config;
 
@@ -99,7 +114,7 @@ typedef struct {
     float *scratch;            // MLP backward scratch
     float *row_scale;          // (B)
     float *row_loss;           // (B) per-row reconstruction loss
-    double *work;              // (d*d + 3d + B) stage-2 reductions in double: C, T, mu_z, mu_u, g
+    double *work;              // (d*d + 3d + 3B) stage-2 work in double: C, T, mu_z, mu_u, dy, dlogit, row selection
 } ima_model;
 
 /* Largest max_batch a model (and a checkpoint's train_state) accepts. */
@@ -122,6 +137,7 @@ typedef struct {
     size_t B;
     const float *x[IMA_MAX_MODALITIES];
     const uint8_t *mask;
+    const float *target;   // (B, M) local-ev importance targets in [0,1], NaN = none; NULL for the paper's objective
 } ima_batch;
 
 /* Forward through encoders and fusion: fills u_j (mod[j].enc_acts.out[2]), y, z. */
@@ -143,6 +159,7 @@ typedef struct {
 } ima_stage1_terms;
 
 typedef struct {
+    double teach[IMA_MAX_MODALITIES];    // local-ev: mean BCE of y_j to its targets
     double corr[IMA_MAX_MODALITIES];     // ||C_j||_F^2
     double local[IMA_MAX_MODALITIES];    // KL(Bern(ybar_j) || Bern(rho_j))
     double ybar[IMA_MAX_MODALITIES];     // mean importance over present rows
@@ -177,6 +194,30 @@ void ima_stage1_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
  * z and u come from ima_model_encode(weights) and are constants. */
 void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
                                  ima_stage2_terms *terms);
+
+/* ---- the stage-2 loss terms as forward / backward pairs (stage2.c) -----------------------------
+ * n rows; sel (n) nonzero = the row takes part (modality present, and for BCE a finite target).
+ * Backward functions ACCUMULATE (+=) into their gradient outputs, scaled by dout. */
+
+/* Weighted cross-covariance: w_i = yc_i / sum_sel yc, C = sum_i w_i (z_i - mu_z)(u_i - mu_u)^T,
+ * returns ||C||_F^2. C (d, d), muz, muu (d) are written (double work space for the backward).
+ * z, u (n, d); yc (n) = 1 - y. */
+double ima_wcov_forward(double *C, double *muz, double *muu, const float *z, const float *u, const float *yc,
+                        const uint8_t *sel, size_t n, size_t d);
+/* dyc (n) += dout * d||C||^2 / d yc_i; T (d) scratch; C, muz, muu from the forward. */
+void ima_wcov_backward(double *dyc, double dout, const double *C, const double *muz, const double *muu,
+                       const float *z, const float *u, const float *yc, const uint8_t *sel, size_t n, size_t d,
+                       double *T);
+/* KL(Bern(ybar) || Bern(rho)), ybar = mean_sel y (1 - ybar from yc, no cancellation). */
+double ima_bern_kl_forward(const float *y, const float *yc, const uint8_t *sel, size_t n, double rho);
+/* dy (n) += dout * dKL/dy_i (y as the free variable; yc follows as 1 - y). */
+void ima_bern_kl_backward(double *dy, double dout, const float *y, const float *yc, const uint8_t *sel, size_t n,
+                          double rho);
+/* Mean over sel of BCE(sigmoid(logit_i), t_i) = softplus(l) - t l, stable for any logit. */
+double ima_teach_bce_forward(const float *logit, const float *t, const uint8_t *sel, size_t n);
+/* dlogit (n) += dout * (sigmoid(l_i) - t_i) / n_sel. */
+void ima_teach_bce_backward(double *dlogit, double dout, const float *logit, const float *t, const uint8_t *sel,
+                            size_t n);
 /* One Adam step on the autoencoder (stage 1) or importance (stage 2) parameter range. */
 void ima_stage1_step(ima_model *m, const ima_adam_config *cfg);
 void ima_stage2_step(ima_model *m, const ima_adam_config *cfg);

@@ -26,10 +26,17 @@ typedef struct {
     size_t tsne_points;         // test points in each t-SNE map
     int classifier_epochs;      // epochs of the downstream MLP per learning rate
     int with_baselines;         // train MVAE, JMVAE-KL and the denoising AE too
+    int importance_objective;   // ima_importance_objective of the main models (local-ev, beyond the paper)
+    int compare_objectives;     // also retrain stage 2 with the other objective on the same stage-1 models (1)
+    int reuse_seeds;            // --seeds: a seed whose OUT/seed-S/results.json exists is not rerun (0)
 } ima_repro_config;
 
 ima_repro_config ima_repro_defaults(int quick);
 /* Runs everything; progress lines on stderr. Errors name the file or step. */
 int ima_repro_digits(const ima_repro_config *cfg);
+/* Runs ima_repro_digits once per seed into OUT/seed-S (the rho sweep only for the first seed), then
+ * writes OUT/report.md (mean and sd over the seeds of every number of Tables 1 and 5 and of the
+ * detection table) and OUT/results.json (the summary and every seed's results). */
+int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, int n_seeds);
 
 #endif

@@ -1,8 +1,10 @@
 /* cmd_repro.c: `ima repro digits`: the paper's digits experiments in one command (see repro.h).
  * Builds the corpus first when the data folder has none, by running `ima data digits`. */
 #define _POSIX_C_SOURCE 200809L
+#include <errno.h>
 #include <spawn.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +25,38 @@ typedef struct {
     const char *data, *shared, *out;
     int threads;
     int quick;
+    struct {
+        uint64_t v[64];
+        int n;
+    } seeds;                   // --seeds S1,S2,... (n = 0: one run with --seed)
 } repro_opts;
+
+/* --seeds: up to 64 comma-separated non-negative integers */
+static int parse_seeds(const char *cmd, const flag_spec *f, const char *value, void *target) {
+    repro_opts *o = (repro_opts *)((char *)target - offsetof(repro_opts, seeds));
+    o->seeds.n = 0;
+    const char *q = value;
+    while (*q) {
+        char *end;
+        errno = 0;
+        unsigned long long v = strtoull(q, &end, 10);
+        if (end == q || errno || (*end && *end != ',') || *q == '-' || o->seeds.n >= 64) {
+            fprintf(stderr, "ima %s: %s: expected up to 64 comma-separated non-negative integers, got '%s'\n", cmd,
+                    f->name, value);
+            return -1;
+        }
+        o->seeds.v[o->seeds.n++] = (uint64_t)v;
+        q = *end ? end + 1 : end;
+    }
+    if (o->seeds.n == 0) {
+        fprintf(stderr, "ima %s: %s: expected at least one seed\n", cmd, f->name);
+        return -1;
+    }
+    return 0;
+}
+
+/* in ima_importance_objective order */
+static const char *const OBJECTIVE_CHOICES[] = {"paper", "local-ev", NULL};
 
 #define O(field) offsetof(repro_opts, field)
 #define ROW FLAG_ROW
@@ -52,6 +85,15 @@ static const flag_spec FLAGS[] = {
         "epochs of the downstream MLP per learning rate", 0),
     ROW("--tsne-points", FLAG_SIZE, O(cfg.tsne_points), 10, 1000000, "N", "test points in each t-SNE map", 0),
     ROW("--no-baselines", FLAG_SET, O(cfg.with_baselines), 0, 0, NULL, "IMA only", 0),
+    {.name = "--importance-objective", .type = FLAG_CHOICE, .off = O(cfg.importance_objective), .arg = "paper|local-ev",
+     .choices = OBJECTIVE_CHOICES,
+     .help = "objective of the main IMA rows (local-ev: beyond the paper, docs/importance.md)"},
+    ROW("--no-compare", FLAG_SET, O(cfg.compare_objectives), 0, 0, NULL,
+        "do not also retrain stage 2 with the other objective (side by side by default)", 0),
+    {.name = "--seeds", .type = FLAG_CUSTOM, .off = O(seeds), .arg = "S1,S2,...", .parse = parse_seeds, .no_default = 1,
+     .help = "one run per seed into OUT/seed-S; OUT/report.md: mean and sd over the seeds"},
+    ROW("--reuse-seeds", FLAG_SET, O(cfg.reuse_seeds), 1, 0, NULL,
+        "with --seeds: a seed whose OUT/seed-S/results.json exists is summarised, not rerun", 0),
     FLAG_END,
 };
 static const flag_cmd CMD = {.cmd = "repro", .flags = FLAGS};
@@ -167,7 +209,7 @@ int cmd_repro(int argc, char **argv) {
     o.cfg.out_dir = o.out;
     make_parents(o.out);
     o.cfg.command_line = cmdline;
-    if (ima_repro_digits(&o.cfg)) {
+    if (o.seeds.n ? ima_repro_digits_seeds(&o.cfg, o.seeds.v, o.seeds.n) : ima_repro_digits(&o.cfg)) {
         fprintf(stderr, "ima repro: %s\n", ima_last_error());
         return 1;
     }

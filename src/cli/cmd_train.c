@@ -22,6 +22,9 @@
 
 static const char *const MODELS[] = {"ima", "mvae", "jmvae", "dae", NULL};
 _Static_assert(sizeof(ima_loss_kind) == sizeof(int), "--loss is a FLAG_CHOICE (int) target");
+_Static_assert(sizeof(ima_importance_objective) == sizeof(int), "--importance-objective is a FLAG_CHOICE (int) target");
+/* in ima_importance_objective order */
+static const char *const OBJECTIVE_CHOICES[] = {"paper", "local-ev", NULL};
 
 static int parse_preset(const char *cmd, const flag_spec *f, const char *value, void *target) {
     if (strcmp(value, "digits")) {
@@ -63,6 +66,12 @@ static const flag_spec FLAGS[] = {
     MODAL("--lambda-corr", FLAG_FLOAT, MOD(lambda_corr), 0, 1e9, "V", "weight of ||C_j||_F^2", V_IMA),
     ROW("--no-center", FLAG_SET, O(cfg.center_inputs), 0, 0, NULL,
         "do not subtract the training mean at encoder/importance inputs", V_IMA),
+    {.name = "--importance-objective", .type = FLAG_CHOICE, .off = O(cfg.importance_objective),
+     .arg = "paper|local-ev", .only = V_IMA, .choices = OBJECTIVE_CHOICES,
+     .help = "stage-2 objective: the paper's (covariance + prior), or local-ev\n"
+             "                             (beyond the paper, docs/importance.md: BCE to calibrated neighbour targets)"},
+    ROW("--local-ev-k", FLAG_SIZE, O(cfg.local_ev_k), 0, 100000, "K",
+        "local-ev: neighbours per sample (0: 50)", V_IMA),
     FLAG_HEADING("training:", 0),
     ROW("--epochs1", FLAG_INT, O(tc.epochs_stage1), 0, 1000000, "N", "stage-1 epochs per round", V_IMA),
     ROW("--epochs2", FLAG_INT, O(tc.epochs_stage2), 0, 1000000, "N", "stage-2 epochs per round", V_IMA),
@@ -201,6 +210,9 @@ static void epoch_line(const ima_model *m, const ima_epoch_report *r) {
                                            nm, r->s1.rec[j], nm, r->s1.align[j], nm, 100 * r->dead[j]));
         else
             n += (size_t)(j < 0 ? snprintf(line + n, sizeof line - n, " L_imp %.6g", r->s2.total)
+                  : m->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV
+                                ? snprintf(line + n, sizeof line - n, "  teach[%s] %.4g  mean_y[%s] %.3f", nm,
+                                           r->s2.teach[j], nm, r->mean_y[j])
                                 : snprintf(line + n, sizeof line - n, "  corr[%s] %.4g  local[%s] %.4g  mean_y[%s] %.3f",
                                            nm, r->s2.corr[j], nm, r->s2.local[j], nm, r->mean_y[j]));
     }

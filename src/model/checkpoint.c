@@ -45,6 +45,8 @@ static const ima_json_field modality_fields[] = {
 static char *config_json(const ima_config *c) {
     cJSON *o = cJSON_CreateObject();
     ima_json_write_fields(o, IMA_JSON_FIELDS(config_fields), c);
+    cJSON_AddStringToObject(o, "importance_objective", ima_importance_objective_name(c->importance_objective));
+    cJSON_AddNumberToObject(o, "local_ev_k", (double)c->local_ev_k);
     cJSON *mods = cJSON_AddArrayToObject(o, "modalities");
     for (int j = 0; j < c->n_modalities; j++) {
         cJSON *e = cJSON_CreateObject();
@@ -63,6 +65,21 @@ static int config_parse(ima_config *c, const char *json, const char *path) {
     if (!o) return ima_error("%s: metadata 'config' is not valid JSON", path);
     int rc = IMA_ERR;
     if (ima_json_read_fields(o, IMA_JSON_FIELDS(config_fields), c, path, "config")) goto done;
+    /* optional (checkpoints written before the field exist): absent = the paper's objective */
+    const cJSON *obj = cJSON_GetObjectItemCaseSensitive(o, "importance_objective");
+    if (obj && (!cJSON_IsString(obj) || ima_importance_objective_parse(obj->valuestring, &c->importance_objective))) {
+        ima_error("%s: metadata config: field 'importance_objective': expected \"paper\" or \"local-ev\"", path);
+        goto done;
+    }
+    if (cJSON_GetObjectItemCaseSensitive(o, "local_ev_k")) {
+        double v = 0;
+        if (ima_json_num(o, "local_ev_k", &v, path, "config")) goto done;
+        if (!(v >= 0 && v <= 1e6)) {
+            ima_error("%s: metadata config: field 'local_ev_k': expected 0..1000000, got %g", path, v);
+            goto done;
+        }
+        c->local_ev_k = (size_t)v;
+    }
     const cJSON *mods = cJSON_GetObjectItemCaseSensitive(o, "modalities");
     if (!cJSON_IsArray(mods) || cJSON_GetArraySize(mods) != c->n_modalities) {
         ima_error("%s: metadata config: field 'modalities': expected an array of n_modalities entries", path);

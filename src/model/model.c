@@ -56,6 +56,10 @@ int ima_config_validate(const ima_config *cfg) {
     if (cfg->latent_width < 1 || cfg->latent_width > 65536)
         return ima_error("config: latent_width: expected 1..65536, got %zu", cfg->latent_width);
     if (!(cfg->lambda_glob >= 0)) return ima_error("config: lambda_glob: expected >= 0");
+    if (!ima_importance_objective_name(cfg->importance_objective))
+        return ima_error("config: importance_objective: expected paper or local-ev, got %d", (int)cfg->importance_objective);
+    if (cfg->importance_objective == IMA_IMPORTANCE_LOCAL_EV && cfg->local_ev_k == 1)
+        return ima_error("config: local_ev_k: expected 0 (default %d) or at least 2, got 1", IMA_LOCAL_EV_DEFAULT_K);
     for (int j = 0; j < cfg->n_modalities; j++) {
         const ima_modality_config *c = &cfg->mod[j];
         if (!valid_name(c->name))
@@ -137,7 +141,7 @@ int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uin
         return IMA_ERR;
     }
     if (!(m->acts = ima_try_calloc(m->n_acts, sizeof(float))) ||
-        !(m->work = ima_try_calloc(d * d + 3 * d + B, sizeof(double)))) {
+        !(m->work = ima_try_calloc(d * d + 3 * d + 3 * B, sizeof(double)))) { /* C, T, mu_z, mu_u, dy, dlogit, sel */
         ima_error_prefix("ima_model_init: activations for a batch of %zu rows", B);
         ima_model_free(m);
         return IMA_ERR;

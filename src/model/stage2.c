@@ -1,11 +1,18 @@
-/* stage2.c: the importance-network loss (SPEC section 2) and its hand-written gradient.
- * For each modality j over the rows i where j is present (n_j of them):
+/* stage2.c: the importance-network losses and their hand-written gradients.
+ *
+ * Objective "paper" (SPEC section 2). For each modality j over the rows i where j is present:
  *   y_i = I_j(x_ij), y'_i = 1 - y_i = sigmoid(-logit_i), w_i = y'_i / S, S = sum_i y'_i
  *   C = sum_i w_i (z_i - mu_z)(u_ij - mu_u)^T,  L_corr = ||C||_F^2
  *   L_local = KL(Bern(ybar) || Bern(rho)),       ybar = sum_i y_i / n_j
  * z and u are constants; the gradient flows through y (and hence w) only.
- * The small d x d reductions run in double: they are cheap next to the networks.
- * M modalities, B rows, d latent. */
+ *
+ * Objective "local-ev" (docs/importance.md): over the rows where j is present and a target t_ij
+ * exists (computed before the stage by importance_local_ev.c),
+ *   L_teach = mean_i BCE(y_i, t_ij) = mean_i softplus(logit_i) - t_ij logit_i
+ *
+ * Each term is a forward / backward pair (checked one by one by finite differences in
+ * tests/test_importance.c). The small d x d reductions run in double: cheap next to the networks.
+ * M modalities, B rows (n in the term functions), d latent. */
 #include <math.h>
 #include <string.h>
 
@@ -20,95 +27,183 @@ static inline int present(const ima_batch *b, int M, size_t i, int j) { return !
 /* x log(x / r), with 0 log 0 = 0 */
 static double xlogx_over(double x, double r) { return x > 0.0 ? x * log(x / r) : 0.0; }
 
+/* ---- weighted cross-covariance ----------------------------------------------------------- */
+
+static double weight_sum(const float *yc, const uint8_t *sel, size_t n) {
+    double S = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (sel[i]) S += yc[i];
+    return S > IMA_MIN_WEIGHT_SUM ? S : IMA_MIN_WEIGHT_SUM;
+}
+
+double ima_wcov_forward(double *C, double *muz, double *muu, const float *z, const float *u, const float *yc,
+                        const uint8_t *sel, size_t n, size_t d) {
+    double Sg = weight_sum(yc, sel, n);
+    memset(muz, 0, d * sizeof(double));
+    memset(muu, 0, d * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        if (!sel[i]) continue;
+        double w = yc[i] / Sg;
+        for (size_t k = 0; k < d; k++) {
+            muz[k] += w * z[i * d + k];
+            muu[k] += w * u[i * d + k];
+        }
+    }
+    memset(C, 0, d * d * sizeof(double));
+    for (size_t i = 0; i < n; i++) {
+        if (!sel[i]) continue;
+        double w = yc[i] / Sg;
+        for (size_t a = 0; a < d; a++) {
+            double za = w * (z[i * d + a] - muz[a]);
+            double *Ca = C + a * d;
+            for (size_t k = 0; k < d; k++) Ca[k] += za * (u[i * d + k] - muu[k]);
+        }
+    }
+    double corr = 0.0;
+    for (size_t k = 0; k < d * d; k++) corr += C[k] * C[k];
+    return corr;
+}
+
+void ima_wcov_backward(double *dyc, double dout, const double *C, const double *muz, const double *muu,
+                       const float *z, const float *u, const float *yc, const uint8_t *sel, size_t n, size_t d,
+                       double *T) {
+    double Sg = weight_sum(yc, sel, n);
+    /* dL/dw_i = g_i = 2 (z_i - mu_z)^T C (u_i - mu_u) (the mu terms cancel because sum_i w_i (.) = 0);
+     * w_i = y'_i / S  =>  dL/dy'_i = (g_i - gbar) / S, gbar = sum_k w_k g_k. Two passes: g, then gbar. */
+    double gbar = 0.0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < n; i++) {
+            if (!sel[i]) continue;
+            for (size_t k = 0; k < d; k++) T[k] = 0.0;
+            for (size_t a = 0; a < d; a++) {
+                double za = z[i * d + a] - muz[a];
+                const double *Ca = C + a * d;
+                for (size_t k = 0; k < d; k++) T[k] += za * Ca[k];
+            }
+            double s = 0.0;
+            for (size_t k = 0; k < d; k++) s += T[k] * (u[i * d + k] - muu[k]);
+            double g = 2.0 * s;
+            if (pass == 0) gbar += (yc[i] / Sg) * g;
+            else dyc[i] += dout * (g - gbar) / Sg;
+        }
+    }
+}
+
+/* ---- Bernoulli KL to the prior ----------------------------------------------------------- */
+
+static size_t count_sel(const uint8_t *sel, size_t n) {
+    size_t c = 0;
+    for (size_t i = 0; i < n; i++) c += sel[i] != 0;
+    return c;
+}
+
+double ima_bern_kl_forward(const float *y, const float *yc, const uint8_t *sel, size_t n, double rho) {
+    size_t c = count_sel(sel, n);
+    if (c == 0) return 0.0;
+    double ys = 0.0, ycs = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (sel[i]) ys += y[i], ycs += yc[i];
+    double ybar = ys / (double)c, ybarc = ycs / (double)c; /* 1 - ybar is the mean of y' (no cancellation) */
+    return xlogx_over(ybar, rho) + xlogx_over(ybarc, 1.0 - rho);
+}
+
+void ima_bern_kl_backward(double *dy, double dout, const float *y, const float *yc, const uint8_t *sel, size_t n,
+                          double rho) {
+    size_t c = count_sel(sel, n);
+    if (c == 0) return;
+    double ys = 0.0, ycs = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (sel[i]) ys += y[i], ycs += yc[i];
+    double ybar = ys / (double)c, ybarc = ycs / (double)c;
+    const double eps = 1e-12;
+    double dkl = log(fmax(ybar, eps) / rho) - log(fmax(ybarc, eps) / (1.0 - rho)); /* dKL/dybar */
+    for (size_t i = 0; i < n; i++)
+        if (sel[i]) dy[i] += dout * dkl / (double)c;
+}
+
+/* ---- BCE to the local-ev targets ------------------------------------------------------------ */
+
+static double softplus(double l) { return l > 0.0 ? l + log1p(exp(-l)) : log1p(exp(l)); }
+
+double ima_teach_bce_forward(const float *logit, const float *t, const uint8_t *sel, size_t n) {
+    size_t c = count_sel(sel, n);
+    if (c == 0) return 0.0;
+    double s = 0.0;
+    for (size_t i = 0; i < n; i++)
+        if (sel[i]) s += softplus(logit[i]) - (double)t[i] * (double)logit[i];
+    return s / (double)c;
+}
+
+void ima_teach_bce_backward(double *dlogit, double dout, const float *logit, const float *t, const uint8_t *sel,
+                            size_t n) {
+    size_t c = count_sel(sel, n);
+    if (c == 0) return;
+    for (size_t i = 0; i < n; i++) {
+        if (!sel[i]) continue;
+        double l = logit[i], y = l >= 0.0 ? 1.0 / (1.0 + exp(-l)) : exp(l) / (1.0 + exp(l));
+        dlogit[i] += dout * (y - (double)t[i]) / (double)c;
+    }
+}
+
+/* ---- the stage-2 loss of the model ---------------------------------------------------------- */
+
 void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
                                  ima_stage2_terms *terms) {
     int M = m->cfg.n_modalities;
     size_t B = b->B, d = m->cfg.latent_width;
+    int teach = m->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV;
     memset(terms, 0, sizeof *terms);
     ima_model_encode(m, b, weights);
     if (weights != IMA_WEIGHTS_IMPORTANCE) ima_model_importance(m, b);
     if (grad) memset(m->grads + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
 
     /* double-precision work space from the model (no allocation per batch) */
-    double *C = m->work, *T = C + d * d, *muz = T + d, *muu = muz + d, *g = muu + d; /* (d,d) (d) (d) (d) (B) */
+    double *C = m->work, *T = C + d * d, *muz = T + d, *muu = muz + d, *dy = muu + d, *dl = dy + B; /* (d,d) (d)x3 (B)x2 */
+    uint8_t *sel = (uint8_t *)(dl + B); /* (B) */
 
     for (int j = 0; j < M; j++) {
         ima_modality *md = &m->mod[j];
         const ima_modality_config *c = &m->cfg.mod[j];
         const float *u = ima_model_u(m, j), *y = md->y_imp, *yc = md->y_comp;
-        float *dlogit = m->row_scale; /* (B, 1) */
+        const float *logit = md->imp_acts.out[2]; /* (B, 1) */
+        float *dlogit = m->row_scale;              /* (B, 1) */
+        float *tj = m->tmp;                        /* (B) this modality's targets */
 
         size_t n = 0;
-        double S = 0.0, ysum = 0.0;
+        double ysum = 0.0;
         for (size_t i = 0; i < B; i++) {
-            if (!present(b, M, i, j)) continue;
+            sel[i] = (uint8_t)present(b, M, i, j);
+            if (teach) {
+                tj[i] = b->target ? b->target[i * M + j] : NAN;
+                if (!isfinite(tj[i])) sel[i] = 0;
+            }
+            if (!sel[i]) continue;
             n++;
-            S += yc[i];
             ysum += y[i];
         }
-        if (n == 0) continue; /* no row of this modality in the batch: no term */
-        double Sg = S > IMA_MIN_WEIGHT_SUM ? S : IMA_MIN_WEIGHT_SUM;
-
-        /* weighted means and the weighted cross-covariance C (d x d) */
-        memset(muz, 0, d * sizeof(double));
-        memset(muu, 0, d * sizeof(double));
-        for (size_t i = 0; i < B; i++) {
-            if (!present(b, M, i, j)) continue;
-            double w = yc[i] / Sg;
-            for (size_t k = 0; k < d; k++) {
-                muz[k] += w * m->z[i * d + k];
-                muu[k] += w * u[i * d + k];
-            }
+        if (n == 0) continue; /* no row of this modality (with a target) in the batch: no term */
+        terms->ybar[j] = ysum / (double)n;
+        if (teach) {
+            double L = ima_teach_bce_forward(logit, tj, sel, B);
+            terms->teach[j] = L;
+            terms->total += L;
+        } else {
+            terms->corr[j] = ima_wcov_forward(C, muz, muu, m->z, u, yc, sel, B, d);
+            terms->local[j] = ima_bern_kl_forward(y, yc, sel, B, c->rho);
+            terms->total += c->lambda_local * terms->local[j] + c->lambda_corr * terms->corr[j];
         }
-        memset(C, 0, d * d * sizeof(double));
-        for (size_t i = 0; i < B; i++) {
-            if (!present(b, M, i, j)) continue;
-            double w = yc[i] / Sg;
-            for (size_t a = 0; a < d; a++) {
-                double za = w * (m->z[i * d + a] - muz[a]);
-                double *Ca = C + a * d;
-                for (size_t k = 0; k < d; k++) Ca[k] += za * (u[i * d + k] - muu[k]);
-            }
-        }
-        double corr = 0.0;
-        for (size_t k = 0; k < d * d; k++) corr += C[k] * C[k];
-
-        /* KL(Bern(ybar) || Bern(rho)); 1 - ybar is the mean of y' (no cancellation) */
-        double ybar = ysum / (double)n, ybarc = S / (double)n, rho = c->rho;
-        double local = xlogx_over(ybar, rho) + xlogx_over(ybarc, 1.0 - rho);
-        terms->corr[j] = corr;
-        terms->local[j] = local;
-        terms->ybar[j] = ybar;
-        terms->total += c->lambda_local * local + c->lambda_corr * corr;
         if (!grad) continue;
 
-        /* dL_corr/dw_i = g_i = 2 (z_i - mu_z)^T C (u_i - mu_u) */
-        double gbar = 0.0;
-        for (size_t i = 0; i < B; i++) {
-            g[i] = 0.0;
-            if (!present(b, M, i, j)) continue;
-            for (size_t k = 0; k < d; k++) T[k] = 0.0;
-            for (size_t a = 0; a < d; a++) {
-                double za = m->z[i * d + a] - muz[a];
-                const double *Ca = C + a * d;
-                for (size_t k = 0; k < d; k++) T[k] += za * Ca[k];
-            }
-            double s = 0.0;
-            for (size_t k = 0; k < d; k++) s += T[k] * (u[i * d + k] - muu[k]);
-            g[i] = 2.0 * s;
-            gbar += (yc[i] / Sg) * g[i];
+        for (size_t i = 0; i < B; i++) dy[i] = dl[i] = 0.0;
+        if (teach) {
+            ima_teach_bce_backward(dl, 1.0, logit, tj, sel, B);
+        } else {
+            /* dL/dy = lambda_local dKL/dy - lambda_corr dL_corr/dy' (y' = 1 - y); dy/dlogit = y y' */
+            ima_bern_kl_backward(dy, c->lambda_local, y, yc, sel, B, c->rho);
+            ima_wcov_backward(dy, -(double)c->lambda_corr, C, muz, muu, m->z, u, yc, sel, B, d, T);
+            for (size_t i = 0; i < B; i++) dl[i] = dy[i] * (double)y[i] * (double)yc[i];
         }
-        /* w_i = y'_i / S  =>  dL/dy'_i = (g_i - gbar) / S;  y' = 1 - y;  dy/dlogit = y y' */
-        const double eps = 1e-12;
-        double dkl = log(fmax(ybar, eps) / rho) - log(fmax(ybarc, eps) / (1.0 - rho));
-        for (size_t i = 0; i < B; i++) {
-            if (!present(b, M, i, j)) {
-                dlogit[i] = 0.0f;
-                continue;
-            }
-            double dy = c->lambda_local * dkl / (double)n - c->lambda_corr * (g[i] - gbar) / Sg;
-            dlogit[i] = (float)(dy * (double)y[i] * (double)yc[i]);
-        }
+        for (size_t i = 0; i < B; i++) dlogit[i] = sel[i] ? (float)dl[i] : 0.0f;
         ima_mlp_backward(&md->imp, &md->imp_acts, NULL, dlogit, md->xc, B, m->scratch);
     }
 }

@@ -8,6 +8,7 @@
 
 #include "ima/common.h"
 #include "ima/epoch.h"
+#include "ima/importance.h"
 #include "ima/train.h"
 
 ima_train_config ima_train_defaults(void) {
@@ -41,6 +42,7 @@ static const char *bad_term1(const ima_model *m, const ima_stage1_terms *t, char
 
 static const char *bad_term2(const ima_model *m, const ima_stage2_terms *t, char *buf, size_t n) {
     for (int j = 0; j < m->cfg.n_modalities; j++) {
+        if (!isfinite(t->teach[j])) return snprintf(buf, n, "teach[%s]", m->cfg.mod[j].name), buf;
         if (!isfinite(t->corr[j])) return snprintf(buf, n, "corr[%s]", m->cfg.mod[j].name), buf;
         if (!isfinite(t->local[j])) return snprintf(buf, n, "local[%s]", m->cfg.mod[j].name), buf;
     }
@@ -69,6 +71,8 @@ typedef struct {
     ima_epoch_report *rep;
     ima_weights weights;
     double dead_min[IMA_MAX_MODALITIES];
+    const float *targets; // (N, M) local-ev stage-2 targets of the whole data set, or NULL
+    float *tbuf;          // (batch, M) this batch's rows of them
 } epoch_ctx;
 
 static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b, double w) {
@@ -93,12 +97,18 @@ static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
     return IMA_OK;
 }
 
-static int stage2_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b, double w) {
+static int stage2_batch(epoch_ctx *e, const ima_batch *batch, const size_t *idx, size_t B, size_t b, double w) {
     ima_model *m = e->m;
+    size_t M = (size_t)m->cfg.n_modalities;
     ima_stage2_terms t;
     char name[64];
     const char *bad;
-    ima_stage2_forward_backward(m, batch, e->weights, 1, &t);
+    ima_batch tb = *batch; /* local-ev: this batch's rows of the targets (B, M) */
+    if (e->targets) {
+        for (size_t i = 0; i < B; i++) memcpy(e->tbuf + i * M, e->targets + idx[i] * M, M * sizeof(float));
+        tb.target = e->tbuf;
+    }
+    ima_stage2_forward_backward(m, &tb, e->weights, 1, &t);
     if ((bad = bad_term2(m, &t, name, sizeof name)) || !grads_finite(m->grads + m->n_params_ae, m->n_params_imp))
         return ima_error("stage 2, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
                          "stopped before this update",
@@ -106,6 +116,7 @@ static int stage2_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
     ima_stage2_step(m, &e->cfg->adam_stage2);
     e->rep->s2.total += w * t.total;
     for (int j = 0; j < m->cfg.n_modalities; j++) {
+        e->rep->s2.teach[j] += w * t.teach[j];
         e->rep->s2.corr[j] += w * t.corr[j];
         e->rep->s2.local[j] += w * t.local[j];
         e->rep->s2.ybar[j] += w * t.ybar[j];
@@ -120,15 +131,17 @@ static int train_batch(void *vc, const size_t *idx, size_t B, size_t b, size_t n
     epoch_ctx *e = vc;
     const ima_batch *batch = ima_batch_gather(e->bb, e->ds, idx, B);
     double w = (double)B / (double)e->ds->n; /* epoch averages weight batches by their rows */
-    int rc = e->st->stage == 1 ? stage1_batch(e, batch, B, b, w) : stage2_batch(e, batch, B, b, w);
+    int rc = e->st->stage == 1 ? stage1_batch(e, batch, B, b, w) : stage2_batch(e, batch, idx, B, b, w);
     if (rc == IMA_OK && e->cb && e->cb->on_batch) e->cb->on_batch(e->cb->ctx, e->st, b + 1, nb);
     return rc;
 }
 
 static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, ima_train_state *st,
-                     const ima_train_callbacks *cb, size_t *order, ima_batch_buffer *bb, ima_epoch_report *rep) {
+                     const ima_train_callbacks *cb, size_t *order, ima_batch_buffer *bb, ima_epoch_report *rep,
+                     const float *targets, float *tbuf) {
     int M = m->cfg.n_modalities;
-    epoch_ctx e = {m, ds, cfg, st, cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE, {0}};
+    epoch_ctx e = {m, ds, cfg, st, cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE, {0},
+                   targets, tbuf};
     for (int j = 0; j < M; j++) e.dead_min[j] = 1.0;
     double t0 = ima_wall_seconds();
     int rc = ima_epoch_run(order, ds->n, cfg->batch_size, 1, &st->rng, train_batch, &e);
@@ -148,6 +161,12 @@ int ima_collapse_flags(double mean_y, double corr_first, double corr) {
 
 int ima_score_stage2_loss(void *ctx, ima_model *m, const ima_dataset *valid, ima_weights weights, double score[2]) {
     (void)ctx;
+    if (m->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV) {
+        /* local-ev has no validation loss without validation targets: later epochs win (the last is kept) */
+        score[0] = 0.0;
+        score[1] = (double)m->step_imp;
+        return IMA_OK;
+    }
     ima_batch_buffer bb;
     if (ima_batch_buffer_init(&bb, valid, m->max_batch)) return ima_error_prefix("validation");
     size_t N = valid->n, *idx = ima_try_malloc(m->max_batch, sizeof(size_t));
@@ -222,6 +241,7 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
     memset(&sel, 0, sizeof sel);
     sel.cb = cb;
     int rc = IMA_OK;
+    float *targets = NULL, *tbuf = NULL; /* local-ev: (N, M) targets of the stage 2 in progress, (B, M) */
     if (cb && cb->valid) {
         sel.best = ima_try_malloc(m->n_params_imp, sizeof(float));
         if (!sel.best)
@@ -250,12 +270,22 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
             }
             continue;
         }
+        if (st->stage == 1 && targets) free(targets), targets = NULL; /* the autoencoder changes: stale */
+        if (st->stage == 2 && !targets && m->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV) {
+            targets = ima_try_malloc(ds->n * (size_t)m->cfg.n_modalities, sizeof(float));
+            if (!tbuf) tbuf = ima_try_malloc(cfg->batch_size * (size_t)m->cfg.n_modalities, sizeof(float));
+            if (!targets || !tbuf) {
+                rc = ima_error_prefix("train: local-ev targets");
+                break;
+            }
+            if ((rc = ima_local_ev_targets(targets, NULL, m, ds, NULL))) break;
+        }
         ima_epoch_report rep;
         memset(&rep, 0, sizeof rep);
         rep.round = st->round;
         rep.stage = st->stage;
         rep.epochs = epochs;
-        if ((rc = run_epoch(m, ds, cfg, st, cb, order, &bb, &rep))) break;
+        if ((rc = run_epoch(m, ds, cfg, st, cb, order, &bb, &rep, targets, tbuf))) break;
         st->epoch++;
         rep.epoch = st->epoch;
         if (rep.stage == 2 && (rc = finish_stage2_epoch(&sel, m, st, &rep))) break;
@@ -267,6 +297,7 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
     free(sel.best);
     ima_batch_buffer_free(&bb);
     free(order);
+    free(targets), free(tbuf);
     return rc;
 }
 

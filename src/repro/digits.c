@@ -21,6 +21,7 @@
 #include "ima/baselines.h"
 #include "ima/common.h"
 #include "ima/eval.h"
+#include "ima/importance.h"
 #include "ima/npy.h"
 #include "ima/plot.h"
 #include "ima/repro.h"
@@ -42,6 +43,8 @@ ima_repro_config ima_repro_defaults(int quick) {
     c.lambda_corr = 1.0f;
     c.lambda_local = 1.0f;
     c.with_baselines = 1;
+    c.importance_objective = IMA_IMPORTANCE_LOCAL_EV;
+    c.compare_objectives = 1;
     if (quick) { /* small batches: more Adam steps for the same compute on a subsample */
         c.batch = 64;
         c.train_limit = 10000;
@@ -387,6 +390,7 @@ static ima_train_callbacks watch_callbacks(train_watch *w, const split_data *val
 
 static ima_config digits_config(size_t latent, const ima_repro_config *cfg, float rho_i, float rho_s) {
     ima_config c = ima_config_digits(latent);
+    c.importance_objective = (ima_importance_objective)cfg->importance_objective;
     c.mod[0].rho = rho_i;
     c.mod[1].rho = rho_s;
     for (int j = 0; j < 2; j++) c.mod[j].lambda_corr = cfg->lambda_corr, c.mod[j].lambda_local = cfg->lambda_local;
@@ -418,6 +422,10 @@ typedef struct {
     double seconds;
     codes c[3];              // train, valid, test
     ima_detection det[2];    // test importances against the noise flags
+    int has_alt;             // the other objective's stage 2 on the same stage-1 model (compare_objectives)
+    train_watch w_alt;
+    codes c_alt[3];
+    ima_detection det_alt[2];
     double const_weight;     // image weight of the constant-weights control (chosen on validation P@10)
 } ima_part;
 
@@ -444,13 +452,34 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const ima_re
     for (int s = 0; s < 3; s++) ima_codes(&p->c[s], p->m, &sp[s]);
     for (int j = 0; j < 2; j++)
         if (ima_detection_eval(&p->det[j], p->c[2].y[j], sp[2].noise[j], NULL, sp[2].n, 0.5)) return IMA_ERR;
+    if (cfg->compare_objectives && cfg->epochs2 > 0) { /* the other objective, stage 2 only, same stage 1 */
+        ima_importance_objective main_obj = p->m->cfg.importance_objective;
+        ima_importance_objective alt = main_obj == IMA_IMPORTANCE_PAPER ? IMA_IMPORTANCE_LOCAL_EV : IMA_IMPORTANCE_PAPER;
+        float *keep = ima_malloc(p->m->n_params_imp * sizeof(float));
+        ima_model_importance_snapshot(p->m, keep);
+        p->m->cfg.importance_objective = alt;
+        say("IMA latent %zu: stage 2 again with the %s objective on the same stage-1 model", latent,
+            ima_importance_objective_name(alt));
+        int rc = retrain_stage2(p->m, &sp[0], &sp[1], cfg, &p->w_alt, cfg->seed + 500 + latent);
+        if (rc == IMA_OK) {
+            for (int s = 0; s < 3; s++) ima_codes(&p->c_alt[s], p->m, &sp[s]);
+            p->has_alt = 1;
+            for (int j = 0; j < 2 && rc == IMA_OK; j++)
+                rc = ima_detection_eval(&p->det_alt[j], p->c_alt[2].y[j], sp[2].noise[j], NULL, sp[2].n, 0.5);
+        }
+        p->m->cfg.importance_objective = main_obj;
+        ima_model_importance_restore(p->m, keep);
+        free(keep);
+        if (rc) return ima_error_prefix("IMA latent %zu, %s objective", latent, ima_importance_objective_name(alt));
+    }
     return IMA_OK;
 }
 
 static void ima_part_free(ima_part *p) {
     ima_model_free(p->m);
     free(p->w.curve);
-    for (int s = 0; s < 3; s++) codes_free(&p->c[s]);
+    free(p->w_alt.curve);
+    for (int s = 0; s < 3; s++) codes_free(&p->c[s]), codes_free(&p->c_alt[s]);
 }
 
 /* the representations of one IMA model, measured */
@@ -503,6 +532,22 @@ static int ima_part_measure(ima_part *p, split_data *sp, const ima_repro_config 
         if (rc) return IMA_ERR;
         say("  %-44s latent %2zu: P@10 %.4f  P@50 %.4f  accuracy %.2f%%", r->name, d, r->p10, r->p50, r->acc);
     }
+    if (p->has_alt) { /* the other objective's weighted z */
+        int paper_alt = p->m->cfg.importance_objective != IMA_IMPORTANCE_PAPER;
+        float *z[3];
+        for (int s = 0; s < 3; s++) z[s] = fuse(&p->c_alt[s], p->c_alt[s].y[0], p->c_alt[s].y[1], 0, 0);
+        rep_result *r = &out[(*n_out)++];
+        memset(r, 0, sizeof *r);
+        snprintf(r->name, sizeof r->name, "%s", paper_alt ? "IMA weighted z, paper's objective" : "IMA weighted z, local-ev objective");
+        snprintf(r->family, sizeof r->family, "IMA");
+        snprintf(r->view, sizeof r->view, "%s", paper_alt ? "weighted-paper" : "weighted-local-ev");
+        r->latent = d;
+        int rc = measure(r, z[0], z[1], z[2], d, &sp[0], &sp[1], &sp[2], cfg);
+        r->paper_p10 = r->paper_p50 = r->paper_acc = NAN;
+        for (int s = 0; s < 3; s++) free(z[s]);
+        if (rc) return IMA_ERR;
+        say("  %-44s latent %2zu: P@10 %.4f  P@50 %.4f  accuracy %.2f%%", r->name, d, r->p10, r->p50, r->acc);
+    }
     return IMA_OK;
 }
 
@@ -511,6 +556,8 @@ static int ima_part_measure(ima_part *p, split_data *sp, const ima_repro_config 
 typedef struct {
     double rho;
     ima_detection det[2];
+    int has_alt;
+    ima_detection det_alt[2]; // the other objective (compare_objectives)
 } rho_point;
 
 static int rho_sweep(rho_point *pts, int n, ima_part *p, split_data *sp, const ima_repro_config *cfg) {
@@ -525,12 +572,21 @@ static int rho_sweep(rho_point *pts, int n, ima_part *p, split_data *sp, const i
         pts[k].rho = rho;
         for (int j = 0; j < 2 && rc == IMA_OK; j++) rc = ima_model_set_rho(p->m, j, (float)rho);
         say("rho sweep %d/%d: rho = %.3f (stage 2 retrained on the latent-%zu stage-1 model)", k + 1, n, rho, p->latent);
-        if (rc || (rc = retrain_stage2(p->m, &sp[0], &sp[1], cfg, &w, cfg->seed + 1000 + (uint64_t)k))) break;
-        codes c;
-        ima_codes(&c, p->m, &sp[2]);
-        for (int j = 0; j < 2 && rc == IMA_OK; j++)
-            rc = ima_detection_eval(&pts[k].det[j], c.y[j], sp[2].noise[j], NULL, sp[2].n, 0.5);
-        codes_free(&c);
+        ima_importance_objective main_obj = p->m->cfg.importance_objective;
+        for (int alt = 0; alt <= (cfg->compare_objectives ? 1 : 0) && rc == IMA_OK; alt++) {
+            if (alt)
+                p->m->cfg.importance_objective =
+                    main_obj == IMA_IMPORTANCE_PAPER ? IMA_IMPORTANCE_LOCAL_EV : IMA_IMPORTANCE_PAPER;
+            if (rc || (rc = retrain_stage2(p->m, &sp[0], &sp[1], cfg, &w, cfg->seed + 1000 + (uint64_t)k))) break;
+            codes c;
+            ima_codes(&c, p->m, &sp[2]);
+            for (int j = 0; j < 2 && rc == IMA_OK; j++)
+                rc = ima_detection_eval(alt ? &pts[k].det_alt[j] : &pts[k].det[j], c.y[j], sp[2].noise[j], NULL,
+                                        sp[2].n, 0.5);
+            pts[k].has_alt = alt;
+            codes_free(&c);
+        }
+        p->m->cfg.importance_objective = main_obj;
     }
     ima_model_importance_restore(p->m, keep);
     for (int j = 0; j < 2; j++) ima_model_set_rho(p->m, j, rho0[j]);
@@ -734,12 +790,27 @@ static int make_figures(const char *out, ima_part *parts, split_data *te, rho_po
                 ys[(3 * j + 2) * n_rho + k] = rho[k].det[j].at_threshold.f1;
             }
         }
+        int ns = 6;
+        char alt_names[4][48];
+        const char *anames[4];
+        if (rho[0].has_alt) { /* both objectives: F1 of each modality under each */
+            int paper_main = cfg->importance_objective == IMA_IMPORTANCE_PAPER;
+            for (int q = 0; q < 4; q++) {
+                int alt = q >= 2, j = q % 2;
+                snprintf(alt_names[q], sizeof alt_names[q], "F1 %s, %s", j ? "speech" : "image",
+                         (paper_main != alt) ? "paper's objective" : "local-ev");
+                anames[q] = alt_names[q];
+                for (int k = 0; k < n_rho; k++)
+                    ys[q * n_rho + k] = (alt ? rho[k].det_alt[j] : rho[k].det[j]).at_threshold.f1;
+            }
+            ns = 4;
+        }
         figure *f = &figs[(*n_figs)++];
         snprintf(f->file, sizeof f->file, "fig_rho_sweep.png");
         snprintf(f->caption, sizeof f->caption, "noise detection on the test split (y < 0.5) against the prior rho (paper Figure 6)");
         char *png = path_in(out, f->file);
         ima_plot_style st = {.title = f->caption, .xlabel = "rho", .ylabel = "score"};
-        rc = ima_plot_lines(png, x, ys, names, 6, (size_t)n_rho, &st);
+        rc = ima_plot_lines(png, x, ys, ns == 4 ? anames : names, (size_t)ns, (size_t)n_rho, &st);
         free(png);
         free(x);
         free(ys);
@@ -802,6 +873,9 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     fprintf(f, "| IMA | digits configuration (image 784-500-500-d, speech 696-100-100-d, bce), inputs centred |\n");
     fprintf(f, "| training | Adam lr %g, batch %zu, %d stage-1 + %d stage-2 epochs, one round, seed %llu |\n", cfg->lr,
             cfg->batch, cfg->epochs1, cfg->epochs2, (unsigned long long)cfg->seed);
+    fprintf(f, "| importance objective | main rows: %s%s |\n",
+            cfg->importance_objective == IMA_IMPORTANCE_PAPER ? "the paper's" : "local-ev (beyond the paper, docs/importance.md)",
+            cfg->compare_objectives ? "; the other objective's stage 2 is retrained on the same stage-1 model and reported in its own rows" : "");
     fprintf(f, "| stage 2 | rho image %.2f, speech %.2f; lambda_corr %g, lambda_local %g; the stage-2 epoch with the best "
                "validation F1 at y < 0.5 is kept (validation noise flags are used for this model selection only) |\n",
             cfg->rho_image, cfg->rho_speech, cfg->lambda_corr, cfg->lambda_local);
@@ -847,24 +921,32 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     fprintf(f, "| model | modality | noise share | mean y | precision | recall | F1 | ranking AUC | best-threshold F1 "
                "|\n|---|---|---|---|---|---|---|---|---|\n");
     for (int L = 0; L < N_LATENTS; L++)
-        for (int j = 0; j < 2; j++) {
-            ima_detection *t = &parts[L].det[j];
-            fprintf(f, "| IMA latent %zu | %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", parts[L].latent,
-                    j ? "speech" : "image", t->n ? (double)t->n_noise / (double)t->n : 0.0, t->mean_y,
-                    t->at_threshold.precision, t->at_threshold.recall, t->at_threshold.f1, t->ranked ? t->auc : NAN,
-                    t->ranked ? t->best_f1 : NAN);
-        }
+        for (int alt = 0; alt <= parts[L].has_alt; alt++)
+            for (int j = 0; j < 2; j++) {
+                ima_detection *t = alt ? &parts[L].det_alt[j] : &parts[L].det[j];
+                int paper = (cfg->importance_objective == IMA_IMPORTANCE_PAPER) != alt;
+                fprintf(f, "| IMA latent %zu, %s | %s | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n",
+                        parts[L].latent, paper ? "paper's objective" : "local-ev objective (beyond the paper)",
+                        j ? "speech" : "image", t->n ? (double)t->n_noise / (double)t->n : 0.0, t->mean_y,
+                        t->at_threshold.precision, t->at_threshold.recall, t->at_threshold.f1, t->ranked ? t->auc : NAN,
+                        t->ranked ? t->best_f1 : NAN);
+            }
     fprintf(f, "\nThe paper reports that the importance networks misplace about 2%% of samples.\n");
     if (n_rho > 0) {
         fprintf(f, "\n## Figure 6 analogue: the rho sweep (stage 2 retrained per rho on the latent-%zu stage-1 model)\n\n",
                 parts[N_LATENTS - 1].latent);
         fprintf(f, "| rho | image P | image R | image F1 | image AUC | speech P | speech R | speech F1 | speech AUC "
                    "|\n|---|---|---|---|---|---|---|---|---|\n");
-        for (int k = 0; k < n_rho; k++) {
-            ima_detection *i0 = &rho[k].det[0], *i1 = &rho[k].det[1];
-            fprintf(f, "| %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", rho[k].rho,
-                    i0->at_threshold.precision, i0->at_threshold.recall, i0->at_threshold.f1, i0->ranked ? i0->auc : NAN,
-                    i1->at_threshold.precision, i1->at_threshold.recall, i1->at_threshold.f1, i1->ranked ? i1->auc : NAN);
+        for (int alt = 0; alt <= (n_rho > 0 && rho[0].has_alt); alt++) {
+            int paper = (cfg->importance_objective == IMA_IMPORTANCE_PAPER) != alt;
+            fprintf(f, "| **%s** | | | | | | | | |\n", paper ? "paper's objective" : "local-ev objective (beyond the paper)");
+            for (int k = 0; k < n_rho; k++) {
+                ima_detection *i0 = alt ? &rho[k].det_alt[0] : &rho[k].det[0], *i1 = alt ? &rho[k].det_alt[1] : &rho[k].det[1];
+                fprintf(f, "| %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", rho[k].rho,
+                        i0->at_threshold.precision, i0->at_threshold.recall, i0->at_threshold.f1,
+                        i0->ranked ? i0->auc : NAN, i1->at_threshold.precision, i1->at_threshold.recall,
+                        i1->at_threshold.f1, i1->ranked ? i1->auc : NAN);
+            }
         }
         fprintf(f, "\nThe paper finds the best F1 at rho = 0.8 (images) and 0.3 (speech).\n");
     }
@@ -894,6 +976,9 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     add_num(set, "rho_speech", cfg->rho_speech);
     add_num(set, "lambda_corr", cfg->lambda_corr);
     add_num(set, "lambda_local", cfg->lambda_local);
+    cJSON_AddStringToObject(set, "importance_objective",
+                            ima_importance_objective_name((ima_importance_objective)cfg->importance_objective));
+    cJSON_AddBoolToObject(set, "compare_objectives", cfg->compare_objectives);
     add_num(set, "n_train", (double)sp[0].n);
     add_num(set, "n_valid", (double)sp[1].n);
     add_num(set, "n_test", (double)sp[2].n);
@@ -927,9 +1012,20 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
         add_num(o, "latent", (double)parts[L].latent);
         add_num(o, "kept_stage2_epoch", parts[L].w.best_epoch);
         add_num(o, "constant_image_weight", parts[L].const_weight);
+        cJSON_AddStringToObject(o, "objective",
+                                ima_importance_objective_name((ima_importance_objective)cfg->importance_objective));
         cJSON_AddItemToObject(o, "image", detection_json(&parts[L].det[0]));
         cJSON_AddItemToObject(o, "speech", detection_json(&parts[L].det[1]));
         cJSON_AddItemToArray(imp, o);
+        if (parts[L].has_alt) {
+            cJSON *q = cJSON_CreateObject();
+            add_num(q, "latent", (double)parts[L].latent);
+            add_num(q, "kept_stage2_epoch", parts[L].w_alt.best_epoch);
+            cJSON_AddStringToObject(q, "objective", cfg->importance_objective == IMA_IMPORTANCE_PAPER ? "local-ev" : "paper");
+            cJSON_AddItemToObject(q, "image", detection_json(&parts[L].det_alt[0]));
+            cJSON_AddItemToObject(q, "speech", detection_json(&parts[L].det_alt[1]));
+            cJSON_AddItemToArray(imp, q);
+        }
     }
     cJSON *sw = cJSON_AddArrayToObject(root, "rho_sweep");
     for (int k = 0; k < n_rho; k++) {
@@ -937,6 +1033,10 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
         add_num(o, "rho", rho[k].rho);
         cJSON_AddItemToObject(o, "image", detection_json(&rho[k].det[0]));
         cJSON_AddItemToObject(o, "speech", detection_json(&rho[k].det[1]));
+        if (rho[k].has_alt) {
+            cJSON_AddItemToObject(o, "other_objective_image", detection_json(&rho[k].det_alt[0]));
+            cJSON_AddItemToObject(o, "other_objective_speech", detection_json(&rho[k].det_alt[1]));
+        }
         cJSON_AddItemToArray(sw, o);
     }
     cJSON *fa = cJSON_AddArrayToObject(root, "figures");
@@ -970,7 +1070,7 @@ int ima_repro_digits(const ima_repro_config *cfg) {
     say("corpus %s: %zu / %zu / %zu train / validation / test pairs", cfg->data_dir, sp[0].n, sp[1].n, sp[2].n);
     ima_part parts[N_LATENTS];
     memset(parts, 0, sizeof parts);
-    int max_reps = N_LATENTS * (6 + 9);
+    int max_reps = N_LATENTS * (7 + 9);
     rep_result *reps = ima_calloc((size_t)max_reps, sizeof(rep_result));
     int n_reps = 0, n_rho = cfg->n_rho, n_figs = 0;
     rho_point *rho = ima_calloc((size_t)(n_rho > 0 ? n_rho : 1), sizeof(rho_point));

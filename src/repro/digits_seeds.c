@@ -1,0 +1,203 @@
+/* digits_seeds.c: `ima repro digits --seeds S1,S2,...`: the digits repro once per seed, then the mean
+ * and standard deviation over the seeds of every number of Tables 1 and 5 and of the detection table.
+ * Each seed's report stays in OUT/seed-S; OUT/results.json keeps every seed's results.json. */
+#define _POSIX_C_SOURCE 200809L
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ima/common.h"
+#include "ima/repro.h"
+
+static cJSON *read_json(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return ima_error("%s: cannot open (%s)", path, strerror(errno)), NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = ima_malloc((size_t)(n > 0 ? n : 0) + 1);
+    size_t got = fread(buf, 1, (size_t)(n > 0 ? n : 0), f);
+    fclose(f);
+    buf[got] = '\0';
+    cJSON *o = cJSON_Parse(buf);
+    free(buf);
+    if (!o) ima_error("%s: not valid JSON", path);
+    return o;
+}
+
+static double num(const cJSON *o, const char *key) {
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+/* mean and sample sd over the finite values */
+static void mean_sd(const double *v, int n, double *mean, double *sd) {
+    double s = 0, s2 = 0;
+    int c = 0;
+    for (int k = 0; k < n; k++)
+        if (isfinite(v[k])) s += v[k], c++;
+    *mean = c ? s / c : NAN;
+    for (int k = 0; k < n; k++)
+        if (isfinite(v[k])) s2 += (v[k] - *mean) * (v[k] - *mean);
+    *sd = c > 1 ? sqrt(s2 / (c - 1)) : (c == 1 ? 0.0 : NAN);
+}
+
+static void cell(FILE *f, const double *v, int n, int digits) {
+    double m, sd;
+    mean_sd(v, n, &m, &sd);
+    if (!isfinite(m)) fprintf(f, " - |");
+    else fprintf(f, " %.*f ± %.*f |", digits, m, digits, sd);
+}
+
+static void add_stat(cJSON *o, const char *key, const double *v, int n) {
+    double m, sd;
+    mean_sd(v, n, &m, &sd);
+    cJSON *s = cJSON_AddObjectToObject(o, key);
+    if (isfinite(m)) cJSON_AddNumberToObject(s, "mean", m);
+    else cJSON_AddNullToObject(s, "mean");
+    if (isfinite(sd)) cJSON_AddNumberToObject(s, "sd", sd);
+    else cJSON_AddNullToObject(s, "sd");
+    cJSON *a = cJSON_AddArrayToObject(s, "per_seed");
+    for (int k = 0; k < n; k++) cJSON_AddItemToArray(a, isfinite(v[k]) ? cJSON_CreateNumber(v[k]) : cJSON_CreateNull());
+}
+
+/* the entry of arr whose string `key` (and number "latent") match, or NULL */
+static const cJSON *find(const cJSON *arr, const char *key, const char *val, double latent) {
+    const cJSON *e;
+    cJSON_ArrayForEach(e, arr) {
+        const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, key);
+        if (cJSON_IsString(s) && !strcmp(s->valuestring, val) && num(e, "latent") == latent) return e;
+    }
+    return NULL;
+}
+
+int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, int n) {
+    if (n < 1 || n > 64) return ima_error("repro --seeds: expected 1..64 seeds, got %d", n);
+    if (mkdir(cfg->out_dir, 0777) && errno != EEXIST)
+        return ima_error("%s: cannot create the output folder (%s)", cfg->out_dir, strerror(errno));
+    cJSON **res = ima_calloc((size_t)n, sizeof *res);
+    char path[4200];
+    int rc = IMA_OK;
+    for (int k = 0; k < n && rc == IMA_OK; k++) {
+        ima_repro_config c = *cfg;
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s/seed-%llu", cfg->out_dir, (unsigned long long)seeds[k]);
+        c.seed = seeds[k];
+        c.out_dir = dir;
+        if (k > 0) c.n_rho = 0; /* the rho sweep: first seed only */
+        snprintf(path, sizeof path, "%s/results.json", dir);
+        struct stat stt;
+        if (cfg->reuse_seeds && stat(path, &stt) == 0) {
+            fprintf(stderr, "repro: seed %llu: reusing %s (--reuse-seeds)\n", (unsigned long long)seeds[k], path);
+        } else {
+            fprintf(stderr, "repro: seed %llu (%d of %d) into %s\n", (unsigned long long)seeds[k], k + 1, n, dir);
+            if ((rc = ima_repro_digits(&c))) break;
+        }
+        if (!(res[k] = read_json(path))) rc = IMA_ERR;
+    }
+    if (rc) goto done;
+
+    /* the summary, keyed by the first seed's rows */
+    double *v = ima_malloc((size_t)n * sizeof *v);
+    snprintf(path, sizeof path, "%s/report.md", cfg->out_dir);
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        rc = ima_error("%s: cannot open for writing", path);
+        free(v);
+        goto done;
+    }
+    cJSON *root = cJSON_CreateObject(), *sa = cJSON_AddArrayToObject(root, "seeds");
+    for (int k = 0; k < n; k++) cJSON_AddItemToArray(sa, cJSON_CreateNumber((double)seeds[k]));
+    fprintf(f, "# IMA on the digits corpus over %d seeds: mean ± sd\n\nProduced by `%s`. Seeds:", n,
+            cfg->command_line ? cfg->command_line : "ima repro digits --seeds");
+    for (int k = 0; k < n; k++) fprintf(f, " %llu", (unsigned long long)seeds[k]);
+    fprintf(f, "; each seed's full report (settings, figures, the rho sweep for the first seed) is in seed-S/report.md. "
+               "Standard deviations are sample sds over the seeds.\n\n");
+    static const char *RK[] = {"p10", "p50", "p10_image_noise_queries", "p10_speech_noise_queries",
+                               "p10_excluding_same_recording", "p50_excluding_same_recording", "accuracy",
+                               "accuracy_image_noise", "accuracy_speech_noise"};
+    static const char *RH[] = {"P@10", "P@50", "P@10 image-noise queries", "P@10 speech-noise queries",
+                               "P@10 excl. rec.", "P@50 excl. rec.", "accuracy %", "accuracy image-noise %",
+                               "accuracy speech-noise %"};
+    const int NR = (int)(sizeof RK / sizeof *RK);
+    cJSON *sum_reps = cJSON_AddArrayToObject(root, "representations");
+    fprintf(f, "## Tables 1 and 5: retrieval and downstream accuracy on the test split\n\n| representation | d |");
+    for (int q = 0; q < NR; q++) fprintf(f, " %s |", RH[q]);
+    fprintf(f, "\n|---|---|");
+    for (int q = 0; q < NR; q++) fprintf(f, "---|");
+    fprintf(f, "\n");
+    const cJSON *e;
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(res[0], "representations")) {
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name");
+        if (!cJSON_IsString(nm)) continue;
+        double latent = num(e, "latent");
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", nm->valuestring);
+        cJSON_AddNumberToObject(o, "latent", latent);
+        fprintf(f, "| %s | %.0f |", nm->valuestring, latent);
+        for (int q = 0; q < NR; q++) {
+            for (int k = 0; k < n; k++) {
+                const cJSON *r = find(cJSON_GetObjectItemCaseSensitive(res[k], "representations"), "name",
+                                      nm->valuestring, latent);
+                v[k] = r ? num(r, RK[q]) * (q >= 6 ? 1.0 : 1.0) : NAN;
+            }
+            cell(f, v, n, q >= 6 ? 2 : 4);
+            add_stat(o, RK[q], v, n);
+        }
+        fprintf(f, "\n");
+        cJSON_AddItemToArray(sum_reps, o);
+    }
+    static const char *DK[] = {"precision", "recall", "f1", "auc", "best_f1", "mean_y"};
+    const int ND = (int)(sizeof DK / sizeof *DK);
+    cJSON *sum_imp = cJSON_AddArrayToObject(root, "importance");
+    fprintf(f, "\n## Importance detection on the test split (noise called when y < 0.5)\n\n| model | modality | precision | "
+               "recall | F1 | ranking AUC | best-threshold F1 | mean y |\n|---|---|---|---|---|---|---|---|\n");
+    cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(res[0], "importance")) {
+        const cJSON *ob = cJSON_GetObjectItemCaseSensitive(e, "objective");
+        if (!cJSON_IsString(ob)) continue;
+        double latent = num(e, "latent");
+        const char *obj = ob->valuestring;
+        int paper = !strcmp(obj, "paper");
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "latent", latent);
+        cJSON_AddStringToObject(o, "objective", obj);
+        for (int j = 0; j < 2; j++) {
+            const char *mod = j ? "speech" : "image";
+            cJSON *mo = cJSON_AddObjectToObject(o, mod);
+            fprintf(f, "| IMA latent %.0f, %s | %s |", latent,
+                    paper ? "paper's objective" : "local-ev objective (beyond the paper)", mod);
+            for (int q = 0; q < ND; q++) {
+                for (int k = 0; k < n; k++) {
+                    const cJSON *r = find(cJSON_GetObjectItemCaseSensitive(res[k], "importance"), "objective", obj, latent);
+                    const cJSON *d = r ? cJSON_GetObjectItemCaseSensitive(r, mod) : NULL;
+                    v[k] = d ? num(d, DK[q]) : NAN;
+                }
+                cell(f, v, n, 3);
+                add_stat(mo, DK[q], v, n);
+            }
+            fprintf(f, "\n");
+        }
+        cJSON_AddItemToArray(sum_imp, o);
+    }
+    free(v);
+    int werr = ferror(f);
+    if (fclose(f) || werr) rc = ima_error("%s: write failed", path);
+    cJSON *per = cJSON_AddArrayToObject(root, "per_seed");
+    for (int k = 0; k < n; k++) cJSON_AddItemToArray(per, res[k]), res[k] = NULL;
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    snprintf(path, sizeof path, "%s/results.json", cfg->out_dir);
+    FILE *jf = fopen(path, "w");
+    if (rc == IMA_OK && (!jf || fputs(text, jf) < 0)) rc = ima_error("%s: write failed", path);
+    if (jf && fclose(jf) && rc == IMA_OK) rc = ima_error("%s: write failed", path);
+    free(text);
+    if (rc == IMA_OK) fprintf(stderr, "repro: wrote %s/report.md and %s/results.json (%d seeds)\n", cfg->out_dir, cfg->out_dir, n);
+done:
+    for (int k = 0; k < n; k++) cJSON_Delete(res[k]);
+    free(res);
+    return rc;
+}
