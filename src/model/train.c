@@ -71,8 +71,9 @@ typedef struct {
     ima_epoch_report *rep;
     ima_weights weights;
     double dead_min[IMA_MAX_MODALITIES];
-    const float *targets; // (N, M) local-ev stage-2 targets of the whole data set, or NULL
-    float *tbuf;          // (batch, M) this batch's rows of them
+    const float *targets;      // local-ev: (N, M) targets of this stage 2, NULL otherwise
+    float *tbuf;               // (B, M) this batch's rows of them
+    const size_t *idx;         // the batch's row indices
 } epoch_ctx;
 
 static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b, double w) {
@@ -97,15 +98,15 @@ static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
     return IMA_OK;
 }
 
-static int stage2_batch(epoch_ctx *e, const ima_batch *batch, const size_t *idx, size_t B, size_t b, double w) {
+static int stage2_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b, double w) {
     ima_model *m = e->m;
-    size_t M = (size_t)m->cfg.n_modalities;
     ima_stage2_terms t;
     char name[64];
     const char *bad;
     ima_batch tb = *batch; /* local-ev: this batch's rows of the targets (B, M) */
     if (e->targets) {
-        for (size_t i = 0; i < B; i++) memcpy(e->tbuf + i * M, e->targets + idx[i] * M, M * sizeof(float));
+        size_t M = (size_t)m->cfg.n_modalities;
+        for (size_t i = 0; i < B; i++) memcpy(e->tbuf + i * M, e->targets + e->idx[i] * M, M * sizeof(float));
         tb.target = e->tbuf;
     }
     ima_stage2_forward_backward(m, &tb, e->weights, 1, &t);
@@ -130,8 +131,9 @@ static int stage2_batch(epoch_ctx *e, const ima_batch *batch, const size_t *idx,
 static int train_batch(void *vc, const size_t *idx, size_t B, size_t b, size_t nb) {
     epoch_ctx *e = vc;
     const ima_batch *batch = ima_batch_gather(e->bb, e->ds, idx, B);
+    e->idx = idx;
     double w = (double)B / (double)e->ds->n; /* epoch averages weight batches by their rows */
-    int rc = e->st->stage == 1 ? stage1_batch(e, batch, B, b, w) : stage2_batch(e, batch, idx, B, b, w);
+    int rc = e->st->stage == 1 ? stage1_batch(e, batch, B, b, w) : stage2_batch(e, batch, B, b, w);
     if (rc == IMA_OK && e->cb && e->cb->on_batch) e->cb->on_batch(e->cb->ctx, e->st, b + 1, nb);
     return rc;
 }
@@ -141,7 +143,7 @@ static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config
                      const float *targets, float *tbuf) {
     int M = m->cfg.n_modalities;
     epoch_ctx e = {m, ds, cfg, st, cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE, {0},
-                   targets, tbuf};
+                   targets, tbuf, NULL};
     for (int j = 0; j < M; j++) e.dead_min[j] = 1.0;
     double t0 = ima_wall_seconds();
     int rc = ima_epoch_run(order, ds->n, cfg->batch_size, 1, &st->rng, train_batch, &e);
@@ -241,7 +243,6 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
     memset(&sel, 0, sizeof sel);
     sel.cb = cb;
     int rc = IMA_OK;
-    float *targets = NULL, *tbuf = NULL; /* local-ev: (N, M) targets of the stage 2 in progress, (B, M) */
     if (cb && cb->valid) {
         sel.best = ima_try_malloc(m->n_params_imp, sizeof(float));
         if (!sel.best)
@@ -253,6 +254,7 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
             ima_model_importance_snapshot(m, sel.best);
         }
     }
+    float *targets = NULL, *tbuf = NULL; /* local-ev: (N, M) targets of the stage 2 in progress, (B, M) */
     while (!st->finished && rc == IMA_OK) {
         int epochs = st->stage == 1 ? cfg->epochs_stage1 : cfg->epochs_stage2;
         if (st->epoch >= epochs) { /* advance to the next stage or round */
