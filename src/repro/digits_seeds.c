@@ -65,12 +65,17 @@ static void add_stat(cJSON *o, const char *key, const double *v, int n) {
     for (int k = 0; k < n; k++) cJSON_AddItemToArray(a, isfinite(v[k]) ? cJSON_CreateNumber(v[k]) : cJSON_CreateNull());
 }
 
-/* the entry of arr whose string `key` (and number "latent") match, or NULL */
-static const cJSON *find(const cJSON *arr, const char *key, const char *val, double latent) {
+static int str_is(const cJSON *o, const char *key, const char *val) {
+    const cJSON *s = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsString(s) && !strcmp(s->valuestring, val);
+}
+
+/* the entry of arr whose string `key` (and `key2` unless NULL, and number "latent") match, or NULL */
+static const cJSON *find(const cJSON *arr, const char *key, const char *val, const char *key2, const char *val2,
+                         double latent) {
     const cJSON *e;
     cJSON_ArrayForEach(e, arr) {
-        const cJSON *s = cJSON_GetObjectItemCaseSensitive(e, key);
-        if (cJSON_IsString(s) && !strcmp(s->valuestring, val) && num(e, "latent") == latent) return e;
+        if (str_is(e, key, val) && (!key2 || str_is(e, key2, val2)) && num(e, "latent") == latent) return e;
     }
     return NULL;
 }
@@ -132,8 +137,9 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
     fprintf(f, "\n");
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(res[0], "representations")) {
-        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name");
-        if (!cJSON_IsString(nm)) continue;
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name"), *fam = cJSON_GetObjectItemCaseSensitive(e, "family"),
+                    *view = cJSON_GetObjectItemCaseSensitive(e, "view");
+        if (!cJSON_IsString(nm) || !cJSON_IsString(fam) || !cJSON_IsString(view)) continue;
         double latent = num(e, "latent");
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", nm->valuestring);
@@ -141,8 +147,9 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
         fprintf(f, "| %s | %.0f |", nm->valuestring, latent);
         for (int q = 0; q < NR; q++) {
             for (int k = 0; k < n; k++) {
-                const cJSON *r = find(cJSON_GetObjectItemCaseSensitive(res[k], "representations"), "name",
-                                      nm->valuestring, latent);
+                /* by family and view: a name may carry a per-seed choice ("constant weights (image 0.2)") */
+                const cJSON *r = find(cJSON_GetObjectItemCaseSensitive(res[k], "representations"), "family",
+                                      fam->valuestring, "view", view->valuestring, latent);
                 v[k] = r ? num(r, RK[q]) * (q >= 6 ? 1.0 : 1.0) : NAN;
             }
             cell(f, v, n, q >= 6 ? 2 : 4);
@@ -172,7 +179,8 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
                     paper ? "paper's objective" : "local-ev objective (beyond the paper)", mod);
             for (int q = 0; q < ND; q++) {
                 for (int k = 0; k < n; k++) {
-                    const cJSON *r = find(cJSON_GetObjectItemCaseSensitive(res[k], "importance"), "objective", obj, latent);
+                    const cJSON *r =
+                        find(cJSON_GetObjectItemCaseSensitive(res[k], "importance"), "objective", obj, NULL, NULL, latent);
                     const cJSON *d = r ? cJSON_GetObjectItemCaseSensitive(r, mod) : NULL;
                     v[k] = d ? num(d, DK[q]) : NAN;
                 }
