@@ -352,10 +352,13 @@ int ima_local_ev_targets(float *target, float *T_out, ima_model *m, const ima_da
     if (ima_mul_overflows(N, d, &nd) || ima_mul_overflows(nd, (size_t)M, &nd))
         return ima_error_prefix("local-ev targets");
     /* every code u_j (N, d) per modality, y = 1 (only present rows are used) */
-    float *U = ima_malloc(nd * sizeof *U);
-    size_t *idx = ima_malloc(m->max_batch * sizeof *idx);
+    float *U = ima_try_malloc(nd, sizeof *U);
+    size_t *idx = ima_try_malloc(m->max_batch, sizeof *idx);
     ima_batch_buffer bb;
-    ima_batch_buffer_init(&bb, ds, m->max_batch);
+    if (!U || !idx || ima_batch_buffer_init(&bb, ds, m->max_batch)) {
+        free(U), free(idx);
+        return ima_error_prefix("local-ev targets");
+    }
     for (size_t lo = 0; lo < N; lo += m->max_batch) {
         size_t B = N - lo < m->max_batch ? N - lo : m->max_batch;
         for (size_t i = 0; i < B; i++) idx[i] = lo + i;
