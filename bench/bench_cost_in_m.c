@@ -42,19 +42,16 @@ static void make_data(ima_dataset *ds, int M, size_t N, uint64_t seed) {
     ds->n = N;
     ds->n_modalities = M;
     float *c = ima_malloc(N * 4 * sizeof(float));
-    for (size_t k = 0; k < N * 4; k++)
-        c[k] = (float)ima_rng_normal(&rng);
+    for (size_t k = 0; k < N * 4; k++) c[k] = (float)ima_rng_normal(&rng);
     for (int j = 0; j < M; j++) {
         float A[D * 4];
-        for (int k = 0; k < D * 4; k++)
-            A[k] = (float)ima_rng_normal(&rng);
+        for (int k = 0; k < D * 4; k++) A[k] = (float)ima_rng_normal(&rng);
         ds->width[j] = D;
         ds->x[j] = ima_malloc(N * D * sizeof(float));
         for (size_t i = 0; i < N; i++)
             for (int f = 0; f < D; f++) {
                 float s = 0;
-                for (int t = 0; t < 4; t++)
-                    s += A[f * 4 + t] * c[i * 4 + t];
+                for (int t = 0; t < 4; t++) s += A[f * 4 + t] * c[i * 4 + t];
                 ds->x[j][i * D + (size_t)f] = 1.0f / (1.0f + expf(-s));
             }
     }
@@ -93,8 +90,7 @@ static double time_ima(const ima_dataset *ds, int M, int repeats, size_t *params
             fprintf(stderr, "bench: IMA M=%d: %s\n", M, ima_last_error());
             exit(1);
         }
-        if (r >= 0)
-            t[r] = bench_cpu_seconds() - t0;
+        if (r >= 0) t[r] = bench_cpu_seconds() - t0;
     }
     ima_model_free(m);
     return bench_median(t, repeats);
@@ -131,8 +127,7 @@ static double time_baseline(const ima_dataset *ds, const ima_baseline_config *cf
                     ima_last_error());
             exit(1);
         }
-        if (r >= 0)
-            t[r] = bench_cpu_seconds() - t0;
+        if (r >= 0) t[r] = bench_cpu_seconds() - t0;
     }
     ima_baseline_free(bl);
     return bench_median(t, repeats);
@@ -140,8 +135,7 @@ static double time_baseline(const ima_dataset *ds, const ima_baseline_config *cf
 
 static double binom(int n, int k) {
     double r = 1;
-    for (int i = 1; i <= k; i++)
-        r = r * (n - k + i) / i;
+    for (int i = 1; i <= k; i++) r = r * (n - k + i) / i;
     return r;
 }
 
@@ -151,18 +145,15 @@ static double mlp3(double I, double h, double O) { return I * h + h + h * h + h 
 /* JMVAE-KL with one encoder per non-empty subset (2^M - 1) and M decoders: exact parameter count */
 static double jmvae_full_params(int M) {
     double n = 0;
-    for (int k = 1; k <= M; k++)
-        n += binom(M, k) * mlp3((double)k * D, (double)k * H, 2.0 * LAT);
+    for (int k = 1; k <= M; k++) n += binom(M, k) * mlp3((double)k * D, (double)k * H, 2.0 * LAT);
     return n + M * mlp3(LAT, H, D);
 }
 
 /* least squares slope of y against x */
 static double slope(const double *x, const double *y, int n) {
     double mx = 0, my = 0, sxx = 0, sxy = 0;
-    for (int i = 0; i < n; i++)
-        mx += x[i] / n, my += y[i] / n;
-    for (int i = 0; i < n; i++)
-        sxx += (x[i] - mx) * (x[i] - mx), sxy += (x[i] - mx) * (y[i] - my);
+    for (int i = 0; i < n; i++) mx += x[i] / n, my += y[i] / n;
+    for (int i = 0; i < n; i++) sxx += (x[i] - mx) * (x[i] - mx), sxy += (x[i] - mx) * (y[i] - my);
     return sxy / sxx;
 }
 
@@ -170,8 +161,7 @@ static double slope(const double *x, const double *y, int n) {
  * exponent (slope of ln y on ln M) */
 static void growth(const double *y, double *ratio, double *power) {
     double m[N_M], lm[N_M], ly[N_M];
-    for (int i = 0; i < N_M; i++)
-        m[i] = MS[i], lm[i] = log(MS[i]), ly[i] = log(y[i]);
+    for (int i = 0; i < N_M; i++) m[i] = MS[i], lm[i] = log(MS[i]), ly[i] = log(y[i]);
     *ratio = exp(slope(m, ly, N_M));
     *power = slope(lm, ly, N_M);
 }
@@ -191,10 +181,8 @@ int main(int argc, char **argv) {
             fprintf(stderr, "bench_cost_in_m: %s: expected a positive integer\n", argv[i]);
             return 2;
         }
-        if (!strcmp(argv[i], "--rows"))
-            N = (size_t)v;
-        else if (!strcmp(argv[i], "--repeats") && v <= 64)
-            repeats = (int)v;
+        if (!strcmp(argv[i], "--rows")) N = (size_t)v;
+        else if (!strcmp(argv[i], "--repeats") && v <= 64) repeats = (int)v;
         else {
             fprintf(stderr, "bench_cost_in_m: unknown option or bad value '%s'\n", argv[i]);
             return 2;
@@ -258,22 +246,22 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_cost_in_m: cannot write %s\n", path);
         return 1;
     }
-    fprintf(f, "# Training cost against the number of modalities M\n\n"
-               "Written by `bench/cost_in_m.sh` (bench/bench_cost_in_m.c). Synthetic data: N = %zu rows, every "
-               "modality D = %d, H = %d, latent d = %d, batch %d, 1 OpenBLAS thread, bce losses. Time: median of %d "
-               "timed epochs after 2 warm-up epochs, in CPU seconds per epoch (the process CPU clock: training runs on one core, and unlike wall time it is not inflated when other processes share the machine). **m** = measured, "
-               "**c** = computed exactly, **e** = estimated (see the notes).\n\n",
-            N, D, H, LAT, BATCH, repeats);
+    fprintf(
+        f,
+        "# Training cost against the number of modalities M\n\n"
+        "Written by `bench/cost_in_m.sh` (bench/bench_cost_in_m.c). Synthetic data: N = %zu rows, every "
+        "modality D = %d, H = %d, latent d = %d, batch %d, 1 OpenBLAS thread, bce losses. Time: median of %d "
+        "timed epochs after 2 warm-up epochs, in CPU seconds per epoch (the process CPU clock: training runs on one core, and unlike wall time it is not inflated when other processes share the machine). **m** = measured, "
+        "**c** = computed exactly, **e** = estimated (see the notes).\n\n",
+        N, D, H, LAT, BATCH, repeats);
     fprintf(f, "| M | IMA s/epoch (m) | IMA params (c) | MVAE terms/batch (full) | MVAE s/epoch (m) | MVAE full "
                "s/epoch | MVAE params | JMVAE-KL encoders impl. (full) | JMVAE-KL impl. s/epoch (m) | JMVAE-KL impl. "
                "params | JMVAE-KL full params (c) | JMVAE-KL full s/epoch (e) |\n"
                "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for (int i = 0; i < N_M; i++) {
         char full[64];
-        if (isnan(t_mvae0[i]))
-            snprintf(full, sizeof full, "%.4f (m)", t_mvae_full[i]);
-        else
-            snprintf(full, sizeof full, "%.4f (e)", t_mvae_full[i]);
+        if (isnan(t_mvae0[i])) snprintf(full, sizeof full, "%.4f (m)", t_mvae_full[i]);
+        else snprintf(full, sizeof full, "%.4f (e)", t_mvae_full[i]);
         fprintf(f, "| %d | %.4f | %.0f | %d (%d) | %.4f | %s | %.0f | %d (%d) | %.4f | %.0f | %.0f | %.4f |\n", MS[i],
                 t_ima[i], p_ima[i], 1 + MS[i] + k_mvae[i], terms_full[i], t_mvae[i], full, p_mvae[i], MS[i] + 1,
                 terms_full[i], t_jm[i], p_jm[i], p_jm_full[i], t_jm_full[i]);
@@ -290,30 +278,33 @@ int main(int argc, char **argv) {
                   {"JMVAE-KL implemented parameters (c)", p_jm},
                   {"JMVAE-KL full coverage parameters, 2^M - 1 encoders (c)", p_jm_full},
                   {"JMVAE-KL full coverage time (e)", t_jm_full}};
-    fprintf(f, "\n## Growth (least-squares fits over M = 2, 3, 4, 6, 8)\n\n"
-               "| series | ratio per added modality exp(d ln y / dM) | power-law exponent d ln y / d ln M | y(8) / y(2) |\n"
-               "|---|---|---|---|\n");
+    fprintf(
+        f, "\n## Growth (least-squares fits over M = 2, 3, 4, 6, 8)\n\n"
+           "| series | ratio per added modality exp(d ln y / dM) | power-law exponent d ln y / d ln M | y(8) / y(2) |\n"
+           "|---|---|---|---|\n");
     for (size_t s = 0; s < sizeof series / sizeof *series; s++) {
         double ratio, power;
         growth(series[s].y, &ratio, &power);
-        fprintf(f, "| %s | %.3f | %.2f | %.2f |\n", series[s].name, ratio, power, series[s].y[N_M - 1] / series[s].y[0]);
+        fprintf(f, "| %s | %.3f | %.2f | %.2f |\n", series[s].name, ratio, power,
+                series[s].y[N_M - 1] / series[s].y[0]);
     }
-    fprintf(f, "\nA series linear in M has a power-law exponent near 1 (a ratio per modality that falls with M); "
-               "an exponential one has a constant ratio per modality (2 for 2^M) and a power-law exponent that "
-               "grows with M.\n\n## Notes\n\n"
-               "- IMA: one epoch of stage 1 (autoencoder) plus one epoch of stage 2 (importance networks), "
-               "round 1, through `ima_train`; parameters are encoders, decoders and importance networks.\n"
-               "- MVAE: the library draws k random subsets (2 <= |s| <= M-1, with replacement) per batch besides the "
-               "joint and single terms, with k <= %d. k = 2^M - 2 - M for M <= 4 (as many subset terms as there are "
-               "subsets; being random draws they cover every subset only in expectation); for M = 6 and 8, k = 16, "
-               "and the full-coverage time (2^M - 1 terms) is extrapolated linearly in the number of terms from a "
-               "second measurement with k = 0. MVAE's parameters do not depend on the terms (M experts, M "
-               "decoders).\n"
-               "- JMVAE-KL: the library implements one joint encoder plus M unimodal experts (the paper's "
-               "two-modality model, for which that is full coverage: 3 = 2^2 - 1 encoders, and the computed count "
-               "equals the implemented one at M = 2, checked). Full coverage for M > 2 needs an encoder per "
-               "non-empty subset; its parameter count is exact, its time an estimate proportional to the parameter "
-               "count (dense layers cost weights x rows).\n",
+    fprintf(f,
+            "\nA series linear in M has a power-law exponent near 1 (a ratio per modality that falls with M); "
+            "an exponential one has a constant ratio per modality (2 for 2^M) and a power-law exponent that "
+            "grows with M.\n\n## Notes\n\n"
+            "- IMA: one epoch of stage 1 (autoencoder) plus one epoch of stage 2 (importance networks), "
+            "round 1, through `ima_train`; parameters are encoders, decoders and importance networks.\n"
+            "- MVAE: the library draws k random subsets (2 <= |s| <= M-1, with replacement) per batch besides the "
+            "joint and single terms, with k <= %d. k = 2^M - 2 - M for M <= 4 (as many subset terms as there are "
+            "subsets; being random draws they cover every subset only in expectation); for M = 6 and 8, k = 16, "
+            "and the full-coverage time (2^M - 1 terms) is extrapolated linearly in the number of terms from a "
+            "second measurement with k = 0. MVAE's parameters do not depend on the terms (M experts, M "
+            "decoders).\n"
+            "- JMVAE-KL: the library implements one joint encoder plus M unimodal experts (the paper's "
+            "two-modality model, for which that is full coverage: 3 = 2^2 - 1 encoders, and the computed count "
+            "equals the implemented one at M = 2, checked). Full coverage for M > 2 needs an encoder per "
+            "non-empty subset; its parameter count is exact, its time an estimate proportional to the parameter "
+            "count (dense layers cost weights x rows).\n",
             MVAE_CAP);
     fclose(f);
     fprintf(stderr, "bench_cost_in_m: wrote %s.tsv and %s.md\n", prefix, prefix);

@@ -78,8 +78,8 @@ static double flops_per_sample(const ima_model *m, const char *what) {
 /* ---- GEMM rate ------------------------------------------------------------------- */
 
 typedef struct {
-    int ta, tb;   /* 1: transposed operand */
-    int m, n, k;  /* C (m,n) = op(A) (m,k) op(B) (k,n) */
+    int ta, tb;  /* 1: transposed operand */
+    int m, n, k; /* C (m,n) = op(A) (m,k) op(B) (k,n) */
 } gemm_shape;
 
 static float *g_a, *g_b, *g_c; /* operands big enough for every shape benchmarked */
@@ -124,7 +124,7 @@ static int stage1_gemms(const ima_model *m, int B, gemm_shape *seq) {
         for (int e = 1; e >= 0; e--)
             for (int l = 2; l >= 0; l--) {
                 int I = (int)nets[e]->width[l], O = (int)nets[e]->width[l + 1];
-                seq[n++] = (gemm_shape){1, 0, O, I, B};                   /* dW (O,I) += dout^T in */
+                seq[n++] = (gemm_shape){1, 0, O, I, B};                      /* dW (O,I) += dout^T in */
                 if (e == 1 || l > 0) seq[n++] = (gemm_shape){0, 0, B, I, O}; /* din (B,I) = dout W */
             }
     }
@@ -206,8 +206,8 @@ static void synthetic(ima_dataset *ds, const ima_config *cfg, size_t n, uint64_t
 }
 
 /* median seconds per epoch of stage 1 or 2 through ima_train */
-static double time_training(const ima_config *cfg, const ima_dataset *ds, int stage, size_t B, int warmup,
-                            int epochs, double *cpu_out) {
+static double time_training(const ima_config *cfg, const ima_dataset *ds, int stage, size_t B, int warmup, int epochs,
+                            double *cpu_out) {
     ima_model *m;
     if (ima_model_init(&m, cfg, B, 1)) {
         fprintf(stderr, "bench_ima: %s\n", ima_last_error());

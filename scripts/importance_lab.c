@@ -101,14 +101,14 @@ static int epoch_say(void *ctx, const ima_model *m, const ima_train_state *st, c
         fprintf(stderr, "  s2 epoch %d: teach %.4f / %.4f corr %.3g / %.3g local %.3g / %.3g mean y %.3f / %.3f\n",
                 r->epoch, r->s2.teach[0], r->s2.teach[1], r->s2.corr[0], r->s2.corr[1], r->s2.local[0], r->s2.local[1],
                 r->mean_y[0], r->mean_y[1]);
-    else
-        fprintf(stderr, "  s1 epoch %d: L_auto %.3f\n", r->epoch, r->s1.total);
+    else fprintf(stderr, "  s1 epoch %d: L_auto %.3f\n", r->epoch, r->s1.total);
     return 0;
 }
 
 int main(int argc, char **argv) {
     if (argc < 7) {
-        fprintf(stderr, "usage: importance_lab CKPT DATA OBJECTIVE RHO_I RHO_S EPOCHS2 [ROUNDS [EPOCHS1 [LCORR [LLOCAL]]]]\n");
+        fprintf(stderr,
+                "usage: importance_lab CKPT DATA OBJECTIVE RHO_I RHO_S EPOCHS2 [ROUNDS [EPOCHS1 [LCORR [LLOCAL]]]]\n");
         return 2;
     }
     ima_model *m;
@@ -121,7 +121,8 @@ int main(int argc, char **argv) {
         size_t want = (size_t)atol(getenv("LAB_LIMIT")), stride = tr.ds.n / want ? tr.ds.n / want : 1, n = 0;
         for (size_t i = 0; i < tr.ds.n && n < want; i += stride, n++) {
             for (int j = 0; j < 2; j++) {
-                memmove(tr.ds.x[j] + n * tr.ds.width[j], tr.ds.x[j] + i * tr.ds.width[j], tr.ds.width[j] * sizeof(float));
+                memmove(tr.ds.x[j] + n * tr.ds.width[j], tr.ds.x[j] + i * tr.ds.width[j],
+                        tr.ds.width[j] * sizeof(float));
                 tr.noise[j][n] = tr.noise[j][i];
             }
             tr.ds.mask[n * 2] = tr.ds.mask[i * 2], tr.ds.mask[n * 2 + 1] = tr.ds.mask[i * 2 + 1];
@@ -191,11 +192,12 @@ int main(int argc, char **argv) {
             ima_detection dT;
             ima_detection_eval(&dT, tj, tr.noise[j], NULL, N, 0.5);
             const ima_mixture_fit *f = &rep.fit[j];
-            printf("targets %s: median T %.2f, fit share %.3f means T %.2f / %.2f / %.2f sd %.2f / %.2f / %.2f, threshold T %.2f, "
-                   "null_like %d, iters %d; target<0.5 share %.3f; train F1 %.4f (P %.3f R %.3f); AUC(T) %.4f (%.1fs)\n",
-                   j ? "speech" : "image", rep.median_T[j], f->share, exp(f->mean[0]), exp(f->mean[1]), exp(f->mean[2]),
-                   f->sd[0], f->sd[1], f->sd[2], f->threshold, f->null_like, f->iterations, rep.share_below[j], det.at_threshold.f1,
-                   det.at_threshold.precision, det.at_threshold.recall, dT.auc, rep.seconds);
+            printf(
+                "targets %s: median T %.2f, fit share %.3f means T %.2f / %.2f / %.2f sd %.2f / %.2f / %.2f, threshold T %.2f, "
+                "null_like %d, iters %d; target<0.5 share %.3f; train F1 %.4f (P %.3f R %.3f); AUC(T) %.4f (%.1fs)\n",
+                j ? "speech" : "image", rep.median_T[j], f->share, exp(f->mean[0]), exp(f->mean[1]), exp(f->mean[2]),
+                f->sd[0], f->sd[1], f->sd[2], f->threshold, f->null_like, f->iterations, rep.share_below[j],
+                det.at_threshold.f1, det.at_threshold.precision, det.at_threshold.recall, dT.auc, rep.seconds);
         }
         static const double rhos[] = {0.05, 0.3, 0.6, 0.7, 0.8, 0.9, 0.95};
         for (size_t q = 0; q < sizeof rhos / sizeof *rhos && getenv("LAB_RHOS"); q++)

@@ -25,11 +25,9 @@ gc_probe gc_directional(gc_loss_fn f, void *ctx, float *p, const float *g, size_
         an += (double)g[k] * v[k];
     }
     memcpy(save, p, n * sizeof(float));
-    for (size_t k = 0; k < n; k++)
-        p[k] = save[k] + (float)eps * v[k];
+    for (size_t k = 0; k < n; k++) p[k] = save[k] + (float)eps * v[k];
     double lp = f(ctx);
-    for (size_t k = 0; k < n; k++)
-        p[k] = save[k] - (float)eps * v[k];
+    for (size_t k = 0; k < n; k++) p[k] = save[k] - (float)eps * v[k];
     double lm = f(ctx);
     memcpy(p, save, n * sizeof(float));
     double l0 = f(ctx);
@@ -49,8 +47,7 @@ double gc_rel(double fd, double an, double floor_) { return fabs(fd - an) / fmax
 
 int gc_nonzero(const float *g, size_t n) {
     for (size_t k = 0; k < n; k++)
-        if (g[k] != 0.0f)
-            return 1;
+        if (g[k] != 0.0f) return 1;
     return 0;
 }
 
@@ -65,10 +62,8 @@ double gc_tensor(gc_loss_fn f, void *ctx, float *p, const float *g, size_t n, im
             double r_e = gc_rel(pr.fd, pr.an, floor_);
             /* at a ReLU kink (a pre-activation at 0) the gradient is one of the one-sided slopes */
             double r_side = fmin(gc_rel(pr.right, pr.an, floor_), gc_rel(pr.left, pr.an, floor_));
-            if (fabs(pr.right - pr.left) > tol * fmax(fabs(pr.right), fabs(pr.left)) && r_side < r_e)
-                r_e = r_side;
-            if (r_e < r)
-                r = r_e, best_an = pr.an, best_fd = pr.fd;
+            if (fabs(pr.right - pr.left) > tol * fmax(fabs(pr.right), fabs(pr.left)) && r_side < r_e) r_e = r_side;
+            if (r_e < r) r = r_e, best_an = pr.an, best_fd = pr.fd;
         }
     *fd = best_fd;
     *an = best_an;

@@ -71,7 +71,8 @@ int main(void) {
     o.ctx = &c;
     CHECK(ima_api_fit(h, x, rows, cols, NULL, 2, &o) == IMA_OK, "fit: %s", ima_last_error());
     CHECK(c.epochs == 5 && c.batches == 5, "epochs %d, batches %d", c.epochs, c.batches);
-    CHECK(c.last[1] == 2 && c.last[2] == 2 && isfinite(c.last[6]), "last report: stage %g epoch %g", c.last[1], c.last[2]);
+    CHECK(c.last[1] == 2 && c.last[2] == 2 && isfinite(c.last[6]), "last report: stage %g epoch %g", c.last[1],
+          c.last[2]);
     CHECK(ima_api_model_started(h), "started after fit");
 
     /* embed: fusion rule, subsets, batch independence */
@@ -149,8 +150,8 @@ int main(void) {
     CHECK(ima_api_fit(h, no_b, rows, cols, NULL, 2, &o) == IMA_ERR && strstr(ima_last_error(), "'b' is missing"),
           "missing: %s", ima_last_error());
     size_t rows_bad[2] = {N, N - 1};
-    CHECK(ima_api_fit(h, x, rows_bad, cols, NULL, 2, &o) == IMA_ERR && strstr(ima_last_error(), "rows"),
-          "rows: %s", ima_last_error());
+    CHECK(ima_api_fit(h, x, rows_bad, cols, NULL, 2, &o) == IMA_ERR && strstr(ima_last_error(), "rows"), "rows: %s",
+          ima_last_error());
     float keep = xb[7];
     xb[7] = NAN;
     CHECK(ima_api_embed(h, x, rows, cols, NULL, 2, 8, NULL, NULL, e2.zw, NULL) == IMA_ERR &&

@@ -61,8 +61,7 @@ static void make_data(ima_dataset *ds, const ima_baseline_config *c, size_t N, u
 }
 
 /* the experiment runner's former loop, kept here as the reference */
-static void reference_loop(ima_baseline *bl, const ima_dataset *ds, size_t Bmax, int epochs, float lr,
-                           uint64_t seed) {
+static void reference_loop(ima_baseline *bl, const ima_dataset *ds, size_t Bmax, int epochs, float lr, uint64_t seed) {
     ima_rng rng;
     ima_rng_init(&rng, seed);
     ima_adam_config adam = ima_adam_defaults();
@@ -71,8 +70,7 @@ static void reference_loop(ima_baseline *bl, const ima_dataset *ds, size_t Bmax,
     ima_batch_buffer bb;
     ima_batch_buffer_init(&bb, ds, Bmax);
     for (int e = 0; e < epochs; e++) {
-        for (size_t i = 0; i < N; i++)
-            order[i] = i;
+        for (size_t i = 0; i < N; i++) order[i] = i;
         ima_rng_shuffle(&rng, order, N);
         for (size_t lo = 0; lo < N; lo += Bmax) {
             size_t B = N - lo < Bmax ? N - lo : Bmax;
@@ -100,15 +98,13 @@ typedef struct {
 static int track(void *ctx, const ima_baseline *bl, const ima_baseline_train_state *st,
                  const ima_baseline_epoch_report *r) {
     loss_track *t = ctx;
-    if (r->epoch == 1)
-        t->first = r->terms.total;
+    if (r->epoch == 1) t->first = r->terms.total;
     t->last = r->terms.total;
     return 0;
 }
 
 /* rewrites a checkpoint with one metadata value replaced, one tensor dropped (drop != NULL), or one added */
-static void rewrite(const char *src, const char *dst, const char *key, const char *value, const char *drop,
-                    int add) {
+static void rewrite(const char *src, const char *dst, const char *key, const char *value, const char *drop, int add) {
     ima_st_file f;
     CHECK(ima_st_read(&f, src) == IMA_OK, "read %s: %s", src, ima_last_error());
     ima_st_writer *w = ima_st_writer_init();
@@ -118,8 +114,7 @@ static void rewrite(const char *src, const char *dst, const char *key, const cha
                               f.tensors[t].data);
     float extra[2] = {1, 2};
     size_t shape[1] = {2};
-    if (add)
-        ima_st_writer_add(w, "stray", IMA_DTYPE_F32, 1, shape, extra);
+    if (add) ima_st_writer_add(w, "stray", IMA_DTYPE_F32, 1, shape, extra);
     for (size_t k = 0; k < f.n_meta; k++)
         ima_st_writer_meta(w, f.meta_keys[k], key && !strcmp(f.meta_keys[k], key) ? value : f.meta_values[k]);
     CHECK(ima_st_writer_write(w, dst) == IMA_OK, "write %s: %s", dst, ima_last_error());
@@ -127,14 +122,14 @@ static void rewrite(const char *src, const char *dst, const char *key, const cha
     ima_st_free(&f);
 }
 
-#define CHECK_REFUSED(path, what)                                                                                     \
-    do {                                                                                                              \
-        ima_baseline *x_ = NULL;                                                                                      \
-        int rc_ = ima_baseline_checkpoint_load((path), 8, &x_, NULL, NULL);                                           \
-        CHECK(rc_ == IMA_ERR && x_ == NULL, "%s was accepted", (path));                                               \
-        CHECK(strstr(ima_last_error(), (path)) && strstr(ima_last_error(), (what)), "message lacks '%s': %s", (what), \
-              ima_last_error());                                                                                      \
-        ima_baseline_free(x_);                                                                                        \
+#define CHECK_REFUSED(path, what)                                                                                      \
+    do {                                                                                                               \
+        ima_baseline *x_ = NULL;                                                                                       \
+        int rc_ = ima_baseline_checkpoint_load((path), 8, &x_, NULL, NULL);                                            \
+        CHECK(rc_ == IMA_ERR && x_ == NULL, "%s was accepted", (path));                                                \
+        CHECK(strstr(ima_last_error(), (path)) && strstr(ima_last_error(), (what)), "message lacks '%s': %s", (what),  \
+              ima_last_error());                                                                                       \
+        ima_baseline_free(x_);                                                                                         \
     } while (0)
 
 static void check_kind(ima_baseline_kind kind) {
@@ -188,8 +183,7 @@ static void check_kind(ima_baseline_kind kind) {
         ima_batch_buffer_free(&bb);
     }
     int is_bl = -1;
-    CHECK(ima_checkpoint_detect(path, &is_bl) == IMA_OK && is_bl == 1, "%s: not detected as a baseline checkpoint",
-          kn);
+    CHECK(ima_checkpoint_detect(path, &is_bl) == IMA_OK && is_bl == 1, "%s: not detected as a baseline checkpoint", kn);
 
     /* resume: 2 epochs, save, load, 1 more == 3 epochs */
     ima_baseline *part;
@@ -208,8 +202,7 @@ static void check_kind(ima_baseline_kind kind) {
     }
 
     /* a NaN stops training before the update, naming epoch, batch and term */
-    for (size_t k = 0; k < part->n_params; k++)
-        part->params[k] = NAN;
+    for (size_t k = 0; k < part->n_params; k++) part->params[k] = NAN;
     long step = part->step;
     tc.epochs = 3;
     CHECK(ima_baseline_train(part, &ds, &tc, &st, NULL) == IMA_ERR, "%s: NaN parameters trained", kn);
@@ -265,8 +258,7 @@ static void check_kind(ima_baseline_kind kind) {
 
 int main(void) {
     dir = tu_tmpdir();
-    for (int k = IMA_BASELINE_MVAE; k <= IMA_BASELINE_DAE; k++)
-        check_kind((ima_baseline_kind)k);
+    for (int k = IMA_BASELINE_MVAE; k <= IMA_BASELINE_DAE; k++) check_kind((ima_baseline_kind)k);
     free(dir);
     return tu_finish("baseline_train");
 }

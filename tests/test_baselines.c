@@ -51,10 +51,8 @@ static ima_baseline_config tiny(ima_baseline_kind kind, int M, int heads) {
         m->hidden_width = 6 + (size_t)j;
         m->loss = IMA_LOSS_BCE;
         m->lambda_rec = 1.0f + 0.25f * (float)j;
-        if (j == 1 && heads >= 1)
-            m->loss = IMA_LOSS_SSE;
-        if (j == 1 && heads == 2)
-            m->gaussian_logvar = 1;
+        if (j == 1 && heads >= 1) m->loss = IMA_LOSS_SSE;
+        if (j == 1 && heads == 2) m->gaussian_logvar = 1;
     }
     return cfg;
 }
@@ -72,8 +70,7 @@ static void fill_batch(ima_batch *b, float **x, uint8_t *mask, const ima_baselin
         b->x[j] = x[j];
     }
     for (size_t i = 0; i < B; i++)
-        for (int j = 0; j < M; j++)
-            mask[i * M + j] = with_mask ? (uint8_t)((i + (size_t)j) % 3 != 0 || j == 0) : 1;
+        for (int j = 0; j < M; j++) mask[i * M + j] = with_mask ? (uint8_t)((i + (size_t)j) % 3 != 0 || j == 0) : 1;
     b->mask = with_mask ? mask : NULL;
 }
 
@@ -111,10 +108,8 @@ static void check_grad(ima_baseline_kind kind, int M, int with_mask, int heads) 
               with_mask, views[v].name);
         double an, fd, noise;
         double r = gc_tensor(loss_of, &c, views[v].data, gv, views[v].count, &rng, TOL, &fd, &an, &noise);
-        if (r > worst)
-            worst = r;
-        if (getenv("GC_VERBOSE"))
-            printf("  %s fd %.6g an %.6g noise %.3g\n", views[v].name, fd, an, noise);
+        if (r > worst) worst = r;
+        if (getenv("GC_VERBOSE")) printf("  %s fd %.6g an %.6g noise %.3g\n", views[v].name, fd, an, noise);
         CHECK(r < TOL, "%s M=%d mask=%d heads=%d %s: fd %.6g analytic %.6g (rel %.3g)", ima_baseline_kind_name(kind), M,
               with_mask, heads, views[v].name, fd, an, r);
     }
@@ -125,8 +120,7 @@ static void check_grad(ima_baseline_kind kind, int M, int with_mask, int heads) 
                         : "bce+gauss",
            nv, t.total, worst);
     free(g);
-    for (int j = 0; j < M; j++)
-        free(x[j]);
+    for (int j = 0; j < M; j++) free(x[j]);
     ima_baseline_free(bl);
 }
 
@@ -148,16 +142,12 @@ static void check_training(ima_baseline_kind kind) {
     ima_rng rng;
     ima_rng_init(&rng, 77);
     float A0[8 * 2], A1[6 * 2], *x0 = malloc(N * 8 * sizeof(float)), *x1 = malloc(N * 6 * sizeof(float));
-    for (int k = 0; k < 16; k++)
-        A0[k] = 2.0f * (float)ima_rng_normal(&rng);
-    for (int k = 0; k < 12; k++)
-        A1[k] = 2.0f * (float)ima_rng_normal(&rng);
+    for (int k = 0; k < 16; k++) A0[k] = 2.0f * (float)ima_rng_normal(&rng);
+    for (int k = 0; k < 12; k++) A1[k] = 2.0f * (float)ima_rng_normal(&rng);
     for (size_t i = 0; i < N; i++) {
         float c0 = (float)ima_rng_normal(&rng), c1 = (float)ima_rng_normal(&rng);
-        for (int f = 0; f < 8; f++)
-            x0[i * 8 + f] = A0[f * 2] * c0 + A0[f * 2 + 1] * c1 > 0.0f;
-        for (int f = 0; f < 6; f++)
-            x1[i * 6 + f] = A1[f * 2] * c0 + A1[f * 2 + 1] * c1 > 0.0f;
+        for (int f = 0; f < 8; f++) x0[i * 8 + f] = A0[f * 2] * c0 + A0[f * 2 + 1] * c1 > 0.0f;
+        for (int f = 0; f < 6; f++) x1[i * 6 + f] = A1[f * 2] * c0 + A1[f * 2 + 1] * c1 > 0.0f;
     }
     /* the whole set with one fixed noise draw, before and after */
     ima_batch all = {.B = N, .x = {x0, x1}, .mask = NULL};
@@ -227,8 +217,7 @@ static void check_counts(void) {
           "allocated JMVAE counts %zu %zu %zu", e, jn, g);
     ima_param_view views[64];
     size_t nv = ima_baseline_param_views(bl, views, 64), sum = 0;
-    for (size_t v = 0; v < nv; v++)
-        sum += views[v].count;
+    for (size_t v = 0; v < nv; v++) sum += views[v].count;
     CHECK(nv == 30 && sum == bl->n_params, "views: %zu tensors, %zu parameters", nv, sum);
     ima_baseline_free(bl);
 }
@@ -254,15 +243,13 @@ static void check_represent(void) {
         ima_baseline_represent(bl, &b, z);
         ima_baseline_represent(bl, &b, z2);
         int finite = 1;
-        for (size_t k = 0; k < B * 3; k++)
-            finite &= isfinite(z[k]) != 0;
+        for (size_t k = 0; k < B * 3; k++) finite &= isfinite(z[k]) != 0;
         CHECK(finite && !memcmp(z, z2, sizeof z), "%s: representation not finite or not deterministic",
               ima_baseline_kind_name((ima_baseline_kind)kind));
         /* a missing modality's values must not matter */
         for (size_t i = 0; i < B; i++)
             if (!mask[i * 2 + 1])
-                for (size_t f = 0; f < 6; f++)
-                    x[1][i * 6 + f] = 0.123f;
+                for (size_t f = 0; f < 6; f++) x[1][i * 6 + f] = 0.123f;
         ima_baseline_represent(bl, &b, z2);
         CHECK(!memcmp(z, z2, sizeof z), "%s: a missing modality changed the representation",
               ima_baseline_kind_name((ima_baseline_kind)kind));
@@ -284,8 +271,7 @@ static void check_represent(void) {
         ima_baseline_loss_grad(bl2, &b, 1, &t2);
         CHECK(t1.total == t2.total && !memcmp(bl->grads, bl2->grads, bl->n_params * sizeof(float)),
               "%s: same seeds, different loss", ima_baseline_kind_name((ima_baseline_kind)kind));
-        for (int j = 0; j < 2; j++)
-            free(x[j]);
+        for (int j = 0; j < 2; j++) free(x[j]);
         ima_baseline_free(bl);
         ima_baseline_free(bl2);
     }
@@ -297,10 +283,8 @@ static void check_represent(void) {
     size_t kept = 0, dropped_mod = 0, all_dropped = 0;
     for (size_t i = 0; i < 256; i++) {
         size_t k0 = 0, k1 = 0;
-        for (size_t f = 0; f < 784; f++)
-            k0 += bl->keep[i * 1480 + f] != 0.0f;
-        for (size_t f = 0; f < 696; f++)
-            k1 += bl->keep[i * 1480 + 784 + f] != 0.0f;
+        for (size_t f = 0; f < 784; f++) k0 += bl->keep[i * 1480 + f] != 0.0f;
+        for (size_t f = 0; f < 696; f++) k1 += bl->keep[i * 1480 + 784 + f] != 0.0f;
         kept += k0 + k1;
         dropped_mod += (k0 == 0) + (k1 == 0);
         all_dropped += k0 == 0 && k1 == 0;
@@ -328,13 +312,11 @@ int main(void) {
     check_counts();
     for (int kind = IMA_BASELINE_MVAE; kind <= IMA_BASELINE_DAE; kind++) {
         for (int M = 1; M <= 3; M++)
-            for (int mask = 0; mask <= (M > 1); mask++)
-                check_grad((ima_baseline_kind)kind, M, mask, 0);
+            for (int mask = 0; mask <= (M > 1); mask++) check_grad((ima_baseline_kind)kind, M, mask, 0);
         check_grad((ima_baseline_kind)kind, 2, 1, 1);
         check_grad((ima_baseline_kind)kind, 2, 0, 2);
     }
     check_represent();
-    for (int kind = IMA_BASELINE_MVAE; kind <= IMA_BASELINE_DAE; kind++)
-        check_training((ima_baseline_kind)kind);
+    for (int kind = IMA_BASELINE_MVAE; kind <= IMA_BASELINE_DAE; kind++) check_training((ima_baseline_kind)kind);
     return tu_finish("baselines");
 }

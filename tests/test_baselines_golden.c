@@ -48,12 +48,10 @@ static ima_baseline_config twin_config(ima_baseline_kind kind) {
 static const ima_st_tensor *get(const ima_st_file *f, const char *kind, const char *what, ima_dtype dtype,
                                 size_t count) {
     char name[256];
-    if (snprintf(name, sizeof name, "%s.%s", kind, what) >= (int)sizeof name)
-        return NULL;
+    if (snprintf(name, sizeof name, "%s.%s", kind, what) >= (int)sizeof name) return NULL;
     const ima_st_tensor *t = ima_st_find(f, name);
     CHECK(t != NULL, "golden file lacks %s", name);
-    if (!t)
-        return NULL;
+    if (!t) return NULL;
     CHECK(t->dtype == dtype && t->count == count, "%s: dtype %d count %zu, expected dtype %d count %zu", name,
           (int)t->dtype, t->count, (int)dtype, count);
     return t->dtype == dtype && t->count == count ? t : NULL;
@@ -61,10 +59,8 @@ static const ima_st_tensor *get(const ima_st_file *f, const char *kind, const ch
 
 static double scaled_err(const float *c, const float *ref, size_t n) {
     double worst = 0, scale = 1e-6;
-    for (size_t k = 0; k < n; k++)
-        scale = fmax(scale, fabs((double)ref[k]));
-    for (size_t k = 0; k < n; k++)
-        worst = fmax(worst, fabs((double)c[k] - (double)ref[k]));
+    for (size_t k = 0; k < n; k++) scale = fmax(scale, fabs((double)ref[k]));
+    for (size_t k = 0; k < n; k++) worst = fmax(worst, fabs((double)c[k] - (double)ref[k]));
     return worst / scale;
 }
 
@@ -77,8 +73,7 @@ static void check_kind(const ima_st_file *f, ima_baseline_kind kind) {
     int M = cfg.n_modalities;
     ima_baseline *bl;
     CHECK(ima_baseline_init(&bl, &cfg, B, 1) == IMA_OK, "init: %s", ima_last_error());
-    if (!bl)
-        return;
+    if (!bl) return;
 
     /* weights */
     ima_param_view views[64];
@@ -87,21 +82,18 @@ static void check_kind(const ima_st_file *f, ima_baseline_kind kind) {
     for (size_t v = 0; v < nv; v++) {
         snprintf(what, sizeof what, "param.%.95s", views[v].name);
         const ima_st_tensor *t = get(f, kn, what, IMA_DTYPE_F32, views[v].count);
-        if (t)
-            memcpy(views[v].data, t->data, views[v].count * sizeof(float));
+        if (t) memcpy(views[v].data, t->data, views[v].count * sizeof(float));
     }
     /* inputs, mask, noise */
     ima_batch b = {.B = B};
     for (int j = 0; j < M; j++) {
         snprintf(what, sizeof what, "x.%.31s", cfg.mod[j].name);
         const ima_st_tensor *t = get(f, kn, what, IMA_DTYPE_F32, B * cfg.mod[j].input_width);
-        if (!t)
-            goto done;
+        if (!t) goto done;
         b.x[j] = t->data;
     }
     const ima_st_tensor *mask = get(f, kn, "mask", IMA_DTYPE_U8, B * (size_t)M);
-    if (!mask)
-        goto done;
+    if (!mask) goto done;
     b.mask = mask->data;
     bl->noise_B = B;
     if (kind == IMA_BASELINE_MVAE) {
@@ -109,26 +101,21 @@ static void check_kind(const ima_st_file *f, ima_baseline_kind kind) {
         CHECK(ts && ts->dtype == IMA_DTYPE_U8 && ts->ndim == 2 && ts->shape[1] == (size_t)M &&
                   ts->shape[0] <= IMA_BASELINE_MAX_TERMS,
               "mvae.term_set missing or malformed");
-        if (!ts || ts->shape[0] > IMA_BASELINE_MAX_TERMS)
-            goto done;
+        if (!ts || ts->shape[0] > IMA_BASELINE_MAX_TERMS) goto done;
         bl->n_terms = (int)ts->shape[0];
         for (int s = 0; s < bl->n_terms; s++)
-            for (int j = 0; j < M; j++)
-                bl->term_set[s][j] = ((const uint8_t *)ts->data)[s * M + j];
+            for (int j = 0; j < M; j++) bl->term_set[s][j] = ((const uint8_t *)ts->data)[s * M + j];
         /* the model allocates room for the terms its configuration draws; the twin's fixed sets may be more */
         CHECK((size_t)bl->n_terms <= (size_t)(1 + M + cfg.mvae_subsets), "mvae: %d terms do not fit", bl->n_terms);
     }
-    if (kind == IMA_BASELINE_JMVAE)
-        bl->n_terms = 1;
+    if (kind == IMA_BASELINE_JMVAE) bl->n_terms = 1;
     if (kind != IMA_BASELINE_DAE) {
         const ima_st_tensor *eps = get(f, kn, "eps", IMA_DTYPE_F32, (size_t)bl->n_terms * B * d);
-        if (!eps)
-            goto done;
+        if (!eps) goto done;
         memcpy(bl->eps, eps->data, eps->count * sizeof(float));
     } else {
         const ima_st_tensor *keep = get(f, kn, "keep", IMA_DTYPE_F32, B * bl->concat_width);
-        if (!keep)
-            goto done;
+        if (!keep) goto done;
         memcpy(bl->keep, keep->data, keep->count * sizeof(float));
     }
 
@@ -138,13 +125,11 @@ static void check_kind(const ima_st_file *f, ima_baseline_kind kind) {
     const ima_st_tensor *lt = get(f, kn, "loss.total", IMA_DTYPE_F64, 1),
                         *lr = get(f, kn, "loss.rec", IMA_DTYPE_F64, 3), *lk = get(f, kn, "loss.kl", IMA_DTYPE_F64, 1),
                         *lu = get(f, kn, "loss.kl_uni", IMA_DTYPE_F64, 1);
-    if (!lt || !lr || !lk || !lu)
-        goto done;
+    if (!lt || !lr || !lk || !lu) goto done;
     double worst_loss = rel_scalar(t.total, ((const double *)lt->data)[0]);
     worst_loss = fmax(worst_loss, rel_scalar(t.kl, ((const double *)lk->data)[0]));
     worst_loss = fmax(worst_loss, rel_scalar(t.kl_uni, ((const double *)lu->data)[0]));
-    for (int j = 0; j < M; j++)
-        worst_loss = fmax(worst_loss, rel_scalar(t.rec[j], ((const double *)lr->data)[j]));
+    for (int j = 0; j < M; j++) worst_loss = fmax(worst_loss, rel_scalar(t.rec[j], ((const double *)lr->data)[j]));
     CHECK(worst_loss < TOL_LOSS, "%s: loss terms differ: total %.9g (twin %.9g), worst relative %.3g", kn, t.total,
           ((const double *)lt->data)[0], worst_loss);
 
@@ -154,12 +139,10 @@ static void check_kind(const ima_st_file *f, ima_baseline_kind kind) {
     for (size_t v = 0; v < nv; v++) {
         snprintf(what, sizeof what, "grad.%.95s", views[v].name);
         const ima_st_tensor *g = get(f, kn, what, IMA_DTYPE_F32, views[v].count);
-        if (!g)
-            continue;
+        if (!g) continue;
         double e = scaled_err(views[v].grad, g->data, views[v].count);
         CHECK(e < TOL_GRAD, "%s: gradient %s differs: scaled error %.3g", kn, views[v].name, e);
-        if (e >= worst_grad)
-            worst_grad = e, worst_name = views[v].name;
+        if (e >= worst_grad) worst_grad = e, worst_name = views[v].name;
     }
 
     /* representation with the mask */
@@ -184,8 +167,7 @@ int main(void) {
     int rc = ima_st_read(&f, path);
     CHECK(rc == IMA_OK, "%s", ima_last_error());
     free(path);
-    if (rc != IMA_OK)
-        return tu_finish("baselines_golden");
+    if (rc != IMA_OK) return tu_finish("baselines_golden");
     check_kind(&f, IMA_BASELINE_MVAE);
     check_kind(&f, IMA_BASELINE_JMVAE);
     check_kind(&f, IMA_BASELINE_DAE);

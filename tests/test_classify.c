@@ -76,8 +76,7 @@ static void test_classifier(void) {
     blobs(xs, ys, ns, C, 3.0, 10.0, &rng);
     ima_classifier_config cfg = ima_classifier_defaults();
     cfg.epochs = 10;
-    CHECK(cfg.hidden == 50 && cfg.n_hidden_layers == 2 && cfg.n_lrs == 8 && cfg.lrs[0] == 0.0625 &&
-              cfg.lrs[7] == 8.0,
+    CHECK(cfg.hidden == 50 && cfg.n_hidden_layers == 2 && cfg.n_lrs == 8 && cfg.lrs[0] == 0.0625 && cfg.lrs[7] == 8.0,
           "defaults differ from the paper's Table 3");
     ima_classifier *clf = NULL;
     ima_classifier_report rep;
@@ -100,7 +99,8 @@ static void test_classifier(void) {
     ima_classifier_report rep2;
     CHECK(ima_classifier_fit(&clf2, &rep2, &cfg, xt, yt, nt, xv, yv, nv, 2) == IMA_OK, "%s", ima_last_error());
     ima_classifier_predict(clf2, pred2, xs, ns);
-    CHECK(memcmp(pred, pred2, ns * sizeof *pred) == 0 && memcmp(rep.valid_acc, rep2.valid_acc, sizeof rep.valid_acc) == 0,
+    CHECK(memcmp(pred, pred2, ns * sizeof *pred) == 0 &&
+              memcmp(rep.valid_acc, rep2.valid_acc, sizeof rep.valid_acc) == 0,
           "two fits with the same seed differ");
     ima_classifier_free(clf2);
 

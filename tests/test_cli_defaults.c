@@ -20,8 +20,8 @@ static int run_train(char **argv, int argc) { return cmd_train(argc, argv); }
 
 static int same_modality(const ima_modality_config *a, const ima_modality_config *b) {
     return a->hidden_width == b->hidden_width && a->loss == b->loss && a->lambda_rec == b->lambda_rec &&
-           a->lambda_align == b->lambda_align && a->lambda_local == b->lambda_local && a->lambda_corr == b->lambda_corr &&
-           a->rho == b->rho;
+           a->lambda_align == b->lambda_align && a->lambda_local == b->lambda_local &&
+           a->lambda_corr == b->lambda_corr && a->rho == b->rho;
 }
 
 static void check_ima(const char *dir, const char *extra) {

@@ -27,7 +27,8 @@ static void make_mnist(ima_mnist *m, size_t per_digit, uint8_t salt) {
     m->labels = malloc(m->n);
     for (size_t i = 0; i < m->n; i++) {
         m->labels[i] = (uint8_t)(i % IMA_NUM_DIGITS);
-        for (size_t k = 0; k < IMA_IMAGE_DIM; k++) m->pixels[i * IMA_IMAGE_DIM + k] = (uint8_t)((i * 31 + k * 7 + salt) & 0xff);
+        for (size_t k = 0; k < IMA_IMAGE_DIM; k++)
+            m->pixels[i * IMA_IMAGE_DIM + k] = (uint8_t)((i * 31 + k * 7 + salt) & 0xff);
         m->pixels[i * IMA_IMAGE_DIM] = (uint8_t)(m->labels[i] * 20); /* pixel 0 encodes the digit */
     }
 }
@@ -42,8 +43,8 @@ static int write_tone(const char *path, int digit, int speaker, double seconds) 
     size_t n = (size_t)(seconds * 8000);
     float *x = malloc(n * sizeof(float));
     double f0 = 200.0 + 150.0 * digit + 10.0 * speaker;
-    for (size_t i = 0; i < n; i++) x[i] = (float)(0.3 * sin(2 * 3.14159265 * f0 * (double)i / 8000.0) *
-                                               sin(3.14159265 * (double)i / (double)n));
+    for (size_t i = 0; i < n; i++)
+        x[i] = (float)(0.3 * sin(2 * 3.14159265 * f0 * (double)i / 8000.0) * sin(3.14159265 * (double)i / (double)n));
     sf_writef_float(f, x, (sf_count_t)n);
     sf_close(f);
     free(x);
@@ -199,10 +200,17 @@ static int files_equal(const char *a, const char *b) {
     return same;
 }
 
-static int build(const char *out, const ima_mnist *tr, const ima_mnist *te, ima_speech_set *sp, double R,
-                 uint64_t seed, ima_digits_summary *sum) {
-    ima_digits_config cfg = {.out_dir = out, .noise_factor = R, .seed = seed, .img_train = tr, .img_test = te,
-                             .img_valid_frac = 0.25, .img_test_frac = 0.2, .image_source = "fixture", .speech = sp};
+static int build(const char *out, const ima_mnist *tr, const ima_mnist *te, ima_speech_set *sp, double R, uint64_t seed,
+                 ima_digits_summary *sum) {
+    ima_digits_config cfg = {.out_dir = out,
+                             .noise_factor = R,
+                             .seed = seed,
+                             .img_train = tr,
+                             .img_test = te,
+                             .img_valid_frac = 0.25,
+                             .img_test_frac = 0.2,
+                             .image_source = "fixture",
+                             .speech = sp};
     return ima_digits_build(&cfg, sum);
 }
 
@@ -220,7 +228,8 @@ static void test_corpus(void) {
     ima_rng rng;
     ima_rng_init(&rng, 1);
     CHECK(ima_speech_split(&sp, VALID, 1, TEST, 1, 1, FRAC, &rng) == 0, "split");
-    char *base = tu_tmpdir(), *out = tu_path(base, "corpus"), *out2 = tu_path(base, "again"), *out3 = tu_path(base, "seed2");
+    char *base = tu_tmpdir(), *out = tu_path(base, "corpus"), *out2 = tu_path(base, "again"),
+         *out3 = tu_path(base, "seed2");
     ima_digits_summary sum;
     const double R = 0.1;
     CHECK(build(out, &tr, &te, &sp, R, 11, &sum) == 0, "build: %s", ima_last_error());
@@ -282,7 +291,9 @@ static void test_corpus(void) {
         for (size_t i = 0; i < S[s].n; i++)
             if (!S[s].sn_flag[i]) {
                 const char *nm = sp.speakers[S[s].speaker[i]].name;
-                named &= s == 1 ? !strcmp(nm, "spk2") : s == 2 ? !strcmp(nm, "spk3") : strcmp(nm, "spk2") && strcmp(nm, "spk3");
+                named &= s == 1   ? !strcmp(nm, "spk2")
+                         : s == 2 ? !strcmp(nm, "spk3")
+                                  : strcmp(nm, "spk2") && strcmp(nm, "spk3");
             }
     CHECK(disjoint, "splits share no image and no speaker");
     CHECK(named, "named speakers in valid / test, the rest in train");
@@ -319,9 +330,16 @@ static void test_corpus(void) {
     CHECK(differ, "another seed, other files");
 
     /* existing output: refused without force, replaced with it */
-    CHECK(build(out, &tr, &te, &sp, R, 11, &sum) != 0 && err_has("already exists", NULL), "exists: %s", ima_last_error());
-    ima_digits_config cfg = {.out_dir = out, .noise_factor = R, .seed = 11, .img_train = &tr, .img_test = &te,
-                             .img_valid_frac = 0.25, .speech = &sp, .force = 1};
+    CHECK(build(out, &tr, &te, &sp, R, 11, &sum) != 0 && err_has("already exists", NULL), "exists: %s",
+          ima_last_error());
+    ima_digits_config cfg = {.out_dir = out,
+                             .noise_factor = R,
+                             .seed = 11,
+                             .img_train = &tr,
+                             .img_test = &te,
+                             .img_valid_frac = 0.25,
+                             .speech = &sp,
+                             .force = 1};
     CHECK(ima_digits_build(&cfg, &sum) == 0, "force: %s", ima_last_error());
     CHECK(count_entries(base) == 3, "force leaves no old or temporary folder");
 
@@ -337,8 +355,13 @@ static void test_corpus(void) {
     make_mnist(&tiny, 2, 0);
     ima_rng_init(&rng, 1);
     ima_speech_split(&sp, VALID, 1, TEST, 1, 1, FRAC, &rng);
-    ima_digits_config c2 = {.out_dir = out4, .noise_factor = R, .seed = 1, .img_train = &tiny, .img_valid_frac = 0.2,
-                            .img_test_frac = 0.2, .speech = &sp};
+    ima_digits_config c2 = {.out_dir = out4,
+                            .noise_factor = R,
+                            .seed = 1,
+                            .img_train = &tiny,
+                            .img_valid_frac = 0.2,
+                            .img_test_frac = 0.2,
+                            .speech = &sp};
     CHECK(ima_digits_build(&c2, &sum) != 0 && err_has("no images of digit", NULL), "empty image split: %s",
           ima_last_error());
     ima_mnist_free(&tiny);
@@ -366,8 +389,8 @@ static void test_bad_recordings(void) {
     write_tone(ps, 5, 0, 0.01); /* 10 ms: shorter than a window */
     ima_speech_set sp = {0};
     CHECK(ima_speech_add_dir(&sp, m, recs, NULL, NULL) == 0, "dir with bad files: %s", ima_last_error());
-    CHECK(sp.n == 20 && sp.n_skipped == 3 && sp.sources[0].n_skipped == 3, "3 skipped, 20 kept (%zu, %zu)", sp.n_skipped,
-          sp.n);
+    CHECK(sp.n == 20 && sp.n_skipped == 3 && sp.sources[0].n_skipped == 3, "3 skipped, 20 kept (%zu, %zu)",
+          sp.n_skipped, sp.n);
     int named = sp.n_skipped == 3 && strstr(sp.skipped[0].path, "3_spk0_7") && strstr(sp.skipped[2].reason, "shorter");
     CHECK(named, "skips name the file and the reason");
     /* manifest: relative paths, speakers from the file; bad lines are errors */
@@ -386,7 +409,8 @@ static void test_bad_recordings(void) {
           ima_last_error());
     text = "# nothing\n";
     tu_write_file(man, text, strlen(text));
-    CHECK(ima_speech_add_manifest(&sp, m, man, NULL, NULL) != 0 && err_has("list.tsv", "no recordings"), "empty manifest");
+    CHECK(ima_speech_add_manifest(&sp, m, man, NULL, NULL) != 0 && err_has("list.tsv", "no recordings"),
+          "empty manifest");
     remove(man);
     /* an unlabelled file name: an error naming it, before any audio is read */
     char *pu = tu_path(recs, "hello.wav");
@@ -396,7 +420,8 @@ static void test_bad_recordings(void) {
           ima_last_error());
     CHECK(sp.n == before, "nothing added from a folder with an unlabelled file");
     /* a missing folder, an empty folder */
-    CHECK(ima_speech_add_dir(&sp, m, "/nonexistent/recs", NULL, NULL) != 0 && err_has("/nonexistent/recs", NULL), "missing");
+    CHECK(ima_speech_add_dir(&sp, m, "/nonexistent/recs", NULL, NULL) != 0 && err_has("/nonexistent/recs", NULL),
+          "missing");
     char *empty = tu_tmpdir();
     CHECK(ima_speech_add_dir(&sp, m, empty, NULL, NULL) != 0 && err_has(empty, "no recordings"), "empty folder");
     /* named speaker that does not exist */
@@ -434,7 +459,8 @@ static void test_synth(void) {
         size_t arg = 0;
         for (size_t j = 0; j < a.n; j++) {
             double d = 0;
-            for (size_t k = 0; k < 696; k++) d += (b.feat[i * 696 + k] - a.feat[j * 696 + k]) * (double)(b.feat[i * 696 + k] - a.feat[j * 696 + k]);
+            for (size_t k = 0; k < 696; k++)
+                d += (b.feat[i * 696 + k] - a.feat[j * 696 + k]) * (double)(b.feat[i * 696 + k] - a.feat[j * 696 + k]);
             if (d < best) best = d, arg = j;
         }
         nn_same += arg == i;
@@ -442,7 +468,8 @@ static void test_synth(void) {
     CHECK(a.n == b.n && nn_same == a.n, "same seed: every utterance's nearest neighbour is itself (%zu of %zu)",
           nn_same, a.n);
     int names = a.n == 60;
-    for (size_t i = 0; i < a.n && names; i++) names &= !strcmp(a.name[i], b.name[i]) && !strncmp(a.name[i], "espeak:", 7);
+    for (size_t i = 0; i < a.n && names; i++)
+        names &= !strcmp(a.name[i], b.name[i]) && !strncmp(a.name[i], "espeak:", 7);
     CHECK(names, "same voice configurations");
     cfg.seed = 6;
     CHECK(ima_speech_add_synth(&c, m, &cfg, NULL, NULL) == 0, "synth other seed");
@@ -459,7 +486,8 @@ static void test_synth(void) {
         per[a.split[i]]++;
         for (size_t j = 0; j < a.n; j++) apart &= a.speaker[i] != a.speaker[j] || a.split[i] == a.split[j];
     }
-    CHECK(apart && per[0] == 40 && per[1] == 10 && per[2] == 10, "6 speakers -> 4/1/1: %zu %zu %zu", per[0], per[1], per[2]);
+    CHECK(apart && per[0] == 40 && per[1] == 10 && per[2] == 10, "6 speakers -> 4/1/1: %zu %zu %zu", per[0], per[1],
+          per[2]);
     /* unknown voice */
     const char *bad[] = {"en-us", "xx-nonsense"};
     ima_synth_config bc = {2, 1, bad, 2};

@@ -105,7 +105,8 @@ static int make_tree(const char *root) {
             long lead_fr = (long)lround(LEAD * 100);
             bl += (size_t)snprintf(buf + bl, sizeof buf - bl, " SFrm  EFrm    SegAScr Word\n");
             bl += (size_t)snprintf(buf + bl, sizeof buf - bl, "%6d %5ld %10d <s>\n", 0, lead_fr / 2 - 1, -10000);
-            bl += (size_t)snprintf(buf + bl, sizeof buf - bl, "%6ld %5ld %10d <sil>\n", lead_fr / 2, lead_fr - 1, -20000);
+            bl +=
+                (size_t)snprintf(buf + bl, sizeof buf - bl, "%6ld %5ld %10d <sil>\n", lead_fr / 2, lead_fr - 1, -20000);
             long last = lead_fr;
             for (size_t l = 0; l < N; l++) {
                 long a = lead_fr + lround(t0[l] * 100), b = lead_fr + lround(t1[l] * 100) - 1;
@@ -142,9 +143,9 @@ static int make_tree(const char *root) {
 
 /* a GloVe-format file with a deterministic vector for each word ("oh" deliberately absent) */
 static int make_glove(const char *path) {
-    static const char *const vocab[] = {"well", "i",    "think", "that", "is",   "fine", "today", "wow", "this",
-                                        "great", "love", "it",    "no",   "terrible", "hate", "miss", "her", "so",
-                                        "much",  "joy",  "neutral", NULL};
+    static const char *const vocab[] = {"well", "i",     "think", "that", "is",      "fine",     "today", "wow",
+                                        "this", "great", "love",  "it",   "no",      "terrible", "hate",  "miss",
+                                        "her",  "so",    "much",  "joy",  "neutral", NULL};
     char buf[65536];
     size_t bl = 0;
     for (int w = 0; vocab[w]; w++) {
@@ -287,8 +288,8 @@ static void test_tree(const char *tmp, const char *root, const char *glove) {
     CHECK(c.utts_read == 20, "read %zu", c.utts_read);
     size_t per_split[3] = {0};
     for (size_t u = 0; u < c.n_utts; u++) per_split[c.split[u]]++;
-    CHECK(per_split[0] == 16 && per_split[1] == 4 && per_split[2] == 0, "splits %zu %zu %zu", per_split[0], per_split[1],
-          per_split[2]);
+    CHECK(per_split[0] == 16 && per_split[1] == 4 && per_split[2] == 0, "splits %zu %zu %zu", per_split[0],
+          per_split[1], per_split[2]);
     const int64_t want_label[4] = {IMA_EMO_NEUTRAL, IMA_EMO_HAPPY, IMA_EMO_ANGRY, IMA_EMO_SAD};
     for (size_t u = 0; u < c.n_utts; u++) CHECK(c.label[u] == want_label[u % 4], "label of %s", c.utt_id[u]);
     CHECK(!strcmp(c.utt_id[5], "Ses02F_impro01_F001"), "id %s", c.utt_id[5]);
@@ -340,7 +341,8 @@ static void test_tree(const char *tmp, const char *root, const char *glove) {
     size_t P, want = 0;
     CHECK(ima_emo_pairs(&pairs, &P, &c, IMA_EMO_TRAIN, 0, 1) == IMA_OK, "%s", ima_last_error());
     for (size_t u = 0; u < c.n_utts; u++)
-        if (c.split[u] == IMA_EMO_TRAIN) want += (c.tok_start[u + 1] - c.tok_start[u]) * (c.tok_start[u + 1] - c.tok_start[u]);
+        if (c.split[u] == IMA_EMO_TRAIN)
+            want += (c.tok_start[u + 1] - c.tok_start[u]) * (c.tok_start[u + 1] - c.tok_start[u]);
     CHECK(P == want, "pairs %zu vs %zu", P, want);
     int inside = 1;
     for (size_t k = 0; k < P; k++) {
@@ -364,7 +366,8 @@ static void test_tree(const char *tmp, const char *root, const char *glove) {
     CHECK(ima_utterance_pool(s, u0, NULL, NULL, NULL, c.tok_start, U, d) == IMA_OK, "%s", ima_last_error());
     CHECK(ima_precision_at_k(&prec, NULL, NULL, s, c.label, NULL, NULL, &k3, 1, U, d) == IMA_OK && prec == 1.0,
           "P@3 %g", prec);
-    for (size_t t = 0; t < c.tok_start[U]; t++) { /* code = the word's first GloVe dims: "is"/"i"/"it"/"today" are shared */
+    for (size_t t = 0; t < c.tok_start[U];
+         t++) { /* code = the word's first GloVe dims: "is"/"i"/"it"/"today" are shared */
         for (size_t k = 0; k < d; k++) u0[t * d + k] = c.wvec[t * IMA_EMO_WORD_DIM + k];
     }
     ima_utterance_pool(s, u0, NULL, NULL, NULL, c.tok_start, U, d);
@@ -379,8 +382,7 @@ static void test_tree(const char *tmp, const char *root, const char *glove) {
     char *wpath = tu_path(dir, "train/words.npy"), *ppath = tu_path(dir, "train/pairs.npy"),
          *lpath = tu_path(dir, "valid/labels.npy");
     ima_npy a;
-    CHECK(ima_npy_read(&a, wpath) == IMA_OK && a.shape[0] == c.tok_start[16] &&
-              a.shape[1] == IMA_EMO_WORD_DIM,
+    CHECK(ima_npy_read(&a, wpath) == IMA_OK && a.shape[0] == c.tok_start[16] && a.shape[1] == IMA_EMO_WORD_DIM,
           "words.npy %zu x %zu", a.shape[0], a.shape[1]);
     ima_npy_free(&a);
     CHECK(ima_npy_read(&a, ppath) == IMA_OK && a.shape[0] == want && a.shape[1] == 3, "pairs.npy %zu", a.shape[0]);
@@ -398,7 +400,8 @@ static void test_tree(const char *tmp, const char *root, const char *glove) {
         int same = r.n_tokens == c.n_tokens && r.n_utts == c.n_utts;
         for (size_t t = 0; same && t < c.n_tokens; t++)
             same = !strcmp(r.word[t], c.word[t]) && fabsf(r.t0[t] - c.t0[t]) < 1e-3f &&
-                   !memcmp(r.wvec + t * IMA_EMO_WORD_DIM, c.wvec + t * IMA_EMO_WORD_DIM, IMA_EMO_WORD_DIM * sizeof(float)) &&
+                   !memcmp(r.wvec + t * IMA_EMO_WORD_DIM, c.wvec + t * IMA_EMO_WORD_DIM,
+                           IMA_EMO_WORD_DIM * sizeof(float)) &&
                    !memcmp(r.avec + t * IMA_EMO_ACOUSTIC_DIM, c.avec + t * IMA_EMO_ACOUSTIC_DIM,
                            IMA_EMO_ACOUSTIC_DIM * sizeof(float));
         for (size_t u = 0; same && u < c.n_utts; u++)
@@ -534,7 +537,8 @@ static void test_refusals(const char *root, const char *glove) {
 static void test_meld(const char *tmp, const char *glove) {
     char *dir = tu_path(tmp, "meld");
     mkdir_p(dir);
-    const char *hdr = "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime\n";
+    const char *hdr =
+        "Sr No.,Utterance,Speaker,Emotion,Sentiment,Dialogue_ID,Utterance_ID,Season,Episode,StartTime,EndTime\n";
     char buf[8192];
     const char *rows[] = {
         "%d,\"Well, I think that is fine today.\",Ross,neutral,neutral,%d,0,1,1,\"00:00:01,000\",\"00:00:02,000\"\n",

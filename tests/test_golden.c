@@ -30,10 +30,11 @@
 #include "testutil.h"
 
 #define FLOOR_FRAC 1e-3
-#define TOL_ACT 1e-4   /* u, y_imp, z: a few float32 layers, ~1e-6 expected */
-#define TOL_LOSS 1e-4  /* loss terms, and the losses along the Adam steps */
-#define TOL_GRAD 1e-3  /* gradients: longer float32 chains, cancellation in sums over rows */
-#define TOL_ADAM 1e-2  /* parameter change after 5 Adam steps, (final - initial): m / sqrt(v) divides
+#define TOL_ACT 1e-4  /* u, y_imp, z: a few float32 layers, ~1e-6 expected */
+#define TOL_LOSS 1e-4 /* loss terms, and the losses along the Adam steps */
+#define TOL_GRAD 1e-3 /* gradients: longer float32 chains, cancellation in sums over rows */
+#define TOL_ADAM                                                                                                       \
+    1e-2 /* parameter change after 5 Adam steps, (final - initial): m / sqrt(v) divides
                           small gradients, so their float32 error is amplified */
 #define MAX_VIEWS 256
 
@@ -142,10 +143,8 @@ static int parse_config(ima_config *cfg, size_t *B, const char *text) {
             goto done;
         }
         snprintf(c->name, sizeof c->name, "%s", name->valuestring);
-        if (!strcmp(loss->valuestring, "bce"))
-            c->loss = IMA_LOSS_BCE;
-        else if (!strcmp(loss->valuestring, "sse"))
-            c->loss = IMA_LOSS_SSE;
+        if (!strcmp(loss->valuestring, "bce")) c->loss = IMA_LOSS_BCE;
+        else if (!strcmp(loss->valuestring, "sse")) c->loss = IMA_LOSS_SSE;
         else {
             ima_error("golden config: modality %d: loss '%s': expected bce or sse", j, loss->valuestring);
             goto done;
@@ -191,7 +190,8 @@ static ima_model *load_model(const ima_config *cfg, size_t B) {
     IMA_ASSERT(nv <= MAX_VIEWS);
     for (size_t k = 0; k < nv; k++) {
         const ima_st_tensor *t = ima_st_find(golden, v[k].name);
-        if (t && (t->ndim != v[k].ndim || t->shape[0] != v[k].shape[0] || (t->ndim == 2 && t->shape[1] != v[k].shape[1]))) {
+        if (t &&
+            (t->ndim != v[k].ndim || t->shape[0] != v[k].shape[0] || (t->ndim == 2 && t->shape[1] != v[k].shape[1]))) {
             ima_error("'%s': shape in the golden file differs from the C model's", v[k].name);
             goto fail;
         }
@@ -318,8 +318,8 @@ static void check_stage2_lev(const ima_config *cfg, const ima_batch *b0) {
 static void check_local_ev_stat(void) {
     const ima_st_tensor *u = ima_st_find(golden, "lev.u"), *p = ima_st_find(golden, "lev.p");
     const char *ks = ima_st_meta(golden, "lev_k");
-    int ok = u && p && ks && u->dtype == IMA_DTYPE_F32 && p->dtype == IMA_DTYPE_F32 && u->ndim == 2 &&
-             p->ndim == 2 && u->shape[0] == p->shape[0] && u->shape[1] == p->shape[1];
+    int ok = u && p && ks && u->dtype == IMA_DTYPE_F32 && p->dtype == IMA_DTYPE_F32 && u->ndim == 2 && p->ndim == 2 &&
+             u->shape[0] == p->shape[0] && u->shape[1] == p->shape[1];
     CHECK(ok, "golden file: lev.u, lev.p (N, d) F32 and metadata lev_k expected");
     if (!ok) return;
     size_t n = u->shape[0], d = u->shape[1], k = (size_t)atoi(ks);
@@ -386,8 +386,10 @@ int main(void) {
     ima_st_file f;
     memset(&f, 0, sizeof f);
     if (ima_st_read(&f, path)) {
-        CHECK(0, "cannot read the golden file: %s\n  (regenerate: /usr/bin/python3 tools/ima_twin.py "
-                 "tests/golden/ima_twin.safetensors)", ima_last_error());
+        CHECK(0,
+              "cannot read the golden file: %s\n  (regenerate: /usr/bin/python3 tools/ima_twin.py "
+              "tests/golden/ima_twin.safetensors)",
+              ima_last_error());
         free(path);
         return tu_finish("test_golden");
     }
@@ -463,8 +465,8 @@ int main(void) {
 
     printf("summary (worst relative difference per category, floor %.0e * max|ref| per tensor)\n", FLOOR_FRAC);
     for (int c = 0; c < N_CAT; c++)
-        printf("  %-12s %3d tensors  worst %.3e (%s)  tolerance %.0e  %s\n", cat_name[c], cat_count[c],
-               cat_worst[c], cat_worst_name[c], cat_tol[c], cat_worst[c] <= cat_tol[c] ? "ok" : "MISMATCH");
+        printf("  %-12s %3d tensors  worst %.3e (%s)  tolerance %.0e  %s\n", cat_name[c], cat_count[c], cat_worst[c],
+               cat_worst_name[c], cat_tol[c], cat_worst[c] <= cat_tol[c] ? "ok" : "MISMATCH");
 out_x:
     for (int j = 0; j < cfg.n_modalities; j++) free(x[j]);
 out:

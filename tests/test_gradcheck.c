@@ -30,13 +30,10 @@ static double mlp_loss(void *vc) {
     ima_mlp_forward(&c->mlp, &c->acts, c->x, c->B);
     size_t D = c->mlp.width[c->mlp.n_layers];
     const float *out = c->acts.out[c->mlp.n_layers - 1];
-    if (c->sse)
-        ima_sse_forward(c->rows, out, c->target, c->B, D);
-    else
-        ima_bce_logits_forward(c->rows, out, c->target, c->B, D);
+    if (c->sse) ima_sse_forward(c->rows, out, c->target, c->B, D);
+    else ima_bce_logits_forward(c->rows, out, c->target, c->B, D);
     double L = 0;
-    for (size_t i = 0; i < c->B; i++)
-        L += (double)c->scale[i] * c->rows[i];
+    for (size_t i = 0; i < c->B; i++) L += (double)c->scale[i] * c->rows[i];
     return L;
 }
 
@@ -47,10 +44,8 @@ static void mlp_grad(mlp_ctx *c, float *grads, size_t np) {
     memset(c->dx, 0, c->B * c->mlp.width[0] * sizeof(float));
     mlp_loss(c);
     const float *out = c->acts.out[c->mlp.n_layers - 1];
-    if (c->sse)
-        ima_sse_backward(c->dout, out, c->target, c->scale, c->B, D);
-    else
-        ima_bce_logits_backward(c->dout, out, c->target, c->scale, c->B, D);
+    if (c->sse) ima_sse_backward(c->dout, out, c->target, c->scale, c->B, D);
+    else ima_bce_logits_backward(c->dout, out, c->target, c->scale, c->B, D);
     ima_mlp_backward(&c->mlp, &c->acts, c->dx, c->dout, c->x, c->B, c->scratch);
 }
 
@@ -58,8 +53,7 @@ static void check_mlp(int sse, int layers) {
     ima_rng rng;
     ima_rng_init(&rng, 7 + sse);
     size_t w[4] = {6, 9, 8, 5};
-    if (layers == 1)
-        w[1] = 5;
+    if (layers == 1) w[1] = 5;
     mlp_ctx c = {.B = 4, .sse = sse};
     size_t np = ima_mlp_setup(&c.mlp, layers, w);
     float *params = malloc(np * sizeof(float)), *grads = malloc(np * sizeof(float));
@@ -75,12 +69,9 @@ static void check_mlp(int sse, int layers) {
     c.dout = malloc(c.B * D * sizeof(float));
     c.dx = malloc(c.B * w[0] * sizeof(float));
     c.scratch = malloc((ima_mlp_scratch_size(&c.mlp, c.B) + 1) * sizeof(float));
-    for (size_t k = 0; k < c.B * w[0]; k++)
-        c.x[k] = (float)ima_rng_normal(&rng);
-    for (size_t k = 0; k < c.B * D; k++)
-        c.target[k] = (float)ima_rng_uniform(&rng);
-    for (size_t i = 0; i < c.B; i++)
-        c.scale[i] = 0.5f + (float)i;
+    for (size_t k = 0; k < c.B * w[0]; k++) c.x[k] = (float)ima_rng_normal(&rng);
+    for (size_t k = 0; k < c.B * D; k++) c.target[k] = (float)ima_rng_uniform(&rng);
+    for (size_t i = 0; i < c.B; i++) c.scale[i] = 0.5f + (float)i;
     mlp_grad(&c, grads, np);
     CHECK(gc_nonzero(grads, np), "mlp gradient is all zero");
     /* each weight and bias tensor separately, then the input */
@@ -119,9 +110,9 @@ static void check_sigmoid(void) {
 
 typedef struct {
     float *z, *u, *out, *x, *scale; // (B, d) (B, d) (B, D) (B, D) (B)
-    float *rows;                     // (B)
-    const uint8_t *mask;             // (B, M) column j
-    int M, j, term;                  // term: 0 glob, 1 align, 2 rec bce, 3 rec sse
+    float *rows;                    // (B)
+    const uint8_t *mask;            // (B, M) column j
+    int M, j, term;                 // term: 0 glob, 1 align, 2 rec bce, 3 rec sse
     size_t B, d, D;
 } term_ctx;
 
@@ -164,7 +155,10 @@ static void check_terms(void) {
         for (int k = 0; k < (t == 1 ? 2 : 1); k++) {
             double fd, an, noise;
             double r = gc_tensor(term_loss, &c, p[k], g[k], n[k], &rng, TOL, &fd, &an, &noise);
-            CHECK(r < TOL, "%s term, d/d%s: fd %.6g analytic %.6g (rel %.3g)", names[t], k ? "u" : t >= 2 ? "out" : "z",
+            CHECK(r < TOL, "%s term, d/d%s: fd %.6g analytic %.6g (rel %.3g)", names[t],
+                  k        ? "u"
+                  : t >= 2 ? "out"
+                           : "z",
                   fd, an, r);
             printf("term %-18s d/d%-3s: fd %.6g analytic %.6g\n", names[t], k ? "u" : t >= 2 ? "out" : "z", fd, an);
         }
@@ -213,11 +207,9 @@ static void check_ima(int M, int with_mask, ima_weights weights, int stage, int 
         mc->lambda_local = 1.0f + 0.5f * (float)j;
         mc->lambda_corr = lambda_corr * (1.0f + (float)j);
         mc->rho = 0.3f + 0.2f * (float)j;
-        if (focus)
-            mc->lambda_rec = mc->lambda_local = 0.0f;
+        if (focus) mc->lambda_rec = mc->lambda_local = 0.0f;
     }
-    if (focus)
-        cfg.lambda_glob = 0.0f;
+    if (focus) cfg.lambda_glob = 0.0f;
     const size_t B = 7;
     ima_model *m;
     CHECK(ima_model_init(&m, &cfg, B, 42 + (uint64_t)M) == 0, "model init: %s", "failed");
@@ -230,15 +222,12 @@ static void check_ima(int M, int with_mask, ima_weights weights, int stage, int 
     for (int j = 0; j < M; j++) {
         size_t D = cfg.mod[j].input_width;
         x[j] = malloc(B * D * sizeof(float));
-        for (size_t k = 0; k < B * D; k++)
-            x[j][k] = (float)ima_rng_uniform(&rng);
-        for (size_t k = 0; k < D; k++)
-            m->mod[j].center[k] = 0.3f + 0.01f * (float)k;
+        for (size_t k = 0; k < B * D; k++) x[j][k] = (float)ima_rng_uniform(&rng);
+        for (size_t k = 0; k < D; k++) m->mod[j].center[k] = 0.3f + 0.01f * (float)k;
         c.b.x[j] = x[j];
     }
     for (size_t i = 0; i < B; i++)
-        for (int j = 0; j < M; j++)
-            mask[i * M + j] = with_mask ? (uint8_t)((i + (size_t)j) % 3 != 0 || j == 0) : 1;
+        for (int j = 0; j < M; j++) mask[i * M + j] = with_mask ? (uint8_t)((i + (size_t)j) % 3 != 0 || j == 0) : 1;
     c.b.mask = with_mask ? mask : NULL;
 
     if (stage == 1) {
@@ -273,15 +262,12 @@ static void check_ima(int M, int with_mask, ima_weights weights, int stage, int 
     for (size_t v = 0; v < nv; v++) {
         size_t off = (size_t)(views[v].data - m->params);
         int in_stage = off >= lo && off < hi;
-        if (!in_stage)
-            continue;
+        if (!in_stage) continue;
         /* the best of three step sizes and of up to three random directions (gradcheck_util.h) */
         double an, fd, noise;
         double r = gc_tensor(ima_loss, &c, views[v].data, gcopy + off, views[v].count, &rng, TOL, &fd, &an, &noise);
-        if (r > worst)
-            worst = r;
-        if (getenv("GC_VERBOSE"))
-            printf("  %s fd %.6g an %.6g noise %.3g\n", views[v].name, fd, an, noise);
+        if (r > worst) worst = r;
+        if (getenv("GC_VERBOSE")) printf("  %s fd %.6g an %.6g noise %.3g\n", views[v].name, fd, an, noise);
         CHECK(r < TOL, "M=%d mask=%d weights=%d stage %d %s: fd %.6g analytic %.6g (rel %.3g)", M, with_mask,
               (int)weights, stage, views[v].name, fd, an, r);
     }
@@ -289,8 +275,7 @@ static void check_ima(int M, int with_mask, ima_weights weights, int stage, int 
            weights == IMA_WEIGHTS_ONE ? "one" : "importance", stage, sse ? " (sse)" : "",
            focus ? (stage == 1 ? " (alignment only)" : " (covariance only)") : "", nv, worst);
     free(gcopy);
-    for (int j = 0; j < M; j++)
-        free(x[j]);
+    for (int j = 0; j < M; j++) free(x[j]);
     ima_model_free(m);
 }
 
@@ -307,12 +292,10 @@ int main(void) {
             int focus_ok = M > 1; /* with one modality z = u: no alignment term */
             check_ima(M, mask, IMA_WEIGHTS_ONE, 1, 0, 1.0f, 0);
             check_ima(M, mask, IMA_WEIGHTS_IMPORTANCE, 1, M == 2, 1.0f, 0);
-            if (focus_ok)
-                check_ima(M, mask, IMA_WEIGHTS_IMPORTANCE, 1, 0, 1.0f, 1);
+            if (focus_ok) check_ima(M, mask, IMA_WEIGHTS_IMPORTANCE, 1, 0, 1.0f, 1);
             check_ima(M, mask, IMA_WEIGHTS_ONE, 2, 0, 1.0f, 0);
             /* the covariance term alone: it is tiny next to the prior term at equal lambdas */
-            if (M > 1)
-                check_ima(M, mask, IMA_WEIGHTS_ONE, 2, 0, 1000.0f, 1);
+            if (M > 1) check_ima(M, mask, IMA_WEIGHTS_ONE, 2, 0, 1000.0f, 1);
         }
     }
     return tu_finish("gradcheck");

@@ -98,7 +98,8 @@ static void check_terms(void) {
     uint8_t s2[2] = {1, 1};
     double L = ima_teach_bce_forward(big, tt, s2, 2);
     CHECK(isfinite(L) && fabs(L - 80.0) < 1e-6, "teach_bce at |logit| 80: %g, expected 80", L);
-    printf("terms: wcov %.2e, bern_kl %.2e, teach_bce %.2e (worst relative difference)\n", worst[0], worst[1], worst[2]);
+    printf("terms: wcov %.2e, bern_kl %.2e, teach_bce %.2e (worst relative difference)\n", worst[0], worst[1],
+           worst[2]);
 }
 
 /* ---- 2. the local-ev stage-2 loss through the networks --------------------------------- */
@@ -150,7 +151,8 @@ static void check_local_ev_model(int M, int with_mask) {
     for (size_t i = 0; i < B; i++)
         for (int j = 0; j < M; j++) {
             mask[i * M + j] = with_mask ? (uint8_t)((i + (size_t)j) % 3 != 0 || j == 0) : 1;
-            target[i * M + j] = (i + (size_t)j) % 5 == 2 ? NAN : (float)ima_rng_uniform(&rng); /* some rows: no target */
+            target[i * M + j] =
+                (i + (size_t)j) % 5 == 2 ? NAN : (float)ima_rng_uniform(&rng); /* some rows: no target */
         }
     c.b.mask = with_mask ? mask : NULL;
     c.b.target = target;
@@ -255,23 +257,29 @@ static void check_calibration(int M, int missing) {
             }
             double f1 = tp ? 2.0 * tp / (2.0 * tp + fp + fn) : 0.0, called = (double)(tp + fp) / (double)n;
             CHECK(bad_nan == 0, "M=%d modality %d: %d targets outside [0,1] or not NaN where no target", M, j, bad_nan);
-            CHECK(f1 >= 0.95, "M=%d rho %.2f modality %d: F1 of target < 0.5 is %.3f (noise share %.3f, called %.3f)", M,
-                  (double)rhos[q], j, f1, (double)nn / (double)n, called);
-            CHECK(fabs(called - (double)nn / (double)n) < 0.02, "M=%d rho %.2f modality %d: %.3f called noise, true %.3f",
-                  M, (double)rhos[q], j, called, (double)nn / (double)n);
+            CHECK(f1 >= 0.95, "M=%d rho %.2f modality %d: F1 of target < 0.5 is %.3f (noise share %.3f, called %.3f)",
+                  M, (double)rhos[q], j, f1, (double)nn / (double)n, called);
+            CHECK(fabs(called - (double)nn / (double)n) < 0.02,
+                  "M=%d rho %.2f modality %d: %.3f called noise, true %.3f", M, (double)rhos[q], j, called,
+                  (double)nn / (double)n);
             if (getenv("CAL_DEBUG"))
-                printf("  fit: w %.3f %.3f %.3f means T %.3g %.3g %.3g sd %.2f %.2f %.2f iters %d null_like %d\n", rep.fit[j].weight[0], rep.fit[j].weight[1], rep.fit[j].weight[2], exp(rep.fit[j].mean[0]), exp(rep.fit[j].mean[1]), exp(rep.fit[j].mean[2]), rep.fit[j].sd[0], rep.fit[j].sd[1], rep.fit[j].sd[2], rep.fit[j].iterations, rep.fit[j].null_like);
+                printf("  fit: w %.3f %.3f %.3f means T %.3g %.3g %.3g sd %.2f %.2f %.2f iters %d null_like %d\n",
+                       rep.fit[j].weight[0], rep.fit[j].weight[1], rep.fit[j].weight[2], exp(rep.fit[j].mean[0]),
+                       exp(rep.fit[j].mean[1]), exp(rep.fit[j].mean[2]), rep.fit[j].sd[0], rep.fit[j].sd[1],
+                       rep.fit[j].sd[2], rep.fit[j].iterations, rep.fit[j].null_like);
             if (q == 0 || q == 2)
-                printf("calibration M=%d%s rho %.2f modality %d: F1 %.3f, called %.3f, true share %.3f, T threshold %.2f\n",
-                       M, missing ? " (missing)" : "", (double)rhos[q], j, f1, called, (double)nn / (double)n,
-                       rep.fit[j].threshold);
+                printf(
+                    "calibration M=%d%s rho %.2f modality %d: F1 %.3f, called %.3f, true share %.3f, T threshold %.2f\n",
+                    M, missing ? " (missing)" : "", (double)rhos[q], j, f1, called, (double)nn / (double)n,
+                    rep.fit[j].threshold);
         }
     }
     /* no noise at all: (almost) nothing is called unimportant */
     synth(U, mask, noise, N, M, d, 0.0, 0, 5);
     float rho[IMA_MAX_MODALITIES];
     for (int j = 0; j < M; j++) rho[j] = 0.8f;
-    CHECK(ima_local_ev_targets_from_codes(tg, NULL, U, mask, N, M, d, 50, rho, NULL) == 0, "targets: %s", ima_last_error());
+    CHECK(ima_local_ev_targets_from_codes(tg, NULL, U, mask, N, M, d, 50, rho, NULL) == 0, "targets: %s",
+          ima_last_error());
     size_t low = 0;
     for (size_t i = 0; i < N * (size_t)M; i++) low += tg[i] < 0.5f;
     CHECK(low < N * (size_t)M / 50, "M=%d without noise: %zu of %zu targets below 0.5", M, low, N * (size_t)M);

@@ -16,9 +16,9 @@ static void check_bce(size_t B, size_t D, double spread, uint64_t seed) {
     float *a = malloc(n * sizeof(float)), *x = malloc(n * sizeof(float)), *scale = malloc(B * sizeof(float));
     float *l_ref = malloc(B * sizeof(float)), *l_fast = malloc(B * sizeof(float)), *l_nog = malloc(B * sizeof(float));
     float *g_ref = calloc(n, sizeof(float)), *g_fast = calloc(n, sizeof(float)); /* backward passes accumulate */
-    static const float special[] = {0.0f, -0.0f, 1e-8f, -1e-8f, 0.5f, -0.5f, 0.3465736f, -0.3465736f, 0.881374f,
-                                    -0.881374f, 15.9f, -15.9f, 17.0f, -17.0f, 86.9f, -86.9f, 87.5f, -87.5f,
-                                    100.0f, -100.0f, 1e4f, -1e4f, 3e38f, -3e38f};
+    static const float special[] = {0.0f,      -0.0f,      1e-8f,  -1e-8f,  0.5f,  -0.5f,  0.3465736f, -0.3465736f,
+                                    0.881374f, -0.881374f, 15.9f,  -15.9f,  17.0f, -17.0f, 86.9f,      -86.9f,
+                                    87.5f,     -87.5f,     100.0f, -100.0f, 1e4f,  -1e4f,  3e38f,      -3e38f};
     for (size_t k = 0; k < n; k++) {
         a[k] = k < sizeof special / sizeof *special ? special[k] : (float)(spread * ima_rng_normal(&rng));
         x[k] = k % 7 == 0 ? (float)(k % 2) : (float)ima_rng_uniform(&rng); /* hard 0/1 targets too */
@@ -41,8 +41,8 @@ static void check_bce(size_t B, size_t D, double spread, uint64_t seed) {
         if (scale[k / D] == 0.0f) d = g_fast[k] == 0.0f ? 0.0 : 1.0;
         if (d > worst_g) worst_g = d;
     }
-    printf("bce fast B=%zu D=%zu spread %.0f: worst loss rel %.2e, worst grad abs/scale %.2e\n", B, D, spread,
-           worst_l, worst_g);
+    printf("bce fast B=%zu D=%zu spread %.0f: worst loss rel %.2e, worst grad abs/scale %.2e\n", B, D, spread, worst_l,
+           worst_g);
     CHECK(worst_l <= 2e-6, "loss rows: worst relative difference %.3e", worst_l);
     CHECK(worst_g <= 1e-6, "gradient: worst difference %.3e (in units of the row scale)", worst_g);
 

@@ -15,14 +15,16 @@ static size_t idx_images(unsigned char *buf, uint32_t n, uint32_t magic) {
     unsigned char h[16] = {0, 0, 8, 3, 0, 0, 0, 0, 0, 0, 0, 28, 0, 0, 0, 28};
     h[0] = (unsigned char)(magic >> 24), h[1] = (unsigned char)(magic >> 16), h[2] = (unsigned char)(magic >> 8),
     h[3] = (unsigned char)magic;
-    h[4] = (unsigned char)(n >> 24), h[5] = (unsigned char)(n >> 16), h[6] = (unsigned char)(n >> 8), h[7] = (unsigned char)n;
+    h[4] = (unsigned char)(n >> 24), h[5] = (unsigned char)(n >> 16), h[6] = (unsigned char)(n >> 8),
+    h[7] = (unsigned char)n;
     memcpy(buf, h, 16);
     for (uint32_t i = 0; i < n * 784; i++) buf[16 + i] = (unsigned char)((i * 7 + i / 784) & 0xff);
     return 16 + (size_t)n * 784;
 }
 
 static size_t idx_labels(unsigned char *buf, uint32_t n, const unsigned char *labels) {
-    unsigned char h[8] = {0, 0, 8, 1, (unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n};
+    unsigned char h[8] =
+        {0, 0, 8, 1, (unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n};
     memcpy(buf, h, 8);
     memcpy(buf + 8, labels, n);
     return 8 + n;
@@ -45,7 +47,8 @@ static void test_idx(void) {
     unsigned char *img = malloc(16 + 3 * 784), lab[16];
     const unsigned char labels[3] = {7, 2, 1};
     size_t ni = idx_images(img, 3, 2051), nl = idx_labels(lab, 3, labels);
-    char *pi = tu_path(dir, "i.idx"), *pl = tu_path(dir, "l.idx"), *pig = tu_path(dir, "i.gz"), *plg = tu_path(dir, "l.gz");
+    char *pi = tu_path(dir, "i.idx"), *pl = tu_path(dir, "l.idx"), *pig = tu_path(dir, "i.gz"),
+         *plg = tu_path(dir, "l.gz");
     tu_write_file(pi, img, ni);
     tu_write_file(pl, lab, nl);
     write_gz(pig, img, ni);

@@ -73,7 +73,8 @@ static int train_toy(const char *dir, const char *ckpt, uint64_t seed) {
 static void check_determinism_and_checkpoints(void) {
     char *dir = tu_tmpdir();
     CHECK(ima_toy_write(dir, 300, 50, 0.1, 3) == 0, "toy: %s", ima_last_error());
-    char *c1 = tu_path(dir, "one.safetensors"), *c2 = tu_path(dir, "two.safetensors"), *c3 = tu_path(dir, "three.safetensors");
+    char *c1 = tu_path(dir, "one.safetensors"), *c2 = tu_path(dir, "two.safetensors"),
+         *c3 = tu_path(dir, "three.safetensors");
     CHECK(train_toy(dir, c1, 11) == 0, "train 1: %s", ima_last_error());
     CHECK(train_toy(dir, c2, 11) == 0, "train 2: %s", ima_last_error());
     CHECK(train_toy(dir, c3, 12) == 0, "train 3: %s", ima_last_error());
@@ -107,7 +108,8 @@ static void check_determinism_and_checkpoints(void) {
         tu_write_file(bad, b1, cuts[k]);
         m = NULL;
         CHECK(ima_checkpoint_load(bad, 64, &m, NULL, NULL) != 0 && !m, "a checkpoint cut to %zu bytes loaded", cuts[k]);
-        CHECK(strstr(ima_last_error(), "bad.safetensors") != NULL, "error does not name the file: %s", ima_last_error());
+        CHECK(strstr(ima_last_error(), "bad.safetensors") != NULL, "error does not name the file: %s",
+              ima_last_error());
     }
     unsigned char *c = malloc(n1);
     memcpy(c, b1, n1);
@@ -128,7 +130,7 @@ static void check_determinism_and_checkpoints(void) {
 /* a score that prefers a chosen epoch: ctx counts the calls */
 typedef struct {
     int calls, want;
-    float *snap;  // importance parameters seen at the wanted epoch
+    float *snap; // importance parameters seen at the wanted epoch
     size_t n;
 } pick;
 
@@ -182,8 +184,9 @@ static void check_selection(void) {
     ima_model_importance_snapshot(m, now);
     CHECK(memcmp(now, p.snap, p.n * sizeof(float)) && m->step_imp == 0, "reset left the trained nets");
     CHECK(ima_model_set_rho(m, 0, 1.5f) != 0 && strstr(ima_last_error(), "rho"), "rho 1.5 accepted");
-    CHECK(ima_collapse_flags(0.995, 1.0, 0.5) == IMA_COLLAPSE_MEAN_Y && ima_collapse_flags(0.5, 1.0, 1e-4) ==
-          IMA_COLLAPSE_CORR && ima_collapse_flags(0.5, 0.0, 0.0) == 0, "collapse rule");
+    CHECK(ima_collapse_flags(0.995, 1.0, 0.5) == IMA_COLLAPSE_MEAN_Y &&
+              ima_collapse_flags(0.5, 1.0, 1e-4) == IMA_COLLAPSE_CORR && ima_collapse_flags(0.5, 0.0, 0.0) == 0,
+          "collapse rule");
     free(now), free(p.snap);
     ima_model_free(m);
     ima_dataset_free(&ds), ima_dataset_free(&vs);

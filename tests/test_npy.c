@@ -181,8 +181,7 @@ static void test_versions_and_dialects(void) {
         char dict[128];
         snprintf(dict, sizeof dict, "{\"shape\": (3,), \"descr\": \"%s\", \"fortran_order\": False}", u8forms[i]);
         char *p = craft("u1.npy", 1, dict, u, 3);
-        CHECK(ima_npy_read(&a, p) == IMA_OK && a.dtype == IMA_DTYPE_U8 && a.count == 3 &&
-                  memcmp(a.data, u, 3) == 0,
+        CHECK(ima_npy_read(&a, p) == IMA_OK && a.dtype == IMA_DTYPE_U8 && a.count == 3 && memcmp(a.data, u, 3) == 0,
               "descr %s: %s", u8forms[i], ima_last_error());
         ima_npy_free(&a);
         free(p);
@@ -218,7 +217,8 @@ static void test_bad_headers(void) {
     expect_bad("f2.npy", 1, "{'descr': '<f2', 'fortran_order': False, 'shape': (2,), }", 4, "'<f2' is not supported");
     expect_bad("noorder.npy", 1, "{'descr': 'f4', 'fortran_order': False, 'shape': (2,), }", 8, "byte order");
     expect_bad("garbage.npy", 1, "hello, world", 0, "cannot parse the header dict");
-    expect_bad("cutdict.npy", 1, "{'descr': '<f4', 'fortran_order': Fals", 0, "'fortran_order': expected True or False");
+    expect_bad("cutdict.npy", 1, "{'descr': '<f4', 'fortran_order': Fals", 0,
+               "'fortran_order': expected True or False");
     expect_bad("nobrace.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)", 8, "cannot parse");
     expect_bad("after.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} x", 8, "after '}'");
     expect_bad("noshape.npy", 1, "{'descr': '<f4', 'fortran_order': False}", 0, "header field 'shape': missing");
@@ -236,15 +236,14 @@ static void test_bad_headers(void) {
                "header field 'shape': dimension 0 is negative");
     expect_bad("huge.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999999,)}", 0,
                "dimension 0 is too large");
-    expect_bad("overflow.npy", 1,
-               "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 2)}", 0, "overflows");
-    expect_bad("bytesoverflow.npy", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,)}",
-               0, "overflows");
+    expect_bad("overflow.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 2)}", 0,
+               "overflows");
+    expect_bad("bytesoverflow.npy", 1, "{'descr': '<f8', 'fortran_order': False, 'shape': (4611686018427387904,)}", 0,
+               "overflows");
     /* a plausible shape with no data behind it: refused from the file size, not by trying to allocate 4 TiB */
-    expect_bad("nodata.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,)}", 64,
-               "truncated");
-    expect_bad("ninedims.npy", 1,
-               "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1)}", 4, "more than 8");
+    expect_bad("nodata.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,)}", 64, "truncated");
+    expect_bad("ninedims.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 1, 1, 1, 1, 1, 1, 1)}", 4,
+               "more than 8");
     expect_bad("trailing.npy", 1, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", 12, "trailing bytes");
     expect_bad("v4.npy", 4, "{'descr': '<f4', 'fortran_order': False, 'shape': (2,)}", 8, "version 4.0");
 }

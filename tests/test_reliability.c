@@ -133,7 +133,8 @@ static void check_checkpoint_fields(const char *dir) {
         const char *key, *from, *to, *expect;
     } cases[] = {
         /* item 4: numbers far outside int: a message quoting the value, no cast */
-        {"config", "\"n_modalities\":2", "\"n_modalities\":1e10", "'n_modalities': expected a whole number in [-2147483648, 2147483647], got 10000000000"},
+        {"config", "\"n_modalities\":2", "\"n_modalities\":1e10",
+         "'n_modalities': expected a whole number in [-2147483648, 2147483647], got 10000000000"},
         {"config", "\"latent_width\":4", "\"latent_width\":1e300", "'latent_width'"},
         {"config", "\"input_width\":6", "\"input_width\":-1e10", "'input_width'"},
         {"config", "\"hidden_width\":16", "\"hidden_width\":16.5", "'hidden_width': expected a whole number"},
@@ -142,7 +143,8 @@ static void check_checkpoint_fields(const char *dir) {
         {"config", "\"rho\":0.800000011920929", "\"rho\":1e39", "'rho'"},
         {"train_state", "\"epochs_stage1\":40", "\"epochs_stage1\":1e10", "'epochs_stage1'"},
         /* item 2: a batch size no model can be built for */
-        {"train_state", "\"batch_size\":8", "\"batch_size\":1e12", "'batch_size': expected a whole number in [1, 16777216]"},
+        {"train_state", "\"batch_size\":8", "\"batch_size\":1e12",
+         "'batch_size': expected a whole number in [1, 16777216]"},
         {"train_state", "\"batch_size\":8", "\"batch_size\":-1", "'batch_size'"},
         /* item 6: a state training cannot resume from */
         {"train_state", "\"epoch\":0", "\"epoch\":-1000000", "'epoch': expected a whole number in [0, 1000000]"},
@@ -175,8 +177,7 @@ static void check_checkpoint_fields(const char *dir) {
     CHECK(rewrite_meta(good, bad, "config", "\"input_width\":6", "\"input_width\":16777216") == 0, "rewrite");
     m = NULL;
     CHECK(ima_checkpoint_load(bad, 8, &m, NULL, NULL) == IMA_ERR && !m, "a 2^24-wide config loaded");
-    CHECK(has("optimizer.adam_m") && has("does not match its own config"), "wide config: %s",
-          ima_last_error());
+    CHECK(has("optimizer.adam_m") && has("does not match its own config"), "wide config: %s", ima_last_error());
 
     /* the state is readable without building the model */
     ima_config c3;
@@ -243,8 +244,8 @@ static void check_resume_exact(const char *dir) {
     /* resume the way `ima train --resume` does: the state, then the model for the batch */
     ima_train_config tc2;
     CHECK(ima_checkpoint_read_state(half, NULL, &tc2, &st) == 0, "read_state: %s", ima_last_error());
-    CHECK(st.round == 1 && st.stage == 2 && st.epoch == 2, "state after 5 epochs: round %d stage %d epoch %d",
-          st.round, st.stage, st.epoch);
+    CHECK(st.round == 1 && st.stage == 2 && st.epoch == 2, "state after 5 epochs: round %d stage %d epoch %d", st.round,
+          st.stage, st.epoch);
     CHECK(ima_checkpoint_load(half, tc2.batch_size, &m, NULL, NULL) == 0, "load: %s", ima_last_error());
     CHECK(ima_train(m, &ds, &tc2, &st, NULL) == 0, "train the rest: %s", ima_last_error());
     CHECK(ima_checkpoint_save(rest, m, &tc2, &st) == 0, "save: %s", ima_last_error());

@@ -34,7 +34,8 @@ static int write_split(const char *dir, const char *name, size_t n, ima_rng *rng
         for (size_t k = 0; k < 784; k++)
             img[i * 784 + k] = in[i] ? (float)ima_rng_uniform(rng) : (k % 10 == (size_t)c ? 0.9f : 0.1f);
         for (size_t k = 0; k < 696; k++)
-            sp[i * 696 + k] = sn[i] ? (float)ima_rng_uniform(rng) : (float)(0.5 + 0.4 * sin(0.01 * (double)(k * (c + 1))));
+            sp[i * 696 + k] =
+                sn[i] ? (float)ima_rng_uniform(rng) : (float)(0.5 + 0.4 * sin(0.01 * (double)(k * (c + 1))));
     }
     size_t shape[1] = {n};
     int rc = 0;
@@ -101,9 +102,15 @@ int main(void) {
     CHECK(md != NULL, "no report.md");
     CHECK(js != NULL, "no results.json");
     if (md) {
-        const char *sections[] = {"## Table 1 analogue", "## Table 5 analogue", "## Importance detection",
-                                  "## Figure 6 analogue", "| IMA weighted z | 50 |", "| JMVAE-KL multimodal | 2 |",
-                                  "| DAE speech | 50 |", "0.9489", "| IMA weighted z, paper's objective | 50 |",
+        const char *sections[] = {"## Table 1 analogue",
+                                  "## Table 5 analogue",
+                                  "## Importance detection",
+                                  "## Figure 6 analogue",
+                                  "| IMA weighted z | 50 |",
+                                  "| JMVAE-KL multimodal | 2 |",
+                                  "| DAE speech | 50 |",
+                                  "0.9489",
+                                  "| IMA weighted z, paper's objective | 50 |",
                                   "local-ev objective (beyond the paper)"};
         for (size_t k = 0; k < sizeof sections / sizeof sections[0]; k++)
             CHECK(strstr(md, sections[k]) != NULL, "report.md lacks '%s'", sections[k]);
@@ -116,7 +123,8 @@ int main(void) {
         CHECK(cJSON_GetArraySize(reps) == 2 * 7 + 2 * 9, "%d representations, expected 32", cJSON_GetArraySize(reps));
         const cJSON *r;
         int bad = 0;
-        cJSON_ArrayForEach(r, reps) bad += !(in_unit(r, "p10") && in_unit(r, "p50") && in_unit(r, "p10_image_noise_queries"));
+        cJSON_ArrayForEach(r, reps) bad +=
+            !(in_unit(r, "p10") && in_unit(r, "p50") && in_unit(r, "p10_image_noise_queries"));
         CHECK(bad == 0, "%d representations with a P@K outside [0, 1]", bad);
         cJSON_ArrayForEach(r, reps) {
             const cJSON *acc = cJSON_GetObjectItemCaseSensitive(r, "accuracy");

@@ -72,8 +72,7 @@ static void compare_with_brute(const char *what, const float *z, const int64_t *
             q++;
         }
         CHECK(hits[t] == h, "%s: P@%zu hits %zu, brute force %zu", what, ks[t], hits[t], h);
-        CHECK(fabs(prec[t] - (double)h / ((double)qb * (double)ks[t])) < 1e-15, "%s: P@%zu = %g", what, ks[t],
-              prec[t]);
+        CHECK(fabs(prec[t] - (double)h / ((double)qb * (double)ks[t])) < 1e-15, "%s: P@%zu = %g", what, ks[t], prec[t]);
     }
     free(a), free(b);
 }
@@ -86,7 +85,7 @@ static void test_against_brute_force(void) {
     int64_t *labels = malloc(N * sizeof *labels), *group = malloc(N * sizeof *group);
     uint8_t *mask = malloc(N);
     for (size_t t = 0; t < N * D; t++) {
-        zi[t] = (float)ima_rng_below(&rng, 4) - 1.5f; // few values: many exact ties
+        zi[t] = (float)ima_rng_below(&rng, 4) - 1.5f;        // few values: many exact ties
         zg[t] = (float)(3.0 * ima_rng_normal(&rng) + 100.0); // far from the origin: tests centring
     }
     for (size_t i = 0; i < N; i++) {

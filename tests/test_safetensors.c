@@ -103,8 +103,7 @@ static void test_roundtrip(void) {
         for (int d = 0; d < t->ndim; d++)
             CHECK(t->shape[d] == (i == N_RT - 1 ? empty_shape[d] : shapes[nds[i]][d]), "%s: shape", names[i]);
         CHECK((uintptr_t)t->data % ima_dtype_size(t->dtype) == 0, "%s: misaligned", names[i]);
-        CHECK(counts[i] == 0 || memcmp(t->data, bufs[i], counts[i] * ima_dtype_size(dt[i])) == 0, "%s: data",
-              names[i]);
+        CHECK(counts[i] == 0 || memcmp(t->data, bufs[i], counts[i] * ima_dtype_size(dt[i])) == 0, "%s: data", names[i]);
     }
     CHECK(ima_st_find(&f, "nope") == NULL, "find of a missing name");
     CHECK(ima_st_meta(&f, "format") && strcmp(ima_st_meta(&f, "format"), "pt") == 0, "meta format");
@@ -187,15 +186,14 @@ static void test_bad_headers(void) {
                "tensor 'w': field 'dtype': expected a string");
     expect_bad("negshape.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[-1],\"data_offsets\":[0,0]}}", 0,
                "tensor 'w': field 'shape': dimension 0 is not a non-negative integer");
-    expect_bad("fracshape.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2, 1.5],\"data_offsets\":[0,12]}}",
-               12, "field 'shape': dimension 1");
+    expect_bad("fracshape.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2, 1.5],\"data_offsets\":[0,12]}}", 12,
+               "field 'shape': dimension 1");
     expect_bad("shapeoverflow.safetensors",
                "{\"w\":{\"dtype\":\"U8\",\"shape\":[4294967296,4294967296,4294967296],\"data_offsets\":[0,0]}}", 0,
                "overflows");
     expect_bad("nooffsets.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2]}}", 8,
                "tensor 'w': field 'data_offsets' is missing");
-    expect_bad("extrafield.safetensors",
-               "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":1}}", 8,
+    expect_bad("extrafield.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8],\"x\":1}}", 8,
                "tensor 'w': unexpected field 'x'");
     expect_bad("offsets3.safetensors", "{\"w\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,4,8]}}", 8,
                "expected [begin, end]");

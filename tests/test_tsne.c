@@ -25,8 +25,7 @@ static float *random_points(size_t N, size_t D, uint64_t seed, int integer) {
     ima_rng rng;
     ima_rng_init(&rng, seed);
     float *x = malloc(N * D * sizeof *x);
-    for (size_t t = 0; t < N * D; t++)
-        x[t] = integer ? (float)ima_rng_below(&rng, 5) : (float)ima_rng_normal(&rng);
+    for (size_t t = 0; t < N * D; t++) x[t] = integer ? (float)ima_rng_below(&rng, 5) : (float)ima_rng_normal(&rng);
     return x;
 }
 

@@ -11,26 +11,24 @@
 
 extern int tu_passed, tu_failed;
 
-#define CHECK(cond, ...)                                                                    \
-    do {                                                                                    \
-        if (cond) {                                                                         \
-            tu_passed++;                                                                    \
-        } else {                                                                            \
-            tu_failed++;                                                                    \
-            fprintf(stderr, "%s:%d: FAIL: %s: ", __FILE__, __LINE__, #cond);                \
-            fprintf(stderr, __VA_ARGS__);                                                   \
-            fputc('\n', stderr);                                                            \
-        }                                                                                   \
+#define CHECK(cond, ...)                                                                                               \
+    do {                                                                                                               \
+        if (cond) {                                                                                                    \
+            tu_passed++;                                                                                               \
+        } else {                                                                                                       \
+            tu_failed++;                                                                                               \
+            fprintf(stderr, "%s:%d: FAIL: %s: ", __FILE__, __LINE__, #cond);                                           \
+            fprintf(stderr, __VA_ARGS__);                                                                              \
+            fputc('\n', stderr);                                                                                       \
+        }                                                                                                              \
     } while (0)
 
 /* The call failed, and its message names the file and contains `what`. */
-#define CHECK_ERR(rc, path, what)                                                                    \
-    do {                                                                                             \
-        CHECK((rc) == IMA_ERR, "expected an error for %s", (path));                                 \
-        CHECK(strstr(ima_last_error(), (path)) != NULL, "message does not name the file: %s",       \
-              ima_last_error());                                                                     \
-        CHECK(strstr(ima_last_error(), (what)) != NULL, "message lacks \"%s\": %s", (what),         \
-              ima_last_error());                                                                     \
+#define CHECK_ERR(rc, path, what)                                                                                      \
+    do {                                                                                                               \
+        CHECK((rc) == IMA_ERR, "expected an error for %s", (path));                                                    \
+        CHECK(strstr(ima_last_error(), (path)) != NULL, "message does not name the file: %s", ima_last_error());       \
+        CHECK(strstr(ima_last_error(), (what)) != NULL, "message lacks \"%s\": %s", (what), ima_last_error());         \
     } while (0)
 
 int tu_finish(const char *suite);

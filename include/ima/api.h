@@ -81,16 +81,16 @@ typedef void (*ima_api_batch_fn)(void *ctx, int round, int stage, int epoch, siz
 typedef int (*ima_api_epoch_fn)(void *ctx, const double *values, size_t n_values);
 
 typedef struct {
-    size_t batch_size;       // B (256)
-    int rounds;              // R (1)
-    int epochs_stage1;       // E1 (40)
-    int epochs_stage2;       // E2 (10)
-    double lr_stage1;        // Adam learning rate of the autoencoder (1e-3)
-    double lr_stage2;        // Adam learning rate of the importance nets (1e-3)
-    const char *checkpoint;  // NULL, or a path written after every epoch and at the end (as ima train --out)
-    ima_api_batch_fn on_batch;  // may be NULL
-    ima_api_epoch_fn on_epoch;  // may be NULL
-    void *ctx;                  // passed to both
+    size_t batch_size;         // B (256)
+    int rounds;                // R (1)
+    int epochs_stage1;         // E1 (40)
+    int epochs_stage2;         // E2 (10)
+    double lr_stage1;          // Adam learning rate of the autoencoder (1e-3)
+    double lr_stage2;          // Adam learning rate of the importance nets (1e-3)
+    const char *checkpoint;    // NULL, or a path written after every epoch and at the end (as ima train --out)
+    ima_api_batch_fn on_batch; // may be NULL
+    ima_api_epoch_fn on_epoch; // may be NULL
+    void *ctx;                 // passed to both
 } ima_api_fit_options;
 
 /* The defaults of `ima train` (the paper's). */
@@ -117,8 +117,8 @@ int ima_api_fit(ima_api_model *h, const float *const *x, const size_t *rows, con
  * floating-point rounding). Every row needs at least one present modality. From a callback of
  * ima_api_fit on the same model, batches are capped at the training batch. */
 int ima_api_embed(ima_api_model *h, const float *const *x, const size_t *rows, const size_t *cols,
-                  const uint8_t *const *mask, int M, size_t batch, float *const *u, float *const *y,
-                  float *z_weighted, float *z_unweighted);
+                  const uint8_t *const *mask, int M, size_t batch, float *const *u, float *const *y, float *z_weighted,
+                  float *z_unweighted);
 
 /* ---- evaluation and threads ---------------------------------------------------------------- */
 
@@ -135,8 +135,8 @@ int ima_api_detection(double *out, const float *y, const uint8_t *noise, const u
  * Rows are (n, D) float32; labels int64 in [0, C). */
 int ima_api_classify(double *test_accuracy, double *chosen_lr, int64_t *pred, const float *train_x,
                      const int64_t *train_y, size_t n_train, const float *valid_x, const int64_t *valid_y,
-                     size_t n_valid, const float *test_x, const int64_t *test_y, size_t n_test, size_t D,
-                     size_t hidden, int n_hidden_layers, size_t epochs, size_t batch, uint64_t seed);
+                     size_t n_valid, const float *test_x, const int64_t *test_y, size_t n_test, size_t D, size_t hidden,
+                     int n_hidden_layers, size_t epochs, size_t batch, uint64_t seed);
 
 /* OpenBLAS threads used by every matrix product of this process (the CLI's --threads). */
 void ima_api_set_threads(int n);

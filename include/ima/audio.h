@@ -22,9 +22,9 @@
 
 #include <stddef.h>
 
-#define IMA_SPEECH_RATE 12500 /* Hz, the rate every recording is resampled to */
-#define IMA_MFCC_COEFFS 12    /* C: c1..c12 */
-#define IMA_MFCC_FRAMES 58    /* F: 29 on each side of the midpoint */
+#define IMA_SPEECH_RATE 12500                              /* Hz, the rate every recording is resampled to */
+#define IMA_MFCC_COEFFS 12                                 /* C: c1..c12 */
+#define IMA_MFCC_FRAMES 58                                 /* F: 29 on each side of the midpoint */
 #define IMA_SPEECH_DIM (IMA_MFCC_COEFFS * IMA_MFCC_FRAMES) /* 696 */
 
 /* ---- reading and resampling ------------------------------------------------------------ */
@@ -54,16 +54,16 @@ int ima_audio_rate(const char *path, int *rate);
 /* ---- MFCC -------------------------------------------------------------------------------- */
 
 typedef struct {
-    double sample_rate;   // Hz (12500)
-    double frame_ms;      // window length (20)
-    double shift_ms;      // frame shift (10)
-    int num_mel_bins;     // triangular mel filters (23, Kaldi's default)
-    int num_ceps;         // cepstra computed, c0 included (13); c1..c(num_ceps-1) are returned
-    double low_freq;      // lowest mel edge, Hz (20)
-    double high_freq;     // highest mel edge, Hz; <= 0 means Nyquist + high_freq (0)
-    double preemph;       // pre-emphasis coefficient (0.97)
-    double lifter;        // cepstral lifter Q (22); 0 disables
-    double input_scale;   // samples are multiplied by this first (32768)
+    double sample_rate; // Hz (12500)
+    double frame_ms;    // window length (20)
+    double shift_ms;    // frame shift (10)
+    int num_mel_bins;   // triangular mel filters (23, Kaldi's default)
+    int num_ceps;       // cepstra computed, c0 included (13); c1..c(num_ceps-1) are returned
+    double low_freq;    // lowest mel edge, Hz (20)
+    double high_freq;   // highest mel edge, Hz; <= 0 means Nyquist + high_freq (0)
+    double preemph;     // pre-emphasis coefficient (0.97)
+    double lifter;      // cepstral lifter Q (22); 0 disables
+    double input_scale; // samples are multiplied by this first (32768)
 } ima_mfcc_config;
 
 typedef struct ima_mfcc ima_mfcc; /* opaque: FFTW plan, window, mel bank, DCT table, scratch */

@@ -45,10 +45,10 @@ void ima_baseline_train_state_init(ima_baseline_train_state *st, uint64_t seed);
 
 /* What one finished epoch reports. */
 typedef struct {
-    int epoch, epochs;         // epoch is 1-based
-    ima_baseline_terms terms;  // means over the epoch's rows (each batch weighted by B / N)
-    double seconds;            // wall time of the epoch
-    size_t samples;            // rows processed
+    int epoch, epochs;        // epoch is 1-based
+    ima_baseline_terms terms; // means over the epoch's rows (each batch weighted by B / N)
+    double seconds;           // wall time of the epoch
+    size_t samples;           // rows processed
 } ima_baseline_epoch_report;
 
 typedef struct {
@@ -73,8 +73,8 @@ int ima_baseline_checkpoint_save(const char *path, const ima_baseline *bl, const
                                  const ima_baseline_train_state *st);
 /* Builds a model for max_batch rows from a checkpoint; tc and st may be NULL. The configuration is validated,
  * every tensor's presence, dtype, shape and finiteness checked against it. */
-int ima_baseline_checkpoint_load(const char *path, size_t max_batch, ima_baseline **out,
-                                 ima_baseline_train_config *tc, ima_baseline_train_state *st);
+int ima_baseline_checkpoint_load(const char *path, size_t max_batch, ima_baseline **out, ima_baseline_train_config *tc,
+                                 ima_baseline_train_state *st);
 
 /* Which kind of checkpoint a file is, from its "format" metadata: sets *is_baseline to 1 for
  * "ima-baseline-checkpoint", 0 for "ima-checkpoint"; an unreadable file or another format is an error. */

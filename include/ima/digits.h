@@ -63,15 +63,15 @@ typedef enum { IMA_SPLIT_TRAIN = 0, IMA_SPLIT_VALID = 1, IMA_SPLIT_TEST = 2, IMA
 extern const char *const ima_split_names[IMA_NUM_SPLITS]; /* "train", "valid", "test" */
 
 typedef struct {
-    char *name;  // e.g. "george" (real) or "espeak:en-us+m3:r170:p45" (synthesized)
-    int source;  // index into the set's sources
+    char *name; // e.g. "george" (real) or "espeak:en-us+m3:r170:p45" (synthesized)
+    int source; // index into the set's sources
 } ima_speaker;
 
 typedef struct {
-    char *kind;      // "dir", "manifest" or "espeak"
-    char *path;      // folder, manifest file, or "" for espeak
-    size_t n_ok;     // utterances kept
-    size_t n_skipped;// bad files skipped with a warning
+    char *kind;       // "dir", "manifest" or "espeak"
+    char *path;       // folder, manifest file, or "" for espeak
+    size_t n_ok;      // utterances kept
+    size_t n_skipped; // bad files skipped with a warning
 } ima_speech_source;
 
 typedef struct {
@@ -81,23 +81,23 @@ typedef struct {
 
 typedef struct {
     size_t n, cap;
-    float *feat;        // (n, 696) raw MFCC windows, before min-max scaling
-    uint8_t *label;     // (n) digit
-    int32_t *speaker;   // (n) index into speakers
-    char **name;        // (n) file path, or the synthesis description
-    int8_t *split;      // (n) ima_split, set by ima_speech_split
+    float *feat;      // (n, 696) raw MFCC windows, before min-max scaling
+    uint8_t *label;   // (n) digit
+    int32_t *speaker; // (n) index into speakers
+    char **name;      // (n) file path, or the synthesis description
+    int8_t *split;    // (n) ima_split, set by ima_speech_split
     size_t n_speakers;
     ima_speaker *speakers; // (n_speakers)
     size_t n_sources;
     ima_speech_source *sources; // (n_sources)
     size_t n_skipped;
-    ima_skipped *skipped;       // (n_skipped) every bad recording that was skipped, with why
+    ima_skipped *skipped; // (n_skipped) every bad recording that was skipped, with why
     /* Bandwidth (docs/data.md): every recording is band-limited to bandwidth_hz before its features
      * (0: only the MFCC's own Nyquist, IMA_SPEECH_RATE / 2). ima_speech_scan_bandwidth sets it to the
      * lowest Nyquist frequency of the sources, so that no recording holds energy the others never have. */
     double bandwidth_hz;
-    int lowest_rate;            // the lowest sample rate the scan saw (Hz; 0 before a scan)
-    size_t n_band_limited;      // recordings (and synthesized utterances) that were band-limited
+    int lowest_rate;       // the lowest sample rate the scan saw (Hz; 0 before a scan)
+    size_t n_band_limited; // recordings (and synthesized utterances) that were band-limited
 } ima_speech_set;
 
 /* progress callback: done out of total for the current source (may be NULL) */
@@ -127,9 +127,9 @@ int ima_speech_scan_bandwidth(ima_speech_set *s, const char *src, int is_manifes
 /* espeak-ng synthesis (speech_synth.c). A speaker is one voice configuration
  * (language/accent, variant, rate, pitch); each speaks the ten digit words once. */
 typedef struct {
-    size_t n_speakers;        // voice configurations (default 300)
-    uint64_t seed;            // picks the configurations
-    const char *const *voices;// accents (espeak voice names); NULL: the English set below
+    size_t n_speakers;         // voice configurations (default 300)
+    uint64_t seed;             // picks the configurations
+    const char *const *voices; // accents (espeak voice names); NULL: the English set below
     size_t n_voices;
 } ima_synth_config;
 
@@ -137,8 +137,7 @@ typedef struct {
 extern const char *const ima_synth_default_voices[];
 extern const char *const ima_synth_default_variants[];
 
-int ima_speech_add_synth(ima_speech_set *s, ima_mfcc *m, const ima_synth_config *cfg, ima_progress_fn fn,
-                         void *ctx);
+int ima_speech_add_synth(ima_speech_set *s, ima_mfcc *m, const ima_synth_config *cfg, ima_progress_fn fn, void *ctx);
 
 /* Splits utterances into pools (see docs/data.md):
  *  - speakers named in valid / test go there (a named speaker found in no source is an error
@@ -152,27 +151,27 @@ int ima_speech_split(ima_speech_set *s, const char *const *valid, size_t n_valid
 /* ---- the corpus (digits_corpus.c) ---------------------------------------------------------- */
 
 typedef struct {
-    const char *out_dir;          // written as a whole: built in a temporary sibling, renamed
-    double noise_factor;          // R (0.1)
+    const char *out_dir; // written as a whole: built in a temporary sibling, renamed
+    double noise_factor; // R (0.1)
     uint64_t seed;
     /* image pools: set by the caller from ima_mnist sources */
-    const ima_mnist *img_train;   // the source of the train (and, when img_test is given and
-    const ima_mnist *img_test;    //   img_valid is NULL, valid) pool; img_test may be NULL
-    double img_valid_frac;        // fraction of img_train that becomes valid when no separate test
-    double img_test_frac;         // fraction of img_train that becomes test when img_test == NULL
-    const char *image_source;     // description for the manifest
-    ima_speech_set *speech;       // split already (ima_speech_split)
-    int force;                    // replace an existing out_dir
-    const char *command_line;     // recorded in the manifest (may be NULL)
-    ima_progress_fn progress;     // pairing/writing progress (may be NULL)
+    const ima_mnist *img_train; // the source of the train (and, when img_test is given and
+    const ima_mnist *img_test;  //   img_valid is NULL, valid) pool; img_test may be NULL
+    double img_valid_frac;      // fraction of img_train that becomes valid when no separate test
+    double img_test_frac;       // fraction of img_train that becomes test when img_test == NULL
+    const char *image_source;   // description for the manifest
+    ima_speech_set *speech;     // split already (ima_speech_split)
+    int force;                  // replace an existing out_dir
+    const char *command_line;   // recorded in the manifest (may be NULL)
+    ima_progress_fn progress;   // pairing/writing progress (may be NULL)
     void *progress_ctx;
 } ima_digits_config;
 
 /* counts per split, digit and kind (0 clean pair, 1 image noise, 2 speech noise) */
 typedef struct {
     size_t pairs[IMA_NUM_SPLITS][IMA_NUM_DIGITS][3];
-    size_t images[IMA_NUM_SPLITS];      // distinct real images used
-    size_t recordings[IMA_NUM_SPLITS];  // distinct recordings in the pool
+    size_t images[IMA_NUM_SPLITS];     // distinct real images used
+    size_t recordings[IMA_NUM_SPLITS]; // distinct recordings in the pool
     size_t speakers[IMA_NUM_SPLITS];
     float mfcc_min[IMA_MFCC_COEFFS], mfcc_max[IMA_MFCC_COEFFS]; // fitted on the train split
 } ima_digits_summary;

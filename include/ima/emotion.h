@@ -33,17 +33,17 @@
 
 #define IMA_EMO_WORD_DIM 100
 #define IMA_EMO_N_CLASSES 4
-#define IMA_EMO_RATE 16000       /* Hz: every utterance is analysed at this rate */
-#define IMA_EMO_FRAME_LEN 320    /* 20 ms */
-#define IMA_EMO_FRAME_SHIFT 160  /* 10 ms */
-#define IMA_EMO_FRAME_DIM 19     /* per-frame features (ima_emo_frame_feature_names) */
-#define IMA_EMO_ACOUSTIC_DIM 27  /* per-word features (ima_emo_acoustic_feature_names) */
+#define IMA_EMO_RATE 16000      /* Hz: every utterance is analysed at this rate */
+#define IMA_EMO_FRAME_LEN 320   /* 20 ms */
+#define IMA_EMO_FRAME_SHIFT 160 /* 10 ms */
+#define IMA_EMO_FRAME_DIM 19    /* per-frame features (ima_emo_frame_feature_names) */
+#define IMA_EMO_ACOUSTIC_DIM 27 /* per-word features (ima_emo_acoustic_feature_names) */
 
 enum { IMA_EMO_NEUTRAL = 0, IMA_EMO_HAPPY = 1, IMA_EMO_ANGRY = 2, IMA_EMO_SAD = 3 };
 enum { IMA_EMO_TRAIN = 0, IMA_EMO_VALID = 1, IMA_EMO_TEST = 2 };
 
-extern const char *const ima_emo_class_names[IMA_EMO_N_CLASSES];          /* neutral happy angry sad */
-extern const char *const ima_emo_split_names[3];                          /* train valid test */
+extern const char *const ima_emo_class_names[IMA_EMO_N_CLASSES]; /* neutral happy angry sad */
+extern const char *const ima_emo_split_names[3];                 /* train valid test */
 extern const char *const ima_emo_frame_feature_names[IMA_EMO_FRAME_DIM];
 extern const char *const ima_emo_acoustic_feature_names[IMA_EMO_ACOUSTIC_DIM];
 
@@ -73,43 +73,43 @@ void ima_emo_word_features(float *out, const float *frames, size_t F, double t0,
 /* ---- the corpus -------------------------------------------------------------------------------- */
 
 typedef struct {
-    size_t n_utts;        // U
-    size_t n_tokens;      // T
-    size_t acoustic_dim;  // Da
+    size_t n_utts;       // U
+    size_t n_tokens;     // T
+    size_t acoustic_dim; // Da
     /* per utterance */
-    char **utt_id;        // (U) e.g. "meld_train_d12_u3" or "Ses01F_impro01_F000"
-    char **speaker;       // (U)
-    char **text;          // (U) transcript as read
-    int64_t *label;       // (U) IMA_EMO_*
-    uint8_t *split;       // (U) IMA_EMO_TRAIN / VALID / TEST
-    size_t *tok_start;    // (U + 1) tokens of utterance u: [tok_start[u], tok_start[u+1])
+    char **utt_id;     // (U) e.g. "meld_train_d12_u3" or "Ses01F_impro01_F000"
+    char **speaker;    // (U)
+    char **text;       // (U) transcript as read
+    int64_t *label;    // (U) IMA_EMO_*
+    uint8_t *split;    // (U) IMA_EMO_TRAIN / VALID / TEST
+    size_t *tok_start; // (U + 1) tokens of utterance u: [tok_start[u], tok_start[u+1])
     /* per token */
-    char **word;          // (T) vocabulary form
-    float *t0, *t1;       // (T) word timing in seconds
-    float *wvec;          // (T, 100) word vector (standardized once finished)
-    float *avec;          // (T, Da) acoustic vector (standardized once finished)
+    char **word;    // (T) vocabulary form
+    float *t0, *t1; // (T) word timing in seconds
+    float *wvec;    // (T, 100) word vector (standardized once finished)
+    float *avec;    // (T, Da) acoustic vector (standardized once finished)
     /* bookkeeping, filled by the builders */
-    char source[32];      // "meld-espeak" or "iemocap"
-    size_t vocab_size;    // words kept
-    size_t n_vocab_words; // alias of vocab_size kept for the manifest
-    char **vocab;         // (vocab_size)
-    size_t tokens_read;   // before dropping
-    size_t tokens_oov;    // dropped: below the count threshold in training transcripts
-    size_t tokens_noglove;// dropped: in the vocabulary by count but without a GloVe vector
-    size_t utts_read;     // utterances of the four classes read
-    size_t utts_empty;    // dropped: no token left
-    size_t utts_skipped;  // skipped by the source reader (counted irregularities, see docs)
+    char source[32];       // "meld-espeak" or "iemocap"
+    size_t vocab_size;     // words kept
+    size_t n_vocab_words;  // alias of vocab_size kept for the manifest
+    char **vocab;          // (vocab_size)
+    size_t tokens_read;    // before dropping
+    size_t tokens_oov;     // dropped: below the count threshold in training transcripts
+    size_t tokens_noglove; // dropped: in the vocabulary by count but without a GloVe vector
+    size_t utts_read;      // utterances of the four classes read
+    size_t utts_empty;     // dropped: no token left
+    size_t utts_skipped;   // skipped by the source reader (counted irregularities, see docs)
     double acoustic_mean[IMA_EMO_ACOUSTIC_DIM], acoustic_sd[IMA_EMO_ACOUSTIC_DIM];
 } ima_emo_corpus;
 
 void ima_emo_corpus_free(ima_emo_corpus *c); /* safe on a zeroed struct */
 
 typedef struct {
-    const char *glove_path;   // GloVe text file, gzip or plain ("word v1 .. v100" per line)
-    int min_count;            // vocabulary threshold on training transcripts (5)
-    size_t limit_per_split;   // 0: every utterance; else at most this many per split (quick runs, tests)
-    uint64_t seed;            // prosody randomness (MELD), subsampling
-    int verbose;              // progress lines on stderr
+    const char *glove_path;     // GloVe text file, gzip or plain ("word v1 .. v100" per line)
+    int min_count;              // vocabulary threshold on training transcripts (5)
+    size_t limit_per_split;     // 0: every utterance; else at most this many per split (quick runs, tests)
+    uint64_t seed;              // prosody randomness (MELD), subsampling
+    int verbose;                // progress lines on stderr
     int skip_missing_alignment; // IEMOCAP: a labelled turn without .wdseg is skipped and counted (else an error)
 } ima_emo_build_config;
 ima_emo_build_config ima_emo_build_defaults(void);
@@ -137,15 +137,13 @@ int ima_emo_corpus_load(ima_emo_corpus *c, const char *dir);
 /* Pairs of one split: every word token with every acoustic token of the same utterance.
  * pairs (P, 3): global word token, global acoustic token, utterance index; *P gets the count.
  * max_per_utt > 0 keeps a random subset of at most that many pairs per utterance (rng seed). */
-int ima_emo_pairs(int64_t **pairs, size_t *P, const ima_emo_corpus *c, int split, size_t max_per_utt,
-                  uint64_t seed);
+int ima_emo_pairs(int64_t **pairs, size_t *P, const ima_emo_corpus *c, int split, size_t max_per_utt, uint64_t seed);
 
 /* ---- lexicon ground truth ------------------------------------------------------------------ */
 
 /* Reads Empath's categories.tsv and marks each vocabulary word that belongs to one of the
  * categories named in cats (NULL-terminated) as important. important (c->vocab_size) 0/1. */
-int ima_emo_lexicon_mark(uint8_t *important, const ima_emo_corpus *c, const char *tsv_path,
-                         const char *const *cats);
+int ima_emo_lexicon_mark(uint8_t *important, const ima_emo_corpus *c, const char *tsv_path, const char *const *cats);
 /* The categories used as the paper's LIWC sad/angry/anxiety/negemo/posemo. */
 extern const char *const ima_emo_empath_categories[];
 

@@ -17,8 +17,8 @@
  *   out[b][j] = qn[b] + zn[j] - 2 q_b . z_j, clamped at 0.
  * out (B, N); q (B, D); qn (B) = ||q_b||^2; z (N, D); zn (N) = ||z_j||^2.
  * Callers centre q and z (subtract one common mean) to limit cancellation. */
-void ima_sqdist_block(float *out, const float *q, const float *qn, const float *z, const float *zn, size_t B,
-                      size_t N, size_t D);
+void ima_sqdist_block(float *out, const float *q, const float *qn, const float *z, const float *zn, size_t B, size_t N,
+                      size_t D);
 /* ||a - b||^2 of two rows (D), accumulated in double from the original values: the one exact distance
  * of the k-NN, the vantage-point tree and trustworthiness. */
 double ima_sqdist_exact(const float *a, const float *b, size_t D);
@@ -50,14 +50,14 @@ int ima_precision_at_k(double *prec, size_t *hits, size_t *n_queries, const floa
 #define IMA_CLF_MAX_LRS 16
 
 typedef struct {
-    size_t hidden;          // units per hidden layer (paper Table 3: 50)
-    int n_hidden_layers;    // hidden ReLU layers (paper: 2), 1..6
-    size_t epochs;          // passes over the training split per learning rate (default 30)
-    size_t batch;           // minibatch rows (default 64)
-    size_t n_lrs;           // number of candidate learning rates, 1..IMA_CLF_MAX_LRS
+    size_t hidden;               // units per hidden layer (paper Table 3: 50)
+    int n_hidden_layers;         // hidden ReLU layers (paper: 2), 1..6
+    size_t epochs;               // passes over the training split per learning rate (default 30)
+    size_t batch;                // minibatch rows (default 64)
+    size_t n_lrs;                // number of candidate learning rates, 1..IMA_CLF_MAX_LRS
     double lrs[IMA_CLF_MAX_LRS]; // candidates (default the paper's {0.0625, 0.125, ..., 8})
-    int standardize;        // 1: z-score inputs with the training mean and sd (default 1)
-    uint64_t seed;          // initialisation and shuffling (same seed for every candidate)
+    int standardize;             // 1: z-score inputs with the training mean and sd (default 1)
+    uint64_t seed;               // initialisation and shuffling (same seed for every candidate)
 } ima_classifier_config;
 
 ima_classifier_config ima_classifier_defaults(void);
@@ -65,13 +65,13 @@ ima_classifier_config ima_classifier_defaults(void);
 /* What model selection saw: one entry per candidate learning rate. */
 typedef struct {
     size_t n_lrs;
-    double lrs[IMA_CLF_MAX_LRS];          // the candidates, as configured
-    double valid_acc[IMA_CLF_MAX_LRS];    // validation accuracy after the last epoch (0 if diverged)
-    double train_loss[IMA_CLF_MAX_LRS];   // mean cross-entropy of the last epoch (inf if diverged)
-    int diverged[IMA_CLF_MAX_LRS];        // 1 if the loss became non-finite (training stopped)
-    size_t chosen;                        // index of the chosen rate: best validation accuracy,
-                                          // ties to the smaller rate
-    size_t n_classes;                     // C = 1 + the largest training label
+    double lrs[IMA_CLF_MAX_LRS];        // the candidates, as configured
+    double valid_acc[IMA_CLF_MAX_LRS];  // validation accuracy after the last epoch (0 if diverged)
+    double train_loss[IMA_CLF_MAX_LRS]; // mean cross-entropy of the last epoch (inf if diverged)
+    int diverged[IMA_CLF_MAX_LRS];      // 1 if the loss became non-finite (training stopped)
+    size_t chosen;                      // index of the chosen rate: best validation accuracy,
+                                        // ties to the smaller rate
+    size_t n_classes;                   // C = 1 + the largest training label
 } ima_classifier_report;
 
 typedef struct ima_classifier ima_classifier; /* opaque: the trained MLP and its input scaling */

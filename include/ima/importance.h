@@ -27,12 +27,12 @@ int ima_local_ev_stat(float *T, const float *u, size_t du, const float *p, size_
 
 #define IMA_LOCAL_EV_COMPONENTS 3
 typedef struct {
-    double share;          // fitted weight of the important components (1 - weight[0])
+    double share; // fitted weight of the important components (1 - weight[0])
     double weight[IMA_LOCAL_EV_COMPONENTS];
     double mean[IMA_LOCAL_EV_COMPONENTS], sd[IMA_LOCAL_EV_COMPONENTS]; // of log T, ascending means: [0] unimportant
-    double threshold;      // T at which the target crosses 0.5 (0 when none)
-    int iterations;        // EM iterations run
-    int null_like;         // 1 when the lower component looks like the null (median T < IMA_LOCAL_EV_NULL_MAX)
+    double threshold; // T at which the target crosses 0.5 (0 when none)
+    int iterations;   // EM iterations run
+    int null_like;    // 1 when the lower component looks like the null (median T < IMA_LOCAL_EV_NULL_MAX)
 } ima_mixture_fit;
 
 /* Passes of the statistic: pass 0 weighs every partner 1, later passes weigh a partner row by its
@@ -46,7 +46,7 @@ typedef struct {
 int ima_local_ev_calibrate(float *target, ima_mixture_fit *fit, const float *T, size_t n, double rho);
 
 typedef struct {
-    size_t rows[IMA_MAX_MODALITIES];      // rows that received a target
+    size_t rows[IMA_MAX_MODALITIES]; // rows that received a target
     double median_T[IMA_MAX_MODALITIES];
     double share_below[IMA_MAX_MODALITIES]; // share of targets < 0.5
     ima_mixture_fit fit[IMA_MAX_MODALITIES];
@@ -58,8 +58,8 @@ typedef struct {
  * T_out (n, M) or NULL: the statistic itself (NaN where none). rep may be NULL. */
 /* The same from given codes: U (M, N, d) (row i of modality j at U + (j N + i) d; absent rows are not
  * read), mask (N, M) 1 = present, k neighbours, rho (M). */
-int ima_local_ev_targets_from_codes(float *target, float *T_out, const float *U, const uint8_t *mask, size_t N,
-                                    int M, size_t d, size_t k, const float *rho, ima_local_ev_report *rep);
+int ima_local_ev_targets_from_codes(float *target, float *T_out, const float *U, const uint8_t *mask, size_t N, int M,
+                                    size_t d, size_t k, const float *rho, ima_local_ev_report *rep);
 int ima_local_ev_targets(float *target, float *T_out, ima_model *m, const ima_dataset *ds, ima_local_ev_report *rep);
 
 #endif

@@ -55,12 +55,12 @@ const char *ima_importance_objective_name(ima_importance_objective o);
 int ima_importance_objective_parse(const char *name, ima_importance_objective *out);
 
 typedef struct {
-    int n_modalities;        // M >= 1
-    size_t latent_width;     // d
-    float lambda_glob;       // weight of ||z||^2 in L_auto (1)
-    int center_inputs;       // 1: subtract the training mean at encoder / importance inputs
+    int n_modalities;                              // M >= 1
+    size_t latent_width;                           // d
+    float lambda_glob;                             // weight of ||z||^2 in L_auto (1)
+    int center_inputs;                             // 1: subtract the training mean at encoder / importance inputs
     ima_importance_objective importance_objective; // stage-2 objective (paper)
-    size_t local_ev_k;       // local-ev: neighbours per sample (0 = IMA_LOCAL_EV_DEFAULT_K)
+    size_t local_ev_k;                             // local-ev: neighbours per sample (0 = IMA_LOCAL_EV_DEFAULT_K)
     ima_modality_config mod[IMA_MAX_MODALITIES];
 } ima_config;
 
@@ -83,38 +83,38 @@ typedef enum {
 typedef struct {
     ima_mlp enc, dec, imp;
     ima_mlp_acts enc_acts, dec_acts, imp_acts;
-    float *center;  // (D) training mean, zeros when centring is off      [buffers]
-    float *xc;      // (B, D) centred input                                 [activations]
-    float *y;       // (B) fusion weight used in the last forward (1 or I_j(x))
-    float *y_imp;   // (B) sigmoid of the importance logit (after ima_model_importance)
-    float *y_comp;  // (B) 1 - y_imp computed as sigmoid(-logit)
-    float *du;      // (B, d) gradient w.r.t. u_j
+    float *center; // (D) training mean, zeros when centring is off      [buffers]
+    float *xc;     // (B, D) centred input                                 [activations]
+    float *y;      // (B) fusion weight used in the last forward (1 or I_j(x))
+    float *y_imp;  // (B) sigmoid of the importance logit (after ima_model_importance)
+    float *y_comp; // (B) 1 - y_imp computed as sigmoid(-logit)
+    float *du;     // (B, d) gradient w.r.t. u_j
 } ima_modality;
 
 typedef struct {
     ima_config cfg;
-    size_t max_batch;          // activation buffers hold this many rows
+    size_t max_batch; // activation buffers hold this many rows
     ima_modality mod[IMA_MAX_MODALITIES];
 
-    size_t n_params;           // all parameters
-    size_t n_params_ae;        // encoders + decoders: params[0 .. n_params_ae)
-    size_t n_params_imp;       // importance nets: params[n_params_ae .. n_params)
-    float *params;             // (n_params)
-    float *grads;              // (n_params)
-    float *adam_m, *adam_v;    // (n_params) each
-    long step_ae, step_imp;    // Adam steps taken by each stage
+    size_t n_params;        // all parameters
+    size_t n_params_ae;     // encoders + decoders: params[0 .. n_params_ae)
+    size_t n_params_imp;    // importance nets: params[n_params_ae .. n_params)
+    float *params;          // (n_params)
+    float *grads;           // (n_params)
+    float *adam_m, *adam_v; // (n_params) each
+    long step_ae, step_imp; // Adam steps taken by each stage
     size_t n_buffers;
-    float *buffers;            // (sum D_j) centring means
+    float *buffers; // (sum D_j) centring means
 
     size_t n_acts;
-    float *acts;               // every activation, one buffer
-    float *z;                  // (B, d) fused representation
-    float *dz;                 // (B, d) gradient w.r.t. z (glob, alignment and every decoder add to it)
-    float *tmp;                // (B, max(d, D_j)) scratch: a decoder's output gradient
-    float *scratch;            // MLP backward scratch
-    float *row_scale;          // (B)
-    float *row_loss;           // (B) per-row reconstruction loss
-    double *work;              // (d*d + 3d + 3B) stage-2 work in double: C, T, mu_z, mu_u, dy, dlogit, row selection
+    float *acts;      // every activation, one buffer
+    float *z;         // (B, d) fused representation
+    float *dz;        // (B, d) gradient w.r.t. z (glob, alignment and every decoder add to it)
+    float *tmp;       // (B, max(d, D_j)) scratch: a decoder's output gradient
+    float *scratch;   // MLP backward scratch
+    float *row_scale; // (B)
+    float *row_loss;  // (B) per-row reconstruction loss
+    double *work;     // (d*d + 3d + 3B) stage-2 work in double: C, T, mu_z, mu_u, dy, dlogit, row selection
 } ima_model;
 
 /* Largest max_batch a model (and a checkpoint's train_state) accepts. */
@@ -137,7 +137,7 @@ typedef struct {
     size_t B;
     const float *x[IMA_MAX_MODALITIES];
     const uint8_t *mask;
-    const float *target;   // (B, M) local-ev importance targets in [0,1], NaN = none; NULL for the paper's objective
+    const float *target; // (B, M) local-ev importance targets in [0,1], NaN = none; NULL for the paper's objective
 } ima_batch;
 
 /* Forward through encoders and fusion: fills u_j (mod[j].enc_acts.out[2]), y, z. */
@@ -152,18 +152,18 @@ static inline const float *ima_model_u(const ima_model *m, int j) { return m->mo
 /* ---- losses (SPEC section 2) -------------------------------------------------------- */
 
 typedef struct {
-    double glob;                         // mean_i ||z_i||^2
-    double rec[IMA_MAX_MODALITIES];      // sum_i m_ij Rec_ij / B
-    double align[IMA_MAX_MODALITIES];    // sum_i m_ij ||z_i - u_ij||^2 / B
-    double total;                        // L_auto with the lambdas
+    double glob;                      // mean_i ||z_i||^2
+    double rec[IMA_MAX_MODALITIES];   // sum_i m_ij Rec_ij / B
+    double align[IMA_MAX_MODALITIES]; // sum_i m_ij ||z_i - u_ij||^2 / B
+    double total;                     // L_auto with the lambdas
 } ima_stage1_terms;
 
 typedef struct {
-    double teach[IMA_MAX_MODALITIES];    // local-ev: mean BCE of y_j to its targets
-    double corr[IMA_MAX_MODALITIES];     // ||C_j||_F^2
-    double local[IMA_MAX_MODALITIES];    // KL(Bern(ybar_j) || Bern(rho_j))
-    double ybar[IMA_MAX_MODALITIES];     // mean importance over present rows
-    double total;                        // L_imp with the lambdas
+    double teach[IMA_MAX_MODALITIES]; // local-ev: mean BCE of y_j to its targets
+    double corr[IMA_MAX_MODALITIES];  // ||C_j||_F^2
+    double local[IMA_MAX_MODALITIES]; // KL(Bern(ybar_j) || Bern(rho_j))
+    double ybar[IMA_MAX_MODALITIES];  // mean importance over present rows
+    double total;                     // L_imp with the lambdas
 } ima_stage2_terms;
 
 /* Stage 1, term by term (src/model/stage1.c). Each term is a forward / backward pair; the backward
@@ -205,9 +205,8 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
 double ima_wcov_forward(double *C, double *muz, double *muu, const float *z, const float *u, const float *yc,
                         const uint8_t *sel, size_t n, size_t d);
 /* dyc (n) += dout * d||C||^2 / d yc_i; T (d) scratch; C, muz, muu from the forward. */
-void ima_wcov_backward(double *dyc, double dout, const double *C, const double *muz, const double *muu,
-                       const float *z, const float *u, const float *yc, const uint8_t *sel, size_t n, size_t d,
-                       double *T);
+void ima_wcov_backward(double *dyc, double dout, const double *C, const double *muz, const double *muu, const float *z,
+                       const float *u, const float *yc, const uint8_t *sel, size_t n, size_t d, double *T);
 /* KL(Bern(ybar) || Bern(rho)), ybar = mean_sel y (1 - ybar from yc, no cancellation). */
 double ima_bern_kl_forward(const float *y, const float *yc, const uint8_t *sel, size_t n, double rho);
 /* dy (n) += dout * dKL/dy_i (y as the free variable; yc follows as 1 - y). */

@@ -80,7 +80,7 @@ void ima_sgd_update(float *params, const float *grads, size_t n, float lr);
 #define IMA_MLP_MAX_LAYERS 8
 
 typedef struct {
-    int n_layers;                        // number of dense layers L
+    int n_layers;                         // number of dense layers L
     size_t width[IMA_MLP_MAX_LAYERS + 1]; // width[0] input ... width[L] output
     float *W[IMA_MLP_MAX_LAYERS];         // (width[l+1], width[l]) views into a params buffer
     float *b[IMA_MLP_MAX_LAYERS];         // (width[l+1])

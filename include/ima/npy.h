@@ -23,11 +23,11 @@ typedef enum {
 #define IMA_NPY_MAX_DIMS 8
 
 typedef struct {
-    ima_dtype dtype;      // element type as stored in the file
-    int ndim;             // number of dimensions, 0..IMA_NPY_MAX_DIMS
+    ima_dtype dtype; // element type as stored in the file
+    int ndim;        // number of dimensions, 0..IMA_NPY_MAX_DIMS
     size_t shape[IMA_NPY_MAX_DIMS];
-    size_t count;         // product of shape (1 for ndim = 0)
-    void *data;           // count elements of dtype, C order, host byte order (owned)
+    size_t count; // product of shape (1 for ndim = 0)
+    void *data;   // count elements of dtype, C order, host byte order (owned)
 } ima_npy;
 
 size_t ima_dtype_size(ima_dtype t);

@@ -13,8 +13,8 @@ typedef struct {
     const char *title;  // figure title, NULL for none
     const char *xlabel; // axis labels, NULL for none
     const char *ylabel;
-    int width, height;  // pixels; 0 for 900 x 700
-    int log_y;          // lines only: logarithmic y axis (non-positive values are not drawn)
+    int width, height; // pixels; 0 for 900 x 700
+    int log_y;         // lines only: logarithmic y axis (non-positive values are not drawn)
 } ima_plot_style;
 
 /* 1 when a gnuplot that can be started is on PATH, else 0. */

@@ -9,26 +9,26 @@
 #include <stdint.h>
 
 typedef struct {
-    const char *data_dir;       // corpus folder with train/ valid/ test/ (built by the caller if absent)
-    const char *out_dir;        // report.md, results.json, figures
-    const char *command_line;   // recorded in the report
-    int quick;                  // smaller splits and shorter training (documented in the report)
-    uint64_t seed;              // every model, classifier and t-SNE seed derives from it
-    size_t train_limit;         // use at most this many training pairs (0: all)
-    size_t eval_limit;          // use at most this many validation / test pairs (0: all)
-    int epochs1, epochs2;       // IMA stage-1 / stage-2 epochs
-    int baseline_epochs;        // epochs of each baseline
-    size_t batch;               // batch size of every model (256)
-    double lr;                  // Adam learning rate of every model (1e-3)
-    float rho_image, rho_speech;// importance priors of the main models (SPEC: 0.8 / 0.3)
+    const char *data_dir;            // corpus folder with train/ valid/ test/ (built by the caller if absent)
+    const char *out_dir;             // report.md, results.json, figures
+    const char *command_line;        // recorded in the report
+    int quick;                       // smaller splits and shorter training (documented in the report)
+    uint64_t seed;                   // every model, classifier and t-SNE seed derives from it
+    size_t train_limit;              // use at most this many training pairs (0: all)
+    size_t eval_limit;               // use at most this many validation / test pairs (0: all)
+    int epochs1, epochs2;            // IMA stage-1 / stage-2 epochs
+    int baseline_epochs;             // epochs of each baseline
+    size_t batch;                    // batch size of every model (256)
+    double lr;                       // Adam learning rate of every model (1e-3)
+    float rho_image, rho_speech;     // importance priors of the main models (SPEC: 0.8 / 0.3)
     float lambda_corr, lambda_local; // stage-2 weights of the main models (1, 1)
-    int n_rho;                  // points of the rho sweep in [0.05, 0.95]
-    size_t tsne_points;         // test points in each t-SNE map
-    int classifier_epochs;      // epochs of the downstream MLP per learning rate
-    int with_baselines;         // train MVAE, JMVAE-KL and the denoising AE too
-    int importance_objective;   // ima_importance_objective of the main models (local-ev, beyond the paper)
-    int compare_objectives;     // also retrain stage 2 with the other objective on the same stage-1 models (1)
-    int reuse_seeds;            // --seeds: a seed whose OUT/seed-S/results.json exists is not rerun (0)
+    int n_rho;                       // points of the rho sweep in [0.05, 0.95]
+    size_t tsne_points;              // test points in each t-SNE map
+    int classifier_epochs;           // epochs of the downstream MLP per learning rate
+    int with_baselines;              // train MVAE, JMVAE-KL and the denoising AE too
+    int importance_objective;        // ima_importance_objective of the main models (local-ev, beyond the paper)
+    int compare_objectives;          // also retrain stage 2 with the other objective on the same stage-1 models (1)
+    int reuse_seeds;                 // --seeds: a seed whose OUT/seed-S/results.json exists is not rerun (0)
 } ima_repro_config;
 
 ima_repro_config ima_repro_defaults(int quick);

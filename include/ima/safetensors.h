@@ -18,14 +18,14 @@ typedef struct {
     ima_dtype dtype;
     int ndim;
     size_t shape[IMA_ST_MAX_DIMS];
-    size_t count;       // elements
-    const void *data;   // count elements, aligned for dtype: points into the file image, or into
-                        // `aligned` when the file placed it at a misaligned offset (little-endian host)
+    size_t count;     // elements
+    const void *data; // count elements, aligned for dtype: points into the file image, or into
+                      // `aligned` when the file placed it at a misaligned offset (little-endian host)
 } ima_st_tensor;
 
 typedef struct {
-    char *path;          // for error messages
-    unsigned char *buf;  // whole file
+    char *path;         // for error messages
+    unsigned char *buf; // whole file
     size_t size;
     size_t n_tensors;
     ima_st_tensor *tensors;

@@ -16,11 +16,11 @@
 /* ---- data sets ------------------------------------------------------------------ */
 
 typedef struct {
-    size_t n;                           // rows
-    int n_modalities;                   // M
-    size_t width[IMA_MAX_MODALITIES];   // D_j
-    float *x[IMA_MAX_MODALITIES];       // (n, D_j) each (owned)
-    uint8_t *mask;                      // (n, M): 1 present (owned); all ones when no mask was given
+    size_t n;                         // rows
+    int n_modalities;                 // M
+    size_t width[IMA_MAX_MODALITIES]; // D_j
+    float *x[IMA_MAX_MODALITIES];     // (n, D_j) each (owned)
+    uint8_t *mask;                    // (n, M): 1 present (owned); all ones when no mask was given
 } ima_dataset;
 
 /* Reads one .npy per modality (float32/float64/uint8, 2-D) and optional masks (mask_paths[j] may be
@@ -46,23 +46,23 @@ const ima_batch *ima_batch_gather(ima_batch_buffer *bb, const ima_dataset *ds, c
 /* ---- training ---------------------------------------------------------------------- */
 
 typedef struct {
-    size_t batch_size;             // B (256)
-    int rounds;                    // R (1)
-    int epochs_stage1;             // E1 (40)
-    int epochs_stage2;             // E2 (10)
-    ima_adam_config adam_stage1;   // Adam for the autoencoder (lr 1e-3)
-    ima_adam_config adam_stage2;   // Adam for the importance nets (lr 1e-3)
+    size_t batch_size;           // B (256)
+    int rounds;                  // R (1)
+    int epochs_stage1;           // E1 (40)
+    int epochs_stage2;           // E2 (10)
+    ima_adam_config adam_stage1; // Adam for the autoencoder (lr 1e-3)
+    ima_adam_config adam_stage2; // Adam for the importance nets (lr 1e-3)
 } ima_train_config;
 
 ima_train_config ima_train_defaults(void);
 
 /* Where training stands: enough to resume exactly (stored in checkpoints). */
 typedef struct {
-    int round;          // 1-based round in progress
-    int stage;          // 1 or 2: stage in progress
-    int epoch;          // epochs of this stage already completed
-    int finished;       // 1 when every round is done
-    ima_rng rng;        // shuffling stream
+    int round;    // 1-based round in progress
+    int stage;    // 1 or 2: stage in progress
+    int epoch;    // epochs of this stage already completed
+    int finished; // 1 when every round is done
+    ima_rng rng;  // shuffling stream
 } ima_train_state;
 
 void ima_train_state_init(ima_train_state *st, uint64_t seed);
@@ -78,18 +78,18 @@ int ima_collapse_flags(double mean_y, double corr_first, double corr);
 
 /* What one finished epoch reports (averages over its batches). */
 typedef struct {
-    int round, stage, epoch, epochs;  // epoch is 1-based within the stage
-    ima_stage1_terms s1;              // stage 1 epochs
-    ima_stage2_terms s2;              // stage 2 epochs
-    double mean_y[IMA_MAX_MODALITIES];// stage 2: mean importance over the epoch
-    double dead[IMA_MAX_MODALITIES];  // stage 1: fraction of first-layer encoder units dead in every batch
+    int round, stage, epoch, epochs;       // epoch is 1-based within the stage
+    ima_stage1_terms s1;                   // stage 1 epochs
+    ima_stage2_terms s2;                   // stage 2 epochs
+    double mean_y[IMA_MAX_MODALITIES];     // stage 2: mean importance over the epoch
+    double dead[IMA_MAX_MODALITIES];       // stage 1: fraction of first-layer encoder units dead in every batch
     double corr_first[IMA_MAX_MODALITIES]; // stage 2: L_corr of this run's first stage-2 epoch (0: unknown)
-    int collapse[IMA_MAX_MODALITIES]; // stage 2: ima_collapse_flags of this epoch
-    int scored;                       // stage 2 with a validation set: score and best_epoch are set
-    double score[2];                  // validation score of this epoch (see ima_score_fn)
-    int best_epoch;                   // best-scoring stage-2 epoch of this round so far (1-based)
-    double seconds;                   // wall time of the epoch
-    size_t samples;                   // rows processed
+    int collapse[IMA_MAX_MODALITIES];      // stage 2: ima_collapse_flags of this epoch
+    int scored;                            // stage 2 with a validation set: score and best_epoch are set
+    double score[2];                       // validation score of this epoch (see ima_score_fn)
+    int best_epoch;                        // best-scoring stage-2 epoch of this round so far (1-based)
+    double seconds;                        // wall time of the epoch
+    size_t samples;                        // rows processed
 } ima_epoch_report;
 
 /* Rates the model on a validation set after a stage-2 epoch: larger is better; score[0] decides and
@@ -149,7 +149,6 @@ int ima_checkpoint_save(const char *path, const ima_model *m, const ima_train_co
 int ima_checkpoint_read_state(const char *path, ima_config *cfg, ima_train_config *tc, ima_train_state *st);
 /* Builds a model (max_batch rows) from a checkpoint; tc and st may be NULL. Every tensor's
  * presence, dtype and shape is checked against the configuration stored in the file. */
-int ima_checkpoint_load(const char *path, size_t max_batch, ima_model **out, ima_train_config *tc,
-                        ima_train_state *st);
+int ima_checkpoint_load(const char *path, size_t max_batch, ima_model **out, ima_train_config *tc, ima_train_state *st);
 
 #endif

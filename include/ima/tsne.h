@@ -23,17 +23,17 @@ typedef enum {
 
 typedef struct {
     ima_tsne_method method;
-    int out_dim;              // E, map width (2)
-    double perplexity;        // effective number of neighbours (paper: 10)
-    double theta;             // Barnes-Hut accuracy (paper's "delta": 0.5); 0 gives the exact sum
-    int n_iter;               // gradient-descent iterations in all (1000)
-    int exaggeration_iter;    // iterations with P multiplied by exaggeration (250)
-    double exaggeration;      // early exaggeration (12)
-    double learning_rate;     // step size (200)
-    double momentum_early;    // momentum during the exaggeration phase (0.5)
-    double momentum_late;     // momentum afterwards (0.8)
-    double min_gain;          // floor of the adaptive per-coordinate gains (0.01)
-    uint64_t seed;            // initial map ~ N(0, 1e-4^2 I) and the vantage-point choices
+    int out_dim;           // E, map width (2)
+    double perplexity;     // effective number of neighbours (paper: 10)
+    double theta;          // Barnes-Hut accuracy (paper's "delta": 0.5); 0 gives the exact sum
+    int n_iter;            // gradient-descent iterations in all (1000)
+    int exaggeration_iter; // iterations with P multiplied by exaggeration (250)
+    double exaggeration;   // early exaggeration (12)
+    double learning_rate;  // step size (200)
+    double momentum_early; // momentum during the exaggeration phase (0.5)
+    double momentum_late;  // momentum afterwards (0.8)
+    double min_gain;       // floor of the adaptive per-coordinate gains (0.01)
+    uint64_t seed;         // initial map ~ N(0, 1e-4^2 I) and the vantage-point choices
     // optional progress report, called every 50 iterations and at the end (may be NULL)
     void (*progress)(void *ctx, int iter, int n_iter);
     void *progress_ctx;
@@ -74,8 +74,7 @@ int ima_tsne_calibrate(double *p, const double *d2, size_t N, size_t K, double p
 
 /* Joint P (sums to 1, symmetric) from the K = 3 x perplexity nearest neighbours (Barnes-Hut), or
  * from all N - 1 others when K >= N - 1 or exact is set. */
-int ima_tsne_affinities(ima_sparse *P, const float *X, size_t N, size_t D, double perplexity, int exact,
-                        uint64_t seed);
+int ima_tsne_affinities(ima_sparse *P, const float *X, size_t N, size_t D, double perplexity, int exact, uint64_t seed);
 
 /* Gradient of exaggeration * KL(P || Q) w.r.t. Y (the exaggeration scales P only):
  *   grad_i = 4 sum_j (exag p_ij - q_ij) (1 + |y_i - y_j|^2)^-1 (y_i - y_j).

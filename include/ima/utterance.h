@@ -20,11 +20,11 @@ int ima_utterance_pool(float *s, const float *u0, const float *y0, const float *
 
 /* Scores of a two-class decision: the positive class is "important". */
 typedef struct {
-    size_t n, n_pos;           // samples and true positives in the ground truth
+    size_t n, n_pos; // samples and true positives in the ground truth
     size_t tp, fp, fn, tn;
-    double precision, recall;  // of the positive class
-    double f1_pos, f1_neg;     // F1 of the positive and of the negative class (0 when undefined)
-    double f1_avg;             // (f1_pos + f1_neg) / 2, the paper's figure
+    double precision, recall; // of the positive class
+    double f1_pos, f1_neg;    // F1 of the positive and of the negative class (0 when undefined)
+    double f1_avg;            // (f1_pos + f1_neg) / 2, the paper's figure
 } ima_f1_scores;
 
 /* pred, truth (N) 0/1 flags; mask (N) or NULL selects samples. */

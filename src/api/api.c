@@ -18,12 +18,12 @@
 int openblas_get_num_threads(void); /* OpenBLAS */
 
 struct ima_api_model {
-    ima_model *m;          // activations for m->max_batch rows; grown on demand (ensure_batch)
-    ima_train_config tc;   // the configuration of the last (or next) training run
-    ima_train_state st;    // where training stands
-    uint64_t seed;         // initialisation seed (the shuffling stream is seeded from it as ima train does)
-    int started;           // 1 once centring means are fit (trained, or loaded from a checkpoint)
-    int training;          // 1 inside ima_api_fit: a callback may embed, but m must not be replaced
+    ima_model *m;        // activations for m->max_batch rows; grown on demand (ensure_batch)
+    ima_train_config tc; // the configuration of the last (or next) training run
+    ima_train_state st;  // where training stands
+    uint64_t seed;       // initialisation seed (the shuffling stream is seeded from it as ima train does)
+    int started;         // 1 once centring means are fit (trained, or loaded from a checkpoint)
+    int training;        // 1 inside ima_api_fit: a callback may embed, but m must not be replaced
 };
 
 const char *ima_api_version(void) { return IMA_VERSION; }
@@ -39,7 +39,8 @@ static char *dup_string(const char *s) {
 
 int ima_api_preset_json(char **out, const char *name, size_t latent) {
     *out = NULL;
-    if (!name || strcmp(name, "digits")) return ima_error("preset: expected 'digits', got '%s'", name ? name : "(null)");
+    if (!name || strcmp(name, "digits"))
+        return ima_error("preset: expected 'digits', got '%s'", name ? name : "(null)");
     ima_config cfg = ima_config_digits(latent);
     if (ima_config_validate(&cfg)) return ima_error_prefix("preset digits");
     if (!(*out = ima_config_to_json(&cfg))) return ima_error("preset: out of memory");
@@ -138,7 +139,8 @@ static int check_inputs(const ima_model *m, const char *what, const float *const
                         uint8_t **mask_out) {
     const ima_config *cfg = &m->cfg;
     *mask_out = NULL;
-    if (M != cfg->n_modalities) return ima_error("%s: %d arrays given, the model has %d modalities", what, M, cfg->n_modalities);
+    if (M != cfg->n_modalities)
+        return ima_error("%s: %d arrays given, the model has %d modalities", what, M, cfg->n_modalities);
     size_t N = 0;
     int first = -1;
     for (int j = 0; j < M; j++) {
@@ -158,8 +160,9 @@ static int check_inputs(const ima_model *m, const char *what, const float *const
             first = j;
             N = rows[j];
         } else if (rows[j] != N) {
-            return ima_error("%s: modality '%s' has %zu rows, but '%s' has %zu: every modality needs one row per sample",
-                             what, name, rows[j], cfg->mod[first].name, N);
+            return ima_error(
+                "%s: modality '%s' has %zu rows, but '%s' has %zu: every modality needs one row per sample", what, name,
+                rows[j], cfg->mod[first].name, N);
         }
     }
     if (first < 0) return ima_error("%s: no modality given (at least one array is needed)", what);
@@ -167,7 +170,8 @@ static int check_inputs(const ima_model *m, const char *what, const float *const
     for (int j = 0; j < M; j++) {
         if (!x[j]) continue;
         size_t D = cols[j], count;
-        if (ima_mul_overflows(N, D, &count)) return ima_error("%s: modality '%s': %zu x %zu overflows", what, cfg->mod[j].name, N, D);
+        if (ima_mul_overflows(N, D, &count))
+            return ima_error("%s: modality '%s': %zu x %zu overflows", what, cfg->mod[j].name, N, D);
         for (size_t k = 0; k < count; k++)
             if (!isfinite(x[j][k]))
                 return ima_error("%s: modality '%s': row %zu, column %zu: non-finite value %g", what, cfg->mod[j].name,
@@ -255,7 +259,8 @@ int ima_api_fit(ima_api_model *h, const float *const *x, const size_t *rows, con
     if (opt->epochs_stage1 < 0 || opt->epochs_stage2 < 0)
         return ima_error("fit: epochs: expected >= 0, got %d and %d", opt->epochs_stage1, opt->epochs_stage2);
     if (!(opt->lr_stage1 > 0 && opt->lr_stage1 <= 1e6) || !(opt->lr_stage2 > 0 && opt->lr_stage2 <= 1e6))
-        return ima_error("fit: learning rates: expected values in (0, 1e6], got %g and %g", opt->lr_stage1, opt->lr_stage2);
+        return ima_error("fit: learning rates: expected values in (0, 1e6], got %g and %g", opt->lr_stage1,
+                         opt->lr_stage2);
     if (h->training) return ima_error("fit: the model is already training (fit called from its own callback?)");
     ima_dataset ds;
     memset(&ds, 0, sizeof ds);
@@ -301,8 +306,8 @@ done:
 /* ---- inference --------------------------------------------------------------------------- */
 
 int ima_api_embed(ima_api_model *h, const float *const *x, const size_t *rows, const size_t *cols,
-                  const uint8_t *const *mask, int M, size_t batch, float *const *u, float *const *y,
-                  float *z_weighted, float *z_unweighted) {
+                  const uint8_t *const *mask, int M, size_t batch, float *const *u, float *const *y, float *z_weighted,
+                  float *z_unweighted) {
     size_t N;
     uint8_t *pm = NULL;
     if (batch < 1) return ima_error("embed: batch: expected >= 1, got %zu", batch);
@@ -337,7 +342,8 @@ int ima_api_embed(ima_api_model *h, const float *const *x, const size_t *rows, c
             if (!x[j]) continue;
             if (u && u[j]) memcpy(u[j] + lo * d, ima_model_u(m, j), B * d * sizeof(float));
             if (y && y[j])
-                for (size_t i = 0; i < B; i++) y[j][lo + i] = bmask[i * (size_t)M + (size_t)j] ? m->mod[j].y_imp[i] : 0.0f;
+                for (size_t i = 0; i < B; i++)
+                    y[j][lo + i] = bmask[i * (size_t)M + (size_t)j] ? m->mod[j].y_imp[i] : 0.0f;
         }
     }
     rc = IMA_OK;
@@ -376,8 +382,8 @@ int ima_api_detection(double *out, const float *y, const uint8_t *noise, const u
 
 int ima_api_classify(double *test_accuracy, double *chosen_lr, int64_t *pred, const float *train_x,
                      const int64_t *train_y, size_t n_train, const float *valid_x, const int64_t *valid_y,
-                     size_t n_valid, const float *test_x, const int64_t *test_y, size_t n_test, size_t D,
-                     size_t hidden, int n_hidden_layers, size_t epochs, size_t batch, uint64_t seed) {
+                     size_t n_valid, const float *test_x, const int64_t *test_y, size_t n_test, size_t D, size_t hidden,
+                     int n_hidden_layers, size_t epochs, size_t batch, uint64_t seed) {
     ima_classifier_config cfg = ima_classifier_defaults();
     if (hidden) cfg.hidden = hidden;
     if (n_hidden_layers) cfg.n_hidden_layers = n_hidden_layers;
@@ -386,7 +392,8 @@ int ima_api_classify(double *test_accuracy, double *chosen_lr, int64_t *pred, co
     cfg.seed = seed;
     if (n_test == 0) return ima_error("classify: the test split is empty");
     for (size_t i = 0; i < n_test; i++)
-        if (test_y[i] < 0) return ima_error("classify: test label %lld of row %zu is negative", (long long)test_y[i], i);
+        if (test_y[i] < 0)
+            return ima_error("classify: test label %lld of row %zu is negative", (long long)test_y[i], i);
     ima_classifier *clf = NULL;
     ima_classifier_report rep;
     if (ima_classifier_fit(&clf, &rep, &cfg, train_x, train_y, n_train, valid_x, valid_y, n_valid, D))

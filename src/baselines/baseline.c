@@ -73,8 +73,7 @@ int ima_baseline_kind_parse(ima_baseline_kind *kind, const char *name) {
 }
 
 static int valid_name(const char *s) {
-    if (!*s)
-        return 0;
+    if (!*s) return 0;
     for (; *s; s++)
         if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || (*s >= '0' && *s <= '9') || *s == '_' ||
               *s == '-'))
@@ -116,8 +115,7 @@ int ima_baseline_config_validate(const ima_baseline_config *cfg) {
             return ima_error("baseline config: %s: loss: expected bce or sse", c->name);
         if (c->gaussian_logvar && c->loss != IMA_LOSS_SSE)
             return ima_error("baseline config: %s: gaussian_logvar needs loss sse", c->name);
-        if (!(c->lambda_rec >= 0))
-            return ima_error("baseline config: %s: lambda_rec must be a number >= 0", c->name);
+        if (!(c->lambda_rec >= 0)) return ima_error("baseline config: %s: lambda_rec must be a number >= 0", c->name);
     }
     return IMA_OK;
 }
@@ -126,17 +124,14 @@ int ima_baseline_config_validate(const ima_baseline_config *cfg) {
 
 static size_t mlp_count(const ima_mlp *mlp) {
     size_t n = 0;
-    for (int l = 0; l < mlp->n_layers; l++)
-        n += mlp->width[l + 1] * mlp->width[l] + mlp->width[l + 1];
+    for (int l = 0; l < mlp->n_layers; l++) n += mlp->width[l + 1] * mlp->width[l] + mlp->width[l + 1];
     return n;
 }
 
 static size_t joint_hidden(const ima_baseline_config *cfg) {
-    if (cfg->joint_hidden)
-        return cfg->joint_hidden;
+    if (cfg->joint_hidden) return cfg->joint_hidden;
     size_t h = 0;
-    for (int j = 0; j < cfg->n_modalities; j++)
-        h += cfg->mod[j].hidden_width;
+    for (int j = 0; j < cfg->n_modalities; j++) h += cfg->mod[j].hidden_width;
     return h;
 }
 
@@ -145,8 +140,7 @@ static size_t dec_out(const ima_baseline_modality *c) {
 }
 
 static int n_terms_max(const ima_baseline_config *cfg) {
-    if (cfg->kind != IMA_BASELINE_MVAE)
-        return cfg->kind == IMA_BASELINE_JMVAE ? 1 : 0;
+    if (cfg->kind != IMA_BASELINE_MVAE) return cfg->kind == IMA_BASELINE_JMVAE ? 1 : 0;
     int M = cfg->n_modalities;
     return M == 1 ? 1 : 1 + M + (M > 2 ? cfg->mvae_subsets : 0);
 }
@@ -179,37 +173,28 @@ static void describe(const ima_baseline_config *cfg, ima_baseline_modality_state
 
 size_t ima_baseline_config_param_counts(const ima_baseline_config *cfg, size_t *experts, size_t *joint,
                                         size_t *decoders) {
-    if (ima_baseline_config_validate(cfg))
-        return 0;
+    if (ima_baseline_config_validate(cfg)) return 0;
     ima_baseline_modality_state mod[IMA_MAX_MODALITIES];
     ima_mlp jm;
     size_t e, jc, g;
     describe(cfg, mod, &jm, &e, &jc, &g);
-    if (experts)
-        *experts = e;
-    if (joint)
-        *joint = jc;
-    if (decoders)
-        *decoders = g;
+    if (experts) *experts = e;
+    if (joint) *joint = jc;
+    if (decoders) *decoders = g;
     return e + jc + g;
 }
 
 size_t ima_baseline_param_counts(const ima_baseline *bl, size_t *experts, size_t *joint, size_t *decoders) {
-    if (experts)
-        *experts = bl->n_params_experts;
-    if (joint)
-        *joint = bl->n_params_joint;
-    if (decoders)
-        *decoders = bl->n_params_dec;
+    if (experts) *experts = bl->n_params_experts;
+    if (joint) *joint = bl->n_params_joint;
+    if (decoders) *decoders = bl->n_params_dec;
     return bl->n_params;
 }
 
 int ima_baseline_init(ima_baseline **out, const ima_baseline_config *cfg, size_t max_batch, uint64_t seed) {
     *out = NULL;
-    if (ima_baseline_config_validate(cfg))
-        return IMA_ERR;
-    if (max_batch < 1 || max_batch > (1u << 24))
-        return ima_error("ima_baseline_init: max_batch must be 1..2^24");
+    if (ima_baseline_config_validate(cfg)) return IMA_ERR;
+    if (max_batch < 1 || max_batch > (1u << 24)) return ima_error("ima_baseline_init: max_batch must be 1..2^24");
     ima_baseline *bl = ima_calloc(1, sizeof *bl);
     bl->cfg = *cfg;
     bl->max_batch = max_batch;
@@ -217,8 +202,7 @@ int ima_baseline_init(ima_baseline **out, const ima_baseline_config *cfg, size_t
     size_t d = cfg->latent_width, B = max_batch;
     describe(cfg, bl->mod, &bl->joint, &bl->n_params_experts, &bl->n_params_joint, &bl->n_params_dec);
     bl->n_params = bl->n_params_experts + bl->n_params_joint + bl->n_params_dec;
-    for (int j = 0; j < M; j++)
-        bl->concat_width += cfg->mod[j].input_width;
+    for (int j = 0; j < M; j++) bl->concat_width += cfg->mod[j].input_width;
     size_t Dc = bl->concat_width, S = (size_t)n_terms_max(cfg);
 
     /* activation sizes */
@@ -227,17 +211,14 @@ int ima_baseline_init(ima_baseline **out, const ima_baseline_config *cfg, size_t
         ima_baseline_modality_state *md = &bl->mod[j];
         if (md->enc.n_layers) {
             bl->n_acts += ima_mlp_acts_size(&md->enc, B) + B * 2 * d /* dstat */;
-            if ((s = ima_mlp_scratch_size(&md->enc, B)) > scratch)
-                scratch = s;
+            if ((s = ima_mlp_scratch_size(&md->enc, B)) > scratch) scratch = s;
         }
         bl->n_acts += ima_mlp_acts_size(&md->dec, B) + B * md->dec.width[3] /* dout */;
-        if ((s = ima_mlp_scratch_size(&md->dec, B)) > scratch)
-            scratch = s;
+        if ((s = ima_mlp_scratch_size(&md->dec, B)) > scratch) scratch = s;
     }
     if (bl->joint.n_layers) {
         bl->n_acts += ima_mlp_acts_size(&bl->joint, B);
-        if ((s = ima_mlp_scratch_size(&bl->joint, B)) > scratch)
-            scratch = s;
+        if ((s = ima_mlp_scratch_size(&bl->joint, B)) > scratch) scratch = s;
     }
     bl->n_acts += B * Dc /* xcat */ + 2 * (B * 2 * d) /* stat, dstat */ + 4 * B * d /* T, z, dz, dz_dec */ +
                   2 * B /* row_w, rec_rows */ + scratch + S * B * d /* eps */ +
@@ -294,27 +275,22 @@ int ima_baseline_init(ima_baseline **out, const ima_baseline_config *cfg, size_t
     bl->rec_rows = a, a += B;
     bl->scratch = a, a += scratch;
     bl->eps = a, a += S * B * d;
-    if (cfg->kind == IMA_BASELINE_DAE)
-        bl->keep = a, a += B * Dc;
+    if (cfg->kind == IMA_BASELINE_DAE) bl->keep = a, a += B * Dc;
     IMA_ASSERT((size_t)(a - bl->acts) == bl->n_acts);
 
     /* initialise in buffer order from one seeded stream */
     ima_rng rng;
     ima_rng_init(&rng, seed);
     for (int j = 0; j < M; j++)
-        if (bl->mod[j].enc.n_layers)
-            ima_mlp_init(&bl->mod[j].enc, &rng);
-    if (bl->joint.n_layers)
-        ima_mlp_init(&bl->joint, &rng);
-    for (int j = 0; j < M; j++)
-        ima_mlp_init(&bl->mod[j].dec, &rng);
+        if (bl->mod[j].enc.n_layers) ima_mlp_init(&bl->mod[j].enc, &rng);
+    if (bl->joint.n_layers) ima_mlp_init(&bl->joint, &rng);
+    for (int j = 0; j < M; j++) ima_mlp_init(&bl->mod[j].dec, &rng);
     *out = bl;
     return IMA_OK;
 }
 
 void ima_baseline_free(ima_baseline *bl) {
-    if (!bl)
-        return;
+    if (!bl) return;
     free(bl->params);
     free(bl->grads);
     free(bl->adam_m);
@@ -352,8 +328,7 @@ void ima_baseline_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
 void ima_baseline_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
     IMA_ASSERT(b->B >= 1 && b->B == bl->noise_B);
     memset(terms, 0, sizeof *terms);
-    if (grad)
-        memset(bl->grads, 0, bl->n_params * sizeof(float));
+    if (grad) memset(bl->grads, 0, bl->n_params * sizeof(float));
     kind_of(bl)->loss_grad(bl, b, grad, terms);
 }
 
@@ -366,4 +341,3 @@ void ima_baseline_represent(ima_baseline *bl, const ima_batch *b, float *z) {
     IMA_ASSERT(b->B >= 1 && b->B <= bl->max_batch);
     kind_of(bl)->represent(bl, b, z);
 }
-

@@ -52,16 +52,14 @@ static char *config_json(const ima_baseline_config *c) {
     }
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    if (!s)
-        ima_error("out of memory while printing the checkpoint config");
+    if (!s) ima_error("out of memory while printing the checkpoint config");
     return s;
 }
 
 static int config_parse(ima_baseline_config *c, const char *json, const char *path) {
     memset(c, 0, sizeof *c);
     cJSON *o = cJSON_Parse(json);
-    if (!o)
-        return ima_error("%s: metadata 'config' is not valid JSON", path);
+    if (!o) return ima_error("%s: metadata 'config' is not valid JSON", path);
     int rc = IMA_ERR;
     const cJSON *kind = cJSON_GetObjectItemCaseSensitive(o, "kind");
     if (!cJSON_IsString(kind)) {
@@ -72,8 +70,7 @@ static int config_parse(ima_baseline_config *c, const char *json, const char *pa
         ima_error_prefix("%s: metadata config", path);
         goto done;
     }
-    if (ima_json_read_fields(o, IMA_JSON_FIELDS(config_fields), c, path, "config"))
-        goto done;
+    if (ima_json_read_fields(o, IMA_JSON_FIELDS(config_fields), c, path, "config")) goto done;
     const cJSON *mods = cJSON_GetObjectItemCaseSensitive(o, "modalities");
     if (!cJSON_IsArray(mods) || cJSON_GetArraySize(mods) != c->n_modalities) {
         ima_error("%s: metadata config: field 'modalities': expected an array of n_modalities entries", path);
@@ -127,19 +124,16 @@ static char *train_json(const ima_baseline *bl, const ima_baseline_train_config 
     }
     char *s = cJSON_PrintUnformatted(o);
     cJSON_Delete(o);
-    if (!s)
-        ima_error("out of memory while printing the checkpoint train_state");
+    if (!s) ima_error("out of memory while printing the checkpoint train_state");
     return s;
 }
 
 static int train_parse(const char *json, const char *path, ima_baseline *bl, ima_baseline_train_config *tc,
                        ima_baseline_train_state *st) {
     cJSON *o = cJSON_Parse(json);
-    if (!o)
-        return ima_error("%s: metadata 'train_state' is not valid JSON", path);
+    if (!o) return ima_error("%s: metadata 'train_state' is not valid JSON", path);
     int rc = IMA_ERR;
-    if (ima_json_read_fields(o, IMA_JSON_FIELDS(step_fields), bl, path, "train_state"))
-        goto done;
+    if (ima_json_read_fields(o, IMA_JSON_FIELDS(step_fields), bl, path, "train_state")) goto done;
     if (tc) {
         *tc = ima_baseline_train_defaults();
         if (ima_json_read_fields(o, IMA_JSON_FIELDS(train_config_fields), tc, path, "train_state") ||
@@ -184,12 +178,11 @@ int ima_baseline_checkpoint_save(const char *path, const ima_baseline *bl, const
     return rc;
 }
 
-int ima_baseline_checkpoint_load(const char *path, size_t max_batch, ima_baseline **out,
-                                 ima_baseline_train_config *tc, ima_baseline_train_state *st) {
+int ima_baseline_checkpoint_load(const char *path, size_t max_batch, ima_baseline **out, ima_baseline_train_config *tc,
+                                 ima_baseline_train_state *st) {
     *out = NULL;
     ima_st_file f;
-    if (ima_st_read(&f, path))
-        return IMA_ERR;
+    if (ima_st_read(&f, path)) return IMA_ERR;
     ima_baseline *bl = NULL;
     const char *fmt = ima_st_meta(&f, "format"), *cj = NULL, *tj = NULL;
     ima_baseline_config cfg;
@@ -198,8 +191,7 @@ int ima_baseline_checkpoint_load(const char *path, size_t max_batch, ima_baselin
                   fmt ? fmt : "");
         goto fail;
     }
-    if (ima_ckpt_meta_read(&f, path, &cj, &tj) || config_parse(&cfg, cj, path))
-        goto fail;
+    if (ima_ckpt_meta_read(&f, path, &cj, &tj) || config_parse(&cfg, cj, path)) goto fail;
     /* every modality has a D x H layer (expert or decoder): a file smaller than those cannot back the config,
      * so it is refused before a model of that size is allocated */
     size_t need = 0;
@@ -217,8 +209,7 @@ int ima_baseline_checkpoint_load(const char *path, size_t max_batch, ima_baselin
     ima_param_view views[MAX_VIEWS];
     size_t nv = ima_baseline_param_views(bl, views, MAX_VIEWS);
     IMA_ASSERT(nv <= MAX_VIEWS);
-    if (ima_ckpt_read_views(&f, views, nv))
-        goto fail;
+    if (ima_ckpt_read_views(&f, views, nv)) goto fail;
     size_t shape[1] = {bl->n_params};
     if (ima_ckpt_copy_tensor(&f, "optimizer.adam_m", bl->adam_m, 1, shape, bl->n_params) ||
         ima_ckpt_copy_tensor(&f, "optimizer.adam_v", bl->adam_v, 1, shape, bl->n_params))
@@ -227,8 +218,7 @@ int ima_baseline_checkpoint_load(const char *path, size_t max_batch, ima_baselin
         ima_error("%s: %zu tensors, but its config has %zu (with the two Adam moments)", path, f.n_tensors, nv + 2);
         goto fail;
     }
-    if (train_parse(tj, path, bl, tc, st))
-        goto fail;
+    if (train_parse(tj, path, bl, tc, st)) goto fail;
     ima_st_free(&f);
     *out = bl;
     return IMA_OK;
@@ -240,14 +230,11 @@ fail:
 
 int ima_checkpoint_detect(const char *path, int *is_baseline) {
     ima_st_file f;
-    if (ima_st_read(&f, path))
-        return IMA_ERR;
+    if (ima_st_read(&f, path)) return IMA_ERR;
     const char *fmt = ima_st_meta(&f, "format");
     int rc = IMA_OK;
-    if (fmt && !strcmp(fmt, FORMAT))
-        *is_baseline = 1;
-    else if (fmt && !strcmp(fmt, "ima-checkpoint"))
-        *is_baseline = 0;
+    if (fmt && !strcmp(fmt, FORMAT)) *is_baseline = 1;
+    else if (fmt && !strcmp(fmt, "ima-checkpoint")) *is_baseline = 0;
     else
         rc = ima_error("%s: metadata 'format': expected 'ima-checkpoint' or '" FORMAT "', got '%s'", path,
                        fmt ? fmt : "(none)");

@@ -18,10 +18,8 @@ void bl_concat(const ima_baseline *bl, const ima_batch *b, float *xcat) {
         for (int j = 0; j < M; j++) {
             size_t D = bl->cfg.mod[j].input_width;
             float *dst = xcat + i * Dc + off;
-            if (bl_present(b, M, i, j))
-                memcpy(dst, b->x[j] + i * D, D * sizeof(float));
-            else
-                memset(dst, 0, D * sizeof(float));
+            if (bl_present(b, M, i, j)) memcpy(dst, b->x[j] + i * D, D * sizeof(float));
+            else memset(dst, 0, D * sizeof(float));
             off += D;
         }
     }
@@ -59,30 +57,21 @@ double bl_reconstruct(ima_baseline *bl, int j, const ima_batch *b, const float *
     ima_mlp_forward(&md->dec, &md->dec_acts, bl->z, B);
     const float *out = md->dec_acts.out[2];
     float *rows = bl->rec_rows; /* per-row loss, then per-row gradient scale */
-    if (c->gaussian_logvar)
-        bl_gauss_nll_forward(rows, out, b->x[j], B, D);
-    else if (c->loss == IMA_LOSS_BCE)
-        ima_bce_logits_forward(rows, out, b->x[j], B, D);
-    else
-        ima_sse_forward(rows, out, b->x[j], B, D);
+    if (c->gaussian_logvar) bl_gauss_nll_forward(rows, out, b->x[j], B, D);
+    else if (c->loss == IMA_LOSS_BCE) ima_bce_logits_forward(rows, out, b->x[j], B, D);
+    else ima_sse_forward(rows, out, b->x[j], B, D);
     double rec = 0.0;
     for (size_t i = 0; i < B; i++) {
-        if (w[i] != 0.0f)
-            rec += (double)w[i] * rows[i];
+        if (w[i] != 0.0f) rec += (double)w[i] * rows[i];
         rows[i] = c->lambda_rec * w[i] / (float)B;
     }
-    if (!grad)
-        return rec;
+    if (!grad) return rec;
     memset(md->dout, 0, B * (c->gaussian_logvar ? 2 * D : D) * sizeof(float)); /* the backward passes accumulate */
-    if (c->gaussian_logvar)
-        bl_gauss_nll_backward(md->dout, out, b->x[j], rows, B, D);
-    else if (c->loss == IMA_LOSS_BCE)
-        ima_bce_logits_backward(md->dout, out, b->x[j], rows, B, D);
-    else
-        ima_sse_backward(md->dout, out, b->x[j], rows, B, D);
+    if (c->gaussian_logvar) bl_gauss_nll_backward(md->dout, out, b->x[j], rows, B, D);
+    else if (c->loss == IMA_LOSS_BCE) ima_bce_logits_backward(md->dout, out, b->x[j], rows, B, D);
+    else ima_sse_backward(md->dout, out, b->x[j], rows, B, D);
     memset(bl->dz_dec, 0, B * d * sizeof(float));
     ima_mlp_backward(&md->dec, &md->dec_acts, bl->dz_dec, md->dout, bl->z, B, bl->scratch);
-    for (size_t k = 0; k < B * d; k++)
-        bl->dz[k] += bl->dz_dec[k];
+    for (size_t k = 0; k < B * d; k++) bl->dz[k] += bl->dz_dec[k];
     return rec;
 }

@@ -19,10 +19,8 @@ static void sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
     bl->n_terms = 0;
     for (size_t i = 0; i < B; i++) {
         int drop[IMA_MAX_MODALITIES], n = 0;
-        for (int j = 0; j < M; j++)
-            n += (drop[j] = ima_rng_uniform(rng) < pm);
-        if (n == M)
-            drop[ima_rng_below(rng, (uint64_t)M)] = 0;
+        for (int j = 0; j < M; j++) n += (drop[j] = ima_rng_uniform(rng) < pm);
+        if (n == M) drop[ima_rng_below(rng, (uint64_t)M)] = 0;
         size_t off = 0;
         for (int j = 0; j < M; j++) {
             size_t D = bl->cfg.mod[j].input_width;
@@ -39,20 +37,17 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
     int M = bl->cfg.n_modalities;
     size_t B = b->B, d = bl->cfg.latent_width, Dc = bl->concat_width;
     bl_concat(bl, b, bl->xcat);
-    for (size_t k = 0; k < B * Dc; k++)
-        bl->xcat[k] *= bl->keep[k];
+    for (size_t k = 0; k < B * Dc; k++) bl->xcat[k] *= bl->keep[k];
     ima_mlp_forward(&bl->joint, &bl->joint_acts, bl->xcat, B);
     memcpy(bl->z, bl->joint_acts.out[2], B * d * sizeof(float));
     memset(bl->dz, 0, B * d * sizeof(float));
     for (int j = 0; j < M; j++) {
-        for (size_t i = 0; i < B; i++)
-            bl->row_w[i] = (float)bl_present(b, M, i, j);
+        for (size_t i = 0; i < B; i++) bl->row_w[i] = (float)bl_present(b, M, i, j);
         double rec = bl_reconstruct(bl, j, b, bl->row_w, grad) / (double)B;
         terms->rec[j] = rec;
         terms->total += bl->cfg.mod[j].lambda_rec * rec;
     }
-    if (grad)
-        ima_mlp_backward(&bl->joint, &bl->joint_acts, NULL, bl->dz, bl->xcat, B, bl->scratch);
+    if (grad) ima_mlp_backward(&bl->joint, &bl->joint_acts, NULL, bl->dz, bl->xcat, B, bl->scratch);
 }
 
 static void represent(ima_baseline *bl, const ima_batch *b, float *z) {

@@ -24,7 +24,7 @@ void bl_gauss_nll_backward(float *dout, const float *out, const float *x, const 
 /* One kind of baseline: its name and entry points. baseline.c dispatches through a table of these, in
  * ima_baseline_kind order; each kind's file defines its own. */
 typedef struct {
-    const char *name;                                       // "mvae", as --model names it
+    const char *name; // "mvae", as --model names it
     void (*sample_noise)(ima_baseline *bl, size_t B, ima_rng *rng);
     void (*loss_grad)(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms);
     void (*represent)(ima_baseline *bl, const ima_batch *b, float *z);

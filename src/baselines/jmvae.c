@@ -17,8 +17,7 @@
 
 static void sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
     bl->n_terms = 1;
-    for (size_t k = 0; k < B * bl->cfg.latent_width; k++)
-        bl->eps[k] = (float)ima_rng_normal(rng);
+    for (size_t k = 0; k < B * bl->cfg.latent_width; k++) bl->eps[k] = (float)ima_rng_normal(rng);
 }
 
 static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
@@ -43,8 +42,7 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
     /* reconstruction of every present modality from z */
     memset(bl->dz, 0, B * d * sizeof(float));
     for (int j = 0; j < M; j++) {
-        for (size_t i = 0; i < B; i++)
-            bl->row_w[i] = (float)bl_present(b, M, i, j);
+        for (size_t i = 0; i < B; i++) bl->row_w[i] = (float)bl_present(b, M, i, j);
         double rec = bl_reconstruct(bl, j, b, bl->row_w, grad) / (double)B;
         terms->rec[j] = rec;
         terms->total += bl->cfg.mod[j].lambda_rec * rec;
@@ -57,8 +55,7 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
         ima_mlp_forward(&md->enc, &md->enc_acts, b->x[j], B);
         const float *sj = md->enc_acts.out[2];
         for (size_t i = 0; i < B; i++) {
-            if (!bl_present(b, M, i, j))
-                continue;
+            if (!bl_present(b, M, i, j)) continue;
             for (size_t k = 0; k < d; k++) {
                 double m = st[i * 2 * d + k], lv = st[i * 2 * d + d + k];
                 double mj = sj[i * 2 * d + k], lvj = sj[i * 2 * d + d + k], r = m - mj;
@@ -68,8 +65,7 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
     }
     terms->kl_uni = klu / (double)B;
     terms->total += alpha * terms->kl_uni;
-    if (!grad)
-        return;
+    if (!grad) return;
 
     /* gradient w.r.t. the joint (mu, lv): sample, prior KL, then the alpha terms with the experts' share */
     float *dst = bl->dstat;
@@ -85,8 +81,7 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
         const float *sj = md->enc_acts.out[2];
         memset(md->dstat, 0, B * 2 * d * sizeof(float));
         for (size_t i = 0; i < B; i++) {
-            if (!bl_present(b, M, i, j))
-                continue;
+            if (!bl_present(b, M, i, j)) continue;
             for (size_t k = 0; k < d; k++) {
                 float m = st[i * 2 * d + k], lv = st[i * 2 * d + d + k];
                 float mj = sj[i * 2 * d + k], lvj = sj[i * 2 * d + d + k], r = m - mj;
@@ -109,8 +104,7 @@ static void represent(ima_baseline *bl, const ima_batch *b, float *z) {
     size_t B = b->B, d = bl->cfg.latent_width;
     bl_concat(bl, b, bl->xcat);
     ima_mlp_forward(&bl->joint, &bl->joint_acts, bl->xcat, B);
-    for (int j = 0; j < M; j++)
-        ima_mlp_forward(&bl->mod[j].enc, &bl->mod[j].enc_acts, b->x[j], B);
+    for (int j = 0; j < M; j++) ima_mlp_forward(&bl->mod[j].enc, &bl->mod[j].enc_acts, b->x[j], B);
     const float *st = bl->joint_acts.out[2];
     for (size_t i = 0; i < B; i++) {
         int all = 1, any = 0;
@@ -126,8 +120,7 @@ static void represent(ima_baseline *bl, const ima_batch *b, float *z) {
             }
             double t = 0.0, n = 0.0;
             for (int j = 0; j < M; j++) {
-                if (!bl_present(b, M, i, j))
-                    continue;
+                if (!bl_present(b, M, i, j)) continue;
                 const float *sj = bl->mod[j].enc_acts.out[2] + i * 2 * d;
                 double p = exp(-(double)sj[d + k]);
                 t += p;

@@ -18,24 +18,20 @@ static void sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
     int M = bl->cfg.n_modalities, S = 0;
     size_t d = bl->cfg.latent_width;
     memset(bl->term_set, 0, sizeof bl->term_set);
-    for (int j = 0; j < M; j++)
-        bl->term_set[S][j] = 1; /* the joint term */
+    for (int j = 0; j < M; j++) bl->term_set[S][j] = 1; /* the joint term */
     S++;
     if (M > 1)
-        for (int j = 0; j < M; j++)
-            bl->term_set[S++][j] = 1; /* each single modality */
+        for (int j = 0; j < M; j++) bl->term_set[S++][j] = 1; /* each single modality */
     if (M > 2)
         for (int t = 0; t < bl->cfg.mvae_subsets; t++, S++) {
             int n; /* uniform over the subsets with 2 <= size <= M-1, by rejection */
             do {
                 n = 0;
-                for (int j = 0; j < M; j++)
-                    n += (bl->term_set[S][j] = (uint8_t)ima_rng_below(rng, 2));
+                for (int j = 0; j < M; j++) n += (bl->term_set[S][j] = (uint8_t)ima_rng_below(rng, 2));
             } while (n < 2 || n > M - 1);
         }
     bl->n_terms = S;
-    for (size_t k = 0; k < (size_t)S * B * d; k++)
-        bl->eps[k] = (float)ima_rng_normal(rng);
+    for (size_t k = 0; k < (size_t)S * B * d; k++) bl->eps[k] = (float)ima_rng_normal(rng);
 }
 
 /* ---- the product of the experts in `set` (NULL: all) present in each row -------------------------- */
@@ -47,15 +43,12 @@ static void product(ima_baseline *bl, const ima_batch *b, const uint8_t *set, fl
     size_t B = b->B, d = bl->cfg.latent_width;
     for (size_t i = 0; i < B; i++) {
         int act = 0;
-        for (int j = 0; j < M; j++)
-            act |= (!set || set[j]) && bl_present(b, M, i, j);
-        if (active)
-            active[i] = (float)act;
+        for (int j = 0; j < M; j++) act |= (!set || set[j]) && bl_present(b, M, i, j);
+        if (active) active[i] = (float)act;
         for (size_t k = 0; k < d; k++) {
             float t = 1.0f, n = 0.0f;
             for (int j = 0; j < M; j++) {
-                if ((set && !set[j]) || !bl_present(b, M, i, j))
-                    continue;
+                if ((set && !set[j]) || !bl_present(b, M, i, j)) continue;
                 const float *st = bl->mod[j].enc_acts.out[2] + i * 2 * d;
                 float p = expf(-st[d + k]);
                 t += p;
@@ -76,8 +69,7 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
     for (int j = 0; j < M; j++) {
         ima_baseline_modality_state *md = &bl->mod[j];
         ima_mlp_forward(&md->enc, &md->enc_acts, b->x[j], B);
-        if (grad)
-            memset(md->dstat, 0, B * 2 * d * sizeof(float));
+        if (grad) memset(md->dstat, 0, B * 2 * d * sizeof(float));
     }
     float *mu = bl->stat, *T = bl->T, *active = bl->dstat; /* dstat (B, 2d) is free: use its first B floats */
     for (int s = 0; s < bl->n_terms; s++) {
@@ -92,8 +84,7 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
                 bl->z[i * d + k] = m + eps[i * d + k] / sqrtf(t);
                 kr += 0.5 * (1.0 / t + (double)m * m - 1.0 + log((double)t));
             }
-            if (active[i] != 0.0f)
-                kl += kr;
+            if (active[i] != 0.0f) kl += kr;
         }
         terms->kl += kl / (double)B;
         terms->total += beta * kl / (double)B;
@@ -101,16 +92,13 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
         /* reconstruction of the term's modalities from z_s */
         memset(bl->dz, 0, B * d * sizeof(float));
         for (int j = 0; j < M; j++) {
-            if (!set[j])
-                continue;
-            for (size_t i = 0; i < B; i++)
-                bl->row_w[i] = (float)bl_present(b, M, i, j);
+            if (!set[j]) continue;
+            for (size_t i = 0; i < B; i++) bl->row_w[i] = (float)bl_present(b, M, i, j);
             double rec = bl_reconstruct(bl, j, b, bl->row_w, grad) / (double)B;
             terms->rec[j] += rec;
             terms->total += bl->cfg.mod[j].lambda_rec * rec;
         }
-        if (!grad)
-            continue;
+        if (!grad) continue;
 
         /* back through the sample, the KL and the product into each expert's (mu_j, logvar_j) */
         for (size_t i = 0; i < B; i++) {
@@ -122,8 +110,7 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
                 float dN = dmu / t;
                 dT -= dmu * m / t;
                 for (int j = 0; j < M; j++) {
-                    if (!set[j] || !bl_present(b, M, i, j))
-                        continue;
+                    if (!set[j] || !bl_present(b, M, i, j)) continue;
                     const float *st = bl->mod[j].enc_acts.out[2] + i * 2 * d;
                     float *dst = bl->mod[j].dstat + i * 2 * d;
                     float p = expf(-st[d + k]);
@@ -133,8 +120,7 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
             }
         }
     }
-    if (!grad)
-        return;
+    if (!grad) return;
     for (int j = 0; j < M; j++) {
         ima_baseline_modality_state *md = &bl->mod[j];
         ima_mlp_backward(&md->enc, &md->enc_acts, NULL, md->dstat, b->x[j], B, bl->scratch);
@@ -145,8 +131,7 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
 
 static void represent(ima_baseline *bl, const ima_batch *b, float *z) {
     int M = bl->cfg.n_modalities;
-    for (int j = 0; j < M; j++)
-        ima_mlp_forward(&bl->mod[j].enc, &bl->mod[j].enc_acts, b->x[j], b->B);
+    for (int j = 0; j < M; j++) ima_mlp_forward(&bl->mod[j].enc, &bl->mod[j].enc_acts, b->x[j], b->B);
     product(bl, b, NULL, z, bl->cfg.latent_width, bl->T, NULL);
 }
 

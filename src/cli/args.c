@@ -72,4 +72,3 @@ int arg_unknown(const char *cmd, const char *arg) {
     fprintf(stderr, "ima %s: unknown option '%s' (see ima %s --help)\n", cmd, arg, cmd);
     return 2;
 }
-

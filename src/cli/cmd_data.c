@@ -76,9 +76,9 @@ static int parse_names(const char *cmd, const flag_spec *f, const char *value, v
 typedef struct {
     const char *mnist, *npm, *out;
     flag_strings recordings, manifests;
-    int synth;                      // -1: 300 without real recordings, else 0
+    int synth; // -1: 300 without real recordings, else 0
     name_list voices, valid, test;
-    double image_valid;             // -1: 0.25 with --mnist, 0.2 with npm
+    double image_valid; // -1: 0.25 with --mnist, 0.2 with npm
     double image_test, speaker_valid, speaker_test, noise_factor;
     uint64_t seed;
     int force;
@@ -87,35 +87,66 @@ typedef struct {
 #define O(field) offsetof(digits_opts, field)
 static const flag_spec DIGITS_FLAGS[] = {
     FLAG_HEADING("images (one of):", 0),
-    FLAG_ROW("--mnist", FLAG_STR, O(mnist), 0, 0, "DIR", "MNIST idx files (train-/t10k-{images-idx3,labels-idx1}-ubyte[.gz])",
-             0),
+    FLAG_ROW("--mnist", FLAG_STR, O(mnist), 0, 0, "DIR",
+             "MNIST idx files (train-/t10k-{images-idx3,labels-idx1}-ubyte[.gz])", 0),
     FLAG_ROW("--mnist-npm", FLAG_STR, O(npm), 0, 0, "DIR",
              "the npm package `mnist` (default: node_modules/mnist, when --mnist is absent)", 0),
-    {.name = "--image-valid", .type = FLAG_DOUBLE, .off = O(image_valid), .lo = 0, .hi = 0.9, .arg = "F",
+    {.name = "--image-valid",
+     .type = FLAG_DOUBLE,
+     .off = O(image_valid),
+     .lo = 0,
+     .hi = 0.9,
+     .arg = "F",
      .help = "fraction of the training images that become valid (default 0.25 with\n"
              "                             --mnist, whose t10k file is the test split; 0.2 with npm)",
      .no_default = 1},
-    FLAG_ROW("--image-test", FLAG_DOUBLE, O(image_test), 0, 0.9, "F", "fraction of the images that become test, npm only",
-             0),
+    FLAG_ROW("--image-test", FLAG_DOUBLE, O(image_test), 0, 0.9, "F",
+             "fraction of the images that become test, npm only", 0),
     FLAG_HEADING("speech (any mix; default: synthesized only):", 0),
-    {.name = "--recordings", .type = FLAG_CUSTOM, .off = O(recordings), .arg = "DIR", .parse = flag_parse_append,
+    {.name = "--recordings",
+     .type = FLAG_CUSTOM,
+     .off = O(recordings),
+     .arg = "DIR",
+     .parse = flag_parse_append,
      .help = "audio files named {digit}_{speaker}_{index}.ext (FSDD); repeatable"},
-    {.name = "--manifest", .type = FLAG_CUSTOM, .off = O(manifests), .arg = "FILE", .parse = flag_parse_append,
+    {.name = "--manifest",
+     .type = FLAG_CUSTOM,
+     .off = O(manifests),
+     .arg = "FILE",
+     .parse = flag_parse_append,
      .help = "lines label<TAB>speaker<TAB>path (e.g. TIDIGITS); repeatable"},
-    {.name = "--synth", .type = FLAG_INT, .off = O(synth), .lo = 0, .hi = 100000, .arg = "N", .no_default = 1,
+    {.name = "--synth",
+     .type = FLAG_INT,
+     .off = O(synth),
+     .lo = 0,
+     .hi = 100000,
+     .arg = "N",
+     .no_default = 1,
      .help = "N espeak-ng voice configurations ('speakers'); default 300 without\n"
              "                             real recordings, else 0"},
-    {.name = "--voices", .type = FLAG_CUSTOM, .off = O(voices), .arg = "LIST", .parse = parse_names,
+    {.name = "--voices",
+     .type = FLAG_CUSTOM,
+     .off = O(voices),
+     .arg = "LIST",
+     .parse = parse_names,
      .help = "espeak-ng accents, comma-separated (default: en,en-us,en-gb-scotland,\n"
              "                             en-gb-x-rp,en-029,en-gb-x-gbclan,en-gb-x-gbcwmd,en-us-nyc)"},
-    {.name = "--valid-speakers", .type = FLAG_CUSTOM, .off = O(valid), .arg = "LIST", .parse = parse_names,
+    {.name = "--valid-speakers",
+     .type = FLAG_CUSTOM,
+     .off = O(valid),
+     .arg = "LIST",
+     .parse = parse_names,
      .help = "speakers of real recordings for valid (default: yweweler, FSDD)"},
-    {.name = "--test-speakers", .type = FLAG_CUSTOM, .off = O(test), .arg = "LIST", .parse = parse_names,
+    {.name = "--test-speakers",
+     .type = FLAG_CUSTOM,
+     .off = O(test),
+     .arg = "LIST",
+     .parse = parse_names,
      .help = "speakers of real recordings for test (default: theo, FSDD)"},
     FLAG_ROW("--speaker-valid", FLAG_DOUBLE, O(speaker_valid), 0, 0.9, "F",
              "fraction of speakers for valid where none is named", 0),
-    FLAG_ROW("--speaker-test", FLAG_DOUBLE, O(speaker_test), 0, 0.9, "F", "fraction of speakers for test where none is named",
-             0),
+    FLAG_ROW("--speaker-test", FLAG_DOUBLE, O(speaker_test), 0, 0.9, "F",
+             "fraction of speakers for test where none is named", 0),
     FLAG_HEADING("corpus:", 0),
     FLAG_ROW("--noise-factor", FLAG_DOUBLE, O(noise_factor), 0, 0.99, "R", "noise factor R, 0 <= R < 1", 0),
     FLAG_ROW("--seed", FLAG_U64, O(seed), 0, 0, "N", "seed of every random choice", 0),
@@ -127,8 +158,14 @@ static const flag_spec DIGITS_FLAGS[] = {
 static const flag_cmd DIGITS = {.cmd = "data digits", .flags = DIGITS_FLAGS};
 
 static digits_opts digits_defaults(void) {
-    digits_opts o = {.out = "data/digits", .synth = -1, .image_valid = -1, .image_test = 0.2, .speaker_valid = 0.2,
-                     .speaker_test = 0.2, .noise_factor = 0.1, .seed = 1};
+    digits_opts o = {.out = "data/digits",
+                     .synth = -1,
+                     .image_valid = -1,
+                     .image_test = 0.2,
+                     .speaker_valid = 0.2,
+                     .speaker_test = 0.2,
+                     .noise_factor = 0.1,
+                     .seed = 1};
     o.valid.n = o.test.n = -1;
     return o;
 }
@@ -142,7 +179,8 @@ static void digits_usage(FILE *out) {
 
 static void print_summary(const ima_digits_summary *s) {
     printf("\n%-6s", "digit");
-    for (int sp = 0; sp < IMA_NUM_SPLITS; sp++) printf(" | %-5s %7s %7s %7s", ima_split_names[sp], "clean", "img-nz", "sp-nz");
+    for (int sp = 0; sp < IMA_NUM_SPLITS; sp++)
+        printf(" | %-5s %7s %7s %7s", ima_split_names[sp], "clean", "img-nz", "sp-nz");
     printf("\n");
     size_t tot[IMA_NUM_SPLITS][3];
     memset(tot, 0, sizeof tot);
@@ -155,7 +193,8 @@ static void print_summary(const ima_digits_summary *s) {
         printf("\n");
     }
     printf("%-6s", "all");
-    for (int sp = 0; sp < IMA_NUM_SPLITS; sp++) printf(" | %-5s %7zu %7zu %7zu", "", tot[sp][0], tot[sp][1], tot[sp][2]);
+    for (int sp = 0; sp < IMA_NUM_SPLITS; sp++)
+        printf(" | %-5s %7zu %7zu %7zu", "", tot[sp][0], tot[sp][1], tot[sp][2]);
     printf("\n%-6s", "pairs");
     for (int sp = 0; sp < IMA_NUM_SPLITS; sp++) printf(" | %-29zu", tot[sp][0] + tot[sp][1] + tot[sp][2]);
     printf("\n%-6s", "images");

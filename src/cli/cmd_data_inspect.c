@@ -22,9 +22,9 @@ int data_inspect(int argc, char **argv);
 
 typedef struct {
     size_t n;
-    float *image;    // (N, 784)
-    float *speech;   // (N, 696)
-    int64_t *label;  // (N)
+    float *image;                         // (N, 784)
+    float *speech;                        // (N, 696)
+    int64_t *label;                       // (N)
     int64_t *in_flag, *sn_flag, *speaker; // (N)
 } split_arrays;
 
@@ -49,7 +49,8 @@ static int load_split(split_arrays *s, const char *dir, const char *split) {
         if (n != s->n) return ima_error("%s: %zu rows, but image.npy has %zu", p, n, s->n);
     }
     for (size_t i = 0; i < s->n; i++)
-        if (s->label[i] < 0 || s->label[i] > 9) return ima_error("%s/%s/label.npy: row %zu: label %lld", dir, split, i, (long long)s->label[i]);
+        if (s->label[i] < 0 || s->label[i] > 9)
+            return ima_error("%s/%s/label.npy: row %zu: label %lld", dir, split, i, (long long)s->label[i]);
 #undef PATH
     return IMA_OK;
 }
@@ -93,7 +94,8 @@ static const char *speaker_name(cJSON *man, int64_t idx) {
 /* gnuplot-safe title: drop quotes and underscores (enhanced text) */
 static void clean_title(char *s) {
     for (; *s; s++)
-        if (*s == '"' || *s == '\'' || *s == '_' || *s == '\\' || *s == '^' || *s == '@' || *s == '{' || *s == '}') *s = ' ';
+        if (*s == '"' || *s == '\'' || *s == '_' || *s == '\\' || *s == '^' || *s == '@' || *s == '{' || *s == '}')
+            *s = ' ';
 }
 
 static int contact_sheet(const char *png, const split_arrays *s, const char *split, cJSON *man, size_t count) {
@@ -118,9 +120,13 @@ static int contact_sheet(const char *png, const split_arrays *s, const char *spl
     FILE *g = fopen(script, "w");
     if (!g) return ima_error("%s: cannot write", script);
     int cairo = system("gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1") == 0;
-    fprintf(g, "set terminal %s size 900,%zu\nset output '%s'\n", cairo ? "pngcairo font ',8'" : "png small", 150 * np + 40, png);
+    fprintf(g, "set terminal %s size 900,%zu\nset output '%s'\n", cairo ? "pngcairo font ',8'" : "png small",
+            150 * np + 40, png);
     fprintf(g, "unset key\nunset colorbox\nset tics scale 0\nunset xtics\nunset ytics\nset palette grey\n");
-    fprintf(g, "set multiplot layout %zu,2 title 'ima data inspect: split %s (image | MFCC, 12 coefficients x 58 frames)'\n", np, split);
+    fprintf(
+        g,
+        "set multiplot layout %zu,2 title 'ima data inspect: split %s (image | MFCC, 12 coefficients x 58 frames)'\n",
+        np, split);
     for (size_t k = 0; k < np; k++) {
         size_t i = pick[k];
         char dat[600], t1[256], t2[256];
@@ -132,18 +138,25 @@ static int contact_sheet(const char *png, const split_arrays *s, const char *spl
         snprintf(dat, sizeof dat, "%s/mfcc%zu.dat", tmpl, k);
         f = fopen(dat, "w");
         for (int c = 0; c < IMA_MFCC_COEFFS; c++, fputc('\n', f))
-            for (int fr = 0; fr < IMA_MFCC_FRAMES; fr++) fprintf(f, "%g ", s->speech[i * 696 + (size_t)fr * 12 + (size_t)c]);
+            for (int fr = 0; fr < IMA_MFCC_FRAMES; fr++)
+                fprintf(f, "%g ", s->speech[i * 696 + (size_t)fr * 12 + (size_t)c]);
         fclose(f);
-        snprintf(t1, sizeof t1, "pair %zu: label %lld%s", i, (long long)s->label[i], s->in_flag[i] ? " (image noise)" : "");
+        snprintf(t1, sizeof t1, "pair %zu: label %lld%s", i, (long long)s->label[i],
+                 s->in_flag[i] ? " (image noise)" : "");
         snprintf(t2, sizeof t2, "label %lld, speaker %s%s", (long long)s->label[i], speaker_name(man, s->speaker[i]),
                  s->sn_flag[i] ? " (speech noise)" : "");
         clean_title(t1);
         clean_title(t2);
-        fprintf(g, "set title \"%s\"\nset size ratio -1\nset xrange [-0.5:27.5]\nset yrange [27.5:-0.5]\nset cbrange [0:1]\n"
-                   "plot '%s/img%zu.dat' matrix with image\n", t1, tmpl, k);
-        fprintf(g, "set title \"%s\"\nset size noratio\nset xrange [-0.5:57.5]\nset yrange [-0.5:11.5]\nset cbrange [0:1]\n"
-                   "set palette rgbformulae 33,13,10\nplot '%s/mfcc%zu.dat' matrix with image\nset palette grey\n",
-                t2, tmpl, k);
+        fprintf(
+            g,
+            "set title \"%s\"\nset size ratio -1\nset xrange [-0.5:27.5]\nset yrange [27.5:-0.5]\nset cbrange [0:1]\n"
+            "plot '%s/img%zu.dat' matrix with image\n",
+            t1, tmpl, k);
+        fprintf(
+            g,
+            "set title \"%s\"\nset size noratio\nset xrange [-0.5:57.5]\nset yrange [-0.5:11.5]\nset cbrange [0:1]\n"
+            "set palette rgbformulae 33,13,10\nplot '%s/mfcc%zu.dat' matrix with image\nset palette grey\n",
+            t2, tmpl, k);
     }
     fprintf(g, "unset multiplot\n");
     fclose(g);
@@ -152,21 +165,31 @@ static int contact_sheet(const char *png, const split_arrays *s, const char *spl
     int st = system(cmd);
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpl);
     if (system(cmd) != 0) fprintf(stderr, "ima data inspect: warning: could not remove %s\n", tmpl);
-    if (st != 0) return ima_error("gnuplot failed (exit %d) writing %s: is gnuplot installed?", WIFEXITED(st) ? WEXITSTATUS(st) : -1, png);
+    if (st != 0)
+        return ima_error("gnuplot failed (exit %d) writing %s: is gnuplot installed?",
+                         WIFEXITED(st) ? WEXITSTATUS(st) : -1, png);
     return IMA_OK;
 }
 
 typedef struct {
     const char *dir, *png;
-    int split;     // index into ima_split_names
+    int split; // index into ima_split_names
     size_t count;
 } inspect_opts;
 
 #define O(field) offsetof(inspect_opts, field)
 static const char *const SPLITS[] = {"train", "valid", "test", NULL};
 static const flag_spec FLAGS[] = {
-    {.name = "--png", .type = FLAG_STR, .off = O(png), .arg = "FILE", .help = "the contact sheet (default DIR/contact_sheet.png)"},
-    {.name = "--split", .type = FLAG_CHOICE, .off = O(split), .arg = "train|valid|test", .choices = SPLITS,
+    {.name = "--png",
+     .type = FLAG_STR,
+     .off = O(png),
+     .arg = "FILE",
+     .help = "the contact sheet (default DIR/contact_sheet.png)"},
+    {.name = "--split",
+     .type = FLAG_CHOICE,
+     .off = O(split),
+     .arg = "train|valid|test",
+     .choices = SPLITS,
      .help = "the split the contact sheet shows"},
     FLAG_ROW("--count", FLAG_SIZE, O(count), 1, 64, "K", "pairs on the contact sheet", 0),
     FLAG_END,
@@ -189,8 +212,8 @@ static void split_summary(const split_arrays *a, const char *name) {
     double im, sm;
     range(a->image, a->n * IMA_IMAGE_DIM, &imn, &imx, &im);
     range(a->speech, a->n * IMA_SPEECH_DIM, &smn, &smx, &sm);
-    printf("%-6s %7zu %7zu %7zu %7zu   %.3f / %.3f / %.3f      %.3f / %.3f / %.3f\n", name, a->n, tot[0], tot[1], tot[2],
-           imn, im, imx, smn, sm, smx);
+    printf("%-6s %7zu %7zu %7zu %7zu   %.3f / %.3f / %.3f      %.3f / %.3f / %.3f\n", name, a->n, tot[0], tot[1],
+           tot[2], imn, im, imx, smn, sm, smx);
     printf("       per digit (clean/img-nz/sp-nz):");
     for (int d = 0; d < IMA_NUM_DIGITS; d++) printf(" %d:%zu/%zu/%zu", d, per[d][0], per[d][1], per[d][2]);
     printf("\n");

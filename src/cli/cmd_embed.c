@@ -18,7 +18,7 @@
 #include "io/atomic.h"
 
 typedef struct {
-    modality_inputs in;       // --input, --mask
+    modality_inputs in; // --input, --mask
     const char *ckpt, *out;
     size_t batch;
     int threads;
@@ -27,10 +27,19 @@ typedef struct {
 #define O(field) offsetof(embed_opts, field)
 static const flag_spec FLAGS[] = {
     {.name = "--checkpoint", .type = FLAG_STR, .off = O(ckpt), .arg = "CKPT", .help = "a checkpoint of ima train"},
-    {.name = "--input", .type = FLAG_CUSTOM, .off = O(in), .arg = "NAME=PATH", .parse = flag_parse_input,
+    {.name = "--input",
+     .type = FLAG_CUSTOM,
+     .off = O(in),
+     .arg = "NAME=PATH",
+     .parse = flag_parse_input,
      .help = "float .npy (N x D_j) of one of the model's modalities"},
-    {.name = "--mask", .type = FLAG_STR, .off = O(in.mask), .stride = sizeof(const char *), .arg = "PATH",
-     .help = "0/1 .npy (N): rows where this modality is present (default: all)", .named_only = 1},
+    {.name = "--mask",
+     .type = FLAG_STR,
+     .off = O(in.mask),
+     .stride = sizeof(const char *),
+     .arg = "PATH",
+     .help = "0/1 .npy (N): rows where this modality is present (default: all)",
+     .named_only = 1},
     FLAG_ROW("--out", FLAG_STR, O(out), 0, 0, "DIR", "output folder", 0),
     FLAG_ROW("--batch", FLAG_SIZE, O(batch), 1, 1 << 20, "B", "rows per forward pass", 0),
     FLAG_ROW("--threads", FLAG_INT, O(threads), 1, 256, "T", "OpenBLAS threads", 0),
@@ -72,8 +81,8 @@ typedef struct {
     size_t width[IMA_MAX_MODALITIES];
     ima_dataset sub;
     int sub_of[IMA_MAX_MODALITIES], ns, given[IMA_MAX_MODALITIES];
-    uint8_t *mask;                          // (batch, M)
-    float *zero_rows[IMA_MAX_MODALITIES];   // (batch, D_j) for the modalities not given
+    uint8_t *mask;                        // (batch, M)
+    float *zero_rows[IMA_MAX_MODALITIES]; // (batch, D_j) for the modalities not given
 } embed_job;
 
 static int load_model(embed_job *e, const embed_opts *o) {
@@ -109,8 +118,7 @@ static int load_inputs(embed_job *e, const embed_opts *o) {
         e->given[j] = 1, from[j] = k;
     }
     for (int j = 0; j < e->M; j++)
-        if (e->given[j])
-            paths[e->ns] = o->in.path[from[j]], masks[e->ns] = o->in.mask[from[j]], e->sub_of[e->ns++] = j;
+        if (e->given[j]) paths[e->ns] = o->in.path[from[j]], masks[e->ns] = o->in.mask[from[j]], e->sub_of[e->ns++] = j;
     if (ima_dataset_load(&e->sub, e->ns, paths, masks)) {
         fprintf(stderr, "ima embed: %s\n", ima_last_error());
         return 1;
@@ -162,9 +170,9 @@ static int embed_baseline(embed_job *e, size_t batch, const char *outdir) {
 
 /* IMA: u_j and y_j of the given modalities, z weighted and unweighted */
 typedef struct {
-    float *zw, *zu;                      // (N, d)
-    float *u[IMA_MAX_MODALITIES];        // (N, d) given modalities
-    float *y[IMA_MAX_MODALITIES];        // (N)
+    float *zw, *zu;               // (N, d)
+    float *u[IMA_MAX_MODALITIES]; // (N, d) given modalities
+    float *y[IMA_MAX_MODALITIES]; // (N)
 } ima_codes_out;
 
 static void encode_all(embed_job *e, size_t batch, ima_codes_out *c) {
@@ -200,7 +208,8 @@ static int write_codes(const embed_job *e, const ima_codes_out *c, const char *o
     }
     char *pw = join(outdir, "z_weighted", ""), *pz = join(outdir, "z_unweighted", "");
     const char *sw = ok ? ima_outset_add(&os, pw) : NULL, *sz = sw ? ima_outset_add(&os, pz) : NULL;
-    ok = ok && sz && !ima_npy_write_f32(sw, N, d, c->zw) && !ima_npy_write_f32(sz, N, d, c->zu) && !ima_outset_commit(&os);
+    ok = ok && sz && !ima_npy_write_f32(sw, N, d, c->zw) && !ima_npy_write_f32(sz, N, d, c->zu) &&
+         !ima_outset_commit(&os);
     ima_outset_abort(&os);
     free(pw), free(pz);
     if (!ok) {

@@ -34,8 +34,10 @@ static int parse_split(const char *cmd, const flag_spec *f, const char *val, voi
     sp->given = 1;
     return 0;
 bad:
-    fprintf(stderr, "ima %s: %s: expected five letters from t, v, e, - (sessions 1-5: train, valid, test, left out), got '%s'\n",
-            cmd, f->name, val);
+    fprintf(
+        stderr,
+        "ima %s: %s: expected five letters from t, v, e, - (sessions 1-5: train, valid, test, left out), got '%s'\n",
+        cmd, f->name, val);
     return -1;
 }
 
@@ -48,25 +50,33 @@ typedef struct {
     const char *meld, *iemocap, *out;
     int force;
     session_split split;
-    ima_emo_build_config cfg;   // ima_emo_build_defaults()
+    ima_emo_build_config cfg; // ima_emo_build_defaults()
 } data_opts;
 
 #define O(field) offsetof(data_opts, field)
 static const flag_spec DATA_FLAGS[] = {
     FLAG_ROW("--meld", FLAG_STR, O(meld), 0, 0, "DIR",
              "MELD's {train,dev,test}_sent_emo.csv: the open analogue, each utterance spoken\n"
-             "                             by libespeak-ng (the acoustic modality is synthesized)", 0),
+             "                             by libespeak-ng (the acoustic modality is synthesized)",
+             0),
     FLAG_ROW("--iemocap", FLAG_STR, O(iemocap), 0, 0, "DIR", "the IEMOCAP release (Session1..Session5)", 0),
     FLAG_ROW("--glove", FLAG_STR, O(cfg.glove_path), 0, 0, "PATH",
              "GloVe 100-d text file, .gz or plain (default with --meld: DIR/../glove/\n"
-             "                             glove.6B.100d.subset.txt.gz)", 0),
-    FLAG_ROW("--out", FLAG_STR, O(out), 0, 0, "DIR", "corpus folder (default data/emotion-meld or data/emotion-iemocap)", 0),
+             "                             glove.6B.100d.subset.txt.gz)",
+             0),
+    FLAG_ROW("--out", FLAG_STR, O(out), 0, 0, "DIR",
+             "corpus folder (default data/emotion-meld or data/emotion-iemocap)", 0),
     FLAG_ROW("--force", FLAG_SET, O(force), 1, 0, NULL, "replace an existing corpus folder", 0),
     FLAG_ROW("--min-count", FLAG_INT, O(cfg.min_count), 1, 1000000, "N",
              "vocabulary: words seen at least N times in training transcripts", 0),
-    FLAG_ROW("--limit", FLAG_SIZE, O(cfg.limit_per_split), 0, 100000000, "N", "at most N utterances per split (0 = all)", 0),
+    FLAG_ROW("--limit", FLAG_SIZE, O(cfg.limit_per_split), 0, 100000000, "N",
+             "at most N utterances per split (0 = all)", 0),
     FLAG_ROW("--seed", FLAG_U64, O(cfg.seed), 0, 0, "S", "voices and prosody noise (MELD), subsampling", 0),
-    {.name = "--split", .type = FLAG_CUSTOM, .off = O(split), .arg = "XXXXX", .parse = parse_split,
+    {.name = "--split",
+     .type = FLAG_CUSTOM,
+     .off = O(split),
+     .arg = "XXXXX",
+     .parse = parse_split,
      .help = "IEMOCAP sessions 1-5: t train, v valid, e test, - left out (ttttv)"},
     FLAG_ROW("--skip-missing-alignment", FLAG_SET, O(cfg.skip_missing_alignment), 1, 0, NULL,
              "IEMOCAP: skip (and count) labelled turns without a .wdseg", 0),
@@ -128,7 +138,7 @@ int cmd_data_emotion(int argc, char **argv) {
 /* ---- ima repro emotion ---------------------------------------------------------------------------- */
 
 typedef struct {
-    emo_repro_config cfg;   // emo_repro_defaults(quick)
+    emo_repro_config cfg; // emo_repro_defaults(quick)
     session_split split;
     int quick, threads;
 } repro_opts;
@@ -137,10 +147,16 @@ typedef struct {
 static const flag_spec REPRO_FLAGS[] = {
     FLAG_ROW("--data", FLAG_STR, O(cfg.data_dir), 0, 0, "DIR",
              "a corpus folder written by ima data emotion, instead of building one (then\n"
-             "                             --meld DIR only locates the GloVe and lexicon defaults)", 0),
-    FLAG_ROW("--meld", FLAG_STR, O(cfg.meld_dir), 0, 0, "DIR", "MELD's csv folder: the open analogue (as ima data emotion)", 0),
+             "                             --meld DIR only locates the GloVe and lexicon defaults)",
+             0),
+    FLAG_ROW("--meld", FLAG_STR, O(cfg.meld_dir), 0, 0, "DIR",
+             "MELD's csv folder: the open analogue (as ima data emotion)", 0),
     FLAG_ROW("--iemocap", FLAG_STR, O(cfg.iemocap_dir), 0, 0, "DIR", "the IEMOCAP release (Session1..Session5)", 0),
-    {.name = "--split", .type = FLAG_CUSTOM, .off = O(split), .arg = "XXXXX", .parse = parse_split,
+    {.name = "--split",
+     .type = FLAG_CUSTOM,
+     .off = O(split),
+     .arg = "XXXXX",
+     .parse = parse_split,
      .help = "IEMOCAP sessions 1-5: t train, v valid, e test, - left out (ttttv)"},
     FLAG_ROW("--skip-missing-alignment", FLAG_SET, O(cfg.skip_missing_alignment), 1, 0, NULL,
              "IEMOCAP: skip (and count) labelled turns without a .wdseg", 0),
@@ -159,18 +175,21 @@ static const flag_spec REPRO_FLAGS[] = {
     FLAG_ROW("--epochs2", FLAG_INT, O(cfg.epochs2), 0, 100000, "N", "IMA stage-2 epochs", 0),
     FLAG_ROW("--baseline-epochs", FLAG_INT, O(cfg.baseline_epochs), 1, 100000, "N", "MVAE and JMVAE-KL epochs", 0),
     FLAG_ROW("--rho-words", FLAG_FLOAT, O(cfg.rho_words), 1e-3, 0.999, "R", "importance prior of the words", 0),
-    FLAG_ROW("--rho-acoustic", FLAG_FLOAT, O(cfg.rho_acoustic), 1e-3, 0.999, "R", "importance prior of the acoustics", 0),
+    FLAG_ROW("--rho-acoustic", FLAG_FLOAT, O(cfg.rho_acoustic), 1e-3, 0.999, "R", "importance prior of the acoustics",
+             0),
     FLAG_ROW("--lambda-corr", FLAG_FLOAT, O(cfg.lambda_corr), 0, 1e9, "V", "stage-2 weight of ||C_j||_F^2", 0),
     FLAG_ROW("--lambda-local", FLAG_FLOAT, O(cfg.lambda_local), 0, 1e9, "V", "stage-2 weight of the Bernoulli KL", 0),
     FLAG_ROW("--n-rho", FLAG_INT, O(cfg.n_rho), 0, 99, "N",
              "rho sweep points (7: 0.01 0.03 0.1 0.3 0.5 0.7 0.9; else evenly in [0.03, 0.9];\n"
-             "                             0 skips it)", 0),
+             "                             0 skips it)",
+             0),
     FLAG_ROW("--sweep-epochs", FLAG_INT, O(cfg.sweep_epochs), 1, 1000, "N", "stage-2 epochs of each sweep point", 0),
     FLAG_ROW("--sweep-pairs", FLAG_SIZE, O(cfg.sweep_pairs), 0, 1000000000, "N",
              "the sweep trains on a random subset of at most N training pairs (0 = all)", 0),
     FLAG_ROW("--batch", FLAG_SIZE, O(cfg.batch), 1, 65536, "B", "batch rows", 0),
     FLAG_ROW("--lr", FLAG_DOUBLE, O(cfg.lr), 1e-9, 10, "LR", "Adam learning rate", 0),
-    FLAG_ROW("--classifier-epochs", FLAG_INT, O(cfg.classifier_epochs), 1, 100000, "N", "MLP epochs per learning rate", 0),
+    FLAG_ROW("--classifier-epochs", FLAG_INT, O(cfg.classifier_epochs), 1, 100000, "N", "MLP epochs per learning rate",
+             0),
     FLAG_ROW("--tsne-points", FLAG_SIZE, O(cfg.tsne_points), 10, 1000000, "N", "tokens in each t-SNE map", 0),
     FLAG_ROW("--no-baselines", FLAG_SET, O(cfg.with_baselines), 0, 0, NULL, "IMA only", 0),
     FLAG_END,
@@ -184,12 +203,13 @@ static repro_opts repro_defaults(int quick) {
 }
 
 static void repro_usage(FILE *out) {
-    fprintf(out,
-            "usage: ima repro emotion (--meld DIR | --iemocap DIR | --data DIR) [options]\n\n"
-            "The paper's IEMOCAP experiment (Tables 2 and 6, Figures 3 and 5, the importance F1 and rho sweep) on\n"
-            "the MELD analogue (speech synthesized by libespeak-ng) or on the real IEMOCAP release. Builds the corpus\n"
-            "in memory, trains IMA, MVAE and JMVAE-KL on the word/acoustic pairs, and writes report.md,\n"
-            "results.json and figures (docs/emotion.md). Defaults in parentheses (--quick changes some: see the end).\n\n");
+    fprintf(
+        out,
+        "usage: ima repro emotion (--meld DIR | --iemocap DIR | --data DIR) [options]\n\n"
+        "The paper's IEMOCAP experiment (Tables 2 and 6, Figures 3 and 5, the importance F1 and rho sweep) on\n"
+        "the MELD analogue (speech synthesized by libespeak-ng) or on the real IEMOCAP release. Builds the corpus\n"
+        "in memory, trains IMA, MVAE and JMVAE-KL on the word/acoustic pairs, and writes report.md,\n"
+        "results.json and figures (docs/emotion.md). Defaults in parentheses (--quick changes some: see the end).\n\n");
     repro_opts d = repro_defaults(0), q = repro_defaults(1);
     flags_help(out, &REPRO, &d, 0);
     fprintf(out,

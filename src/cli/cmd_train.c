@@ -38,40 +38,79 @@ static int parse_preset(const char *cmd, const flag_spec *f, const char *value, 
 #define ROW FLAG_ROW
 #define MODAL(...) FLAG_MODAL(__VA_ARGS__) /* MOD() and BMOD() expand to offset, stride first */
 static const flag_spec FLAGS[] = {
-    {.name = "--model", .type = FLAG_CHOICE, .off = O(model), .arg = "ima|mvae|jmvae|dae", .help = "the model to train",
+    {.name = "--model",
+     .type = FLAG_CHOICE,
+     .off = O(model),
+     .arg = "ima|mvae|jmvae|dae",
+     .help = "the model to train",
      .choices = MODELS},
     FLAG_HEADING("data:", 0),
-    {.name = "--input", .type = FLAG_CUSTOM, .off = O(in), .arg = "NAME=PATH", .parse = flag_parse_input,
+    {.name = "--input",
+     .type = FLAG_CUSTOM,
+     .off = O(in),
+     .arg = "NAME=PATH",
+     .parse = flag_parse_input,
      .help = "one float .npy (N x D) per modality; NAME is the modality's name"},
-    {.name = "--mask", .type = FLAG_STR, .off = O(in.mask), .stride = sizeof(const char *), .arg = "PATH",
-     .help = "0/1 .npy (N) of which rows have this modality (default: all)", .named_only = 1},
-    {.name = "--valid-input", .type = FLAG_STR, .off = O(valid_path), .stride = sizeof(const char *), .arg = "PATH",
+    {.name = "--mask",
+     .type = FLAG_STR,
+     .off = O(in.mask),
+     .stride = sizeof(const char *),
+     .arg = "PATH",
+     .help = "0/1 .npy (N) of which rows have this modality (default: all)",
+     .named_only = 1},
+    {.name = "--valid-input",
+     .type = FLAG_STR,
+     .off = O(valid_path),
+     .stride = sizeof(const char *),
+     .arg = "PATH",
      .help = "validation .npy of the modality (all or none): stage 2 keeps\n"
              "                             its epoch with the best validation score (-L_imp)",
-     .only = V_IMA, .named_only = 1},
-    {.name = "--valid-mask", .type = FLAG_STR, .off = O(valid_mask), .stride = sizeof(const char *), .arg = "PATH",
-     .help = "0/1 .npy (N): presence in the validation set", .only = V_IMA, .named_only = 1},
+     .only = V_IMA,
+     .named_only = 1},
+    {.name = "--valid-mask",
+     .type = FLAG_STR,
+     .off = O(valid_mask),
+     .stride = sizeof(const char *),
+     .arg = "PATH",
+     .help = "0/1 .npy (N): presence in the validation set",
+     .only = V_IMA,
+     .named_only = 1},
     FLAG_HEADING("model (per-modality flags take NAME=VALUE, or a bare VALUE for every modality):", 0),
-    {.name = "--preset", .type = FLAG_CUSTOM, .off = O(preset_digits), .arg = "digits", .parse = parse_preset,
+    {.name = "--preset",
+     .type = FLAG_CUSTOM,
+     .off = O(preset_digits),
+     .arg = "digits",
+     .parse = parse_preset,
      .help = "the paper's digits model: image H=500 bce rho 0.8, speech H=100 bce rho 0.3"},
     ROW("--latent", FLAG_SIZE, O(cfg.latent_width), 1, 65536, "D", "shared latent width d", V_IMA),
     MODAL("--hidden", FLAG_SIZE, MOD(hidden_width), 1, 65536, "H", "hidden width H_j", V_IMA),
-    {.name = "--loss", .type = FLAG_CHOICE, .off = O(cfg.mod[0].loss), .stride = sizeof(ima_modality_config),
-     .arg = "bce|sse", .help = "reconstruction loss (bce: inputs in [0,1])", .only = V_IMA, .choices = FLAG_LOSS_CHOICES},
+    {.name = "--loss",
+     .type = FLAG_CHOICE,
+     .off = O(cfg.mod[0].loss),
+     .stride = sizeof(ima_modality_config),
+     .arg = "bce|sse",
+     .help = "reconstruction loss (bce: inputs in [0,1])",
+     .only = V_IMA,
+     .choices = FLAG_LOSS_CHOICES},
     MODAL("--rho", FLAG_FLOAT, MOD(rho), 1e-6, 1 - 1e-6, "R", "importance prior rho_j in (0,1)", V_IMA),
     ROW("--lambda-glob", FLAG_FLOAT, O(cfg.lambda_glob), 0, 1e9, "V", "weight of ||z||^2", V_IMA),
     MODAL("--lambda-rec", FLAG_FLOAT, MOD(lambda_rec), 0, 1e9, "V", "weight of the reconstruction loss", V_IMA),
     MODAL("--lambda-align", FLAG_FLOAT, MOD(lambda_align), 0, 1e9, "V", "weight of ||z - u_j||^2", V_IMA),
-    MODAL("--lambda-local", FLAG_FLOAT, MOD(lambda_local), 0, 1e9, "V", "weight of KL(Bern(ybar_j) || Bern(rho_j))", V_IMA),
+    MODAL("--lambda-local", FLAG_FLOAT, MOD(lambda_local), 0, 1e9, "V", "weight of KL(Bern(ybar_j) || Bern(rho_j))",
+          V_IMA),
     MODAL("--lambda-corr", FLAG_FLOAT, MOD(lambda_corr), 0, 1e9, "V", "weight of ||C_j||_F^2", V_IMA),
     ROW("--no-center", FLAG_SET, O(cfg.center_inputs), 0, 0, NULL,
         "do not subtract the training mean at encoder/importance inputs", V_IMA),
-    {.name = "--importance-objective", .type = FLAG_CHOICE, .off = O(cfg.importance_objective),
-     .arg = "paper|local-ev", .only = V_IMA, .choices = OBJECTIVE_CHOICES,
-     .help = "stage-2 objective: the paper's (covariance + prior), or local-ev\n"
-             "                             (beyond the paper, docs/importance.md: BCE to calibrated neighbour targets)"},
-    ROW("--local-ev-k", FLAG_SIZE, O(cfg.local_ev_k), 0, 100000, "K",
-        "local-ev: neighbours per sample (0: 50)", V_IMA),
+    {.name = "--importance-objective",
+     .type = FLAG_CHOICE,
+     .off = O(cfg.importance_objective),
+     .arg = "paper|local-ev",
+     .only = V_IMA,
+     .choices = OBJECTIVE_CHOICES,
+     .help =
+         "stage-2 objective: the paper's (covariance + prior), or local-ev\n"
+         "                             (beyond the paper, docs/importance.md: BCE to calibrated neighbour targets)"},
+    ROW("--local-ev-k", FLAG_SIZE, O(cfg.local_ev_k), 0, 100000, "K", "local-ev: neighbours per sample (0: 50)", V_IMA),
     FLAG_HEADING("training:", 0),
     ROW("--epochs1", FLAG_INT, O(tc.epochs_stage1), 0, 1000000, "N", "stage-1 epochs per round", V_IMA),
     ROW("--epochs2", FLAG_INT, O(tc.epochs_stage2), 0, 1000000, "N", "stage-2 epochs per round", V_IMA),
@@ -84,11 +123,17 @@ static const flag_spec FLAGS[] = {
     ROW("--resume", FLAG_STR, O(resume), 0, 0, "CKPT", "continue from a checkpoint (its model, optimizer and position)",
         V_IMA),
     FLAG_HEADING("\nwith --model mvae|jmvae|dae (one stage; SPEC.md section 6, docs/baselines.md): --input, --mask,\n"
-                 "--preset, --seed, --threads, --out, --log and --quiet as above, and:", V_BASELINES),
+                 "--preset, --seed, --threads, --out, --log and --quiet as above, and:",
+                 V_BASELINES),
     ROW("--latent", FLAG_SIZE, O(bcfg.latent_width), 1, 65536, "D", "shared latent width d", V_BASELINES),
     MODAL("--hidden", FLAG_SIZE, BMOD(hidden_width), 1, 65536, "H", "hidden width H_j", V_BASELINES),
-    {.name = "--loss", .type = FLAG_CHOICE, .off = O(bcfg.mod[0].loss), .stride = sizeof(ima_baseline_modality),
-     .arg = "bce|sse", .help = "reconstruction loss (bce: inputs in [0,1])", .only = V_BASELINES,
+    {.name = "--loss",
+     .type = FLAG_CHOICE,
+     .off = O(bcfg.mod[0].loss),
+     .stride = sizeof(ima_baseline_modality),
+     .arg = "bce|sse",
+     .help = "reconstruction loss (bce: inputs in [0,1])",
+     .only = V_BASELINES,
      .choices = FLAG_LOSS_CHOICES},
     MODAL("--lambda-rec", FLAG_FLOAT, BMOD(lambda_rec), 0, 1e9, "V", "weight of the reconstruction loss", V_BASELINES),
     ROW("--epochs1", FLAG_INT, O(btc.epochs), 0, 1000000, "N", "epochs (alias --epochs)", V_BASELINES),
@@ -124,7 +169,8 @@ static const char *model_set(unsigned only, unsigned running) {
     if (only == V_BASELINES || running == V_IMA) return "the baselines";
     buf[0] = '\0';
     for (int k = MODEL_MVAE, n = 0; k <= MODEL_DAE; k++)
-        if (only & (1u << k)) snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", n++ ? " and " : "", MODELS[k]);
+        if (only & (1u << k))
+            snprintf(buf + strlen(buf), sizeof buf - strlen(buf), "%s%s", n++ ? " and " : "", MODELS[k]);
     return buf;
 }
 
@@ -142,20 +188,22 @@ train_opts train_opts_defaults(int model) {
 }
 
 static flag_cmd train_cmd(int model) {
-    flag_cmd c = {.cmd = "train", .flags = FLAGS, .variant = 1u << model, .variant_name = MODELS[model],
+    flag_cmd c = {.cmd = "train",
+                  .flags = FLAGS,
+                  .variant = 1u << model,
+                  .variant_name = MODELS[model],
                   .variant_set = model_set};
     if (model == MODEL_IMA) c.variant_name = "ima";
     return c;
 }
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: ima train --input NAME=PATH.npy [--input NAME=PATH.npy ...] --out CKPT.safetensors [options]\n"
-            "\n"
-            "Trains the Importance-based Multimodal Autoencoder in two stages (autoencoder, then importance\n"
-            "networks), alternated for --rounds rounds, and writes a safetensors checkpoint after every epoch.\n"
-            "With --model mvae|jmvae|dae it trains a baseline instead (one stage; the flags below marked for\n"
-            "the baselines apply, IMA's are refused). Defaults are the library's, in parentheses.\n\n");
+    fprintf(out, "usage: ima train --input NAME=PATH.npy [--input NAME=PATH.npy ...] --out CKPT.safetensors [options]\n"
+                 "\n"
+                 "Trains the Importance-based Multimodal Autoencoder in two stages (autoencoder, then importance\n"
+                 "networks), alternated for --rounds rounds, and writes a safetensors checkpoint after every epoch.\n"
+                 "With --model mvae|jmvae|dae it trains a baseline instead (one stage; the flags below marked for\n"
+                 "the baselines apply, IMA's are refused). Defaults are the library's, in parentheses.\n\n");
     train_opts d = train_opts_defaults(MODEL_IMA);
     flag_cmd c = train_cmd(MODEL_IMA);
     flags_help(out, &c, &d, V_IMA);
@@ -205,16 +253,17 @@ static void epoch_line(const ima_model *m, const ima_epoch_report *r) {
     for (int j = -1; j < m->cfg.n_modalities && n < sizeof line; j++) {
         const char *nm = j >= 0 ? m->cfg.mod[j].name : "";
         if (r->stage == 1)
-            n += (size_t)(j < 0 ? snprintf(line + n, sizeof line - n, " L_auto %.4f  glob %.4f", r->s1.total, r->s1.glob)
-                                : snprintf(line + n, sizeof line - n, "  rec[%s] %.4f  align[%s] %.4f  dead[%s] %.0f%%",
-                                           nm, r->s1.rec[j], nm, r->s1.align[j], nm, 100 * r->dead[j]));
+            n +=
+                (size_t)(j < 0 ? snprintf(line + n, sizeof line - n, " L_auto %.4f  glob %.4f", r->s1.total, r->s1.glob)
+                               : snprintf(line + n, sizeof line - n, "  rec[%s] %.4f  align[%s] %.4f  dead[%s] %.0f%%",
+                                          nm, r->s1.rec[j], nm, r->s1.align[j], nm, 100 * r->dead[j]));
         else
             n += (size_t)(j < 0 ? snprintf(line + n, sizeof line - n, " L_imp %.6g", r->s2.total)
-                  : m->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV
-                                ? snprintf(line + n, sizeof line - n, "  teach[%s] %.4g  mean_y[%s] %.3f", nm,
-                                           r->s2.teach[j], nm, r->mean_y[j])
-                                : snprintf(line + n, sizeof line - n, "  corr[%s] %.4g  local[%s] %.4g  mean_y[%s] %.3f",
-                                           nm, r->s2.corr[j], nm, r->s2.local[j], nm, r->mean_y[j]));
+                          : m->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV
+                              ? snprintf(line + n, sizeof line - n, "  teach[%s] %.4g  mean_y[%s] %.3f", nm,
+                                         r->s2.teach[j], nm, r->mean_y[j])
+                              : snprintf(line + n, sizeof line - n, "  corr[%s] %.4g  local[%s] %.4g  mean_y[%s] %.3f",
+                                         nm, r->s2.corr[j], nm, r->s2.local[j], nm, r->mean_y[j]));
     }
     if (r->scored && n < sizeof line)
         snprintf(line + n, sizeof line - n, "  validation score %.6g (kept epoch %d)", r->score[0], r->best_epoch);
@@ -305,7 +354,8 @@ static int resume_model(train_opts *o, const flag_seen *seen, const flag_cmd *c,
     for (int k = 0; k < seen->n; k++) {
         size_t off = seen->spec[k]->off;
         if ((off >= O(cfg) && off < O(cfg) + sizeof(ima_config)) || off == O(preset_digits)) {
-            fprintf(stderr, "ima train: --resume takes the model from the checkpoint: model flags (%s) are not allowed\n",
+            fprintf(stderr,
+                    "ima train: --resume takes the model from the checkpoint: model flags (%s) are not allowed\n",
                     seen->spec[k]->name);
             return -1;
         }
@@ -369,8 +419,10 @@ static int train_ima(train_opts *o, const flag_seen *seen, const flag_cmd *c, im
     if (make_model(o, seen, c, ds, &m, &st) || load_valid(o, m, &vs, &valid)) goto done;
     size_t ne, nd, ni;
     ima_model_param_counts(m, &ne, &nd, &ni);
-    fprintf(stderr, "ima train: %zu samples, %d modalities, latent %zu; parameters: encoders %zu, decoders %zu, importance %zu\n",
-            ds->n, m->cfg.n_modalities, m->cfg.latent_width, ne, nd, ni);
+    fprintf(
+        stderr,
+        "ima train: %zu samples, %d modalities, latent %zu; parameters: encoders %zu, decoders %zu, importance %zu\n",
+        ds->n, m->cfg.n_modalities, m->cfg.latent_width, ne, nd, ni);
     if (o->log && !(ctx.log = open_log(o, m, &st))) goto done;
     ima_atomic_clean_stale(o->out); /* temporary files of killed runs */
     /* the starting point, so that a failure in epoch 1 still leaves a valid checkpoint behind */
@@ -381,7 +433,8 @@ static int train_ima(train_opts *o, const flag_seen *seen, const flag_cmd *c, im
     ima_train_callbacks cb = {.ctx = &ctx, .on_batch = on_batch, .on_epoch = on_epoch, .valid = valid};
     ima_clear_error();
     if (ima_train(m, ds, &o->tc, &st, &cb)) {
-        if (*ima_last_error()) fprintf(stderr, "ima train: %s; the last good checkpoint is %s\n", ima_last_error(), o->out);
+        if (*ima_last_error())
+            fprintf(stderr, "ima train: %s; the last good checkpoint is %s\n", ima_last_error(), o->out);
         goto done;
     }
     if (ima_checkpoint_save(o->out, m, &o->tc, &st)) {

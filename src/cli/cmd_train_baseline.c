@@ -16,8 +16,7 @@ static const char *grouped(char *buf, size_t n) {
     char tmp[32];
     int len = snprintf(tmp, sizeof tmp, "%zu", n), o = 0;
     for (int k = 0; k < len; k++) {
-        if (k && (len - k) % 3 == 0)
-            buf[o++] = ',';
+        if (k && (len - k) % 3 == 0) buf[o++] = ',';
         buf[o++] = tmp[k];
     }
     buf[o] = '\0';
@@ -27,15 +26,16 @@ static const char *grouped(char *buf, size_t n) {
 /* the paper's Table 4 beside the model's count, when the architecture is the digits one */
 static void print_table4(const ima_baseline_config *cfg, size_t total) {
     ima_baseline_config d = ima_baseline_config_digits(cfg->kind, 50);
-    if (cfg->n_modalities != 2 || cfg->latent_width != 50 || cfg->joint_hidden != 0)
-        return;
+    if (cfg->n_modalities != 2 || cfg->latent_width != 50 || cfg->joint_hidden != 0) return;
     for (int j = 0; j < 2; j++)
         if (cfg->mod[j].input_width != d.mod[j].input_width || cfg->mod[j].hidden_width != d.mod[j].hidden_width)
             return;
     char a[32], b[32];
     if (cfg->kind == IMA_BASELINE_DAE) {
-        fprintf(stderr, "ima train: digits architecture: %s parameters (the paper's Table 4 does not list the "
-                        "denoising AE)\n", grouped(a, total));
+        fprintf(stderr,
+                "ima train: digits architecture: %s parameters (the paper's Table 4 does not list the "
+                "denoising AE)\n",
+                grouped(a, total));
         return;
     }
     ima_baseline_config t4 = ima_baseline_config_digits_table4(cfg->kind, 50);
@@ -65,8 +65,7 @@ static void on_batch(void *vc, size_t done, size_t total) {
         progress_begin(&c->bar, c->label, total);
     }
     progress_update(&c->bar, done, NULL);
-    if (done == total && c->bar.tty)
-        fprintf(stderr, "\r\033[K");
+    if (done == total && c->bar.tty) fprintf(stderr, "\r\033[K");
 }
 
 static int on_epoch(void *vc, const ima_baseline *bl, const ima_baseline_train_state *st,
@@ -80,16 +79,14 @@ static int on_epoch(void *vc, const ima_baseline *bl, const ima_baseline_train_s
                          r->seconds, (double)r->samples / (r->seconds > 0 ? r->seconds : 1e-9), r->terms.total);
         for (int j = 0; j < cfg->n_modalities; j++)
             n += snprintf(line + n, sizeof line - (size_t)n, "  rec[%s] %.4f", cfg->mod[j].name, r->terms.rec[j]);
-        if (cfg->kind != IMA_BASELINE_DAE)
-            n += snprintf(line + n, sizeof line - (size_t)n, "  kl %.4f", r->terms.kl);
+        if (cfg->kind != IMA_BASELINE_DAE) n += snprintf(line + n, sizeof line - (size_t)n, "  kl %.4f", r->terms.kl);
         if (cfg->kind == IMA_BASELINE_JMVAE)
             snprintf(line + n, sizeof line - (size_t)n, "  kl_uni %.4f", r->terms.kl_uni);
         fprintf(stderr, "%s\n", line);
     }
     if (c->log) {
         fprintf(c->log, "%d\t%.3f\t%.8g", r->epoch, r->seconds, r->terms.total);
-        for (int j = 0; j < cfg->n_modalities; j++)
-            fprintf(c->log, "\t%.8g", r->terms.rec[j]);
+        for (int j = 0; j < cfg->n_modalities; j++) fprintf(c->log, "\t%.8g", r->terms.rec[j]);
         fprintf(c->log, "\t%.8g\t%.8g\n", r->terms.kl, r->terms.kl_uni);
         fflush(c->log);
     }
@@ -160,8 +157,9 @@ int train_baseline_run(train_opts *o, const flag_seen *seen, ima_dataset *ds) {
     ima_baseline_train_state st;
     ima_baseline_train_state_init(&st, o->seed ^ 0x5eedULL);
     size_t ne, nj, nd, total = ima_baseline_param_counts(bl, &ne, &nj, &nd);
-    fprintf(stderr, "ima train: %s on %zu samples, %d modalities, latent %zu; parameters: experts %zu, joint %zu, "
-                    "decoders %zu, total %zu\n",
+    fprintf(stderr,
+            "ima train: %s on %zu samples, %d modalities, latent %zu; parameters: experts %zu, joint %zu, "
+            "decoders %zu, total %zu\n",
             kname, ds->n, cfg->n_modalities, cfg->latent_width, ne, nj, nd, total);
     print_table4(cfg, total);
     if (o->log && !(ctx.log = open_log(o->log, cfg))) goto done;
@@ -173,7 +171,8 @@ int train_baseline_run(train_opts *o, const flag_seen *seen, ima_dataset *ds) {
     ima_baseline_train_callbacks cb = {.ctx = &ctx, .on_batch = on_batch, .on_epoch = on_epoch};
     ima_clear_error();
     if (ima_baseline_train(bl, ds, &o->btc, &st, &cb)) {
-        if (*ima_last_error()) fprintf(stderr, "ima train: %s; the last good checkpoint is %s\n", ima_last_error(), o->out);
+        if (*ima_last_error())
+            fprintf(stderr, "ima train: %s; the last good checkpoint is %s\n", ima_last_error(), o->out);
         goto done;
     }
     fprintf(stderr, "ima train: wrote %s\n", o->out);

@@ -73,4 +73,3 @@ int write_json(const char *cmd, const char *path, cJSON *root) {
     }
     return 0;
 }
-

@@ -187,7 +187,10 @@ void flags_help(FILE *out, const flag_cmd *c, const void *defaults, unsigned var
             continue;
         }
         char left[64], def[64];
-        snprintf(left, sizeof left, "%s%s%s%s", f->name, f->arg ? " " : "", f->stride && !f->named_only ? "[NAME=]" : f->stride ? "NAME=" : "",
+        snprintf(left, sizeof left, "%s%s%s%s", f->name, f->arg ? " " : "",
+                 f->stride && !f->named_only ? "[NAME=]"
+                 : f->stride                 ? "NAME="
+                                             : "",
                  f->arg ? f->arg : "");
         default_text(def, sizeof def, f, defaults);
         fprintf(out, "  %-26s %s%s\n", left, f->help, def);

@@ -36,41 +36,47 @@ struct flag_spec;
 typedef int (*flag_parse_fn)(const char *cmd, const struct flag_spec *f, const char *value, void *target);
 
 typedef struct flag_spec {
-    const char *name;            // "--latent"; NULL ends the table
+    const char *name; // "--latent"; NULL ends the table
     flag_type type;
-    size_t off;                  // target: offsetof(options struct, field)
-    size_t stride;               // per-modality: bytes between the targets of modality j and j + 1; 0: scalar
-    double lo, hi;               // range of a number; FLAG_SET: the value stored
-    const char *arg;             // the value's name in --help ("N"); NULL for FLAG_SET
-    const char *help;            // --help text; NULL: not listed (an alias)
-    unsigned only;               // variants the flag applies to (bit mask; 0: every variant)
-    const char *const *choices;  // FLAG_CHOICE
-    flag_parse_fn parse;         // FLAG_CUSTOM
-    int named_only;              // per-modality: NAME=VALUE required (no bare VALUE for every modality)
-    int no_default;              // --help shows no "(default)" for this flag
-    int required;                // flags_parse refuses a command line without it
+    size_t off;                 // target: offsetof(options struct, field)
+    size_t stride;              // per-modality: bytes between the targets of modality j and j + 1; 0: scalar
+    double lo, hi;              // range of a number; FLAG_SET: the value stored
+    const char *arg;            // the value's name in --help ("N"); NULL for FLAG_SET
+    const char *help;           // --help text; NULL: not listed (an alias)
+    unsigned only;              // variants the flag applies to (bit mask; 0: every variant)
+    const char *const *choices; // FLAG_CHOICE
+    flag_parse_fn parse;        // FLAG_CUSTOM
+    int named_only;             // per-modality: NAME=VALUE required (no bare VALUE for every modality)
+    int no_default;             // --help shows no "(default)" for this flag
+    int required;               // flags_parse refuses a command line without it
 } flag_spec;
 
 /* Table rows. A scalar flag: its target offset; a per-modality flag: offset and stride (see above). */
-#define FLAG_ROW(nm, ty, offset, lo_, hi_, arg_, help_, only_)                                              \
-    {.name = (nm), .type = (ty), .off = (offset), .lo = (lo_), .hi = (hi_), .arg = (arg_), .help = (help_),  \
-     .only = (only_)}
-#define FLAG_MODAL(nm, ty, offset, stride_, lo_, hi_, arg_, help_, only_)                                    \
-    {.name = (nm), .type = (ty), .off = (offset), .stride = (stride_), .lo = (lo_), .hi = (hi_), .arg = (arg_), \
-     .help = (help_), .only = (only_)}
-#define FLAG_NEEDED(nm, ty, offset, arg_, help_)                                                         \
-    {.name = (nm), .type = (ty), .off = (offset), .arg = (arg_), .help = (help_), .required = 1}
-#define FLAG_HEADING(text, only_) {.name = "", .type = FLAG_SECTION, .help = (text), .only = (only_)}
-#define FLAG_END {.name = NULL}
+#define FLAG_ROW(nm, ty, offset, lo_, hi_, arg_, help_, only_)                                                         \
+    {                                                                                                                  \
+        .name = (nm), .type = (ty), .off = (offset), .lo = (lo_), .hi = (hi_), .arg = (arg_), .help = (help_),         \
+        .only = (only_)                                                                                                \
+    }
+#define FLAG_MODAL(nm, ty, offset, stride_, lo_, hi_, arg_, help_, only_)                                              \
+    {                                                                                                                  \
+        .name = (nm), .type = (ty), .off = (offset), .stride = (stride_), .lo = (lo_), .hi = (hi_), .arg = (arg_),     \
+        .help = (help_), .only = (only_)                                                                               \
+    }
+#define FLAG_NEEDED(nm, ty, offset, arg_, help_)                                                                       \
+    { .name = (nm), .type = (ty), .off = (offset), .arg = (arg_), .help = (help_), .required = 1 }
+#define FLAG_HEADING(text, only_)                                                                                      \
+    { .name = "", .type = FLAG_SECTION, .help = (text), .only = (only_) }
+#define FLAG_END                                                                                                       \
+    { .name = NULL }
 
 /* A command: its name in messages, its table, and its optional variant (`ima train --model`). */
 typedef struct {
-    const char *cmd;                       // "train": messages read "ima train: ..."
+    const char *cmd; // "train": messages read "ima train: ..."
     const flag_spec *flags;
-    const char *positional;                // name of one positional argument ("DIR"), or NULL: none allowed
-    size_t positional_off;                 // its target (const char *)
-    unsigned variant;                      // the running variant's bit (0: the command has none)
-    const char *variant_name;              // e.g. "mvae", for "--alpha applies to jmvae only, not to --model mvae"
+    const char *positional;   // name of one positional argument ("DIR"), or NULL: none allowed
+    size_t positional_off;    // its target (const char *)
+    unsigned variant;         // the running variant's bit (0: the command has none)
+    const char *variant_name; // e.g. "mvae", for "--alpha applies to jmvae only, not to --model mvae"
     const char *(*variant_set)(unsigned only, unsigned running); // names the set `only` for a user of `running`
 } flag_cmd;
 

@@ -43,7 +43,8 @@ int main(int argc, char **argv) {
     }
     for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
         if (!strcmp(argv[1], commands[i].name)) return commands[i].run(argc - 1, argv + 1);
-    fprintf(stderr, "ima: unknown command '%s' (expected one of: train, embed, data, eval, repro, toy; see ima --help)\n",
+    fprintf(stderr,
+            "ima: unknown command '%s' (expected one of: train, embed, data, eval, repro, toy; see ima --help)\n",
             argv[1]);
     return 2;
 }

@@ -40,4 +40,3 @@ int inputs_add(modality_inputs *in, const char *cmd, const char *arg) {
     in->n++;
     return 0;
 }
-

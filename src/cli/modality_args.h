@@ -8,10 +8,10 @@
 #include "ima/model.h"
 
 typedef struct {
-    int n;                                  // modalities named by --input, in order
+    int n; // modalities named by --input, in order
     char name[IMA_MAX_MODALITIES][IMA_NAME_MAX];
-    const char *path[IMA_MAX_MODALITIES];   // --input
-    const char *mask[IMA_MAX_MODALITIES];   // --mask (NULL: all present)
+    const char *path[IMA_MAX_MODALITIES]; // --input
+    const char *mask[IMA_MAX_MODALITIES]; // --mask (NULL: all present)
 } modality_inputs;
 
 /* Splits "NAME=VALUE"; returns 0 and sets name/value, or -1 (no '=' or empty parts). */

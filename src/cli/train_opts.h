@@ -19,16 +19,16 @@ enum { MODEL_IMA = 0, MODEL_MVAE = 1, MODEL_JMVAE = 2, MODEL_DAE = 3 };
 #define V_BASELINES (V_MVAE | V_JMVAE | V_DAE)
 
 typedef struct {
-    int model;                      // --model: MODEL_*
-    modality_inputs in;             // --input, --mask
+    int model;                                  // --model: MODEL_*
+    modality_inputs in;                         // --input, --mask
     const char *valid_path[IMA_MAX_MODALITIES]; // --valid-input NAME=PATH, in --input order
     const char *valid_mask[IMA_MAX_MODALITIES]; // --valid-mask NAME=PATH
-    int preset_digits;              // --preset digits
-    ima_config cfg;                 // IMA model
-    ima_train_config tc;            // IMA training
-    ima_baseline_config bcfg;       // baseline model
-    ima_baseline_train_config btc;  // baseline training
-    int gaussian;                   // --gaussian-decoders
+    int preset_digits;                          // --preset digits
+    ima_config cfg;                             // IMA model
+    ima_train_config tc;                        // IMA training
+    ima_baseline_config bcfg;                   // baseline model
+    ima_baseline_train_config btc;              // baseline training
+    int gaussian;                               // --gaussian-decoders
     uint64_t seed;
     int threads;
     const char *out, *resume, *log;

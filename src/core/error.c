@@ -57,8 +57,7 @@ static void *oom(size_t count, size_t size) {
     size_t n;
     if (ima_mul_overflows(count, size, &n))
         ima_error("out of memory: cannot allocate %zu x %zu bytes (the size overflows)", count, size);
-    else
-        ima_error("out of memory: cannot allocate %zu bytes (%zu x %zu)", n, count, size);
+    else ima_error("out of memory: cannot allocate %zu bytes (%zu x %zu)", n, count, size);
     return NULL;
 }
 

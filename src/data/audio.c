@@ -29,22 +29,22 @@ int ima_audio_read(const char *path, float **samples, size_t *n, int *rate) {
     }
     if (info.samplerate < IMA_AUDIO_MIN_RATE || info.samplerate > IMA_AUDIO_MAX_RATE) {
         sf_close(f);
-        return ima_error("%s: header: sample rate %d Hz, expected %d..%d Hz", path, info.samplerate,
-                         IMA_AUDIO_MIN_RATE, IMA_AUDIO_MAX_RATE);
+        return ima_error("%s: header: sample rate %d Hz, expected %d..%d Hz", path, info.samplerate, IMA_AUDIO_MIN_RATE,
+                         IMA_AUDIO_MAX_RATE);
     }
     size_t frames = (size_t)info.frames, ch = (size_t)info.channels, total;
     if (ima_mul_overflows(frames, ch, &total) || total > IMA_AUDIO_MAX_SAMPLES) {
         sf_close(f);
-        return ima_error("%s: header: %zu frames x %zu channels, more than the %zu samples a recording may have",
-                         path, frames, ch, (size_t)IMA_AUDIO_MAX_SAMPLES);
+        return ima_error("%s: header: %zu frames x %zu channels, more than the %zu samples a recording may have", path,
+                         frames, ch, (size_t)IMA_AUDIO_MAX_SAMPLES);
     }
     /* PCM stores at least one byte per sample: a header claiming more frames than that is a lie */
     int major = info.format & SF_FORMAT_TYPEMASK;
     if ((major == SF_FORMAT_WAV || major == SF_FORMAT_AIFF || major == SF_FORMAT_AU || major == SF_FORMAT_RAW) &&
         total > fsize) {
         sf_close(f);
-        return ima_error("%s: header: %zu samples, but the file has only %zu bytes; truncated or corrupt", path,
-                         total, fsize);
+        return ima_error("%s: header: %zu samples, but the file has only %zu bytes; truncated or corrupt", path, total,
+                         fsize);
     }
     float *buf = ima_try_malloc(total, sizeof(float)); // (frames, ch) interleaved
     if (!buf) {
@@ -83,11 +83,13 @@ int ima_audio_read(const char *path, float **samples, size_t *n, int *rate) {
 int ima_audio_resample(float **out, size_t *n_out, const float *in, size_t n_in, double rate_in, double rate_out) {
     *out = NULL;
     *n_out = 0;
-    if (!(rate_in > 0) || !(rate_out > 0)) return ima_error("%s: bad sample rates %g -> %g", __func__, rate_in, rate_out);
+    if (!(rate_in > 0) || !(rate_out > 0))
+        return ima_error("%s: bad sample rates %g -> %g", __func__, rate_in, rate_out);
     double ratio = rate_out / rate_in, want = ceil((double)n_in * ratio) + 16;
     if (!(want <= (double)IMA_AUDIO_MAX_SAMPLES) || !(ratio >= 1.0 / 256 && ratio <= 256))
         return ima_error("%s: resampling %zu samples from %g Hz to %g Hz: more than %zu samples or a ratio outside "
-                         "1/256..256", __func__, n_in, rate_in, rate_out, (size_t)IMA_AUDIO_MAX_SAMPLES);
+                         "1/256..256",
+                         __func__, n_in, rate_in, rate_out, (size_t)IMA_AUDIO_MAX_SAMPLES);
     size_t cap = (size_t)want;
     float *o = ima_try_malloc(cap, sizeof(float)); // (cap)
     if (!o) return ima_error_prefix("%s", __func__);

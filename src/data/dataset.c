@@ -17,7 +17,8 @@ void ima_dataset_free(ima_dataset *ds) {
 
 int ima_dataset_load(ima_dataset *ds, int M, const char *const *paths, const char *const *mask_paths) {
     memset(ds, 0, sizeof *ds);
-    if (M < 1 || M > IMA_MAX_MODALITIES) return ima_error("dataset: expected 1..%d modalities, got %d", IMA_MAX_MODALITIES, M);
+    if (M < 1 || M > IMA_MAX_MODALITIES)
+        return ima_error("dataset: expected 1..%d modalities, got %d", IMA_MAX_MODALITIES, M);
     ds->n_modalities = M;
     for (int j = 0; j < M; j++) {
         size_t rows, cols;
@@ -31,8 +32,8 @@ int ima_dataset_load(ima_dataset *ds, int M, const char *const *paths, const cha
             goto fail;
         }
         if (j > 0 && rows != ds->n) {
-            ima_error("%s: %zu rows, but %s has %zu: every modality needs one row per sample", paths[j], rows,
-                      paths[0], ds->n);
+            ima_error("%s: %zu rows, but %s has %zu: every modality needs one row per sample", paths[j], rows, paths[0],
+                      ds->n);
             goto fail;
         }
         ds->n = rows;
@@ -127,7 +128,8 @@ int ima_batch_buffer_init(ima_batch_buffer *bb, const ima_dataset *ds, size_t ca
     size_t n;
     for (int j = 0; j < ds->n_modalities; j++)
         if (ima_mul_overflows(cap, ds->width[j], &n) || !(bb->x[j] = ima_try_malloc(n, sizeof(float)))) {
-            if (!bb->x[j]) ima_error("out of memory: a batch of %zu rows x %zu columns does not fit", cap, ds->width[j]);
+            if (!bb->x[j])
+                ima_error("out of memory: a batch of %zu rows x %zu columns does not fit", cap, ds->width[j]);
             ima_batch_buffer_free(bb);
             return IMA_ERR;
         }

@@ -57,14 +57,14 @@ static void chmod_umask(const char *dir) {
 
 typedef struct {
     const ima_mnist *src;
-    size_t row;     // row in src
-    int64_t id;     // image id: row, with the test source offset by img_train->n
+    size_t row; // row in src
+    int64_t id; // image id: row, with the test source offset by img_train->n
 } image_ref;
 
 typedef struct {
-    image_ref *img[IMA_NUM_DIGITS];   // per digit
+    image_ref *img[IMA_NUM_DIGITS]; // per digit
     size_t n_img[IMA_NUM_DIGITS];
-    size_t *rec[IMA_NUM_DIGITS];      // utterance indices per digit
+    size_t *rec[IMA_NUM_DIGITS]; // utterance indices per digit
     size_t n_rec[IMA_NUM_DIGITS];
 } pool;
 
@@ -84,10 +84,14 @@ static void split_images(pool pools[IMA_NUM_SPLITS], const ima_mnist *src, int64
         for (size_t i = 0; i < src->n; i++)
             if (src->labels[i] == d) rows[k++] = i;
         if (!all_to_test) ima_rng_shuffle(rng, rows, k);
-        size_t nv = all_to_test ? 0 : (size_t)(fv * (double)k + 0.5), nt = all_to_test ? k : (size_t)(ft * (double)k + 0.5);
+        size_t nv = all_to_test ? 0 : (size_t)(fv * (double)k + 0.5),
+               nt = all_to_test ? k : (size_t)(ft * (double)k + 0.5);
         if (nv + nt > k) nt = k - nv;
         for (size_t j = 0; j < k; j++) {
-            int s = all_to_test ? IMA_SPLIT_TEST : j < nv ? IMA_SPLIT_VALID : j < nv + nt ? IMA_SPLIT_TEST : IMA_SPLIT_TRAIN;
+            int s = all_to_test   ? IMA_SPLIT_TEST
+                    : j < nv      ? IMA_SPLIT_VALID
+                    : j < nv + nt ? IMA_SPLIT_TEST
+                                  : IMA_SPLIT_TRAIN;
             pool *p = &pools[s];
             p->img[d] = realloc(p->img[d], (p->n_img[d] + 1) * sizeof(image_ref));
             IMA_ASSERT(p->img[d]);
@@ -186,13 +190,13 @@ static int write_split(build_state *bs, const char *dir, int split, const pool *
     size_t N;
     pair *pairs = make_pairs(p, cfg->noise_factor, pair_rng, &N);
     /* N comes from the data: memory running out is an error naming the size */
-    float *image = ima_try_malloc(N, IMA_IMAGE_DIM * sizeof(float));  // (N, 784)
-    float *speech = ima_try_malloc(N, IMA_SPEECH_DIM * sizeof(float)); // (N, 696)
-    int64_t *label = ima_try_malloc(N, sizeof(int64_t));               // (N)
+    float *image = ima_try_malloc(N, IMA_IMAGE_DIM * sizeof(float));          // (N, 784)
+    float *speech = ima_try_malloc(N, IMA_SPEECH_DIM * sizeof(float));        // (N, 696)
+    int64_t *label = ima_try_malloc(N, sizeof(int64_t));                      // (N)
     uint8_t *in_flag = ima_try_malloc(N, 1), *sn_flag = ima_try_malloc(N, 1); // (N)
-    int32_t *speaker = ima_try_malloc(N, sizeof(int32_t));             // (N)
-    int64_t *image_id = ima_try_malloc(N, sizeof(int64_t));            // (N)
-    int64_t *speech_id = ima_try_malloc(N, sizeof(int64_t));           // (N)
+    int32_t *speaker = ima_try_malloc(N, sizeof(int32_t));                    // (N)
+    int64_t *image_id = ima_try_malloc(N, sizeof(int64_t));                   // (N)
+    int64_t *speech_id = ima_try_malloc(N, sizeof(int64_t));                  // (N)
     int rc = image && speech && label && in_flag && sn_flag && speaker && image_id && speech_id
                  ? IMA_OK
                  : ima_error_prefix("split %s", ima_split_names[split]);
@@ -243,10 +247,14 @@ static int write_split(build_state *bs, const char *dir, int split, const pool *
         size_t cols;
         const void *data;
     } files[] = {
-        {"image.npy", IMA_DTYPE_F32, IMA_IMAGE_DIM, image},    {"speech.npy", IMA_DTYPE_F32, IMA_SPEECH_DIM, speech},
-        {"label.npy", IMA_DTYPE_I64, 0, label},                {"image_noise.npy", IMA_DTYPE_U8, 0, in_flag},
-        {"speech_noise.npy", IMA_DTYPE_U8, 0, sn_flag},        {"speaker.npy", IMA_DTYPE_I32, 0, speaker},
-        {"image_id.npy", IMA_DTYPE_I64, 0, image_id},          {"speech_id.npy", IMA_DTYPE_I64, 0, speech_id},
+        {"image.npy", IMA_DTYPE_F32, IMA_IMAGE_DIM, image},
+        {"speech.npy", IMA_DTYPE_F32, IMA_SPEECH_DIM, speech},
+        {"label.npy", IMA_DTYPE_I64, 0, label},
+        {"image_noise.npy", IMA_DTYPE_U8, 0, in_flag},
+        {"speech_noise.npy", IMA_DTYPE_U8, 0, sn_flag},
+        {"speaker.npy", IMA_DTYPE_I32, 0, speaker},
+        {"image_id.npy", IMA_DTYPE_I64, 0, image_id},
+        {"speech_id.npy", IMA_DTYPE_I64, 0, speech_id},
     };
     for (size_t f = 0; f < sizeof files / sizeof files[0] && !rc; f++) {
         char *path = join(dir, files[f].name);
@@ -288,14 +296,16 @@ static int write_manifest(const char *dir, const ima_digits_config *cfg, const i
 
     cJSON *img = cJSON_AddObjectToObject(root, "images");
     cJSON_AddStringToObject(img, "source", cfg->image_source ? cfg->image_source : "");
-    cJSON_AddStringToObject(img, "split", cfg->img_test ? "test = the test file; valid = a stratified random fraction "
-                                                          "of the training file; train = the rest"
-                                                        : "stratified random fractions of one source");
+    cJSON_AddStringToObject(img, "split",
+                            cfg->img_test ? "test = the test file; valid = a stratified random fraction "
+                                            "of the training file; train = the rest"
+                                          : "stratified random fractions of one source");
     cJSON_AddNumberToObject(img, "valid_fraction", cfg->img_valid_frac);
     if (!cfg->img_test) cJSON_AddNumberToObject(img, "test_fraction", cfg->img_test_frac);
     cJSON *ids = cJSON_AddObjectToObject(root, "image_ids");
-    cJSON_AddStringToObject(ids, "meaning", cfg->img_test ? "row in the training file; test rows offset by its size"
-                                                          : "row in the image source (ordered by digit for npm)");
+    cJSON_AddStringToObject(ids, "meaning",
+                            cfg->img_test ? "row in the training file; test rows offset by its size"
+                                          : "row in the image source (ordered by digit for npm)");
     cJSON_AddNumberToObject(ids, "noise_from", (double)noise_img_from);
 
     cJSON *srcs = cJSON_AddArrayToObject(root, "speech_sources");
@@ -337,10 +347,11 @@ static int write_manifest(const char *dir, const ima_digits_config *cfg, const i
     cJSON_AddNumberToObject(bw, "bandwidth_hz", sp->bandwidth_hz > 0 ? sp->bandwidth_hz : IMA_SPEECH_RATE / 2.0);
     cJSON_AddNumberToObject(bw, "lowest_sample_rate", sp->lowest_rate);
     cJSON_AddNumberToObject(bw, "band_limited", (double)sp->n_band_limited);
-    cJSON_AddStringToObject(bw, "rule", "the bandwidth is half the lowest sample rate of the recordings (at most the "
-                                        "features' 6250 Hz); every recording or synthesized utterance of a higher "
-                                        "bandwidth is low-passed to it (resampled to twice the bandwidth and back) "
-                                        "before its features");
+    cJSON_AddStringToObject(bw, "rule",
+                            "the bandwidth is half the lowest sample rate of the recordings (at most the "
+                            "features' 6250 Hz); every recording or synthesized utterance of a higher "
+                            "bandwidth is low-passed to it (resampled to twice the bandwidth and back) "
+                            "before its features");
     cJSON *mf = cJSON_AddObjectToObject(root, "mfcc");
     cJSON_AddStringToObject(mf, "reference", "Kaldi compute-mfcc-feats / torchaudio.compliance.kaldi.mfcc");
     cJSON_AddNumberToObject(mf, "sample_rate", IMA_SPEECH_RATE);
@@ -354,20 +365,24 @@ static int write_manifest(const char *dir, const ima_digits_config *cfg, const i
     cJSON_AddStringToObject(mf, "cepstra", "orthonormal DCT-II, 13 computed, c0 dropped: c1..c12; lifter 22");
     cJSON_AddStringToObject(mf, "input_scale", "samples in [-1, 1] times 32768");
     cJSON_AddStringToObject(mf, "layout", "58 frames x 12 coefficients, frame-major: value[f * 12 + c]");
-    cJSON_AddStringToObject(mf, "window_choice", "frames [T/2 - 29, T/2 + 29) of T; when T < 58, all T frames padded "
-                                                 "symmetrically by repeating the first ((58 - T) / 2 times) and the "
-                                                 "last frame");
+    cJSON_AddStringToObject(mf, "window_choice",
+                            "frames [T/2 - 29, T/2 + 29) of T; when T < 58, all T frames padded "
+                            "symmetrically by repeating the first ((58 - T) / 2 times) and the "
+                            "last frame");
     cJSON *sc = cJSON_AddObjectToObject(root, "scaling");
     cJSON_AddStringToObject(sc, "rule", "per coefficient c: (x - min[c]) / (max[c] - min[c]), clipped to [0, 1]");
-    cJSON_AddStringToObject(sc, "fitted_on", "the train split only: its distinct recordings and its speech-noise samples");
+    cJSON_AddStringToObject(sc, "fitted_on",
+                            "the train split only: its distinct recordings and its speech-noise samples");
     cJSON_AddItemToObject(sc, "min", float_array(sum->mfcc_min, IMA_MFCC_COEFFS));
     cJSON_AddItemToObject(sc, "max", float_array(sum->mfcc_max, IMA_MFCC_COEFFS));
     cJSON *nz = cJSON_AddObjectToObject(root, "noise");
-    cJSON_AddStringToObject(nz, "image", "N(0.5, 0.12) per pixel; 627 of 784 pixels (K = 0.8) set to 0; clipped to [0, 1]");
+    cJSON_AddStringToObject(nz, "image",
+                            "N(0.5, 0.12) per pixel; 627 of 784 pixels (K = 0.8) set to 0; clipped to [0, 1]");
     cJSON_AddStringToObject(nz, "speech", "1 s of N(0, 1) white noise at 12.5 kHz, same MFCC path and scaling");
-    cJSON_AddStringToObject(nz, "pairing", "per digit c with N images: N - round(N R) (image, speech), round(N R) "
-                                           "(image, speech noise), round(N R) (image noise, speech); recordings "
-                                           "drawn from a reshuffled deck of the pool's recordings of c");
+    cJSON_AddStringToObject(nz, "pairing",
+                            "per digit c with N images: N - round(N R) (image, speech), round(N R) "
+                            "(image, speech noise), round(N R) (image noise, speech); recordings "
+                            "drawn from a reshuffled deck of the pool's recordings of c");
 
     cJSON *splits = cJSON_AddObjectToObject(root, "splits");
     for (int s = 0; s < IMA_NUM_SPLITS; s++) {
@@ -400,7 +415,8 @@ static int write_manifest(const char *dir, const ima_digits_config *cfg, const i
     cJSON_AddStringToObject(files, "speech_noise.npy", "uint8 (N): 1 = the speech is noise");
     cJSON_AddStringToObject(files, "speaker.npy", "int32 (N): index into speakers");
     cJSON_AddStringToObject(files, "image_id.npy", "int64 (N): see image_ids");
-    cJSON_AddStringToObject(files, "speech_id.npy", "int64 (N): index into utterances.names; noise from utterances.noise_from");
+    cJSON_AddStringToObject(files, "speech_id.npy",
+                            "int64 (N): index into utterances.names; noise from utterances.noise_from");
 
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
@@ -519,7 +535,6 @@ int ima_digits_build(const ima_digits_config *cfg, ima_digits_summary *sum) {
 
 /* ---- before the work; reading a manifest -------------------------------------------------------- */
 
-
 int ima_digits_check_out(const char *out_dir, int force) {
     struct stat st;
     if (!*out_dir) return ima_error("--out: empty folder name");
@@ -592,7 +607,8 @@ int ima_corpus_manifest_read(ima_corpus_manifest *m, const char *path) {
     const cJSON *sp = cJSON_GetObjectItemCaseSensitive(root, "speech");
     if (sp) {
         const cJSON *bw = cJSON_GetObjectItemCaseSensitive(sp, "bandwidth_hz");
-        if (!cJSON_IsObject(sp) || !cJSON_IsNumber(bw) || !(bw->valuedouble > 0 && bw->valuedouble <= IMA_SPEECH_RATE / 2.0)) {
+        if (!cJSON_IsObject(sp) || !cJSON_IsNumber(bw) ||
+            !(bw->valuedouble > 0 && bw->valuedouble <= IMA_SPEECH_RATE / 2.0)) {
             ima_error("%s: field 'speech.bandwidth_hz': expected a number in (0, %g]", path, IMA_SPEECH_RATE / 2.0);
             goto done;
         }

@@ -26,7 +26,7 @@
 #endif
 #define NFFT 512
 #define NBIN (NFFT / 2 + 1)
-#define ACW 640   /* autocorrelation / pitch window */
+#define ACW 640 /* autocorrelation / pitch window */
 #define ACFFT 1024
 #define F0_MIN 60.0
 #define F0_MAX 500.0
@@ -34,34 +34,84 @@
 #define VOICING_MIN 0.5
 
 const char *const ima_emo_frame_feature_names[IMA_EMO_FRAME_DIM] = {
-    "f0_hz",       "pitch_confidence", "voiced",  "energy_db",  "zcr",        "centroid_khz", "spread_khz",
-    "rolloff_khz", "flatness",         "flux",    "tilt_db_per_octave", "hnr_db", "band_0_300_db",
-    "band_300_600_db", "band_600_1200_db", "band_1200_2400_db", "band_2400_3600_db", "band_3600_5000_db",
+    "f0_hz",
+    "pitch_confidence",
+    "voiced",
+    "energy_db",
+    "zcr",
+    "centroid_khz",
+    "spread_khz",
+    "rolloff_khz",
+    "flatness",
+    "flux",
+    "tilt_db_per_octave",
+    "hnr_db",
+    "band_0_300_db",
+    "band_300_600_db",
+    "band_600_1200_db",
+    "band_1200_2400_db",
+    "band_2400_3600_db",
+    "band_3600_5000_db",
     "band_5000_8000_db",
 };
-enum { FR_F0, FR_CONF, FR_VOICED, FR_ENERGY, FR_ZCR, FR_CENTROID, FR_SPREAD, FR_ROLLOFF, FR_FLATNESS, FR_FLUX,
-       FR_TILT, FR_HNR, FR_BAND0 };
+enum {
+    FR_F0,
+    FR_CONF,
+    FR_VOICED,
+    FR_ENERGY,
+    FR_ZCR,
+    FR_CENTROID,
+    FR_SPREAD,
+    FR_ROLLOFF,
+    FR_FLATNESS,
+    FR_FLUX,
+    FR_TILT,
+    FR_HNR,
+    FR_BAND0
+};
 #define N_BANDS 7
 static const double band_edges[N_BANDS + 1] = {0, 300, 600, 1200, 2400, 3600, 5000, 8001};
 
 const char *const ima_emo_acoustic_feature_names[IMA_EMO_ACOUSTIC_DIM] = {
-    "f0_mean_st",   "f0_sd_st",      "f0_range_st",    "f0_slope_st_per_s", "voiced_fraction", "pitch_confidence",
-    "jitter",       "shimmer",       "energy_mean_db", "energy_sd_db",      "energy_max_db",   "zcr",
-    "centroid_khz", "spread_khz",    "rolloff_khz",    "flatness",          "flux",            "tilt_db_per_octave",
-    "hnr_db",       "band_0_300_db", "band_300_600_db", "band_600_1200_db", "band_1200_2400_db", "band_2400_3600_db",
-    "band_3600_5000_db", "band_5000_8000_db", "duration_s",
+    "f0_mean_st",
+    "f0_sd_st",
+    "f0_range_st",
+    "f0_slope_st_per_s",
+    "voiced_fraction",
+    "pitch_confidence",
+    "jitter",
+    "shimmer",
+    "energy_mean_db",
+    "energy_sd_db",
+    "energy_max_db",
+    "zcr",
+    "centroid_khz",
+    "spread_khz",
+    "rolloff_khz",
+    "flatness",
+    "flux",
+    "tilt_db_per_octave",
+    "hnr_db",
+    "band_0_300_db",
+    "band_300_600_db",
+    "band_600_1200_db",
+    "band_1200_2400_db",
+    "band_2400_3600_db",
+    "band_3600_5000_db",
+    "band_5000_8000_db",
+    "duration_s",
 };
 
 struct ima_emo_analyzer {
-    float *win;        // (320) Hann
-    float *acwin;      // (640) Hann
-    double *acwin_r;   // (640) normalised autocorrelation of acwin
-    float *fin;        // (512) FFT input
-    fftwf_complex *fout;   // (257)
+    float *win;          // (320) Hann
+    float *acwin;        // (640) Hann
+    double *acwin_r;     // (640) normalised autocorrelation of acwin
+    float *fin;          // (512) FFT input
+    fftwf_complex *fout; // (257)
     fftwf_plan plan;
-    float *acin;       // (1024)
-    fftwf_complex *acout;  // (513)
-    float *acback;     // (1024)
+    float *acin;          // (1024)
+    fftwf_complex *acout; // (513)
+    float *acback;        // (1024)
     fftwf_plan acplan, acinv;
     aubio_pitch_t *pitch;
     fvec_t *pin, *pout;
@@ -144,7 +194,7 @@ int ima_emo_frame_features(ima_emo_analyzer *a, float **frames, size_t *F_out, c
     if (n < IMA_EMO_FRAME_LEN) return IMA_OK;
     size_t F = 1 + (n - IMA_EMO_FRAME_LEN) / IMA_EMO_FRAME_SHIFT;
     float *fr = ima_calloc(F * IMA_EMO_FRAME_DIM, sizeof(float)); // (F, FRAME_DIM)
-    float *prev = ima_calloc(NBIN, sizeof(float));                 // previous normalised magnitude
+    float *prev = ima_calloc(NBIN, sizeof(float));                // previous normalised magnitude
     double mag[NBIN];
 
     /* pitch: aubio consumes hop blocks; its buffer after block m ends at 160 (m + 1), so its centre

@@ -149,7 +149,8 @@ static void standardize(float *x, size_t D, const ima_emo_corpus *c, double *mea
 
 int emo_finish(emo_builder *b, const ima_emo_build_config *cfg) {
     ima_emo_corpus *c = b->c;
-    if (!cfg->glove_path) return ima_error("%s: no GloVe file given (e.g. ../shared/data/glove/glove.6B.100d.subset.txt.gz)", __func__);
+    if (!cfg->glove_path)
+        return ima_error("%s: no GloVe file given (e.g. ../shared/data/glove/glove.6B.100d.subset.txt.gz)", __func__);
     size_t n_train_utts = 0;
     for (size_t u = 0; u < c->n_utts; u++) n_train_utts += c->split[u] == IMA_EMO_TRAIN;
     if (n_train_utts == 0) return ima_error("%s: the training split has no utterance", __func__);
@@ -218,10 +219,8 @@ int emo_finish(emo_builder *b, const ima_emo_build_config *cfg) {
             const char *key = c->word[t];
             char **hit = bsearch(&key, c->vocab, V, sizeof(char *), cmp_str);
             if (!hit) {
-                if (bsearch(&key, noglove, nng, sizeof(char *), cmp_str))
-                    c->tokens_noglove++;
-                else
-                    c->tokens_oov++;
+                if (bsearch(&key, noglove, nng, sizeof(char *), cmp_str)) c->tokens_noglove++;
+                else c->tokens_oov++;
                 free(c->word[t]);
                 continue;
             }
@@ -420,10 +419,10 @@ static int write_split(const ima_emo_corpus *c, const char *dir, int s) {
             pairs[3 * k + 2] = (int64_t)ulocal[pairs[3 * k + 2]];
         }
     size_t shp[2];
-#define WR(name, call)                                                                                                \
-    if (!st) {                                                                                                        \
-        emo_path(path, sizeof path, "%s/%s/%s", dir, ima_emo_split_names[s], name);                                   \
-        st = call;                                                                                                    \
+#define WR(name, call)                                                                                                 \
+    if (!st) {                                                                                                         \
+        emo_path(path, sizeof path, "%s/%s/%s", dir, ima_emo_split_names[s], name);                                    \
+        st = call;                                                                                                     \
     }
     WR("words.npy", ima_npy_write_f32(path, T, IMA_EMO_WORD_DIM, w));
     WR("acoustic.npy", ima_npy_write_f32(path, T, IMA_EMO_ACOUSTIC_DIM, a));
@@ -570,7 +569,9 @@ int ima_emo_corpus_load(ima_emo_corpus *c, const char *dir) {
     /* manifest: format, version, widths, bookkeeping counts */
     if (emo_path(path, sizeof path, "%s/manifest.json", dir)) return IMA_ERR;
     FILE *f = fopen(path, "rb");
-    if (!f) return ima_error("%s: cannot open (%s); is %s a folder written by `ima data emotion`?", path, strerror(errno), dir);
+    if (!f)
+        return ima_error("%s: cannot open (%s); is %s a folder written by `ima data emotion`?", path, strerror(errno),
+                         dir);
     char *js = NULL;
     size_t cap = 0;
     ssize_t len = getdelim(&js, &cap, '\0', f);
@@ -618,7 +619,8 @@ int ima_emo_corpus_load(ima_emo_corpus *c, const char *dir) {
     fclose(f);
     c->n_vocab_words = c->vocab_size;
     for (size_t v = 1; v < c->vocab_size && !st; v++)
-        if (strcmp(c->vocab[v - 1], c->vocab[v]) >= 0) st = ima_error("%s: line %zu: the vocabulary must be sorted and unique", path, v + 1);
+        if (strcmp(c->vocab[v - 1], c->vocab[v]) >= 0)
+            st = ima_error("%s: line %zu: the vocabulary must be sorted and unique", path, v + 1);
     /* the three splits */
     emo_builder b;
     memset(&b, 0, sizeof b);
@@ -630,18 +632,23 @@ int ima_emo_corpus_load(ima_emo_corpus *c, const char *dir) {
         int64_t *tu = NULL, *lab = NULL;
         size_t T, Dw, T2, Da, T3, U;
         char p2[4096];
-        if ((st = emo_path(p2, sizeof p2, "%s/%s/words.npy", dir, sn)) || (st = ima_npy_read_f32_matrix(p2, &w, &T, &Dw))) break;
-        if (!(st = emo_path(p2, sizeof p2, "%s/%s/acoustic.npy", dir, sn))) st = ima_npy_read_f32_matrix(p2, &a, &T2, &Da);
-        if (!st && !(st = emo_path(p2, sizeof p2, "%s/%s/token_utt.npy", dir, sn))) st = ima_npy_read_labels(p2, &tu, &T3);
+        if ((st = emo_path(p2, sizeof p2, "%s/%s/words.npy", dir, sn)) ||
+            (st = ima_npy_read_f32_matrix(p2, &w, &T, &Dw)))
+            break;
+        if (!(st = emo_path(p2, sizeof p2, "%s/%s/acoustic.npy", dir, sn)))
+            st = ima_npy_read_f32_matrix(p2, &a, &T2, &Da);
+        if (!st && !(st = emo_path(p2, sizeof p2, "%s/%s/token_utt.npy", dir, sn)))
+            st = ima_npy_read_labels(p2, &tu, &T3);
         if (!st && !(st = emo_path(p2, sizeof p2, "%s/%s/labels.npy", dir, sn))) st = ima_npy_read_labels(p2, &lab, &U);
         if (!st && (Dw != IMA_EMO_WORD_DIM || Da != IMA_EMO_ACOUSTIC_DIM || T2 != T || T3 != T))
-            st = ima_error("%s/%s: words (%zu x %zu), acoustic (%zu x %zu) and token_utt (%zu) disagree (expected T x %d, "
-                           "T x %d, T)",
-                           dir, sn, T, Dw, T2, Da, T3, IMA_EMO_WORD_DIM, IMA_EMO_ACOUSTIC_DIM);
+            st = ima_error(
+                "%s/%s: words (%zu x %zu), acoustic (%zu x %zu) and token_utt (%zu) disagree (expected T x %d, "
+                "T x %d, T)",
+                dir, sn, T, Dw, T2, Da, T3, IMA_EMO_WORD_DIM, IMA_EMO_ACOUSTIC_DIM);
         for (size_t t = 0; !st && t < T; t++)
             if (tu[t] < 0 || (size_t)tu[t] >= U || (t > 0 && tu[t] < tu[t - 1]))
-                st = ima_error("%s/%s/token_utt.npy: row %zu: utterance %lld out of order or outside 0..%zu", dir, sn, t,
-                               (long long)tu[t], U ? U - 1 : 0);
+                st = ima_error("%s/%s/token_utt.npy: row %zu: utterance %lld out of order or outside 0..%zu", dir, sn,
+                               t, (long long)tu[t], U ? U - 1 : 0);
         for (size_t u = 0; !st && u < U; u++)
             if (lab[u] < 0 || lab[u] >= IMA_EMO_N_CLASSES)
                 st = ima_error("%s/%s/labels.npy: row %zu: label %lld (expected 0..3)", dir, sn, u, (long long)lab[u]);
@@ -677,12 +684,13 @@ int ima_emo_corpus_load(ima_emo_corpus *c, const char *dir) {
                 }
                 t0[l] = strtof(fk[1], &e0);
                 t1[l] = strtof(fk[2], &e1);
-                if (*e0 || *e1 || e0 == fk[1] || e1 == fk[2]) st = ima_error("%s: token %zu: bad start/end '%s' '%s'", tp, ti + l, fk[1], fk[2]);
+                if (*e0 || *e1 || e0 == fk[1] || e1 == fk[2])
+                    st = ima_error("%s: token %zu: bad start/end '%s' '%s'", tp, ti + l, fk[1], fk[2]);
                 words[l] = strdup(fk[0]);
             }
             if (!st) {
                 /* emo_builder_add copies fixed-width words and lookup forms; add the vectors by hand */
-                char (*wb)[64] = ima_calloc(N ? N : 1, 64);
+                char(*wb)[64] = ima_calloc(N ? N : 1, 64);
                 for (size_t l = 0; l < N; l++) snprintf(wb[l], 64, "%s", words[l]);
                 emo_builder_add(&b, fl[0], fl[1], fl[3], lab[u], s, N, wb, t0, t1, a + ti * IMA_EMO_ACOUSTIC_DIM);
                 free(wb);

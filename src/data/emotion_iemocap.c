@@ -76,7 +76,8 @@ static int64_t code_label(const char *code) {
 }
 
 static int known_code(const char *code) {
-    static const char *const codes[] = {"neu", "hap", "exc", "ang", "sad", "fru", "sur", "fea", "dis", "oth", "xxx", NULL};
+    static const char *const codes[] = {"neu", "hap", "exc", "ang", "sad", "fru",
+                                        "sur", "fea", "dis", "oth", "xxx", NULL};
     for (int i = 0; codes[i]; i++)
         if (!strcmp(codes[i], code)) return 1;
     return 0;
@@ -204,7 +205,8 @@ static int read_wdseg(char (*words)[64], float *t0, float *t1, size_t *N, int *m
         t1[*N] = (float)(e + 1) * 0.01f;
         (*N)++;
     }
-    if (!st && !header) st = ima_error("%s: empty alignment file (expected the \"SFrm EFrm SegAScr Word\" header)", path);
+    if (!st && !header)
+        st = ima_error("%s: empty alignment file (expected the \"SFrm EFrm SegAScr Word\" header)", path);
     free(line);
     fclose(f);
     return st;
@@ -240,7 +242,7 @@ int ima_emo_build_iemocap(ima_emo_corpus *c, const char *root, const int *split_
     emo_builder_init(&b, c, "iemocap");
     ima_emo_analyzer *an = NULL;
     if (ima_emo_analyzer_init(&an)) return IMA_ERR;
-    char (*words)[64] = ima_malloc(MAX_WORDS * sizeof *words);
+    char(*words)[64] = ima_malloc(MAX_WORDS * sizeof *words);
     float *t0 = ima_malloc(MAX_WORDS * sizeof(float)), *t1 = ima_malloc(MAX_WORDS * sizeof(float));
     float *avec = ima_malloc(MAX_WORDS * IMA_EMO_ACOUSTIC_DIM * sizeof(float));
     size_t per_split[3] = {0};
@@ -278,7 +280,10 @@ int ima_emo_build_iemocap(ima_emo_corpus *c, const char *root, const int *split_
                         c->utts_skipped++;
                         continue;
                     }
-                    if (missing) ima_error_prefix("%s: turn %s (a label line names it; --skip-missing-alignment skips such turns)", path, turn);
+                    if (missing)
+                        ima_error_prefix(
+                            "%s: turn %s (a label line names it; --skip-missing-alignment skips such turns)", path,
+                            turn);
                     st = IMA_ERR;
                     break;
                 }
@@ -291,8 +296,8 @@ int ima_emo_build_iemocap(ima_emo_corpus *c, const char *root, const int *split_
                 if ((st = ima_audio_load(apath, IMA_EMO_RATE, &wave, &n))) break;
                 double dur = (double)n / IMA_EMO_RATE;
                 if (t1[N - 1] > dur + WAV_SLACK_S) {
-                    st = ima_error("%s: %.3f s long, but its alignment %s has the word '%s' ending at %.3f s", apath, dur,
-                                   wpath, words[N - 1], t1[N - 1]);
+                    st = ima_error("%s: %.3f s long, but its alignment %s has the word '%s' ending at %.3f s", apath,
+                                   dur, wpath, words[N - 1], t1[N - 1]);
                     free(wave);
                     break;
                 }

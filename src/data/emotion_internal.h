@@ -19,8 +19,8 @@ int emo_path(char *out, size_t cap, const char *fmt, ...) __attribute__((format(
 typedef struct {
     FILE *f;
     const char *path;
-    size_t line;         // next physical line
-    size_t record_line;  // first line of the last record
+    size_t line;        // next physical line
+    size_t record_line; // first line of the last record
     char *fields[EMO_CSV_MAX_FIELDS];
     size_t n_fields;
     char *buf;
@@ -43,9 +43,8 @@ typedef struct {
     size_t cap_utts, cap_tokens;
 } emo_builder;
 void emo_builder_init(emo_builder *b, ima_emo_corpus *c, const char *source);
-void emo_builder_add(emo_builder *b, const char *id, const char *speaker, const char *text, int64_t label,
-                     int split, size_t N, char (*words)[64], const float *t0, const float *t1,
-                     const float *avec /* (N, Da) */);
+void emo_builder_add(emo_builder *b, const char *id, const char *speaker, const char *text, int64_t label, int split,
+                     size_t N, char (*words)[64], const float *t0, const float *t1, const float *avec /* (N, Da) */);
 int emo_finish(emo_builder *b, const ima_emo_build_config *cfg);
 
 /* Acoustic vectors (N, Da) of one utterance from its 16 kHz waveform and word timings. */

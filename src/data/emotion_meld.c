@@ -33,10 +33,10 @@ static const char *const variants[] = {"m1", "m2", "m3", "m4", "m5", "m6", "m7",
 
 /* emotion prosody: offsets from the speaker's neutral voice, and the per-utterance noise sd */
 typedef struct {
-    double pitch;   // espeak pitch points (0..100)
-    double range;   // espeak pitch range points (0..100, neutral 50)
-    double rate;    // relative change of words per minute
-    double volume;  // relative change of amplitude
+    double pitch;  // espeak pitch points (0..100)
+    double range;  // espeak pitch range points (0..100, neutral 50)
+    double rate;   // relative change of words per minute
+    double volume; // relative change of amplitude
 } emo_prosody;
 static const emo_prosody prosody_shift[IMA_EMO_N_CLASSES] = {
     {0.0, 0.0, 0.00, 0.00},      /* neutral */
@@ -49,8 +49,8 @@ static const emo_prosody prosody_noise = {7.0, 14.0, 0.10, 0.18};
 typedef struct {
     short *buf;
     size_t n, cap;
-    int ev_pos[MAX_EVENTS];   // text position of each WORD event (1-based characters)
-    int ev_ms[MAX_EVENTS];    // its audio position (ms)
+    int ev_pos[MAX_EVENTS]; // text position of each WORD event (1-based characters)
+    int ev_ms[MAX_EVENTS];  // its audio position (ms)
     size_t n_ev;
 } synth_out;
 
@@ -142,7 +142,8 @@ int emo_speak(float **wave, size_t *n, float *t0, float *t1, char (*words)[64], 
             while (r1 < N && start[r1] < 0) r1++;
             double lo = r0 > 0 ? start[r0 - 1] : 0.0, hi = r1 < N ? start[r1] : dur;
             size_t off = r0 > 0 ? 1 : 0;
-            for (size_t k = r0; k < r1; k++) start[k] = lo + (hi - lo) * (double)(k - r0 + off) / (double)(r1 - r0 + off);
+            for (size_t k = r0; k < r1; k++)
+                start[k] = lo + (hi - lo) * (double)(k - r0 + off) / (double)(r1 - r0 + off);
             r0 = r1;
         }
         for (size_t l = 0; l < N; l++) {
@@ -287,7 +288,7 @@ int ima_emo_build_meld(ima_emo_corpus *c, const char *meld_dir, const ima_emo_bu
     }
     srand(1); /* pins any use espeak makes of rand(); see speech_synth.c */
     int st = IMA_OK;
-    char (*words)[64] = ima_malloc(MAX_TOKENS * sizeof *words);
+    char(*words)[64] = ima_malloc(MAX_TOKENS * sizeof *words);
     size_t starts[MAX_TOKENS], lens[MAX_TOKENS];
     char punct[MAX_TOKENS];
     float t0[MAX_TOKENS], t1[MAX_TOKENS];
@@ -343,7 +344,7 @@ int ima_emo_build_meld(ima_emo_corpus *c, const char *meld_dir, const ima_emo_bu
             h ^= h >> 32;
             char voice[64];
             snprintf(voice, sizeof voice, "%s+%s", accents[h % 6], variants[(h / 6) % 12]);
-            double base_pitch = 30.0 + (double)((h / 72) % 31);     /* 30 .. 60 */
+            double base_pitch = 30.0 + (double)((h / 72) % 31);        /* 30 .. 60 */
             double base_rate = 150.0 + 5.0 * (double)((h / 2232) % 9); /* 150 .. 190 wpm */
             const emo_prosody *ps = &prosody_shift[r->label];
             int pitch = clampi(base_pitch + ps->pitch + prosody_noise.pitch * ima_rng_normal(&rng), 0, 100);

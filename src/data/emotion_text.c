@@ -17,7 +17,7 @@
 
 const char *const ima_emo_class_names[IMA_EMO_N_CLASSES] = {"neutral", "happy", "angry", "sad"};
 const char *const ima_emo_split_names[3] = {"train", "valid", "test"};
-const char *const ima_emo_empath_categories[] = {"sadness", "anger", "nervousness", "fear", "negative_emotion",
+const char *const ima_emo_empath_categories[] = {"sadness",          "anger", "nervousness", "fear", "negative_emotion",
                                                  "positive_emotion", NULL};
 
 int emo_path(char *out, size_t cap, const char *fmt, ...) {
@@ -25,7 +25,8 @@ int emo_path(char *out, size_t cap, const char *fmt, ...) {
     va_start(ap, fmt);
     int n = vsnprintf(out, cap, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= cap) return ima_error("path too long (%d bytes, at most %zu): %.200s...", n, cap - 1, out);
+    if (n < 0 || (size_t)n >= cap)
+        return ima_error("path too long (%d bytes, at most %zu): %.200s...", n, cap - 1, out);
     return IMA_OK;
 }
 
@@ -214,10 +215,8 @@ int emo_glove_lookup(float *vec, uint8_t *found, char **vocab, size_t V, const c
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
             int cmp = strcmp(vocab[mid], line);
-            if (cmp < 0)
-                lo = mid + 1;
-            else
-                hi = mid;
+            if (cmp < 0) lo = mid + 1;
+            else hi = mid;
         }
         if (lo >= V || strcmp(vocab[lo], line) || found[lo]) continue;
         char *p = sp + 1, *end;
@@ -254,8 +253,7 @@ int emo_glove_lookup(float *vec, uint8_t *found, char **vocab, size_t V, const c
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-int ima_emo_lexicon_mark(uint8_t *important, const ima_emo_corpus *c, const char *tsv_path,
-                         const char *const *cats) {
+int ima_emo_lexicon_mark(uint8_t *important, const ima_emo_corpus *c, const char *tsv_path, const char *const *cats) {
     FILE *f = fopen(tsv_path, "rb");
     if (!f) return ima_error("%s: cannot open the lexicon (%s)", tsv_path, strerror(errno));
     memset(important, 0, c->vocab_size);
@@ -280,6 +278,7 @@ int ima_emo_lexicon_mark(uint8_t *important, const ima_emo_corpus *c, const char
     }
     free(line);
     fclose(f);
-    if (n_cats == 0) return ima_error("%s: none of the requested categories found (expected e.g. '%s')", tsv_path, cats[0]);
+    if (n_cats == 0)
+        return ima_error("%s: none of the requested categories found (expected e.g. '%s')", tsv_path, cats[0]);
     return IMA_OK;
 }

@@ -15,15 +15,15 @@
 struct ima_mfcc {
     ima_mfcc_config cfg;
     size_t N, shift, P, K, B, Q;
-    double *window;     // (N) Povey window
-    double *melbank;    // (B, K) triangular weights; the Nyquist bin K-1 has weight 0 as in Kaldi
-    double *dct;        // (Q, B) orthonormal DCT-II rows, times the lifter
-    float *fft_in;      // (P) fftwf_malloc'd
+    double *window;         // (N) Povey window
+    double *melbank;        // (B, K) triangular weights; the Nyquist bin K-1 has weight 0 as in Kaldi
+    double *dct;            // (Q, B) orthonormal DCT-II rows, times the lifter
+    float *fft_in;          // (P) fftwf_malloc'd
     fftwf_complex *fft_out; // (K)
     fftwf_plan plan;
-    double *frame;      // (N) scratch
-    double *power;      // (K) scratch
-    double *logmel;     // (B) scratch
+    double *frame;  // (N) scratch
+    double *power;  // (K) scratch
+    double *logmel; // (B) scratch
 };
 
 ima_mfcc_config ima_mfcc_default(void) {

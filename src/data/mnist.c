@@ -127,13 +127,16 @@ static int idx_read(const char *path, uint32_t magic, int ndim, uint32_t *dims, 
     }
     size_t need = hbytes + total; /* no wrap: total <= 2^34 */
     if (!gz && need != fsize) {
-        st = ima_error("%s: header: %u items need %zu bytes, but the file has %zu; it is %s", path, dims[0], need,
-                       fsize, need > fsize ? "truncated (or the count is wrong)" : "followed by unexpected bytes after the data");
+        st =
+            ima_error("%s: header: %u items need %zu bytes, but the file has %zu; it is %s", path, dims[0], need, fsize,
+                      need > fsize ? "truncated (or the count is wrong)"
+                                   : "followed by unexpected bytes after the data");
         goto done;
     }
     if (gz && (need / GZ_MAX_RATIO > fsize || (uint32_t)need != isize)) {
         st = ima_error("%s: header: %u items need %zu bytes, but the gzip stream holds %u (mod 2^32) in a %zu-byte "
-                       "file; the count is wrong or the file is truncated", path, dims[0], need, isize, fsize);
+                       "file; the count is wrong or the file is truncated",
+                       path, dims[0], need, isize, fsize);
         goto done;
     }
     if (!(*data = ima_try_malloc(total, 1))) {
@@ -151,7 +154,8 @@ static int idx_read(const char *path, uint32_t magic, int ndim, uint32_t *dims, 
         }
         if ((uint32_t)crc != want_crc)
             st = ima_error("%s: gzip trailer: CRC-32 %08x does not match the data (%08x): the trailer is cut or "
-                           "the file is corrupt", path, want_crc, (unsigned)crc);
+                           "the file is corrupt",
+                           path, want_crc, (unsigned)crc);
     }
     *count = total;
 done:;

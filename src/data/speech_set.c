@@ -178,10 +178,8 @@ int ima_speech_add_manifest(ima_speech_set *s, ima_mfcc *m, const char *manifest
     char base[4096];
     snprintf(base, sizeof base, "%s", manifest);
     char *slash = strrchr(base, '/');
-    if (slash)
-        slash[1] = '\0';
-    else
-        base[0] = '\0';
+    if (slash) slash[1] = '\0';
+    else base[0] = '\0';
     typedef struct {
         int digit;
         char *speaker, *path;
@@ -256,10 +254,8 @@ static void split_counts(size_t out[IMA_NUM_SPLITS], size_t total, const double 
         if (out[IMA_SPLIT_TEST] == 0) out[IMA_SPLIT_TEST] = 1;
     }
     while (out[IMA_SPLIT_VALID] + out[IMA_SPLIT_TEST] + (total >= 3) > total) {
-        if (out[IMA_SPLIT_VALID] >= out[IMA_SPLIT_TEST] && out[IMA_SPLIT_VALID] > 0)
-            out[IMA_SPLIT_VALID]--;
-        else
-            out[IMA_SPLIT_TEST]--;
+        if (out[IMA_SPLIT_VALID] >= out[IMA_SPLIT_TEST] && out[IMA_SPLIT_VALID] > 0) out[IMA_SPLIT_VALID]--;
+        else out[IMA_SPLIT_TEST]--;
     }
     out[IMA_SPLIT_TRAIN] = total - out[IMA_SPLIT_VALID] - out[IMA_SPLIT_TEST];
 }
@@ -284,7 +280,7 @@ int ima_speech_split(ima_speech_set *s, const char *const *valid, size_t n_valid
             if (s->speakers[i].source != (int)src) continue;
             ns++;
             const char *nm = s->speakers[i].name;
-            spk_split[i] = in_list(nm, valid, n_valid)  ? IMA_SPLIT_VALID
+            spk_split[i] = in_list(nm, valid, n_valid) ? IMA_SPLIT_VALID
                            : in_list(nm, test, n_test) ? IMA_SPLIT_TEST
                                                        : IMA_SPLIT_TRAIN;
             named += spk_split[i] != IMA_SPLIT_TRAIN;

@@ -81,14 +81,12 @@ typedef struct {
     size_t voice, variant, rate, pitch;
 } voice_cfg;
 
-int ima_speech_add_synth(ima_speech_set *s, ima_mfcc *m, const ima_synth_config *cfg, ima_progress_fn fn,
-                         void *ctx) {
+int ima_speech_add_synth(ima_speech_set *s, ima_mfcc *m, const ima_synth_config *cfg, ima_progress_fn fn, void *ctx) {
     if (synth_init()) return IMA_ERR;
     srand(1); /* see "Determinism" above */
     const char *const *voices = cfg->voices ? cfg->voices : ima_synth_default_voices;
     size_t nv = 0, nvar = 0;
-    if (cfg->voices)
-        nv = cfg->n_voices;
+    if (cfg->voices) nv = cfg->n_voices;
     else
         while (voices[nv]) nv++;
     while (ima_synth_default_variants[nvar]) nvar++;

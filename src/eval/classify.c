@@ -68,16 +68,16 @@ static void mlp_predict(const ima_mlp *mlp, ima_mlp_acts *acts, int64_t *pred, c
 typedef struct {
     ima_mlp *mlp;
     ima_mlp_acts *acts;
-    const float *xt;          // (n_train, D) scaled inputs
-    const int64_t *y;         // (n_train)
-    float *xb;                // (B, D) gathered batch
-    int64_t *yb;              // (B)
+    const float *xt;            // (n_train, D) scaled inputs
+    const int64_t *y;           // (n_train)
+    float *xb;                  // (B, D) gathered batch
+    int64_t *yb;                // (B)
     float *probs, *dlog, *lrow; // (B, C) (B, C) (B)
     float *params, *grads, *scratch;
     size_t P, C, D;
     int L;
     float lr;
-    double sum;               // sum over the epoch's rows of the loss
+    double sum; // sum over the epoch's rows of the loss
 } sgd_ctx;
 
 static int sgd_batch(void *vc, const size_t *idx, size_t B, size_t b, size_t nb) {
@@ -114,8 +114,8 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
         if (!(cfg->lrs[k] > 0.0) || !isfinite(cfg->lrs[k]))
             return ima_error("%s: learning rate %g is not a positive number", __func__, cfg->lrs[k]);
     if (n_train == 0 || n_valid == 0 || D == 0)
-        return ima_error("%s: empty split (train %zu rows, validation %zu rows, width %zu)", __func__, n_train,
-                         n_valid, D);
+        return ima_error("%s: empty split (train %zu rows, validation %zu rows, width %zu)", __func__, n_train, n_valid,
+                         D);
     int64_t ymax = -1;
     for (size_t i = 0; i < n_train; i++) {
         if (train_y[i] < 0 || train_y[i] > 100000)
@@ -181,8 +181,8 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
     clf->params = ima_try_malloc(P, sizeof *clf->params);
     float *acts_buf = ima_try_malloc(ima_mlp_acts_size(&clf->mlp, B), sizeof *acts_buf);
     float *scratch = ima_try_malloc(ima_mlp_scratch_size(&clf->mlp, B) + 1, sizeof *scratch);
-    float *xb = ima_try_malloc(B, D * sizeof *xb);      // (B, D) gathered batch
-    int64_t *yb = ima_try_malloc(B, sizeof *yb);        // (B)
+    float *xb = ima_try_malloc(B, D * sizeof *xb);       // (B, D) gathered batch
+    int64_t *yb = ima_try_malloc(B, sizeof *yb);         // (B)
     float *probs = ima_try_malloc(B, C * sizeof *probs); // (B, C)
     float *dlog = ima_try_malloc(B, C * sizeof *dlog);   // (B, C)
     float *lrow = ima_try_malloc(B, sizeof *lrow);       // (B)
@@ -212,7 +212,8 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
         for (size_t i = 0; i < n_train; i++) order[i] = i;
         double epoch_loss = 0.0;
         int diverged = 0;
-        sgd_ctx c = {&clf->mlp, &acts, xt, train_y, xb, yb, probs, dlog, lrow, params, grads, scratch, P, C, D, L, lr, 0.0};
+        sgd_ctx c = {&clf->mlp, &acts, xt,      train_y, xb, yb, probs, dlog, lrow,
+                     params,    grads, scratch, P,       C,  D,  L,     lr,   0.0};
         for (size_t e = 0; e < cfg->epochs && !diverged; e++) {
             c.sum = 0.0;
             diverged = ima_epoch_run(order, n_train, B, 0, &rng, sgd_batch, &c) != 0;
@@ -249,8 +250,7 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
     if (rep) *rep = r;
     if (best_acc < 0.0) {
         ima_classifier_free(clf);
-        return ima_error("%s: training diverged for every learning rate; try smaller rates or --standardize",
-                         __func__);
+        return ima_error("%s: training diverged for every learning rate; try smaller rates or --standardize", __func__);
     }
     ima_mlp_bind(&clf->mlp, clf->params, NULL);
     *out = clf;

@@ -73,9 +73,9 @@ int ima_detection_eval(ima_detection *out, const float *y, const uint8_t *noise,
             if (!mask || mask[i]) s[m++] = (scored){y[i], (uint8_t)(noise[i] != 0)};
         qsort(s, n, sizeof *s, cmp_scored);
         size_t n_clean = n - n_noise;
-        double pairs = 0.0;      // noise-below-clean pairs, ties one half
-        size_t clean_below = 0;  // clean samples with y strictly below the current tie group
-        size_t noise_below = 0;  // noise samples below the cut (called noise)
+        double pairs = 0.0;     // noise-below-clean pairs, ties one half
+        size_t clean_below = 0; // clean samples with y strictly below the current tie group
+        size_t noise_below = 0; // noise samples below the cut (called noise)
         // cut at m = 0: nothing is called noise, F1 = 0, threshold at the smallest value
         r.best_f1 = 0.0;
         r.best_threshold = s[0].y;
@@ -95,8 +95,8 @@ int ima_detection_eval(ima_detection *out, const float *y, const uint8_t *noise,
             double f1 = 2.0 * tp / (2.0 * tp + fp + fn);
             if (f1 > r.best_f1) {
                 r.best_f1 = f1;
-                r.best_threshold = b < n ? 0.5 * ((double)s[b - 1].y + (double)s[b].y)
-                                         : nextafter((double)s[n - 1].y, INFINITY);
+                r.best_threshold =
+                    b < n ? 0.5 * ((double)s[b - 1].y + (double)s[b].y) : nextafter((double)s[n - 1].y, INFINITY);
             }
             a = b;
         }

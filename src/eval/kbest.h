@@ -8,14 +8,12 @@
 #include <stddef.h>
 
 typedef struct {
-    double d;  // distance (or squared distance: only the order matters)
-    size_t i;  // sample index
+    double d; // distance (or squared distance: only the order matters)
+    size_t i; // sample index
 } ima_kbest_pair;
 
 /* a is "worse" (farther, or as far with a larger index) than b */
-static inline int ima_kbest_worse(ima_kbest_pair a, ima_kbest_pair b) {
-    return a.d > b.d || (a.d == b.d && a.i > b.i);
-}
+static inline int ima_kbest_worse(ima_kbest_pair a, ima_kbest_pair b) { return a.d > b.d || (a.d == b.d && a.i > b.i); }
 
 /* Restores the heap order below h[at] in h[0..n). */
 void ima_kbest_sift_down(ima_kbest_pair *h, size_t n, size_t at);

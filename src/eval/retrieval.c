@@ -22,11 +22,11 @@
 
 /* ---- distance kernel ---------------------------------------------------------------- */
 
-void ima_sqdist_block(float *out, const float *q, const float *qn, const float *z, const float *zn, size_t B,
-                      size_t N, size_t D) {
+void ima_sqdist_block(float *out, const float *q, const float *qn, const float *z, const float *zn, size_t B, size_t N,
+                      size_t D) {
     // out (B, N) = -2 q (B, D) z^T (D, N)
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)N, (int)D, -2.0f, q, (int)D, z, (int)D, 0.0f,
-                out, (int)N);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)N, (int)D, -2.0f, q, (int)D, z, (int)D, 0.0f, out,
+                (int)N);
     for (size_t b = 0; b < B; b++) {
         float *row = out + b * N;
         for (size_t j = 0; j < N; j++) {
@@ -73,10 +73,10 @@ int ima_knn(size_t *nbr, float *dist, size_t *n_queries, const float *z, const u
     // every buffer first: sizes the caller chose fail with an error naming the size, never an abort
     double *mean = ima_try_calloc(D, sizeof *mean);
     float *zc = ima_try_malloc(nd, sizeof *zc), *zn = ima_try_malloc(N, sizeof *zn);
-    size_t *qidx = ima_try_malloc(N, sizeof *qidx);                                   // (Q) indices of the queries
-    float *qb = ima_try_malloc(KNN_BLOCK * D, sizeof *qb);                             // (B, D) gathered queries
-    float *qn = ima_try_malloc(KNN_BLOCK, sizeof *qn);                                 // (B)
-    float *dd = ima_try_malloc(bn, sizeof *dd);                                        // (B, N) distances
+    size_t *qidx = ima_try_malloc(N, sizeof *qidx);        // (Q) indices of the queries
+    float *qb = ima_try_malloc(KNN_BLOCK * D, sizeof *qb); // (B, D) gathered queries
+    float *qn = ima_try_malloc(KNN_BLOCK, sizeof *qn);     // (B)
+    float *dd = ima_try_malloc(bn, sizeof *dd);            // (B, N) distances
     ima_kbest_pair *heap = ima_try_malloc(K, sizeof *heap);
     ima_kbest_pair *cands = ima_try_malloc(N, sizeof *cands); // (<= N) refined candidates of one query
     if (!mean || !zc || !zn || !qidx || !qb || !qn || !dd || !heap || !cands) {

@@ -49,9 +49,9 @@ static double euclid(const float *a, const float *b, size_t D) { return sqrt(ima
 /* Node n holds vantage point item[n]; its inside subtree (distance <= radius) and outside
  * subtree (distance >= radius) are node ranges; a node count of 0 means no subtree. */
 typedef struct {
-    size_t point;     // vantage point (row of X)
-    double radius;    // median distance from the vantage point to the points below it
-    size_t in, n_in;  // inside subtree: first node and node count
+    size_t point;      // vantage point (row of X)
+    double radius;     // median distance from the vantage point to the points below it
+    size_t in, n_in;   // inside subtree: first node and node count
     size_t out, n_out; // outside subtree
 } vp_node;
 
@@ -87,8 +87,8 @@ static void quickselect(dpair *a, size_t n, size_t m) {
 
 /* Builds the subtree over items[0..n) into nodes[0..n): node 0 is the root, then the inside
  * subtree, then the outside subtree. scratch (n) pairs. */
-static void vp_build(vp_node *nodes, size_t base, size_t *items, size_t n, dpair *scratch, const float *X,
-                     size_t D, ima_rng *rng) {
+static void vp_build(vp_node *nodes, size_t base, size_t *items, size_t n, dpair *scratch, const float *X, size_t D,
+                     ima_rng *rng) {
     vp_node *v = &nodes[base];
     size_t pick = (size_t)ima_rng_below(rng, n);
     size_t t = items[0];
@@ -174,7 +174,8 @@ int ima_vptree_knn(size_t *nbr, double *dist, const float *X, size_t N, size_t D
 int ima_tsne_calibrate(double *p, const double *d2, size_t N, size_t K, double perplexity) {
     if (!(perplexity > 0.0) || perplexity > (double)K)
         return ima_error("%s: perplexity %g must be in (0, %zu] (the neighbours per point); lower it or use "
-                         "more points", __func__, perplexity, K);
+                         "more points",
+                         __func__, perplexity, K);
     const double target = log(perplexity);
     for (size_t i = 0; i < N; i++) {
         const double *di = d2 + i * K;
@@ -485,11 +486,9 @@ int ima_tsne_run(float *Yout, ima_tsne_result *res, const float *X, size_t N, si
     if (cfg->method != IMA_TSNE_EXACT && cfg->method != IMA_TSNE_BARNES_HUT)
         return ima_error("%s: unknown method %d", __func__, (int)cfg->method);
     if (exact ? (cfg->out_dim < 1 || cfg->out_dim > 3) : cfg->out_dim != 2)
-        return ima_error("%s: output width %d not supported (Barnes-Hut: 2; exact: 1 to 3)", __func__,
-                         cfg->out_dim);
+        return ima_error("%s: output width %d not supported (Barnes-Hut: 2; exact: 1 to 3)", __func__, cfg->out_dim);
     if (!exact && !(cfg->theta > 0.0))
-        return ima_error("%s: Barnes-Hut needs theta > 0 (got %g); use the exact method instead", __func__,
-                         cfg->theta);
+        return ima_error("%s: Barnes-Hut needs theta > 0 (got %g); use the exact method instead", __func__, cfg->theta);
     if (cfg->n_iter < 1 || cfg->exaggeration_iter < 0 || !(cfg->learning_rate > 0.0) || !(cfg->exaggeration > 0.0))
         return ima_error("%s: iterations, learning rate and exaggeration must be positive", __func__);
     if (N < 4) return ima_error("%s: t-SNE needs at least 4 points, got %zu", __func__, N);
@@ -497,9 +496,9 @@ int ima_tsne_run(float *Yout, ima_tsne_result *res, const float *X, size_t N, si
     ima_sparse P;
     if (ima_tsne_affinities(&P, X, N, D, cfg->perplexity, exact, cfg->seed)) return ima_error_prefix("%s", __func__);
     size_t ne = N * E;
-    double *Y = ima_malloc(ne * sizeof *Y);     // (N, E) the map
-    double *g = ima_malloc(ne * sizeof *g);     // (N, E) gradient
-    double *upd = ima_calloc(ne, sizeof *upd);  // (N, E) momentum
+    double *Y = ima_malloc(ne * sizeof *Y);       // (N, E) the map
+    double *g = ima_malloc(ne * sizeof *g);       // (N, E) gradient
+    double *upd = ima_calloc(ne, sizeof *upd);    // (N, E) momentum
     double *gain = ima_malloc(ne * sizeof *gain); // (N, E) adaptive gains
     ima_rng rng;
     ima_rng_init(&rng, cfg->seed);
@@ -537,9 +536,8 @@ int ima_tsne_run(float *Yout, ima_tsne_result *res, const float *X, size_t N, si
         for (size_t t = 0; t < ne; t++) Yout[t] = (float)Y[t];
         if (res) {
             res->kl = ima_tsne_kl(&P, Y, N, E);
-            res->n_neighbors = exact || (size_t)floor(3.0 * cfg->perplexity) >= N - 1
-                                   ? N - 1
-                                   : (size_t)floor(3.0 * cfg->perplexity);
+            res->n_neighbors =
+                exact || (size_t)floor(3.0 * cfg->perplexity) >= N - 1 ? N - 1 : (size_t)floor(3.0 * cfg->perplexity);
             res->nnz = P.nnz;
         }
     }
@@ -557,8 +555,7 @@ int ima_tsne_run(float *Yout, ima_tsne_result *res, const float *X, size_t N, si
 #define TW_BLOCK 256
 
 int ima_trustworthiness(double *out, const float *X, size_t D, const float *Y, size_t E, size_t N, size_t k) {
-    if (k < 1 || 2 * k >= N)
-        return ima_error("%s: k=%zu must satisfy 1 <= k < N/2 (N=%zu)", __func__, k, N);
+    if (k < 1 || 2 * k >= N) return ima_error("%s: k=%zu must satisfy 1 <= k < N/2 (N=%zu)", __func__, k, N);
     size_t nk, nd;
     if (ima_mul_overflows(N, k, &nk) || ima_mul_overflows(N, D, &nd)) return ima_error_prefix("%s", __func__);
     size_t *emb = ima_malloc(nk * sizeof *emb); // (N, k) map neighbours

@@ -28,7 +28,8 @@ int ima_atomic_open(ima_atomic_file *a, const char *path) {
         free(a->tmp);
         a->tmp = NULL;
         return ima_error("%s: cannot create a temporary file next to it (%s); check that the folder "
-                         "exists and is writable", path, strerror(e));
+                         "exists and is writable",
+                         path, strerror(e));
     }
     /* mkstemp creates mode 0600; give the file the mode open(path, O_CREAT, 0666) would have.
      * umask can only be read by setting it, so it is restored at once. */

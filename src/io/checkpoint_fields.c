@@ -35,7 +35,8 @@ static int read_field(const cJSON *o, const ima_json_field *f, char *b, const ch
     const cJSON *v = cJSON_IsObject(o) ? cJSON_GetObjectItemCaseSensitive(o, f->key) : NULL;
     void *p = b + f->offset;
     if (f->kind == IMA_JF_BOOL) {
-        if (!cJSON_IsBool(v)) return ima_error("%s: metadata %s: field '%s': expected true or false", path, where, f->key);
+        if (!cJSON_IsBool(v))
+            return ima_error("%s: metadata %s: field '%s': expected true or false", path, where, f->key);
         *(int *)p = cJSON_IsTrue(v);
         return IMA_OK;
     }
@@ -58,8 +59,8 @@ static int read_field(const cJSON *o, const ima_json_field *f, char *b, const ch
     int whole = f->kind != IMA_JF_FLOAT;
     /* every check on the double, before any cast (a cast of an out-of-range double is undefined) */
     if (!(d >= f->lo && d <= f->hi) || (whole && d != floor(d)))
-        return ima_error("%s: metadata %s: field '%s': expected %s in [%.17g, %.17g], got %.17g", path, where,
-                         f->key, whole ? "a whole number" : "a number", f->lo, f->hi, d);
+        return ima_error("%s: metadata %s: field '%s': expected %s in [%.17g, %.17g], got %.17g", path, where, f->key,
+                         whole ? "a whole number" : "a number", f->lo, f->hi, d);
     switch (f->kind) {
     case IMA_JF_INT: *(int *)p = (int)d; break;
     case IMA_JF_LONG: *(long *)p = (long)d; break;
@@ -87,8 +88,7 @@ int ima_json_read_fields(const cJSON *o, const ima_json_field *fields, size_t n,
 
 int ima_json_num(const cJSON *o, const char *key, double *out, const char *path, const char *where) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, key);
-    if (!cJSON_IsNumber(v))
-        return ima_error("%s: metadata %s: field '%s': expected a number", path, where, key);
+    if (!cJSON_IsNumber(v)) return ima_error("%s: metadata %s: field '%s': expected a number", path, where, key);
     *out = v->valuedouble;
     return IMA_OK;
 }
@@ -96,12 +96,9 @@ int ima_json_num(const cJSON *o, const char *key, double *out, const char *path,
 const char *ima_json_loss_name(ima_loss_kind loss) { return loss == IMA_LOSS_SSE ? "sse" : "bce"; }
 
 int ima_json_loss_parse(ima_loss_kind *out, const char *s, const char *path, int j) {
-    if (!strcmp(s, "bce"))
-        *out = IMA_LOSS_BCE;
-    else if (!strcmp(s, "sse"))
-        *out = IMA_LOSS_SSE;
-    else
-        return ima_error("%s: metadata config: modality %d: loss '%s': expected bce or sse", path, j, s);
+    if (!strcmp(s, "bce")) *out = IMA_LOSS_BCE;
+    else if (!strcmp(s, "sse")) *out = IMA_LOSS_SSE;
+    else return ima_error("%s: metadata config: modality %d: loss '%s': expected bce or sse", path, j, s);
     return IMA_OK;
 }
 
@@ -164,8 +161,7 @@ int ima_ckpt_meta_read(const ima_st_file *f, const char *path, const char **conf
     if (!ver || strcmp(ver, "1"))
         return ima_error("%s: metadata 'version': expected 1, got '%s' (written by a newer ima?)", path,
                          ver ? ver : "");
-    if (!*config || !*train_state)
-        return ima_error("%s: metadata: missing 'config' or 'train_state'", path);
+    if (!*config || !*train_state) return ima_error("%s: metadata: missing 'config' or 'train_state'", path);
     return IMA_OK;
 }
 
@@ -179,11 +175,9 @@ int ima_ckpt_copy_tensor(const ima_st_file *f, const char *name, float *dst, int
     const ima_st_tensor *t = ima_st_find(f, name);
     if (!t)
         return ima_error("%s: tensor '%s' is missing (the checkpoint does not match its own config)", f->path, name);
-    if (t->dtype != IMA_DTYPE_F32)
-        return ima_error("%s: tensor '%s': expected dtype F32", f->path, name);
+    if (t->dtype != IMA_DTYPE_F32) return ima_error("%s: tensor '%s': expected dtype F32", f->path, name);
     int ok = t->ndim == ndim && t->count == count;
-    for (int k = 0; ok && k < ndim; k++)
-        ok = t->shape[k] == shape[k];
+    for (int k = 0; ok && k < ndim; k++) ok = t->shape[k] == shape[k];
     if (!ok)
         return ima_error("%s: tensor '%s': shape does not match the configuration (expected %zu elements)", f->path,
                          name, count);

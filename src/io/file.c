@@ -13,9 +13,11 @@
 #include "ima/common.h"
 
 static const char *kind(mode_t m) {
-    return S_ISDIR(m) ? "a folder" : S_ISFIFO(m) ? "a fifo" : S_ISCHR(m) || S_ISBLK(m) ? "a device"
-                                                          : S_ISSOCK(m)              ? "a socket"
-                                                                                     : "not a plain file";
+    return S_ISDIR(m)                 ? "a folder"
+           : S_ISFIFO(m)              ? "a fifo"
+           : S_ISCHR(m) || S_ISBLK(m) ? "a device"
+           : S_ISSOCK(m)              ? "a socket"
+                                      : "not a plain file";
 }
 
 int ima_open_regular(const char *path, size_t *size) {

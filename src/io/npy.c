@@ -75,13 +75,16 @@ static int descr_parse(const char *path, const char *d, ima_dtype *t) {
     else if (strcmp(ks, "i8") == 0) found = IMA_DTYPE_I64;
     else
         return ima_error("%s: header field 'descr': dtype '%s' is not supported (%s); convert it "
-                         "with a.astype('<f4') or similar", path, d, expected);
+                         "with a.astype('<f4') or similar",
+                         path, d, expected);
     if (dtype_table[found].size > 1 && order != '<') {
         if (order == '>')
             return ima_error("%s: header field 'descr': big-endian dtype '%s' is not supported; "
-                             "save with a.astype('%s')", path, d, dtype_table[found].descr);
+                             "save with a.astype('%s')",
+                             path, d, dtype_table[found].descr);
         return ima_error("%s: header field 'descr': dtype '%s' does not say its byte order; "
-                         "expected '%s'", path, d, dtype_table[found].descr);
+                         "expected '%s'",
+                         path, d, dtype_table[found].descr);
     }
     *t = found;
     return IMA_OK;
@@ -102,8 +105,7 @@ typedef struct {
 #define HDR_STR_MAX 64
 
 static void hdr_skip_ws(hdr_parser *p) {
-    while (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n' || p->s[p->pos] == '\r')
-        p->pos++;
+    while (p->s[p->pos] == ' ' || p->s[p->pos] == '\t' || p->s[p->pos] == '\n' || p->s[p->pos] == '\r') p->pos++;
 }
 
 static int hdr_syntax(hdr_parser *p, const char *expected) {
@@ -118,7 +120,8 @@ static int hdr_syntax(hdr_parser *p, const char *expected) {
     }
     shown[k] = '\0';
     return ima_error("%s: header: cannot parse the header dict at byte %zu: expected %s; the file "
-                     "is not a valid .npy file (header starts \"%s\")", p->path, p->pos, expected, shown);
+                     "is not a valid .npy file (header starts \"%s\")",
+                     p->path, p->pos, expected, shown);
 }
 
 static int hdr_expect(hdr_parser *p, char c, const char *expected) {
@@ -133,8 +136,7 @@ static int hdr_string(hdr_parser *p, char out[HDR_STR_MAX], const char *field) {
     hdr_skip_ws(p);
     char q = p->s[p->pos];
     if (q != '\'' && q != '"') {
-        if (field)
-            return ima_error("%s: header field '%s': expected a quoted string such as '<f4'", p->path, field);
+        if (field) return ima_error("%s: header field '%s': expected a quoted string such as '<f4'", p->path, field);
         return hdr_syntax(p, "a quoted key");
     }
     size_t start = ++p->pos, n = 0;
@@ -175,12 +177,11 @@ static int hdr_shape(hdr_parser *p, int *ndim, size_t shape[IMA_NPY_MAX_DIMS]) {
         hdr_skip_ws(p);
         char c = p->s[p->pos];
         if (c == ')') break;
-        if (c == '-')
-            return ima_error("%s: header field 'shape': dimension %d is negative", p->path, n);
+        if (c == '-') return ima_error("%s: header field 'shape': dimension %d is negative", p->path, n);
         if (c < '0' || c > '9') return ima_error("%s: header field 'shape': %s", p->path, want);
         if (n == IMA_NPY_MAX_DIMS)
-            return ima_error("%s: header field 'shape': more than %d dimensions are not supported",
-                             p->path, IMA_NPY_MAX_DIMS);
+            return ima_error("%s: header field 'shape': more than %d dimensions are not supported", p->path,
+                             IMA_NPY_MAX_DIMS);
         size_t v = 0;
         while (p->s[p->pos] >= '0' && p->s[p->pos] <= '9') {
             size_t digit = (size_t)(p->s[p->pos] - '0');
@@ -201,8 +202,8 @@ static int hdr_shape(hdr_parser *p, int *ndim, size_t shape[IMA_NPY_MAX_DIMS]) {
     }
     p->pos++; /* ')' */
     if (n == 1 && !trailing_comma)
-        return ima_error("%s: header field 'shape': (%zu) is a number, not a tuple; expected (%zu,)",
-                         p->path, shape[0], shape[0]);
+        return ima_error("%s: header field 'shape': (%zu) is a number, not a tuple; expected (%zu,)", p->path, shape[0],
+                         shape[0]);
     *ndim = n;
     return IMA_OK;
 }
@@ -231,7 +232,8 @@ static int hdr_parse(const char *path, const char *text, ima_npy *out) {
             rc = hdr_shape(&p, &out->ndim, out->shape);
         } else {
             return ima_error("%s: header field '%s': unexpected key (a .npy header has exactly "
-                             "'descr', 'fortran_order' and 'shape')", path, key);
+                             "'descr', 'fortran_order' and 'shape')",
+                             path, key);
         }
         if (rc != IMA_OK) return IMA_ERR;
         if (*seen) return ima_error("%s: header field '%s': key appears twice", path, key);
@@ -248,7 +250,8 @@ static int hdr_parse(const char *path, const char *text, ima_npy *out) {
     if (!have_shape) return ima_error("%s: header field 'shape': missing", path);
     if (fortran)
         return ima_error("%s: header field 'fortran_order': Fortran-order arrays are not supported; "
-                         "save with np.ascontiguousarray", path);
+                         "save with np.ascontiguousarray",
+                         path);
     return descr_parse(path, descr, &out->dtype);
 }
 
@@ -284,12 +287,13 @@ static int npy_read_stream(ima_npy *out, FILE *f, size_t fsize, const char *path
         if (read_exact(f, pre + 10, 2, path, "preamble") != IMA_OK) return IMA_ERR;
         hlen = le32(pre + 8);
     } else {
-        return ima_error("%s: version: .npy format version %d.%d is not supported (1.0, 2.0 and 3.0 are)",
-                         path, major, minor);
+        return ima_error("%s: version: .npy format version %d.%d is not supported (1.0, 2.0 and 3.0 are)", path, major,
+                         minor);
     }
     if (hlen > fsize - pre_len)
         return ima_error("%s: header_len: header of %zu bytes runs past the end of the file (%zu bytes); "
-                         "the file is truncated", path, hlen, fsize);
+                         "the file is truncated",
+                         path, hlen, fsize);
 
     char *text = ima_try_malloc(hlen + 1, 1);
     if (!text) return ima_error_prefix("%s: header", path);
@@ -312,8 +316,9 @@ static int npy_read_stream(ima_npy *out, FILE *f, size_t fsize, const char *path
     size_t have = fsize - pre_len - hlen;
     if (bytes != have)
         return ima_error("%s: header field 'shape': %zu elements of %s need %zu data bytes but the file has "
-                         "%zu after the header; the file is %s", path, count, ima_dtype_name(out->dtype), bytes,
-                         have, have < bytes ? "truncated" : "corrupted (trailing bytes)");
+                         "%zu after the header; the file is %s",
+                         path, count, ima_dtype_name(out->dtype), bytes, have,
+                         have < bytes ? "truncated" : "corrupted (trailing bytes)");
     out->count = count;
     out->data = ima_try_malloc(bytes, 1);
     if (!out->data) return ima_error_prefix("%s: data", path);
@@ -354,8 +359,8 @@ static int matrix_shape(const ima_npy *a, const char *path, size_t *rows, size_t
 }
 
 static int not_finite(const char *path, size_t i, size_t cols, double v) {
-    return ima_error("%s: data: value at row %zu, column %zu (0-based) is %s; the matrix must be finite",
-                     path, i / cols, i % cols, isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf"));
+    return ima_error("%s: data: value at row %zu, column %zu (0-based) is %s; the matrix must be finite", path,
+                     i / cols, i % cols, isnan(v) ? "NaN" : (v > 0 ? "+Inf" : "-Inf"));
 }
 
 int ima_npy_read_f32_matrix(const char *path, float **data, size_t *rows, size_t *cols) {
@@ -392,7 +397,8 @@ int ima_npy_read_f32_matrix(const char *path, float **data, size_t *rows, size_t
                 if (!isfinite(v)) rc = not_finite(path, i, d, v);
                 else if (fabs(v) > FLT_MAX) /* converting it would be undefined behaviour */
                     rc = ima_error("%s: data: value at row %zu, column %zu (0-based) is %g, outside the "
-                                   "float32 range", path, i / d, i % d, v);
+                                   "float32 range",
+                                   path, i / d, i % d, v);
                 else m[i] = (float)v;
                 break;
             }
@@ -425,7 +431,8 @@ int ima_npy_read_labels(const char *path, int64_t **labels, size_t *n) {
                        a.ndim, a.ndim == 2 ? " with more than one column" : "");
     else if (a.dtype == IMA_DTYPE_F32 || a.dtype == IMA_DTYPE_F64)
         rc = ima_error("%s: header field 'descr': expected integers (uint8, int32 or int64), got %s; "
-                       "save with a.astype('<i8')", path, ima_dtype_name(a.dtype));
+                       "save with a.astype('<i8')",
+                       path, ima_dtype_name(a.dtype));
     if (rc != IMA_OK) {
         ima_npy_free(&a);
         return IMA_ERR;
@@ -445,8 +452,8 @@ int ima_npy_read_labels(const char *path, int64_t **labels, size_t *n) {
             return ima_error_prefix("%s: int64 copy", path);
         }
         for (size_t i = 0; i < a.count; i++)
-            l[i] = a.dtype == IMA_DTYPE_U8 ? (int64_t)((const uint8_t *)a.data)[i]
-                                           : (int64_t)((const int32_t *)a.data)[i];
+            l[i] =
+                a.dtype == IMA_DTYPE_U8 ? (int64_t)((const uint8_t *)a.data)[i] : (int64_t)((const int32_t *)a.data)[i];
     }
     *labels = l;
     *n = a.count;

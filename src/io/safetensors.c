@@ -102,8 +102,8 @@ static int parse_tensor(ima_st_file *f, const cJSON *obj, ima_st_tensor *t, st_r
                              : strcmp(it->string, "data_offsets") == 0 ? &off
                                                                        : NULL;
         if (!slot)
-            return ima_error("%s: tensor '%s': unexpected field '%s' (expected dtype, shape, data_offsets)", p,
-                             name, it->string);
+            return ima_error("%s: tensor '%s': unexpected field '%s' (expected dtype, shape, data_offsets)", p, name,
+                             it->string);
         if (*slot) return ima_error("%s: tensor '%s': field '%s' appears twice", p, name, it->string);
         *slot = it;
     }
@@ -113,8 +113,8 @@ static int parse_tensor(ima_st_file *f, const cJSON *obj, ima_st_tensor *t, st_r
     size_t k = 0;
     while (k < N_ST_DTYPES && strcmp(dt->valuestring, st_dtype_names[k]) != 0) k++;
     if (k == N_ST_DTYPES)
-        return ima_error("%s: tensor '%s': field 'dtype': '%s' is not supported (expected F32, F64, I64, I32 or U8)",
-                         p, name, dt->valuestring);
+        return ima_error("%s: tensor '%s': field 'dtype': '%s' is not supported (expected F32, F64, I64, I32 or U8)", p,
+                         name, dt->valuestring);
     t->dtype = (ima_dtype)k;
 
     if (!sh) return ima_error("%s: tensor '%s': field 'shape' is missing", p, name);
@@ -128,8 +128,7 @@ static int parse_tensor(ima_st_file *f, const cJSON *obj, ima_st_tensor *t, st_r
     t->count = 1;
     for (int i = 0; i < nd; i++) {
         if (!json_size(cJSON_GetArrayItem(sh, i), &t->shape[i]))
-            return ima_error("%s: tensor '%s': field 'shape': dimension %d is not a non-negative integer", p,
-                             name, i);
+            return ima_error("%s: tensor '%s': field 'shape': dimension %d is not a non-negative integer", p, name, i);
         if (ima_mul_overflows(t->count, t->shape[i], &t->count))
             return ima_error("%s: tensor '%s': field 'shape': the product of the dimensions overflows", p, name);
     }
@@ -137,19 +136,21 @@ static int parse_tensor(ima_st_file *f, const cJSON *obj, ima_st_tensor *t, st_r
     if (!off) return ima_error("%s: tensor '%s': field 'data_offsets' is missing", p, name);
     if (!cJSON_IsArray(off) || cJSON_GetArraySize(off) != 2 || !json_size(cJSON_GetArrayItem(off, 0), &r->begin) ||
         !json_size(cJSON_GetArrayItem(off, 1), &r->end))
-        return ima_error("%s: tensor '%s': field 'data_offsets': expected [begin, end], two non-negative integers",
-                         p, name);
+        return ima_error("%s: tensor '%s': field 'data_offsets': expected [begin, end], two non-negative integers", p,
+                         name);
     if (r->begin > r->end)
         return ima_error("%s: tensor '%s': field 'data_offsets': begin %zu is after end %zu", p, name, r->begin,
                          r->end);
     if (r->end > S)
         return ima_error("%s: tensor '%s': field 'data_offsets': [%zu, %zu] runs past the end of the data section "
-                         "(%zu bytes); the file is truncated or corrupted", p, name, r->begin, r->end, S);
+                         "(%zu bytes); the file is truncated or corrupted",
+                         p, name, r->begin, r->end, S);
     size_t bytes;
     if (ima_mul_overflows(t->count, ima_dtype_size(t->dtype), &bytes) || bytes != r->end - r->begin)
         return ima_error("%s: tensor '%s': field 'data_offsets': [%zu, %zu] holds %zu bytes but shape and dtype "
-                         "%s need %zu elements of %zu bytes", p, name, r->begin, r->end, r->end - r->begin,
-                         st_dtype_names[t->dtype], t->count, ima_dtype_size(t->dtype));
+                         "%s need %zu elements of %zu bytes",
+                         p, name, r->begin, r->end, r->end - r->begin, st_dtype_names[t->dtype], t->count,
+                         ima_dtype_size(t->dtype));
     return IMA_OK;
 }
 
@@ -169,21 +170,22 @@ static int check_tiling(const ima_st_file *f, st_range *r, size_t S) {
         const char *name = f->tensors[r[i].index].name;
         if (r[i].begin < at)
             return ima_error("%s: tensor '%s': field 'data_offsets': [%zu, %zu] overlaps tensor '%s' (which ends at "
-                             "%zu)", f->path, name, r[i].begin, r[i].end, f->tensors[r[i - 1].index].name, at);
+                             "%zu)",
+                             f->path, name, r[i].begin, r[i].end, f->tensors[r[i - 1].index].name, at);
         if (r[i].begin > at)
             return ima_error("%s: tensor '%s': field 'data_offsets': begins at %zu, leaving a gap of %zu bytes "
-                             "(safetensors data must be contiguous)", f->path, name, r[i].begin, r[i].begin - at);
+                             "(safetensors data must be contiguous)",
+                             f->path, name, r[i].begin, r[i].begin - at);
         at = r[i].end;
     }
     if (at != S)
         return ima_error("%s: data section: %zu bytes, but the tensors end at %zu; the file is corrupted "
-                         "(trailing bytes)", f->path, S, at);
+                         "(trailing bytes)",
+                         f->path, S, at);
     return IMA_OK;
 }
 
-static int name_cmp(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
+static int name_cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 static int check_unique_names(const ima_st_file *f) {
     if (f->n_tensors < 2) return IMA_OK;
@@ -205,7 +207,8 @@ static int align_tensors(ima_st_file *f) {
     size_t need = 0;
     for (size_t i = 0; i < f->n_tensors; i++) {
         const ima_st_tensor *t = &f->tensors[i];
-        if ((uintptr_t)t->data % ima_dtype_size(t->dtype) != 0) need += (t->count * ima_dtype_size(t->dtype) + 7) / 8 * 8;
+        if ((uintptr_t)t->data % ima_dtype_size(t->dtype) != 0)
+            need += (t->count * ima_dtype_size(t->dtype) + 7) / 8 * 8;
     }
     if (need == 0) return IMA_OK;
     if (!(f->aligned = ima_try_malloc(need, 1))) return ima_error_prefix("%s: aligned tensor copies", f->path);
@@ -231,11 +234,13 @@ static int st_parse(ima_st_file *f) {
     const char *p = f->path;
     if (f->size < 8)
         return ima_error("%s: header length: file is %zu bytes, too short for the 8-byte header length; not a "
-                         "safetensors file", p, f->size);
+                         "safetensors file",
+                         p, f->size);
     uint64_t n = le64(f->buf);
     if (n > f->size - 8)
         return ima_error("%s: header length: %llu bytes, but the file has only %zu after it; the file is truncated "
-                         "or not a safetensors file", p, (unsigned long long)n, f->size - 8);
+                         "or not a safetensors file",
+                         p, (unsigned long long)n, f->size - 8);
     const char *json = (const char *)f->buf + 8, *end = NULL;
     if (n == 0 || json[0] != '{')
         return ima_error("%s: header: expected a JSON object starting with '{'; not a safetensors file", p);
@@ -247,7 +252,8 @@ static int st_parse(ima_st_file *f) {
     for (const char *c = end; c < json + n && rc == IMA_OK; c++)
         if (*c != ' ' && *c != '\t' && *c != '\n' && *c != '\r')
             rc = ima_error("%s: header: unexpected bytes after the JSON object at byte %zu of the header (only "
-                           "space padding may follow)", p, (size_t)(c - json));
+                           "space padding may follow)",
+                           p, (size_t)(c - json));
     if (rc == IMA_OK && !cJSON_IsObject(root))
         rc = ima_error("%s: header: expected a JSON object mapping tensor names to entries", p);
     if (rc != IMA_OK) {

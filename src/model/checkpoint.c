@@ -20,7 +20,7 @@
 /* The codec's ranges keep every cast defined (an int field within int, a float within float); the
  * tighter rules are ima_config_validate's, so that its messages are the ones a user reads. */
 #define IMAX 2147483647.0
-#define SMAX 9007199254740992.0 /* 2^53: a double's exact integers */
+#define SMAX 9007199254740992.0    /* 2^53: a double's exact integers */
 #define FMAX 3.4028234663852886e38 /* FLT_MAX */
 
 static const ima_json_field config_fields[] = {
@@ -214,9 +214,9 @@ static size_t config_param_count(const ima_config *c) {
     size_t P = 0, d = c->latent_width;
     for (int j = 0; j < c->n_modalities; j++) {
         size_t D = c->mod[j].input_width, H = c->mod[j].hidden_width;
-        P += D * H + H + H * H + H + H * d + d;  /* encoder */
-        P += d * H + H + H * H + H + H * D + D;  /* decoder */
-        P += D * H + H + H * H + H + H + 1;      /* importance net */
+        P += D * H + H + H * H + H + H * d + d; /* encoder */
+        P += d * H + H + H * H + H + H * D + D; /* decoder */
+        P += D * H + H + H * H + H + H + 1;     /* importance net */
     }
     return P;
 }
@@ -262,7 +262,8 @@ int ima_checkpoint_load(const char *path, size_t max_batch, ima_model **out, ima
     const ima_st_tensor *am = ima_st_find(&f, "optimizer.adam_m");
     if (!am || am->dtype != IMA_DTYPE_F32 || am->ndim != 1 || am->count != P) {
         ima_error("%s: tensor 'optimizer.adam_m': expected F32 (%zu) as the config's %zu parameters need; the "
-                  "checkpoint does not match its own config", path, P, P);
+                  "checkpoint does not match its own config",
+                  path, P, P);
         goto fail;
     }
     if (ima_model_init(&m, &cfg, max_batch, 0)) {

@@ -274,11 +274,12 @@ static double median_of(const float *v, size_t n) {
     return r;
 }
 
-int ima_local_ev_targets_from_codes(float *target, float *T_out, const float *U, const uint8_t *mask, size_t N,
-                                    int M, size_t d, size_t k, const float *rho, ima_local_ev_report *rep) {
+int ima_local_ev_targets_from_codes(float *target, float *T_out, const float *U, const uint8_t *mask, size_t N, int M,
+                                    size_t d, size_t k, const float *rho, ima_local_ev_report *rep) {
     double t0 = wall();
     size_t nd;
-    if (M < 1 || M > IMA_MAX_MODALITIES) return ima_error("local-ev targets: M = %d: expected 1..%d", M, IMA_MAX_MODALITIES);
+    if (M < 1 || M > IMA_MAX_MODALITIES)
+        return ima_error("local-ev targets: M = %d: expected 1..%d", M, IMA_MAX_MODALITIES);
     if (ima_mul_overflows(N, d, &nd)) return ima_error_prefix("local-ev targets");
     ima_local_ev_report r;
     memset(&r, 0, sizeof r);
@@ -364,8 +365,7 @@ int ima_local_ev_targets(float *target, float *T_out, ima_model *m, const ima_da
         for (size_t i = 0; i < B; i++) idx[i] = lo + i;
         const ima_batch *b = ima_batch_gather(&bb, ds, idx, B);
         ima_model_encode(m, b, IMA_WEIGHTS_ONE);
-        for (int j = 0; j < M; j++)
-            memcpy(U + ((size_t)j * N + lo) * d, ima_model_u(m, j), B * d * sizeof(float));
+        for (int j = 0; j < M; j++) memcpy(U + ((size_t)j * N + lo) * d, ima_model_u(m, j), B * d * sizeof(float));
     }
     ima_batch_buffer_free(&bb);
     free(idx);

@@ -57,7 +57,8 @@ int ima_config_validate(const ima_config *cfg) {
         return ima_error("config: latent_width: expected 1..65536, got %zu", cfg->latent_width);
     if (!(cfg->lambda_glob >= 0)) return ima_error("config: lambda_glob: expected >= 0");
     if (!ima_importance_objective_name(cfg->importance_objective))
-        return ima_error("config: importance_objective: expected paper or local-ev, got %d", (int)cfg->importance_objective);
+        return ima_error("config: importance_objective: expected paper or local-ev, got %d",
+                         (int)cfg->importance_objective);
     if (cfg->importance_objective == IMA_IMPORTANCE_LOCAL_EV && cfg->local_ev_k == 1)
         return ima_error("config: local_ev_k: expected 0 (default %d) or at least 2, got 1", IMA_LOCAL_EV_DEFAULT_K);
     for (int j = 0; j < cfg->n_modalities; j++) {

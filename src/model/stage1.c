@@ -11,7 +11,9 @@
 #include "ima/common.h"
 #include "ima/model.h"
 
-static inline int present(const uint8_t *mask, int M, size_t i, int j) { return !mask || mask[i * (size_t)M + (size_t)j]; }
+static inline int present(const uint8_t *mask, int M, size_t i, int j) {
+    return !mask || mask[i * (size_t)M + (size_t)j];
+}
 
 /* ---- the terms ------------------------------------------------------------------------------------- */
 
@@ -55,18 +57,14 @@ void ima_align_backward(float *dz, float *du, const float *z, const float *u, co
 }
 
 void ima_rec_forward(float *loss_rows, const float *out, const float *x, ima_loss_kind kind, size_t B, size_t D) {
-    if (kind == IMA_LOSS_BCE)
-        ima_bce_logits_forward_fast(loss_rows, out, x, B, D);
-    else
-        ima_sse_forward(loss_rows, out, x, B, D);
+    if (kind == IMA_LOSS_BCE) ima_bce_logits_forward_fast(loss_rows, out, x, B, D);
+    else ima_sse_forward(loss_rows, out, x, B, D);
 }
 
 void ima_rec_backward(float *dout, const float *out, const float *x, const float *scale, ima_loss_kind kind, size_t B,
                       size_t D) {
-    if (kind == IMA_LOSS_BCE)
-        ima_bce_logits_backward_fast(dout, out, x, scale, B, D);
-    else
-        ima_sse_backward(dout, out, x, scale, B, D);
+    if (kind == IMA_LOSS_BCE) ima_bce_logits_backward_fast(dout, out, x, scale, B, D);
+    else ima_sse_backward(dout, out, x, scale, B, D);
 }
 
 /* ---- the stage ------------------------------------------------------------------------------------- */

@@ -64,9 +64,8 @@ double ima_wcov_forward(double *C, double *muz, double *muu, const float *z, con
     return corr;
 }
 
-void ima_wcov_backward(double *dyc, double dout, const double *C, const double *muz, const double *muu,
-                       const float *z, const float *u, const float *yc, const uint8_t *sel, size_t n, size_t d,
-                       double *T) {
+void ima_wcov_backward(double *dyc, double dout, const double *C, const double *muz, const double *muu, const float *z,
+                       const float *u, const float *yc, const uint8_t *sel, size_t n, size_t d, double *T) {
     double Sg = weight_sum(yc, sel, n);
     /* dL/dw_i = g_i = 2 (z_i - mu_z)^T C (u_i - mu_u) (the mu terms cancel because sum_i w_i (.) = 0);
      * w_i = y'_i / S  =>  dL/dy'_i = (g_i - gbar) / S, gbar = sum_k w_k g_k. Two passes: g, then gbar. */
@@ -158,7 +157,8 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
     if (grad) memset(m->grads + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
 
     /* double-precision work space from the model (no allocation per batch) */
-    double *C = m->work, *T = C + d * d, *muz = T + d, *muu = muz + d, *dy = muu + d, *dl = dy + B; /* (d,d) (d)x3 (B)x2 */
+    double *C = m->work, *T = C + d * d, *muz = T + d, *muu = muz + d, *dy = muu + d,
+           *dl = dy + B;                /* (d,d) (d)x3 (B)x2 */
     uint8_t *sel = (uint8_t *)(dl + B); /* (B) */
 
     for (int j = 0; j < M; j++) {
@@ -166,8 +166,8 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
         const ima_modality_config *c = &m->cfg.mod[j];
         const float *u = ima_model_u(m, j), *y = md->y_imp, *yc = md->y_comp;
         const float *logit = md->imp_acts.out[2]; /* (B, 1) */
-        float *dlogit = m->row_scale;              /* (B, 1) */
-        float *tj = m->tmp;                        /* (B) this modality's targets */
+        float *dlogit = m->row_scale;             /* (B, 1) */
+        float *tj = m->tmp;                       /* (B) this modality's targets */
 
         size_t n = 0;
         double ysum = 0.0;

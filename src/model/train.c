@@ -71,9 +71,9 @@ typedef struct {
     ima_epoch_report *rep;
     ima_weights weights;
     double dead_min[IMA_MAX_MODALITIES];
-    const float *targets;      // local-ev: (N, M) targets of this stage 2, NULL otherwise
-    float *tbuf;               // (B, M) this batch's rows of them
-    const size_t *idx;         // the batch's row indices
+    const float *targets; // local-ev: (N, M) targets of this stage 2, NULL otherwise
+    float *tbuf;          // (B, M) this batch's rows of them
+    const size_t *idx;    // the batch's row indices
 } epoch_ctx;
 
 static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b, double w) {
@@ -142,8 +142,8 @@ static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config
                      const ima_train_callbacks *cb, size_t *order, ima_batch_buffer *bb, ima_epoch_report *rep,
                      const float *targets, float *tbuf) {
     int M = m->cfg.n_modalities;
-    epoch_ctx e = {m, ds, cfg, st, cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE, {0},
-                   targets, tbuf, NULL};
+    epoch_ctx e = {m,   ds,      cfg,  st,  cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE,
+                   {0}, targets, tbuf, NULL};
     for (int j = 0; j < M; j++) e.dead_min[j] = 1.0;
     double t0 = ima_wall_seconds();
     int rc = ima_epoch_run(order, ds->n, cfg->batch_size, 1, &st->rng, train_batch, &e);
@@ -191,9 +191,9 @@ int ima_score_stage2_loss(void *ctx, ima_model *m, const ima_dataset *valid, ima
 /* Stage-2 selection of one round: the best score so far and the importance nets that gave it. */
 typedef struct {
     const ima_train_callbacks *cb;
-    float *best;              // (n_params_imp) importance parameters of the best epoch
+    float *best; // (n_params_imp) importance parameters of the best epoch
     double score[2];
-    int best_epoch;           // 0: none scored yet in this round's stage 2
+    int best_epoch; // 0: none scored yet in this round's stage 2
     double corr_first[IMA_MAX_MODALITIES];
 } stage2_select;
 
@@ -245,8 +245,7 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
     int rc = IMA_OK;
     if (cb && cb->valid) {
         sel.best = ima_try_malloc(m->n_params_imp, sizeof(float));
-        if (!sel.best)
-            rc = ima_error_prefix("train");
+        if (!sel.best) rc = ima_error_prefix("train");
         else if (st->stage == 2 && st->epoch > 0 && !st->finished) { /* resumed inside stage 2 */
             ima_weights w = st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE;
             rc = (cb->score ? cb->score : ima_score_stage2_loss)(cb->score_ctx, m, cb->valid, w, sel.score);

@@ -11,8 +11,8 @@ void ima_dense_forward(float *out, const float *in, const float *W, const float 
         float *o = out + r * O;
         for (size_t c = 0; c < O; c++) o[c] = b[c];
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)O, (int)I, 1.0f, in, (int)I, W, (int)I, 1.0f,
-                out, (int)O);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)B, (int)O, (int)I, 1.0f, in, (int)I, W, (int)I, 1.0f, out,
+                (int)O);
 }
 
 void ima_dense_backward(float *din, float *dW, float *db, const float *dout, const float *in, const float *W, size_t B,

@@ -69,7 +69,7 @@ static inline float exp_nonpos(float x) {
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r2 + r + 1.0f;
-    float nk = n == n ? n : 0.0f; /* NaN: p is NaN already; keep the conversion defined */
+    float nk = n == n ? n : 0.0f;  /* NaN: p is NaN already; keep the conversion defined */
     int32_t k = (int32_t)nk + 127; /* n in [-126, 0]: a normal float 2^n */
     k = k < 1 ? 1 : k;
     union {

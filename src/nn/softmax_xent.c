@@ -5,8 +5,8 @@
 #include "ima/common.h"
 #include "ima/loss_xent.h"
 
-double ima_softmax_xent_forward(float *loss_rows, float *probs, const float *logits, const int64_t *targets,
-                                size_t B, size_t C) {
+double ima_softmax_xent_forward(float *loss_rows, float *probs, const float *logits, const int64_t *targets, size_t B,
+                                size_t C) {
     double total = 0.0;
     for (size_t r = 0; r < B; r++) {
         const float *a = logits + r * C; // (C)

@@ -69,7 +69,8 @@ static int workdir_open(workdir *w) {
     const char *base = getenv("TMPDIR");
     if (!base || !*base) base = "/tmp";
     snprintf(w->dir, sizeof w->dir, "%s/ima_plot_XXXXXX", base);
-    if (!mkdtemp(w->dir)) return ima_error("plot: cannot create a temporary folder under %s: %s", base, strerror(errno));
+    if (!mkdtemp(w->dir))
+        return ima_error("plot: cannot create a temporary folder under %s: %s", base, strerror(errno));
     snprintf(w->data, sizeof w->data, "%s/data.dat", w->dir);
     snprintf(w->script, sizeof w->script, "%s/plot.gp", w->dir);
     return IMA_OK;
@@ -94,11 +95,12 @@ static void put_quoted(FILE *f, const char *s) {
 /* terminal, output and the style's labels */
 static void put_header(FILE *f, const char *png, const ima_plot_style *st) {
     int w = st && st->width > 0 ? st->width : 900, h = st && st->height > 0 ? st->height : 700;
-    fprintf(f, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-               "  set terminal pngcairo size %d,%d noenhanced font 'sans,11'\n"
-               "} else {\n"
-               "  set terminal png size %d,%d noenhanced\n"
-               "}\n",
+    fprintf(f,
+            "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
+            "  set terminal pngcairo size %d,%d noenhanced font 'sans,11'\n"
+            "} else {\n"
+            "  set terminal png size %d,%d noenhanced\n"
+            "}\n",
             w, h, w, h);
     fputs("set output ", f);
     put_quoted(f, png);
@@ -137,7 +139,8 @@ static int draw(workdir *w, const char *png, const char *func) {
                          "PATH to draw %s",
                          func, strerror(e), png);
     }
-    if (rc != 0) return ima_error("%s: gnuplot failed (exit status %d) drawing %s; its messages are above", func, rc, png);
+    if (rc != 0)
+        return ima_error("%s: gnuplot failed (exit status %d) drawing %s; its messages are above", func, rc, png);
     FILE *f = fopen(png, "rb");
     unsigned char sig[8] = {0};
     size_t n = f ? fread(sig, 1, 8, f) : 0;
@@ -257,7 +260,8 @@ int ima_plot_lines(const char *png, const double *x, const double *ys, const cha
         for (size_t k = 0; k < S; k++)
             drawable += isfinite(ys[k * P + p]) && (!(style && style->log_y) || ys[k * P + p] > 0.0);
     }
-    if (!drawable) return ima_error("%s: no finite%s value to draw", __func__, style && style->log_y ? " positive" : "");
+    if (!drawable)
+        return ima_error("%s: no finite%s value to draw", __func__, style && style->log_y ? " positive" : "");
     workdir w;
     FILE *d, *s;
     if (workdir_open(&w)) return IMA_ERR;

@@ -80,12 +80,12 @@ static void say(const char *fmt, ...) {
 
 typedef struct {
     const char *name;
-    ima_dataset ds;        // modality 0 image (N, 784), 1 speech (N, 696)
+    ima_dataset ds; // modality 0 image (N, 784), 1 speech (N, 696)
     size_t n;
-    int64_t *label;        // (N)
-    uint8_t *noise[2];     // (N) image-is-noise, speech-is-noise
-    uint8_t *noise_any;    // (N) either
-    int64_t *recording;    // (N) recording id of the speech item, or NULL when the corpus has none
+    int64_t *label;     // (N)
+    uint8_t *noise[2];  // (N) image-is-noise, speech-is-noise
+    uint8_t *noise_any; // (N) either
+    int64_t *recording; // (N) recording id of the speech item, or NULL when the corpus has none
 } split_data;
 
 static void split_free(split_data *s) {
@@ -198,7 +198,8 @@ static void ima_codes(codes *c, ima_model *m, const split_data *s) {
     size_t d = m->cfg.latent_width, Bmax = m->max_batch;
     c->n = s->n;
     c->d = d;
-    for (int j = 0; j < 2; j++) c->u[j] = ima_malloc(s->n * d * sizeof(float)), c->y[j] = ima_malloc(s->n * sizeof(float));
+    for (int j = 0; j < 2; j++)
+        c->u[j] = ima_malloc(s->n * d * sizeof(float)), c->y[j] = ima_malloc(s->n * sizeof(float));
     for (size_t lo = 0; lo < s->n; lo += Bmax) {
         size_t B = s->n - lo < Bmax ? s->n - lo : Bmax;
         ima_batch b = {.B = B, .mask = NULL};
@@ -226,13 +227,13 @@ static float *fuse(const codes *c, const float *w0, const float *w1, float c0, f
 /* ==== measures of one representation ============================================================ */
 
 typedef struct {
-    char name[96];     // e.g. "IMA weighted z"
-    char family[16];   // "IMA", "MVAE", ...
-    char view[24];     // "multimodal", "image", "speech"
+    char name[96];   // e.g. "IMA weighted z"
+    char family[16]; // "IMA", "MVAE", ...
+    char view[24];   // "multimodal", "image", "speech"
     size_t latent;
-    double p10, p50;             // every test query
-    double p10_img_noise, p10_sp_noise; // queries restricted to pairs with a noisy image / noisy speech item
-    double p10_excl, p50_excl;   // neighbours sharing the query's recording excluded (NAN without ids)
+    double p10, p50;                         // every test query
+    double p10_img_noise, p10_sp_noise;      // queries restricted to pairs with a noisy image / noisy speech item
+    double p10_excl, p50_excl;               // neighbours sharing the query's recording excluded (NAN without ids)
     double acc, acc_img_noise, acc_sp_noise; // downstream MLP, percent
     double chosen_lr;
     double paper_p10, paper_p50, paper_acc; // NAN where the paper gives none
@@ -246,8 +247,8 @@ static double p_at(const float *z, const split_data *s, const uint8_t *qmask, co
     return prec;
 }
 
-static int measure(rep_result *r, const float *ztr, const float *zva, const float *zte, size_t d,
-                   const split_data *tr, const split_data *va, const split_data *te, const ima_repro_config *cfg) {
+static int measure(rep_result *r, const float *ztr, const float *zva, const float *zte, size_t d, const split_data *tr,
+                   const split_data *va, const split_data *te, const ima_repro_config *cfg) {
     r->p10 = p_at(zte, te, NULL, NULL, d, 10);
     r->p50 = p_at(zte, te, NULL, NULL, d, 50);
     r->p10_img_noise = p_at(zte, te, te->noise[0], NULL, d, 10);
@@ -281,16 +282,16 @@ typedef struct {
 } paper_row;
 
 static const paper_row PAPER[] = {
-    {"IMA", "weighted", 2, 0.8042, 0.7812, 83.88},     {"IMA", "unweighted", 2, 0.7649, 0.7354, 79.88},
-    {"IMA", "image", 2, 0.7448, 0.7180, 76.90},        {"IMA", "speech", 2, 0.6180, 0.5750, 62.26},
-    {"IMA", "weighted", 50, 0.9489, 0.9326, 96.94},    {"IMA", "unweighted", 50, 0.9414, 0.8988, 96.84},
-    {"IMA", "image", 50, 0.8500, 0.8240, 86.92},       {"IMA", "speech", 50, 0.7788, 0.7248, 82.88},
+    {"IMA", "weighted", 2, 0.8042, 0.7812, 83.88},        {"IMA", "unweighted", 2, 0.7649, 0.7354, 79.88},
+    {"IMA", "image", 2, 0.7448, 0.7180, 76.90},           {"IMA", "speech", 2, 0.6180, 0.5750, 62.26},
+    {"IMA", "weighted", 50, 0.9489, 0.9326, 96.94},       {"IMA", "unweighted", 50, 0.9414, 0.8988, 96.84},
+    {"IMA", "image", 50, 0.8500, 0.8240, 86.92},          {"IMA", "speech", 50, 0.7788, 0.7248, 82.88},
     {"JMVAE-KL", "multimodal", 2, 0.7392, 0.7013, 53.06}, {"JMVAE-KL", "image", 2, 0.6080, 0.5655, NAN},
-    {"JMVAE-KL", "speech", 2, 0.6676, 0.6298, NAN},    {"JMVAE-KL", "multimodal", 50, 0.9013, 0.7645, 97.9},
-    {"JMVAE-KL", "image", 50, 0.8618, 0.7923, NAN},    {"JMVAE-KL", "speech", 50, 0.8436, 0.7309, NAN},
-    {"MVAE", "multimodal", 2, 0.6116, 0.5655, 41.32},  {"MVAE", "image", 2, 0.4638, 0.4090, NAN},
-    {"MVAE", "speech", 2, 0.5285, 0.4656, NAN},        {"MVAE", "multimodal", 50, 0.9015, 0.7666, 98.18},
-    {"MVAE", "image", 50, 0.8260, 0.7139, NAN},        {"MVAE", "speech", 50, 0.8071, 0.6573, NAN},
+    {"JMVAE-KL", "speech", 2, 0.6676, 0.6298, NAN},       {"JMVAE-KL", "multimodal", 50, 0.9013, 0.7645, 97.9},
+    {"JMVAE-KL", "image", 50, 0.8618, 0.7923, NAN},       {"JMVAE-KL", "speech", 50, 0.8436, 0.7309, NAN},
+    {"MVAE", "multimodal", 2, 0.6116, 0.5655, 41.32},     {"MVAE", "image", 2, 0.4638, 0.4090, NAN},
+    {"MVAE", "speech", 2, 0.5285, 0.4656, NAN},           {"MVAE", "multimodal", 50, 0.9015, 0.7666, 98.18},
+    {"MVAE", "image", 50, 0.8260, 0.7139, NAN},           {"MVAE", "speech", 50, 0.8071, 0.6573, NAN},
 };
 
 static void attach_paper(rep_result *r) {
@@ -308,9 +309,9 @@ static void attach_paper(rep_result *r) {
 #define CURVE_COLS 15 /* stage, total, glob, rec x2, align x2, corr x2, local x2, mean_y x2, dead x2 */
 
 typedef struct {
-    double best_f1;            // validation mean F1 at 0.5 of the kept stage-2 epoch
+    double best_f1; // validation mean F1 at 0.5 of the kept stage-2 epoch
     int best_epoch;
-    double *curve;             // (epochs, CURVE_COLS)
+    double *curve; // (epochs, CURVE_COLS)
     int n_curve, cap_curve;
     double corr_first[2], local_first[2], corr_last[2], local_last[2];
     int collapsed[2];
@@ -383,7 +384,10 @@ static int watch_epoch(void *vc, const ima_model *m, const ima_train_state *st, 
 
 /* training hooks: the watch above, and stage-2 selection on the validation split by score_noise_f1 */
 static ima_train_callbacks watch_callbacks(train_watch *w, const split_data *valid) {
-    ima_train_callbacks cb = {.ctx = w, .on_epoch = watch_epoch, .valid = &valid->ds, .score = score_noise_f1,
+    ima_train_callbacks cb = {.ctx = w,
+                              .on_epoch = watch_epoch,
+                              .valid = &valid->ds,
+                              .score = score_noise_f1,
                               .score_ctx = (void *)valid};
     return cb;
 }
@@ -420,13 +424,13 @@ typedef struct {
     ima_model *m;
     train_watch w;
     double seconds;
-    codes c[3];              // train, valid, test
-    ima_detection det[2];    // test importances against the noise flags
-    int has_alt;             // the other objective's stage 2 on the same stage-1 model (compare_objectives)
+    codes c[3];           // train, valid, test
+    ima_detection det[2]; // test importances against the noise flags
+    int has_alt;          // the other objective's stage 2 on the same stage-1 model (compare_objectives)
     train_watch w_alt;
     codes c_alt[3];
     ima_detection det_alt[2];
-    double const_weight;     // image weight of the constant-weights control (chosen on validation P@10)
+    double const_weight; // image weight of the constant-weights control (chosen on validation P@10)
 } ima_part;
 
 static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const ima_repro_config *cfg) {
@@ -454,7 +458,8 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const ima_re
         if (ima_detection_eval(&p->det[j], p->c[2].y[j], sp[2].noise[j], NULL, sp[2].n, 0.5)) return IMA_ERR;
     if (cfg->compare_objectives && cfg->epochs2 > 0) { /* the other objective, stage 2 only, same stage 1 */
         ima_importance_objective main_obj = p->m->cfg.importance_objective;
-        ima_importance_objective alt = main_obj == IMA_IMPORTANCE_PAPER ? IMA_IMPORTANCE_LOCAL_EV : IMA_IMPORTANCE_PAPER;
+        ima_importance_objective alt =
+            main_obj == IMA_IMPORTANCE_PAPER ? IMA_IMPORTANCE_LOCAL_EV : IMA_IMPORTANCE_PAPER;
         float *keep = ima_malloc(p->m->n_params_imp * sizeof(float));
         ima_model_importance_snapshot(p->m, keep);
         p->m->cfg.importance_objective = alt;
@@ -495,8 +500,12 @@ static int ima_part_measure(ima_part *p, split_data *sp, const ima_repro_config 
         if (v > best) best = v, p->const_weight = a;
     }
     enum { W_IMP, W_ONE, W_ORACLE, W_CONST, W_IMAGE, W_SPEECH, N_KINDS };
-    const char *names[N_KINDS] = {"IMA weighted z", "IMA unweighted z (y = 1)", "IMA oracle weights (y = 0 on noise)",
-                                  "IMA constant weights", "IMA unimodal image u", "IMA unimodal speech u"};
+    const char *names[N_KINDS] = {"IMA weighted z",
+                                  "IMA unweighted z (y = 1)",
+                                  "IMA oracle weights (y = 0 on noise)",
+                                  "IMA constant weights",
+                                  "IMA unimodal image u",
+                                  "IMA unimodal speech u"};
     const char *views[N_KINDS] = {"weighted", "unweighted", "oracle", "constant", "image", "speech"};
     for (int k = 0; k < N_KINDS; k++) {
         float *z[3];
@@ -538,7 +547,8 @@ static int ima_part_measure(ima_part *p, split_data *sp, const ima_repro_config 
         for (int s = 0; s < 3; s++) z[s] = fuse(&p->c_alt[s], p->c_alt[s].y[0], p->c_alt[s].y[1], 0, 0);
         rep_result *r = &out[(*n_out)++];
         memset(r, 0, sizeof *r);
-        snprintf(r->name, sizeof r->name, "%s", paper_alt ? "IMA weighted z, paper's objective" : "IMA weighted z, local-ev objective");
+        snprintf(r->name, sizeof r->name, "%s",
+                 paper_alt ? "IMA weighted z, paper's objective" : "IMA weighted z, local-ev objective");
         snprintf(r->family, sizeof r->family, "IMA");
         snprintf(r->view, sizeof r->view, "%s", paper_alt ? "weighted-paper" : "weighted-local-ev");
         r->latent = d;
@@ -571,7 +581,8 @@ static int rho_sweep(rho_point *pts, int n, ima_part *p, split_data *sp, const i
         double rho = n == 1 ? 0.5 : 0.05 + 0.9 * k / (n - 1);
         pts[k].rho = rho;
         for (int j = 0; j < 2 && rc == IMA_OK; j++) rc = ima_model_set_rho(p->m, j, (float)rho);
-        say("rho sweep %d/%d: rho = %.3f (stage 2 retrained on the latent-%zu stage-1 model)", k + 1, n, rho, p->latent);
+        say("rho sweep %d/%d: rho = %.3f (stage 2 retrained on the latent-%zu stage-1 model)", k + 1, n, rho,
+            p->latent);
         ima_importance_objective main_obj = p->m->cfg.importance_objective;
         for (int alt = 0; alt <= (cfg->compare_objectives ? 1 : 0) && rc == IMA_OK; alt++) {
             if (alt)
@@ -599,8 +610,7 @@ static int rho_sweep(rho_point *pts, int n, ima_part *p, split_data *sp, const i
 
 static int baseline_epoch_say(void *ctx, const ima_baseline *bl, const ima_baseline_train_state *st,
                               const ima_baseline_epoch_report *r) {
-    if (r->epoch == 1 || r->epoch == r->epochs)
-        say("  epoch %d/%d: loss %.3f", r->epoch, r->epochs, r->terms.total);
+    if (r->epoch == 1 || r->epoch == r->epochs) say("  epoch %d/%d: loss %.3f", r->epoch, r->epochs, r->terms.total);
     return 0;
 }
 
@@ -621,8 +631,7 @@ static int baseline_run(ima_baseline_kind kind, size_t latent, split_data *sp, c
     ima_baseline_train_callbacks cb = {.ctx = NULL, .on_epoch = baseline_epoch_say};
     double t0 = ima_wall_seconds();
     int rc = ima_baseline_train(bl, &sp[0].ds, &tc, &st, &cb);
-    if (rc != IMA_OK)
-        ima_error_prefix("%s latent %zu", fam, latent);
+    if (rc != IMA_OK) ima_error_prefix("%s latent %zu", fam, latent);
     *seconds = ima_wall_seconds() - t0;
     /* representations: multimodal, image only, speech only */
     const char *views[3] = {"multimodal", "image", "speech"};
@@ -708,7 +717,8 @@ static int make_figures(const char *out, ima_part *parts, split_data *te, rho_po
     size_t nm, *rows = map_rows(te->n, cfg->tsne_points, cfg->seed + 5, &nm);
     int64_t *lab = ima_malloc(nm * sizeof(int64_t));
     uint8_t *noise[2] = {ima_malloc(nm), ima_malloc(nm)};
-    for (size_t i = 0; i < nm; i++) lab[i] = te->label[rows[i]], noise[0][i] = te->noise[0][rows[i]], noise[1][i] = te->noise[1][rows[i]];
+    for (size_t i = 0; i < nm; i++)
+        lab[i] = te->label[rows[i]], noise[0][i] = te->noise[0][rows[i]], noise[1][i] = te->noise[1][rows[i]];
     float *Y = ima_malloc(nm * 2 * sizeof(float)), *val = ima_malloc(nm * sizeof(float));
     int rc = IMA_OK;
     for (int L = 0; L < N_LATENTS && rc == IMA_OK; L++) {
@@ -769,7 +779,8 @@ static int make_figures(const char *out, ima_part *parts, split_data *te, rho_po
             }
             figure *f = &figs[(*n_figs)++];
             snprintf(f->file, sizeof f->file, "fig_curves_stage%d_%zud.png", stage, d);
-            snprintf(f->caption, sizeof f->caption, "stage-%d loss terms per epoch (training split), latent %zu", stage, d);
+            snprintf(f->caption, sizeof f->caption, "stage-%d loss terms per epoch (training split), latent %zu", stage,
+                     d);
             char *png = path_in(out, f->file);
             ima_plot_style st = {.title = f->caption, .xlabel = "epoch", .ylabel = "loss (log scale)", .log_y = 1};
             rc = ima_plot_lines(png, x, ys, stage == 1 ? n1 : n2, 5, (size_t)P, &st);
@@ -780,8 +791,8 @@ static int make_figures(const char *out, ima_part *parts, split_data *te, rho_po
     }
     if (rc == IMA_OK && n_rho > 1) {
         double *x = ima_malloc((size_t)n_rho * sizeof(double)), *ys = ima_malloc(6 * (size_t)n_rho * sizeof(double));
-        const char *names[6] = {"precision image", "recall image", "F1 image", "precision speech", "recall speech",
-                                "F1 speech"};
+        const char *names[6] = {"precision image",  "recall image",  "F1 image",
+                                "precision speech", "recall speech", "F1 speech"};
         for (int k = 0; k < n_rho; k++) {
             x[k] = rho[k].rho;
             for (int j = 0; j < 2; j++) {
@@ -807,7 +818,8 @@ static int make_figures(const char *out, ima_part *parts, split_data *te, rho_po
         }
         figure *f = &figs[(*n_figs)++];
         snprintf(f->file, sizeof f->file, "fig_rho_sweep.png");
-        snprintf(f->caption, sizeof f->caption, "noise detection on the test split (y < 0.5) against the prior rho (paper Figure 6)");
+        snprintf(f->caption, sizeof f->caption,
+                 "noise detection on the test split (y < 0.5) against the prior rho (paper Figure 6)");
         char *png = path_in(out, f->file);
         ima_plot_style st = {.title = f->caption, .xlabel = "rho", .ylabel = "score"};
         rc = ima_plot_lines(png, x, ys, ns == 4 ? anames : names, (size_t)ns, (size_t)n_rho, &st);
@@ -822,17 +834,13 @@ static int make_figures(const char *out, ima_part *parts, split_data *te, rho_po
 /* ==== report ========================================================================================== */
 
 static void fmt(char *buf, size_t n, double v, int digits) {
-    if (isnan(v))
-        snprintf(buf, n, "–");
-    else
-        snprintf(buf, n, "%.*f", digits, v);
+    if (isnan(v)) snprintf(buf, n, "–");
+    else snprintf(buf, n, "%.*f", digits, v);
 }
 
 static void add_num(cJSON *o, const char *key, double v) {
-    if (isfinite(v))
-        cJSON_AddNumberToObject(o, key, v);
-    else
-        cJSON_AddNullToObject(o, key);
+    if (isfinite(v)) cJSON_AddNumberToObject(o, key, v);
+    else cJSON_AddNullToObject(o, key);
 }
 
 static cJSON *detection_json(const ima_detection *d) {
@@ -849,9 +857,8 @@ static cJSON *detection_json(const ima_detection *d) {
     return o;
 }
 
-static int write_report(const char *out, const ima_repro_config *cfg, split_data *sp, ima_part *parts,
-                        rep_result *reps, int n_reps, rho_point *rho, int n_rho, figure *figs, int n_figs,
-                        double total_seconds) {
+static int write_report(const char *out, const ima_repro_config *cfg, split_data *sp, ima_part *parts, rep_result *reps,
+                        int n_reps, rho_point *rho, int n_rho, figure *figs, int n_figs, double total_seconds) {
     char *md = path_in(out, "report.md"), *js = path_in(out, "results.json");
     FILE *f = fopen(md, "w");
     if (!f) {
@@ -874,14 +881,20 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     fprintf(f, "| training | Adam lr %g, batch %zu, %d stage-1 + %d stage-2 epochs, one round, seed %llu |\n", cfg->lr,
             cfg->batch, cfg->epochs1, cfg->epochs2, (unsigned long long)cfg->seed);
     fprintf(f, "| importance objective | main rows: %s%s |\n",
-            cfg->importance_objective == IMA_IMPORTANCE_PAPER ? "the paper's" : "local-ev (beyond the paper, docs/importance.md)",
-            cfg->compare_objectives ? "; the other objective's stage 2 is retrained on the same stage-1 model and reported in its own rows" : "");
-    fprintf(f, "| stage 2 | rho image %.2f, speech %.2f; lambda_corr %g, lambda_local %g; the stage-2 epoch with the best "
-               "validation F1 at y < 0.5 is kept (validation noise flags are used for this model selection only) |\n",
+            cfg->importance_objective == IMA_IMPORTANCE_PAPER ? "the paper's"
+                                                              : "local-ev (beyond the paper, docs/importance.md)",
+            cfg->compare_objectives
+                ? "; the other objective's stage 2 is retrained on the same stage-1 model and reported in its own rows"
+                : "");
+    fprintf(f,
+            "| stage 2 | rho image %.2f, speech %.2f; lambda_corr %g, lambda_local %g; the stage-2 epoch with the best "
+            "validation F1 at y < 0.5 is kept (validation noise flags are used for this model selection only) |\n",
             cfg->rho_image, cfg->rho_speech, cfg->lambda_corr, cfg->lambda_local);
-    fprintf(f, "| downstream MLP | 2 hidden ReLU layers of 50, SGD, %d epochs per learning rate, rate chosen on validation "
-               "from {0.0625 ... 8} |\n",
-            cfg->classifier_epochs);
+    fprintf(
+        f,
+        "| downstream MLP | 2 hidden ReLU layers of 50, SGD, %d epochs per learning rate, rate chosen on validation "
+        "from {0.0625 ... 8} |\n",
+        cfg->classifier_epochs);
     fprintf(f, "| baselines | %s, %d epochs each, same batch, learning rate and splits |\n",
             cfg->with_baselines ? "MVAE, JMVAE-KL, multimodal denoising AE" : "not run", cfg->baseline_epochs);
     fprintf(f, "| retrieval | exact Euclidean neighbours on the test split, self excluded%s |\n\n",
@@ -890,8 +903,9 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
 
     for (int L = 0; L < N_LATENTS; L++) {
         ima_part *p = &parts[L];
-        fprintf(f, "IMA latent %zu: trained in %.0f s; stage 2: L_corr image %.3g -> %.3g, speech %.3g -> %.3g; L_local "
-                   "image %.3g -> %.3g, speech %.3g -> %.3g (first -> last epoch); kept epoch %d.%s%s\n\n",
+        fprintf(f,
+                "IMA latent %zu: trained in %.0f s; stage 2: L_corr image %.3g -> %.3g, speech %.3g -> %.3g; L_local "
+                "image %.3g -> %.3g, speech %.3g -> %.3g (first -> last epoch); kept epoch %d.%s%s\n\n",
                 p->latent, p->seconds, p->w.corr_first[0], p->w.corr_last[0], p->w.corr_first[1], p->w.corr_last[1],
                 p->w.local_first[0], p->w.local_last[0], p->w.local_first[1], p->w.local_last[1], p->w.best_epoch,
                 p->w.collapsed[0] ? " **Image importances collapsed (mean y > 0.99 or L_corr fell 1000x).**" : "",
@@ -899,22 +913,27 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     }
 
     fprintf(f, "## Table 1 analogue: retrieval precision on the test split\n\n");
-    fprintf(f, "| representation | d | P@10 | P@50 | P@10 image-noise queries | P@10 speech-noise queries | P@10 excl. rec. "
-               "| P@50 excl. rec. | paper P@10 | paper P@50 |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    fprintf(
+        f,
+        "| representation | d | P@10 | P@50 | P@10 image-noise queries | P@10 speech-noise queries | P@10 excl. rec. "
+        "| P@50 excl. rec. | paper P@10 | paper P@50 |\n|---|---|---|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < n_reps; k++) {
         rep_result *r = &reps[k];
         fmt(a, 32, r->p10, 4), fmt(b, 32, r->p50, 4), fmt(c, 32, r->p10_img_noise, 4), fmt(d, 32, r->p10_sp_noise, 4);
         fmt(e, 32, r->p10_excl, 4), fmt(g, 32, r->p50_excl, 4);
         char pa[32], pb[32];
         fmt(pa, 32, r->paper_p10, 4), fmt(pb, 32, r->paper_p50, 4);
-        fprintf(f, "| %s | %zu | %s | %s | %s | %s | %s | %s | %s | %s |\n", r->name, r->latent, a, b, c, d, e, g, pa, pb);
+        fprintf(f, "| %s | %zu | %s | %s | %s | %s | %s | %s | %s | %s |\n", r->name, r->latent, a, b, c, d, e, g, pa,
+                pb);
     }
     fprintf(f, "\n## Table 5 analogue: downstream digit classification accuracy (%%) on the test split\n\n");
-    fprintf(f, "| representation | d | overall | image-noise pairs | speech-noise pairs | learning rate | paper overall "
-               "|\n|---|---|---|---|---|---|---|\n");
+    fprintf(f,
+            "| representation | d | overall | image-noise pairs | speech-noise pairs | learning rate | paper overall "
+            "|\n|---|---|---|---|---|---|---|\n");
     for (int k = 0; k < n_reps; k++) {
         rep_result *r = &reps[k];
-        fmt(a, 32, r->acc, 2), fmt(b, 32, r->acc_img_noise, 2), fmt(c, 32, r->acc_sp_noise, 2), fmt(h, 32, r->paper_acc, 2);
+        fmt(a, 32, r->acc, 2), fmt(b, 32, r->acc_img_noise, 2), fmt(c, 32, r->acc_sp_noise, 2),
+            fmt(h, 32, r->paper_acc, 2);
         fprintf(f, "| %s | %zu | %s | %s | %s | %g | %s |\n", r->name, r->latent, a, b, c, r->chosen_lr, h);
     }
     fprintf(f, "\n## Importance detection on the test split (positive class: noise, called when y < 0.5)\n\n");
@@ -933,15 +952,18 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
             }
     fprintf(f, "\nThe paper reports that the importance networks misplace about 2%% of samples.\n");
     if (n_rho > 0) {
-        fprintf(f, "\n## Figure 6 analogue: the rho sweep (stage 2 retrained per rho on the latent-%zu stage-1 model)\n\n",
+        fprintf(f,
+                "\n## Figure 6 analogue: the rho sweep (stage 2 retrained per rho on the latent-%zu stage-1 model)\n\n",
                 parts[N_LATENTS - 1].latent);
         fprintf(f, "| rho | image P | image R | image F1 | image AUC | speech P | speech R | speech F1 | speech AUC "
                    "|\n|---|---|---|---|---|---|---|---|---|\n");
         for (int alt = 0; alt <= (n_rho > 0 && rho[0].has_alt); alt++) {
             int paper = (cfg->importance_objective == IMA_IMPORTANCE_PAPER) != alt;
-            fprintf(f, "| **%s** | | | | | | | | |\n", paper ? "paper's objective" : "local-ev objective (beyond the paper)");
+            fprintf(f, "| **%s** | | | | | | | | |\n",
+                    paper ? "paper's objective" : "local-ev objective (beyond the paper)");
             for (int k = 0; k < n_rho; k++) {
-                ima_detection *i0 = alt ? &rho[k].det_alt[0] : &rho[k].det[0], *i1 = alt ? &rho[k].det_alt[1] : &rho[k].det[1];
+                ima_detection *i0 = alt ? &rho[k].det_alt[0] : &rho[k].det[0],
+                              *i1 = alt ? &rho[k].det_alt[1] : &rho[k].det[1];
                 fprintf(f, "| %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f |\n", rho[k].rho,
                         i0->at_threshold.precision, i0->at_threshold.recall, i0->at_threshold.f1,
                         i0->ranked ? i0->auc : NAN, i1->at_threshold.precision, i1->at_threshold.recall,
@@ -952,7 +974,8 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     }
     if (n_figs) {
         fprintf(f, "\n## Figures\n\n");
-        for (int k = 0; k < n_figs; k++) fprintf(f, "![%s](%s)\n\n*%s*\n\n", figs[k].caption, figs[k].file, figs[k].caption);
+        for (int k = 0; k < n_figs; k++)
+            fprintf(f, "![%s](%s)\n\n*%s*\n\n", figs[k].caption, figs[k].file, figs[k].caption);
     }
     int werr = ferror(f);
     if (fclose(f) || werr) {
@@ -1021,7 +1044,8 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
             cJSON *q = cJSON_CreateObject();
             add_num(q, "latent", (double)parts[L].latent);
             add_num(q, "kept_stage2_epoch", parts[L].w_alt.best_epoch);
-            cJSON_AddStringToObject(q, "objective", cfg->importance_objective == IMA_IMPORTANCE_PAPER ? "local-ev" : "paper");
+            cJSON_AddStringToObject(q, "objective",
+                                    cfg->importance_objective == IMA_IMPORTANCE_PAPER ? "local-ev" : "paper");
             cJSON_AddItemToObject(q, "image", detection_json(&parts[L].det_alt[0]));
             cJSON_AddItemToObject(q, "speech", detection_json(&parts[L].det_alt[1]));
             cJSON_AddItemToArray(imp, q);
@@ -1062,7 +1086,8 @@ int ima_repro_digits(const ima_repro_config *cfg) {
     const char *names[3] = {"train", "valid", "test"};
     int rc = IMA_OK;
     for (int s = 0; s < 3 && rc == IMA_OK; s++)
-        rc = split_load(&sp[s], cfg->data_dir, names[s], s == 0 ? cfg->train_limit : cfg->eval_limit, cfg->seed + (uint64_t)s);
+        rc = split_load(&sp[s], cfg->data_dir, names[s], s == 0 ? cfg->train_limit : cfg->eval_limit,
+                        cfg->seed + (uint64_t)s);
     if (rc) {
         for (int s = 0; s < 3; s++) split_free(&sp[s]);
         return IMA_ERR;
@@ -1087,8 +1112,10 @@ int ima_repro_digits(const ima_repro_config *cfg) {
         }
     if (rc == IMA_OK) rc = make_figures(cfg->out_dir, parts, &sp[2], rho, n_rho, cfg, figs, &n_figs);
     if (rc == IMA_OK)
-        rc = write_report(cfg->out_dir, cfg, sp, parts, reps, n_reps, rho, n_rho, figs, n_figs, ima_wall_seconds() - t0);
-    if (rc == IMA_OK) say("wrote %s/report.md and %s/results.json in %.0f s", cfg->out_dir, cfg->out_dir, ima_wall_seconds() - t0);
+        rc =
+            write_report(cfg->out_dir, cfg, sp, parts, reps, n_reps, rho, n_rho, figs, n_figs, ima_wall_seconds() - t0);
+    if (rc == IMA_OK)
+        say("wrote %s/report.md and %s/results.json in %.0f s", cfg->out_dir, cfg->out_dir, ima_wall_seconds() - t0);
     for (int L = 0; L < N_LATENTS; L++) ima_part_free(&parts[L]);
     for (int s = 0; s < 3; s++) split_free(&sp[s]);
     free(reps);

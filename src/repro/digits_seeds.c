@@ -120,13 +120,26 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
     fprintf(f, "# IMA on the digits corpus over %d seeds: mean ± sd\n\nProduced by `%s`. Seeds:", n,
             cfg->command_line ? cfg->command_line : "ima repro digits --seeds");
     for (int k = 0; k < n; k++) fprintf(f, " %llu", (unsigned long long)seeds[k]);
-    fprintf(f, "; each seed's full report (settings, figures, the rho sweep for the first seed) is in seed-S/report.md. "
-               "Standard deviations are sample sds over the seeds.\n\n");
-    static const char *RK[] = {"p10", "p50", "p10_image_noise_queries", "p10_speech_noise_queries",
-                               "p10_excluding_same_recording", "p50_excluding_same_recording", "accuracy",
-                               "accuracy_image_noise", "accuracy_speech_noise"};
-    static const char *RH[] = {"P@10", "P@50", "P@10 image-noise queries", "P@10 speech-noise queries",
-                               "P@10 excl. rec.", "P@50 excl. rec.", "accuracy %", "accuracy image-noise %",
+    fprintf(f,
+            "; each seed's full report (settings, figures, the rho sweep for the first seed) is in seed-S/report.md. "
+            "Standard deviations are sample sds over the seeds.\n\n");
+    static const char *RK[] = {"p10",
+                               "p50",
+                               "p10_image_noise_queries",
+                               "p10_speech_noise_queries",
+                               "p10_excluding_same_recording",
+                               "p50_excluding_same_recording",
+                               "accuracy",
+                               "accuracy_image_noise",
+                               "accuracy_speech_noise"};
+    static const char *RH[] = {"P@10",
+                               "P@50",
+                               "P@10 image-noise queries",
+                               "P@10 speech-noise queries",
+                               "P@10 excl. rec.",
+                               "P@50 excl. rec.",
+                               "accuracy %",
+                               "accuracy image-noise %",
                                "accuracy speech-noise %"};
     const int NR = (int)(sizeof RK / sizeof *RK);
     cJSON *sum_reps = cJSON_AddArrayToObject(root, "representations");
@@ -137,7 +150,8 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
     fprintf(f, "\n");
     const cJSON *e;
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(res[0], "representations")) {
-        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name"), *fam = cJSON_GetObjectItemCaseSensitive(e, "family"),
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name"),
+                    *fam = cJSON_GetObjectItemCaseSensitive(e, "family"),
                     *view = cJSON_GetObjectItemCaseSensitive(e, "view");
         if (!cJSON_IsString(nm) || !cJSON_IsString(fam) || !cJSON_IsString(view)) continue;
         double latent = num(e, "latent");
@@ -161,8 +175,10 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
     static const char *DK[] = {"precision", "recall", "f1", "auc", "best_f1", "mean_y"};
     const int ND = (int)(sizeof DK / sizeof *DK);
     cJSON *sum_imp = cJSON_AddArrayToObject(root, "importance");
-    fprintf(f, "\n## Importance detection on the test split (noise called when y < 0.5)\n\n| model | modality | precision | "
-               "recall | F1 | ranking AUC | best-threshold F1 | mean y |\n|---|---|---|---|---|---|---|---|\n");
+    fprintf(
+        f,
+        "\n## Importance detection on the test split (noise called when y < 0.5)\n\n| model | modality | precision | "
+        "recall | F1 | ranking AUC | best-threshold F1 | mean y |\n|---|---|---|---|---|---|---|---|\n");
     cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(res[0], "importance")) {
         const cJSON *ob = cJSON_GetObjectItemCaseSensitive(e, "objective");
         if (!cJSON_IsString(ob)) continue;
@@ -179,8 +195,8 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
                     paper ? "paper's objective" : "local-ev objective (beyond the paper)", mod);
             for (int q = 0; q < ND; q++) {
                 for (int k = 0; k < n; k++) {
-                    const cJSON *r =
-                        find(cJSON_GetObjectItemCaseSensitive(res[k], "importance"), "objective", obj, NULL, NULL, latent);
+                    const cJSON *r = find(cJSON_GetObjectItemCaseSensitive(res[k], "importance"), "objective", obj,
+                                          NULL, NULL, latent);
                     const cJSON *d = r ? cJSON_GetObjectItemCaseSensitive(r, mod) : NULL;
                     v[k] = d ? num(d, DK[q]) : NAN;
                 }
@@ -203,7 +219,8 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
     if (rc == IMA_OK && (!jf || fputs(text, jf) < 0)) rc = ima_error("%s: write failed", path);
     if (jf && fclose(jf) && rc == IMA_OK) rc = ima_error("%s: write failed", path);
     free(text);
-    if (rc == IMA_OK) fprintf(stderr, "repro: wrote %s/report.md and %s/results.json (%d seeds)\n", cfg->out_dir, cfg->out_dir, n);
+    if (rc == IMA_OK)
+        fprintf(stderr, "repro: wrote %s/report.md and %s/results.json (%d seeds)\n", cfg->out_dir, cfg->out_dir, n);
 done:
     for (int k = 0; k < n; k++) cJSON_Delete(res[k]);
     free(res);

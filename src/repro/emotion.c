@@ -102,7 +102,7 @@ static ima_batch gather(gatherer *g, const int64_t *w, const int64_t *a, size_t 
 
 typedef struct {
     double corr0[2], local0[2], corr1[2], local1[2], ybar1[2]; // stage-2 terms at the first / last epoch
-    double rec[2], align[2], glob;                              // stage-1 terms of the last epoch
+    double rec[2], align[2], glob;                             // stage-1 terms of the last epoch
     double seconds1, seconds2;
 } ima_log;
 
@@ -171,8 +171,10 @@ static int train_stage(ima_model *m, gatherer *g, const int64_t *pairs, size_t P
                 log->seconds1 += dt;
             }
             if (verbose)
-                fprintf(stderr, "  IMA stage 1 epoch %d/%d: rec words %.3f acoustics %.3f, align %.3f %.3f, glob %.3f (%.0f s)\n",
-                        e + 1, epochs, acc[0], acc[1], acc[2], acc[3], acc[4], dt);
+                fprintf(
+                    stderr,
+                    "  IMA stage 1 epoch %d/%d: rec words %.3f acoustics %.3f, align %.3f %.3f, glob %.3f (%.0f s)\n",
+                    e + 1, epochs, acc[0], acc[1], acc[2], acc[3], acc[4], dt);
         } else {
             if (log) {
                 log->corr1[0] = acc[0];
@@ -184,8 +186,10 @@ static int train_stage(ima_model *m, gatherer *g, const int64_t *pairs, size_t P
                 log->seconds2 += dt;
             }
             if (verbose)
-                fprintf(stderr, "  IMA stage 2 epoch %d/%d: L_corr %.3g / %.3g, L_local %.3g / %.3g, mean y %.3f / %.3f (%.0f s)\n",
-                        e + 1, epochs, acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], dt);
+                fprintf(
+                    stderr,
+                    "  IMA stage 2 epoch %d/%d: L_corr %.3g / %.3g, L_local %.3g / %.3g, mean y %.3f / %.3f (%.0f s)\n",
+                    e + 1, epochs, acc[0], acc[1], acc[2], acc[3], acc[4], acc[5], dt);
         }
     }
     free(idx);
@@ -241,8 +245,8 @@ static int train_baseline(ima_baseline *bl, gatherer *g, const int64_t *pairs, s
             acc += t.total;
         }
         if (verbose && !st)
-            fprintf(stderr, "  %s epoch %d/%d: loss %.3f (%.0f s)\n", name, e + 1, epochs, acc / (nb ? (double)nb : 1.0),
-                    ima_wall_seconds() - t0);
+            fprintf(stderr, "  %s epoch %d/%d: loss %.3f (%.0f s)\n", name, e + 1, epochs,
+                    acc / (nb ? (double)nb : 1.0), ima_wall_seconds() - t0);
     }
     free(idx);
     free(bw);
@@ -310,8 +314,8 @@ static float *gather_rows(const float *x, const size_t *idx, size_t n, size_t D)
     return o;
 }
 
-static const char *const rep_names[N_REPS] = {"verbal_unweighted",   "verbal_weighted",    "acoustic_unweighted",
-                                              "acoustic_weighted",   "multimodal_unweighted", "multimodal_weighted"};
+static const char *const rep_names[N_REPS] = {"verbal_unweighted", "verbal_weighted",       "acoustic_unweighted",
+                                              "acoustic_weighted", "multimodal_unweighted", "multimodal_weighted"};
 
 /* the six utterance representations of one split (U, d) each; y0/y1 NULL for a baseline (weighted
  * entries are then left NULL) */
@@ -338,10 +342,10 @@ static int utterance_reps(float *reps[N_REPS], const split_view *v, const float 
 }
 
 typedef struct {
-    double p10[N_REPS];          // retrieval on the evaluation split
-    double acc_valid[N_REPS];    // MLP accuracy, validation (the paper's Table 6 protocol)
-    double acc_test[N_REPS];     // MLP accuracy, test
-    double lr[N_REPS];           // chosen learning rate
+    double p10[N_REPS];       // retrieval on the evaluation split
+    double acc_valid[N_REPS]; // MLP accuracy, validation (the paper's Table 6 protocol)
+    double acc_test[N_REPS];  // MLP accuracy, test
+    double lr[N_REPS];        // chosen learning rate
     int have[N_REPS];
 } rep_scores;
 
@@ -487,9 +491,12 @@ static int figure3(const char *dir, const ima_emo_corpus *c, const split_view *v
     snprintf(path, sizeof path, "%s/emotion_fig3_word_importance.html", dir);
     FILE *f = fopen(path, "w");
     if (!f) return ima_error("%s: cannot create (%s)", path, strerror(errno));
-    fprintf(f, "<!doctype html><meta charset=\"utf-8\"><title>Word importances (Figure 3 analogue)</title>\n"
-               "<body style=\"font-family:sans-serif\"><h3>Word importances y0 learnt by IMA (white = %.3f, darkest = %.3f;"
-               " underlined = in an Empath emotion category)</h3>\n", ylo, yhi);
+    fprintf(
+        f,
+        "<!doctype html><meta charset=\"utf-8\"><title>Word importances (Figure 3 analogue)</title>\n"
+        "<body style=\"font-family:sans-serif\"><h3>Word importances y0 learnt by IMA (white = %.3f, darkest = %.3f;"
+        " underlined = in an Empath emotion category)</h3>\n",
+        ylo, yhi);
     for (size_t e = 0; e < n_ex; e++) {
         size_t u = examples[e], cu = v->utt[u];
         fprintf(f, "<p><b>%s</b> (%s): ", ima_emo_class_names[c->label[cu]], c->utt_id[cu]);
@@ -524,8 +531,8 @@ static int figure3(const char *dir, const ima_emo_corpus *c, const split_view *v
         for (size_t t = c->tok_start[cu]; t < c->tok_start[cu + 1] && x < 97.0; t++) {
             double w = 0.9 * (double)strlen(c->word[t]) + 1.2, y = (y0[t] - ylo) / yspan;
             int shade = (int)lround(255.0 * (1.0 - y));
-            fprintf(g, "set object %d rect from %.2f,%.2f to %.2f,%.2f fc rgb '#%02x%02xff' fs solid 1.0 noborder\n", obj++,
-                    x, yrow - 0.3, x + w, yrow + 0.3, shade, shade);
+            fprintf(g, "set object %d rect from %.2f,%.2f to %.2f,%.2f fc rgb '#%02x%02xff' fs solid 1.0 noborder\n",
+                    obj++, x, yrow - 0.3, x + w, yrow + 0.3, shade, shade);
             char wq[80];
             size_t k = 0;
             for (const char *p = c->word[t]; *p && k < 70; p++)
@@ -543,8 +550,8 @@ static int figure3(const char *dir, const ima_emo_corpus *c, const split_view *v
 }
 
 /* Figure 5 analogue: t-SNE of n tokens' codes coloured by emotion and by importance */
-static int figure5(const char *dir, const char *what, const float *codes, const int64_t *labels, const float *y, size_t n,
-                   uint64_t seed, double *kl) {
+static int figure5(const char *dir, const char *what, const float *codes, const int64_t *labels, const float *y,
+                   size_t n, uint64_t seed, double *kl) {
     ima_tsne_config tc = ima_tsne_defaults();
     tc.perplexity = 10.0;
     tc.seed = seed;
@@ -699,8 +706,9 @@ int emo_repro_run(const emo_repro_config *cfg) {
         free(pairs);
         goto out_early;
     }
-    fprintf(stderr, "repro emotion: corpus in %.0f s: %zu / %zu / %zu utterances, %zu tokens, vocabulary %zu (%zu in "
-                    "the emotion lexicon), %zu training pairs\n",
+    fprintf(stderr,
+            "repro emotion: corpus in %.0f s: %zu / %zu / %zu utterances, %zu tokens, vocabulary %zu (%zu in "
+            "the emotion lexicon), %zu training pairs\n",
             t_corpus, sv[0].U, sv[1].U, sv[2].U, c.n_tokens, c.vocab_size, n_imp_vocab, P);
 
     /* 4. IMA */
@@ -764,8 +772,9 @@ int emo_repro_run(const emo_repro_config *cfg) {
     if ((st = importance_tokens(&imp_wt, y0, truth_w, &sv[IMA_EMO_VALID], cfg->rho_words))) goto out;
     if ((st = importance_tokens(&imp_a, y1, truth_a, &sv[IMA_EMO_VALID], cfg->rho_acoustic))) goto out;
     t_eval = ima_wall_seconds() - t0;
-    fprintf(stderr, "repro emotion: IMA P@10 multimodal %.4f (unweighted %.4f); word F1 avg %.3f / top-rho %.3f / AUC "
-                    "%.3f (random %.3f), acoustic F1 avg %.3f / top-rho %.3f / AUC %.3f (random %.3f)\n",
+    fprintf(stderr,
+            "repro emotion: IMA P@10 multimodal %.4f (unweighted %.4f); word F1 avg %.3f / top-rho %.3f / AUC "
+            "%.3f (random %.3f), acoustic F1 avg %.3f / top-rho %.3f / AUC %.3f (random %.3f)\n",
             sc_ima.p10[5], sc_ima.p10[4], imp_w.f1.f1_avg, imp_w.f1_top, imp_w.auc, imp_w.rand_f1, imp_a.f1.f1_avg,
             imp_a.f1_top, imp_a.auc, imp_a.rand_f1);
 
@@ -844,11 +853,13 @@ int emo_repro_run(const emo_repro_config *cfg) {
         }
         ima_rng sr;
         ima_rng_init(&sr, cfg->seed + 100 + (uint64_t)k);
-        if ((st = train_stage(model, &g, sweep_pairs, P_sweep, 2, cfg->sweep_epochs, cfg->batch, &adam, &sr, NULL, 0))) {
+        if ((st =
+                 train_stage(model, &g, sweep_pairs, P_sweep, 2, cfg->sweep_epochs, cfg->batch, &adam, &sr, NULL, 0))) {
             free(sweep_pairs);
             goto out;
         }
-        float *z0 = ima_malloc(c.n_tokens * LATENT * sizeof(float)), *z1 = ima_malloc(c.n_tokens * LATENT * sizeof(float));
+        float *z0 = ima_malloc(c.n_tokens * LATENT * sizeof(float)),
+              *z1 = ima_malloc(c.n_tokens * LATENT * sizeof(float));
         float *w0 = ima_malloc(c.n_tokens * sizeof(float)), *w1 = ima_malloc(c.n_tokens * sizeof(float));
         encode_tokens(model, &g, c.n_tokens, z0, z1, w0, w1);
         st = importance_vocab(&sweep_w[k], w0, vocab_imp, vocab_tok, c.vocab_size, rho_grid[k]);
@@ -861,8 +872,9 @@ int emo_repro_run(const emo_repro_config *cfg) {
             free(sweep_pairs);
             goto out;
         }
-        fprintf(stderr, "  rho %.2f: words F1 avg %.3f top-rho %.3f AUC %.3f (mean y %.3f), acoustics F1 avg %.3f top-rho "
-                        "%.3f AUC %.3f (mean y %.3f)\n",
+        fprintf(stderr,
+                "  rho %.2f: words F1 avg %.3f top-rho %.3f AUC %.3f (mean y %.3f), acoustics F1 avg %.3f top-rho "
+                "%.3f AUC %.3f (mean y %.3f)\n",
                 rho_grid[k], sweep_w[k].f1.f1_avg, sweep_w[k].f1_top, sweep_w[k].auc, sweep_w[k].mean_y,
                 sweep_a[k].f1.f1_avg, sweep_a[k].f1_top, sweep_a[k].auc, sweep_a[k].mean_y);
     }
@@ -881,9 +893,9 @@ int emo_repro_run(const emo_repro_config *cfg) {
             ys[4 * n_rho + k] = sweep_a[k].f1_top;
             ys[5 * n_rho + k] = sweep_a[k].rand_f1;
         }
-        const char *names[6] = {"words: average F1 (y >= 0.5)", "words: average F1 (top rho)", "words: best random labeller",
-                                "acoustics: average F1 (y >= 0.5)", "acoustics: average F1 (top rho)",
-                                "acoustics: best random labeller"};
+        const char *names[6] = {"words: average F1 (y >= 0.5)",    "words: average F1 (top rho)",
+                                "words: best random labeller",     "acoustics: average F1 (y >= 0.5)",
+                                "acoustics: average F1 (top rho)", "acoustics: best random labeller"};
         ima_plot_style s = {0};
         s.title = "Importance F1 against the prior rho (validation tokens)";
         s.xlabel = "rho";
@@ -920,7 +932,8 @@ int emo_repro_run(const emo_repro_config *cfg) {
             ima_rng_init(&br, cfg->seed + 41 + (uint64_t)kb);
             st = train_baseline(bl, &g, pairs, P, cfg->baseline_epochs, cfg->batch, &adam, &br, bname, 1);
             if (!st) {
-                float *c0 = ima_malloc(c.n_tokens * LATENT * sizeof(float)), *c1 = ima_malloc(c.n_tokens * LATENT * sizeof(float));
+                float *c0 = ima_malloc(c.n_tokens * LATENT * sizeof(float)),
+                      *c1 = ima_malloc(c.n_tokens * LATENT * sizeof(float));
                 baseline_tokens(bl, &g, c.n_tokens, c0, c1);
                 for (int s = 0; s < 3 && !st; s++) st = utterance_reps(breps[kb][s], &sv[s], c0, c1, NULL, NULL);
                 free(c0);
@@ -1010,8 +1023,8 @@ int emo_repro_run(const emo_repro_config *cfg) {
         P_("# Emotion experiment (%s)%s\n\n", src, cfg->quick ? " — quick run" : "");
         P_("Command: `%s`  \nTotal time: %.1f min (corpus %.1f, IMA %.1f, evaluation %.1f, rho sweep %.1f, MVAE %.1f, "
            "JMVAE-KL %.1f).\n\n",
-           cfg->command_line ? cfg->command_line : "", t_total / 60, t_corpus / 60, t_ima / 60, t_eval / 60, t_sweep / 60,
-           t_base[0] / 60, t_base[1] / 60);
+           cfg->command_line ? cfg->command_line : "", t_total / 60, t_corpus / 60, t_ima / 60, t_eval / 60,
+           t_sweep / 60, t_base[0] / 60, t_base[1] / 60);
         if (cfg->data_dir)
             P_("Corpus read from `%s` (written by `ima data emotion`; its build time is not included above).\n\n",
                cfg->data_dir);
@@ -1026,7 +1039,8 @@ int emo_repro_run(const emo_repro_config *cfg) {
         for (int s = 0; s < 3; s++) {
             size_t per[4] = {0};
             for (size_t u = 0; u < sv[s].U; u++) per[sv[s].label[u]]++;
-            P_("| %s | %zu | %zu | %zu | %zu | %zu |\n", ima_emo_split_names[s], sv[s].U, per[0], per[1], per[2], per[3]);
+            P_("| %s | %zu | %zu | %zu | %zu | %zu |\n", ima_emo_split_names[s], sv[s].U, per[0], per[1], per[2],
+               per[3]);
         }
         P_("\nTokens kept: %zu of %zu read (%zu below the count threshold, %zu without a GloVe vector); %zu utterances left "
            "without a token were dropped. Vocabulary: %zu words seen >= 5 times in the training transcripts (paper: "
@@ -1054,8 +1068,8 @@ int emo_repro_run(const emo_repro_config *cfg) {
             for (size_t u = 0; u < v->U; u++) per[v->label[u]]++;
             for (int k = 0; k < 4; k++) chance += ((double)per[k] / (double)v->U) * ((double)per[k] / (double)v->U);
         }
-        P_("## Table 2 analogue: P@10 same-emotion retrieval (%s split, %zu utterances)\n\n", ima_emo_split_names[eval_split],
-           sv[eval_split].U);
+        P_("## Table 2 analogue: P@10 same-emotion retrieval (%s split, %zu utterances)\n\n",
+           ima_emo_split_names[eval_split], sv[eval_split].U);
         P_("| model | verbal unwt | verbal wt | acoustic unwt | acoustic wt | multimodal unwt | multimodal wt |\n"
            "|---|---|---|---|---|---|---|\n");
         P_("| IMA (ours) |");
@@ -1154,7 +1168,9 @@ int emo_repro_run(const emo_repro_config *cfg) {
         snprintf(path, sizeof path, "%s/report.md", cfg->out_dir);
         st = write_file(path, md);
         free(md);
-        if (!st) fprintf(stderr, "repro emotion: wrote %s/report.md and results.json in %.1f min\n", cfg->out_dir, t_total / 60);
+        if (!st)
+            fprintf(stderr, "repro emotion: wrote %s/report.md and results.json in %.1f min\n", cfg->out_dir,
+                    t_total / 60);
     }
 
 out:
