@@ -53,6 +53,17 @@ typedef struct {
     ima_emo_build_config cfg; // ima_emo_build_defaults()
 } data_opts;
 
+/* the IEMOCAP rows both commands take (O() is each table's own offsetof) */
+#define IEMOCAP_FLAG_ROWS                                                                                              \
+    {.name = "--split",                                                                                                \
+     .type = FLAG_CUSTOM,                                                                                              \
+     .off = O(split),                                                                                                  \
+     .arg = "XXXXX",                                                                                                   \
+     .parse = parse_split,                                                                                             \
+     .help = "IEMOCAP sessions 1-5: t train, v valid, e test, - left out (ttttv)"},                                    \
+        FLAG_ROW("--skip-missing-alignment", FLAG_SET, O(cfg.skip_missing_alignment), 1, 0, NULL,                      \
+                 "IEMOCAP: skip (and count) labelled turns without a .wdseg", 0)
+
 #define O(field) offsetof(data_opts, field)
 static const flag_spec DATA_FLAGS[] = {
     FLAG_ROW("--meld", FLAG_STR, O(meld), 0, 0, "DIR",
@@ -72,14 +83,7 @@ static const flag_spec DATA_FLAGS[] = {
     FLAG_ROW("--limit", FLAG_SIZE, O(cfg.limit_per_split), 0, 100000000, "N",
              "at most N utterances per split (0 = all)", 0),
     FLAG_ROW("--seed", FLAG_U64, O(cfg.seed), 0, 0, "S", "voices and prosody noise (MELD), subsampling", 0),
-    {.name = "--split",
-     .type = FLAG_CUSTOM,
-     .off = O(split),
-     .arg = "XXXXX",
-     .parse = parse_split,
-     .help = "IEMOCAP sessions 1-5: t train, v valid, e test, - left out (ttttv)"},
-    FLAG_ROW("--skip-missing-alignment", FLAG_SET, O(cfg.skip_missing_alignment), 1, 0, NULL,
-             "IEMOCAP: skip (and count) labelled turns without a .wdseg", 0),
+    IEMOCAP_FLAG_ROWS,
     FLAG_END,
 };
 #undef O
@@ -152,14 +156,7 @@ static const flag_spec REPRO_FLAGS[] = {
     FLAG_ROW("--meld", FLAG_STR, O(cfg.meld_dir), 0, 0, "DIR",
              "MELD's csv folder: the open analogue (as ima data emotion)", 0),
     FLAG_ROW("--iemocap", FLAG_STR, O(cfg.iemocap_dir), 0, 0, "DIR", "the IEMOCAP release (Session1..Session5)", 0),
-    {.name = "--split",
-     .type = FLAG_CUSTOM,
-     .off = O(split),
-     .arg = "XXXXX",
-     .parse = parse_split,
-     .help = "IEMOCAP sessions 1-5: t train, v valid, e test, - left out (ttttv)"},
-    FLAG_ROW("--skip-missing-alignment", FLAG_SET, O(cfg.skip_missing_alignment), 1, 0, NULL,
-             "IEMOCAP: skip (and count) labelled turns without a .wdseg", 0),
+    IEMOCAP_FLAG_ROWS,
     FLAG_ROW("--glove", FLAG_STR, O(cfg.glove_path), 0, 0, "PATH",
              "GloVe 100-d (default with --meld: DIR/../glove/glove.6B.100d.subset.txt.gz)", 0),
     FLAG_ROW("--lexicon", FLAG_STR, O(cfg.lexicon_path), 0, 0, "PATH",
