@@ -373,6 +373,10 @@ static void test_tree(const char *tmp, const char *root, const char *glove) {
     ima_utterance_pool(s, u0, NULL, NULL, NULL, c.tok_start, U, d);
     ima_precision_at_k(&prec, NULL, NULL, s, c.label, NULL, NULL, &k3, 1, U, d);
     CHECK(prec == 1.0, "word codes: same sentence per class, P@3 %g", prec); /* identical sentences: still 1 */
+    for (size_t t = 0; t < c.tok_start[U] * d; t++) u0[t] = 1.0f; /* codes without the class: no better than ties */
+    ima_utterance_pool(s, u0, NULL, NULL, NULL, c.tok_start, U, d);
+    ima_precision_at_k(&prec, NULL, NULL, s, c.label, NULL, NULL, &k3, 1, U, d);
+    CHECK(prec < 0.5, "constant codes: P@3 %g", prec);
     free(u0);
     free(s);
 
