@@ -12,6 +12,7 @@
 #include <zlib.h>
 
 #include "ima/audio.h"
+#include "ima/baselines.h"
 #include "ima/common.h"
 #include "ima/digits.h"
 #include "ima/npy.h"
@@ -68,6 +69,14 @@ static void check_no_abort_on_oom(void) {
     /* the process is still fine: a normal model after the failures */
     CHECK(ima_model_init(&m, &cfg, 8, 1) == IMA_OK, "normal init after OOM: %s", ima_last_error());
     ima_model_free(m);
+    /* the baselines too: JMVAE-KL's digits model with 2^24 rows is an error, not an abort */
+    ima_baseline_config bc = ima_baseline_config_digits(IMA_BASELINE_JMVAE, 50);
+    ima_baseline *bl = NULL;
+    ima_clear_error();
+    rc = ima_baseline_init(&bl, &bc, (size_t)1 << 24, 1);
+    CHECK(rc == IMA_ERR && !bl && has("out of memory"), "baseline huge batch: %s", ima_last_error());
+    CHECK(ima_baseline_init(&bl, &bc, 8, 1) == IMA_OK, "baseline init after OOM: %s", ima_last_error());
+    ima_baseline_free(bl);
 }
 
 /* ---- items 2, 4, 6: checkpoint fields ---------------------------------------------------- */

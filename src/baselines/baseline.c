@@ -195,7 +195,8 @@ int ima_baseline_init(ima_baseline **out, const ima_baseline_config *cfg, size_t
     *out = NULL;
     if (ima_baseline_config_validate(cfg)) return IMA_ERR;
     if (max_batch < 1 || max_batch > (1u << 24)) return ima_error("ima_baseline_init: max_batch must be 1..2^24");
-    ima_baseline *bl = ima_calloc(1, sizeof *bl);
+    ima_baseline *bl = ima_try_calloc(1, sizeof *bl);
+    if (!bl) return ima_error_prefix("ima_baseline_init");
     bl->cfg = *cfg;
     bl->max_batch = max_batch;
     int M = cfg->n_modalities;
@@ -224,11 +225,15 @@ int ima_baseline_init(ima_baseline **out, const ima_baseline_config *cfg, size_t
                   2 * B /* row_w, rec_rows */ + scratch + S * B * d /* eps */ +
                   (cfg->kind == IMA_BASELINE_DAE ? B * Dc : 0) /* keep */;
 
-    bl->params = ima_calloc(bl->n_params, sizeof(float));
-    bl->grads = ima_calloc(bl->n_params, sizeof(float));
-    bl->adam_m = ima_calloc(bl->n_params, sizeof(float));
-    bl->adam_v = ima_calloc(bl->n_params, sizeof(float));
-    bl->acts = ima_calloc(bl->n_acts, sizeof(float));
+    /* sizes follow the caller's max_batch and widths: running out of memory is an error, not an abort */
+    if (!(bl->params = ima_try_calloc(bl->n_params, sizeof(float))) ||
+        !(bl->grads = ima_try_calloc(bl->n_params, sizeof(float))) ||
+        !(bl->adam_m = ima_try_calloc(bl->n_params, sizeof(float))) ||
+        !(bl->adam_v = ima_try_calloc(bl->n_params, sizeof(float))) ||
+        !(bl->acts = ima_try_calloc(bl->n_acts, sizeof(float)))) {
+        ima_baseline_free(bl);
+        return ima_error_prefix("ima_baseline_init");
+    }
 
     /* parameters: [experts | joint | decoders] */
     size_t po = 0;
