@@ -22,28 +22,17 @@ static const char *const NAMES[6] = {"--train-rep",    "--valid-rep",    "--test
                                      "--train-labels", "--valid-labels", "--test-labels"};
 
 /* "0.0625,0.125": the candidate rates (target: the ima_classifier_config) */
+static int lr_token(const char *cmd, const flag_spec *f, const char *tok, size_t k, void *ctx) {
+    ima_classifier_config *c = ctx;
+    if (arg_double(cmd, f->name, tok, 1e-12, 1e6, &c->lrs[k])) return -1;
+    c->n_lrs = k + 1;
+    return 0;
+}
+
 static int parse_lrs(const char *cmd, const flag_spec *f, const char *value, void *target) {
     ima_classifier_config *c = target;
-    char buf[512];
-    if (strlen(value) >= sizeof buf) {
-        fprintf(stderr, "ima %s: %s: list too long\n", cmd, f->name);
-        return -1;
-    }
-    strcpy(buf, value);
     c->n_lrs = 0;
-    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        if (c->n_lrs == IMA_CLF_MAX_LRS) {
-            fprintf(stderr, "ima %s: %s: at most %d values\n", cmd, f->name, IMA_CLF_MAX_LRS);
-            return -1;
-        }
-        if (arg_double(cmd, f->name, tok, 1e-12, 1e6, &c->lrs[c->n_lrs])) return -1;
-        c->n_lrs++;
-    }
-    if (c->n_lrs == 0) {
-        fprintf(stderr, "ima %s: %s: expected a comma-separated list, got '%s'\n", cmd, f->name, value);
-        return -1;
-    }
-    return 0;
+    return flag_each_listed(cmd, f, value, 512, IMA_CLF_MAX_LRS, lr_token, c);
 }
 
 #define O(field) offsetof(classify_opts, field)

@@ -204,29 +204,43 @@ int flag_parse_input(const char *cmd, const flag_spec *f, const char *value, voi
 
 const char *const FLAG_LOSS_CHOICES[] = {"bce", "sse", NULL}; /* IMA_LOSS_BCE = 0, IMA_LOSS_SSE = 1 */
 
-int flag_parse_sizes(const char *cmd, const flag_spec *f, const char *value, void *target) {
-    flag_sizes *l = target;
-    char buf[256];
-    if (strlen(value) >= sizeof buf) {
+int flag_each_listed(const char *cmd, const flag_spec *f, const char *value, size_t bufsize, size_t max,
+                     flag_token_fn each, void *ctx) {
+    char buf[512];
+    if (bufsize > sizeof buf) bufsize = sizeof buf;
+    if (strlen(value) >= bufsize) {
         fprintf(stderr, "ima %s: %s: list too long\n", cmd, f->name);
         return -1;
     }
     strcpy(buf, value);
-    l->n = 0;
+    size_t n = 0;
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
-        long v;
-        if (l->n == FLAG_LIST_MAX) {
-            fprintf(stderr, "ima %s: %s: at most %d values\n", cmd, f->name, FLAG_LIST_MAX);
+        if (n == max) {
+            fprintf(stderr, "ima %s: %s: at most %zu values\n", cmd, f->name, max);
             return -1;
         }
-        if (arg_long(cmd, f->name, tok, (long)f->lo, (long)f->hi, &v)) return -1;
-        l->v[l->n++] = (size_t)v;
+        if (each(cmd, f, tok, n++, ctx)) return -1;
     }
-    if (l->n == 0) {
+    if (n == 0) {
         fprintf(stderr, "ima %s: %s: expected a comma-separated list, got '%s'\n", cmd, f->name, value);
         return -1;
     }
     return 0;
+}
+
+static int size_token(const char *cmd, const flag_spec *f, const char *tok, size_t k, void *ctx) {
+    flag_sizes *l = ctx;
+    long v;
+    if (arg_long(cmd, f->name, tok, (long)f->lo, (long)f->hi, &v)) return -1;
+    l->v[k] = (size_t)v;
+    l->n = k + 1;
+    return 0;
+}
+
+int flag_parse_sizes(const char *cmd, const flag_spec *f, const char *value, void *target) {
+    flag_sizes *l = target;
+    l->n = 0;
+    return flag_each_listed(cmd, f, value, 256, FLAG_LIST_MAX, size_token, l);
 }
 
 int flag_parse_append(const char *cmd, const flag_spec *f, const char *value, void *target) {

@@ -108,6 +108,13 @@ unsigned flags_given_modal(const flag_seen *seen, const modality_inputs *in, con
 #define FLAGS_HELP_EXCLUSIVE 0x80000000u
 void flags_help(FILE *out, const flag_cmd *c, const void *defaults, unsigned variant);
 
+/* A comma-separated value of flag f, split (in a copy of at most bufsize - 1 characters) into 1..max tokens, each
+ * handed to each(cmd, f, token, k, ctx) in order; an empty list, too many values or a value too long is an error
+ * naming the flag. The one splitter behind every numeric list flag. */
+typedef int (*flag_token_fn)(const char *cmd, const flag_spec *f, const char *token, size_t k, void *ctx);
+int flag_each_listed(const char *cmd, const flag_spec *f, const char *value, size_t bufsize, size_t max,
+                     flag_token_fn each, void *ctx);
+
 /* "10,50": a flag_sizes target (each in [lo, hi]) */
 #define FLAG_LIST_MAX 16
 typedef struct {
