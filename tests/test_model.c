@@ -38,21 +38,7 @@ static int train_toy(const char *dir, const char *ckpt, uint64_t seed) {
     const char *paths[2] = {pa, pb};
     ima_dataset ds;
     if (ima_dataset_load(&ds, 2, paths, NULL)) return -1;
-    ima_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.n_modalities = 2;
-    cfg.latent_width = 4;
-    cfg.lambda_glob = 1;
-    cfg.center_inputs = 1;
-    for (int j = 0; j < 2; j++) {
-        ima_modality_config *c = &cfg.mod[j];
-        snprintf(c->name, sizeof c->name, "%s", j ? "b" : "a");
-        c->input_width = ds.width[j];
-        c->hidden_width = 16;
-        c->loss = j ? IMA_LOSS_SSE : IMA_LOSS_BCE;
-        c->lambda_rec = c->lambda_align = c->lambda_local = c->lambda_corr = 1;
-        c->rho = 0.8f;
-    }
+    ima_config cfg = tu_small_config(ds.width[0], ds.width[1]);
     ima_train_config tc = ima_train_defaults();
     tc.batch_size = 64;
     tc.epochs_stage1 = 2;

@@ -107,27 +107,8 @@ static int rewrite_meta(const char *src, const char *dst, const char *key, const
     return rc;
 }
 
-static ima_config small_config(size_t Da, size_t Db) {
-    ima_config cfg;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.n_modalities = 2;
-    cfg.latent_width = 4;
-    cfg.lambda_glob = 1;
-    cfg.center_inputs = 1;
-    for (int j = 0; j < 2; j++) {
-        ima_modality_config *c = &cfg.mod[j];
-        snprintf(c->name, sizeof c->name, "%s", j ? "b" : "a");
-        c->input_width = j ? Db : Da;
-        c->hidden_width = 16;
-        c->loss = j ? IMA_LOSS_SSE : IMA_LOSS_BCE;
-        c->lambda_rec = c->lambda_align = c->lambda_local = c->lambda_corr = 1;
-        c->rho = 0.8f;
-    }
-    return cfg;
-}
-
 static void check_checkpoint_fields(const char *dir) {
-    ima_config cfg = small_config(6, 5);
+    ima_config cfg = tu_small_config(6, 5);
     ima_model *m = NULL;
     CHECK(ima_model_init(&m, &cfg, 8, 3) == IMA_OK, "init: %s", ima_last_error());
     ima_train_config tc = ima_train_defaults();
@@ -224,7 +205,7 @@ static void check_resume_exact(const char *dir) {
     const char *paths[2] = {pa, pb};
     ima_dataset ds;
     CHECK(ima_dataset_load(&ds, 2, paths, NULL) == 0, "data: %s", ima_last_error());
-    ima_config cfg = small_config(ds.width[0], ds.width[1]);
+    ima_config cfg = tu_small_config(ds.width[0], ds.width[1]);
     ima_train_config tc = ima_train_defaults();
     tc.batch_size = 32;
     tc.epochs_stage1 = 3;

@@ -103,3 +103,22 @@ void tu_remove_dir(const char *dir) {
     closedir(d);
     rmdir(dir);
 }
+
+ima_config tu_small_config(size_t Da, size_t Db) {
+    ima_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.n_modalities = 2;
+    cfg.latent_width = 4;
+    cfg.lambda_glob = 1;
+    cfg.center_inputs = 1;
+    for (int j = 0; j < 2; j++) {
+        ima_modality_config *c = &cfg.mod[j];
+        snprintf(c->name, sizeof c->name, "%s", j ? "b" : "a");
+        c->input_width = j ? Db : Da;
+        c->hidden_width = 16;
+        c->loss = j ? IMA_LOSS_SSE : IMA_LOSS_BCE;
+        c->lambda_rec = c->lambda_align = c->lambda_local = c->lambda_corr = 1;
+        c->rho = 0.8f;
+    }
+    return cfg;
+}

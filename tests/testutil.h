@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ima/common.h"
+#include "ima/model.h"
 
 extern int tu_passed, tu_failed;
 
@@ -49,5 +50,9 @@ unsigned char *tu_read_file(const char *path, size_t *n);
 int tu_count_temp_files(const char *dir);
 /* removes dir with its files and empty sub-folders (one level: what the io tests write) */
 void tu_remove_dir(const char *dir);
+
+/* a small two-modality IMA config: "a" (Da wide, bce) and "b" (Db wide, sse), hidden 16, latent 4, every
+ * lambda 1, rho 0.8, inputs centred */
+ima_config tu_small_config(size_t Da, size_t Db);
 
 #endif
