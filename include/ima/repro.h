@@ -16,8 +16,13 @@ typedef struct {
     uint64_t seed;                   // every model, classifier and t-SNE seed derives from it
     size_t train_limit;              // use at most this many training pairs (0: all)
     size_t eval_limit;               // use at most this many validation / test pairs (0: all)
-    int epochs1, epochs2;            // IMA stage-1 / stage-2 epochs
-    int baseline_epochs;             // epochs of each baseline
+    int epochs1, epochs2;            // IMA stage-1 epochs (a cap with patience) / stage-2 epochs
+    int baseline_epochs;             // epochs of each baseline (a cap with patience)
+    int patience;                    // early stopping of IMA stage 1 and every baseline on the validation loss
+                                     // (epochs without improvement; 0: off, the caps are epoch counts)
+    int kl_warmup_epochs;            // MVAE / JMVAE-KL: linear KL warm-up over this many epochs (0: none)
+    float jmvae_alpha;               // JMVAE-KL: weight of the unimodal KL terms (1, the authors' script)
+    size_t probe_rows;               // validation rows of the per-epoch P@10 probe (a fixed seeded subsample)
     size_t batch;                    // batch size of every model (256)
     double lr;                       // Adam learning rate of every model (1e-3)
     float rho_image, rho_speech;     // importance priors of the main models (SPEC: 0.8 / 0.3)
