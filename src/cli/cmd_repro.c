@@ -97,6 +97,8 @@ static const flag_spec FLAGS[] = {
         "epochs of the downstream MLP per learning rate", 0),
     ROW("--tsne-points", FLAG_SIZE, O(cfg.tsne_points), 10, 1000000, "N", "test points in each t-SNE map", 0),
     ROW("--no-baselines", FLAG_SET, O(cfg.with_baselines), 0, 0, NULL, "IMA only", 0),
+    ROW("--no-ima", FLAG_SET, O(cfg.with_ima), 0, 0, NULL, "the baselines only (no IMA, no rho sweep, no maps)", 0),
+    ROW("--latent", FLAG_SIZE, O(cfg.only_latent), 0, 50, "D", "2 or 50: that latent width only (0: both)", 0),
     {.name = "--importance-objective",
      .type = FLAG_CHOICE,
      .off = O(cfg.importance_objective),

@@ -43,6 +43,7 @@ ima_repro_config ima_repro_defaults(int quick) {
     c.lambda_corr = 1.0f;
     c.lambda_local = 1.0f;
     c.with_baselines = 1;
+    c.with_ima = 1;
     c.jmvae_alpha = 1.0f;
     c.importance_objective = IMA_IMPORTANCE_LOCAL_EV;
     c.compare_objectives = 1;
@@ -881,7 +882,7 @@ typedef struct {
     char caption[160];
 } figure;
 
-static int make_figures(const char *out, ima_part *parts, split_data *te, rho_point *rho, int n_rho,
+static int make_figures(const char *out, ima_part *parts, int n_parts, split_data *te, rho_point *rho, int n_rho,
                         const ima_repro_config *cfg, figure *figs, int *n_figs) {
     if (!ima_plot_available()) {
         say("gnuplot is not available: no figures (install gnuplot-nox)");
@@ -894,7 +895,7 @@ static int make_figures(const char *out, ima_part *parts, split_data *te, rho_po
         lab[i] = te->label[rows[i]], noise[0][i] = te->noise[0][rows[i]], noise[1][i] = te->noise[1][rows[i]];
     float *Y = ima_malloc(nm * 2 * sizeof(float)), *val = ima_malloc(nm * sizeof(float));
     int rc = IMA_OK;
-    for (int L = 0; L < N_LATENTS && rc == IMA_OK; L++) {
+    for (int L = 0; L < n_parts && rc == IMA_OK; L++) {
         ima_part *p = &parts[L];
         size_t d = p->latent;
         codes *c = &p->c[2];
@@ -1069,7 +1070,8 @@ static cJSON *detection_json(const ima_detection *d) {
     return o;
 }
 
-static int write_report(const char *out, const ima_repro_config *cfg, split_data *sp, ima_part *parts, rep_result *reps,
+static int write_report(const char *out, const ima_repro_config *cfg, split_data *sp, ima_part *parts, int n_parts,
+                        rep_result *reps,
                         int n_reps, rho_point *rho, int n_rho, figure *figs, int n_figs,
                         const learning_curve *const *lcs, int n_lcs, double total_seconds) {
     char *md = path_in(out, "report.md"), *js = path_in(out, "results.json");
@@ -1133,7 +1135,7 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
             sp[2].recording ? "; 'excl. rec.' also excludes neighbours that share the query's recording"
                             : "; the corpus has no recording ids, so the same-recording exclusion is not reported");
 
-    for (int L = 0; L < N_LATENTS; L++) {
+    for (int L = 0; L < n_parts; L++) {
         ima_part *p = &parts[L];
         fprintf(f,
                 "IMA latent %zu: trained in %.0f s; stage 2: L_corr image %.3g -> %.3g, speech %.3g -> %.3g; L_local "
@@ -1186,7 +1188,7 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     fprintf(f, "\n## Importance detection on the test split (positive class: noise, called when y < 0.5)\n\n");
     fprintf(f, "| model | modality | noise share | mean y | precision | recall | F1 | ranking AUC | best-threshold F1 "
                "|\n|---|---|---|---|---|---|---|---|---|\n");
-    for (int L = 0; L < N_LATENTS; L++)
+    for (int L = 0; L < n_parts; L++)
         for (int alt = 0; alt <= parts[L].has_alt; alt++)
             for (int j = 0; j < 2; j++) {
                 ima_detection *t = alt ? &parts[L].det_alt[j] : &parts[L].det[j];
@@ -1201,7 +1203,7 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     if (n_rho > 0) {
         fprintf(f,
                 "\n## Figure 6 analogue: the rho sweep (stage 2 retrained per rho on the latent-%zu stage-1 model)\n\n",
-                parts[N_LATENTS - 1].latent);
+                parts[n_parts - 1].latent);
         fprintf(f, "| rho | image P | image R | image F1 | image AUC | speech P | speech R | speech F1 | speech AUC "
                    "|\n|---|---|---|---|---|---|---|---|---|\n");
         for (int alt = 0; alt <= (n_rho > 0 && rho[0].has_alt); alt++) {
@@ -1281,7 +1283,7 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
         cJSON_AddItemToArray(arr, o);
     }
     cJSON *imp = cJSON_AddArrayToObject(root, "importance");
-    for (int L = 0; L < N_LATENTS; L++) {
+    for (int L = 0; L < n_parts; L++) {
         cJSON *o = cJSON_CreateObject();
         add_num(o, "latent", (double)parts[L].latent);
         add_num(o, "kept_stage2_epoch", parts[L].w.best_epoch);
@@ -1380,25 +1382,32 @@ int ima_repro_digits(const ima_repro_config *cfg) {
     int n_lcs = 0;
     probe_set probe;
     rc = probe_make(&probe, &sp[1], cfg->probe_rows, cfg->seed + 77);
-    for (int L = 0; L < N_LATENTS && rc == IMA_OK; L++) {
-        rc = ima_part_run(&parts[L], LATENTS[L], sp, &probe, cfg);
+    size_t lat[N_LATENTS]; /* the latent widths of this run */
+    int n_lat = 0, n_parts = 0;
+    for (int L = 0; L < N_LATENTS; L++)
+        if (!cfg->only_latent || cfg->only_latent == LATENTS[L]) lat[n_lat++] = LATENTS[L];
+    if (n_lat == 0) rc = ima_error("repro: latent %zu: expected 2 or 50", cfg->only_latent);
+    if (!cfg->with_ima) n_rho = 0; /* the sweep retrains IMA's stage 2 */
+    for (int L = 0; L < n_lat && rc == IMA_OK && cfg->with_ima; L++, n_parts++) {
+        rc = ima_part_run(&parts[L], lat[L], sp, &probe, cfg);
         if (rc == IMA_OK) rc = ima_part_measure(&parts[L], sp, cfg, reps, &n_reps);
     }
-    if (rc == IMA_OK && n_rho > 0) rc = rho_sweep(rho, n_rho, &parts[N_LATENTS - 1], sp, cfg);
-    for (int L = 0; L < N_LATENTS && rc == IMA_OK && cfg->with_baselines; L++)
+    if (rc == IMA_OK && n_rho > 0) rc = rho_sweep(rho, n_rho, &parts[n_parts - 1], sp, cfg);
+    for (int L = 0; L < n_lat && rc == IMA_OK && cfg->with_baselines; L++)
         for (int k = 0; k < 3 && rc == IMA_OK; k++)
-            rc = baseline_run((ima_baseline_kind)k, LATENTS[L], sp, &probe, cfg, reps, &n_reps, &blc[L * 3 + k]);
-    for (int L = 0; L < N_LATENTS; L++) lcs[n_lcs++] = &parts[L].w.lc;
+            rc = baseline_run((ima_baseline_kind)k, lat[L], sp, &probe, cfg, reps, &n_reps, &blc[L * 3 + k]);
+    for (int L = 0; L < n_parts; L++) lcs[n_lcs++] = &parts[L].w.lc;
     for (int k = 0; k < N_LATENTS * 3; k++)
         if (blc[k].n) lcs[n_lcs++] = &blc[k];
-    if (rc == IMA_OK) rc = make_figures(cfg->out_dir, parts, &sp[2], rho, n_rho, cfg, figs, &n_figs);
+    if (rc == IMA_OK && n_parts > 0)
+        rc = make_figures(cfg->out_dir, parts, n_parts, &sp[2], rho, n_rho, cfg, figs, &n_figs);
     if (rc == IMA_OK) rc = curve_figures(cfg->out_dir, lcs, n_lcs, figs, &n_figs);
     if (rc == IMA_OK)
-        rc = write_report(cfg->out_dir, cfg, sp, parts, reps, n_reps, rho, n_rho, figs, n_figs, lcs, n_lcs,
+        rc = write_report(cfg->out_dir, cfg, sp, parts, n_parts, reps, n_reps, rho, n_rho, figs, n_figs, lcs, n_lcs,
                           ima_wall_seconds() - t0);
     if (rc == IMA_OK)
         say("wrote %s/report.md and %s/results.json in %.0f s", cfg->out_dir, cfg->out_dir, ima_wall_seconds() - t0);
-    for (int L = 0; L < N_LATENTS; L++) ima_part_free(&parts[L]);
+    for (int L = 0; L < n_parts; L++) ima_part_free(&parts[L]);
     for (int s = 0; s < 3; s++) split_free(&sp[s]);
     for (int k = 0; k < N_LATENTS * 3; k++) free(blc[k].row);
     probe_free(&probe);
