@@ -1022,7 +1022,8 @@ static int curve_figures(const char *out, const learning_curve *const *lcs, int 
             const double *r = c->row + e * LC_COLS;
             x[e] = r[0], ys[e] = r[1], ys[P + e] = r[2], ys[2 * P + e] = r[3];
         }
-        const char *names[3] = {"training loss", "validation loss", "validation P@10 (right axis)"};
+        const char *names[3] = {"training loss (warm-up KL weight)", "validation loss",
+                                "validation P@10 (right axis)"};
         figure *f = &figs[(*n_figs)++];
         char tag[32];
         snprintf(tag, sizeof tag, "%s", c->model);
@@ -1032,8 +1033,10 @@ static int curve_figures(const char *out, const learning_curve *const *lcs, int 
         snprintf(f->caption, sizeof f->caption,
                  "%s latent %zu: loss and validation P@10 per epoch (%d of at most %d epochs, kept epoch %d)",
                  c->model, c->latent, c->epochs_run, c->cap, c->best_epoch);
-        char *png = path_in(out, f->file);
-        ima_plot_style st = {.title = f->caption,
+        char *png = path_in(out, f->file), title[96];
+        snprintf(title, sizeof title, "%s, latent %zu: kept epoch %d of %d", c->model, c->latent, c->best_epoch,
+                 c->epochs_run);
+        ima_plot_style st = {.title = title,
                              .xlabel = "epoch",
                              .ylabel = "loss (mean per pair)",
                              .y2_series = 1u << 2,
