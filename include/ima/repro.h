@@ -33,6 +33,7 @@ typedef struct {
     int with_baselines;              // train MVAE, JMVAE-KL and the denoising AE too
     int with_ima;                    // train and report IMA (1); 0: the baselines only (no rho sweep, no maps)
     size_t only_latent;              // 0: latent widths 2 and 50; 2 or 50: that width only
+    int only_baseline;               // 0: every baseline; 1 + ima_baseline_kind: that one only
     int importance_objective;        // ima_importance_objective of the main models (local-ev, beyond the paper)
     int compare_objectives;          // also retrain stage 2 with the other objective on the same stage-1 models (1)
     int reuse_seeds;                 // --seeds: a seed whose OUT/seed-S/results.json exists is not rerun (0)

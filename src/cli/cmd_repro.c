@@ -57,6 +57,7 @@ static int parse_seeds(const char *cmd, const flag_spec *f, const char *value, v
 
 /* in ima_importance_objective order */
 static const char *const OBJECTIVE_CHOICES[] = {"paper", "local-ev", NULL};
+static const char *const BASELINE_CHOICES[] = {"all", "mvae", "jmvae", "dae", NULL};
 
 #define O(field) offsetof(repro_opts, field)
 #define ROW FLAG_ROW
@@ -98,6 +99,12 @@ static const flag_spec FLAGS[] = {
     ROW("--tsne-points", FLAG_SIZE, O(cfg.tsne_points), 10, 1000000, "N", "test points in each t-SNE map", 0),
     ROW("--no-baselines", FLAG_SET, O(cfg.with_baselines), 0, 0, NULL, "IMA only", 0),
     ROW("--no-ima", FLAG_SET, O(cfg.with_ima), 0, 0, NULL, "the baselines only (no IMA, no rho sweep, no maps)", 0),
+    {.name = "--baseline",
+     .type = FLAG_CHOICE,
+     .off = O(cfg.only_baseline),
+     .arg = "all|mvae|jmvae|dae",
+     .choices = BASELINE_CHOICES,
+     .help = "which baselines to train (e.g. one per process with --no-ima)"},
     ROW("--latent", FLAG_SIZE, O(cfg.only_latent), 0, 50, "D", "2 or 50: that latent width only (0: both)", 0),
     {.name = "--importance-objective",
      .type = FLAG_CHOICE,

@@ -1398,7 +1398,8 @@ int ima_repro_digits(const ima_repro_config *cfg) {
     if (rc == IMA_OK && n_rho > 0) rc = rho_sweep(rho, n_rho, &parts[n_parts - 1], sp, cfg);
     for (int L = 0; L < n_lat && rc == IMA_OK && cfg->with_baselines; L++)
         for (int k = 0; k < 3 && rc == IMA_OK; k++)
-            rc = baseline_run((ima_baseline_kind)k, lat[L], sp, &probe, cfg, reps, &n_reps, &blc[L * 3 + k]);
+            if (!cfg->only_baseline || cfg->only_baseline == k + 1)
+                rc = baseline_run((ima_baseline_kind)k, lat[L], sp, &probe, cfg, reps, &n_reps, &blc[L * 3 + k]);
     for (int L = 0; L < n_parts; L++) lcs[n_lcs++] = &parts[L].w.lc;
     for (int k = 0; k < N_LATENTS * 3; k++)
         if (blc[k].n) lcs[n_lcs++] = &blc[k];
