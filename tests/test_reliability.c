@@ -15,13 +15,66 @@
 #include "ima/baselines.h"
 #include "ima/common.h"
 #include "ima/digits.h"
+#include "ima/eval.h"
 #include "ima/npy.h"
 #include "ima/safetensors.h"
 #include "ima/toy.h"
+#include "ima/tsne.h"
 #include "ima/train.h"
 #include "testutil.h"
 
 static int has(const char *what) { return strstr(ima_last_error(), what) != NULL; }
+
+/* ---- allocation-failure injection ------------------------------------------------------------
+ * The test is linked with --wrap=malloc,--wrap=calloc,--wrap=realloc (CMakeLists.txt), so every
+ * malloc/calloc/realloc that libima (a static library) and this file call comes here first. On this
+ * thread only: an allocation of more than fail_over bytes fails, and, when fail_at >= 0, the
+ * allocation after fail_at more succeeds fails once (a sweep over fail_at reaches every allocation
+ * of a call, one at a time). */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t count, size_t size);
+void *__real_realloc(void *p, size_t n);
+
+static _Thread_local size_t fail_over = SIZE_MAX;
+static _Thread_local long fail_at = -1;
+static _Thread_local long n_injected; // failures injected so far
+
+static int inject(size_t n) {
+    if (n > fail_over) return ++n_injected, 1;
+    if (fail_at == 0) return fail_at = -1, ++n_injected, 1;
+    if (fail_at > 0) fail_at--;
+    return 0;
+}
+void *__wrap_malloc(size_t n) { return inject(n) ? NULL : __real_malloc(n); }
+void *__wrap_calloc(size_t count, size_t size) {
+    size_t n;
+    return ima_mul_overflows(count, size, &n) || inject(n) ? NULL : __real_calloc(count, size);
+}
+void *__wrap_realloc(void *p, size_t n) { return inject(n) ? NULL : __real_realloc(p, n); }
+
+/* Runs call(ctx) once with its k-th allocation failing, for k = 0, 1, ... until a run fails no
+ * allocation (the call made fewer). Every failing run must return IMA_ERR with an out-of-memory
+ * message (free_out then frees nothing half-built: ASan's leak check sees what a failing path
+ * forgot), the final run IMA_OK. Returns the number of allocations swept. */
+static long sweep_allocations(const char *what, int (*call)(void *ctx), void *ctx) {
+    for (long k = 0; k < 100000; k++) {
+        ima_clear_error();
+        long before = n_injected;
+        fail_at = k;
+        int rc = call(ctx);
+        fail_at = -1;
+        if (n_injected == before) { // the call made k allocations or fewer: none failed
+            CHECK(rc == IMA_OK, "%s: fails with no allocation failing: %s", what, ima_last_error());
+            return k;
+        }
+        if (rc != IMA_ERR || !has("out of memory")) {
+            CHECK(0, "%s: allocation %ld failed: rc %d, message \"%s\"", what, k, rc, ima_last_error());
+            return k;
+        }
+    }
+    CHECK(0, "%s: more than 100000 allocations", what);
+    return -1;
+}
 
 /* ---- item 1: a shape whose product wraps ------------------------------------------------- */
 
@@ -77,6 +130,119 @@ static void check_no_abort_on_oom(void) {
     CHECK(rc == IMA_ERR && !bl && has("out of memory"), "baseline huge batch: %s", ima_last_error());
     CHECK(ima_baseline_init(&bl, &bc, 8, 1) == IMA_OK, "baseline init after OOM: %s", ima_last_error());
     ima_baseline_free(bl);
+}
+
+/* ---- item 5: t-SNE and the classifier survive out of memory and bad arguments --------------- */
+
+typedef struct {
+    const float *x; // (N, D)
+    float *y;       // (N, 2) the map
+    size_t N, D;
+    ima_tsne_config cfg;
+} tsne_case;
+
+/* (the test's own buffers are allocated outside the sweep: only libima's allocations fail) */
+static int call_tsne(void *vc) {
+    tsne_case *c = vc;
+    ima_tsne_result res;
+    int rc = ima_tsne_run(c->y, &res, c->x, c->N, c->D, &c->cfg);
+    if (rc == IMA_OK) {
+        double tw;
+        rc = ima_trustworthiness(&tw, c->x, c->D, c->y, 2, c->N, 5);
+    }
+    return rc;
+}
+
+typedef struct {
+    const float *x;   // (N, D)
+    const int64_t *y; // (N)
+    size_t N, D;
+    ima_classifier_config cfg;
+} clf_case;
+
+static int call_classifier(void *vc) {
+    clf_case *c = vc;
+    ima_classifier *clf = NULL;
+    int64_t pred[64];
+    int rc = ima_classifier_fit(&clf, NULL, &c->cfg, c->x, c->y, c->N, c->x, c->y, c->N, c->D);
+    if (rc == IMA_OK) rc = ima_classifier_predict(clf, pred, c->x, c->N);
+    ima_classifier_free(clf);
+    return rc;
+}
+
+static void check_eval_oom(void) {
+    enum { N = 48, D = 3 };
+    float x[N * D];
+    int64_t lab[N];
+    ima_rng rng;
+    ima_rng_init(&rng, 5);
+    for (size_t i = 0; i < N; i++) {
+        lab[i] = (int64_t)(i % 2);
+        for (size_t d = 0; d < D; d++) x[i * D + d] = (float)ima_rng_normal(&rng) + 3.0f * (float)lab[i];
+    }
+    /* every allocation of a t-SNE map (Barnes-Hut and exact) and its trustworthiness, failing one at a time */
+    float map[N * 2];
+    tsne_case tc = {x, map, N, D, ima_tsne_defaults()};
+    tc.cfg.perplexity = 5.0;
+    tc.cfg.n_iter = 40;
+    tc.cfg.exaggeration_iter = 10;
+    long n = sweep_allocations("t-SNE Barnes-Hut", call_tsne, &tc);
+    CHECK(n >= 15, "t-SNE: only %ld allocations swept", n);
+    tc.cfg.method = IMA_TSNE_EXACT;
+    sweep_allocations("t-SNE exact", call_tsne, &tc);
+
+    /* a caller's N the machine cannot hold: exact t-SNE of 2^24 points wants (N, N-1) neighbour lists (2 PB) */
+    size_t big = (size_t)1 << 24;
+    float *xb = calloc(big, sizeof *xb), *yb = malloc(big * 2 * sizeof *yb);
+    CHECK(xb && yb, "64 MB for the big t-SNE case");
+    if (xb && yb) {
+        ima_clear_error();
+        int rc = ima_tsne_run(yb, NULL, xb, big, 1, &tc.cfg);
+        CHECK(rc == IMA_ERR && has("out of memory") && has("neighbour lists"), "t-SNE of 2^24 points: %s",
+              ima_last_error());
+    }
+    free(xb), free(yb);
+    /* bad arguments are errors, not assertions: a map width the gradient does not support, NaN input */
+    ima_sparse P;
+    CHECK(ima_tsne_affinities(&P, x, N, D, 5.0, 0, 1) == IMA_OK, "%s", ima_last_error());
+    double Y[N * 5], g[N * 5];
+    for (size_t t = 0; t < N * 5; t++) Y[t] = (double)t / 7.0;
+    CHECK(ima_tsne_gradient(g, &P, Y, N, 5, 0.0, 1.0) == IMA_ERR && has("width 5"), "width 5: %s", ima_last_error());
+    CHECK(ima_tsne_gradient(g, &P, Y, N, 3, 0.5, 1.0) == IMA_ERR && has("width 3"), "BH width 3: %s",
+          ima_last_error());
+    ima_sparse_free(&P);
+    float xn[N * D];
+    memcpy(xn, x, sizeof xn);
+    xn[7 * D + 1] = NAN;
+    CHECK(ima_tsne_affinities(&P, xn, N, D, 5.0, 0, 1) == IMA_ERR && has("point 7"), "NaN input: %s",
+          ima_last_error());
+    CHECK(ima_tsne_affinities(&P, x, N, D, 1e300, 0, 1) == IMA_ERR && has("perplexity"), "perplexity 1e300: %s",
+          ima_last_error());
+
+    /* the classifier: fit and predict, every allocation failing one at a time */
+    clf_case cc = {x, lab, N, D, ima_classifier_defaults()};
+    cc.cfg.hidden = 8;
+    cc.cfg.epochs = 2;
+    cc.cfg.n_lrs = 2;
+    cc.cfg.batch = 16;
+    n = sweep_allocations("classifier", call_classifier, &cc);
+    CHECK(n >= 15, "classifier: only %ld allocations swept", n);
+    /* predict alone: its 256-row activations fail (fit's 16-row batch fit under the same limit) */
+    ima_classifier *clf = NULL;
+    cc.cfg.hidden = 4096;
+    CHECK(ima_classifier_fit(&clf, NULL, &cc.cfg, x, lab, N, x, lab, N, D) == IMA_OK, "%s", ima_last_error());
+    int64_t pred[N];
+    fail_over = (size_t)1 << 20; // fit's largest buffer: 16 x 2 x 4096 floats (512 KB); predict's: 256 x 2 x 4096
+    int rc = clf ? ima_classifier_predict(clf, pred, x, N) : IMA_ERR;
+    fail_over = SIZE_MAX;
+    CHECK(rc == IMA_ERR && has("out of memory") && has("256 rows"), "predict: %s", ima_last_error());
+    CHECK(clf && ima_classifier_predict(clf, pred, x, N) == IMA_OK, "predict after the failure: %s", ima_last_error());
+    ima_classifier_free(clf);
+    /* a hidden width whose parameter count overflows size_t: an error, not a wrapped-around buffer */
+    cc.cfg.hidden = SIZE_MAX / 4;
+    clf = NULL;
+    CHECK(ima_classifier_fit(&clf, NULL, &cc.cfg, x, lab, N, x, lab, N, D) == IMA_ERR && !clf && has("overflow"),
+          "hidden 2^62: %s", ima_last_error());
 }
 
 /* ---- items 2, 4, 6: checkpoint fields ---------------------------------------------------- */
@@ -356,6 +522,7 @@ int main(void) {
     char *dir = tu_tmpdir();
     check_dataset_overflow(dir);
     check_no_abort_on_oom();
+    check_eval_oom();
     check_checkpoint_fields(dir);
     check_resume_exact(dir);
     check_gzip_trailer(dir);
