@@ -11,10 +11,12 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "data/emotion_internal.h"
 #include "ima/audio.h"
 #include "ima/baselines.h"
 #include "ima/common.h"
 #include "ima/digits.h"
+#include "ima/emotion.h"
 #include "ima/eval.h"
 #include "ima/npy.h"
 #include "ima/safetensors.h"
@@ -243,6 +245,109 @@ static void check_eval_oom(void) {
     clf = NULL;
     CHECK(ima_classifier_fit(&clf, NULL, &cc.cfg, x, lab, N, x, lab, N, D) == IMA_ERR && !clf && has("overflow"),
           "hidden 2^62: %s", ima_last_error());
+}
+
+/* ---- item 5: the emotion corpus (build, save, load, pairs) survives out of memory ------------ */
+
+typedef struct {
+    const char *glove, *dir;
+    const ima_emo_corpus *c; // the corpus to save
+} emo_case;
+
+/* six utterances of three words (two per split), built as the MELD and IEMOCAP builders do */
+static int build_tiny_corpus(ima_emo_corpus *c, const char *glove) {
+    static const char *const texts[6] = {"the cat sat", "a dog ran", "the dog sat", "a cat ran", "the cat ran", "a dog sat"};
+    emo_builder b;
+    if (emo_builder_init(&b, c, "test")) return IMA_ERR;
+    for (int u = 0; u < 6; u++) {
+        char words[8][64], id[16];
+        size_t N = ima_emo_tokenize(texts[u], words, NULL, NULL, 8);
+        float t0[8], t1[8], avec[8 * IMA_EMO_ACOUSTIC_DIM];
+        for (size_t l = 0; l < N; l++) t0[l] = 0.3f * (float)l, t1[l] = 0.3f * (float)l + 0.25f;
+        for (size_t k = 0; k < N * IMA_EMO_ACOUSTIC_DIM; k++) avec[k] = (float)((k * 7 + (size_t)u) % 11);
+        snprintf(id, sizeof id, "u%d", u);
+        if (emo_builder_add(&b, id, "spk", texts[u], u % 4, u % 3, N, words, t0, t1, avec)) {
+            ima_emo_corpus_free(c);
+            return IMA_ERR;
+        }
+    }
+    ima_emo_build_config cfg = ima_emo_build_defaults();
+    cfg.glove_path = glove;
+    cfg.min_count = 1;
+    cfg.verbose = 0;
+    if (emo_finish(&b, &cfg)) {
+        ima_emo_corpus_free(c);
+        return IMA_ERR;
+    }
+    return IMA_OK;
+}
+
+static int call_emotion_build(void *vc) {
+    emo_case *e = vc;
+    ima_emo_corpus c;
+    if (build_tiny_corpus(&c, e->glove)) return IMA_ERR;
+    ima_emo_corpus_free(&c);
+    return IMA_OK;
+}
+
+static int call_emotion_save(void *vc) {
+    emo_case *e = vc;
+    return ima_emo_corpus_save(e->c, e->dir, 1);
+}
+
+static int call_emotion_load(void *vc) {
+    emo_case *e = vc;
+    ima_emo_corpus r;
+    if (ima_emo_corpus_load(&r, e->dir)) return IMA_ERR; /* a failed load frees what it read */
+    int64_t *pairs = NULL;
+    size_t P = 0;
+    int rc = ima_emo_pairs(&pairs, &P, &r, IMA_EMO_TRAIN, 3, 1); /* 3 of the 9 pairs per utterance: the sampled path */
+    if (rc == IMA_OK && P != 6) rc = ima_error("expected 6 training pairs, got %zu", P);
+    free(pairs);
+    ima_emo_corpus_free(&r);
+    return rc;
+}
+
+static void check_emotion_oom(const char *dir) {
+    char *glove = tu_path(dir, "glove.txt"), *corpus = tu_path(dir, "emo");
+    static const char *const vocab[6] = {"the", "a", "cat", "dog", "sat", "ran"};
+    char buf[8192];
+    size_t bl = 0;
+    for (int w = 0; w < 6; w++) {
+        bl += (size_t)snprintf(buf + bl, sizeof buf - bl, "%s", vocab[w]);
+        for (int k = 0; k < IMA_EMO_WORD_DIM; k++) bl += (size_t)snprintf(buf + bl, sizeof buf - bl, " %d", (w + k) % 5);
+        bl += (size_t)snprintf(buf + bl, sizeof buf - bl, "\n");
+    }
+    tu_write_file(glove, buf, bl);
+    /* build (vocabulary, GloVe, standardization), save (the folder, written whole or not at all), load
+     * and pairs: every allocation failing one at a time */
+    ima_emo_corpus c;
+    CHECK(build_tiny_corpus(&c, glove) == IMA_OK, "tiny corpus: %s", ima_last_error());
+    emo_case e = {glove, corpus, &c};
+    long nb = sweep_allocations("emotion corpus build", call_emotion_build, &e);
+    long ns = sweep_allocations("emotion corpus save", call_emotion_save, &e);
+    long nl = sweep_allocations("emotion corpus load", call_emotion_load, &e);
+    ima_emo_corpus_free(&c);
+    CHECK(nb >= 20 && ns >= 20 && nl >= 40, "emotion corpus: only %ld / %ld / %ld allocations swept", nb, ns, nl);
+    CHECK(tu_count_temp_files(dir) == 0, "a failed save left a temporary folder in %s", dir);
+    /* a manifest count the cast cannot hold is a message, not undefined behaviour */
+    char *man = tu_path(corpus, "manifest.json");
+    size_t len;
+    unsigned char *text = tu_read_file(man, &len);
+    char *at = text ? strstr((char *)text, "\"tokens_read\"") : NULL;
+    CHECK(at != NULL, "manifest.json has tokens_read");
+    if (at) {
+        char *colon = strchr(at, ':');
+        char fixed[16384];
+        snprintf(fixed, sizeof fixed, "%.*s: 1e300,%s", (int)(colon - (char *)text), (char *)text, strchr(colon, ',') + 1);
+        tu_write_file(man, fixed, strlen(fixed));
+        ima_emo_corpus r;
+        CHECK_ERR(ima_emo_corpus_load(&r, corpus), "manifest.json", "tokens_read");
+    }
+    free(text);
+    free(man);
+    free(glove);
+    free(corpus);
 }
 
 /* ---- items 2, 4, 6: checkpoint fields ---------------------------------------------------- */
@@ -523,6 +628,7 @@ int main(void) {
     check_dataset_overflow(dir);
     check_no_abort_on_oom();
     check_eval_oom();
+    check_emotion_oom(dir);
     check_checkpoint_fields(dir);
     check_resume_exact(dir);
     check_gzip_trailer(dir);
