@@ -113,12 +113,22 @@ typedef struct {
     const ima_dataset *valid;
     ima_score_fn score;
     void *score_ctx;
+    /* Data-parallel training (collective.h, docs/scaling.md; NULL: one process): every rank calls
+     * ima_train with the same data set, configuration, state and seed; each computes its share of
+     * every global batch and the ranks sum gradients and batch statistics through coll, so every rank
+     * holds the same model after every step. on_epoch runs on every rank (write files on rank 0 only);
+     * when any rank's on_epoch stops, every rank stops. */
+    const struct ima_collective *coll;
 } ima_train_callbacks;
 
 /* Trains from st onwards until finished. A non-finite loss term stops training before the
  * offending update with an error naming the stage, round, epoch and term. */
 int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, ima_train_state *st,
               const ima_train_callbacks *cb);
+/* Data-parallel local-ev targets (N, M) (importance.h's ima_local_ev_targets, the same result): rank r
+ * embeds rows [N r / P, N (r+1) / P), the ranks gather every code, and every rank computes the targets
+ * from the codes of all N rows (importance_shared.c). */
+int ima_local_ev_targets_shared(float *target, ima_model *m, const ima_dataset *ds, const struct ima_collective *coll);
 
 /* ---- the importance networks as a unit (stage-2 retraining and selection) ------------------ */
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ima/collective.h"
 #include "ima/common.h"
 #include "ima/epoch.h"
 #include "ima/importance.h"
@@ -73,8 +74,18 @@ typedef struct {
     double dead_min[IMA_MAX_MODALITIES];
     const float *targets; // local-ev: (N, M) targets of this stage 2, NULL otherwise
     float *tbuf;          // (B, M) this batch's rows of them
-    const size_t *idx;    // the batch's row indices
+    const size_t *idx;    // the batch's row indices (this rank's share)
+    const ima_collective *coll; // data-parallel: the ranks (NULL: one process)
 } epoch_ctx;
+
+/* data-parallel: the gradient of the global batch is the sum of the ranks' (each scaled by 1 / B_total),
+ * one in-place sum over the stage's contiguous parameter range per step */
+static int sum_grads(const epoch_ctx *e, float *g, size_t n) {
+    if (ima_collective_sum_float(e->coll, g, n))
+        return ima_error_prefix("stage %d, round %d, epoch %d: gradient sum over the ranks", e->st->stage,
+                                e->st->round, e->st->epoch + 1);
+    return IMA_OK;
+}
 
 static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b, double w) {
     ima_model *m = e->m;
@@ -82,6 +93,7 @@ static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
     char name[64];
     const char *bad;
     ima_stage1_forward_backward(m, batch, e->weights, 1, &t);
+    if (sum_grads(e, m->grads, m->n_params_ae)) return IMA_ERR;
     if ((bad = bad_term1(m, &t, name, sizeof name)) || !grads_finite(m->grads, m->n_params_ae))
         return ima_error("stage 1, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
                          "stopped before this update",
@@ -92,7 +104,7 @@ static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
     for (int j = 0; j < m->cfg.n_modalities; j++) {
         e->rep->s1.rec[j] += w * t.rec[j];
         e->rep->s1.align[j] += w * t.align[j];
-        double f = ima_model_dead_fraction(m, j, B);
+        double f = batch->B ? ima_model_dead_fraction(m, j, batch->B) : 1.0; /* data-parallel: this rank's rows */
         if (f < e->dead_min[j]) e->dead_min[j] = f;
     }
     return IMA_OK;
@@ -106,10 +118,17 @@ static int stage2_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
     ima_batch tb = *batch; /* local-ev: this batch's rows of the targets (B, M) */
     if (e->targets) {
         size_t M = (size_t)m->cfg.n_modalities;
-        for (size_t i = 0; i < B; i++) memcpy(e->tbuf + i * M, e->targets + e->idx[i] * M, M * sizeof(float));
+        for (size_t i = 0; i < tb.B; i++) memcpy(e->tbuf + i * M, e->targets + e->idx[i] * M, M * sizeof(float));
         tb.target = e->tbuf;
     }
     ima_stage2_forward_backward(m, &tb, e->weights, 1, &t);
+    if (sum_grads(e, m->grads + m->n_params_ae, m->n_params_imp)) return IMA_ERR;
+    double ysum[IMA_MAX_MODALITIES]; /* mean importance over the (global) batch's rows */
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        ysum[j] = 0.0;
+        for (size_t i = 0; i < tb.B; i++) ysum[j] += m->mod[j].y_imp[i];
+    }
+    if (ima_collective_sum(e->coll, ysum, (size_t)m->cfg.n_modalities)) return ima_error_prefix("stage 2: mean y");
     if ((bad = bad_term2(m, &t, name, sizeof name)) || !grads_finite(m->grads + m->n_params_ae, m->n_params_imp))
         return ima_error("stage 2, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
                          "stopped before this update",
@@ -121,19 +140,21 @@ static int stage2_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
         e->rep->s2.corr[j] += w * t.corr[j];
         e->rep->s2.local[j] += w * t.local[j];
         e->rep->s2.ybar[j] += w * t.ybar[j];
-        double s = 0;
-        for (size_t i = 0; i < B; i++) s += m->mod[j].y_imp[i];
-        e->rep->mean_y[j] += w * s / (double)B;
+        e->rep->mean_y[j] += w * ysum[j] / (double)B;
     }
     return IMA_OK;
 }
 
 static int train_batch(void *vc, const size_t *idx, size_t B, size_t b, size_t nb) {
     epoch_ctx *e = vc;
-    const ima_batch *batch = ima_batch_gather(e->bb, e->ds, idx, B);
-    e->idx = idx;
+    size_t lo = 0, hi = B; /* data-parallel: this rank's rows of the global batch */
+    if (!ima_collective_is_single(e->coll)) ima_collective_share(B, e->coll->rank, e->coll->size, &lo, &hi);
+    ima_batch batch = *ima_batch_gather(e->bb, e->ds, idx + lo, hi - lo);
+    batch.coll = e->coll;
+    batch.B_total = B;
+    e->idx = idx + lo;
     double w = (double)B / (double)e->ds->n; /* epoch averages weight batches by their rows */
-    int rc = e->st->stage == 1 ? stage1_batch(e, batch, B, b, w) : stage2_batch(e, batch, B, b, w);
+    int rc = e->st->stage == 1 ? stage1_batch(e, &batch, B, b, w) : stage2_batch(e, &batch, B, b, w);
     if (rc == IMA_OK && e->cb && e->cb->on_batch) e->cb->on_batch(e->cb->ctx, e->st, b + 1, nb);
     return rc;
 }
@@ -142,8 +163,8 @@ static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config
                      const ima_train_callbacks *cb, size_t *order, ima_batch_buffer *bb, ima_epoch_report *rep,
                      const float *targets, float *tbuf) {
     int M = m->cfg.n_modalities;
-    epoch_ctx e = {m,   ds,      cfg,  st,  cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE,
-                   {0}, targets, tbuf, NULL};
+    epoch_ctx e = {m,   ds,      cfg,  st,   cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE,
+                   {0}, targets, tbuf, NULL, cb ? cb->coll : NULL};
     for (int j = 0; j < M; j++) e.dead_min[j] = 1.0;
     double t0 = ima_wall_seconds();
     int rc = ima_epoch_run(order, ds->n, cfg->batch_size, 1, &st->rng, train_batch, &e);
@@ -279,7 +300,10 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
                 rc = ima_error_prefix("train: local-ev targets");
                 break;
             }
-            if ((rc = ima_local_ev_targets(targets, NULL, m, ds, NULL))) break;
+            if ((rc = cb && !ima_collective_is_single(cb->coll)
+                          ? ima_local_ev_targets_shared(targets, m, ds, cb->coll)
+                          : ima_local_ev_targets(targets, NULL, m, ds, NULL)))
+                break;
         }
         ima_epoch_report rep;
         memset(&rep, 0, sizeof rep);
@@ -290,7 +314,12 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
         st->epoch++;
         rep.epoch = st->epoch;
         if (rep.stage == 2 && (rc = finish_stage2_epoch(&sel, m, st, &rep))) break;
-        if (cb && cb->on_epoch && cb->on_epoch(cb->ctx, m, st, &rep)) {
+        double stop = cb && cb->on_epoch && cb->on_epoch(cb->ctx, m, st, &rep);
+        if (cb && ima_collective_sum(cb->coll, &stop, 1)) { /* data-parallel: one rank stops, all stop */
+            rc = ima_error_prefix("train: after round %d stage %d epoch %d", rep.round, rep.stage, rep.epoch);
+            break;
+        }
+        if (stop != 0) {
             rc = IMA_ERR;
             break;
         }
