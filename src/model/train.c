@@ -76,13 +76,45 @@ typedef struct {
     float *tbuf;          // (B, M) this batch's rows of them
     const size_t *idx;    // the batch's row indices (this rank's share)
     const ima_collective *coll; // data-parallel: the ranks (NULL: one process)
+    float *alive;               // data-parallel stage 1: (sum_j H_j) rows lighting each first-layer unit
 } epoch_ctx;
+
+/* stage 1: the fraction of modality j's first-layer encoder units that no row of the batch lights
+ * (data-parallel: no row of any rank, one sum over the ranks for every modality) */
+static int dead_fractions(epoch_ctx *e, const ima_batch *batch, double *f) {
+    ima_model *m = e->m;
+    int M = m->cfg.n_modalities;
+    if (ima_collective_is_single(e->coll)) {
+        for (int j = 0; j < M; j++) f[j] = ima_model_dead_fraction(m, j, batch->B);
+        return IMA_OK;
+    }
+    size_t n = 0;
+    for (int j = 0; j < M; j++) {
+        size_t H = m->mod[j].enc.width[1];
+        const float *h = m->mod[j].enc_acts.out[0]; /* (B, H) */
+        for (size_t c = 0; c < H; c++) {
+            float lit = 0.0f;
+            for (size_t i = 0; i < batch->B; i++) lit += h[i * H + c] > 0.0f;
+            e->alive[n + c] = lit;
+        }
+        n += H;
+    }
+    if (ima_collective_sum_float(e->coll, e->alive, n)) return IMA_ERR;
+    n = 0;
+    for (int j = 0; j < M; j++) {
+        size_t H = m->mod[j].enc.width[1], dead = 0;
+        for (size_t c = 0; c < H; c++) dead += e->alive[n + c] == 0.0f;
+        f[j] = (double)dead / (double)H;
+        n += H;
+    }
+    return IMA_OK;
+}
 
 /* data-parallel: the gradient of the global batch is the sum of the ranks' (each scaled by 1 / B_total),
  * one in-place sum over the stage's contiguous parameter range per step */
 static int sum_grads(const epoch_ctx *e, float *g, size_t n) {
     if (ima_collective_sum_float(e->coll, g, n))
-        return ima_error_prefix("stage %d, round %d, epoch %d: gradient sum over the ranks", e->st->stage,
+        return ima_error_prefix("stage %d, round %d, epoch %d: a step's sums over the ranks", e->st->stage,
                                 e->st->round, e->st->epoch + 1);
     return IMA_OK;
 }
@@ -98,14 +130,15 @@ static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
         return ima_error("stage 1, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
                          "stopped before this update",
                          e->st->round, e->st->epoch + 1, b + 1, bad ? bad : "(a gradient)");
+    double dead[IMA_MAX_MODALITIES];
+    if (dead_fractions(e, batch, dead)) return ima_error_prefix("stage 1: dead units");
     ima_stage1_step(m, &e->cfg->adam_stage1);
     e->rep->s1.glob += w * t.glob;
     e->rep->s1.total += w * t.total;
     for (int j = 0; j < m->cfg.n_modalities; j++) {
         e->rep->s1.rec[j] += w * t.rec[j];
         e->rep->s1.align[j] += w * t.align[j];
-        double f = batch->B ? ima_model_dead_fraction(m, j, batch->B) : 1.0; /* data-parallel: this rank's rows */
-        if (f < e->dead_min[j]) e->dead_min[j] = f;
+        if (dead[j] < e->dead_min[j]) e->dead_min[j] = dead[j];
     }
     return IMA_OK;
 }
@@ -164,10 +197,16 @@ static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config
                      const float *targets, float *tbuf) {
     int M = m->cfg.n_modalities;
     epoch_ctx e = {m,   ds,      cfg,  st,   cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE,
-                   {0}, targets, tbuf, NULL, cb ? cb->coll : NULL};
+                   {0}, targets, tbuf, NULL, cb ? cb->coll : NULL, NULL};
     for (int j = 0; j < M; j++) e.dead_min[j] = 1.0;
+    if (!ima_collective_is_single(e.coll) && st->stage == 1) {
+        size_t H = 0;
+        for (int j = 0; j < M; j++) H += m->mod[j].enc.width[1];
+        if (!(e.alive = ima_try_malloc(H, sizeof(float)))) return ima_error_prefix("train");
+    }
     double t0 = ima_wall_seconds();
     int rc = ima_epoch_run(order, ds->n, cfg->batch_size, 1, &st->rng, train_batch, &e);
+    free(e.alive);
     if (rc) return rc;
     for (int j = 0; j < M; j++) rep->dead[j] = st->stage == 1 ? e.dead_min[j] : 0.0;
     rep->seconds = ima_wall_seconds() - t0;
