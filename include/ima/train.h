@@ -21,12 +21,19 @@ typedef struct {
     size_t width[IMA_MAX_MODALITIES]; // D_j
     float *x[IMA_MAX_MODALITIES];     // (n, D_j) each (owned)
     uint8_t *mask;                    // (n, M): 1 present (owned); all ones when no mask was given
+    void *map[IMA_MAX_MODALITIES];    // ima_dataset_map: the read-only file mapping x[j] points into (NULL: owned)
+    size_t map_bytes[IMA_MAX_MODALITIES];
 } ima_dataset;
 
 /* Reads one .npy per modality (float32/float64/uint8, 2-D) and optional masks (mask_paths[j] may be
  * NULL: all present; else a 1-D 0/1 array of n rows). Checks equal row counts, finite values, 0/1
  * masks, and that every row has at least one modality present; errors name the file. */
 int ima_dataset_load(ima_dataset *ds, int M, const char *const *paths, const char *const *mask_paths);
+/* The same, but a float32 .npy is memory-mapped read-only instead of read (other dtypes are read and
+ * converted): the processes of one machine that map the same file share one copy in the page cache,
+ * and rows are read from disk when first touched (data-parallel training, docs/scaling.md). The
+ * checks are ima_dataset_load's, so the whole file is read once here. x[j] must not be written. */
+int ima_dataset_map(ima_dataset *ds, int M, const char *const *paths, const char *const *mask_paths);
 void ima_dataset_free(ima_dataset *ds);
 /* Checks the data set against a model configuration (count and widths). */
 int ima_dataset_check(const ima_dataset *ds, const ima_config *cfg, const char *const *paths);

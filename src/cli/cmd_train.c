@@ -495,8 +495,8 @@ int cmd_train(int argc, char **argv) {
         ima_dist_stop(dist, 1);
         return 2;
     }
-    ima_dataset ds;
-    if (ima_dataset_load(&ds, o.in.n, o.in.path, o.in.mask)) {
+    ima_dataset ds; /* data-parallel: mapped, one copy per machine in the page cache */
+    if ((dist ? ima_dataset_map : ima_dataset_load)(&ds, o.in.n, o.in.path, o.in.mask)) {
         fprintf(stderr, "ima train: %s\n", ima_last_error());
         ima_dist_stop(dist, 1);
         return 1;
