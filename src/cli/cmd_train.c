@@ -11,6 +11,7 @@
 #include "cli/progress.h"
 #include "cli/train_opts.h"
 #include "core/blas.h"
+#include "dist/dist.h"
 #include "ima/common.h"
 #include "io/atomic.h"
 #include "io/tsv.h"
@@ -243,10 +244,12 @@ typedef struct {
     FILE *log;
     progress bar;
     char label[64];
+    int rank; // data-parallel (mpirun): only rank 0 prints and writes files
 } train_ctx;
 
 static void on_batch(void *vc, const ima_train_state *st, size_t done, size_t total) {
     train_ctx *c = vc;
+    if (c->rank) return;
     if (done == 1) {
         snprintf(c->label, sizeof c->label, "round %d stage %d epoch %d", st->round, st->stage, st->epoch + 1);
         progress_begin(&c->bar, c->label, total);
@@ -296,6 +299,7 @@ static void collapse_warnings(const ima_model *m, const ima_epoch_report *r) {
 
 static int on_epoch(void *vc, const ima_model *m, const ima_train_state *st, const ima_epoch_report *r) {
     train_ctx *c = vc;
+    if (c->rank) return 0;
     if (!c->o->quiet) epoch_line(m, r);
     if (r->stage == 2) collapse_warnings(m, r);
     if (c->log) {
@@ -421,39 +425,51 @@ static int load_valid(const train_opts *o, const ima_model *m, ima_dataset *vs, 
     return 0;
 }
 
-static int train_ima(train_opts *o, const flag_seen *seen, const flag_cmd *c, ima_dataset *ds) {
+static int train_ima(train_opts *o, const flag_seen *seen, const flag_cmd *c, ima_dataset *ds, ima_dist *dist) {
     ima_model *m = NULL;
     ima_train_state st;
     ima_dataset vs;
     const ima_dataset *valid = NULL;
-    train_ctx ctx = {.o = o};
-    int rc = 1;
+    const ima_collective *coll = ima_dist_collective(dist);
+    train_ctx ctx = {.o = o, .rank = ima_dist_rank(dist)};
+    int rc = 1, lead = ctx.rank == 0; /* data-parallel: rank 0 prints and writes every file */
     if (make_model(o, seen, c, ds, &m, &st) || load_valid(o, m, &vs, &valid)) goto done;
     size_t ne, nd, ni;
     ima_model_param_counts(m, &ne, &nd, &ni);
-    fprintf(
-        stderr,
-        "ima train: %zu samples, %d modalities, latent %zu; parameters: encoders %zu, decoders %zu, importance %zu\n",
-        ds->n, m->cfg.n_modalities, m->cfg.latent_width, ne, nd, ni);
-    if (o->log && !(ctx.log = open_log(o, m, &st))) goto done;
-    ima_atomic_clean_stale(o->out); /* temporary files of killed runs */
+    if (lead)
+        fprintf(stderr,
+                "ima train: %zu samples, %d modalities, latent %zu; parameters: encoders %zu, decoders %zu, importance "
+                "%zu%s\n",
+                ds->n, m->cfg.n_modalities, m->cfg.latent_width, ne, nd, ni, coll ? "; data-parallel" : "");
+    if (coll && lead)
+        fprintf(stderr, "ima train: %d ranks, each %zu or %zu rows of every batch of %zu\n", coll->size,
+                o->tc.batch_size / (size_t)coll->size, (o->tc.batch_size + (size_t)coll->size - 1) / (size_t)coll->size,
+                o->tc.batch_size);
+    if (lead && o->log && !(ctx.log = open_log(o, m, &st))) goto done;
+    if (lead) ima_atomic_clean_stale(o->out); /* temporary files of killed runs */
     /* the starting point, so that a failure in epoch 1 still leaves a valid checkpoint behind */
-    if (!o->resume && ima_checkpoint_save(o->out, m, &o->tc, &st)) {
+    if (lead && !o->resume && ima_checkpoint_save(o->out, m, &o->tc, &st)) {
         lib_fail();
         goto done;
     }
-    ima_train_callbacks cb = {.ctx = &ctx, .on_batch = on_batch, .on_epoch = on_epoch, .valid = valid};
+    ima_train_callbacks cb = {.ctx = &ctx, .on_batch = on_batch, .on_epoch = on_epoch, .valid = valid, .coll = coll};
     ima_clear_error();
     if (ima_train(m, ds, &o->tc, &st, &cb)) {
         if (*ima_last_error())
-            fprintf(stderr, "ima train: %s; the last good checkpoint is %s\n", ima_last_error(), o->out);
+            fprintf(stderr, "ima train: %s%s; the last good checkpoint is %s\n", ima_last_error(),
+                    coll ? " (stopping every rank)" : "", o->out);
         goto done;
     }
-    if (ima_checkpoint_save(o->out, m, &o->tc, &st)) {
+    if (lead && ima_checkpoint_save(o->out, m, &o->tc, &st)) {
         lib_fail();
         goto done;
     }
-    fprintf(stderr, "ima train: wrote %s\n", o->out);
+    if (lead) fprintf(stderr, "ima train: wrote %s\n", o->out);
+    if (coll && lead) {
+        double bytes, calls;
+        ima_dist_traffic(dist, &bytes, &calls);
+        fprintf(stderr, "ima train: rank 0 summed %.0f bytes over the ranks in %.0f calls\n", bytes, calls);
+    }
     rc = 0;
 done:
     if (ctx.log) fclose(ctx.log);
@@ -481,12 +497,24 @@ int cmd_train(int argc, char **argv) {
     }
     if (name_modalities(&o) || flags_apply_modal(&c, &o, &seen, &o.in)) return 2;
     openblas_set_num_threads(o.threads);
-    ima_dataset ds;
-    if (ima_dataset_load(&ds, o.in.n, o.in.path, o.in.mask)) {
+    ima_dist *dist = NULL; /* under mpirun: data-parallel (docs/scaling.md) */
+    if (ima_dist_start(&dist, &argc, &argv)) {
         fprintf(stderr, "ima train: %s\n", ima_last_error());
         return 1;
     }
-    rc = model == MODEL_IMA ? train_ima(&o, &seen, &c, &ds) : train_baseline_run(&o, &seen, &ds);
+    if (dist && model != MODEL_IMA) {
+        fprintf(stderr, "ima train: --model %s: data-parallel training (mpirun) covers IMA only\n", MODELS[model]);
+        ima_dist_stop(dist, 1);
+        return 2;
+    }
+    ima_dataset ds; /* data-parallel: mapped, one copy per machine in the page cache */
+    if ((dist ? ima_dataset_map : ima_dataset_load)(&ds, o.in.n, o.in.path, o.in.mask)) {
+        fprintf(stderr, "ima train: %s\n", ima_last_error());
+        ima_dist_stop(dist, 1);
+        return 1;
+    }
+    rc = model == MODEL_IMA ? train_ima(&o, &seen, &c, &ds, dist) : train_baseline_run(&o, &seen, &ds);
     ima_dataset_free(&ds);
+    ima_dist_stop(dist, rc); /* a failed rank stops the job: its peers may wait in a collective */
     return rc;
 }

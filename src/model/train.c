@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ima/collective.h"
 #include "ima/common.h"
 #include "ima/epoch.h"
 #include "ima/importance.h"
@@ -73,8 +74,50 @@ typedef struct {
     double dead_min[IMA_MAX_MODALITIES];
     const float *targets; // local-ev: (N, M) targets of this stage 2, NULL otherwise
     float *tbuf;          // (B, M) this batch's rows of them
-    const size_t *idx;    // the batch's row indices
+    const size_t *idx;    // the batch's row indices (this rank's share)
+    const ima_collective *coll; // data-parallel: the ranks (NULL: one process)
+    float *alive;               // data-parallel stage 1: (sum_j H_j) rows lighting each first-layer unit
 } epoch_ctx;
+
+/* stage 1: the fraction of modality j's first-layer encoder units that no row of the batch lights
+ * (data-parallel: no row of any rank, one sum over the ranks for every modality) */
+static int dead_fractions(epoch_ctx *e, const ima_batch *batch, double *f) {
+    ima_model *m = e->m;
+    int M = m->cfg.n_modalities;
+    if (ima_collective_is_single(e->coll)) {
+        for (int j = 0; j < M; j++) f[j] = ima_model_dead_fraction(m, j, batch->B);
+        return IMA_OK;
+    }
+    size_t n = 0;
+    for (int j = 0; j < M; j++) {
+        size_t H = m->mod[j].enc.width[1];
+        const float *h = m->mod[j].enc_acts.out[0]; /* (B, H) */
+        for (size_t c = 0; c < H; c++) {
+            float lit = 0.0f;
+            for (size_t i = 0; i < batch->B; i++) lit += h[i * H + c] > 0.0f;
+            e->alive[n + c] = lit;
+        }
+        n += H;
+    }
+    if (ima_collective_sum_float(e->coll, e->alive, n)) return IMA_ERR;
+    n = 0;
+    for (int j = 0; j < M; j++) {
+        size_t H = m->mod[j].enc.width[1], dead = 0;
+        for (size_t c = 0; c < H; c++) dead += e->alive[n + c] == 0.0f;
+        f[j] = (double)dead / (double)H;
+        n += H;
+    }
+    return IMA_OK;
+}
+
+/* data-parallel: the gradient of the global batch is the sum of the ranks' (each scaled by 1 / B_total),
+ * one in-place sum over the stage's contiguous parameter range per step */
+static int sum_grads(const epoch_ctx *e, float *g, size_t n) {
+    if (ima_collective_sum_float(e->coll, g, n))
+        return ima_error_prefix("stage %d, round %d, epoch %d: a step's sums over the ranks", e->st->stage,
+                                e->st->round, e->st->epoch + 1);
+    return IMA_OK;
+}
 
 static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b, double w) {
     ima_model *m = e->m;
@@ -82,18 +125,20 @@ static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
     char name[64];
     const char *bad;
     ima_stage1_forward_backward(m, batch, e->weights, 1, &t);
+    if (sum_grads(e, m->grads, m->n_params_ae)) return IMA_ERR;
     if ((bad = bad_term1(m, &t, name, sizeof name)) || !grads_finite(m->grads, m->n_params_ae))
         return ima_error("stage 1, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
                          "stopped before this update",
                          e->st->round, e->st->epoch + 1, b + 1, bad ? bad : "(a gradient)");
+    double dead[IMA_MAX_MODALITIES];
+    if (dead_fractions(e, batch, dead)) return ima_error_prefix("stage 1: dead units");
     ima_stage1_step(m, &e->cfg->adam_stage1);
     e->rep->s1.glob += w * t.glob;
     e->rep->s1.total += w * t.total;
     for (int j = 0; j < m->cfg.n_modalities; j++) {
         e->rep->s1.rec[j] += w * t.rec[j];
         e->rep->s1.align[j] += w * t.align[j];
-        double f = ima_model_dead_fraction(m, j, B);
-        if (f < e->dead_min[j]) e->dead_min[j] = f;
+        if (dead[j] < e->dead_min[j]) e->dead_min[j] = dead[j];
     }
     return IMA_OK;
 }
@@ -106,10 +151,17 @@ static int stage2_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
     ima_batch tb = *batch; /* local-ev: this batch's rows of the targets (B, M) */
     if (e->targets) {
         size_t M = (size_t)m->cfg.n_modalities;
-        for (size_t i = 0; i < B; i++) memcpy(e->tbuf + i * M, e->targets + e->idx[i] * M, M * sizeof(float));
+        for (size_t i = 0; i < tb.B; i++) memcpy(e->tbuf + i * M, e->targets + e->idx[i] * M, M * sizeof(float));
         tb.target = e->tbuf;
     }
     ima_stage2_forward_backward(m, &tb, e->weights, 1, &t);
+    if (sum_grads(e, m->grads + m->n_params_ae, m->n_params_imp)) return IMA_ERR;
+    double ysum[IMA_MAX_MODALITIES]; /* mean importance over the (global) batch's rows */
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        ysum[j] = 0.0;
+        for (size_t i = 0; i < tb.B; i++) ysum[j] += m->mod[j].y_imp[i];
+    }
+    if (ima_collective_sum(e->coll, ysum, (size_t)m->cfg.n_modalities)) return ima_error_prefix("stage 2: mean y");
     if ((bad = bad_term2(m, &t, name, sizeof name)) || !grads_finite(m->grads + m->n_params_ae, m->n_params_imp))
         return ima_error("stage 2, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
                          "stopped before this update",
@@ -121,19 +173,21 @@ static int stage2_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
         e->rep->s2.corr[j] += w * t.corr[j];
         e->rep->s2.local[j] += w * t.local[j];
         e->rep->s2.ybar[j] += w * t.ybar[j];
-        double s = 0;
-        for (size_t i = 0; i < B; i++) s += m->mod[j].y_imp[i];
-        e->rep->mean_y[j] += w * s / (double)B;
+        e->rep->mean_y[j] += w * ysum[j] / (double)B;
     }
     return IMA_OK;
 }
 
 static int train_batch(void *vc, const size_t *idx, size_t B, size_t b, size_t nb) {
     epoch_ctx *e = vc;
-    const ima_batch *batch = ima_batch_gather(e->bb, e->ds, idx, B);
-    e->idx = idx;
+    size_t lo = 0, hi = B; /* data-parallel: this rank's rows of the global batch */
+    if (!ima_collective_is_single(e->coll)) ima_collective_share(B, e->coll->rank, e->coll->size, &lo, &hi);
+    ima_batch batch = *ima_batch_gather(e->bb, e->ds, idx + lo, hi - lo);
+    batch.coll = e->coll;
+    batch.B_total = B;
+    e->idx = idx + lo;
     double w = (double)B / (double)e->ds->n; /* epoch averages weight batches by their rows */
-    int rc = e->st->stage == 1 ? stage1_batch(e, batch, B, b, w) : stage2_batch(e, batch, B, b, w);
+    int rc = e->st->stage == 1 ? stage1_batch(e, &batch, B, b, w) : stage2_batch(e, &batch, B, b, w);
     if (rc == IMA_OK && e->cb && e->cb->on_batch) e->cb->on_batch(e->cb->ctx, e->st, b + 1, nb);
     return rc;
 }
@@ -142,11 +196,17 @@ static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config
                      const ima_train_callbacks *cb, size_t *order, ima_batch_buffer *bb, ima_epoch_report *rep,
                      const float *targets, float *tbuf) {
     int M = m->cfg.n_modalities;
-    epoch_ctx e = {m,   ds,      cfg,  st,  cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE,
-                   {0}, targets, tbuf, NULL};
+    epoch_ctx e = {m,   ds,      cfg,  st,   cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE,
+                   {0}, targets, tbuf, NULL, cb ? cb->coll : NULL, NULL};
     for (int j = 0; j < M; j++) e.dead_min[j] = 1.0;
+    if (!ima_collective_is_single(e.coll) && st->stage == 1) {
+        size_t H = 0;
+        for (int j = 0; j < M; j++) H += m->mod[j].enc.width[1];
+        if (!(e.alive = ima_try_malloc(H, sizeof(float)))) return ima_error_prefix("train");
+    }
     double t0 = ima_wall_seconds();
     int rc = ima_epoch_run(order, ds->n, cfg->batch_size, 1, &st->rng, train_batch, &e);
+    free(e.alive);
     if (rc) return rc;
     for (int j = 0; j < M; j++) rep->dead[j] = st->stage == 1 ? e.dead_min[j] : 0.0;
     rep->seconds = ima_wall_seconds() - t0;
@@ -339,7 +399,10 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
                 rc = ima_error_prefix("train: local-ev targets");
                 break;
             }
-            if ((rc = ima_local_ev_targets(targets, NULL, m, ds, NULL))) break;
+            if ((rc = cb && !ima_collective_is_single(cb->coll)
+                          ? ima_local_ev_targets_shared(targets, m, ds, cb->coll)
+                          : ima_local_ev_targets(targets, NULL, m, ds, NULL)))
+                break;
         }
         ima_epoch_report rep;
         memset(&rep, 0, sizeof rep);
@@ -352,7 +415,12 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
         rep.epoch = st->epoch;
         if (rep.stage == 1 && validate1 && (rc = finish_stage1_epoch(&sel1, m, cfg, st, cb, &rep))) break;
         if (rep.stage == 2 && (rc = finish_stage2_epoch(&sel, m, st, &rep))) break;
-        if (cb && cb->on_epoch && cb->on_epoch(cb->ctx, m, st, &rep)) {
+        double stop = cb && cb->on_epoch && cb->on_epoch(cb->ctx, m, st, &rep);
+        if (cb && ima_collective_sum(cb->coll, &stop, 1)) { /* data-parallel: one rank stops, all stop */
+            rc = ima_error_prefix("train: after round %d stage %d epoch %d", rep.round, rep.stage, rep.epoch);
+            break;
+        }
+        if (stop != 0) {
             rc = IMA_ERR;
             break;
         }
