@@ -63,7 +63,7 @@ ima_repro_config ima_repro_defaults(int quick) {
     } else {
         c.epochs1 = 40;
         c.epochs2 = 10;
-        c.baseline_epochs = 30;
+        c.baseline_epochs = 25;
         c.patience = 5;
         c.kl_warmup_epochs = 10;
         c.probe_rows = 2000;
