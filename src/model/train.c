@@ -196,20 +196,8 @@ static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config
                      const ima_train_callbacks *cb, size_t *order, ima_batch_buffer *bb, ima_epoch_report *rep,
                      const float *targets, float *tbuf) {
     int M = m->cfg.n_modalities;
-    epoch_ctx e = {m,
-                   ds,
-                   cfg,
-                   st,
-                   cb,
-                   bb,
-                   rep,
-                   st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE,
-                   {0},
-                   targets,
-                   tbuf,
-                   NULL,
-                   cb ? cb->coll : NULL,
-                   NULL};
+    epoch_ctx e = {m,   ds,      cfg,  st,   cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE,
+                   {0}, targets, tbuf, NULL, cb ? cb->coll : NULL, NULL};
     for (int j = 0; j < M; j++) e.dead_min[j] = 1.0;
     if (!ima_collective_is_single(e.coll) && st->stage == 1) {
         size_t H = 0;
@@ -411,8 +399,9 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
                 rc = ima_error_prefix("train: local-ev targets");
                 break;
             }
-            if ((rc = cb && !ima_collective_is_single(cb->coll) ? ima_local_ev_targets_shared(targets, m, ds, cb->coll)
-                                                                : ima_local_ev_targets(targets, NULL, m, ds, NULL)))
+            if ((rc = cb && !ima_collective_is_single(cb->coll)
+                          ? ima_local_ev_targets_shared(targets, m, ds, cb->coll)
+                          : ima_local_ev_targets(targets, NULL, m, ds, NULL)))
                 break;
         }
         ima_epoch_report rep;
