@@ -146,6 +146,7 @@ static int add_recording(ima_speech_set *s, ima_mfcc *m, int source, const char 
     float feat[IMA_SPEECH_DIM];
     int limited = 0;
     if (ima_speech_features_band(m, feat, path, s->bandwidth_hz, &limited)) {
+        if (ima_error_is_oom()) return IMA_ERR; /* not the file's fault: the build stops */
         /* the entry names the file: keep the reason only ("PATH: why" -> "why") */
         const char *why = ima_last_error();
         size_t n = strlen(path);

@@ -182,7 +182,8 @@ int ima_speech_add_synth(ima_speech_set *s, ima_mfcc *m, const ima_synth_config 
             if (ima_speech_features_wave(m, feat, wave, n)) {
                 char why[1024];
                 snprintf(why, sizeof why, "%s", ima_last_error()); /* the skip may set a new error */
-                st = ima_speech_set_skip(s, src, name, why);
+                /* out of memory is not the voice's fault: the build stops */
+                st = ima_error_is_oom() ? IMA_ERR : ima_speech_set_skip(s, src, name, why);
             } else {
                 st = ima_speech_set_push(s, feat, d, spk, src, name);
             }
