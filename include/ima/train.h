@@ -59,6 +59,10 @@ typedef struct {
     int epochs_stage2;           // E2 (10)
     ima_adam_config adam_stage1; // Adam for the autoencoder (lr 1e-3)
     ima_adam_config adam_stage2; // Adam for the importance nets (lr 1e-3)
+    int patience_stage1;         // stage-1 early stopping on the validation L_auto (needs callbacks.valid; 0: off,
+                                 // E1 epochs run). With P > 0 a round's stage 1 stops once P epochs have passed
+                                 // without a lower validation L_auto, or at E1, and the autoencoder of its best
+                                 // epoch is restored. Not stored in checkpoints; a resumed stage 1 selects afresh.
 } ima_train_config;
 
 ima_train_config ima_train_defaults(void);
@@ -94,7 +98,12 @@ typedef struct {
     int collapse[IMA_MAX_MODALITIES];      // stage 2: ima_collapse_flags of this epoch
     int scored;                            // stage 2 with a validation set: score and best_epoch are set
     double score[2];                       // validation score of this epoch (see ima_score_fn)
-    int best_epoch;                        // best-scoring stage-2 epoch of this round so far (1-based)
+    int best_epoch;                        // best epoch of this round's stage so far (1-based): stage 2 by score,
+                                           // stage 1 by validation L_auto (when valid_loss is set)
+    double valid_loss;                     // stage 1 with a validation set and (patience or monitor): validation
+                                           // L_auto (fusion of the round, means over rows); NAN otherwise
+    double monitor;                        // stage 1: the monitor callback's value (NAN without one)
+    int stop;                              // stage 1: 1 when this epoch ends the stage early (patience exhausted)
     double seconds;                        // wall time of the epoch
     size_t samples;                        // rows processed
 } ima_epoch_report;
@@ -120,6 +129,10 @@ typedef struct {
     const ima_dataset *valid;
     ima_score_fn score;
     void *score_ctx;
+    /* Stage-1 monitor (optional, with valid): after each stage-1 epoch's validation loss, a number to log
+     * (e.g. validation P@10 of the unweighted z); it may run forward passes in m's buffers but must not
+     * change its parameters. Non-zero stops with IMA_ERR. */
+    int (*monitor)(void *ctx, ima_model *m, double *value);
     /* Data-parallel training (collective.h, docs/scaling.md; NULL: one process): every rank calls
      * ima_train with the same data set, configuration, state and seed; each computes its share of
      * every global batch and the ranks sum gradients and batch statistics through coll, so every rank
@@ -127,6 +140,9 @@ typedef struct {
      * when any rank's on_epoch stops, every rank stops. */
     const struct ima_collective *coll;
 } ima_train_callbacks;
+
+/* The validation L_auto of ds (batches of the model's max_batch rows, means over rows) with the given fusion. */
+int ima_stage1_valid_loss(ima_model *m, const ima_dataset *ds, ima_weights weights, ima_stage1_terms *terms);
 
 /* Trains from st onwards until finished. A non-finite loss term stops training before the
  * offending update with an error naming the stage, round, epoch and term. */

@@ -65,8 +65,8 @@ static const flag_spec FLAGS[] = {
      .stride = sizeof(const char *),
      .arg = "PATH",
      .help = "validation .npy of the modality (all or none): stage 2 keeps\n"
-             "                             its epoch with the best validation score (-L_imp)",
-     .only = V_IMA,
+             "                             its epoch with the best validation score (-L_imp); with\n"
+             "                             --patience, early stopping on the validation loss",
      .named_only = 1},
     {.name = "--valid-mask",
      .type = FLAG_STR,
@@ -74,7 +74,6 @@ static const flag_spec FLAGS[] = {
      .stride = sizeof(const char *),
      .arg = "PATH",
      .help = "0/1 .npy (N): presence in the validation set",
-     .only = V_IMA,
      .named_only = 1},
     FLAG_HEADING("model (per-modality flags take NAME=VALUE, or a bare VALUE for every modality):", 0),
     {.name = "--preset",
@@ -115,6 +114,10 @@ static const flag_spec FLAGS[] = {
     FLAG_HEADING("training:", 0),
     ROW("--epochs1", FLAG_INT, O(tc.epochs_stage1), 0, 1000000, "N", "stage-1 epochs per round", V_IMA),
     ROW("--epochs2", FLAG_INT, O(tc.epochs_stage2), 0, 1000000, "N", "stage-2 epochs per round", V_IMA),
+    ROW("--patience", FLAG_INT, O(tc.patience_stage1), 0, 1000000, "P",
+        "stage-1 early stopping: stop after P epochs without a lower\n"
+        "                             validation L_auto, keep the best (needs --valid-input; 0: off)",
+        V_IMA),
     ROW("--rounds", FLAG_INT, O(tc.rounds), 1, 1000, "R", "rounds of stage 1 + stage 2", V_IMA),
     ROW("--batch", FLAG_SIZE, O(tc.batch_size), 1, 1 << 20, "B", "batch size", V_IMA),
     ROW("--lr1", FLAG_FLOAT, O(tc.adam_stage1.lr), 1e-12, 1e6, "LR", "Adam learning rate of stage 1", V_IMA),
@@ -142,6 +145,12 @@ static const flag_spec FLAGS[] = {
     ROW("--batch", FLAG_SIZE, O(btc.batch_size), 1, 1 << 20, "B", "batch size", V_BASELINES),
     ROW("--lr1", FLAG_FLOAT, O(btc.adam.lr), 1e-12, 1e6, "LR", "Adam learning rate (alias --lr)", V_BASELINES),
     ROW("--lr", FLAG_FLOAT, O(btc.adam.lr), 1e-12, 1e6, "LR", NULL, V_BASELINES),
+    ROW("--patience", FLAG_INT, O(btc.patience), 0, 1000000, "P",
+        "early stopping: stop after P epochs without a lower validation\n"
+        "                             loss, keep the best (needs --valid-input; 0: off)",
+        V_BASELINES),
+    ROW("--kl-warmup", FLAG_INT, O(btc.kl_warmup_epochs), 0, 1000000, "W",
+        "mvae, jmvae: linear KL warm-up over the first W epochs (0: none)", V_MVAE | V_JMVAE),
     ROW("--joint-hidden", FLAG_SIZE, O(bcfg.joint_hidden), 0, 65536, "H",
         "jmvae, dae: joint encoder hidden width (0: sum of --hidden)", V_JMVAE | V_DAE),
     ROW("--beta", FLAG_FLOAT, O(bcfg.beta), 0, 1e6, "B", "mvae, jmvae: weight of KL(q || N(0, I))", V_MVAE | V_JMVAE),
@@ -270,6 +279,9 @@ static void epoch_line(const ima_model *m, const ima_epoch_report *r) {
     }
     if (r->scored && n < sizeof line)
         snprintf(line + n, sizeof line - n, "  validation score %.6g (kept epoch %d)", r->score[0], r->best_epoch);
+    if (r->stage == 1 && r->valid_loss == r->valid_loss && n < sizeof line) /* not NAN: validated */
+        snprintf(line + n, sizeof line - n, "  validation L_auto %.4f (best epoch %d)%s", r->valid_loss, r->best_epoch,
+                 r->stop ? "; early stop" : "");
     fprintf(stderr, "%s\n", line);
 }
 

@@ -248,6 +248,60 @@ int ima_score_stage2_loss(void *ctx, ima_model *m, const ima_dataset *valid, ima
     return isfinite(loss) ? IMA_OK : ima_error("validation: the stage-2 loss is not finite");
 }
 
+int ima_stage1_valid_loss(ima_model *m, const ima_dataset *ds, ima_weights weights, ima_stage1_terms *terms) {
+    memset(terms, 0, sizeof *terms);
+    ima_batch_buffer bb;
+    if (ima_batch_buffer_init(&bb, ds, m->max_batch)) return ima_error_prefix("validation");
+    size_t N = ds->n, *idx = ima_try_malloc(m->max_batch, sizeof(size_t));
+    if (!idx) return ima_batch_buffer_free(&bb), ima_error_prefix("validation");
+    for (size_t lo = 0; lo < N; lo += m->max_batch) {
+        size_t B = N - lo < m->max_batch ? N - lo : m->max_batch;
+        for (size_t i = 0; i < B; i++) idx[i] = lo + i;
+        ima_stage1_terms t;
+        ima_stage1_forward_backward(m, ima_batch_gather(&bb, ds, idx, B), weights, 0, &t);
+        double w = (double)B / (double)N;
+        terms->glob += w * t.glob;
+        terms->total += w * t.total;
+        for (int j = 0; j < m->cfg.n_modalities; j++) terms->rec[j] += w * t.rec[j], terms->align[j] += w * t.align[j];
+    }
+    free(idx);
+    ima_batch_buffer_free(&bb);
+    return isfinite(terms->total) ? IMA_OK : ima_error("validation: L_auto is not finite");
+}
+
+/* Stage-1 early stopping of one round: the best validation L_auto so far and the autoencoder that gave it. */
+typedef struct {
+    float *best; // (n_params_ae) autoencoder parameters of the best epoch (NULL: patience off)
+    double loss;
+    int best_epoch; // 0: none yet in this round's stage 1
+} stage1_select;
+
+/* after a stage-1 epoch with a validation set: its loss, the monitor, the best epoch, the stop rule */
+static int finish_stage1_epoch(stage1_select *s, ima_model *m, const ima_train_config *cfg, ima_train_state *st,
+                               const ima_train_callbacks *cb, ima_epoch_report *rep) {
+    ima_stage1_terms t;
+    ima_weights w = st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE;
+    if (rep->epoch == 1) s->best_epoch = 0;
+    if (ima_stage1_valid_loss(m, cb->valid, w, &t)) return IMA_ERR;
+    rep->valid_loss = t.total;
+    if (cb->monitor && cb->monitor(cb->ctx, m, &rep->monitor)) return IMA_ERR;
+    if (s->best_epoch == 0 || t.total < s->loss) {
+        s->best_epoch = rep->epoch;
+        s->loss = t.total;
+        if (s->best) memcpy(s->best, m->params, m->n_params_ae * sizeof(float));
+    }
+    rep->best_epoch = s->best_epoch;
+    if (!s->best) return IMA_OK;
+    int stop = rep->epoch - s->best_epoch >= cfg->patience_stage1;
+    if ((stop || rep->epoch == rep->epochs) && s->best_epoch != rep->epoch)
+        memcpy(m->params, s->best, m->n_params_ae * sizeof(float)); /* before on_epoch: a checkpoint holds it */
+    if (stop && rep->epoch < rep->epochs) {
+        rep->stop = 1;
+        st->epoch = rep->epochs; /* the stage is over: the loop moves on to stage 2 */
+    }
+    return IMA_OK;
+}
+
 /* Stage-2 selection of one round: the best score so far and the importance nets that gave it. */
 typedef struct {
     const ima_train_callbacks *cb;
@@ -294,16 +348,22 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
     if (cfg->batch_size < 1 || cfg->batch_size > m->max_batch)
         return ima_error("train: batch size %zu must be in 1..%zu (the model's max_batch)", cfg->batch_size,
                          m->max_batch);
-    if (cfg->rounds < 1 || cfg->epochs_stage1 < 0 || cfg->epochs_stage2 < 0)
-        return ima_error("train: rounds must be >= 1 and epoch counts >= 0");
+    if (cfg->rounds < 1 || cfg->epochs_stage1 < 0 || cfg->epochs_stage2 < 0 || cfg->patience_stage1 < 0)
+        return ima_error("train: rounds must be >= 1 and epoch counts and the patience >= 0");
+    if (cfg->patience_stage1 > 0 && !(cb && cb->valid))
+        return ima_error("train: stage-1 early stopping (patience %d) needs a validation set", cfg->patience_stage1);
     size_t *order = ima_try_malloc(ds->n, sizeof(size_t));
     ima_batch_buffer bb;
     if (!order || ima_batch_buffer_init(&bb, ds, cfg->batch_size)) return free(order), ima_error_prefix("train");
     stage2_select sel;
     memset(&sel, 0, sizeof sel);
     sel.cb = cb;
-    int rc = IMA_OK;
-    if (cb && cb->valid) {
+    stage1_select sel1;
+    memset(&sel1, 0, sizeof sel1);
+    int rc = IMA_OK, validate1 = cb && cb->valid && (cfg->patience_stage1 > 0 || cb->monitor);
+    if (cfg->patience_stage1 > 0 && !(sel1.best = ima_try_malloc(m->n_params_ae, sizeof(float))))
+        rc = ima_error_prefix("train");
+    if (rc == IMA_OK && cb && cb->valid) {
         sel.best = ima_try_malloc(m->n_params_imp, sizeof(float));
         if (!sel.best) rc = ima_error_prefix("train");
         else if (st->stage == 2 && st->epoch > 0 && !st->finished) { /* resumed inside stage 2 */
@@ -349,9 +409,11 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
         rep.round = st->round;
         rep.stage = st->stage;
         rep.epochs = epochs;
+        rep.valid_loss = rep.monitor = NAN;
         if ((rc = run_epoch(m, ds, cfg, st, cb, order, &bb, &rep, targets, tbuf))) break;
         st->epoch++;
         rep.epoch = st->epoch;
+        if (rep.stage == 1 && validate1 && (rc = finish_stage1_epoch(&sel1, m, cfg, st, cb, &rep))) break;
         if (rep.stage == 2 && (rc = finish_stage2_epoch(&sel, m, st, &rep))) break;
         double stop = cb && cb->on_epoch && cb->on_epoch(cb->ctx, m, st, &rep);
         if (cb && ima_collective_sum(cb->coll, &stop, 1)) { /* data-parallel: one rank stops, all stop */
@@ -364,6 +426,7 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
         }
     }
     free(sel.best);
+    free(sel1.best);
     ima_batch_buffer_free(&bb);
     free(order);
     free(targets), free(tbuf);
