@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ima/collective.h"
 #include "ima/common.h"
 #include "ima/model.h"
 
@@ -76,6 +77,26 @@ void ima_stage1_zero_grad(ima_model *m) {
     for (int j = 0; j < m->cfg.n_modalities; j++) memset(m->mod[j].du, 0, Bd * sizeof(float));
 }
 
+/* rows the means divide by: the global batch's in data-parallel training (collective.h) */
+static size_t batch_rows(const ima_batch *b) { return b->coll && b->B_total ? b->B_total : b->B; }
+
+/* data-parallel: every rank's terms are its rows' sums / B_total; their sum over the ranks is the loss */
+static void sum_terms(const ima_model *m, const ima_batch *b, ima_stage1_terms *terms) {
+    if (ima_collective_is_single(b->coll)) return;
+    int M = m->cfg.n_modalities;
+    double v[1 + 2 * IMA_MAX_MODALITIES];
+    v[0] = terms->glob;
+    for (int j = 0; j < M; j++) v[1 + j] = terms->rec[j], v[1 + M + j] = terms->align[j];
+    /* a failed collective leaves the group unusable: the gradient sum that follows reports it */
+    if (ima_collective_sum(b->coll, v, 1 + 2 * (size_t)M)) v[0] = NAN;
+    terms->glob = v[0];
+    terms->total = m->cfg.lambda_glob * terms->glob;
+    for (int j = 0; j < M; j++) {
+        terms->rec[j] = v[1 + j], terms->align[j] = v[1 + M + j];
+        terms->total += m->cfg.mod[j].lambda_rec * terms->rec[j] + m->cfg.mod[j].lambda_align * terms->align[j];
+    }
+}
+
 /* sums over rows [r0, r1) of the terms (not yet divided by B): glob, rec[j], align[j] */
 static void forward_rows(ima_model *m, const ima_batch *b, ima_weights weights, size_t r0, size_t r1,
                          ima_stage1_terms *sum) {
@@ -104,26 +125,27 @@ static void forward_rows(ima_model *m, const ima_batch *b, ima_weights weights, 
     }
 }
 
-static void combine_terms(const ima_model *m, size_t B, const ima_stage1_terms *sum, int parts,
+/* the terms of the batch (this rank's rows) from the parts' sums; nb the rows a mean divides by */
+static void combine_terms(const ima_model *m, size_t B, double nb, const ima_stage1_terms *sum, int parts,
                           ima_stage1_terms *terms) {
     memset(terms, 0, sizeof *terms);
     double glob = sum[0].glob + (parts > 1 ? sum[1].glob : 0.0);
-    terms->glob = glob / (double)B;
+    terms->glob = glob / (double)B * ((double)B / nb);
     terms->total = m->cfg.lambda_glob * terms->glob;
     for (int j = 0; j < m->cfg.n_modalities; j++) {
         const ima_modality_config *c = &m->cfg.mod[j];
-        terms->rec[j] = (sum[0].rec[j] + (parts > 1 ? sum[1].rec[j] : 0.0)) / (double)B;
-        terms->align[j] = (sum[0].align[j] + (parts > 1 ? sum[1].align[j] : 0.0)) / (double)B;
+        terms->rec[j] = (sum[0].rec[j] + (parts > 1 ? sum[1].rec[j] : 0.0)) / nb;
+        terms->align[j] = (sum[0].align[j] + (parts > 1 ? sum[1].align[j] : 0.0)) / nb;
         terms->total += c->lambda_rec * terms->rec[j] + c->lambda_align * terms->align[j];
     }
 }
 
-/* gradient of rows [r0, r1) of a batch of B rows: dz, du rows; parameter gradients of part p (grads,
- * or grads2 for p = 1) */
-static void backward_rows(ima_model *m, const ima_batch *b, size_t B, size_t r0, size_t r1, int p) {
+/* gradient of rows [r0, r1) of a batch whose means divide by nb rows: dz, du rows; parameter gradients of
+ * part p (grads, or grads2 for p = 1) */
+static void backward_rows(ima_model *m, const ima_batch *b, size_t nb, size_t r0, size_t r1, int p) {
     int M = m->cfg.n_modalities;
     size_t n = r1 - r0, d = m->cfg.latent_width;
-    float invB = 1.0f / (float)B;
+    float invB = 1.0f / (float)nb;
     const uint8_t *mask = b->mask ? b->mask + r0 * (size_t)M : NULL;
     const float *z = m->z + r0 * d;
     float *dz = m->dz + r0 * d, *scratch = ima_model_part_scratch(m, r0);
@@ -189,11 +211,19 @@ static void stage1_part(void *vj, int p) {
         memset(m->grads2, 0, m->n_params_ae * sizeof(float)); /* part 1 accumulates here, then into grads */
     }
     if (e->what & 1) forward_rows(m, e->b, e->weights, r0, r1, &e->sum[p]);
-    if (e->what & 2) backward_rows(m, e->b, e->b->B, r0, r1, p);
+    if (e->what & 2) backward_rows(m, e->b, batch_rows(e->b), r0, r1, p);
 }
 
 static void stage1_pass(ima_model *m, const ima_batch *b, ima_weights weights, int what, ima_stage1_terms *terms) {
     IMA_ASSERT(b->B <= m->max_batch);
+    if (b->B == 0) { /* a rank with no row of a short global batch: it adds nothing */
+        if (what == 3) ima_stage1_zero_grad(m);
+        if (what & 1) {
+            memset(terms, 0, sizeof *terms);
+            sum_terms(m, b, terms);
+        }
+        return;
+    }
     stage1_job e = {.m = m, .b = b, .weights = weights, .what = what};
     e.parts = ima_model_parts(m, b->B, what & 2);
     if (e.parts == 1 && what == 3) { /* one part: exactly the unsplit sequence */
@@ -205,7 +235,10 @@ static void stage1_pass(ima_model *m, const ima_batch *b, ima_weights weights, i
     } else {
         ima_model_run_parts(m, e.parts, stage1_part, &e);
     }
-    if (what & 1) combine_terms(m, b->B, e.sum, e.parts, terms);
+    if (what & 1) {
+        combine_terms(m, b->B, (double)batch_rows(b), e.sum, e.parts, terms);
+        sum_terms(m, b, terms);
+    }
     if ((what & 2) && e.parts > 1) ima_model_reduce_grads(m, 0, m->n_params_ae);
 }
 
