@@ -118,7 +118,7 @@ typedef struct {
     float *dlogits;   // (M, B) stage 2: each importance net's output gradient
 
     /* threads (src/model/parallel.c): a batch's rows in two parts, one thread each */
-    int threads;    // 0: OpenBLAS's thread count at each call (openblas_set_num_threads); 1: one thread; >= 2: split
+    int threads;    // 0: OpenBLAS's thread count at each call (openblas_set_num_threads); 2: split; else OpenBLAS alone
     ima_pool *pool; // the worker thread of the split, created at the first split (NULL: none / not yet)
     float *grads2;  // (n_params) part 1's parameter gradients, allocated at the first split of a training step
 } ima_model;
@@ -240,7 +240,7 @@ void ima_stage2_step(ima_model *m, const ima_adam_config *cfg);
  * Results equal a one-thread pass's to float rounding (parameter gradients are the sum of the two parts',
  * part 1's in grads2). */
 int ima_model_threads(const ima_model *m); /* m->threads, or OpenBLAS's count when 0 */
-/* 2 when a batch of B rows is split (2+ threads, B >= 32, the worker and, with grads, grads2 available) */
+/* 2 when a batch of B rows is split (exactly 2 threads, B >= 32, the worker and, with grads, grads2 available) */
 int ima_model_parts(ima_model *m, size_t B, int grads);
 /* rows [r0, r1) of part p of `parts` */
 void ima_model_part_rows(size_t B, int parts, int p, size_t *r0, size_t *r1);

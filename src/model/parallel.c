@@ -37,7 +37,9 @@ static int have_pool(ima_model *m) {
 }
 
 int ima_model_parts(ima_model *m, size_t B, int grads) {
-    if (B < 2 * IMA_SPLIT_MIN_ROWS || ima_model_threads(m) < 2 || !have_pool(m)) return 1;
+    /* exactly two threads: with more, OpenBLAS's own split of each product uses them all (the pool has one
+     * worker, and two concurrent multi-threaded OpenBLAS calls would share one OpenBLAS thread pool) */
+    if (B < 2 * IMA_SPLIT_MIN_ROWS || ima_model_threads(m) != 2 || !have_pool(m)) return 1;
     if (grads && !m->grads2) {
         size_t n = m->n_params * sizeof(float); /* no error message: without it the batch runs on one thread */
         if (!(m->grads2 = malloc(n ? n : 1))) return 1;
