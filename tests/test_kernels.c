@@ -4,9 +4,12 @@
  *   ima_pool_run2                                               every part runs once per call
  *   the two-thread row split (parallel.c)                       vs  the same model on one thread
  * B rows, D features (D not a multiple of the vector width, so the tail loop runs too). */
+#define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ima/model.h"
 #include "ima/nn.h"
@@ -135,6 +138,20 @@ static void check_pool(void) {
     CHECK(pr.count[0] == 2000 && pr.count[1] == 2000 && pr.sum == 200000,
           "2000 runs: part 0 ran %d times, part 1 %d, sum %ld (expected 2000, 2000, 200000)", pr.count[0],
           pr.count[1], pr.sum);
+    /* a forked child has no worker: both parts run in it, and freeing the pool there returns */
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid == 0) {
+        pool_probe child = {{0, 0}, 0};
+        ima_pool_run2(pool, probe_part, &child);
+        ima_pool_free(pool);
+        _exit(child.count[0] == 1 && child.count[1] == 1 ? 0 : 1);
+    }
+    int status = -1;
+    CHECK(pid > 0 && waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0,
+          "the pool in a forked child: expected both parts to run there (status %d)", status);
+    ima_pool_run2(pool, probe_part, &pr); /* the parent's worker still answers */
+    CHECK(pr.count[1] == 2001, "after the fork, the parent's worker ran %d times (expected 2001)", pr.count[1]);
     ima_pool_free(pool);
     pool_probe serial = {{0, 0}, 0};
     ima_pool_run2(NULL, probe_part, &serial);

@@ -2,7 +2,9 @@
  *
  * The worker spins for a short while after each task (the next one usually follows within
  * microseconds: the parts of one training step), then sleeps on a condition variable, so an idle
- * model costs no CPU. Every signal is blocked in the worker: signals go to the caller's threads. */
+ * model costs no CPU. Every signal is blocked in the worker: signals go to the caller's threads.
+ * A child process forked after the pool was created has no worker: there the pool runs both parts
+ * on the caller and its free skips the join. */
 #define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <sched.h>
@@ -10,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ima/nn.h"
 
@@ -32,6 +35,7 @@ struct ima_pool {
     atomic_int quit;
     void (*fn)(void *ctx, int part);
     void *ctx;
+    pid_t pid; // the process that owns the worker
 };
 
 static long elapsed_ns(const struct timespec *t0) {
@@ -79,6 +83,7 @@ ima_pool *ima_pool_create(void) {
     atomic_init(&p->quit, 0);
     if (pthread_mutex_init(&p->mu, NULL)) return free(p), NULL;
     if (pthread_cond_init(&p->cv, NULL)) return pthread_mutex_destroy(&p->mu), free(p), NULL;
+    p->pid = getpid();
     sigset_t all, old;
     sigfillset(&all);
     pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -102,6 +107,10 @@ static void post(ima_pool *p) {
 
 void ima_pool_free(ima_pool *p) {
     if (!p) return;
+    if (p->pid != getpid()) { /* a forked child: the worker lives in the parent only */
+        free(p);
+        return;
+    }
     atomic_store(&p->quit, 1);
     post(p);
     pthread_join(p->thread, NULL);
@@ -111,7 +120,7 @@ void ima_pool_free(ima_pool *p) {
 }
 
 void ima_pool_run2(ima_pool *p, void (*fn)(void *ctx, int part), void *ctx) {
-    if (!p) {
+    if (!p || p->pid != getpid()) {
         fn(ctx, 0);
         fn(ctx, 1);
         return;
