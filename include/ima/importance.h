@@ -29,6 +29,12 @@
  * modality, p (n, dp) partner features. k <= n - 1. */
 int ima_local_ev_stat(float *T, const float *u, size_t du, const float *p, size_t dp, size_t n, size_t k);
 
+/* T (N) of modality j (M >= 2) with every partner block: neighbours by F[j] (N, width[j]) among the
+ * rows where j and another modality are present (NaN elsewhere); partner modality o != j of row l weighs
+ * mask[l][o] w[l] (w (N), or NULL: 1). k <= rows - 1. */
+int ima_local_ev_stat_blocks(float *T, const float *const *F, const size_t *width, const uint8_t *mask, const float *w,
+                             size_t N, int M, int j, size_t k);
+
 /* Principal components of each modality's inputs used as the teacher's features. */
 #define IMA_LOCAL_EV_PCA 50
 

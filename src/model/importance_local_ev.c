@@ -143,6 +143,41 @@ int ima_local_ev_stat(float *T, const float *u, size_t du, const float *p, size_
     return rc;
 }
 
+int ima_local_ev_stat_blocks(float *T, const float *const *F, const size_t *width, const uint8_t *mask, const float *w,
+                             size_t N, int M, int j, size_t k) {
+    if (M < 2 || M > IMA_MAX_MODALITIES || j < 0 || j >= M)
+        return ima_error("local-ev statistic: modality %d of M = %d: expected M in 2..%d", j, M, IMA_MAX_MODALITIES);
+    for (size_t i = 0; i < N; i++) T[i] = NAN;
+    size_t nw, nm;
+    if (ima_mul_overflows(N, width[j], &nw) || ima_mul_overflows(N, (size_t)M, &nm))
+        return ima_error_prefix("local-ev statistic");
+    float *u = ima_try_malloc(nw ? nw : 1, sizeof *u), *wb = ima_try_malloc(nm, sizeof *wb), *Tn = ima_try_malloc(N ? N : 1, sizeof *Tn);
+    size_t *rows = ima_try_malloc(N ? N : 1, sizeof *rows), *nbr = NULL, n = 0;
+    int rc = IMA_OK;
+    if (!u || !wb || !Tn || !rows) rc = ima_error("local-ev statistic: out of memory (%zu rows)", N);
+    for (size_t i = 0; i < N && rc == IMA_OK; i++) {
+        int others = 0;
+        for (int o = 0; o < M; o++) others += o != j && mask[i * (size_t)M + (size_t)o];
+        if (!mask[i * (size_t)M + (size_t)j] || !others) continue;
+        memcpy(u + n * width[j], F[j] + i * width[j], width[j] * sizeof(float));
+        rows[n++] = i;
+    }
+    lev_block blk[IMA_MAX_MODALITIES];
+    int nb = 0;
+    for (int o = 0; o < M && rc == IMA_OK; o++) {
+        if (o == j) continue;
+        float *wo = wb + (size_t)o * N;
+        for (size_t q = 0; q < n; q++) wo[q] = mask[rows[q] * (size_t)M + (size_t)o] ? (w ? w[rows[q]] : 1.0f) : 0.0f;
+        blk[nb++] = (lev_block){F[o], rows, wo, width[o]};
+    }
+    if (rc == IMA_OK) rc = local_ev_nbr(&nbr, u, width[j], n, k);
+    if (rc == IMA_OK) rc = local_ev_from_nbr(Tn, nbr, k, blk, nb, n);
+    if (rc == IMA_OK)
+        for (size_t q = 0; q < n; q++) T[rows[q]] = Tn[q];
+    free(u), free(wb), free(Tn), free(rows), free(nbr);
+    return rc;
+}
+
 /* ---- teacher features: principal components of the inputs ------------------------------------ */
 
 /* eigen-decomposition of the symmetric L x L matrix a (row-major, destroyed) by cyclic Jacobi
