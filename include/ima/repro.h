@@ -16,7 +16,8 @@ typedef struct {
     uint64_t seed;                   // every model, classifier and t-SNE seed derives from it
     size_t train_limit;              // use at most this many training pairs (0: all)
     size_t eval_limit;               // use at most this many validation / test pairs (0: all)
-    int epochs1, epochs2;            // IMA stage-1 / stage-2 epochs
+    int epochs1, epochs2;            // IMA stage-1 / stage-2 epochs (per round)
+    int rounds;                      // IMA rounds of stage 1 + stage 2 (SPEC section 2; 1)
     int baseline_epochs;             // epochs of each baseline
     size_t batch;                    // batch size of every model (256)
     double lr;                       // Adam learning rate of every model (1e-3)

@@ -45,6 +45,7 @@ ima_repro_config ima_repro_defaults(int quick) {
     c.with_baselines = 1;
     c.importance_objective = IMA_IMPORTANCE_LOCAL_EV;
     c.compare_objectives = 1;
+    c.rounds = 1;
     if (quick) { /* small batches: more Adam steps for the same compute on a subsample */
         c.batch = 64;
         c.train_limit = 10000;
@@ -443,6 +444,7 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const ima_re
     tc.batch_size = cfg->batch;
     tc.epochs_stage1 = cfg->epochs1;
     tc.epochs_stage2 = cfg->epochs2;
+    tc.rounds = cfg->rounds > 1 ? cfg->rounds : 1;
     tc.adam_stage1.lr = tc.adam_stage2.lr = (float)cfg->lr;
     ima_train_state st;
     ima_train_state_init(&st, cfg->seed + 100 + latent);
@@ -878,8 +880,9 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     fprintf(f, "## Settings\n\n");
     fprintf(f, "| setting | value |\n|---|---|\n");
     fprintf(f, "| IMA | digits configuration (image 784-500-500-d, speech 696-100-100-d, bce), inputs centred |\n");
-    fprintf(f, "| training | Adam lr %g, batch %zu, %d stage-1 + %d stage-2 epochs, one round, seed %llu |\n", cfg->lr,
-            cfg->batch, cfg->epochs1, cfg->epochs2, (unsigned long long)cfg->seed);
+    fprintf(f, "| training | Adam lr %g, batch %zu, %d stage-1 + %d stage-2 epochs per round, %d round%s, seed %llu |\n",
+            cfg->lr, cfg->batch, cfg->epochs1, cfg->epochs2, cfg->rounds, cfg->rounds > 1 ? "s" : "",
+            (unsigned long long)cfg->seed);
     fprintf(f, "| importance objective | main rows: %s%s |\n",
             cfg->importance_objective == IMA_IMPORTANCE_PAPER ? "the paper's"
                                                               : "local-ev (beyond the paper, docs/importance.md)",
@@ -991,6 +994,7 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     cJSON_AddBoolToObject(set, "quick", cfg->quick);
     add_num(set, "seed", (double)cfg->seed);
     add_num(set, "epochs_stage1", cfg->epochs1);
+    add_num(set, "rounds", cfg->rounds);
     add_num(set, "epochs_stage2", cfg->epochs2);
     add_num(set, "baseline_epochs", cfg->baseline_epochs);
     add_num(set, "batch", (double)cfg->batch);
