@@ -5,7 +5,8 @@
  * width and of how well stage 1 trained.
  * For modality j, over the training rows where j and at least one other modality are present:
  *   N_k(i)= the k nearest other rows by f_j (Euclidean, exact GEMM k-NN);
- *   for each other modality o (a partner block, weights w_lo = m_lo, later passes: o's own target):
+ *   for each other modality o (a partner block, weights w_lo = m_lo v_l; v_l = 1 in pass 0, later the
+ *   largest previous-pass target of row l's modalities other than j):
  *     ms_io = || weighted mean over N_k(i) of f_lo - fbar_o ||^2,  sp_io = the unbiased weighted variance
  *     (summed over dimensions), keff_io = W^2 / sum w^2, V_o = the total variance of f_o;
  *   T_i   = sum_o keff_io ms_io / V_o / sum_o sp_io / V_o
