@@ -1326,13 +1326,14 @@ int emo_repro_run(const emo_repro_config *cfg) {
            log.corr1[1], log.local0[0], log.local1[0], log.local0[1], log.local1[1], log.ybar1[0], log.ybar1[1]);
         if (lev.ran) {
             P_("**Stage 2 with local-ev (beyond the paper).** The same stage-1 model, fresh importance nets (the same "
-               "initial weights as the paper's stage 2). The targets need an exact k-NN over the rows (O(N^2 d)), too "
-               "much for all %zu pairs, so they come from a seeded subsample of %zu training pairs drawn from %zu "
-               "utterances (the pairs of each utterance in random order, one pair of every utterance per round: "
-               "short utterances weigh more than in the N^2 pairs), k = %zu neighbours, the same rho (%.2f words, "
-               "%.2f acoustics) as the calibration prior; the nets then train by the BCE to the targets on that "
-               "subsample, %d epochs (targets %.0f s, training %.0f s). Teacher: ",
-               P, lev.rows, lev.utterances, lev.k, cfg->rho_words, cfg->rho_acoustic, cfg->local_ev_epochs,
+               "initial weights as the paper's stage 2). The targets need an exact k-NN over the rows (O(N^2 d)); %s "
+               "%zu training pairs drawn from %zu utterances (the pairs of each utterance in random order, one pair "
+               "of every utterance per round: short utterances weigh more than in the N^2 pairs), k = %zu "
+               "neighbours, the same rho (%.2f words, %.2f acoustics) as the calibration prior; the nets then train "
+               "by the BCE to the targets on those pairs, %d epochs (targets %.0f s, training %.0f s). Teacher: ",
+               lev.rows < P ? "too many pairs here for all of them, so they come from a seeded subsample of"
+                            : "every pair is used here (no more than the subsample size):",
+               lev.rows, lev.utterances, lev.k, cfg->rho_words, cfg->rho_acoustic, cfg->local_ev_epochs,
                lev.seconds_targets, lev.seconds_train);
             for (int j = 0; j < 2; j++)
                 P_("%s median T %.3g (null component's median T %.3g), targets < 0.5 on %.1f%% of the rows%s", mnames[j],
