@@ -189,6 +189,33 @@ void ima_teach_bce_backward(double *dlogit, double dout, const float *logit, con
 
 /* ---- the stage-2 loss of the model ---------------------------------------------------------- */
 
+/* one part of the importance nets' backward: rows of the part, every modality in `run` (bit j) */
+typedef struct {
+    ima_model *m;
+    size_t B;
+    int parts;
+    uint32_t run;
+} stage2_job;
+
+static void backward_part(void *vj, int p) {
+    stage2_job *e = vj;
+    ima_model *m = e->m;
+    size_t r0, r1;
+    ima_model_part_rows(e->B, e->parts, p, &r0, &r1);
+    if (p == 1) memset(m->grads2 + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
+    float *scratch = ima_model_part_scratch(m, r0);
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        if (!(e->run >> j & 1u)) continue;
+        ima_modality *md = &m->mod[j];
+        ima_mlp_acts a;
+        ima_mlp_acts_rows(&a, &md->imp, &md->imp_acts, r0);
+        ima_mlp imp;
+        ima_model_part_mlp(&imp, m, &md->imp, p);
+        ima_mlp_backward(&imp, &a, NULL, m->dlogits + (size_t)j * e->B + r0,
+                         md->xc + r0 * m->cfg.mod[j].input_width, r1 - r0, scratch);
+    }
+}
+
 void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
                                  ima_stage2_terms *terms) {
     int M = m->cfg.n_modalities;
@@ -196,10 +223,9 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
     int teach = m->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV;
     const ima_collective *coll = b->coll; /* NULL: the batch is whole */
     memset(terms, 0, sizeof *terms);
-    if (B > 0) { /* a rank with no row of a short global batch still takes part in every sum */
-        ima_model_encode(m, b, weights);
-        if (weights != IMA_WEIGHTS_IMPORTANCE) ima_model_importance(m, b);
-    }
+    /* a rank with no row of a short global batch still takes part in every sum */
+    if (B > 0) ima_model_encode_importance(m, b, weights); /* z, u (weights) and y */
+    stage2_job job = {m, B, 1, 0};
     if (grad) memset(m->grads + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
 
     /* double-precision work space from the model (no allocation per batch) */
@@ -212,7 +238,7 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
         const ima_modality_config *c = &m->cfg.mod[j];
         const float *u = ima_model_u(m, j), *y = md->y_imp, *yc = md->y_comp;
         const float *logit = md->imp_acts.out[2]; /* (B, 1) */
-        float *dlogit = m->row_scale;             /* (B, 1) */
+        float *dlogit = m->dlogits + (size_t)j * B; /* (B, 1) */
         float *tj = m->tmp;                       /* (B) this modality's targets */
 
         for (size_t i = 0; i < B; i++) {
@@ -250,12 +276,16 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
             for (size_t i = 0; i < B; i++) dl[i] = dy[i] * (double)y[i] * (double)yc[i];
         }
         for (size_t i = 0; i < B; i++) dlogit[i] = sel[i] ? (float)dl[i] : 0.0f;
-        if (B > 0) ima_mlp_backward(&md->imp, &md->imp_acts, NULL, dlogit, md->xc, B, m->scratch);
+        job.run |= 1u << j;
     }
+    if (!job.run || B == 0) return;
+    /* every importance net's backward, the rows in two parts when threads allow (parallel.c) */
+    job.parts = ima_model_parts(m, B, 1);
+    ima_model_run_parts(m, job.parts, backward_part, &job);
+    if (job.parts > 1) ima_model_reduce_grads(m, m->n_params_ae, m->n_params_imp);
 }
 
 void ima_stage2_step(ima_model *m, const ima_adam_config *cfg) {
     m->step_imp++;
-    ima_adam_update(m->params + m->n_params_ae, m->grads + m->n_params_ae, m->adam_m + m->n_params_ae,
-                    m->adam_v + m->n_params_ae, m->n_params_imp, cfg, m->step_imp);
+    ima_model_adam(m, m->n_params_ae, m->n_params_imp, cfg, m->step_imp);
 }
