@@ -17,6 +17,8 @@ fi
 PY=/usr/bin/python3
 [ -x "$PY" ] || PY=python3
 export OPENBLAS_NUM_THREADS=1
+# containers often forbid the cross-process reads Open MPI's shared-memory transport tries first
+export OMPI_MCA_btl_vader_single_copy_mechanism=none
 # IMA_MPI_TIMEOUT reaches every rank (-x); an orterun that itself hangs is bounded by timeout
 mpi() { local np=$1; shift; timeout 120 "$MPIRUN" --allow-run-as-root --oversubscribe -x IMA_MPI_TIMEOUT -x OPENBLAS_NUM_THREADS -np "$np" "$IMA" "$@"; }
 export IMA_MPI_TIMEOUT=60

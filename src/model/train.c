@@ -380,7 +380,7 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
             }
             continue;
         }
-        if (st->stage == 1 && targets) free(targets), targets = NULL; /* the autoencoder changes: stale */
+        /* local-ev targets depend on the inputs only (importance.h): computed once, kept over the rounds */
         if (st->stage == 2 && !targets && m->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV) {
             targets = ima_try_malloc(ds->n * (size_t)m->cfg.n_modalities, sizeof(float));
             if (!tbuf) tbuf = ima_try_malloc(cfg->batch_size * (size_t)m->cfg.n_modalities, sizeof(float));

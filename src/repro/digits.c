@@ -47,6 +47,7 @@ ima_repro_config ima_repro_defaults(int quick) {
     c.jmvae_alpha = 1.0f;
     c.importance_objective = IMA_IMPORTANCE_LOCAL_EV;
     c.compare_objectives = 1;
+    c.rounds = 1;
     if (quick) { /* small batches: more Adam steps for the same compute on a subsample */
         c.batch = 64;
         c.train_limit = 10000;
@@ -561,6 +562,7 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const probe_
     tc.epochs_stage1 = cfg->epochs1;
     tc.epochs_stage2 = cfg->epochs2;
     tc.patience_stage1 = cfg->patience;
+    tc.rounds = cfg->rounds > 1 ? cfg->rounds : 1;
     tc.adam_stage1.lr = tc.adam_stage2.lr = (float)cfg->lr;
     ima_train_state st;
     ima_train_state_init(&st, cfg->seed + 100 + latent);
@@ -1099,11 +1101,13 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     if (cfg->patience > 0)
         fprintf(f,
                 "| training | Adam lr %g, batch %zu, stage 1 up to %d epochs with early stopping (patience %d on the "
-                "validation L_auto, best epoch kept), %d stage-2 epochs, one round, seed %llu |\n",
-                cfg->lr, cfg->batch, cfg->epochs1, cfg->patience, cfg->epochs2, (unsigned long long)cfg->seed);
+                "validation L_auto, best epoch kept), %d stage-2 epochs per round, %d round%s, seed %llu |\n",
+                cfg->lr, cfg->batch, cfg->epochs1, cfg->patience, cfg->epochs2, cfg->rounds, cfg->rounds > 1 ? "s" : "",
+                (unsigned long long)cfg->seed);
     else
-        fprintf(f, "| training | Adam lr %g, batch %zu, %d stage-1 + %d stage-2 epochs, one round, seed %llu |\n",
-                cfg->lr, cfg->batch, cfg->epochs1, cfg->epochs2, (unsigned long long)cfg->seed);
+        fprintf(f, "| training | Adam lr %g, batch %zu, %d stage-1 + %d stage-2 epochs per round, %d round%s, seed %llu |\n",
+                cfg->lr, cfg->batch, cfg->epochs1, cfg->epochs2, cfg->rounds, cfg->rounds > 1 ? "s" : "",
+                (unsigned long long)cfg->seed);
     fprintf(f, "| importance objective | main rows: %s%s |\n",
             cfg->importance_objective == IMA_IMPORTANCE_PAPER ? "the paper's"
                                                               : "local-ev (beyond the paper, docs/importance.md)",
@@ -1243,6 +1247,7 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     cJSON_AddBoolToObject(set, "quick", cfg->quick);
     add_num(set, "seed", (double)cfg->seed);
     add_num(set, "epochs_stage1", cfg->epochs1);
+    add_num(set, "rounds", cfg->rounds);
     add_num(set, "epochs_stage2", cfg->epochs2);
     add_num(set, "baseline_epochs", cfg->baseline_epochs);
     add_num(set, "patience", cfg->patience);

@@ -68,12 +68,14 @@ typedef struct {
     size_t cap;
 } gatherer;
 
-static void gatherer_init(gatherer *g, const ima_emo_corpus *c, size_t cap) {
+/* IMA_ERR (the buffers left for gatherer_free) when the batch does not fit in memory */
+static int gatherer_init(gatherer *g, const ima_emo_corpus *c, size_t cap) {
     g->c = c;
     g->cap = cap;
-    g->x0 = ima_malloc(cap * IMA_EMO_WORD_DIM * sizeof(float));
-    g->x1 = ima_malloc(cap * IMA_EMO_ACOUSTIC_DIM * sizeof(float));
-    g->mask = ima_malloc(cap * 2);
+    g->x0 = ima_try_malloc(cap, IMA_EMO_WORD_DIM * sizeof(float));
+    g->x1 = ima_try_malloc(cap, IMA_EMO_ACOUSTIC_DIM * sizeof(float));
+    g->mask = ima_try_malloc(cap, 2);
+    return g->x0 && g->x1 && g->mask ? IMA_OK : ima_error_prefix("batch of %zu pairs", cap);
 }
 static void gatherer_free(gatherer *g) {
     free(g->x0);
@@ -108,10 +110,10 @@ typedef struct {
 
 static int train_stage(ima_model *m, gatherer *g, const int64_t *pairs, size_t P, int stage, int epochs, size_t batch,
                        const ima_adam_config *adam, ima_rng *rng, ima_log *log, int verbose) {
-    size_t *idx = ima_malloc(P * sizeof(size_t));
-    int64_t *bw = ima_malloc(batch * sizeof(int64_t)), *ba = ima_malloc(batch * sizeof(int64_t));
-    for (size_t i = 0; i < P; i++) idx[i] = i;
-    int st = IMA_OK;
+    size_t *idx = ima_try_malloc(P, sizeof(size_t));
+    int64_t *bw = ima_try_malloc(batch, sizeof(int64_t)), *ba = ima_try_malloc(batch, sizeof(int64_t));
+    int st = idx && bw && ba ? IMA_OK : ima_error_prefix("stage %d: %zu pairs", stage, P);
+    for (size_t i = 0; i < P && !st; i++) idx[i] = i;
     for (int e = 0; e < epochs && !st; e++) {
         double t0 = ima_wall_seconds();
         ima_rng_shuffle(rng, idx, P);
@@ -199,9 +201,10 @@ static int train_stage(ima_model *m, gatherer *g, const int64_t *pairs, size_t P
 }
 
 /* u0, u1 (T, d), y0, y1 (T) of every token */
-static void encode_tokens(ima_model *m, gatherer *g, size_t T, float *u0, float *u1, float *y0, float *y1) {
+static int encode_tokens(ima_model *m, gatherer *g, size_t T, float *u0, float *u1, float *y0, float *y1) {
     size_t B = g->cap;
-    int64_t *ids = ima_malloc(B * sizeof(int64_t));
+    int64_t *ids = ima_try_malloc(B, sizeof(int64_t));
+    if (!ids) return ima_error_prefix("%s", __func__);
     for (size_t s = 0; s < T; s += B) {
         size_t n = T - s < B ? T - s : B;
         for (size_t i = 0; i < n; i++) ids[i] = (int64_t)(s + i);
@@ -214,16 +217,17 @@ static void encode_tokens(ima_model *m, gatherer *g, size_t T, float *u0, float 
         memcpy(y1 + s, m->mod[1].y_imp, n * sizeof(float));
     }
     free(ids);
+    return IMA_OK;
 }
 
 /* ---- baselines ------------------------------------------------------------------------------------ */
 
 static int train_baseline(ima_baseline *bl, gatherer *g, const int64_t *pairs, size_t P, int epochs, size_t batch,
                           const ima_adam_config *adam, ima_rng *rng, const char *name, int verbose) {
-    size_t *idx = ima_malloc(P * sizeof(size_t));
-    int64_t *bw = ima_malloc(batch * sizeof(int64_t)), *ba = ima_malloc(batch * sizeof(int64_t));
-    for (size_t i = 0; i < P; i++) idx[i] = i;
-    int st = IMA_OK;
+    size_t *idx = ima_try_malloc(P, sizeof(size_t));
+    int64_t *bw = ima_try_malloc(batch, sizeof(int64_t)), *ba = ima_try_malloc(batch, sizeof(int64_t));
+    int st = idx && bw && ba ? IMA_OK : ima_error_prefix("%s: %zu pairs", name, P);
+    for (size_t i = 0; i < P && !st; i++) idx[i] = i;
     for (int e = 0; e < epochs && !st; e++) {
         double t0 = ima_wall_seconds(), acc = 0.0;
         size_t nb = 0;
@@ -255,9 +259,10 @@ static int train_baseline(ima_baseline *bl, gatherer *g, const int64_t *pairs, s
 }
 
 /* unimodal posterior means of every token: c0 from words alone, c1 from acoustics alone */
-static void baseline_tokens(ima_baseline *bl, gatherer *g, size_t T, float *c0, float *c1) {
+static int baseline_tokens(ima_baseline *bl, gatherer *g, size_t T, float *c0, float *c1) {
     size_t B = g->cap;
-    int64_t *ids = ima_malloc(B * sizeof(int64_t));
+    int64_t *ids = ima_try_malloc(B, sizeof(int64_t));
+    if (!ids) return ima_error_prefix("%s", __func__);
     for (size_t s = 0; s < T; s += B) {
         size_t n = T - s < B ? T - s : B;
         for (size_t i = 0; i < n; i++) ids[i] = (int64_t)(s + i);
@@ -267,6 +272,7 @@ static void baseline_tokens(ima_baseline *bl, gatherer *g, size_t T, float *c0, 
         ima_baseline_represent(bl, &b, c1 + s * LATENT);
     }
     free(ids);
+    return IMA_OK;
 }
 
 /* ---- splits, representations, evaluation ----------------------------------------------------------- */
@@ -279,17 +285,20 @@ typedef struct {
     int64_t *label;    // (U)
 } split_view;
 
-static void split_view_init(split_view *v, const ima_emo_corpus *c, int s) {
+/* IMA_ERR (what was allocated left for split_view_free) when memory runs out */
+static int split_view_init(split_view *v, const ima_emo_corpus *c, int s) {
     memset(v, 0, sizeof *v);
     for (size_t u = 0; u < c->n_utts; u++)
         if (c->split[u] == s) {
             v->U++;
             v->T += c->tok_start[u + 1] - c->tok_start[u];
         }
-    v->utt = ima_malloc((v->U + 1) * sizeof(size_t));
-    v->tok = ima_malloc((v->T + 1) * sizeof(size_t));
-    v->tok_start = ima_malloc((v->U + 1) * sizeof(size_t));
-    v->label = ima_malloc((v->U + 1) * sizeof(int64_t));
+    v->utt = ima_try_malloc(v->U + 1, sizeof(size_t));
+    v->tok = ima_try_malloc(v->T + 1, sizeof(size_t));
+    v->tok_start = ima_try_malloc(v->U + 1, sizeof(size_t));
+    v->label = ima_try_malloc(v->U + 1, sizeof(int64_t));
+    if (!v->utt || !v->tok || !v->tok_start || !v->label)
+        return ima_error_prefix("split %s: %zu utterances", ima_emo_split_names[s], v->U);
     size_t k = 0, t2 = 0;
     for (size_t u = 0; u < c->n_utts; u++) {
         if (c->split[u] != s) continue;
@@ -300,6 +309,7 @@ static void split_view_init(split_view *v, const ima_emo_corpus *c, int s) {
         k++;
     }
     v->tok_start[k] = t2;
+    return IMA_OK;
 }
 static void split_view_free(split_view *v) {
     free(v->utt);
@@ -308,8 +318,10 @@ static void split_view_free(split_view *v) {
     free(v->label);
 }
 
+/* rows idx[0..n) of x (., D); NULL (the error set) when memory runs out */
 static float *gather_rows(const float *x, const size_t *idx, size_t n, size_t D) {
-    float *o = ima_malloc((n ? n : 1) * D * sizeof(float));
+    float *o = ima_try_malloc(n ? n : 1, D * sizeof(float));
+    if (!o) return NULL;
     for (size_t i = 0; i < n; i++) memcpy(o + i * D, x + idx[i] * D, D * sizeof(float));
     return o;
 }
@@ -323,12 +335,13 @@ static int utterance_reps(float *reps[N_REPS], const split_view *v, const float 
                           const float *y1) {
     float *a0 = gather_rows(u0, v->tok, v->T, LATENT), *a1 = gather_rows(u1, v->tok, v->T, LATENT);
     float *w0 = y0 ? gather_rows(y0, v->tok, v->T, 1) : NULL, *w1 = y1 ? gather_rows(y1, v->tok, v->T, 1) : NULL;
-    int st = IMA_OK;
+    int st = a0 && a1 && (!y0 || w0) && (!y1 || w1) ? IMA_OK : ima_error_prefix("%zu tokens", v->T);
     for (int r = 0; r < N_REPS; r++) {
         reps[r] = NULL;
         int weighted = r % 2 == 1;
         if (weighted && !y0) continue;
-        reps[r] = ima_malloc((v->U ? v->U : 1) * LATENT * sizeof(float));
+        if (!st && !(reps[r] = ima_try_malloc(v->U ? v->U : 1, LATENT * sizeof(float))))
+            st = ima_error_prefix("%zu utterances", v->U);
         int kind = r / 2; /* 0 verbal, 1 acoustic, 2 multimodal */
         if (!st)
             st = ima_utterance_pool(reps[r], kind != 1 ? a0 : NULL, weighted ? w0 : NULL, kind != 0 ? a1 : NULL,
@@ -370,8 +383,12 @@ static int evaluate_reps(rep_scores *sc, float *reps[3][N_REPS], const split_vie
         sc->lr[r] = rep.lrs[rep.chosen];
         sc->acc_valid[r] = rep.valid_acc[rep.chosen];
         if (sv[2].U) {
-            int64_t *pred = ima_malloc(sv[2].U * sizeof(int64_t));
-            ima_classifier_predict(clf, pred, reps[2][r], sv[2].U);
+            int64_t *pred = ima_try_malloc(sv[2].U, sizeof(int64_t));
+            if (!pred || ima_classifier_predict(clf, pred, reps[2][r], sv[2].U)) {
+                free(pred);
+                ima_classifier_free(clf);
+                return ima_error_prefix("%zu test utterances", sv[2].U);
+            }
             sc->acc_test[r] = ima_accuracy(pred, sv[2].label, NULL, sv[2].U, NULL);
             free(pred);
         } else {
@@ -404,8 +421,12 @@ static int cmp_ranked(const void *a, const void *b) {
 
 static int importance_eval(imp_scores *o, const float *y, const uint8_t *truth, size_t n, double rho) {
     memset(o, 0, sizeof *o);
-    uint8_t *pred = ima_malloc(n ? n : 1), *unimp = ima_malloc(n ? n : 1);
-    ranked *ord = ima_malloc((n ? n : 1) * sizeof(ranked));
+    uint8_t *pred = ima_try_malloc(n ? n : 1, 1), *unimp = ima_try_malloc(n ? n : 1, 1);
+    ranked *ord = ima_try_malloc(n ? n : 1, sizeof(ranked));
+    if (!pred || !unimp || !ord) {
+        free(pred), free(unimp), free(ord);
+        return ima_error_prefix("importance of %zu samples", n);
+    }
     double sy = 0.0;
     for (size_t i = 0; i < n; i++) {
         pred[i] = y[i] >= 0.5f;
@@ -445,7 +466,11 @@ static int importance_eval(imp_scores *o, const float *y, const uint8_t *truth, 
 /* over the tokens of a split view */
 static int importance_tokens(imp_scores *o, const float *y, const uint8_t *truth, const split_view *v, double rho) {
     float *yy = gather_rows(y, v->tok, v->T, 1);
-    uint8_t *tr = ima_malloc(v->T ? v->T : 1);
+    uint8_t *tr = ima_try_malloc(v->T ? v->T : 1, 1);
+    if (!yy || !tr) {
+        free(yy), free(tr);
+        return ima_error_prefix("importance of %zu tokens", v->T);
+    }
     for (size_t i = 0; i < v->T; i++) tr[i] = truth[v->tok[i]];
     int st = importance_eval(o, yy, tr, v->T, rho);
     free(yy);
@@ -456,7 +481,8 @@ static int importance_tokens(imp_scores *o, const float *y, const uint8_t *truth
 /* over the vocabulary words (each word's y from one of its tokens: the importance net sees only the word) */
 static int importance_vocab(imp_scores *o, const float *y, const uint8_t *vocab_imp, const size_t *vocab_tok, size_t V,
                             double rho) {
-    float *yy = ima_malloc((V ? V : 1) * sizeof(float));
+    float *yy = ima_try_malloc(V ? V : 1, sizeof(float));
+    if (!yy) return ima_error_prefix("importance of %zu words", V);
     for (size_t v = 0; v < V; v++) yy[v] = y[vocab_tok[v]];
     int st = importance_eval(o, yy, vocab_imp, V, rho);
     free(yy);
@@ -555,7 +581,8 @@ static int figure5(const char *dir, const char *what, const float *codes, const 
     ima_tsne_config tc = ima_tsne_defaults();
     tc.perplexity = 10.0;
     tc.seed = seed;
-    float *map = ima_malloc(n * 2 * sizeof(float));
+    float *map = ima_try_malloc(n, 2 * sizeof(float)); // (n, 2)
+    if (!map) return ima_error_prefix("t-SNE of %zu codes", n);
     ima_tsne_result res;
     if (ima_tsne_run(map, &res, codes, n, LATENT, &tc)) {
         free(map);
@@ -616,6 +643,7 @@ static void json_imp(cJSON *o, const char *name, const imp_scores *s) {
 }
 
 static int write_file(const char *path, const char *s) {
+    if (!s) return ima_error("%s: out of memory printing the results", path); /* cJSON_Print failed */
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
@@ -671,22 +699,29 @@ int emo_repro_run(const emo_repro_config *cfg) {
     double t_corpus = ima_wall_seconds() - t0;
     int st = IMA_OK;
     split_view sv[3];
-    for (int s = 0; s < 3; s++) split_view_init(&sv[s], &c, s);
+    for (int s = 0; s < 3; s++) memset(&sv[s], 0, sizeof sv[s]);
+    for (int s = 0; s < 3 && !st; s++) st = split_view_init(&sv[s], &c, s);
     int eval_split = sv[2].U ? IMA_EMO_TEST : IMA_EMO_VALID;
-    if (sv[0].U == 0 || sv[1].U == 0) {
+    if (st || sv[0].U == 0 || sv[1].U == 0) {
         for (int s = 0; s < 3; s++) split_view_free(&sv[s]);
         ima_emo_corpus_free(&c);
-        return ima_error("the corpus needs training and validation utterances (have %zu and %zu)", sv[0].U, sv[1].U);
+        return st ? IMA_ERR
+                  : ima_error("the corpus needs training and validation utterances (have %zu and %zu)", sv[0].U,
+                              sv[1].U);
     }
 
     /* 2. ground truth of importance */
-    uint8_t *vocab_imp = ima_malloc(c.vocab_size);
-    uint8_t *truth_w = ima_malloc(c.n_tokens), *truth_a = ima_malloc(c.n_tokens);
-    size_t *vocab_tok = NULL;
+    uint8_t *vocab_imp = ima_try_malloc(c.vocab_size ? c.vocab_size : 1, 1);
+    uint8_t *truth_w = ima_try_malloc(c.n_tokens ? c.n_tokens : 1, 1), *truth_a = ima_try_malloc(c.n_tokens ? c.n_tokens : 1, 1);
+    size_t *vocab_tok = ima_try_malloc(c.vocab_size ? c.vocab_size : 1, sizeof(size_t)); /* one token of each word */
+    int64_t *pairs = NULL;
+    if (!vocab_imp || !truth_w || !truth_a || !vocab_tok) {
+        st = ima_error_prefix("%zu tokens, vocabulary %zu", c.n_tokens, c.vocab_size);
+        goto out_early;
+    }
     if ((st = ima_emo_lexicon_mark(vocab_imp, &c, cfg->lexicon_path, ima_emo_empath_categories))) goto out_early;
     size_t n_imp_vocab = 0;
     for (size_t v = 0; v < c.vocab_size; v++) n_imp_vocab += vocab_imp[v];
-    vocab_tok = ima_malloc((c.vocab_size ? c.vocab_size : 1) * sizeof(size_t)); /* one token of each word */
     for (size_t v = 0; v < c.vocab_size; v++) vocab_tok[v] = (size_t)-1;
     for (size_t u = 0; u < c.n_utts; u++)
         for (size_t t = c.tok_start[u]; t < c.tok_start[u + 1]; t++) {
@@ -698,12 +733,10 @@ int emo_repro_run(const emo_repro_config *cfg) {
         }
 
     /* 3. training pairs */
-    int64_t *pairs = NULL;
     size_t P = 0;
     if ((st = ima_emo_pairs(&pairs, &P, &c, IMA_EMO_TRAIN, cfg->max_pairs_per_utt, cfg->seed + 3))) goto out_early;
     if (P < cfg->batch) {
         st = ima_error("only %zu training pairs (fewer than one batch of %zu)", P, cfg->batch);
-        free(pairs);
         goto out_early;
     }
     fprintf(stderr,
@@ -732,9 +765,11 @@ int emo_repro_run(const emo_repro_config *cfg) {
     }
     ima_model *model = NULL;
     gatherer g;
-    gatherer_init(&g, &c, cfg->batch);
-    float *u0 = ima_malloc(c.n_tokens * LATENT * sizeof(float)), *u1 = ima_malloc(c.n_tokens * LATENT * sizeof(float));
-    float *y0 = ima_malloc(c.n_tokens * sizeof(float)), *y1 = ima_malloc(c.n_tokens * sizeof(float));
+    st = gatherer_init(&g, &c, cfg->batch);
+    size_t T1 = c.n_tokens ? c.n_tokens : 1;
+    float *u0 = ima_try_malloc(T1, LATENT * sizeof(float)), *u1 = ima_try_malloc(T1, LATENT * sizeof(float));
+    float *y0 = ima_try_malloc(T1, sizeof(float)), *y1 = ima_try_malloc(T1, sizeof(float));
+    if (!st && (!u0 || !u1 || !y0 || !y1)) st = ima_error_prefix("codes of %zu tokens", c.n_tokens);
     float *reps[3][N_REPS] = {{0}};
     float *breps[2][3][N_REPS] = {{{0}}};
     rep_scores sc_ima, sc_base[2];
@@ -742,13 +777,15 @@ int emo_repro_run(const emo_repro_config *cfg) {
     imp_scores imp_w, imp_wt, imp_a; /* words over the vocabulary, words over tokens, acoustics over tokens */
     ima_log log = {0};
     int n_rho = cfg->n_rho;
-    double *rho_grid = ima_calloc((size_t)(n_rho > 0 ? n_rho : 1), sizeof(double));
-    imp_scores *sweep_w = ima_calloc((size_t)(n_rho > 0 ? n_rho : 1), sizeof(imp_scores));
-    imp_scores *sweep_a = ima_calloc((size_t)(n_rho > 0 ? n_rho : 1), sizeof(imp_scores));
+    double *rho_grid = ima_try_calloc((size_t)(n_rho > 0 ? n_rho : 1), sizeof(double));
+    imp_scores *sweep_w = ima_try_calloc((size_t)(n_rho > 0 ? n_rho : 1), sizeof(imp_scores));
+    imp_scores *sweep_a = ima_try_calloc((size_t)(n_rho > 0 ? n_rho : 1), sizeof(imp_scores));
+    if (!st && (!rho_grid || !sweep_w || !sweep_a)) st = ima_error_prefix("a rho sweep of %d values", n_rho);
     double t_ima = 0, t_sweep = 0, t_base[2] = {0, 0}, t_eval = 0, tsne_kl[2] = {NAN, NAN};
     float *imp_init = NULL, *imp_main = NULL;
     cJSON *root = NULL;
-    if ((st = ima_model_init(&model, &mc, cfg->batch, cfg->seed))) goto out;
+    int64_t *sweep_pairs = NULL;
+    if (st || (st = ima_model_init(&model, &mc, cfg->batch, cfg->seed))) goto out;
     ima_adam_config adam = ima_adam_defaults();
     adam.lr = (float)cfg->lr;
     ima_rng rng;
@@ -756,12 +793,15 @@ int emo_repro_run(const emo_repro_config *cfg) {
     fprintf(stderr, "repro emotion: IMA (%zu parameters), %d + %d epochs on %zu pairs\n", model->n_params, cfg->epochs1,
             cfg->epochs2, P);
     t0 = ima_wall_seconds();
-    imp_init = ima_malloc(model->n_params_imp * sizeof(float));
+    if (!(imp_init = ima_try_malloc(model->n_params_imp, sizeof(float)))) {
+        st = ima_error_prefix("importance parameters");
+        goto out;
+    }
     ima_model_importance_snapshot(model, imp_init);
     if ((st = train_stage(model, &g, pairs, P, 1, cfg->epochs1, cfg->batch, &adam, &rng, &log, 1))) goto out;
     if ((st = train_stage(model, &g, pairs, P, 2, cfg->epochs2, cfg->batch, &adam, &rng, &log, 1))) goto out;
     t_ima = ima_wall_seconds() - t0;
-    encode_tokens(model, &g, c.n_tokens, u0, u1, y0, y1);
+    if ((st = encode_tokens(model, &g, c.n_tokens, u0, u1, y0, y1))) goto out;
 
     /* 5. representations and their evaluation */
     t0 = ima_wall_seconds();
@@ -800,20 +840,25 @@ int emo_repro_run(const emo_repro_config *cfg) {
         if ((st = figure3(cfg->out_dir, &c, v, y0, truth_w, ex, n_ex))) goto out;
         /* Figure 5: a random subset of the evaluation split's tokens */
         size_t n = v->T < cfg->tsne_points ? v->T : cfg->tsne_points;
-        size_t *pick = ima_malloc(v->T * sizeof(size_t));
-        for (size_t i = 0; i < v->T; i++) pick[i] = v->tok[i];
-        ima_rng pr;
-        ima_rng_init(&pr, cfg->seed + 5);
-        ima_rng_shuffle(&pr, pick, v->T);
-        int64_t *lab = ima_malloc(n * sizeof(int64_t));
-        size_t *tok_utt = ima_malloc(c.n_tokens * sizeof(size_t));
-        for (size_t u = 0; u < c.n_utts; u++)
-            for (size_t t = c.tok_start[u]; t < c.tok_start[u + 1]; t++) tok_utt[t] = u;
-        for (size_t i = 0; i < n; i++) lab[i] = c.label[tok_utt[pick[i]]];
-        float *cw = gather_rows(u0, pick, n, LATENT), *ca = gather_rows(u1, pick, n, LATENT);
-        float *yw = gather_rows(y0, pick, n, 1), *ya = gather_rows(y1, pick, n, 1);
-        fprintf(stderr, "repro emotion: t-SNE of %zu word and %zu acoustic codes\n", n, n);
-        if (n >= 40) {
+        size_t *pick = ima_try_malloc(v->T ? v->T : 1, sizeof(size_t));
+        int64_t *lab = ima_try_malloc(n ? n : 1, sizeof(int64_t));
+        size_t *tok_utt = ima_try_malloc(T1, sizeof(size_t));
+        float *cw = NULL, *ca = NULL, *yw = NULL, *ya = NULL;
+        if (pick && lab && tok_utt) {
+            for (size_t i = 0; i < v->T; i++) pick[i] = v->tok[i];
+            ima_rng pr;
+            ima_rng_init(&pr, cfg->seed + 5);
+            ima_rng_shuffle(&pr, pick, v->T);
+            for (size_t u = 0; u < c.n_utts; u++)
+                for (size_t t = c.tok_start[u]; t < c.tok_start[u + 1]; t++) tok_utt[t] = u;
+            for (size_t i = 0; i < n; i++) lab[i] = c.label[tok_utt[pick[i]]];
+            cw = gather_rows(u0, pick, n, LATENT), ca = gather_rows(u1, pick, n, LATENT);
+            yw = gather_rows(y0, pick, n, 1), ya = gather_rows(y1, pick, n, 1);
+        }
+        if (!pick || !lab || !tok_utt || !cw || !ca || !yw || !ya)
+            st = ima_error_prefix("t-SNE of %zu codes", n);
+        else fprintf(stderr, "repro emotion: t-SNE of %zu word and %zu acoustic codes\n", n, n);
+        if (!st && n >= 40) {
             st = figure5(cfg->out_dir, "words", cw, lab, yw, n, cfg->seed + 7, &tsne_kl[0]);
             if (!st) st = figure5(cfg->out_dir, "acoustics", ca, lab, ya, n, cfg->seed + 8, &tsne_kl[1]);
         }
@@ -828,15 +873,20 @@ int emo_repro_run(const emo_repro_config *cfg) {
     }
 
     /* 7. rho sweep: fresh importance nets trained for sweep_epochs with the same rho for both modalities */
-    imp_main = ima_malloc(model->n_params_imp * sizeof(float));
-    ima_model_importance_snapshot(model, imp_main);
     t0 = ima_wall_seconds();
     size_t P_sweep = cfg->sweep_pairs && cfg->sweep_pairs < P ? cfg->sweep_pairs : P;
-    int64_t *sweep_pairs = ima_malloc(P_sweep * 3 * sizeof(int64_t)); /* a random subset of the training pairs */
+    imp_main = ima_try_malloc(model->n_params_imp, sizeof(float));
+    sweep_pairs = ima_try_malloc(P_sweep, 3 * sizeof(int64_t)); /* a random subset of the training pairs */
+    size_t *perm = ima_try_malloc(P, sizeof(size_t));
+    if (!imp_main || !sweep_pairs || !perm) {
+        free(perm);
+        st = ima_error_prefix("rho sweep over %zu pairs", P_sweep);
+        goto out;
+    }
+    ima_model_importance_snapshot(model, imp_main);
     {
         ima_rng sr;
         ima_rng_init(&sr, cfg->seed + 99);
-        size_t *perm = ima_malloc(P * sizeof(size_t));
         for (size_t i = 0; i < P; i++) perm[i] = i;
         ima_rng_shuffle(&sr, perm, P);
         for (size_t i = 0; i < P_sweep; i++) memcpy(sweep_pairs + 3 * i, pairs + 3 * perm[i], 3 * sizeof(int64_t));
@@ -847,31 +897,23 @@ int emo_repro_run(const emo_repro_config *cfg) {
         rho_grid[k] = n_rho == 7 ? grid7[k] : (n_rho == 1 ? 0.3 : 0.03 + (0.9 - 0.03) * k / (double)(n_rho - 1));
         ima_model_importance_restart(model, imp_init);
         for (int j = 0; j < 2 && !st; j++) st = ima_model_set_rho(model, j, (float)rho_grid[k]);
-        if (st) {
-            free(sweep_pairs);
-            goto out;
-        }
+        if (st) goto out;
         ima_rng sr;
         ima_rng_init(&sr, cfg->seed + 100 + (uint64_t)k);
         if ((st =
-                 train_stage(model, &g, sweep_pairs, P_sweep, 2, cfg->sweep_epochs, cfg->batch, &adam, &sr, NULL, 0))) {
-            free(sweep_pairs);
+                 train_stage(model, &g, sweep_pairs, P_sweep, 2, cfg->sweep_epochs, cfg->batch, &adam, &sr, NULL, 0)))
             goto out;
-        }
-        float *z0 = ima_malloc(c.n_tokens * LATENT * sizeof(float)),
-              *z1 = ima_malloc(c.n_tokens * LATENT * sizeof(float));
-        float *w0 = ima_malloc(c.n_tokens * sizeof(float)), *w1 = ima_malloc(c.n_tokens * sizeof(float));
-        encode_tokens(model, &g, c.n_tokens, z0, z1, w0, w1);
-        st = importance_vocab(&sweep_w[k], w0, vocab_imp, vocab_tok, c.vocab_size, rho_grid[k]);
+        float *z0 = ima_try_malloc(T1, LATENT * sizeof(float)), *z1 = ima_try_malloc(T1, LATENT * sizeof(float));
+        float *w0 = ima_try_malloc(T1, sizeof(float)), *w1 = ima_try_malloc(T1, sizeof(float));
+        st = z0 && z1 && w0 && w1 ? encode_tokens(model, &g, c.n_tokens, z0, z1, w0, w1)
+                                  : ima_error_prefix("codes of %zu tokens", c.n_tokens);
+        if (!st) st = importance_vocab(&sweep_w[k], w0, vocab_imp, vocab_tok, c.vocab_size, rho_grid[k]);
         if (!st) st = importance_tokens(&sweep_a[k], w1, truth_a, &sv[IMA_EMO_VALID], rho_grid[k]);
         free(z0);
         free(z1);
         free(w0);
         free(w1);
-        if (st) {
-            free(sweep_pairs);
-            goto out;
-        }
+        if (st) goto out;
         fprintf(stderr,
                 "  rho %.2f: words F1 avg %.3f top-rho %.3f AUC %.3f (mean y %.3f), acoustics F1 avg %.3f top-rho "
                 "%.3f AUC %.3f (mean y %.3f)\n",
@@ -879,12 +921,17 @@ int emo_repro_run(const emo_repro_config *cfg) {
                 sweep_a[k].f1.f1_avg, sweep_a[k].f1_top, sweep_a[k].auc, sweep_a[k].mean_y);
     }
     free(sweep_pairs);
+    sweep_pairs = NULL;
     t_sweep = ima_wall_seconds() - t0;
     ima_model_importance_restore(model, imp_main);
     ima_model_set_rho(model, 0, cfg->rho_words);
     ima_model_set_rho(model, 1, cfg->rho_acoustic);
     if (n_rho > 1 && ima_plot_available()) {
-        double *ys = ima_malloc(6 * (size_t)n_rho * sizeof(double));
+        double *ys = ima_try_malloc((size_t)n_rho, 6 * sizeof(double));
+        if (!ys) {
+            st = ima_error_prefix("the rho sweep's plot");
+            goto out;
+        }
         for (int k = 0; k < n_rho; k++) {
             ys[0 * n_rho + k] = sweep_w[k].f1.f1_avg;
             ys[1 * n_rho + k] = sweep_w[k].f1_top;
@@ -932,9 +979,9 @@ int emo_repro_run(const emo_repro_config *cfg) {
             ima_rng_init(&br, cfg->seed + 41 + (uint64_t)kb);
             st = train_baseline(bl, &g, pairs, P, cfg->baseline_epochs, cfg->batch, &adam, &br, bname, 1);
             if (!st) {
-                float *c0 = ima_malloc(c.n_tokens * LATENT * sizeof(float)),
-                      *c1 = ima_malloc(c.n_tokens * LATENT * sizeof(float));
-                baseline_tokens(bl, &g, c.n_tokens, c0, c1);
+                float *c0 = ima_try_malloc(T1, LATENT * sizeof(float)), *c1 = ima_try_malloc(T1, LATENT * sizeof(float));
+                st = c0 && c1 ? baseline_tokens(bl, &g, c.n_tokens, c0, c1)
+                              : ima_error_prefix("%s codes of %zu tokens", bname, c.n_tokens);
                 for (int s = 0; s < 3 && !st; s++) st = utterance_reps(breps[kb][s], &sv[s], c0, c1, NULL, NULL);
                 free(c0);
                 free(c1);
@@ -1017,7 +1064,11 @@ int emo_repro_run(const emo_repro_config *cfg) {
 
         /* report.md */
         size_t cap = 1 << 16, len = 0;
-        char *md = ima_malloc(cap);
+        char *md = ima_try_malloc(cap, 1);
+        if (!md) {
+            st = ima_error_prefix("report.md");
+            goto out;
+        }
 #define P_(...) (len += (size_t)snprintf(md + len, len < cap ? cap - len : 0, __VA_ARGS__))
         const char *src = synthesized ? "MELD analogue" : "IEMOCAP";
         P_("# Emotion experiment (%s)%s\n\n", src, cfg->quick ? " — quick run" : "");
@@ -1174,6 +1225,7 @@ int emo_repro_run(const emo_repro_config *cfg) {
     }
 
 out:
+    free(sweep_pairs);
     cJSON_Delete(root);
     free(imp_init);
     free(imp_main);
@@ -1192,8 +1244,8 @@ out:
     free(y1);
     gatherer_free(&g);
     ima_model_free(model);
-    free(pairs);
 out_early:
+    free(pairs);
     free(vocab_tok);
     free(vocab_imp);
     free(truth_w);
