@@ -26,7 +26,12 @@ VALID=(--valid-input "a=$T/toy/test/a.npy" --valid-input "b=$T/toy/test/b.npy")
 "$IMA" train --input "a=$A" --input "b=$B" --loss b=sse --hidden 16 --latent 4 --batch 64 "${VALID[@]}" --epochs1 2 --epochs2 3 --out "$T/v.safetensors" 2>"$T/err.txt" && ok || bad "train with validation: $(cat "$T/err.txt")"
 [ "$(grep -c 'validation score .* (kept epoch [1-3])' "$T/err.txt")" = 3 ] && ok || bad "no validation score per stage-2 epoch: $(cat "$T/err.txt")"
 expect_fail "validation for one modality only" "--valid-input: give one for every modality" "$IMA" train "${COMMON[@]}" --valid-input "a=$T/toy/test/a.npy" --out "$T/x.safetensors"
-expect_fail "validation with a baseline" "--valid-input applies to IMA only" "$IMA" train --model dae "${COMMON[@]}" "${VALID[@]}" --out "$T/x.safetensors"
+# early stopping: IMA stage 1 and a baseline stop on the validation loss and keep the best epoch
+"$IMA" train --input "a=$A" --input "b=$B" --loss b=sse --hidden 16 --latent 4 --batch 64 "${VALID[@]}" --epochs1 30 --epochs2 1 --patience 1 --out "$T/p.safetensors" 2>"$T/err.txt" && ok || bad "IMA --patience: $(cat "$T/err.txt")"
+grep -q 'validation L_auto .* (best epoch [0-9]*)' "$T/err.txt" && ok || bad "IMA --patience: no validation L_auto per epoch: $(cat "$T/err.txt")"
+"$IMA" train --model dae "${COMMON[@]}" "${VALID[@]}" --epochs 30 --patience 1 --out "$T/pd.safetensors" 2>"$T/err.txt" && ok || bad "dae --patience: $(cat "$T/err.txt")"
+grep -q 'kept epoch [0-9]* of [0-9]*' "$T/err.txt" && ok || bad "dae --patience: no kept epoch: $(cat "$T/err.txt")"
+expect_fail "baseline patience without validation" "--patience needs a validation set" "$IMA" train --model mvae "${COMMON[@]}" --patience 2 --out "$T/x.safetensors"
 
 # embed with either modality missing gives finite z
 for mods in "a" "b" "a b"; do

@@ -6,7 +6,13 @@
  *    shuffle per epoch, noise before every step, Adam), parameters, moments and step count;
  *  - save + load restores the configuration, every parameter, both Adam moments, the step, the training
  *    configuration and the RNG state exactly, and 2 epochs + save + load + 1 epoch equals 3 epochs;
- *  - a NaN parameter stops training before the update with an error naming the epoch, the batch and the term.
+ *  - a NaN parameter stops training before the update with an error naming the epoch, the batch and the term;
+ *  - KL warm-up: the loop equals the reference loop with the KL weight beta * min(1, t / (W nb)) per batch;
+ *  - early stopping: the validation loss of each epoch is the one ima_baseline_valid_loss gives, the kept
+ *    epoch has the lowest validation loss after the warm-up, training stops exactly `patience` epochs after
+ *    it (or at the cap), and the parameters left are bit-identical to a run of exactly that many epochs.
+ * IMA stage 1 (train.h, the same rule): early stopping keeps the epoch of the lowest validation L_auto and
+ * leaves the autoencoder of a run of exactly that many stage-1 epochs.
  * Refusals: a cut file, a NaN in a tensor, a newer version, an IMA checkpoint, a missing tensor, an extra
  * tensor; ima_checkpoint_detect tells the two formats apart.
  * N rows, M = 3 modalities, B batch rows. */
@@ -60,8 +66,9 @@ static void make_data(ima_dataset *ds, const ima_baseline_config *c, size_t N, u
             ds->mask[i * (size_t)c->n_modalities + (size_t)j] = !(i % 3 == 0 && (int)(i / 3 % 3) == j);
 }
 
-/* the experiment runner's former loop, kept here as the reference */
-static void reference_loop(ima_baseline *bl, const ima_dataset *ds, size_t Bmax, int epochs, float lr, uint64_t seed) {
+/* the experiment runner's former loop, kept here as the reference; W > 0: KL warm-up over W epochs */
+static void reference_loop_w(ima_baseline *bl, const ima_dataset *ds, size_t Bmax, int epochs, float lr, uint64_t seed,
+                             int W) {
     ima_rng rng;
     ima_rng_init(&rng, seed);
     ima_adam_config adam = ima_adam_defaults();
@@ -69,20 +76,30 @@ static void reference_loop(ima_baseline *bl, const ima_dataset *ds, size_t Bmax,
     size_t N = ds->n, *order = malloc(N * sizeof(size_t));
     ima_batch_buffer bb;
     ima_batch_buffer_init(&bb, ds, Bmax);
+    size_t nb = (N + Bmax - 1) / Bmax, t = 0;
+    float beta = bl->cfg.beta;
     for (int e = 0; e < epochs; e++) {
         for (size_t i = 0; i < N; i++) order[i] = i;
         ima_rng_shuffle(&rng, order, N);
         for (size_t lo = 0; lo < N; lo += Bmax) {
             size_t B = N - lo < Bmax ? N - lo : Bmax;
             const ima_batch *b = ima_batch_gather(&bb, ds, order + lo, B);
-            ima_baseline_terms t;
+            ima_baseline_terms terms;
             ima_baseline_sample_noise(bl, B, &rng);
-            ima_baseline_loss_grad(bl, b, 1, &t);
+            t++;
+            double a = W > 0 ? (double)t / ((double)W * (double)nb) : 1.0;
+            bl->cfg.beta = (float)((a < 1.0 ? a : 1.0) * beta);
+            ima_baseline_loss_grad(bl, b, 1, &terms);
+            bl->cfg.beta = beta;
             ima_baseline_step(bl, &adam);
         }
     }
     free(order);
     ima_batch_buffer_free(&bb);
+}
+
+static void reference_loop(ima_baseline *bl, const ima_dataset *ds, size_t Bmax, int epochs, float lr, uint64_t seed) {
+    reference_loop_w(bl, ds, Bmax, epochs, lr, seed, 0);
 }
 
 static int same_model(const ima_baseline *a, const ima_baseline *b) {
@@ -256,9 +273,199 @@ static void check_kind(ima_baseline_kind kind) {
     ima_dataset_free(&ds);
 }
 
+/* ---- KL warm-up and early stopping ------------------------------------------------------------------ */
+
+#define MAX_EP 64
+typedef struct {
+    int n, monitor_calls;
+    double valid[MAX_EP], klw[MAX_EP];
+    int best[MAX_EP], stop[MAX_EP], validated[MAX_EP];
+} es_log;
+
+static int es_epoch(void *ctx, const ima_baseline *bl, const ima_baseline_train_state *st,
+                    const ima_baseline_epoch_report *r) {
+    (void)bl, (void)st;
+    es_log *l = ctx;
+    if (l->n < MAX_EP) {
+        l->valid[l->n] = r->valid.total, l->klw[l->n] = r->kl_weight, l->best[l->n] = r->best_epoch;
+        l->stop[l->n] = r->stop, l->validated[l->n] = r->validated;
+        l->n++;
+    }
+    return 0;
+}
+
+static int es_monitor(void *ctx, ima_baseline *bl, double *value) {
+    (void)bl;
+    ((es_log *)ctx)->monitor_calls++;
+    *value = 0.5;
+    return 0;
+}
+
+static void check_warmup_and_stopping(ima_baseline_kind kind) {
+    const char *kn = ima_baseline_kind_name(kind);
+    ima_baseline_config cfg = small_config(kind);
+    ima_dataset ds, vs;
+    make_data(&ds, &cfg, 48, 11);
+    make_data(&vs, &cfg, 24, 12);
+    const size_t B = 8; /* 6 batches per epoch */
+    const int W = kind == IMA_BASELINE_DAE ? 0 : 3, cap = 40, P = 2;
+    const float lr = 3e-2f; /* large: random targets overfit quickly, so the validation loss turns up */
+
+    /* warm-up: the library loop against the reference loop with the per-batch KL weight */
+    ima_baseline *lib, *ref;
+    CHECK(ima_baseline_init(&lib, &cfg, B, 5) == IMA_OK && ima_baseline_init(&ref, &cfg, B, 5) == IMA_OK, "init");
+    ima_baseline_train_config tc = ima_baseline_train_defaults();
+    tc.batch_size = B;
+    tc.epochs = 4;
+    tc.adam.lr = lr;
+    tc.kl_warmup_epochs = 3;
+    ima_baseline_train_state st;
+    ima_baseline_train_state_init(&st, 9);
+    es_log lg;
+    memset(&lg, 0, sizeof lg);
+    ima_baseline_train_callbacks cb = {.ctx = &lg, .on_epoch = es_epoch};
+    CHECK(ima_baseline_train(lib, &ds, &tc, &st, &cb) == IMA_OK, "%s: warm-up train: %s", kn, ima_last_error());
+    reference_loop_w(ref, &ds, B, 4, lr, 9, 3);
+    CHECK(same_model(lib, ref), "%s: the warm-up loop differs from the reference loop", kn);
+    CHECK(lg.n == 4 && fabs(lg.klw[0] - 1.0 / 3) < 1e-12 && fabs(lg.klw[1] - 2.0 / 3) < 1e-12 && lg.klw[2] == 1.0 &&
+              lg.klw[3] == 1.0 && !lg.validated[0],
+          "%s: KL weights %g %g %g %g", kn, lg.klw[0], lg.klw[1], lg.klw[2], lg.klw[3]);
+    if (kind != IMA_BASELINE_DAE) {
+        ima_baseline *plain;
+        CHECK(ima_baseline_init(&plain, &cfg, B, 5) == IMA_OK, "init");
+        reference_loop_w(plain, &ds, B, 4, lr, 9, 0);
+        CHECK(memcmp(plain->params, lib->params, lib->n_params * sizeof(float)) != 0,
+              "%s: the warm-up changed nothing", kn);
+        ima_baseline_free(plain);
+    }
+    ima_baseline_free(lib);
+    ima_baseline_free(ref);
+
+    /* early stopping */
+    CHECK(ima_baseline_init(&lib, &cfg, B, 5) == IMA_OK, "init");
+    tc.epochs = cap;
+    tc.kl_warmup_epochs = W;
+    tc.patience = P;
+    ima_baseline_train_state_init(&st, 9);
+    memset(&lg, 0, sizeof lg);
+    cb.valid = &vs;
+    cb.monitor = es_monitor;
+    CHECK(ima_baseline_train(lib, &ds, &tc, &st, &cb) == IMA_OK, "%s: early-stopping train: %s", kn, ima_last_error());
+    int best = st.best_epoch, run = st.epoch;
+    CHECK(lg.n == run && lg.monitor_calls == run, "%s: %d reports, %d monitor calls for %d epochs", kn, lg.n,
+          lg.monitor_calls, run);
+    CHECK(best >= (W > 0 ? W : 1) && best <= run, "%s: kept epoch %d of %d (warm-up %d)", kn, best, run, W);
+    int lowest = 1;
+    for (int e = (W > 0 ? W : 1); e <= run; e++) lowest &= lg.valid[e - 1] >= lg.valid[best - 1];
+    CHECK(lowest && st.best_loss == lg.valid[best - 1], "%s: kept epoch %d is not the lowest validation loss", kn, best);
+    CHECK(st.stopped ? run - best == P && lg.stop[run - 1] : run == cap, "%s: stopped %d at %d, best %d", kn,
+          st.stopped, run, best);
+    CHECK(st.stopped, "%s: no early stop within %d epochs (the test expects the validation loss to turn up)", kn, cap);
+    CHECK(lg.best[run - 1] == best, "%s: the last report names epoch %d, the state %d", kn, lg.best[run - 1], best);
+    /* the parameters left equal a run of exactly `best` epochs, whose validation loss is the reported one */
+    CHECK(ima_baseline_init(&ref, &cfg, B, 5) == IMA_OK, "init");
+    ima_baseline_train_config tb = tc;
+    tb.epochs = best;
+    tb.patience = 0;
+    ima_baseline_train_state sb;
+    ima_baseline_train_state_init(&sb, 9);
+    CHECK(ima_baseline_train(ref, &ds, &tb, &sb, NULL) == IMA_OK, "%s: train %d epochs: %s", kn, best,
+          ima_last_error());
+    CHECK(!memcmp(ref->params, lib->params, lib->n_params * sizeof(float)),
+          "%s: the parameters left are not those of epoch %d", kn, best);
+    ima_baseline_terms vt;
+    CHECK(ima_baseline_valid_loss(ref, &vs, B, &vt) == IMA_OK && vt.total == lg.valid[best - 1],
+          "%s: validation loss %.9g, reported %.9g", kn, vt.total, lg.valid[best - 1]);
+    /* refusals */
+    tb.patience = 3;
+    CHECK(ima_baseline_train(ref, &ds, &tb, &sb, NULL) == IMA_ERR && strstr(ima_last_error(), "validation set"),
+          "%s: patience without a validation set was accepted", kn);
+    ima_baseline_free(lib);
+    ima_baseline_free(ref);
+    ima_dataset_free(&ds);
+    ima_dataset_free(&vs);
+}
+
+/* IMA stage 1: the same rule on the validation L_auto */
+typedef struct {
+    int n, best, stop;
+    double valid[MAX_EP];
+} ima_log;
+
+static int ima_epoch_cb(void *ctx, const ima_model *m, const ima_train_state *st, const ima_epoch_report *r) {
+    (void)m, (void)st;
+    ima_log *l = ctx;
+    if (r->stage == 1 && l->n < MAX_EP) l->valid[l->n++] = r->valid_loss, l->best = r->best_epoch, l->stop = r->stop;
+    return 0;
+}
+
+static void ima_data(ima_dataset *ds, size_t N, uint64_t seed) {
+    memset(ds, 0, sizeof *ds);
+    ima_rng rng;
+    ima_rng_init(&rng, seed);
+    ds->n = N;
+    ds->n_modalities = 2;
+    size_t D[2] = {6, 5};
+    for (int j = 0; j < 2; j++) {
+        ds->width[j] = D[j];
+        ds->x[j] = malloc(N * D[j] * sizeof(float));
+        for (size_t k = 0; k < N * D[j]; k++)
+            ds->x[j][k] = j == 0 ? (float)(ima_rng_uniform(&rng) < 0.4) : (float)ima_rng_normal(&rng);
+    }
+    ds->mask = malloc(2 * N);
+    memset(ds->mask, 1, 2 * N);
+}
+
+static void check_ima_stage1(void) {
+    ima_config cfg = tu_small_config(6, 5);
+    ima_dataset ds, vs;
+    ima_data(&ds, 40, 21);
+    ima_data(&vs, 20, 22);
+    ima_model *a, *b;
+    CHECK(ima_model_init(&a, &cfg, 8, 3) == IMA_OK && ima_model_init(&b, &cfg, 8, 3) == IMA_OK, "ima init");
+    ima_model_fit_center(a, &ds);
+    ima_model_fit_center(b, &ds);
+    ima_train_config tc = ima_train_defaults();
+    tc.batch_size = 8;
+    tc.epochs_stage1 = 60;
+    tc.epochs_stage2 = 0;
+    tc.patience_stage1 = 2;
+    tc.adam_stage1.lr = 3e-2f;
+    ima_train_state st;
+    ima_train_state_init(&st, 4);
+    ima_log lg;
+    memset(&lg, 0, sizeof lg);
+    ima_train_callbacks cb = {.ctx = &lg, .on_epoch = ima_epoch_cb, .valid = &vs};
+    CHECK(ima_train(a, &ds, &tc, &st, &cb) == IMA_OK, "ima train: %s", ima_last_error());
+    int best = lg.best, run = lg.n;
+    CHECK(lg.stop && run - best == 2, "IMA stage 1: ran %d epochs, best %d, stop %d", run, best, lg.stop);
+    int lowest = 1;
+    for (int e = 0; e < run; e++) lowest &= isfinite(lg.valid[e]) && lg.valid[e] >= lg.valid[best - 1];
+    CHECK(lowest, "IMA stage 1: kept epoch %d is not the lowest validation L_auto", best);
+    tc.epochs_stage1 = best;
+    tc.patience_stage1 = 0;
+    ima_train_state_init(&st, 4);
+    CHECK(ima_train(b, &ds, &tc, &st, NULL) == IMA_OK, "ima train %d epochs: %s", best, ima_last_error());
+    CHECK(!memcmp(a->params, b->params, a->n_params_ae * sizeof(float)),
+          "IMA stage 1: the autoencoder left is not that of epoch %d", best);
+    ima_stage1_terms t;
+    CHECK(ima_stage1_valid_loss(b, &vs, IMA_WEIGHTS_ONE, &t) == IMA_OK && t.total == lg.valid[best - 1],
+          "IMA stage 1: validation L_auto %.9g, reported %.9g", t.total, lg.valid[best - 1]);
+    tc.patience_stage1 = 2;
+    ima_train_state_init(&st, 4);
+    CHECK(ima_train(b, &ds, &tc, &st, NULL) == IMA_ERR && strstr(ima_last_error(), "validation set"),
+          "IMA: stage-1 patience without a validation set was accepted");
+    ima_model_free(a);
+    ima_model_free(b);
+    ima_dataset_free(&ds);
+    ima_dataset_free(&vs);
+}
+
 int main(void) {
     dir = tu_tmpdir();
     for (int k = IMA_BASELINE_MVAE; k <= IMA_BASELINE_DAE; k++) check_kind((ima_baseline_kind)k);
+    for (int k = IMA_BASELINE_MVAE; k <= IMA_BASELINE_DAE; k++) check_warmup_and_stopping((ima_baseline_kind)k);
+    check_ima_stage1();
     free(dir);
     return tu_finish("baseline_train");
 }

@@ -11,17 +11,72 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
+#include "data/emotion_internal.h"
 #include "ima/audio.h"
 #include "ima/baselines.h"
 #include "ima/common.h"
 #include "ima/digits.h"
+#include "ima/emotion.h"
+#include "ima/eval.h"
 #include "ima/npy.h"
 #include "ima/safetensors.h"
 #include "ima/toy.h"
+#include "ima/tsne.h"
 #include "ima/train.h"
 #include "testutil.h"
 
 static int has(const char *what) { return strstr(ima_last_error(), what) != NULL; }
+
+/* ---- allocation-failure injection ------------------------------------------------------------
+ * The test is linked with --wrap=malloc,--wrap=calloc,--wrap=realloc (CMakeLists.txt), so every
+ * malloc/calloc/realloc that libima (a static library) and this file call comes here first. On this
+ * thread only: an allocation of more than fail_over bytes fails, and, when fail_at >= 0, the
+ * allocation after fail_at more succeeds fails once (a sweep over fail_at reaches every allocation
+ * of a call, one at a time). */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t count, size_t size);
+void *__real_realloc(void *p, size_t n);
+
+static _Thread_local size_t fail_over = SIZE_MAX;
+static _Thread_local long fail_at = -1;
+static _Thread_local long n_injected; // failures injected so far
+
+static int inject(size_t n) {
+    if (n > fail_over) return ++n_injected, 1;
+    if (fail_at == 0) return fail_at = -1, ++n_injected, 1;
+    if (fail_at > 0) fail_at--;
+    return 0;
+}
+void *__wrap_malloc(size_t n) { return inject(n) ? NULL : __real_malloc(n); }
+void *__wrap_calloc(size_t count, size_t size) {
+    size_t n;
+    return ima_mul_overflows(count, size, &n) || inject(n) ? NULL : __real_calloc(count, size);
+}
+void *__wrap_realloc(void *p, size_t n) { return inject(n) ? NULL : __real_realloc(p, n); }
+
+/* Runs call(ctx) once with its k-th allocation failing, for k = 0, 1, ... until a run fails no
+ * allocation (the call made fewer). Every failing run must return IMA_ERR with an out-of-memory
+ * message (free_out then frees nothing half-built: ASan's leak check sees what a failing path
+ * forgot), the final run IMA_OK. Returns the number of allocations swept. */
+static long sweep_allocations(const char *what, int (*call)(void *ctx), void *ctx) {
+    for (long k = 0; k < 100000; k++) {
+        ima_clear_error();
+        long before = n_injected;
+        fail_at = k;
+        int rc = call(ctx);
+        fail_at = -1;
+        if (n_injected == before) { // the call made k allocations or fewer: none failed
+            CHECK(rc == IMA_OK, "%s: fails with no allocation failing: %s", what, ima_last_error());
+            return k;
+        }
+        if (rc != IMA_ERR || !has("out of memory")) {
+            CHECK(0, "%s: allocation %ld failed: rc %d, message \"%s\"", what, k, rc, ima_last_error());
+            return k;
+        }
+    }
+    CHECK(0, "%s: more than 100000 allocations", what);
+    return -1;
+}
 
 /* ---- item 1: a shape whose product wraps ------------------------------------------------- */
 
@@ -77,6 +132,222 @@ static void check_no_abort_on_oom(void) {
     CHECK(rc == IMA_ERR && !bl && has("out of memory"), "baseline huge batch: %s", ima_last_error());
     CHECK(ima_baseline_init(&bl, &bc, 8, 1) == IMA_OK, "baseline init after OOM: %s", ima_last_error());
     ima_baseline_free(bl);
+}
+
+/* ---- item 5: t-SNE and the classifier survive out of memory and bad arguments --------------- */
+
+typedef struct {
+    const float *x; // (N, D)
+    float *y;       // (N, 2) the map
+    size_t N, D;
+    ima_tsne_config cfg;
+} tsne_case;
+
+/* (the test's own buffers are allocated outside the sweep: only libima's allocations fail) */
+static int call_tsne(void *vc) {
+    tsne_case *c = vc;
+    ima_tsne_result res;
+    int rc = ima_tsne_run(c->y, &res, c->x, c->N, c->D, &c->cfg);
+    if (rc == IMA_OK) {
+        double tw;
+        rc = ima_trustworthiness(&tw, c->x, c->D, c->y, 2, c->N, 5);
+    }
+    return rc;
+}
+
+typedef struct {
+    const float *x;   // (N, D)
+    const int64_t *y; // (N)
+    size_t N, D;
+    ima_classifier_config cfg;
+} clf_case;
+
+static int call_classifier(void *vc) {
+    clf_case *c = vc;
+    ima_classifier *clf = NULL;
+    int64_t pred[64];
+    int rc = ima_classifier_fit(&clf, NULL, &c->cfg, c->x, c->y, c->N, c->x, c->y, c->N, c->D);
+    if (rc == IMA_OK) rc = ima_classifier_predict(clf, pred, c->x, c->N);
+    ima_classifier_free(clf);
+    return rc;
+}
+
+static void check_eval_oom(void) {
+    enum { N = 48, D = 3 };
+    float x[N * D];
+    int64_t lab[N];
+    ima_rng rng;
+    ima_rng_init(&rng, 5);
+    for (size_t i = 0; i < N; i++) {
+        lab[i] = (int64_t)(i % 2);
+        for (size_t d = 0; d < D; d++) x[i * D + d] = (float)ima_rng_normal(&rng) + 3.0f * (float)lab[i];
+    }
+    /* every allocation of a t-SNE map (Barnes-Hut and exact) and its trustworthiness, failing one at a time */
+    float map[N * 2];
+    tsne_case tc = {x, map, N, D, ima_tsne_defaults()};
+    tc.cfg.perplexity = 5.0;
+    tc.cfg.n_iter = 40;
+    tc.cfg.exaggeration_iter = 10;
+    long n = sweep_allocations("t-SNE Barnes-Hut", call_tsne, &tc);
+    CHECK(n >= 15, "t-SNE: only %ld allocations swept", n);
+    tc.cfg.method = IMA_TSNE_EXACT;
+    sweep_allocations("t-SNE exact", call_tsne, &tc);
+
+    /* a caller's N the machine cannot hold: exact t-SNE of 2^24 points wants (N, N-1) neighbour lists (2 PB) */
+    size_t big = (size_t)1 << 24;
+    float *xb = calloc(big, sizeof *xb), *yb = malloc(big * 2 * sizeof *yb);
+    CHECK(xb && yb, "64 MB for the big t-SNE case");
+    if (xb && yb) {
+        ima_clear_error();
+        int rc = ima_tsne_run(yb, NULL, xb, big, 1, &tc.cfg);
+        CHECK(rc == IMA_ERR && has("out of memory") && has("neighbour lists"), "t-SNE of 2^24 points: %s",
+              ima_last_error());
+    }
+    free(xb), free(yb);
+    /* bad arguments are errors, not assertions: a map width the gradient does not support, NaN input */
+    ima_sparse P;
+    CHECK(ima_tsne_affinities(&P, x, N, D, 5.0, 0, 1) == IMA_OK, "%s", ima_last_error());
+    double Y[N * 5], g[N * 5];
+    for (size_t t = 0; t < N * 5; t++) Y[t] = (double)t / 7.0;
+    CHECK(ima_tsne_gradient(g, &P, Y, N, 5, 0.0, 1.0) == IMA_ERR && has("width 5"), "width 5: %s", ima_last_error());
+    CHECK(ima_tsne_gradient(g, &P, Y, N, 3, 0.5, 1.0) == IMA_ERR && has("width 3"), "BH width 3: %s",
+          ima_last_error());
+    ima_sparse_free(&P);
+    float xn[N * D];
+    memcpy(xn, x, sizeof xn);
+    xn[7 * D + 1] = NAN;
+    CHECK(ima_tsne_affinities(&P, xn, N, D, 5.0, 0, 1) == IMA_ERR && has("point 7"), "NaN input: %s",
+          ima_last_error());
+    CHECK(ima_tsne_affinities(&P, x, N, D, 1e300, 0, 1) == IMA_ERR && has("perplexity"), "perplexity 1e300: %s",
+          ima_last_error());
+
+    /* the classifier: fit and predict, every allocation failing one at a time */
+    clf_case cc = {x, lab, N, D, ima_classifier_defaults()};
+    cc.cfg.hidden = 8;
+    cc.cfg.epochs = 2;
+    cc.cfg.n_lrs = 2;
+    cc.cfg.batch = 16;
+    n = sweep_allocations("classifier", call_classifier, &cc);
+    CHECK(n >= 15, "classifier: only %ld allocations swept", n);
+    /* predict alone: its 256-row activations fail (fit's 16-row batch fit under the same limit) */
+    ima_classifier *clf = NULL;
+    cc.cfg.hidden = 4096;
+    CHECK(ima_classifier_fit(&clf, NULL, &cc.cfg, x, lab, N, x, lab, N, D) == IMA_OK, "%s", ima_last_error());
+    int64_t pred[N];
+    fail_over = (size_t)1 << 20; // fit's largest buffer: 16 x 2 x 4096 floats (512 KB); predict's: 256 x 2 x 4096
+    int rc = clf ? ima_classifier_predict(clf, pred, x, N) : IMA_ERR;
+    fail_over = SIZE_MAX;
+    CHECK(rc == IMA_ERR && has("out of memory") && has("256 rows"), "predict: %s", ima_last_error());
+    CHECK(clf && ima_classifier_predict(clf, pred, x, N) == IMA_OK, "predict after the failure: %s", ima_last_error());
+    ima_classifier_free(clf);
+    /* a hidden width whose parameter count overflows size_t: an error, not a wrapped-around buffer */
+    cc.cfg.hidden = SIZE_MAX / 4;
+    clf = NULL;
+    CHECK(ima_classifier_fit(&clf, NULL, &cc.cfg, x, lab, N, x, lab, N, D) == IMA_ERR && !clf && has("overflow"),
+          "hidden 2^62: %s", ima_last_error());
+}
+
+/* ---- item 5: the emotion corpus (build, save, load, pairs) survives out of memory ------------ */
+
+typedef struct {
+    const char *glove, *dir;
+    const ima_emo_corpus *c; // the corpus to save
+} emo_case;
+
+/* six utterances of three words (two per split), built as the MELD and IEMOCAP builders do */
+static int build_tiny_corpus(ima_emo_corpus *c, const char *glove) {
+    static const char *const texts[6] = {"the cat sat", "a dog ran", "the dog sat", "a cat ran", "the cat ran", "a dog sat"};
+    emo_builder b;
+    if (emo_builder_init(&b, c, "test")) return IMA_ERR;
+    for (int u = 0; u < 6; u++) {
+        char words[8][64], id[16];
+        size_t N = ima_emo_tokenize(texts[u], words, NULL, NULL, 8);
+        float t0[8], t1[8], avec[8 * IMA_EMO_ACOUSTIC_DIM];
+        for (size_t l = 0; l < N; l++) t0[l] = 0.3f * (float)l, t1[l] = 0.3f * (float)l + 0.25f;
+        for (size_t k = 0; k < N * IMA_EMO_ACOUSTIC_DIM; k++) avec[k] = (float)((k * 7 + (size_t)u) % 11);
+        snprintf(id, sizeof id, "u%d", u);
+        if (emo_builder_add(&b, id, "spk", texts[u], u % 4, u % 3, N, words, t0, t1, avec)) {
+            ima_emo_corpus_free(c);
+            return IMA_ERR;
+        }
+    }
+    ima_emo_build_config cfg = ima_emo_build_defaults();
+    cfg.glove_path = glove;
+    cfg.min_count = 1;
+    cfg.verbose = 0;
+    if (emo_finish(&b, &cfg)) {
+        ima_emo_corpus_free(c);
+        return IMA_ERR;
+    }
+    return IMA_OK;
+}
+
+static int call_emotion_build(void *vc) {
+    emo_case *e = vc;
+    ima_emo_corpus c;
+    if (build_tiny_corpus(&c, e->glove)) return IMA_ERR;
+    ima_emo_corpus_free(&c);
+    return IMA_OK;
+}
+
+static int call_emotion_save(void *vc) {
+    emo_case *e = vc;
+    return ima_emo_corpus_save(e->c, e->dir, 1);
+}
+
+static int call_emotion_load(void *vc) {
+    emo_case *e = vc;
+    ima_emo_corpus r;
+    if (ima_emo_corpus_load(&r, e->dir)) return IMA_ERR; /* a failed load frees what it read */
+    int64_t *pairs = NULL;
+    size_t P = 0;
+    int rc = ima_emo_pairs(&pairs, &P, &r, IMA_EMO_TRAIN, 3, 1); /* 3 of the 9 pairs per utterance: the sampled path */
+    if (rc == IMA_OK && P != 6) rc = ima_error("expected 6 training pairs, got %zu", P);
+    free(pairs);
+    ima_emo_corpus_free(&r);
+    return rc;
+}
+
+static void check_emotion_oom(const char *dir) {
+    char *glove = tu_path(dir, "glove.txt"), *corpus = tu_path(dir, "emo");
+    static const char *const vocab[6] = {"the", "a", "cat", "dog", "sat", "ran"};
+    char buf[8192];
+    size_t bl = 0;
+    for (int w = 0; w < 6; w++) {
+        bl += (size_t)snprintf(buf + bl, sizeof buf - bl, "%s", vocab[w]);
+        for (int k = 0; k < IMA_EMO_WORD_DIM; k++) bl += (size_t)snprintf(buf + bl, sizeof buf - bl, " %d", (w + k) % 5);
+        bl += (size_t)snprintf(buf + bl, sizeof buf - bl, "\n");
+    }
+    tu_write_file(glove, buf, bl);
+    /* build (vocabulary, GloVe, standardization), save (the folder, written whole or not at all), load
+     * and pairs: every allocation failing one at a time */
+    ima_emo_corpus c;
+    CHECK(build_tiny_corpus(&c, glove) == IMA_OK, "tiny corpus: %s", ima_last_error());
+    emo_case e = {glove, corpus, &c};
+    long nb = sweep_allocations("emotion corpus build", call_emotion_build, &e);
+    long ns = sweep_allocations("emotion corpus save", call_emotion_save, &e);
+    long nl = sweep_allocations("emotion corpus load", call_emotion_load, &e);
+    ima_emo_corpus_free(&c);
+    CHECK(nb >= 20 && ns >= 20 && nl >= 40, "emotion corpus: only %ld / %ld / %ld allocations swept", nb, ns, nl);
+    CHECK(tu_count_temp_files(dir) == 0, "a failed save left a temporary folder in %s", dir);
+    /* a manifest count the cast cannot hold is a message, not undefined behaviour */
+    char *man = tu_path(corpus, "manifest.json");
+    size_t len;
+    unsigned char *text = tu_read_file(man, &len);
+    char *at = text ? strstr((char *)text, "\"tokens_read\"") : NULL;
+    CHECK(at != NULL, "manifest.json has tokens_read");
+    if (at) {
+        char *colon = strchr(at, ':');
+        char fixed[16384];
+        snprintf(fixed, sizeof fixed, "%.*s: 1e300,%s", (int)(colon - (char *)text), (char *)text, strchr(colon, ',') + 1);
+        tu_write_file(man, fixed, strlen(fixed));
+        ima_emo_corpus r;
+        CHECK_ERR(ima_emo_corpus_load(&r, corpus), "manifest.json", "tokens_read");
+    }
+    free(text);
+    free(man);
+    free(glove);
+    free(corpus);
 }
 
 /* ---- items 2, 4, 6: checkpoint fields ---------------------------------------------------- */
@@ -356,6 +627,8 @@ int main(void) {
     char *dir = tu_tmpdir();
     check_dataset_overflow(dir);
     check_no_abort_on_oom();
+    check_eval_oom();
+    check_emotion_oom(dir);
     check_checkpoint_fields(dir);
     check_resume_exact(dir);
     check_gzip_trailer(dir);

@@ -90,7 +90,10 @@ int main(void) {
     cfg.batch = 64;
     cfg.epochs1 = 2;
     cfg.epochs2 = 1;
-    cfg.baseline_epochs = 1;
+    cfg.baseline_epochs = 3;
+    cfg.patience = 1;
+    cfg.kl_warmup_epochs = 1;
+    cfg.probe_rows = 100;
     cfg.n_rho = 2;
     cfg.tsne_points = 80;
     cfg.classifier_epochs = 1;
@@ -111,7 +114,11 @@ int main(void) {
                                   "| DAE speech | 50 |",
                                   "0.9489",
                                   "| IMA weighted z, paper's objective | 50 |",
-                                  "local-ev objective (beyond the paper)"};
+                                  "local-ev objective (beyond the paper)",
+                                  "## Training length",
+                                  "| MVAE | 50 | 3 | 1 |",
+                                  "fig_learning_JMVAE_KL_2d.png",
+                                  "fig_learning_IMA_stage_1_50d.png"};
         for (size_t k = 0; k < sizeof sections / sizeof sections[0]; k++)
             CHECK(strstr(md, sections[k]) != NULL, "report.md lacks '%s'", sections[k]);
     }
@@ -143,8 +150,51 @@ int main(void) {
         const cJSON *set = cJSON_GetObjectItemCaseSensitive(root, "settings");
         const cJSON *ntr = cJSON_GetObjectItemCaseSensitive(set, "n_train");
         CHECK(cJSON_IsNumber(ntr) && ntr->valuedouble == 400, "n_train recorded");
+        /* learning curves: IMA stage 1 per latent, then the three baselines per latent */
+        const cJSON *tr = cJSON_GetObjectItemCaseSensitive(root, "training");
+        CHECK(cJSON_GetArraySize(tr) == 2 + 6, "training entries: %d, expected 8", cJSON_GetArraySize(tr));
+        cJSON_ArrayForEach(r, tr) {
+            double run = cJSON_GetObjectItemCaseSensitive(r, "epochs_run")->valuedouble,
+                   best = cJSON_GetObjectItemCaseSensitive(r, "best_epoch")->valuedouble;
+            const cJSON *cu = cJSON_GetObjectItemCaseSensitive(r, "curve");
+            const cJSON *vl = cJSON_GetObjectItemCaseSensitive(cu, "valid_loss"),
+                        *vp = cJSON_GetObjectItemCaseSensitive(cu, "valid_p10");
+            int ok = run >= 1 && best >= 1 && best <= run && cJSON_GetArraySize(vl) == (int)run &&
+                     cJSON_GetArraySize(vp) == (int)run;
+            const cJSON *x;
+            cJSON_ArrayForEach(x, vl) ok &= cJSON_IsNumber(x) && isfinite(x->valuedouble);
+            cJSON_ArrayForEach(x, vp) ok &= cJSON_IsNumber(x) && x->valuedouble >= 0 && x->valuedouble <= 1;
+            bad += !ok;
+        }
+        CHECK(bad == 0, "%d training entries with a bad curve", bad);
         cJSON_Delete(root);
     }
+
+    /* the baselines only, one width, over two seeds: the summary has each model's training length */
+    ima_repro_config b2 = cfg;
+    char *out2 = tu_path(dir, "seeds");
+    b2.out_dir = out2;
+    b2.with_ima = 0;
+    b2.only_latent = 50;
+    b2.baseline_epochs = 2;
+    uint64_t seeds[2] = {1, 2};
+    CHECK(ima_repro_digits_seeds(&b2, seeds, 2) == 0, "baselines over two seeds: %s", ima_last_error());
+    char *p2 = tu_path(out2, "report.md"), *j2 = tu_path(out2, "results.json");
+    char *md2 = slurp(p2), *js2 = slurp(j2);
+    CHECK(md2 && strstr(md2, "## Training length") && strstr(md2, "| DAE | 50 |") && !strstr(md2, "| IMA"),
+          "the seeds summary lacks the baselines' training length or has IMA rows");
+    cJSON *r2 = js2 ? cJSON_Parse(js2) : NULL;
+    CHECK(r2 && cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r2, "representations")) == 9 &&
+              cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r2, "training")) == 3 &&
+              cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(r2, "per_seed")) == 2,
+          "seeds results.json: representations, training or per_seed entries");
+    if (r2) {
+        const cJSON *t = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r2, "training"), 0);
+        const cJSON *er = cJSON_GetObjectItemCaseSensitive(t, "epochs_run");
+        CHECK(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(er, "per_seed")) == 2, "epochs_run per seed");
+    }
+    cJSON_Delete(r2);
+    free(md2), free(js2), free(p2), free(j2), free(out2);
     /* a corpus folder without the files is refused with a message naming the file */
     ima_repro_config bad = cfg;
     bad.data_dir = dir;

@@ -101,7 +101,7 @@ static void test_affinities_and_gradient(void) {
     ima_rng_init(&rng, 9);
     double *Y = malloc(N * E * sizeof *Y), *g = malloc(N * E * sizeof *g), *g0 = malloc(N * E * sizeof *g0);
     for (size_t t = 0; t < N * E; t++) Y[t] = 2.0 * ima_rng_normal(&rng);
-    ima_tsne_gradient(g, &P, Y, N, E, 0.0, 1.0);
+    CHECK(ima_tsne_gradient(g, &P, Y, N, E, 0.0, 1.0) == IMA_OK, "%s", ima_last_error());
     double gnorm = 0.0, worst = 0.0;
     for (size_t t = 0; t < N * E; t++) gnorm = fmax(gnorm, fabs(g[t]));
     for (size_t t = 0; t < N * E; t++) {
@@ -120,13 +120,13 @@ static void test_affinities_and_gradient(void) {
     memcpy(g0, g, N * E * sizeof *g);
     // exaggeration scales the attraction only: check against 3x
     double *g3 = malloc(N * E * sizeof *g3);
-    ima_tsne_gradient(g3, &P, Y, N, E, 0.0, 3.0);
+    CHECK(ima_tsne_gradient(g3, &P, Y, N, E, 0.0, 3.0) == IMA_OK, "%s", ima_last_error());
     double *gb = malloc(N * E * sizeof *gb);
-    ima_tsne_gradient(gb, &P, Y, N, E, 1e-12, 1.0);
+    CHECK(ima_tsne_gradient(gb, &P, Y, N, E, 1e-12, 1.0) == IMA_OK, "%s", ima_last_error());
     double d0 = 0.0;
     for (size_t t = 0; t < N * E; t++) d0 = fmax(d0, fabs(gb[t] - g0[t]));
     CHECK(d0 / gnorm < 1e-10, "quadtree with theta ~0 differs from all pairs by %g", d0 / gnorm);
-    ima_tsne_gradient(gb, &P, Y, N, E, 0.5, 1.0);
+    CHECK(ima_tsne_gradient(gb, &P, Y, N, E, 0.5, 1.0) == IMA_OK, "%s", ima_last_error());
     double num = 0.0, den = 0.0;
     for (size_t t = 0; t < N * E; t++) {
         num += (gb[t] - g0[t]) * (gb[t] - g0[t]);

@@ -35,13 +35,16 @@ void ima_assert_fail(const char *expr, const char *file, int line) __attribute__
 void *ima_try_malloc(size_t count, size_t size);
 void *ima_try_calloc(size_t count, size_t size);
 void *ima_try_realloc(void *p, size_t count, size_t size);
+/* A copy of s, or NULL with the same error. */
+char *ima_try_strdup(const char *s);
 /* malloc/calloc that abort on failure with a message naming the size: ONLY for small sizes fixed
- * by the code itself (a struct, a path), never for a size a caller, a file or a command line chose. */
+ * by the code itself (a struct of fixed size, a table of compile-time length), never for a size a
+ * caller, a file, a data set or a command line chose, nor for a path (see error.c). */
 void *ima_malloc(size_t n);
 void *ima_calloc(size_t count, size_t size);
 /* Seconds on a monotonic wall clock (CLOCK_MONOTONIC), for durations (src/core/clock.c). */
 double ima_wall_seconds(void);
-/* n * m, or sets an error and returns 0 on overflow. */
+/* *out = a * b and 0, or 1 (and *out untouched, no error set) when the product overflows size_t. */
 int ima_mul_overflows(size_t a, size_t b, size_t *out);
 
 #endif

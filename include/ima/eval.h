@@ -82,8 +82,9 @@ typedef struct ima_classifier ima_classifier; /* opaque: the trained MLP and its
 int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const ima_classifier_config *cfg,
                        const float *train_x, const int64_t *train_y, size_t n_train, const float *valid_x,
                        const int64_t *valid_y, size_t n_valid, size_t D);
-/* pred (N) = argmax of the logits (ties to the smaller class); x (N, D). */
-void ima_classifier_predict(const ima_classifier *clf, int64_t *pred, const float *x, size_t N);
+/* pred (N) = argmax of the logits (ties to the smaller class); x (N, D). Fails (an error naming
+ * the size) only when memory for a 256-row batch of activations runs out. */
+int ima_classifier_predict(const ima_classifier *clf, int64_t *pred, const float *x, size_t N);
 size_t ima_classifier_input_width(const ima_classifier *clf);
 void ima_classifier_free(ima_classifier *clf); /* NULL is fine */
 

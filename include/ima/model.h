@@ -138,6 +138,10 @@ typedef struct {
     const float *x[IMA_MAX_MODALITIES];
     const uint8_t *mask;
     const float *target; // (B, M) local-ev importance targets in [0,1], NaN = none; NULL for the paper's objective
+    /* data-parallel training (collective.h): these B rows are one rank's share of a global batch of
+     * B_total rows, and the losses' row sums are summed over coll. NULL / 0: the batch is whole. */
+    const struct ima_collective *coll;
+    size_t B_total;
 } ima_batch;
 
 /* Forward through encoders and fusion: fills u_j (mod[j].enc_acts.out[2]), y, z. */

@@ -36,6 +36,9 @@ const char *ima_dtype_name(ima_dtype t); /* "float32", ... */
 /* Reads a whole .npy file. On error returns IMA_ERR with a message naming path and field. */
 int ima_npy_read(ima_npy *out, const char *path);
 void ima_npy_free(ima_npy *a); /* safe on a zeroed struct */
+/* The header only: out's dtype, shape and count (data NULL), every size checked against the file's;
+ * *offset: the byte where the data starts (for mapping the file: dataset.c). */
+int ima_npy_read_header(ima_npy *out, const char *path, size_t *offset);
 
 /* Reads a 2-D (or 1-D, taken as N x 1) numeric array and converts it to float32 (N, D).
  * Refuses NaN/Inf (naming the row and column). *rows, *cols receive the shape; the caller frees *data. */

@@ -16,9 +16,14 @@ typedef struct {
     uint64_t seed;                   // every model, classifier and t-SNE seed derives from it
     size_t train_limit;              // use at most this many training pairs (0: all)
     size_t eval_limit;               // use at most this many validation / test pairs (0: all)
-    int epochs1, epochs2;            // IMA stage-1 / stage-2 epochs (per round)
-    int rounds;                      // IMA rounds of stage 1 + stage 2 (SPEC section 2; 1)
-    int baseline_epochs;             // epochs of each baseline
+    int epochs1, epochs2;            // IMA stage-1 epochs (a cap with patience) / stage-2 epochs
+    int rounds;                      // IMA rounds of stage 1 + stage 2 (SPEC section 2; 1); epochs per round
+    int baseline_epochs;             // epochs of each baseline (a cap with patience)
+    int patience;                    // early stopping of IMA stage 1 and every baseline on the validation loss
+                                     // (epochs without improvement; 0: off, the caps are epoch counts)
+    int kl_warmup_epochs;            // MVAE / JMVAE-KL: linear KL warm-up over this many epochs (0: none)
+    float jmvae_alpha;               // JMVAE-KL: weight of the unimodal KL terms (1, the authors' script)
+    size_t probe_rows;               // validation rows of the per-epoch P@10 probe (a fixed seeded subsample)
     size_t batch;                    // batch size of every model (256)
     double lr;                       // Adam learning rate of every model (1e-3)
     float rho_image, rho_speech;     // importance priors of the main models (SPEC: 0.8 / 0.3)
@@ -27,6 +32,9 @@ typedef struct {
     size_t tsne_points;              // test points in each t-SNE map
     int classifier_epochs;           // epochs of the downstream MLP per learning rate
     int with_baselines;              // train MVAE, JMVAE-KL and the denoising AE too
+    int with_ima;                    // train and report IMA (1); 0: the baselines only (no rho sweep, no maps)
+    size_t only_latent;              // 0: latent widths 2 and 50; 2 or 50: that width only
+    int only_baseline;               // 0: every baseline; 1 + ima_baseline_kind: that one only
     int importance_objective;        // ima_importance_objective of the main models (local-ev, beyond the paper)
     int compare_objectives;          // also retrain stage 2 with the other objective on the same stage-1 models (1)
     int reuse_seeds;                 // --seeds: a seed whose OUT/seed-S/results.json exists is not rerun (0)

@@ -21,12 +21,19 @@ typedef struct {
     size_t width[IMA_MAX_MODALITIES]; // D_j
     float *x[IMA_MAX_MODALITIES];     // (n, D_j) each (owned)
     uint8_t *mask;                    // (n, M): 1 present (owned); all ones when no mask was given
+    void *map[IMA_MAX_MODALITIES];    // ima_dataset_map: the read-only file mapping x[j] points into (NULL: owned)
+    size_t map_bytes[IMA_MAX_MODALITIES];
 } ima_dataset;
 
 /* Reads one .npy per modality (float32/float64/uint8, 2-D) and optional masks (mask_paths[j] may be
  * NULL: all present; else a 1-D 0/1 array of n rows). Checks equal row counts, finite values, 0/1
  * masks, and that every row has at least one modality present; errors name the file. */
 int ima_dataset_load(ima_dataset *ds, int M, const char *const *paths, const char *const *mask_paths);
+/* The same, but a float32 .npy is memory-mapped read-only instead of read (other dtypes are read and
+ * converted): the processes of one machine that map the same file share one copy in the page cache,
+ * and rows are read from disk when first touched (data-parallel training, docs/scaling.md). The
+ * checks are ima_dataset_load's, so the whole file is read once here. x[j] must not be written. */
+int ima_dataset_map(ima_dataset *ds, int M, const char *const *paths, const char *const *mask_paths);
 void ima_dataset_free(ima_dataset *ds);
 /* Checks the data set against a model configuration (count and widths). */
 int ima_dataset_check(const ima_dataset *ds, const ima_config *cfg, const char *const *paths);
@@ -52,6 +59,10 @@ typedef struct {
     int epochs_stage2;           // E2 (10)
     ima_adam_config adam_stage1; // Adam for the autoencoder (lr 1e-3)
     ima_adam_config adam_stage2; // Adam for the importance nets (lr 1e-3)
+    int patience_stage1;         // stage-1 early stopping on the validation L_auto (needs callbacks.valid; 0: off,
+                                 // E1 epochs run). With P > 0 a round's stage 1 stops once P epochs have passed
+                                 // without a lower validation L_auto, or at E1, and the autoencoder of its best
+                                 // epoch is restored. Not stored in checkpoints; a resumed stage 1 selects afresh.
 } ima_train_config;
 
 ima_train_config ima_train_defaults(void);
@@ -87,7 +98,12 @@ typedef struct {
     int collapse[IMA_MAX_MODALITIES];      // stage 2: ima_collapse_flags of this epoch
     int scored;                            // stage 2 with a validation set: score and best_epoch are set
     double score[2];                       // validation score of this epoch (see ima_score_fn)
-    int best_epoch;                        // best-scoring stage-2 epoch of this round so far (1-based)
+    int best_epoch;                        // best epoch of this round's stage so far (1-based): stage 2 by score,
+                                           // stage 1 by validation L_auto (when valid_loss is set)
+    double valid_loss;                     // stage 1 with a validation set and (patience or monitor): validation
+                                           // L_auto (fusion of the round, means over rows); NAN otherwise
+    double monitor;                        // stage 1: the monitor callback's value (NAN without one)
+    int stop;                              // stage 1: 1 when this epoch ends the stage early (patience exhausted)
     double seconds;                        // wall time of the epoch
     size_t samples;                        // rows processed
 } ima_epoch_report;
@@ -113,12 +129,29 @@ typedef struct {
     const ima_dataset *valid;
     ima_score_fn score;
     void *score_ctx;
+    /* Stage-1 monitor (optional, with valid): after each stage-1 epoch's validation loss, a number to log
+     * (e.g. validation P@10 of the unweighted z); it may run forward passes in m's buffers but must not
+     * change its parameters. Non-zero stops with IMA_ERR. */
+    int (*monitor)(void *ctx, ima_model *m, double *value);
+    /* Data-parallel training (collective.h, docs/scaling.md; NULL: one process): every rank calls
+     * ima_train with the same data set, configuration, state and seed; each computes its share of
+     * every global batch and the ranks sum gradients and batch statistics through coll, so every rank
+     * holds the same model after every step. on_epoch runs on every rank (write files on rank 0 only);
+     * when any rank's on_epoch stops, every rank stops. */
+    const struct ima_collective *coll;
 } ima_train_callbacks;
+
+/* The validation L_auto of ds (batches of the model's max_batch rows, means over rows) with the given fusion. */
+int ima_stage1_valid_loss(ima_model *m, const ima_dataset *ds, ima_weights weights, ima_stage1_terms *terms);
 
 /* Trains from st onwards until finished. A non-finite loss term stops training before the
  * offending update with an error naming the stage, round, epoch and term. */
 int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, ima_train_state *st,
               const ima_train_callbacks *cb);
+/* Data-parallel local-ev targets (N, M) (importance.h's ima_local_ev_targets, the same result): rank r
+ * embeds rows [N r / P, N (r+1) / P), the ranks gather every code, and every rank computes the targets
+ * from the codes of all N rows (importance_shared.c). */
+int ima_local_ev_targets_shared(float *target, ima_model *m, const ima_dataset *ds, const struct ima_collective *coll);
 
 /* ---- the importance networks as a unit (stage-2 retraining and selection) ------------------ */
 

@@ -78,9 +78,10 @@ int ima_tsne_affinities(ima_sparse *P, const float *X, size_t N, size_t D, doubl
 
 /* Gradient of exaggeration * KL(P || Q) w.r.t. Y (the exaggeration scales P only):
  *   grad_i = 4 sum_j (exag p_ij - q_ij) (1 + |y_i - y_j|^2)^-1 (y_i - y_j).
- * grad, Y (N, E). theta > 0 (E = 2 only): quadtree repulsion; theta = 0: all pairs. */
-void ima_tsne_gradient(double *grad, const ima_sparse *P, const double *Y, size_t N, size_t E, double theta,
-                       double exaggeration);
+ * grad, Y (N, E). theta > 0 (E = 2 only): quadtree repulsion; theta = 0: all pairs. Fails on a
+ * width other than 1..3 (2 with theta > 0) or when memory runs out. */
+int ima_tsne_gradient(double *grad, const ima_sparse *P, const double *Y, size_t N, size_t E, double theta,
+                      double exaggeration);
 
 /* KL(P || Q) = sum_{p_ij > 0} p_ij log(p_ij / q_ij), with q_ij = (1+d_ij^2)^-1 / sum_{k != l} (1+d_kl^2)^-1. */
 double ima_tsne_kl(const ima_sparse *P, const double *Y, size_t N, size_t E);

@@ -398,12 +398,12 @@ int ima_api_classify(double *test_accuracy, double *chosen_lr, int64_t *pred, co
     ima_classifier_report rep;
     if (ima_classifier_fit(&clf, &rep, &cfg, train_x, train_y, n_train, valid_x, valid_y, n_valid, D))
         return ima_error_prefix("classify");
-    int64_t *p = pred ? pred : malloc(n_test * sizeof *p);
-    if (!p) {
+    int64_t *p = pred ? pred : ima_try_malloc(n_test, sizeof *p);
+    if (!p || ima_classifier_predict(clf, p, test_x, n_test)) {
+        if (!pred) free(p);
         ima_classifier_free(clf);
-        return ima_error("classify: out of memory for %zu predictions", n_test);
+        return ima_error_prefix("classify: %zu predictions", n_test);
     }
-    ima_classifier_predict(clf, p, test_x, n_test);
     size_t used;
     *test_accuracy = ima_accuracy(p, test_y, NULL, n_test, &used);
     *chosen_lr = rep.lrs[rep.chosen];

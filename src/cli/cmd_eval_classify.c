@@ -178,8 +178,12 @@ int eval_classify(int argc, char **argv) {
         rc = eval_fail(CMD.cmd);
         goto done;
     }
-    r.pred = ima_malloc(r.n[2] * sizeof *r.pred);
-    ima_classifier_predict(r.clf, r.pred, r.x[2], r.n[2]);
+    r.pred = ima_try_malloc(r.n[2], sizeof *r.pred);
+    if (!r.pred || ima_classifier_predict(r.clf, r.pred, r.x[2], r.n[2])) {
+        ima_error_prefix("predictions for %zu test rows", r.n[2]);
+        rc = eval_fail(CMD.cmd);
+        goto done;
+    }
     r.acc = ima_accuracy(r.pred, r.y[2], NULL, r.n[2], &r.used);
     for (size_t k = 0; k < o.masks.n; k++) r.macc[k] = ima_accuracy(r.pred, r.y[2], r.m[k], r.n[2], &r.mused[k]);
     print_run(&r, &o);

@@ -57,6 +57,7 @@ static int parse_seeds(const char *cmd, const flag_spec *f, const char *value, v
 
 /* in ima_importance_objective order */
 static const char *const OBJECTIVE_CHOICES[] = {"paper", "local-ev", NULL};
+static const char *const BASELINE_CHOICES[] = {"all", "mvae", "jmvae", "dae", NULL};
 
 #define O(field) offsetof(repro_opts, field)
 #define ROW FLAG_ROW
@@ -73,7 +74,18 @@ static const flag_spec FLAGS[] = {
     ROW("--epochs1", FLAG_INT, O(cfg.epochs1), 1, 100000, "N", "IMA stage-1 epochs", 0),
     ROW("--epochs2", FLAG_INT, O(cfg.epochs2), 0, 100000, "N", "IMA stage-2 epochs", 0),
     ROW("--rounds", FLAG_INT, O(cfg.rounds), 1, 100, "R", "IMA rounds of stage 1 + stage 2 (y weights stage 1 after the first)", 0),
-    ROW("--baseline-epochs", FLAG_INT, O(cfg.baseline_epochs), 1, 100000, "N", "epochs of each baseline", 0),
+    ROW("--baseline-epochs", FLAG_INT, O(cfg.baseline_epochs), 1, 100000, "N",
+        "epochs of each baseline (a cap with --patience)", 0),
+    ROW("--patience", FLAG_INT, O(cfg.patience), 0, 100000, "P",
+        "early stopping of IMA stage 1 and the baselines: P epochs\n"
+        "                             without a lower validation loss (0: off, the caps are counts)",
+        0),
+    ROW("--kl-warmup", FLAG_INT, O(cfg.kl_warmup_epochs), 0, 100000, "W",
+        "MVAE, JMVAE-KL: linear KL warm-up over W epochs (0: none)", 0),
+    ROW("--jmvae-alpha", FLAG_FLOAT, O(cfg.jmvae_alpha), 0, 1e6, "A",
+        "JMVAE-KL: weight of the unimodal KL terms", 0),
+    ROW("--probe-rows", FLAG_SIZE, O(cfg.probe_rows), 10, 100000000, "N",
+        "validation pairs of the per-epoch P@10 probe (learning curves)", 0),
     ROW("--rho-image", FLAG_FLOAT, O(cfg.rho_image), 1e-3, 0.999, "R", "importance prior of the images", 0),
     ROW("--rho-speech", FLAG_FLOAT, O(cfg.rho_speech), 1e-3, 0.999, "R", "importance prior of the speech", 0),
     ROW("--lambda-corr", FLAG_FLOAT, O(cfg.lambda_corr), 0, 1e9, "V", "stage-2 weight of ||C_j||_F^2", 0),
@@ -87,6 +99,14 @@ static const flag_spec FLAGS[] = {
         "epochs of the downstream MLP per learning rate", 0),
     ROW("--tsne-points", FLAG_SIZE, O(cfg.tsne_points), 10, 1000000, "N", "test points in each t-SNE map", 0),
     ROW("--no-baselines", FLAG_SET, O(cfg.with_baselines), 0, 0, NULL, "IMA only", 0),
+    ROW("--no-ima", FLAG_SET, O(cfg.with_ima), 0, 0, NULL, "the baselines only (no IMA, no rho sweep, no maps)", 0),
+    {.name = "--baseline",
+     .type = FLAG_CHOICE,
+     .off = O(cfg.only_baseline),
+     .arg = "all|mvae|jmvae|dae",
+     .choices = BASELINE_CHOICES,
+     .help = "which baselines to train (e.g. one per process with --no-ima)"},
+    ROW("--latent", FLAG_SIZE, O(cfg.only_latent), 0, 50, "D", "2 or 50: that latent width only (0: both)", 0),
     {.name = "--importance-objective",
      .type = FLAG_CHOICE,
      .off = O(cfg.importance_objective),
@@ -131,9 +151,9 @@ static void usage(FILE *out) {
     fprintf(
         out,
         "\n--quick changes the defaults of --epochs1 %d, --epochs2 %d, --baseline-epochs %d, --n-rho %d, --batch %zu,\n"
-        "--train-limit %zu, --eval-limit %zu, --tsne-points %zu\n",
+        "--train-limit %zu, --eval-limit %zu, --tsne-points %zu, --patience %d, --kl-warmup %d, --probe-rows %zu\n",
         q.cfg.epochs1, q.cfg.epochs2, q.cfg.baseline_epochs, q.cfg.n_rho, q.cfg.batch, q.cfg.train_limit,
-        q.cfg.eval_limit, q.cfg.tsne_points);
+        q.cfg.eval_limit, q.cfg.tsne_points, q.cfg.patience, q.cfg.kl_warmup_epochs, q.cfg.probe_rows);
 }
 
 /* creates every missing folder above path (mkdir -p of its parent) */

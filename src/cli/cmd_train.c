@@ -11,6 +11,7 @@
 #include "cli/progress.h"
 #include "cli/train_opts.h"
 #include "core/blas.h"
+#include "dist/dist.h"
 #include "ima/common.h"
 #include "io/atomic.h"
 #include "io/tsv.h"
@@ -64,8 +65,8 @@ static const flag_spec FLAGS[] = {
      .stride = sizeof(const char *),
      .arg = "PATH",
      .help = "validation .npy of the modality (all or none): stage 2 keeps\n"
-             "                             its epoch with the best validation score (-L_imp)",
-     .only = V_IMA,
+             "                             its epoch with the best validation score (-L_imp); with\n"
+             "                             --patience, early stopping on the validation loss",
      .named_only = 1},
     {.name = "--valid-mask",
      .type = FLAG_STR,
@@ -73,7 +74,6 @@ static const flag_spec FLAGS[] = {
      .stride = sizeof(const char *),
      .arg = "PATH",
      .help = "0/1 .npy (N): presence in the validation set",
-     .only = V_IMA,
      .named_only = 1},
     FLAG_HEADING("model (per-modality flags take NAME=VALUE, or a bare VALUE for every modality):", 0),
     {.name = "--preset",
@@ -114,6 +114,10 @@ static const flag_spec FLAGS[] = {
     FLAG_HEADING("training:", 0),
     ROW("--epochs1", FLAG_INT, O(tc.epochs_stage1), 0, 1000000, "N", "stage-1 epochs per round", V_IMA),
     ROW("--epochs2", FLAG_INT, O(tc.epochs_stage2), 0, 1000000, "N", "stage-2 epochs per round", V_IMA),
+    ROW("--patience", FLAG_INT, O(tc.patience_stage1), 0, 1000000, "P",
+        "stage-1 early stopping: stop after P epochs without a lower\n"
+        "                             validation L_auto, keep the best (needs --valid-input; 0: off)",
+        V_IMA),
     ROW("--rounds", FLAG_INT, O(tc.rounds), 1, 1000, "R", "rounds of stage 1 + stage 2", V_IMA),
     ROW("--batch", FLAG_SIZE, O(tc.batch_size), 1, 1 << 20, "B", "batch size", V_IMA),
     ROW("--lr1", FLAG_FLOAT, O(tc.adam_stage1.lr), 1e-12, 1e6, "LR", "Adam learning rate of stage 1", V_IMA),
@@ -141,6 +145,12 @@ static const flag_spec FLAGS[] = {
     ROW("--batch", FLAG_SIZE, O(btc.batch_size), 1, 1 << 20, "B", "batch size", V_BASELINES),
     ROW("--lr1", FLAG_FLOAT, O(btc.adam.lr), 1e-12, 1e6, "LR", "Adam learning rate (alias --lr)", V_BASELINES),
     ROW("--lr", FLAG_FLOAT, O(btc.adam.lr), 1e-12, 1e6, "LR", NULL, V_BASELINES),
+    ROW("--patience", FLAG_INT, O(btc.patience), 0, 1000000, "P",
+        "early stopping: stop after P epochs without a lower validation\n"
+        "                             loss, keep the best (needs --valid-input; 0: off)",
+        V_BASELINES),
+    ROW("--kl-warmup", FLAG_INT, O(btc.kl_warmup_epochs), 0, 1000000, "W",
+        "mvae, jmvae: linear KL warm-up over the first W epochs (0: none)", V_MVAE | V_JMVAE),
     ROW("--joint-hidden", FLAG_SIZE, O(bcfg.joint_hidden), 0, 65536, "H",
         "jmvae, dae: joint encoder hidden width (0: sum of --hidden)", V_JMVAE | V_DAE),
     ROW("--beta", FLAG_FLOAT, O(bcfg.beta), 0, 1e6, "B", "mvae, jmvae: weight of KL(q || N(0, I))", V_MVAE | V_JMVAE),
@@ -234,10 +244,12 @@ typedef struct {
     FILE *log;
     progress bar;
     char label[64];
+    int rank; // data-parallel (mpirun): only rank 0 prints and writes files
 } train_ctx;
 
 static void on_batch(void *vc, const ima_train_state *st, size_t done, size_t total) {
     train_ctx *c = vc;
+    if (c->rank) return;
     if (done == 1) {
         snprintf(c->label, sizeof c->label, "round %d stage %d epoch %d", st->round, st->stage, st->epoch + 1);
         progress_begin(&c->bar, c->label, total);
@@ -267,6 +279,9 @@ static void epoch_line(const ima_model *m, const ima_epoch_report *r) {
     }
     if (r->scored && n < sizeof line)
         snprintf(line + n, sizeof line - n, "  validation score %.6g (kept epoch %d)", r->score[0], r->best_epoch);
+    if (r->stage == 1 && r->valid_loss == r->valid_loss && n < sizeof line) /* not NAN: validated */
+        snprintf(line + n, sizeof line - n, "  validation L_auto %.4f (best epoch %d)%s", r->valid_loss, r->best_epoch,
+                 r->stop ? "; early stop" : "");
     fprintf(stderr, "%s\n", line);
 }
 
@@ -284,6 +299,7 @@ static void collapse_warnings(const ima_model *m, const ima_epoch_report *r) {
 
 static int on_epoch(void *vc, const ima_model *m, const ima_train_state *st, const ima_epoch_report *r) {
     train_ctx *c = vc;
+    if (c->rank) return 0;
     if (!c->o->quiet) epoch_line(m, r);
     if (r->stage == 2) collapse_warnings(m, r);
     if (c->log) {
@@ -409,39 +425,51 @@ static int load_valid(const train_opts *o, const ima_model *m, ima_dataset *vs, 
     return 0;
 }
 
-static int train_ima(train_opts *o, const flag_seen *seen, const flag_cmd *c, ima_dataset *ds) {
+static int train_ima(train_opts *o, const flag_seen *seen, const flag_cmd *c, ima_dataset *ds, ima_dist *dist) {
     ima_model *m = NULL;
     ima_train_state st;
     ima_dataset vs;
     const ima_dataset *valid = NULL;
-    train_ctx ctx = {.o = o};
-    int rc = 1;
+    const ima_collective *coll = ima_dist_collective(dist);
+    train_ctx ctx = {.o = o, .rank = ima_dist_rank(dist)};
+    int rc = 1, lead = ctx.rank == 0; /* data-parallel: rank 0 prints and writes every file */
     if (make_model(o, seen, c, ds, &m, &st) || load_valid(o, m, &vs, &valid)) goto done;
     size_t ne, nd, ni;
     ima_model_param_counts(m, &ne, &nd, &ni);
-    fprintf(
-        stderr,
-        "ima train: %zu samples, %d modalities, latent %zu; parameters: encoders %zu, decoders %zu, importance %zu\n",
-        ds->n, m->cfg.n_modalities, m->cfg.latent_width, ne, nd, ni);
-    if (o->log && !(ctx.log = open_log(o, m, &st))) goto done;
-    ima_atomic_clean_stale(o->out); /* temporary files of killed runs */
+    if (lead)
+        fprintf(stderr,
+                "ima train: %zu samples, %d modalities, latent %zu; parameters: encoders %zu, decoders %zu, importance "
+                "%zu%s\n",
+                ds->n, m->cfg.n_modalities, m->cfg.latent_width, ne, nd, ni, coll ? "; data-parallel" : "");
+    if (coll && lead)
+        fprintf(stderr, "ima train: %d ranks, each %zu or %zu rows of every batch of %zu\n", coll->size,
+                o->tc.batch_size / (size_t)coll->size, (o->tc.batch_size + (size_t)coll->size - 1) / (size_t)coll->size,
+                o->tc.batch_size);
+    if (lead && o->log && !(ctx.log = open_log(o, m, &st))) goto done;
+    if (lead) ima_atomic_clean_stale(o->out); /* temporary files of killed runs */
     /* the starting point, so that a failure in epoch 1 still leaves a valid checkpoint behind */
-    if (!o->resume && ima_checkpoint_save(o->out, m, &o->tc, &st)) {
+    if (lead && !o->resume && ima_checkpoint_save(o->out, m, &o->tc, &st)) {
         lib_fail();
         goto done;
     }
-    ima_train_callbacks cb = {.ctx = &ctx, .on_batch = on_batch, .on_epoch = on_epoch, .valid = valid};
+    ima_train_callbacks cb = {.ctx = &ctx, .on_batch = on_batch, .on_epoch = on_epoch, .valid = valid, .coll = coll};
     ima_clear_error();
     if (ima_train(m, ds, &o->tc, &st, &cb)) {
         if (*ima_last_error())
-            fprintf(stderr, "ima train: %s; the last good checkpoint is %s\n", ima_last_error(), o->out);
+            fprintf(stderr, "ima train: %s%s; the last good checkpoint is %s\n", ima_last_error(),
+                    coll ? " (stopping every rank)" : "", o->out);
         goto done;
     }
-    if (ima_checkpoint_save(o->out, m, &o->tc, &st)) {
+    if (lead && ima_checkpoint_save(o->out, m, &o->tc, &st)) {
         lib_fail();
         goto done;
     }
-    fprintf(stderr, "ima train: wrote %s\n", o->out);
+    if (lead) fprintf(stderr, "ima train: wrote %s\n", o->out);
+    if (coll && lead) {
+        double bytes, calls;
+        ima_dist_traffic(dist, &bytes, &calls);
+        fprintf(stderr, "ima train: rank 0 summed %.0f bytes over the ranks in %.0f calls\n", bytes, calls);
+    }
     rc = 0;
 done:
     if (ctx.log) fclose(ctx.log);
@@ -469,12 +497,24 @@ int cmd_train(int argc, char **argv) {
     }
     if (name_modalities(&o) || flags_apply_modal(&c, &o, &seen, &o.in)) return 2;
     openblas_set_num_threads(o.threads);
-    ima_dataset ds;
-    if (ima_dataset_load(&ds, o.in.n, o.in.path, o.in.mask)) {
+    ima_dist *dist = NULL; /* under mpirun: data-parallel (docs/scaling.md) */
+    if (ima_dist_start(&dist, &argc, &argv)) {
         fprintf(stderr, "ima train: %s\n", ima_last_error());
         return 1;
     }
-    rc = model == MODEL_IMA ? train_ima(&o, &seen, &c, &ds) : train_baseline_run(&o, &seen, &ds);
+    if (dist && model != MODEL_IMA) {
+        fprintf(stderr, "ima train: --model %s: data-parallel training (mpirun) covers IMA only\n", MODELS[model]);
+        ima_dist_stop(dist, 1);
+        return 2;
+    }
+    ima_dataset ds; /* data-parallel: mapped, one copy per machine in the page cache */
+    if ((dist ? ima_dataset_map : ima_dataset_load)(&ds, o.in.n, o.in.path, o.in.mask)) {
+        fprintf(stderr, "ima train: %s\n", ima_last_error());
+        ima_dist_stop(dist, 1);
+        return 1;
+    }
+    rc = model == MODEL_IMA ? train_ima(&o, &seen, &c, &ds, dist) : train_baseline_run(&o, &seen, &ds);
     ima_dataset_free(&ds);
+    ima_dist_stop(dist, rc); /* a failed rank stops the job: its peers may wait in a collective */
     return rc;
 }

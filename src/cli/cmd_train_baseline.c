@@ -81,13 +81,20 @@ static int on_epoch(void *vc, const ima_baseline *bl, const ima_baseline_train_s
             n += snprintf(line + n, sizeof line - (size_t)n, "  rec[%s] %.4f", cfg->mod[j].name, r->terms.rec[j]);
         if (cfg->kind != IMA_BASELINE_DAE) n += snprintf(line + n, sizeof line - (size_t)n, "  kl %.4f", r->terms.kl);
         if (cfg->kind == IMA_BASELINE_JMVAE)
-            snprintf(line + n, sizeof line - (size_t)n, "  kl_uni %.4f", r->terms.kl_uni);
+            n += snprintf(line + n, sizeof line - (size_t)n, "  kl_uni %.4f", r->terms.kl_uni);
+        if (c->tc->kl_warmup_epochs > 0 && r->kl_weight < 1.0)
+            n += snprintf(line + n, sizeof line - (size_t)n, "  (KL weight %.3f)", r->kl_weight);
+        if (r->validated)
+            snprintf(line + n, sizeof line - (size_t)n, "  validation loss %.4f (best epoch %d)%s", r->valid.total,
+                     r->best_epoch, r->stop ? "; early stop" : "");
         fprintf(stderr, "%s\n", line);
     }
     if (c->log) {
         fprintf(c->log, "%d\t%.3f\t%.8g", r->epoch, r->seconds, r->terms.total);
         for (int j = 0; j < cfg->n_modalities; j++) fprintf(c->log, "\t%.8g", r->terms.rec[j]);
-        fprintf(c->log, "\t%.8g\t%.8g\n", r->terms.kl, r->terms.kl_uni);
+        fprintf(c->log, "\t%.8g\t%.8g\t%.8g", r->terms.kl, r->terms.kl_uni, r->kl_weight);
+        if (r->validated) fprintf(c->log, "\t%.8g\t%d\n", r->valid.total, r->best_epoch);
+        else fprintf(c->log, "\tnan\t0\n");
         fflush(c->log);
     }
     if (ima_baseline_checkpoint_save(c->out, bl, c->tc, st)) {
@@ -133,7 +140,7 @@ static FILE *open_log(const char *path, const ima_baseline_config *cfg) {
     }
     fprintf(f, "epoch\tseconds\ttotal");
     for (int j = 0; j < cfg->n_modalities; j++) fprintf(f, "\trec_%s", cfg->mod[j].name);
-    fprintf(f, "\tkl\tkl_uni\n");
+    fprintf(f, "\tkl\tkl_uni\tkl_weight\tvalid_total\tbest_epoch\n");
     return f;
 }
 
@@ -148,9 +155,22 @@ int train_baseline_run(train_opts *o, const flag_seen *seen, ima_dataset *ds) {
     for (int j = 0; j < o->in.n; j++) cfg->mod[j].input_width = ds->width[j];
     ima_baseline *bl = NULL;
     train_ctx ctx = {.out = o->out, .quiet = o->quiet, .tc = &o->btc};
-    int rc = 1;
+    int rc = 1, nvalid = 0;
+    ima_dataset vs;
+    memset(&vs, 0, sizeof vs);
     if (apply_gaussian(o, seen)) return 1;
-    if (check_data(cfg, ds, o->in.path) || ima_baseline_init(&bl, cfg, o->btc.batch_size, o->seed)) {
+    for (int j = 0; j < o->in.n; j++) nvalid += o->valid_path[j] != NULL;
+    if (nvalid && nvalid != o->in.n) {
+        fprintf(stderr, "ima train: --valid-input: give one for every modality (%d of %d given)\n", nvalid, o->in.n);
+        return 1;
+    }
+    if (o->btc.patience > 0 && !nvalid) {
+        fprintf(stderr, "ima train: --patience needs a validation set (--valid-input NAME=PATH for every modality)\n");
+        return 2;
+    }
+    if (check_data(cfg, ds, o->in.path) || ima_baseline_init(&bl, cfg, o->btc.batch_size, o->seed) ||
+        (nvalid && (ima_dataset_load(&vs, o->in.n, o->valid_path, o->valid_mask) ||
+                    check_data(cfg, &vs, o->valid_path)))) {
         fprintf(stderr, "ima train: %s\n", ima_last_error());
         goto done;
     }
@@ -168,16 +188,21 @@ int train_baseline_run(train_opts *o, const flag_seen *seen, ima_dataset *ds) {
         fprintf(stderr, "ima train: %s\n", ima_last_error());
         goto done;
     }
-    ima_baseline_train_callbacks cb = {.ctx = &ctx, .on_batch = on_batch, .on_epoch = on_epoch};
+    ima_baseline_train_callbacks cb = {
+        .ctx = &ctx, .on_batch = on_batch, .on_epoch = on_epoch, .valid = nvalid ? &vs : NULL};
     ima_clear_error();
     if (ima_baseline_train(bl, ds, &o->btc, &st, &cb)) {
         if (*ima_last_error())
             fprintf(stderr, "ima train: %s; the last good checkpoint is %s\n", ima_last_error(), o->out);
         goto done;
     }
+    if (st.best_epoch > 0 && o->btc.patience > 0)
+        fprintf(stderr, "ima train: kept epoch %d of %d (lowest validation loss %.4f)%s\n", st.best_epoch, st.epoch,
+                st.best_loss, st.stopped ? "; stopped early" : "");
     fprintf(stderr, "ima train: wrote %s\n", o->out);
     rc = 0;
 done:
+    ima_dataset_free(&vs);
     if (ctx.log) fclose(ctx.log);
     ima_baseline_free(bl);
     return rc;

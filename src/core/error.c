@@ -35,6 +35,13 @@ void ima_assert_fail(const char *expr, const char *file, int line) {
     abort();
 }
 
+/* ima_malloc / ima_calloc end the process when memory runs out. They are kept ONLY for sizes the code
+ * itself fixes, small and independent of any input (a struct of a fixed size, a table of
+ * compile-time length): running out there means the machine is already failing. A size that a
+ * file, a data set, a command line or a library caller chooses -- a count of rows, points, tokens,
+ * recordings, a width, a path length -- goes through ima_try_malloc / ima_try_calloc /
+ * ima_try_realloc and an error returned up the call chain. docs/verification.md lists the sites
+ * that still use these two. */
 void *ima_malloc(size_t n) {
     void *p = malloc(n ? n : 1);
     if (!p) {
@@ -80,6 +87,13 @@ void *ima_try_realloc(void *p, size_t count, size_t size) {
     if (ima_mul_overflows(count, size, &n)) return oom(count, size);
     void *q = realloc(p, n ? n : 1);
     return q ? q : oom(count, size);
+}
+
+char *ima_try_strdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    char *p = malloc(n);
+    if (!p) return oom(n, 1);
+    return memcpy(p, s, n);
 }
 
 int ima_mul_overflows(size_t a, size_t b, size_t *out) {

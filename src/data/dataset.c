@@ -1,8 +1,13 @@
 /* dataset.c: loading a multimodal data set from .npy files, centring means, batch gathering.
  * N rows, M modalities, D_j widths, B batch rows. Every size product is overflow-checked and every
  * allocation a file or a caller sizes returns an error instead of ending the process. */
+#define _POSIX_C_SOURCE 200809L
+#include <fcntl.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "ima/common.h"
 #include "ima/npy.h"
@@ -10,19 +15,49 @@
 
 void ima_dataset_free(ima_dataset *ds) {
     if (!ds) return;
-    for (int j = 0; j < IMA_MAX_MODALITIES; j++) free(ds->x[j]);
+    for (int j = 0; j < IMA_MAX_MODALITIES; j++)
+        if (ds->map[j]) munmap(ds->map[j], ds->map_bytes[j]);
+        else free(ds->x[j]);
     free(ds->mask);
     memset(ds, 0, sizeof *ds);
 }
 
-int ima_dataset_load(ima_dataset *ds, int M, const char *const *paths, const char *const *mask_paths) {
+/* x[j] of a float32 .npy mapped read-only (*mapped = 0, nothing done, for another dtype or layout) */
+static int map_f32(ima_dataset *ds, int j, const char *path, size_t *rows, size_t *cols, int *mapped) {
+    ima_npy h;
+    size_t offset;
+    *mapped = 0;
+    if (ima_npy_read_header(&h, path, &offset)) return IMA_ERR;
+    if (h.dtype != IMA_DTYPE_F32 || (h.ndim != 1 && h.ndim != 2) || offset % sizeof(float)) return IMA_OK;
+    *rows = h.shape[0];
+    *cols = h.ndim == 2 ? h.shape[1] : 1;
+    size_t bytes = offset + h.count * sizeof(float); /* the header reader checked this against the file */
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) return ima_error("%s: cannot open for mapping", path);
+    void *p = bytes ? mmap(NULL, bytes, PROT_READ, MAP_SHARED, fd, 0) : NULL;
+    close(fd);
+    if (bytes && p == MAP_FAILED) return ima_error("%s: cannot map %zu bytes", path, bytes);
+    ds->map[j] = p, ds->map_bytes[j] = bytes;
+    ds->x[j] = (float *)((char *)p + offset);
+    *mapped = 1;
+    for (size_t k = 0; k < h.count; k++) /* the reader's check: finite values only */
+        if (!isfinite(ds->x[j][k]))
+            return ima_error("%s: data: value at row %zu, column %zu (0-based) is %s; the matrix must be finite", path,
+                             k / *cols, k % *cols,
+                             isnan(ds->x[j][k]) ? "NaN" : (ds->x[j][k] > 0 ? "+Inf" : "-Inf"));
+    return IMA_OK;
+}
+
+static int dataset_load(ima_dataset *ds, int M, const char *const *paths, const char *const *mask_paths, int map) {
     memset(ds, 0, sizeof *ds);
     if (M < 1 || M > IMA_MAX_MODALITIES)
         return ima_error("dataset: expected 1..%d modalities, got %d", IMA_MAX_MODALITIES, M);
     ds->n_modalities = M;
     for (int j = 0; j < M; j++) {
         size_t rows, cols;
-        if (ima_npy_read_f32_matrix(paths[j], &ds->x[j], &rows, &cols)) goto fail;
+        int mapped = 0;
+        if (map && map_f32(ds, j, paths[j], &rows, &cols, &mapped)) goto fail;
+        if (!mapped && ima_npy_read_f32_matrix(paths[j], &ds->x[j], &rows, &cols)) goto fail;
         if (rows == 0) {
             ima_error("%s: the array has no rows (expected at least one sample)", paths[j]);
             goto fail;
@@ -80,6 +115,14 @@ int ima_dataset_load(ima_dataset *ds, int M, const char *const *paths, const cha
 fail:
     ima_dataset_free(ds);
     return IMA_ERR;
+}
+
+int ima_dataset_load(ima_dataset *ds, int M, const char *const *paths, const char *const *mask_paths) {
+    return dataset_load(ds, M, paths, mask_paths, 0);
+}
+
+int ima_dataset_map(ima_dataset *ds, int M, const char *const *paths, const char *const *mask_paths) {
+    return dataset_load(ds, M, paths, mask_paths, 1);
 }
 
 int ima_dataset_check(const ima_dataset *ds, const ima_config *cfg, const char *const *paths) {

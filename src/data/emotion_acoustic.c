@@ -149,10 +149,15 @@ static void autocorr(ima_emo_analyzer *a) {
 
 int ima_emo_analyzer_init(ima_emo_analyzer **out) {
     *out = NULL;
-    ima_emo_analyzer *a = ima_calloc(1, sizeof *a);
-    a->win = ima_malloc(IMA_EMO_FRAME_LEN * sizeof(float));
-    a->acwin = ima_malloc(ACW * sizeof(float));
-    a->acwin_r = ima_malloc(ACW * sizeof(double));
+    ima_emo_analyzer *a = ima_try_calloc(1, sizeof *a);
+    if (!a) return ima_error_prefix("%s", __func__);
+    a->win = ima_try_malloc(IMA_EMO_FRAME_LEN, sizeof(float));
+    a->acwin = ima_try_malloc(ACW, sizeof(float));
+    a->acwin_r = ima_try_malloc(ACW, sizeof(double));
+    if (!a->win || !a->acwin || !a->acwin_r) {
+        ima_emo_analyzer_free(a);
+        return ima_error_prefix("%s", __func__);
+    }
     for (size_t i = 0; i < IMA_EMO_FRAME_LEN; i++)
         a->win[i] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)(IMA_EMO_FRAME_LEN - 1)));
     for (size_t i = 0; i < ACW; i++) a->acwin[i] = (float)(0.5 - 0.5 * cos(2.0 * M_PI * (double)i / (double)(ACW - 1)));
@@ -193,8 +198,12 @@ int ima_emo_frame_features(ima_emo_analyzer *a, float **frames, size_t *F_out, c
     *F_out = 0;
     if (n < IMA_EMO_FRAME_LEN) return IMA_OK;
     size_t F = 1 + (n - IMA_EMO_FRAME_LEN) / IMA_EMO_FRAME_SHIFT;
-    float *fr = ima_calloc(F * IMA_EMO_FRAME_DIM, sizeof(float)); // (F, FRAME_DIM)
-    float *prev = ima_calloc(NBIN, sizeof(float));                // previous normalised magnitude
+    float *fr = ima_try_calloc(F, IMA_EMO_FRAME_DIM * sizeof(float)); // (F, FRAME_DIM)
+    float *prev = ima_try_calloc(NBIN, sizeof(float));                 // previous normalised magnitude
+    if (!fr || !prev) {
+        free(fr), free(prev);
+        return ima_error_prefix("%s: %zu frames", __func__, F);
+    }
     double mag[NBIN];
 
     /* pitch: aubio consumes hop blocks; its buffer after block m ends at 160 (m + 1), so its centre

@@ -58,58 +58,72 @@ void ima_emo_corpus_free(ima_emo_corpus *c) {
 
 /* ---- accumulation ------------------------------------------------------------------------------- */
 
-void emo_builder_init(emo_builder *b, ima_emo_corpus *c, const char *source) {
+int emo_builder_init(emo_builder *b, ima_emo_corpus *c, const char *source) {
     memset(c, 0, sizeof *c);
     memset(b, 0, sizeof *b);
     b->c = c;
     c->acoustic_dim = IMA_EMO_ACOUSTIC_DIM;
     snprintf(c->source, sizeof c->source, "%s", source);
-    c->tok_start = ima_calloc(1, sizeof(size_t));
+    c->tok_start = ima_try_calloc(1, sizeof(size_t));
+    return c->tok_start ? IMA_OK : ima_error_prefix("%s", __func__);
 }
 
-static void *grow(void *p, size_t n, size_t size) {
-    void *q = realloc(p, n * size);
-    IMA_ASSERT(q);
-    return q;
+/* *p grown to n x size bytes; on failure *p is kept (and freed by its owner) and IMA_ERR returned */
+static int grow(void *p, size_t n, size_t size) {
+    void **pp = p;
+    void *q = ima_try_realloc(*pp, n, size);
+    if (!q) return IMA_ERR;
+    *pp = q;
+    return IMA_OK;
 }
 
-void emo_builder_add(emo_builder *b, const char *id, const char *speaker, const char *text, int64_t label, int split,
-                     size_t N, char (*words)[64], const float *t0, const float *t1, const float *avec) {
+int emo_builder_add(emo_builder *b, const char *id, const char *speaker, const char *text, int64_t label, int split,
+                    size_t N, char (*words)[64], const float *t0, const float *t1, const float *avec) {
     ima_emo_corpus *c = b->c;
     if (c->n_utts == b->cap_utts) {
-        b->cap_utts = b->cap_utts ? b->cap_utts * 2 : 1024;
-        c->utt_id = grow(c->utt_id, b->cap_utts, sizeof(char *));
-        c->speaker = grow(c->speaker, b->cap_utts, sizeof(char *));
-        c->text = grow(c->text, b->cap_utts, sizeof(char *));
-        c->label = grow(c->label, b->cap_utts, sizeof(int64_t));
-        c->split = grow(c->split, b->cap_utts, 1);
-        c->tok_start = grow(c->tok_start, b->cap_utts + 1, sizeof(size_t));
+        size_t cap = b->cap_utts ? b->cap_utts * 2 : 1024;
+        if (grow(&c->utt_id, cap, sizeof(char *)) || grow(&c->speaker, cap, sizeof(char *)) ||
+            grow(&c->text, cap, sizeof(char *)) || grow(&c->label, cap, sizeof(int64_t)) || grow(&c->split, cap, 1) ||
+            grow(&c->tok_start, cap + 1, sizeof(size_t)))
+            return ima_error_prefix("%s: %zu utterances", __func__, cap);
+        b->cap_utts = cap;
     }
+    if (N > SIZE_MAX / 2 / IMA_EMO_ACOUSTIC_DIM / sizeof(float) - c->n_tokens)
+        return ima_error("%s: %zu tokens overflow the corpus size", __func__, N);
     if (c->n_tokens + N > b->cap_tokens) {
-        while (c->n_tokens + N > b->cap_tokens) b->cap_tokens = b->cap_tokens ? b->cap_tokens * 2 : 8192;
-        c->word = grow(c->word, b->cap_tokens, sizeof(char *));
-        c->t0 = grow(c->t0, b->cap_tokens, sizeof(float));
-        c->t1 = grow(c->t1, b->cap_tokens, sizeof(float));
-        c->avec = grow(c->avec, b->cap_tokens * IMA_EMO_ACOUSTIC_DIM, sizeof(float));
+        size_t cap = b->cap_tokens;
+        while (c->n_tokens + N > cap) cap = cap ? cap * 2 : 8192;
+        if (grow(&c->word, cap, sizeof(char *)) || grow(&c->t0, cap, sizeof(float)) ||
+            grow(&c->t1, cap, sizeof(float)) || grow(&c->avec, cap, IMA_EMO_ACOUSTIC_DIM * sizeof(float)))
+            return ima_error_prefix("%s: %zu tokens", __func__, cap);
+        b->cap_tokens = cap;
     }
-    size_t u = c->n_utts++;
-    c->utt_id[u] = strdup(id);
-    c->speaker[u] = strdup(speaker);
-    c->text[u] = strdup(text);
-    c->label[u] = label;
-    c->split[u] = (uint8_t)split;
-    for (size_t l = 0; l < N; l++) {
+    size_t u = c->n_utts;
+    c->utt_id[u] = ima_try_strdup(id);
+    c->speaker[u] = ima_try_strdup(speaker);
+    c->text[u] = ima_try_strdup(text);
+    size_t l = 0;
+    for (; l < N && c->utt_id[u] && c->speaker[u] && c->text[u]; l++) {
         char form[64];
         ima_emo_lookup_form(form, sizeof form, words[l]);
         size_t t = c->n_tokens + l;
-        c->word[t] = strdup(form);
+        if (!(c->word[t] = ima_try_strdup(form))) break;
         c->t0[t] = t0[l];
         c->t1[t] = t1[l];
     }
+    if (l < N || !c->utt_id[u] || !c->speaker[u] || !c->text[u]) { /* nothing of this utterance is kept */
+        while (l > 0) free(c->word[c->n_tokens + --l]);
+        free(c->utt_id[u]), free(c->speaker[u]), free(c->text[u]);
+        return ima_error_prefix("%s: utterance %s", __func__, id);
+    }
+    c->n_utts++;
+    c->label[u] = label;
+    c->split[u] = (uint8_t)split;
     memcpy(c->avec + c->n_tokens * IMA_EMO_ACOUSTIC_DIM, avec, N * IMA_EMO_ACOUSTIC_DIM * sizeof(float));
     c->n_tokens += N;
     c->tokens_read += N;
     c->tok_start[u + 1] = c->n_tokens;
+    return IMA_OK;
 }
 
 /* ---- vocabulary, OOV, GloVe, standardization ------------------------------------------------------- */
@@ -118,8 +132,12 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
 
 /* mean and sd (population) per column over the rows whose utterance is in the training split;
  * then every row standardized; sd 0 is taken as 1 */
-static void standardize(float *x, size_t D, const ima_emo_corpus *c, double *mean_out, double *sd_out) {
-    double *mean = ima_calloc(D, sizeof(double)), *var = ima_calloc(D, sizeof(double));
+static int standardize(float *x, size_t D, const ima_emo_corpus *c, double *mean_out, double *sd_out) {
+    double *mean = ima_try_calloc(D, sizeof(double)), *var = ima_try_calloc(D, sizeof(double));
+    if (!mean || !var) {
+        free(mean), free(var);
+        return ima_error_prefix("%s", __func__);
+    }
     size_t n = 0;
     for (size_t u = 0; u < c->n_utts; u++) {
         if (c->split[u] != IMA_EMO_TRAIN) continue;
@@ -145,6 +163,7 @@ static void standardize(float *x, size_t D, const ima_emo_corpus *c, double *mea
         for (size_t d = 0; d < D; d++) x[t * D + d] = (float)((x[t * D + d] - mean[d]) / var[d]);
     free(mean);
     free(var);
+    return IMA_OK;
 }
 
 int emo_finish(emo_builder *b, const ima_emo_build_config *cfg) {
@@ -158,13 +177,17 @@ int emo_finish(emo_builder *b, const ima_emo_build_config *cfg) {
     size_t nt = 0;
     for (size_t u = 0; u < c->n_utts; u++)
         if (c->split[u] == IMA_EMO_TRAIN) nt += c->tok_start[u + 1] - c->tok_start[u];
-    char **tw = ima_malloc((nt ? nt : 1) * sizeof(char *));
+    char **tw = ima_try_malloc(nt ? nt : 1, sizeof(char *));
+    char **cand = ima_try_malloc(nt ? nt : 1, sizeof(char *));
+    if (!tw || !cand) {
+        free(tw), free(cand);
+        return ima_error_prefix("%s: %zu training tokens", __func__, nt);
+    }
     nt = 0;
     for (size_t u = 0; u < c->n_utts; u++)
         if (c->split[u] == IMA_EMO_TRAIN)
             for (size_t t = c->tok_start[u]; t < c->tok_start[u + 1]; t++) tw[nt++] = c->word[t];
     qsort(tw, nt, sizeof(char *), cmp_str);
-    char **cand = ima_malloc((nt ? nt : 1) * sizeof(char *));
     size_t nc = 0;
     for (size_t i = 0; i < nt;) {
         size_t j = i;
@@ -173,9 +196,10 @@ int emo_finish(emo_builder *b, const ima_emo_build_config *cfg) {
         i = j;
     }
     /* 2. GloVe vectors; candidates without one leave the vocabulary */
-    float *gv = ima_malloc((nc ? nc : 1) * IMA_EMO_WORD_DIM * sizeof(float));
-    uint8_t *found = ima_malloc(nc ? nc : 1);
-    if (emo_glove_lookup(gv, found, cand, nc, cfg->glove_path)) {
+    float *gv = ima_try_malloc(nc ? nc : 1, IMA_EMO_WORD_DIM * sizeof(float)); // (nc, Dw)
+    uint8_t *found = ima_try_malloc(nc ? nc : 1, 1);
+    if (!gv || !found) ima_error_prefix("%s: %zu candidate words", __func__, nc);
+    if (!gv || !found || emo_glove_lookup(gv, found, cand, nc, cfg->glove_path)) {
         free(tw);
         free(cand);
         free(gv);
@@ -192,26 +216,35 @@ int emo_finish(emo_builder *b, const ima_emo_build_config *cfg) {
         return ima_error("%s: empty vocabulary (no training word is seen %d times and has a GloVe vector)", __func__,
                          cfg->min_count);
     }
-    c->vocab = ima_malloc(V * sizeof(char *));
-    float *vv = ima_malloc(V * IMA_EMO_WORD_DIM * sizeof(float)); // (V, Dw)
-    char **noglove = ima_malloc((nc ? nc : 1) * sizeof(char *));
+    c->vocab = ima_try_calloc(V, sizeof(char *));
+    float *vv = ima_try_malloc(V, IMA_EMO_WORD_DIM * sizeof(float)); // (V, Dw)
+    char **noglove = ima_try_calloc(nc, sizeof(char *));
+    c->wvec = ima_try_malloc(c->n_tokens ? c->n_tokens : 1, IMA_EMO_WORD_DIM * sizeof(float)); // (T, Dw)
     size_t nng = 0;
+    int st = c->vocab && vv && noglove && c->wvec ? IMA_OK : IMA_ERR;
     V = 0;
-    for (size_t i = 0; i < nc; i++) {
+    for (size_t i = 0; i < nc && !st; i++) {
         if (!found[i]) {
-            noglove[nng++] = strdup(cand[i]);
+            if (!(noglove[nng++] = ima_try_strdup(cand[i]))) st = IMA_ERR;
             continue;
         }
-        c->vocab[V] = strdup(cand[i]);
+        if (!(c->vocab[V] = ima_try_strdup(cand[i]))) st = IMA_ERR;
         memcpy(vv + V * IMA_EMO_WORD_DIM, gv + i * IMA_EMO_WORD_DIM, IMA_EMO_WORD_DIM * sizeof(float));
         V++;
     }
-    c->vocab_size = c->n_vocab_words = V;
+    c->vocab_size = c->n_vocab_words = V; /* the corpus owns what was copied, even on failure */
     free(gv);
     free(found);
+    if (st) {
+        free(vv);
+        for (size_t i = 0; i < nng; i++) free(noglove[i]);
+        free(noglove);
+        free(tw);
+        free(cand);
+        return ima_error_prefix("%s: a vocabulary of %zu words", __func__, nc);
+    }
 
     /* 3. keep in-vocabulary tokens (both modalities), drop utterances left empty */
-    c->wvec = ima_malloc((c->n_tokens ? c->n_tokens : 1) * IMA_EMO_WORD_DIM * sizeof(float));
     size_t T = 0, U = 0;
     for (size_t u = 0; u < c->n_utts; u++) {
         size_t first = T;
@@ -257,8 +290,9 @@ int emo_finish(emo_builder *b, const ima_emo_build_config *cfg) {
     free(tw); /* the strings belonged to c->word (kept or freed above) */
     free(cand);
     /* 4. standardize both modalities on the training split */
-    standardize(c->wvec, IMA_EMO_WORD_DIM, c, NULL, NULL);
-    standardize(c->avec, IMA_EMO_ACOUSTIC_DIM, c, c->acoustic_mean, c->acoustic_sd);
+    if (standardize(c->wvec, IMA_EMO_WORD_DIM, c, NULL, NULL) ||
+        standardize(c->avec, IMA_EMO_ACOUSTIC_DIM, c, c->acoustic_mean, c->acoustic_sd))
+        return IMA_ERR;
     if (cfg->verbose)
         fprintf(stderr,
                 "emotion corpus: %zu utterances, %zu tokens, vocabulary %zu; dropped %zu out-of-vocabulary and %zu "
@@ -276,13 +310,14 @@ int ima_emo_pairs(int64_t **pairs, size_t *P, const ima_emo_corpus *c, int split
     for (size_t u = 0; u < c->n_utts; u++) {
         if (c->split[u] != split) continue;
         size_t N = c->tok_start[u + 1] - c->tok_start[u], nn;
-        if (ima_mul_overflows(N, N, &nn)) return IMA_ERR;
+        if (ima_mul_overflows(N, N, &nn) || (nn > SIZE_MAX / 2 && max_per_utt == 0))
+            return ima_error("%s: utterance %zu: %zu tokens give too many pairs", __func__, u, N);
         if (max_per_utt && nn > max_per_utt) nn = max_per_utt;
+        if (nn > SIZE_MAX / 2 - total) return ima_error("%s: the pairs overflow the address space", __func__);
         total += nn;
     }
-    size_t bytes;
-    if (ima_mul_overflows(total ? total : 1, 3 * sizeof(int64_t), &bytes)) return IMA_ERR;
-    int64_t *p = ima_malloc(bytes); // (P, 3)
+    int64_t *p = ima_try_malloc(total ? total : 1, 3 * sizeof(int64_t)); // (P, 3)
+    if (!p) return ima_error_prefix("%s: %zu pairs", __func__, total);
     ima_rng rng;
     ima_rng_init(&rng, seed);
     size_t k = 0, *idx = NULL, cap = 0;
@@ -291,9 +326,14 @@ int ima_emo_pairs(int64_t **pairs, size_t *P, const ima_emo_corpus *c, int split
         size_t a = c->tok_start[u], N = c->tok_start[u + 1] - a, nn = N * N;
         if (max_per_utt && nn > max_per_utt) {
             if (nn > cap) {
+                size_t *grown = ima_try_realloc(idx, nn, sizeof(size_t));
+                if (!grown) {
+                    free(idx);
+                    free(p);
+                    return ima_error_prefix("%s: pairs of utterance %zu", __func__, u);
+                }
+                idx = grown;
                 cap = nn;
-                idx = realloc(idx, cap * sizeof(size_t));
-                IMA_ASSERT(idx);
             }
             for (size_t i = 0; i < nn; i++) idx[i] = i;
             for (size_t i = 0; i < max_per_utt; i++) { /* partial Fisher-Yates */
@@ -333,17 +373,24 @@ static int write_text(const char *path, const char *s) {
     return ima_atomic_commit(&a);
 }
 
-/* growing string */
+/* growing string; after a failed allocation it stays as it was, failed is set (and the error) */
 typedef struct {
     char *s;
     size_t n, cap;
+    int failed;
 } sbuf;
 static void sb_put(sbuf *b, const char *s) {
     size_t l = strlen(s);
+    if (b->failed) return;
     if (b->n + l + 1 > b->cap) {
-        b->cap = (b->n + l + 1) * 2;
-        b->s = realloc(b->s, b->cap);
-        IMA_ASSERT(b->s);
+        size_t cap = (b->n + l + 1) * 2;
+        char *grown = ima_try_realloc(b->s, cap, 1);
+        if (!grown) {
+            b->failed = 1;
+            return;
+        }
+        b->s = grown;
+        b->cap = cap;
     }
     memcpy(b->s + b->n, s, l + 1);
     b->n += l;
@@ -374,12 +421,16 @@ static int write_split(const ima_emo_corpus *c, const char *dir, int s) {
             U++;
             T += c->tok_start[u + 1] - c->tok_start[u];
         }
-    float *w = ima_malloc((T ? T : 1) * IMA_EMO_WORD_DIM * sizeof(float));
-    float *a = ima_malloc((T ? T : 1) * IMA_EMO_ACOUSTIC_DIM * sizeof(float));
-    int64_t *tu = ima_malloc((T ? T : 1) * sizeof(int64_t)), *lab = ima_malloc((U ? U : 1) * sizeof(int64_t));
-    size_t *local = ima_malloc((c->n_tokens ? c->n_tokens : 1) * sizeof(size_t)); /* global -> split token */
-    size_t *ulocal = ima_malloc((c->n_utts ? c->n_utts : 1) * sizeof(size_t));
+    float *w = ima_try_malloc(T ? T : 1, IMA_EMO_WORD_DIM * sizeof(float));     // (T, Dw)
+    float *a = ima_try_malloc(T ? T : 1, IMA_EMO_ACOUSTIC_DIM * sizeof(float)); // (T, Da)
+    int64_t *tu = ima_try_malloc(T ? T : 1, sizeof(int64_t)), *lab = ima_try_malloc(U ? U : 1, sizeof(int64_t));
+    size_t *local = ima_try_malloc(c->n_tokens ? c->n_tokens : 1, sizeof(size_t)); /* global -> split token */
+    size_t *ulocal = ima_try_malloc(c->n_utts ? c->n_utts : 1, sizeof(size_t));
     sbuf tok = {0}, utt = {0};
+    if (!w || !a || !tu || !lab || !local || !ulocal) {
+        free(w), free(a), free(tu), free(lab), free(local), free(ulocal);
+        return ima_error_prefix("%s: %zu tokens", path, T);
+    }
     sb_put(&tok, "word\tstart_s\tend_s\tutterance\n");
     sb_put(&utt, "id\tspeaker\tlabel\ttext\n");
     size_t t2 = 0, u2 = 0;
@@ -411,7 +462,8 @@ static int write_split(const ima_emo_corpus *c, const char *dir, int s) {
     }
     int64_t *pairs = NULL;
     size_t P = 0;
-    int st = ima_emo_pairs(&pairs, &P, c, s, 0, 0);
+    int st = tok.failed || utt.failed ? ima_error_prefix("%s: tokens.tsv and utterances.tsv", path)
+                                      : ima_emo_pairs(&pairs, &P, c, s, 0, 0);
     if (!st)
         for (size_t k = 0; k < P; k++) {
             pairs[3 * k] = (int64_t)local[pairs[3 * k]];
@@ -507,15 +559,15 @@ int ima_emo_corpus_save(const ima_emo_corpus *c, const char *dir, int force) {
             sb_put(&v, "\n");
         }
         emo_path(path, sizeof path, "%s/vocab.txt", tmp);
-        st = write_text(path, v.s ? v.s : "");
+        st = v.failed ? ima_error_prefix("%s", path) : write_text(path, v.s ? v.s : "");
         free(v.s);
     }
     if (!st) {
         cJSON *m = manifest(c);
-        char *js = cJSON_Print(m);
+        char *js = m ? cJSON_Print(m) : NULL;
         cJSON_Delete(m);
         emo_path(path, sizeof path, "%s/manifest.json", tmp);
-        st = write_text(path, js);
+        st = js ? write_text(path, js) : ima_error("%s: out of memory writing the manifest", path);
         free(js);
     }
     if (st) {
@@ -593,12 +645,19 @@ int ima_emo_corpus_load(ima_emo_corpus *c, const char *dir) {
     const cJSON *src = cJSON_GetObjectItemCaseSensitive(m, "source");
     snprintf(c->source, sizeof c->source, "%s", cJSON_IsString(src) ? src->valuestring : "?");
     c->acoustic_dim = IMA_EMO_ACOUSTIC_DIM;
-    c->tokens_read = (size_t)manifest_num(m, "tokens_read");
-    c->tokens_oov = (size_t)manifest_num(m, "tokens_out_of_vocabulary");
-    c->tokens_noglove = (size_t)manifest_num(m, "tokens_without_glove");
-    c->utts_read = (size_t)manifest_num(m, "utterances_read");
-    c->utts_empty = (size_t)manifest_num(m, "utterances_empty");
-    c->utts_skipped = (size_t)manifest_num(m, "utterances_skipped");
+    /* bookkeeping counts: whole numbers in [0, 2^53], checked on the double before the cast */
+    static const char *const counts[6] = {"tokens_read",     "tokens_out_of_vocabulary", "tokens_without_glove",
+                                          "utterances_read", "utterances_empty",         "utterances_skipped"};
+    size_t *dst[6] = {&c->tokens_read, &c->tokens_oov,   &c->tokens_noglove,
+                      &c->utts_read,   &c->utts_empty, &c->utts_skipped};
+    for (int k = 0; k < 6; k++) {
+        double v = manifest_num(m, counts[k]);
+        if (!(v >= 0.0 && v <= 9007199254740992.0) || v != floor(v)) {
+            cJSON_Delete(m);
+            return ima_error("%s: \"%s\" is %g (expected a whole number from 0 to 2^53)", path, counts[k], v);
+        }
+        *dst[k] = (size_t)v;
+    }
     size_t tokens_read = c->tokens_read; /* emo_builder_add counts again below */
     cJSON_Delete(m);
     /* vocabulary */
@@ -611,10 +670,18 @@ int ima_emo_corpus_load(ima_emo_corpus *c, const char *dir) {
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r')) line[--len] = '\0';
         if (!len) continue;
         if (c->vocab_size == vcap) {
-            vcap = vcap ? vcap * 2 : 1024;
-            c->vocab = grow(c->vocab, vcap, sizeof(char *));
+            size_t ncap = vcap ? vcap * 2 : 1024;
+            if (grow(&c->vocab, ncap, sizeof(char *))) {
+                st = ima_error_prefix("%s: %zu words", path, ncap);
+                break;
+            }
+            vcap = ncap;
         }
-        c->vocab[c->vocab_size++] = strdup(line);
+        if (!(c->vocab[c->vocab_size] = ima_try_strdup(line))) {
+            st = ima_error_prefix("%s", path);
+            break;
+        }
+        c->vocab_size++;
     }
     fclose(f);
     c->n_vocab_words = c->vocab_size;
@@ -625,7 +692,7 @@ int ima_emo_corpus_load(ima_emo_corpus *c, const char *dir) {
     emo_builder b;
     memset(&b, 0, sizeof b);
     b.c = c;
-    c->tok_start = ima_calloc(1, sizeof(size_t));
+    if (!st && !(c->tok_start = ima_try_calloc(1, sizeof(size_t)))) st = ima_error_prefix("%s", dir);
     for (int s = 0; s < 3 && !st; s++) {
         const char *sn = ima_emo_split_names[s];
         float *w = NULL, *a = NULL;
@@ -673,9 +740,10 @@ int ima_emo_corpus_load(ima_emo_corpus *c, const char *dir) {
             float *t0 = NULL, *t1 = NULL;
             size_t N = 0;
             while (ti + N < T && (size_t)tu[ti + N] == u) N++;
-            words = ima_calloc(N ? N : 1, sizeof(char *));
-            t0 = ima_malloc((N ? N : 1) * sizeof(float));
-            t1 = ima_malloc((N ? N : 1) * sizeof(float));
+            words = ima_try_calloc(N ? N : 1, sizeof(char *));
+            t0 = ima_try_malloc(N ? N : 1, sizeof(float));
+            t1 = ima_try_malloc(N ? N : 1, sizeof(float));
+            if (!words || !t0 || !t1) st = ima_error_prefix("%s:%zu: %zu tokens", up, lineno, N);
             for (size_t l = 0; l < N && !st; l++) {
                 char *fk[4], *e0, *e1;
                 if (getline(&line, &lcap, ft) <= 0 || tsv_fields(line, fk, 4) != 4) {
@@ -686,19 +754,24 @@ int ima_emo_corpus_load(ima_emo_corpus *c, const char *dir) {
                 t1[l] = strtof(fk[2], &e1);
                 if (*e0 || *e1 || e0 == fk[1] || e1 == fk[2])
                     st = ima_error("%s: token %zu: bad start/end '%s' '%s'", tp, ti + l, fk[1], fk[2]);
-                words[l] = strdup(fk[0]);
+                if (!st && !(words[l] = ima_try_strdup(fk[0]))) st = ima_error_prefix("%s: token %zu", tp, ti + l);
             }
             if (!st) {
                 /* emo_builder_add copies fixed-width words and lookup forms; add the vectors by hand */
-                char(*wb)[64] = ima_calloc(N ? N : 1, 64);
-                for (size_t l = 0; l < N; l++) snprintf(wb[l], 64, "%s", words[l]);
-                emo_builder_add(&b, fl[0], fl[1], fl[3], lab[u], s, N, wb, t0, t1, a + ti * IMA_EMO_ACOUSTIC_DIM);
+                char(*wb)[64] = ima_try_calloc(N ? N : 1, 64);
+                if (!wb) st = ima_error_prefix("%s:%zu: %zu tokens", up, lineno, N);
+                for (size_t l = 0; l < N && !st; l++) snprintf(wb[l], 64, "%s", words[l]);
+                if (!st)
+                    st = emo_builder_add(&b, fl[0], fl[1], fl[3], lab[u], s, N, wb, t0, t1,
+                                         a + ti * IMA_EMO_ACOUSTIC_DIM);
                 free(wb);
-                c->wvec = grow(c->wvec, b.cap_tokens * IMA_EMO_WORD_DIM, sizeof(float));
-                memcpy(c->wvec + (c->n_tokens - N) * IMA_EMO_WORD_DIM, w + ti * IMA_EMO_WORD_DIM,
-                       N * IMA_EMO_WORD_DIM * sizeof(float));
+                if (!st && grow(&c->wvec, b.cap_tokens, IMA_EMO_WORD_DIM * sizeof(float)))
+                    st = ima_error_prefix("%s: %zu tokens", dir, b.cap_tokens);
+                if (!st)
+                    memcpy(c->wvec + (c->n_tokens - N) * IMA_EMO_WORD_DIM, w + ti * IMA_EMO_WORD_DIM,
+                           N * IMA_EMO_WORD_DIM * sizeof(float));
             }
-            for (size_t l = 0; l < N; l++) free(words[l]);
+            for (size_t l = 0; l < N && words; l++) free(words[l]);
             free(words);
             free(t0);
             free(t1);

@@ -50,12 +50,21 @@ static int list_txt(char ***names, size_t *n, const char *dir) {
         emo_path(path, sizeof path, "%s/%s", dir, e->d_name);
         struct stat sb;
         if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            *names = realloc(*names, cap * sizeof(char *));
-            IMA_ASSERT(*names);
+        char *name = ima_try_strdup(e->d_name);
+        if (name && *n == cap) {
+            char **grown = ima_try_realloc(*names, cap ? cap * 2 : 64, sizeof(char *));
+            if (grown) *names = grown, cap = cap ? cap * 2 : 64;
+            else free(name), name = NULL;
         }
-        (*names)[(*n)++] = strdup(e->d_name);
+        if (!name) {
+            for (size_t i = 0; i < *n; i++) free((*names)[i]);
+            free(*names);
+            *names = NULL;
+            *n = 0;
+            closedir(d);
+            return ima_error_prefix("%s", dir);
+        }
+        (*names)[(*n)++] = name;
     }
     closedir(d);
     qsort(*names, *n, sizeof(char *), cmp_str);
@@ -122,9 +131,13 @@ static int read_labels(label_line **out, size_t *n, const char *path) {
             break;
         }
         if (*n == ocap) {
+            label_line *grown = ima_try_realloc(*out, ocap ? ocap * 2 : 64, sizeof **out);
+            if (!grown) {
+                st = ima_error_prefix("%s:%d", path, (int)lineno);
+                break;
+            }
+            *out = grown;
             ocap = ocap ? ocap * 2 : 64;
-            *out = realloc(*out, ocap * sizeof **out);
-            IMA_ASSERT(*out);
         }
         snprintf((*out)[*n].turn, sizeof(*out)[*n].turn, "%s", turn);
         (*out)[*n].label = code_label(code);
@@ -226,7 +239,7 @@ static char *find_transcript(const char *path, const char *turn) {
         while (*t == ' ') t++;
         size_t l = strlen(t);
         while (l && (t[l - 1] == '\n' || t[l - 1] == '\r')) t[--l] = '\0';
-        out = strdup(t);
+        out = ima_try_strdup(t); /* NULL when memory runs out: the transcript is then left empty */
         break;
     }
     free(line);
@@ -239,14 +252,17 @@ int ima_emo_build_iemocap(ima_emo_corpus *c, const char *root, const int *split_
     static const int default_split[5] = {IMA_EMO_TRAIN, IMA_EMO_TRAIN, IMA_EMO_TRAIN, IMA_EMO_TRAIN, IMA_EMO_VALID};
     const int *sp = split_sessions ? split_sessions : default_split;
     emo_builder b;
-    emo_builder_init(&b, c, "iemocap");
+    if (emo_builder_init(&b, c, "iemocap")) return IMA_ERR;
     ima_emo_analyzer *an = NULL;
-    if (ima_emo_analyzer_init(&an)) return IMA_ERR;
-    char(*words)[64] = ima_malloc(MAX_WORDS * sizeof *words);
-    float *t0 = ima_malloc(MAX_WORDS * sizeof(float)), *t1 = ima_malloc(MAX_WORDS * sizeof(float));
-    float *avec = ima_malloc(MAX_WORDS * IMA_EMO_ACOUSTIC_DIM * sizeof(float));
+    if (ima_emo_analyzer_init(&an)) {
+        ima_emo_corpus_free(c);
+        return IMA_ERR;
+    }
+    char(*words)[64] = ima_try_malloc(MAX_WORDS, sizeof *words); /* fixed sizes, too large for the stack */
+    float *t0 = ima_try_malloc(MAX_WORDS, sizeof(float)), *t1 = ima_try_malloc(MAX_WORDS, sizeof(float));
+    float *avec = ima_try_malloc(MAX_WORDS, IMA_EMO_ACOUSTIC_DIM * sizeof(float));
     size_t per_split[3] = {0};
-    int st = IMA_OK;
+    int st = words && t0 && t1 && avec ? IMA_OK : ima_error_prefix("%s", __func__);
     for (int k = 0; k < 5 && !st; k++) {
         if (sp[k] < 0) continue;
         char dir[4096];
@@ -308,7 +324,7 @@ int ima_emo_build_iemocap(ima_emo_corpus *c, const char *root, const int *split_
                 char spk[160];
                 const char *g = strrchr(turn, '_');
                 emo_path(spk, sizeof spk, "Ses%02d_%c", k + 1, g && g[1] ? g[1] : '?');
-                emo_builder_add(&b, turn, spk, text ? text : "", labels[li].label, sp[k], N, words, t0, t1, avec);
+                st = emo_builder_add(&b, turn, spk, text ? text : "", labels[li].label, sp[k], N, words, t0, t1, avec);
                 per_split[sp[k]]++;
                 free(text);
             }

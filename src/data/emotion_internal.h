@@ -25,6 +25,7 @@ typedef struct {
     size_t n_fields;
     char *buf;
     size_t len, cap;
+    int oom; // a field could not be stored (the error is set; emo_csv_next returns IMA_ERR)
 } emo_csv;
 int emo_csv_open(emo_csv *c, const char *path);
 /* 1: a record was read; 0: end of file; IMA_ERR on a malformed record (message names file:line). */
@@ -42,9 +43,11 @@ typedef struct {
     ima_emo_corpus *c;
     size_t cap_utts, cap_tokens;
 } emo_builder;
-void emo_builder_init(emo_builder *b, ima_emo_corpus *c, const char *source);
-void emo_builder_add(emo_builder *b, const char *id, const char *speaker, const char *text, int64_t label, int split,
-                     size_t N, char (*words)[64], const float *t0, const float *t1, const float *avec /* (N, Da) */);
+/* Both fail only when memory runs out (an error naming the size); the corpus is then left for
+ * ima_emo_corpus_free, without any part of the utterance that failed. */
+int emo_builder_init(emo_builder *b, ima_emo_corpus *c, const char *source);
+int emo_builder_add(emo_builder *b, const char *id, const char *speaker, const char *text, int64_t label, int split,
+                    size_t N, char (*words)[64], const float *t0, const float *t1, const float *avec /* (N, Da) */);
 int emo_finish(emo_builder *b, const ima_emo_build_config *cfg);
 
 /* Acoustic vectors (N, Da) of one utterance from its 16 kHz waveform and word timings. */

@@ -52,6 +52,7 @@ typedef struct {
     int ev_pos[MAX_EVENTS]; // text position of each WORD event (1-based characters)
     int ev_ms[MAX_EVENTS];  // its audio position (ms)
     size_t n_ev;
+    int failed; // the audio buffer could not grow (synthesis stopped; the error is set)
 } synth_out;
 
 static int synth_cb(short *wav, int numsamples, espeak_EVENT *events) {
@@ -65,9 +66,14 @@ static int synth_cb(short *wav, int numsamples, espeak_EVENT *events) {
     }
     if (!o || !wav || numsamples <= 0) return 0;
     if (o->n + (size_t)numsamples > o->cap) {
-        o->cap = (o->n + (size_t)numsamples) * 2;
-        o->buf = realloc(o->buf, o->cap * sizeof(short));
-        IMA_ASSERT(o->buf);
+        size_t cap = (o->n + (size_t)numsamples) * 2;
+        short *grown = ima_try_realloc(o->buf, cap, sizeof(short));
+        if (!grown) {
+            o->failed = 1;
+            return 1; /* stops the synthesis */
+        }
+        o->buf = grown;
+        o->cap = cap;
     }
     memcpy(o->buf + o->n, wav, (size_t)numsamples * sizeof(short));
     o->n += (size_t)numsamples;
@@ -98,9 +104,13 @@ int emo_speak(float **wave, size_t *n, float *t0, float *t1, char (*words)[64], 
     espeak_SetParameter(espeakRANGE, range, 0);
     espeak_SetParameter(espeakVOLUME, volume, 0);
     /* text: tokens separated by single spaces; position (1-based) of each token recorded */
-    size_t cap = N * 66 + 2, len = 0;
-    char *text = ima_malloc(cap);
-    size_t *pos = ima_malloc((N ? N : 1) * sizeof(size_t));
+    size_t len = 0;
+    char *text = ima_try_malloc(N < SIZE_MAX / 66 ? N * 66 + 2 : SIZE_MAX, 1); /* a token: 63 bytes, punct, space */
+    size_t *pos = ima_try_malloc(N ? N : 1, sizeof(size_t));
+    if (!text || !pos) {
+        free(text), free(pos);
+        return ima_error_prefix("espeak-ng: the text of %zu tokens", N);
+    }
     for (size_t l = 0; l < N; l++) {
         if (l) text[len++] = ' ';
         pos[l] = len + 1;
@@ -112,20 +122,24 @@ int emo_speak(float **wave, size_t *n, float *t0, float *t1, char (*words)[64], 
     text[len] = '\0';
     synth_out o = {0};
     int st = IMA_OK;
-    if (espeak_Synth(text, len + 1, 0, POS_CHARACTER, 0, espeakCHARS_8BIT, NULL, &o) != EE_OK ||
-        espeak_Synchronize() != EE_OK)
+    int synth_rc = espeak_Synth(text, len + 1, 0, POS_CHARACTER, 0, espeakCHARS_8BIT, NULL, &o);
+    if (o.failed)
+        st = ima_error_prefix("espeak-ng: the audio of '%s'", text);
+    else if (synth_rc != EE_OK || espeak_Synchronize() != EE_OK)
         st = ima_error("espeak-ng: synthesis failed for '%s' with voice %s", text, voice);
     if (!st && o.n == 0) st = ima_error("espeak-ng: no audio for '%s' with voice %s", text, voice);
     float *raw = NULL;
     if (!st) {
-        raw = ima_malloc(o.n * sizeof(float));
-        for (size_t i = 0; i < o.n; i++) raw[i] = (float)o.buf[i] / 32768.0f;
-        st = ima_audio_resample(wave, n, raw, o.n, (double)espeak_rate_hz, IMA_EMO_RATE);
+        raw = ima_try_malloc(o.n, sizeof(float));
+        if (!raw) st = ima_error_prefix("espeak-ng: %zu samples", o.n);
+        for (size_t i = 0; i < o.n && raw; i++) raw[i] = (float)o.buf[i] / 32768.0f;
+        if (!st) st = ima_audio_resample(wave, n, raw, o.n, (double)espeak_rate_hz, IMA_EMO_RATE);
     }
+    double *start = NULL;
+    if (!st && !(start = ima_try_malloc(N ? N : 1, sizeof(double)))) st = ima_error_prefix("espeak-ng: timings");
     if (!st) {
         double dur = (double)*n / IMA_EMO_RATE;
         /* each token's start: the first WORD event at or after its position and before the next token */
-        double *start = ima_malloc((N ? N : 1) * sizeof(double));
         for (size_t l = 0; l < N; l++) {
             start[l] = -1.0;
             size_t lim = l + 1 < N ? pos[l + 1] : (size_t)-1;
@@ -248,14 +262,23 @@ static int read_meld_csv(meld_row **rows, size_t *n, const char *path) {
             break;
         }
         if (*n == cap) {
-            cap = cap ? cap * 2 : 1024;
-            *rows = realloc(*rows, cap * sizeof **rows);
-            IMA_ASSERT(*rows);
+            size_t grown_cap = cap ? cap * 2 : 1024;
+            meld_row *grown = ima_try_realloc(*rows, grown_cap, sizeof **rows);
+            if (!grown) {
+                st = ima_error_prefix("%s:%zu: %zu rows", path, c.record_line, grown_cap);
+                break;
+            }
+            *rows = grown;
+            cap = grown_cap;
         }
-        row.text = strdup(c.fields[iu]);
-        row.speaker = strdup(c.fields[is]);
+        row.text = ima_try_strdup(c.fields[iu]);
+        row.speaker = ima_try_strdup(c.fields[is]);
         row.label = label;
-        (*rows)[(*n)++] = row;
+        (*rows)[(*n)++] = row; /* freed with the others on failure */
+        if (!row.text || !row.speaker) {
+            st = ima_error_prefix("%s:%zu", path, c.record_line);
+            break;
+        }
     }
     if (r < 0) st = IMA_ERR;
     emo_csv_close(&c);
@@ -279,20 +302,25 @@ static int clampi(double v, int lo, int hi) {
 int ima_emo_build_meld(ima_emo_corpus *c, const char *meld_dir, const ima_emo_build_config *cfg) {
     static const char *const files[3] = {"train_sent_emo.csv", "dev_sent_emo.csv", "test_sent_emo.csv"};
     emo_builder b;
-    emo_builder_init(&b, c, "meld-espeak");
+    if (emo_builder_init(&b, c, "meld-espeak")) return IMA_ERR;
     ima_emo_analyzer *an = NULL;
-    if (ima_emo_analyzer_init(&an)) return IMA_ERR;
+    if (ima_emo_analyzer_init(&an)) {
+        ima_emo_corpus_free(c);
+        return IMA_ERR;
+    }
     if (emo_espeak_init()) {
         ima_emo_analyzer_free(an);
+        ima_emo_corpus_free(c);
         return IMA_ERR;
     }
     srand(1); /* pins any use espeak makes of rand(); see speech_synth.c */
     int st = IMA_OK;
-    char(*words)[64] = ima_malloc(MAX_TOKENS * sizeof *words);
+    char(*words)[64] = ima_try_malloc(MAX_TOKENS, sizeof *words); /* fixed sizes, but large: not on the stack */
     size_t starts[MAX_TOKENS], lens[MAX_TOKENS];
     char punct[MAX_TOKENS];
     float t0[MAX_TOKENS], t1[MAX_TOKENS];
-    float *avec = ima_malloc(MAX_TOKENS * IMA_EMO_ACOUSTIC_DIM * sizeof(float));
+    float *avec = ima_try_malloc(MAX_TOKENS, IMA_EMO_ACOUSTIC_DIM * sizeof(float));
+    if (!words || !avec) st = ima_error_prefix("%s", __func__);
     for (int s = 0; s < 3 && !st; s++) {
         char path[4096];
         emo_path(path, sizeof path, "%s/%s", meld_dir, files[s]);
@@ -300,22 +328,24 @@ int ima_emo_build_meld(ima_emo_corpus *c, const char *meld_dir, const ima_emo_bu
         size_t n;
         if ((st = read_meld_csv(&rows, &n, path))) break;
         /* optional subsample: a seeded random subset, kept in file order */
-        uint8_t *keep = ima_malloc(n ? n : 1);
-        memset(keep, 1, n);
-        if (cfg->limit_per_split && cfg->limit_per_split < n) {
-            size_t *idx = ima_malloc(n * sizeof(size_t));
+        uint8_t *keep = ima_try_malloc(n ? n : 1, 1);
+        size_t *idx = cfg->limit_per_split && cfg->limit_per_split < n ? ima_try_malloc(n, sizeof(size_t)) : NULL;
+        if (!keep || (cfg->limit_per_split && cfg->limit_per_split < n && !idx))
+            st = ima_error_prefix("%s: %zu rows", path, n); /* rows, keep and idx freed below */
+        else memset(keep, 1, n);
+        if (idx && !st) {
             for (size_t i = 0; i < n; i++) idx[i] = i;
             ima_rng r;
             ima_rng_init(&r, cfg->seed * 31 + (uint64_t)s);
             ima_rng_shuffle(&r, idx, n);
             memset(keep, 0, n);
             for (size_t i = 0; i < cfg->limit_per_split; i++) keep[idx[i]] = 1;
-            free(idx);
         }
+        free(idx);
         ima_rng rng;
         ima_rng_init(&rng, cfg->seed ^ (0x6d656c64ull + (uint64_t)s * 0x9e3779b97f4a7c15ull));
         size_t done = 0, total = 0;
-        for (size_t i = 0; i < n; i++) total += keep[i];
+        for (size_t i = 0; i < n && !st; i++) total += keep[i];
         for (size_t i = 0; i < n && !st; i++) {
             if (!keep[i]) continue;
             meld_row *r = &rows[i];
@@ -361,7 +391,7 @@ int ima_emo_build_meld(ima_emo_corpus *c, const char *meld_dir, const ima_emo_bu
             free(wave);
             if (st) break;
             c->utts_read++;
-            emo_builder_add(&b, id, r->speaker, r->text, r->label, s, N, words, t0, t1, avec);
+            if ((st = emo_builder_add(&b, id, r->speaker, r->text, r->label, s, N, words, t0, t1, avec))) break;
             done++;
             if (cfg->verbose && (done % 500 == 0 || done == total))
                 fprintf(stderr, "  %s: %zu / %zu utterances spoken\n", ima_emo_split_names[s], done, total);

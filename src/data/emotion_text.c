@@ -111,17 +111,24 @@ void emo_csv_close(emo_csv *c) {
 }
 
 static void csv_put(emo_csv *c, int ch) {
+    if (c->oom) return;
     if (c->len + 1 >= c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 256;
-        c->buf = realloc(c->buf, c->cap);
-        IMA_ASSERT(c->buf);
+        size_t cap = c->cap ? c->cap * 2 : 256;
+        char *grown = ima_try_realloc(c->buf, cap, 1);
+        if (!grown) {
+            c->oom = 1;
+            return;
+        }
+        c->buf = grown;
+        c->cap = cap;
     }
     c->buf[c->len++] = (char)ch;
 }
 
 static void csv_end_field(emo_csv *c) {
     csv_put(c, '\0');
-    if (c->n_fields < EMO_CSV_MAX_FIELDS) c->fields[c->n_fields] = strdup(c->buf);
+    if (c->oom) return;
+    if (c->n_fields < EMO_CSV_MAX_FIELDS && !(c->fields[c->n_fields] = ima_try_strdup(c->buf))) c->oom = 1;
     c->n_fields++;
     c->len = 0;
 }
@@ -178,6 +185,7 @@ int emo_csv_next(emo_csv *c) {
         any = 1;
     }
     (void)any;
+    if (c->oom) return ima_error_prefix("%s:%zu: a field of %zu bytes", c->path, c->record_line, c->len);
     if (c->n_fields > EMO_CSV_MAX_FIELDS)
         return ima_error("%s:%zu: %zu fields (at most %d expected)", c->path, c->record_line, c->n_fields,
                          EMO_CSV_MAX_FIELDS);
@@ -192,7 +200,11 @@ int emo_glove_lookup(float *vec, uint8_t *found, char **vocab, size_t V, const c
     gzFile g = gzopen(path, "rb");
     if (!g) return ima_error("%s: cannot open the GloVe file", path);
     size_t cap = 1 << 16;
-    char *line = ima_malloc(cap);
+    char *line = ima_try_malloc(cap, 1);
+    if (!line) {
+        gzclose(g);
+        return ima_error_prefix("%s", path);
+    }
     size_t lineno = 0;
     int st = IMA_OK;
     memset(found, 0, V);

@@ -63,6 +63,26 @@ static void mlp_predict(const ima_mlp *mlp, ima_mlp_acts *acts, int64_t *pred, c
     }
 }
 
+/* Overflow-checked sizes of an MLP over width[0..L] for B rows: parameters, activations and
+ * backward scratch (as ima_mlp_setup / ima_mlp_acts_size / ima_mlp_scratch_size count them, in
+ * floats, each + 1 so that no size is 0). IMA_ERR when a count does not fit in size_t. */
+static int mlp_sizes(size_t *P, size_t *acts, size_t *scratch, const size_t *width, int L, size_t B) {
+    size_t p = 1, a = 1, w = 0, t;
+    for (int l = 0; l < L; l++) {
+        if (ima_mul_overflows(width[l + 1], width[l] + 1, &t) || t > SIZE_MAX / sizeof(float) - p) goto overflow;
+        p += t;
+        if (ima_mul_overflows(B, width[l + 1], &t) || t > SIZE_MAX / sizeof(float) - a) goto overflow;
+        a += t;
+        if (l >= 1 && width[l] > w) w = width[l];
+    }
+    if (ima_mul_overflows(2 * B, w, &t) || t > SIZE_MAX / sizeof(float) - 1) goto overflow;
+    *P = p, *acts = a, *scratch = t + 1;
+    return IMA_OK;
+overflow:
+    return ima_error("the network's sizes (%zu rows, hidden width %zu) overflow the address space", B,
+                     L > 1 ? width[1] : 0);
+}
+
 /* one SGD step on a batch of the (scaled) training rows: the batch step of ima_epoch_run; returns 1
  * (stop: diverged) when the loss is not finite */
 typedef struct {
@@ -133,7 +153,17 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
     if (ima_mul_overflows(n_train, D, &ntd) || ima_mul_overflows(n_valid, D, &nvd))
         return ima_error_prefix("%s", __func__);
 
-    ima_classifier *clf = ima_calloc(1, sizeof *clf);
+    // network D -> H x n_hidden -> C
+    size_t width[IMA_MLP_MAX_LAYERS + 1];
+    int L = cfg->n_hidden_layers + 1;
+    width[0] = D;
+    for (int l = 1; l < L; l++) width[l] = cfg->hidden;
+    width[L] = C;
+    size_t B = cfg->batch, n_p, n_acts, n_scratch;
+    if (mlp_sizes(&n_p, &n_acts, &n_scratch, width, L, B)) return ima_error_prefix("%s", __func__);
+
+    ima_classifier *clf = ima_try_calloc(1, sizeof *clf);
+    if (!clf) return ima_error_prefix("%s", __func__);
     clf->D = D;
     clf->C = C;
     clf->mean = ima_try_calloc(D, sizeof *clf->mean);
@@ -168,19 +198,12 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
     scale_inputs(xt, train_x, clf->mean, clf->inv_sd, n_train, D);
     scale_inputs(xv, valid_x, clf->mean, clf->inv_sd, n_valid, D);
 
-    // network D -> H x n_hidden -> C
-    size_t width[IMA_MLP_MAX_LAYERS + 1];
-    int L = cfg->n_hidden_layers + 1;
-    width[0] = D;
-    for (int l = 1; l < L; l++) width[l] = cfg->hidden;
-    width[L] = C;
     size_t P = ima_mlp_setup(&clf->mlp, L, width);
-    size_t B = cfg->batch;
     float *params = ima_try_malloc(P, sizeof *params); // (P) candidate being trained
     float *grads = ima_try_malloc(P, sizeof *grads);   // (P)
     clf->params = ima_try_malloc(P, sizeof *clf->params);
-    float *acts_buf = ima_try_malloc(ima_mlp_acts_size(&clf->mlp, B), sizeof *acts_buf);
-    float *scratch = ima_try_malloc(ima_mlp_scratch_size(&clf->mlp, B) + 1, sizeof *scratch);
+    float *acts_buf = ima_try_malloc(n_acts, sizeof *acts_buf);
+    float *scratch = ima_try_malloc(n_scratch, sizeof *scratch);
     float *xb = ima_try_malloc(B, D * sizeof *xb);       // (B, D) gathered batch
     int64_t *yb = ima_try_malloc(B, sizeof *yb);         // (B)
     float *probs = ima_try_malloc(B, C * sizeof *probs); // (B, C)
@@ -257,12 +280,19 @@ int ima_classifier_fit(ima_classifier **out, ima_classifier_report *rep, const i
     return IMA_OK;
 }
 
-void ima_classifier_predict(const ima_classifier *clf, int64_t *pred, const float *x, size_t N) {
+int ima_classifier_predict(const ima_classifier *clf, int64_t *pred, const float *x, size_t N) {
     enum { BATCH = 256 };
-    size_t D = clf->D;
+    size_t D = clf->D, n_p, n_acts, n_scratch;
+    if (mlp_sizes(&n_p, &n_acts, &n_scratch, clf->mlp.width, clf->mlp.n_layers, BATCH))
+        return ima_error_prefix("%s", __func__);
     ima_mlp_acts acts;
-    float *acts_buf = ima_malloc(ima_mlp_acts_size(&clf->mlp, BATCH) * sizeof *acts_buf);
-    float *xs = ima_malloc(BATCH * D * sizeof *xs); // (BATCH, D)
+    float *acts_buf = ima_try_malloc(n_acts, sizeof *acts_buf);
+    float *xs = ima_try_malloc(BATCH, D * sizeof *xs); // (BATCH, D); D * 4 fits: fit allocated (n_train, D) floats
+    if (!acts_buf || !xs) {
+        free(acts_buf);
+        free(xs);
+        return ima_error_prefix("%s: activations for %d rows", __func__, BATCH);
+    }
     ima_mlp_acts_bind(&acts, &clf->mlp, acts_buf, BATCH);
     for (size_t i = 0; i < N; i += BATCH) {
         size_t b = N - i < BATCH ? N - i : BATCH;
@@ -271,6 +301,7 @@ void ima_classifier_predict(const ima_classifier *clf, int64_t *pred, const floa
     }
     free(acts_buf);
     free(xs);
+    return IMA_OK;
 }
 
 size_t ima_classifier_input_width(const ima_classifier *clf) { return clf->D; }

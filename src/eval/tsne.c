@@ -143,10 +143,15 @@ static void vp_search(vp_query *q, size_t at) {
 int ima_vptree_knn(size_t *nbr, double *dist, const float *X, size_t N, size_t D, size_t K, uint64_t seed) {
     if (N < 2 || K == 0 || K > N - 1)
         return ima_error("%s: K=%zu neighbours asked for among N=%zu points", __func__, K, N);
-    vp_node *nodes = ima_malloc(N * sizeof *nodes);
-    size_t *items = ima_malloc(N * sizeof *items);
-    dpair *scratch = ima_malloc(N * sizeof *scratch);
-    dpair *heap = ima_malloc(K * sizeof *heap);
+    vp_node *nodes = ima_try_malloc(N, sizeof *nodes);
+    size_t *items = ima_try_malloc(N, sizeof *items);
+    dpair *scratch = ima_try_malloc(N, sizeof *scratch);
+    dpair *heap = ima_try_malloc(K, sizeof *heap);
+    int rc = IMA_OK;
+    if (!nodes || !items || !scratch || !heap) {
+        rc = ima_error_prefix("%s: the tree over %zu points", __func__, N);
+        goto done;
+    }
     for (size_t i = 0; i < N; i++) items[i] = i;
     ima_rng rng;
     ima_rng_init(&rng, seed);
@@ -154,7 +159,11 @@ int ima_vptree_knn(size_t *nbr, double *dist, const float *X, size_t N, size_t D
     for (size_t i = 0; i < N; i++) {
         vp_query q = {nodes, X, D, K, i, X + i * D, heap, 0};
         vp_search(&q, 0);
-        IMA_ASSERT(q.n == K);
+        if (q.n != K) { // only a NaN distance prunes a subtree that holds neighbours
+            rc = ima_error("%s: found %zu of %zu neighbours of point %zu: a coordinate is not finite", __func__,
+                           q.n, K, i);
+            goto done;
+        }
         for (size_t m = K; m > 0; m--) { // drain: farthest first into the back
             nbr[i * K + m - 1] = heap[0].i;
             dist[i * K + m - 1] = heap[0].d;
@@ -162,11 +171,12 @@ int ima_vptree_knn(size_t *nbr, double *dist, const float *X, size_t N, size_t D
             ima_kbest_sift_down(heap, m - 1, 0);
         }
     }
+done:
     free(nodes);
     free(items);
     free(scratch);
     free(heap);
-    return IMA_OK;
+    return rc;
 }
 
 /* ---- perplexity calibration ---------------------------------------------------------- */
@@ -220,10 +230,12 @@ static int cmp_coo(const void *a, const void *b) {
     return (x->c > y->c) - (x->c < y->c);
 }
 
-/* P from conditional rows p (N, K) over neighbours nbr (N, K): (P + P^T) / sum. */
-static void symmetrise(ima_sparse *P, const size_t *nbr, const double *p, size_t N, size_t K) {
+/* P from conditional rows p (N, K) over neighbours nbr (N, K): (P + P^T) / sum. 2 N K coo entries
+ * fit in size_t (the caller checked). */
+static int symmetrise(ima_sparse *P, const size_t *nbr, const double *p, size_t N, size_t K) {
     size_t m = 2 * N * K;
-    coo *e = ima_malloc(m * sizeof *e);
+    coo *e = ima_try_malloc(m, sizeof *e);
+    if (!e) return ima_error_prefix("%s: %zu affinity entries", __func__, m);
     for (size_t i = 0; i < N; i++)
         for (size_t k = 0; k < K; k++) {
             size_t j = nbr[i * K + k];
@@ -240,9 +252,14 @@ static void symmetrise(ima_sparse *P, const size_t *nbr, const double *p, size_t
     for (size_t t = 0; t < u; t++) total += e[t].v;
     P->n = N;
     P->nnz = u;
-    P->row_ptr = ima_calloc(N + 1, sizeof *P->row_ptr);
-    P->col = ima_malloc(u * sizeof *P->col);
-    P->val = ima_malloc(u * sizeof *P->val);
+    P->row_ptr = ima_try_calloc(N + 1, sizeof *P->row_ptr);
+    P->col = ima_try_malloc(u, sizeof *P->col);
+    P->val = ima_try_malloc(u, sizeof *P->val);
+    if (!P->row_ptr || !P->col || !P->val) {
+        free(e);
+        ima_sparse_free(P);
+        return ima_error_prefix("%s: the sparse P (%zu entries)", __func__, u);
+    }
     for (size_t t = 0; t < u; t++) {
         P->row_ptr[e[t].r + 1]++;
         P->col[t] = e[t].c;
@@ -250,22 +267,46 @@ static void symmetrise(ima_sparse *P, const size_t *nbr, const double *p, size_t
     }
     for (size_t i = 0; i < N; i++) P->row_ptr[i + 1] += P->row_ptr[i];
     free(e);
+    return IMA_OK;
+}
+
+/* K = 3 x perplexity neighbours, or all N - 1 others (exact, or when that is fewer); 0 for a
+ * perplexity that is not a positive number. Range-checked before the cast. */
+static size_t n_neighbours(double perplexity, size_t N, int exact) {
+    if (!(perplexity > 0.0)) return 0;
+    double k = floor(3.0 * perplexity);
+    return exact || k >= (double)(N - 1) ? N - 1 : (size_t)k;
 }
 
 int ima_tsne_affinities(ima_sparse *P, const float *X, size_t N, size_t D, double perplexity, int exact,
                         uint64_t seed) {
     memset(P, 0, sizeof *P);
     if (N < 2) return ima_error("%s: t-SNE needs at least 2 points, got %zu", __func__, N);
-    size_t K = (size_t)floor(3.0 * perplexity);
-    if (exact || K >= N - 1) K = N - 1;
+    if (!(perplexity > 0.0) || !isfinite(perplexity))
+        return ima_error("%s: perplexity %g is not a positive number", __func__, perplexity);
+    size_t K = n_neighbours(perplexity, N, exact);
     if (K == 0) return ima_error("%s: perplexity %g gives no neighbour", __func__, perplexity);
-    size_t nk;
-    if (ima_mul_overflows(N, K, &nk) || ima_mul_overflows(nk, 2 * sizeof(coo), &(size_t){0}))
-        return ima_error_prefix("%s", __func__);
-    size_t *nbr = ima_malloc(nk * sizeof *nbr); // (N, K)
-    double *d2 = ima_malloc(nk * sizeof *d2);   // (N, K)
-    double *p = ima_malloc(nk * sizeof *p);     // (N, K)
+    if (perplexity > (double)K)
+        return ima_error("%s: perplexity %g must be at most %zu (the neighbours per point); lower it or use more "
+                         "points",
+                         __func__, perplexity, K);
+    size_t nk, nd;
+    if (ima_mul_overflows(N, K, &nk) || ima_mul_overflows(nk, 2 * sizeof(coo), &(size_t){0}) ||
+        ima_mul_overflows(N, D, &nd))
+        return ima_error("%s: %zu points x %zu neighbours (width %zu) overflow the address space", __func__, N, K, D);
+    size_t *nbr = ima_try_malloc(nk, sizeof *nbr); // (N, K)
+    double *d2 = ima_try_malloc(nk, sizeof *d2);   // (N, K)
+    double *p = ima_try_malloc(nk, sizeof *p);     // (N, K)
     int rc = IMA_OK;
+    if (!nbr || !d2 || !p) {
+        rc = ima_error_prefix("neighbour lists (%zu points x %zu)", N, K);
+        goto done;
+    }
+    for (size_t t = 0; t < nd; t++)
+        if (!isfinite(X[t])) {
+            rc = ima_error("coordinate %zu of point %zu is not finite", t % D, t / D);
+            goto done;
+        }
     if (K == N - 1) { // every other point, directly
         for (size_t i = 0; i < N; i++) {
             size_t k = 0;
@@ -282,7 +323,8 @@ int ima_tsne_affinities(ima_sparse *P, const float *X, size_t N, size_t D, doubl
         for (size_t t = 0; t < nk; t++) d2[t] *= d2[t];
     }
     if (rc == IMA_OK) rc = ima_tsne_calibrate(p, d2, N, K, perplexity);
-    if (rc == IMA_OK) symmetrise(P, nbr, p, N, K);
+    if (rc == IMA_OK) rc = symmetrise(P, nbr, p, N, K);
+done:
     free(nbr);
     free(d2);
     free(p);
@@ -308,27 +350,27 @@ typedef struct {
 
 #define QT_MAX_DEPTH 48
 
-static size_t qt_new(quadtree *t, double cx, double cy, double hw) {
+/* Appends a cell; IMA_ERR when the buffer cannot grow. */
+static int qt_new(quadtree *t, double cx, double cy, double hw) {
     if (t->n == t->cap) {
-        t->cap = t->cap ? 2 * t->cap : 64;
-        qnode *grown = realloc(t->nodes, t->cap * sizeof *grown);
-        if (!grown) {
-            IMA_ASSERT(!"out of memory growing the quadtree");
-        }
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        qnode *grown = ima_try_realloc(t->nodes, cap, sizeof *grown);
+        if (!grown) return ima_error_prefix("the quadtree (%zu cells)", cap);
         t->nodes = grown;
+        t->cap = cap;
     }
-    t->nodes[t->n] = (qnode){cx, cy, hw, 0.0, 0.0, 0, 0};
-    return t->n++;
+    t->nodes[t->n++] = (qnode){cx, cy, hw, 0.0, 0.0, 0, 0};
+    return IMA_OK;
 }
 
 static size_t qt_quadrant(const qnode *c, double x, double y) { return (size_t)(x >= c->cx) + 2 * (y >= c->cy); }
 
-static void qt_split(quadtree *t, size_t at) {
+static int qt_split(quadtree *t, size_t at) {
     double h = 0.5 * t->nodes[at].hw, cx = t->nodes[at].cx, cy = t->nodes[at].cy;
-    size_t first = qt_new(t, cx - h, cy - h, h);
-    qt_new(t, cx + h, cy - h, h);
-    qt_new(t, cx - h, cy + h, h);
-    qt_new(t, cx + h, cy + h, h);
+    size_t first = t->n;
+    if (qt_new(t, cx - h, cy - h, h) || qt_new(t, cx + h, cy - h, h) || qt_new(t, cx - h, cy + h, h) ||
+        qt_new(t, cx + h, cy + h, h))
+        return IMA_ERR;
     qnode *c = &t->nodes[at];
     c->child = first;
     // the points already here sit at (mx, my): move them down together
@@ -336,9 +378,10 @@ static void qt_split(quadtree *t, size_t at) {
     k->mx = c->mx;
     k->my = c->my;
     k->count = c->count;
+    return IMA_OK;
 }
 
-static void qt_insert(quadtree *t, double x, double y) {
+static int qt_insert(quadtree *t, double x, double y) {
     size_t at = 0;
     for (int depth = 0;; depth++) {
         qnode *c = &t->nodes[at];
@@ -348,9 +391,9 @@ static void qt_insert(quadtree *t, double x, double y) {
                 c->count++;
                 c->mx += (x - c->mx) / (double)c->count;
                 c->my += (y - c->my) / (double)c->count;
-                return;
+                return IMA_OK;
             }
-            qt_split(t, at);
+            if (qt_split(t, at)) return IMA_ERR;
             c = &t->nodes[at];
         }
         c->count++;
@@ -360,7 +403,7 @@ static void qt_insert(quadtree *t, double x, double y) {
     }
 }
 
-static void qt_build(quadtree *t, const double *Y, size_t N) {
+static int qt_build(quadtree *t, const double *Y, size_t N) {
     double x0 = Y[0], x1 = Y[0], y0 = Y[1], y1 = Y[1];
     for (size_t i = 1; i < N; i++) {
         x0 = fmin(x0, Y[2 * i]);
@@ -370,8 +413,10 @@ static void qt_build(quadtree *t, const double *Y, size_t N) {
     }
     t->n = 0;
     double hw = 0.5 * fmax(x1 - x0, y1 - y0) + 1e-5;
-    qt_new(t, 0.5 * (x0 + x1), 0.5 * (y0 + y1), hw);
-    for (size_t i = 0; i < N; i++) qt_insert(t, Y[2 * i], Y[2 * i + 1]);
+    if (qt_new(t, 0.5 * (x0 + x1), 0.5 * (y0 + y1), hw)) return IMA_ERR;
+    for (size_t i = 0; i < N; i++)
+        if (qt_insert(t, Y[2 * i], Y[2 * i + 1])) return IMA_ERR;
+    return IMA_OK;
 }
 
 /* Adds the repulsion on the point at (x, y): f += sum q^2 (p - c) and sq += sum q (unnormalised
@@ -399,13 +444,13 @@ static void qt_repulse(const quadtree *t, size_t at, double x, double y, double 
 
 /* ---- gradient -------------------------------------------------------------------------- */
 
-static void gradient_impl(double *grad, const ima_sparse *P, const double *Y, size_t N, size_t E, double theta,
-                          double exaggeration, quadtree *qt) {
-    double *neg = ima_calloc(N * E, sizeof *neg); // (N, E) unnormalised repulsion
+/* neg (N, E) zeroed scratch. E = 2 when theta > 0 (the callers check). */
+static int gradient_impl(double *grad, double *neg, const ima_sparse *P, const double *Y, size_t N, size_t E,
+                         double theta, double exaggeration, quadtree *qt) {
     double Z = 0.0;
+    memset(neg, 0, N * E * sizeof *neg);
     if (theta > 0.0) {
-        IMA_ASSERT(E == 2);
-        qt_build(qt, Y, N);
+        if (qt_build(qt, Y, N)) return IMA_ERR;
         for (size_t i = 0; i < N; i++) {
             double sq = 0.0;
             qt_repulse(qt, 0, Y[2 * i], Y[2 * i + 1], theta * theta, &neg[2 * i], &neg[2 * i + 1], &sq);
@@ -439,15 +484,21 @@ static void gradient_impl(double *grad, const ima_sparse *P, const double *Y, si
         }
         for (size_t e = 0; e < E; e++) grad[i * E + e] = 4.0 * (pos[e] - neg[i * E + e] / Z);
     }
-    free(neg);
+    return IMA_OK;
 }
 
-void ima_tsne_gradient(double *grad, const ima_sparse *P, const double *Y, size_t N, size_t E, double theta,
-                       double exaggeration) {
-    IMA_ASSERT(E >= 1 && E <= 3);
+int ima_tsne_gradient(double *grad, const ima_sparse *P, const double *Y, size_t N, size_t E, double theta,
+                      double exaggeration) {
+    if (E < 1 || E > 3 || (theta > 0.0 && E != 2))
+        return ima_error("%s: map width %zu not supported (1 to 3; 2 with theta > 0)", __func__, E);
+    if (P->n != N) return ima_error("%s: P has %zu rows for %zu points", __func__, P->n, N);
+    double *neg = ima_try_calloc(N, E * sizeof *neg); // (N, E) unnormalised repulsion
+    if (!neg) return ima_error_prefix("%s: the repulsion (%zu points)", __func__, N);
     quadtree qt = {0};
-    gradient_impl(grad, P, Y, N, E, theta, exaggeration, &qt);
+    int rc = gradient_impl(grad, neg, P, Y, N, E, theta, exaggeration, &qt);
     free(qt.nodes);
+    free(neg);
+    return rc == IMA_OK ? IMA_OK : ima_error_prefix("%s", __func__);
 }
 
 double ima_tsne_kl(const ima_sparse *P, const double *Y, size_t N, size_t E) {
@@ -495,22 +546,31 @@ int ima_tsne_run(float *Yout, ima_tsne_result *res, const float *X, size_t N, si
 
     ima_sparse P;
     if (ima_tsne_affinities(&P, X, N, D, cfg->perplexity, exact, cfg->seed)) return ima_error_prefix("%s", __func__);
-    size_t ne = N * E;
-    double *Y = ima_malloc(ne * sizeof *Y);       // (N, E) the map
-    double *g = ima_malloc(ne * sizeof *g);       // (N, E) gradient
-    double *upd = ima_calloc(ne, sizeof *upd);    // (N, E) momentum
-    double *gain = ima_malloc(ne * sizeof *gain); // (N, E) adaptive gains
+    size_t ne = N * E; // fits: the affinities hold 2 N K >= 2 N entries of 24 bytes, and E <= 3
+    double *Y = ima_try_malloc(ne, sizeof *Y);      // (N, E) the map
+    double *g = ima_try_malloc(ne, sizeof *g);      // (N, E) gradient
+    double *upd = ima_try_calloc(ne, sizeof *upd);  // (N, E) momentum
+    double *gain = ima_try_malloc(ne, sizeof *gain); // (N, E) adaptive gains
+    double *neg = ima_try_malloc(ne, sizeof *neg);  // (N, E) repulsion scratch
+    quadtree qt = {0};
+    int rc = IMA_OK;
+    if (!Y || !g || !upd || !gain || !neg) {
+        rc = ima_error_prefix("%s: the map of %zu points", __func__, N);
+        goto done;
+    }
     ima_rng rng;
     ima_rng_init(&rng, cfg->seed);
     for (size_t t = 0; t < ne; t++) {
         Y[t] = 1e-4 * ima_rng_normal(&rng);
         gain[t] = 1.0;
     }
-    quadtree qt = {0};
     for (int it = 0; it < cfg->n_iter; it++) {
         int early = it < cfg->exaggeration_iter;
         double mom = early ? cfg->momentum_early : cfg->momentum_late;
-        gradient_impl(g, &P, Y, N, E, exact ? 0.0 : cfg->theta, early ? cfg->exaggeration : 1.0, &qt);
+        if (gradient_impl(g, neg, &P, Y, N, E, exact ? 0.0 : cfg->theta, early ? cfg->exaggeration : 1.0, &qt)) {
+            rc = ima_error_prefix("%s: iteration %d", __func__, it + 1);
+            goto done;
+        }
         for (size_t t = 0; t < ne; t++) {
             // the gain grows while the step keeps going against the gradient's sign
             gain[t] = upd[t] * g[t] < 0.0 ? gain[t] + 0.2 : gain[t] * 0.8;
@@ -529,19 +589,19 @@ int ima_tsne_run(float *Yout, ima_tsne_result *res, const float *X, size_t N, si
     }
     int finite = 1;
     for (size_t t = 0; t < ne; t++) finite &= isfinite(Y[t]);
-    int rc = IMA_OK;
     if (!finite) {
         rc = ima_error("%s: the map diverged (non-finite coordinates); lower the learning rate", __func__);
     } else {
         for (size_t t = 0; t < ne; t++) Yout[t] = (float)Y[t];
         if (res) {
             res->kl = ima_tsne_kl(&P, Y, N, E);
-            res->n_neighbors =
-                exact || (size_t)floor(3.0 * cfg->perplexity) >= N - 1 ? N - 1 : (size_t)floor(3.0 * cfg->perplexity);
+            res->n_neighbors = n_neighbours(cfg->perplexity, N, exact);
             res->nnz = P.nnz;
         }
     }
+done:
     free(qt.nodes);
+    free(neg);
     free(Y);
     free(g);
     free(upd);
@@ -556,19 +616,25 @@ int ima_tsne_run(float *Yout, ima_tsne_result *res, const float *X, size_t N, si
 
 int ima_trustworthiness(double *out, const float *X, size_t D, const float *Y, size_t E, size_t N, size_t k) {
     if (k < 1 || 2 * k >= N) return ima_error("%s: k=%zu must satisfy 1 <= k < N/2 (N=%zu)", __func__, k, N);
-    size_t nk, nd;
-    if (ima_mul_overflows(N, k, &nk) || ima_mul_overflows(N, D, &nd)) return ima_error_prefix("%s", __func__);
-    size_t *emb = ima_malloc(nk * sizeof *emb); // (N, k) map neighbours
+    size_t nk, nd, bn;
+    if (ima_mul_overflows(N, k, &nk) || ima_mul_overflows(N, D, &nd) || ima_mul_overflows(TW_BLOCK, N, &bn))
+        return ima_error("%s: %zu points of width %zu overflow the address space", __func__, N, D);
+    size_t *emb = ima_try_malloc(nk, sizeof *emb); // (N, k) map neighbours
+    double *mean = ima_try_calloc(D, sizeof *mean);
+    float *xc = ima_try_malloc(nd, sizeof *xc);    // (N, D) centred inputs
+    float *xn = ima_try_malloc(N, sizeof *xn);     // (N) their squared norms
+    float *dd = ima_try_malloc(bn, sizeof *dd);    // (B, N)
+    if (!emb || !mean || !xc || !xn || !dd) {
+        ima_error_prefix("%s: %zu points of width %zu", __func__, N, D);
+        goto fail;
+    }
     if (ima_knn(emb, NULL, NULL, Y, NULL, NULL, N, E, k)) {
-        free(emb);
-        return ima_error_prefix("%s", __func__);
+        ima_error_prefix("%s", __func__);
+        goto fail;
     }
     // input-space distances in blocks of rows, centred as in ima_knn
-    double *mean = ima_calloc(D, sizeof *mean);
     for (size_t i = 0; i < N; i++)
         for (size_t d = 0; d < D; d++) mean[d] += X[i * D + d];
-    float *xc = ima_malloc(nd * sizeof *xc);
-    float *xn = ima_malloc(N * sizeof *xn);
     double xn_max = 0.0;
     for (size_t i = 0; i < N; i++) {
         double s = 0.0;
@@ -580,7 +646,6 @@ int ima_trustworthiness(double *out, const float *X, size_t D, const float *Y, s
         xn[i] = (float)s;
         xn_max = s > xn_max ? s : xn_max;
     }
-    float *dd = ima_malloc(TW_BLOCK * N * sizeof *dd); // (B, N)
     double penalty = 0.0;
     for (size_t i0 = 0; i0 < N; i0 += TW_BLOCK) {
         size_t B = N - i0 < TW_BLOCK ? N - i0 : TW_BLOCK;
@@ -617,4 +682,11 @@ int ima_trustworthiness(double *out, const float *X, size_t D, const float *Y, s
     free(xn);
     free(dd);
     return IMA_OK;
+fail:
+    free(emb);
+    free(mean);
+    free(xc);
+    free(xn);
+    free(dd);
+    return IMA_ERR;
 }

@@ -62,8 +62,8 @@ int ima_atomic_write(ima_atomic_file *a, const void *data, size_t n) {
 static void fsync_parent_dir(const char *path) {
     const char *slash = strrchr(path, '/');
     size_t n = !slash ? 1 : slash == path ? 1 : (size_t)(slash - path);
-    char *dir = ima_try_malloc(n + 1, 1);
-    if (!dir) return;
+    char dir[4096]; /* no allocation: nothing here may fail the write (a longer folder is not synced) */
+    if (n >= sizeof dir) return;
     memcpy(dir, slash ? path : ".", n);
     dir[n] = '\0';
     int fd = open(dir, O_RDONLY);
@@ -71,7 +71,6 @@ static void fsync_parent_dir(const char *path) {
         (void)fsync(fd);
         close(fd);
     }
-    free(dir);
 }
 
 int ima_atomic_commit(ima_atomic_file *a) {

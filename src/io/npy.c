@@ -268,7 +268,8 @@ static int read_exact(FILE *f, void *dst, size_t n, const char *path, const char
     return IMA_OK;
 }
 
-static int npy_read_stream(ima_npy *out, FILE *f, size_t fsize, const char *path) {
+/* the preamble and header: out's dtype, shape and count; *offset: where the data starts */
+static int npy_read_header(ima_npy *out, FILE *f, size_t fsize, const char *path, size_t *offset) {
     unsigned char pre[12];
     if (fsize < 10)
         return ima_error("%s: magic: file is %zu bytes, too short for a .npy file (at least 10)", path, fsize);
@@ -320,6 +321,14 @@ static int npy_read_stream(ima_npy *out, FILE *f, size_t fsize, const char *path
                          path, count, ima_dtype_name(out->dtype), bytes, have,
                          have < bytes ? "truncated" : "corrupted (trailing bytes)");
     out->count = count;
+    *offset = pre_len + hlen;
+    return IMA_OK;
+}
+
+static int npy_read_stream(ima_npy *out, FILE *f, size_t fsize, const char *path) {
+    size_t offset, bytes;
+    if (npy_read_header(out, f, fsize, path, &offset)) return IMA_ERR;
+    bytes = out->count * ima_dtype_size(out->dtype); /* checked against the file size by the header reader */
     out->data = ima_try_malloc(bytes, 1);
     if (!out->data) return ima_error_prefix("%s: data", path);
     return read_exact(f, out->data, bytes, path, "data");
@@ -333,6 +342,16 @@ int ima_npy_read(ima_npy *out, const char *path) {
     int rc = npy_read_stream(out, f, fsize, path);
     fclose(f);
     if (rc != IMA_OK) ima_npy_free(out);
+    return rc;
+}
+
+int ima_npy_read_header(ima_npy *out, const char *path, size_t *offset) {
+    memset(out, 0, sizeof *out);
+    size_t fsize = 0;
+    FILE *f = ima_fopen_regular(path, &fsize);
+    if (!f) return IMA_ERR;
+    int rc = npy_read_header(out, f, fsize, path, offset);
+    fclose(f);
     return rc;
 }
 

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ima/collective.h"
 #include "ima/common.h"
 #include "ima/model.h"
 
@@ -76,12 +77,37 @@ void ima_stage1_zero_grad(ima_model *m) {
     for (int j = 0; j < m->cfg.n_modalities; j++) memset(m->mod[j].du, 0, Bd * sizeof(float));
 }
 
+/* rows the means divide by: the global batch's in data-parallel training (collective.h) */
+static size_t batch_rows(const ima_batch *b) { return b->coll && b->B_total ? b->B_total : b->B; }
+
+/* data-parallel: every rank's terms are its rows' sums / B_total; their sum over the ranks is the loss */
+static void sum_terms(const ima_model *m, const ima_batch *b, ima_stage1_terms *terms) {
+    if (ima_collective_is_single(b->coll)) return;
+    int M = m->cfg.n_modalities;
+    double v[1 + 2 * IMA_MAX_MODALITIES];
+    v[0] = terms->glob;
+    for (int j = 0; j < M; j++) v[1 + j] = terms->rec[j], v[1 + M + j] = terms->align[j];
+    /* a failed collective leaves the group unusable: the gradient sum that follows reports it */
+    if (ima_collective_sum(b->coll, v, 1 + 2 * (size_t)M)) v[0] = NAN;
+    terms->glob = v[0];
+    terms->total = m->cfg.lambda_glob * terms->glob;
+    for (int j = 0; j < M; j++) {
+        terms->rec[j] = v[1 + j], terms->align[j] = v[1 + M + j];
+        terms->total += m->cfg.mod[j].lambda_rec * terms->rec[j] + m->cfg.mod[j].lambda_align * terms->align[j];
+    }
+}
+
 void ima_stage1_forward(ima_model *m, const ima_batch *b, ima_weights weights, ima_stage1_terms *terms) {
     int M = m->cfg.n_modalities;
     size_t B = b->B, d = m->cfg.latent_width;
+    double nb = (double)batch_rows(b);
     memset(terms, 0, sizeof *terms);
+    if (B == 0) { /* a rank with no row of a short global batch: it adds nothing */
+        sum_terms(m, b, terms);
+        return;
+    }
     ima_model_encode(m, b, weights);
-    terms->glob = ima_glob_forward(m->z, B, d);
+    terms->glob = ima_glob_forward(m->z, B, d) * ((double)B / nb);
     terms->total = m->cfg.lambda_glob * terms->glob;
     for (int j = 0; j < M; j++) {
         ima_modality *md = &m->mod[j];
@@ -92,16 +118,18 @@ void ima_stage1_forward(ima_model *m, const ima_batch *b, ima_weights weights, i
         double rec = 0.0;
         for (size_t i = 0; i < B; i++)
             if (present(b->mask, M, i, j)) rec += m->row_loss[i];
-        terms->rec[j] = rec / (double)B;
-        terms->align[j] = ima_align_forward(m->z, ima_model_u(m, j), b->mask, M, j, B, d) / (double)B;
+        terms->rec[j] = rec / nb;
+        terms->align[j] = ima_align_forward(m->z, ima_model_u(m, j), b->mask, M, j, B, d) / nb;
         terms->total += c->lambda_rec * terms->rec[j] + c->lambda_align * terms->align[j];
     }
+    sum_terms(m, b, terms);
 }
 
 void ima_stage1_backward(ima_model *m, const ima_batch *b) {
     int M = m->cfg.n_modalities;
     size_t B = b->B, d = m->cfg.latent_width;
-    float invB = 1.0f / (float)B;
+    if (B == 0) return;
+    float invB = 1.0f / (float)batch_rows(b);
     ima_glob_backward(m->dz, m->z, 2.0f * m->cfg.lambda_glob * invB, B, d);
     for (int j = 0; j < M; j++) {
         ima_modality *md = &m->mod[j];

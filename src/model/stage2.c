@@ -16,6 +16,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "ima/collective.h"
 #include "ima/common.h"
 #include "ima/model.h"
 
@@ -27,28 +28,39 @@ static inline int present(const ima_batch *b, int M, size_t i, int j) { return !
 /* x log(x / r), with 0 log 0 = 0 */
 static double xlogx_over(double x, double r) { return x > 0.0 ? x * log(x / r) : 0.0; }
 
-/* ---- weighted cross-covariance ----------------------------------------------------------- */
+/* ---- weighted cross-covariance -----------------------------------------------------------
+ * Data-parallel training (collective.h): every sum over rows below is a sum over every rank's rows.
+ * The weight sum S comes from the caller (summed already); the weighted sums of z and u are summed
+ * over coll before they become means, the covariance C after each rank has added its rows, and gbar
+ * in the backward pass. coll NULL: one process. */
 
 static double weight_sum(const float *yc, const uint8_t *sel, size_t n) {
     double S = 0.0;
     for (size_t i = 0; i < n; i++)
         if (sel[i]) S += yc[i];
-    return S > IMA_MIN_WEIGHT_SUM ? S : IMA_MIN_WEIGHT_SUM;
+    return S;
 }
 
-double ima_wcov_forward(double *C, double *muz, double *muu, const float *z, const float *u, const float *yc,
-                        const uint8_t *sel, size_t n, size_t d) {
-    double Sg = weight_sum(yc, sel, n);
+static double clamp_weight_sum(double S) { return S > IMA_MIN_WEIGHT_SUM ? S : IMA_MIN_WEIGHT_SUM; }
+
+/* muz and muu must be contiguous (muu == muz + d) when coll has several ranks: one sum serves both */
+static double wcov_forward(double *C, double *muz, double *muu, const float *z, const float *u, const float *yc,
+                           const uint8_t *sel, size_t n, size_t d, double Sg, const ima_collective *coll) {
     memset(muz, 0, d * sizeof(double));
     memset(muu, 0, d * sizeof(double));
     for (size_t i = 0; i < n; i++) {
         if (!sel[i]) continue;
-        double w = yc[i] / Sg;
+        double w = yc[i];
         for (size_t k = 0; k < d; k++) {
             muz[k] += w * z[i * d + k];
             muu[k] += w * u[i * d + k];
         }
     }
+    if (!ima_collective_is_single(coll)) {
+        IMA_ASSERT(muu == muz + d);
+        if (ima_collective_sum(coll, muz, 2 * d)) return NAN;
+    }
+    for (size_t k = 0; k < d; k++) muz[k] /= Sg, muu[k] /= Sg;
     memset(C, 0, d * d * sizeof(double));
     for (size_t i = 0; i < n; i++) {
         if (!sel[i]) continue;
@@ -59,18 +71,25 @@ double ima_wcov_forward(double *C, double *muz, double *muu, const float *z, con
             for (size_t k = 0; k < d; k++) Ca[k] += za * (u[i * d + k] - muu[k]);
         }
     }
+    if (ima_collective_sum(coll, C, d * d)) return NAN;
     double corr = 0.0;
     for (size_t k = 0; k < d * d; k++) corr += C[k] * C[k];
     return corr;
 }
 
-void ima_wcov_backward(double *dyc, double dout, const double *C, const double *muz, const double *muu, const float *z,
-                       const float *u, const float *yc, const uint8_t *sel, size_t n, size_t d, double *T) {
-    double Sg = weight_sum(yc, sel, n);
+double ima_wcov_forward(double *C, double *muz, double *muu, const float *z, const float *u, const float *yc,
+                        const uint8_t *sel, size_t n, size_t d) {
+    return wcov_forward(C, muz, muu, z, u, yc, sel, n, d, clamp_weight_sum(weight_sum(yc, sel, n)), NULL);
+}
+
+static void wcov_backward(double *dyc, double dout, const double *C, const double *muz, const double *muu,
+                          const float *z, const float *u, const float *yc, const uint8_t *sel, size_t n, size_t d,
+                          double *T, double Sg, const ima_collective *coll) {
     /* dL/dw_i = g_i = 2 (z_i - mu_z)^T C (u_i - mu_u) (the mu terms cancel because sum_i w_i (.) = 0);
      * w_i = y'_i / S  =>  dL/dy'_i = (g_i - gbar) / S, gbar = sum_k w_k g_k. Two passes: g, then gbar. */
     double gbar = 0.0;
     for (int pass = 0; pass < 2; pass++) {
+        if (pass == 1 && ima_collective_sum(coll, &gbar, 1)) gbar = NAN;
         for (size_t i = 0; i < n; i++) {
             if (!sel[i]) continue;
             for (size_t k = 0; k < d; k++) T[k] = 0.0;
@@ -88,7 +107,13 @@ void ima_wcov_backward(double *dyc, double dout, const double *C, const double *
     }
 }
 
-/* ---- Bernoulli KL to the prior ----------------------------------------------------------- */
+void ima_wcov_backward(double *dyc, double dout, const double *C, const double *muz, const double *muu, const float *z,
+                       const float *u, const float *yc, const uint8_t *sel, size_t n, size_t d, double *T) {
+    wcov_backward(dyc, dout, C, muz, muu, z, u, yc, sel, n, d, T, clamp_weight_sum(weight_sum(yc, sel, n)), NULL);
+}
+
+/* ---- Bernoulli KL to the prior -----------------------------------------------------------
+ * From the sums over the selected rows (of every rank): c rows, ys = sum y, ycs = sum y'. */
 
 static size_t count_sel(const uint8_t *sel, size_t n) {
     size_t c = 0;
@@ -96,52 +121,70 @@ static size_t count_sel(const uint8_t *sel, size_t n) {
     return c;
 }
 
-double ima_bern_kl_forward(const float *y, const float *yc, const uint8_t *sel, size_t n, double rho) {
-    size_t c = count_sel(sel, n);
-    if (c == 0) return 0.0;
-    double ys = 0.0, ycs = 0.0;
+static void sel_sums(double st[3], const float *y, const float *yc, const uint8_t *sel, size_t n) {
+    st[0] = st[1] = st[2] = 0.0;
     for (size_t i = 0; i < n; i++)
-        if (sel[i]) ys += y[i], ycs += yc[i];
-    double ybar = ys / (double)c, ybarc = ycs / (double)c; /* 1 - ybar is the mean of y' (no cancellation) */
+        if (sel[i]) st[0] += 1.0, st[1] += y[i], st[2] += yc[i];
+}
+
+static double bern_kl(const double st[3], double rho) {
+    if (st[0] == 0) return 0.0;
+    double ybar = st[1] / st[0], ybarc = st[2] / st[0]; /* 1 - ybar is the mean of y' (no cancellation) */
     return xlogx_over(ybar, rho) + xlogx_over(ybarc, 1.0 - rho);
+}
+
+static void bern_kl_backward(double *dy, double dout, const double st[3], const uint8_t *sel, size_t n, double rho) {
+    if (st[0] == 0) return;
+    double ybar = st[1] / st[0], ybarc = st[2] / st[0];
+    const double eps = 1e-12;
+    double dkl = log(fmax(ybar, eps) / rho) - log(fmax(ybarc, eps) / (1.0 - rho)); /* dKL/dybar */
+    for (size_t i = 0; i < n; i++)
+        if (sel[i]) dy[i] += dout * dkl / st[0];
+}
+
+double ima_bern_kl_forward(const float *y, const float *yc, const uint8_t *sel, size_t n, double rho) {
+    double st[3];
+    sel_sums(st, y, yc, sel, n);
+    return bern_kl(st, rho);
 }
 
 void ima_bern_kl_backward(double *dy, double dout, const float *y, const float *yc, const uint8_t *sel, size_t n,
                           double rho) {
-    size_t c = count_sel(sel, n);
-    if (c == 0) return;
-    double ys = 0.0, ycs = 0.0;
-    for (size_t i = 0; i < n; i++)
-        if (sel[i]) ys += y[i], ycs += yc[i];
-    double ybar = ys / (double)c, ybarc = ycs / (double)c;
-    const double eps = 1e-12;
-    double dkl = log(fmax(ybar, eps) / rho) - log(fmax(ybarc, eps) / (1.0 - rho)); /* dKL/dybar */
-    for (size_t i = 0; i < n; i++)
-        if (sel[i]) dy[i] += dout * dkl / (double)c;
+    double st[3];
+    sel_sums(st, y, yc, sel, n);
+    bern_kl_backward(dy, dout, st, sel, n, rho);
 }
 
-/* ---- BCE to the local-ev targets ------------------------------------------------------------ */
+/* ---- BCE to the local-ev targets ------------------------------------------------------------
+ * c: the selected rows of every rank (the mean's divisor); the forward returns this rank's share. */
 
 static double softplus(double l) { return l > 0.0 ? l + log1p(exp(-l)) : log1p(exp(l)); }
 
-double ima_teach_bce_forward(const float *logit, const float *t, const uint8_t *sel, size_t n) {
-    size_t c = count_sel(sel, n);
+static double teach_bce_forward(const float *logit, const float *t, const uint8_t *sel, size_t n, double c) {
     if (c == 0) return 0.0;
     double s = 0.0;
     for (size_t i = 0; i < n; i++)
         if (sel[i]) s += softplus(logit[i]) - (double)t[i] * (double)logit[i];
-    return s / (double)c;
+    return s / c;
 }
 
-void ima_teach_bce_backward(double *dlogit, double dout, const float *logit, const float *t, const uint8_t *sel,
-                            size_t n) {
-    size_t c = count_sel(sel, n);
+static void teach_bce_backward(double *dlogit, double dout, const float *logit, const float *t, const uint8_t *sel,
+                               size_t n, double c) {
     if (c == 0) return;
     for (size_t i = 0; i < n; i++) {
         if (!sel[i]) continue;
         double l = logit[i], y = l >= 0.0 ? 1.0 / (1.0 + exp(-l)) : exp(l) / (1.0 + exp(l));
-        dlogit[i] += dout * (y - (double)t[i]) / (double)c;
+        dlogit[i] += dout * (y - (double)t[i]) / c;
     }
+}
+
+double ima_teach_bce_forward(const float *logit, const float *t, const uint8_t *sel, size_t n) {
+    return teach_bce_forward(logit, t, sel, n, (double)count_sel(sel, n));
+}
+
+void ima_teach_bce_backward(double *dlogit, double dout, const float *logit, const float *t, const uint8_t *sel,
+                            size_t n) {
+    teach_bce_backward(dlogit, dout, logit, t, sel, n, (double)count_sel(sel, n));
 }
 
 /* ---- the stage-2 loss of the model ---------------------------------------------------------- */
@@ -151,9 +194,12 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
     int M = m->cfg.n_modalities;
     size_t B = b->B, d = m->cfg.latent_width;
     int teach = m->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV;
+    const ima_collective *coll = b->coll; /* NULL: the batch is whole */
     memset(terms, 0, sizeof *terms);
-    ima_model_encode(m, b, weights);
-    if (weights != IMA_WEIGHTS_IMPORTANCE) ima_model_importance(m, b);
+    if (B > 0) { /* a rank with no row of a short global batch still takes part in every sum */
+        ima_model_encode(m, b, weights);
+        if (weights != IMA_WEIGHTS_IMPORTANCE) ima_model_importance(m, b);
+    }
     if (grad) memset(m->grads + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
 
     /* double-precision work space from the model (no allocation per batch) */
@@ -169,42 +215,42 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
         float *dlogit = m->row_scale;             /* (B, 1) */
         float *tj = m->tmp;                       /* (B) this modality's targets */
 
-        size_t n = 0;
-        double ysum = 0.0;
         for (size_t i = 0; i < B; i++) {
             sel[i] = (uint8_t)present(b, M, i, j);
             if (teach) {
                 tj[i] = b->target ? b->target[i * M + j] : NAN;
                 if (!isfinite(tj[i])) sel[i] = 0;
             }
-            if (!sel[i]) continue;
-            n++;
-            ysum += y[i];
         }
-        if (n == 0) continue; /* no row of this modality (with a target) in the batch: no term */
-        terms->ybar[j] = ysum / (double)n;
+        double st[3]; /* selected rows, sum y, sum y' (over every rank) */
+        sel_sums(st, y, yc, sel, B);
+        if (ima_collective_sum(coll, st, 3)) st[0] = st[1] = NAN;
+        if (st[0] == 0) continue; /* no row of this modality (with a target) in the batch: no term */
+        terms->ybar[j] = st[1] / st[0];
+        double Sg = clamp_weight_sum(st[2]);
         if (teach) {
-            double L = ima_teach_bce_forward(logit, tj, sel, B);
+            double L = teach_bce_forward(logit, tj, sel, B, st[0]);
+            if (ima_collective_sum(coll, &L, 1)) L = NAN;
             terms->teach[j] = L;
             terms->total += L;
         } else {
-            terms->corr[j] = ima_wcov_forward(C, muz, muu, m->z, u, yc, sel, B, d);
-            terms->local[j] = ima_bern_kl_forward(y, yc, sel, B, c->rho);
+            terms->corr[j] = wcov_forward(C, muz, muu, m->z, u, yc, sel, B, d, Sg, coll);
+            terms->local[j] = bern_kl(st, c->rho);
             terms->total += c->lambda_local * terms->local[j] + c->lambda_corr * terms->corr[j];
         }
         if (!grad) continue;
 
         for (size_t i = 0; i < B; i++) dy[i] = dl[i] = 0.0;
         if (teach) {
-            ima_teach_bce_backward(dl, 1.0, logit, tj, sel, B);
+            teach_bce_backward(dl, 1.0, logit, tj, sel, B, st[0]);
         } else {
             /* dL/dy = lambda_local dKL/dy - lambda_corr dL_corr/dy' (y' = 1 - y); dy/dlogit = y y' */
-            ima_bern_kl_backward(dy, c->lambda_local, y, yc, sel, B, c->rho);
-            ima_wcov_backward(dy, -(double)c->lambda_corr, C, muz, muu, m->z, u, yc, sel, B, d, T);
+            bern_kl_backward(dy, c->lambda_local, st, sel, B, c->rho);
+            wcov_backward(dy, -(double)c->lambda_corr, C, muz, muu, m->z, u, yc, sel, B, d, T, Sg, coll);
             for (size_t i = 0; i < B; i++) dl[i] = dy[i] * (double)y[i] * (double)yc[i];
         }
         for (size_t i = 0; i < B; i++) dlogit[i] = sel[i] ? (float)dl[i] : 0.0f;
-        ima_mlp_backward(&md->imp, &md->imp_acts, NULL, dlogit, md->xc, B, m->scratch);
+        if (B > 0) ima_mlp_backward(&md->imp, &md->imp_acts, NULL, dlogit, md->xc, B, m->scratch);
     }
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ima/collective.h"
 #include "ima/common.h"
 #include "ima/epoch.h"
 #include "ima/importance.h"
@@ -73,8 +74,50 @@ typedef struct {
     double dead_min[IMA_MAX_MODALITIES];
     const float *targets; // local-ev: (N, M) targets of this stage 2, NULL otherwise
     float *tbuf;          // (B, M) this batch's rows of them
-    const size_t *idx;    // the batch's row indices
+    const size_t *idx;    // the batch's row indices (this rank's share)
+    const ima_collective *coll; // data-parallel: the ranks (NULL: one process)
+    float *alive;               // data-parallel stage 1: (sum_j H_j) rows lighting each first-layer unit
 } epoch_ctx;
+
+/* stage 1: the fraction of modality j's first-layer encoder units that no row of the batch lights
+ * (data-parallel: no row of any rank, one sum over the ranks for every modality) */
+static int dead_fractions(epoch_ctx *e, const ima_batch *batch, double *f) {
+    ima_model *m = e->m;
+    int M = m->cfg.n_modalities;
+    if (ima_collective_is_single(e->coll)) {
+        for (int j = 0; j < M; j++) f[j] = ima_model_dead_fraction(m, j, batch->B);
+        return IMA_OK;
+    }
+    size_t n = 0;
+    for (int j = 0; j < M; j++) {
+        size_t H = m->mod[j].enc.width[1];
+        const float *h = m->mod[j].enc_acts.out[0]; /* (B, H) */
+        for (size_t c = 0; c < H; c++) {
+            float lit = 0.0f;
+            for (size_t i = 0; i < batch->B; i++) lit += h[i * H + c] > 0.0f;
+            e->alive[n + c] = lit;
+        }
+        n += H;
+    }
+    if (ima_collective_sum_float(e->coll, e->alive, n)) return IMA_ERR;
+    n = 0;
+    for (int j = 0; j < M; j++) {
+        size_t H = m->mod[j].enc.width[1], dead = 0;
+        for (size_t c = 0; c < H; c++) dead += e->alive[n + c] == 0.0f;
+        f[j] = (double)dead / (double)H;
+        n += H;
+    }
+    return IMA_OK;
+}
+
+/* data-parallel: the gradient of the global batch is the sum of the ranks' (each scaled by 1 / B_total),
+ * one in-place sum over the stage's contiguous parameter range per step */
+static int sum_grads(const epoch_ctx *e, float *g, size_t n) {
+    if (ima_collective_sum_float(e->coll, g, n))
+        return ima_error_prefix("stage %d, round %d, epoch %d: a step's sums over the ranks", e->st->stage,
+                                e->st->round, e->st->epoch + 1);
+    return IMA_OK;
+}
 
 static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b, double w) {
     ima_model *m = e->m;
@@ -82,18 +125,20 @@ static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
     char name[64];
     const char *bad;
     ima_stage1_forward_backward(m, batch, e->weights, 1, &t);
+    if (sum_grads(e, m->grads, m->n_params_ae)) return IMA_ERR;
     if ((bad = bad_term1(m, &t, name, sizeof name)) || !grads_finite(m->grads, m->n_params_ae))
         return ima_error("stage 1, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
                          "stopped before this update",
                          e->st->round, e->st->epoch + 1, b + 1, bad ? bad : "(a gradient)");
+    double dead[IMA_MAX_MODALITIES];
+    if (dead_fractions(e, batch, dead)) return ima_error_prefix("stage 1: dead units");
     ima_stage1_step(m, &e->cfg->adam_stage1);
     e->rep->s1.glob += w * t.glob;
     e->rep->s1.total += w * t.total;
     for (int j = 0; j < m->cfg.n_modalities; j++) {
         e->rep->s1.rec[j] += w * t.rec[j];
         e->rep->s1.align[j] += w * t.align[j];
-        double f = ima_model_dead_fraction(m, j, B);
-        if (f < e->dead_min[j]) e->dead_min[j] = f;
+        if (dead[j] < e->dead_min[j]) e->dead_min[j] = dead[j];
     }
     return IMA_OK;
 }
@@ -106,10 +151,17 @@ static int stage2_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
     ima_batch tb = *batch; /* local-ev: this batch's rows of the targets (B, M) */
     if (e->targets) {
         size_t M = (size_t)m->cfg.n_modalities;
-        for (size_t i = 0; i < B; i++) memcpy(e->tbuf + i * M, e->targets + e->idx[i] * M, M * sizeof(float));
+        for (size_t i = 0; i < tb.B; i++) memcpy(e->tbuf + i * M, e->targets + e->idx[i] * M, M * sizeof(float));
         tb.target = e->tbuf;
     }
     ima_stage2_forward_backward(m, &tb, e->weights, 1, &t);
+    if (sum_grads(e, m->grads + m->n_params_ae, m->n_params_imp)) return IMA_ERR;
+    double ysum[IMA_MAX_MODALITIES]; /* mean importance over the (global) batch's rows */
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        ysum[j] = 0.0;
+        for (size_t i = 0; i < tb.B; i++) ysum[j] += m->mod[j].y_imp[i];
+    }
+    if (ima_collective_sum(e->coll, ysum, (size_t)m->cfg.n_modalities)) return ima_error_prefix("stage 2: mean y");
     if ((bad = bad_term2(m, &t, name, sizeof name)) || !grads_finite(m->grads + m->n_params_ae, m->n_params_imp))
         return ima_error("stage 2, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
                          "stopped before this update",
@@ -121,19 +173,21 @@ static int stage2_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
         e->rep->s2.corr[j] += w * t.corr[j];
         e->rep->s2.local[j] += w * t.local[j];
         e->rep->s2.ybar[j] += w * t.ybar[j];
-        double s = 0;
-        for (size_t i = 0; i < B; i++) s += m->mod[j].y_imp[i];
-        e->rep->mean_y[j] += w * s / (double)B;
+        e->rep->mean_y[j] += w * ysum[j] / (double)B;
     }
     return IMA_OK;
 }
 
 static int train_batch(void *vc, const size_t *idx, size_t B, size_t b, size_t nb) {
     epoch_ctx *e = vc;
-    const ima_batch *batch = ima_batch_gather(e->bb, e->ds, idx, B);
-    e->idx = idx;
+    size_t lo = 0, hi = B; /* data-parallel: this rank's rows of the global batch */
+    if (!ima_collective_is_single(e->coll)) ima_collective_share(B, e->coll->rank, e->coll->size, &lo, &hi);
+    ima_batch batch = *ima_batch_gather(e->bb, e->ds, idx + lo, hi - lo);
+    batch.coll = e->coll;
+    batch.B_total = B;
+    e->idx = idx + lo;
     double w = (double)B / (double)e->ds->n; /* epoch averages weight batches by their rows */
-    int rc = e->st->stage == 1 ? stage1_batch(e, batch, B, b, w) : stage2_batch(e, batch, B, b, w);
+    int rc = e->st->stage == 1 ? stage1_batch(e, &batch, B, b, w) : stage2_batch(e, &batch, B, b, w);
     if (rc == IMA_OK && e->cb && e->cb->on_batch) e->cb->on_batch(e->cb->ctx, e->st, b + 1, nb);
     return rc;
 }
@@ -142,11 +196,17 @@ static int run_epoch(ima_model *m, const ima_dataset *ds, const ima_train_config
                      const ima_train_callbacks *cb, size_t *order, ima_batch_buffer *bb, ima_epoch_report *rep,
                      const float *targets, float *tbuf) {
     int M = m->cfg.n_modalities;
-    epoch_ctx e = {m,   ds,      cfg,  st,  cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE,
-                   {0}, targets, tbuf, NULL};
+    epoch_ctx e = {m,   ds,      cfg,  st,   cb, bb, rep, st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE,
+                   {0}, targets, tbuf, NULL, cb ? cb->coll : NULL, NULL};
     for (int j = 0; j < M; j++) e.dead_min[j] = 1.0;
+    if (!ima_collective_is_single(e.coll) && st->stage == 1) {
+        size_t H = 0;
+        for (int j = 0; j < M; j++) H += m->mod[j].enc.width[1];
+        if (!(e.alive = ima_try_malloc(H, sizeof(float)))) return ima_error_prefix("train");
+    }
     double t0 = ima_wall_seconds();
     int rc = ima_epoch_run(order, ds->n, cfg->batch_size, 1, &st->rng, train_batch, &e);
+    free(e.alive);
     if (rc) return rc;
     for (int j = 0; j < M; j++) rep->dead[j] = st->stage == 1 ? e.dead_min[j] : 0.0;
     rep->seconds = ima_wall_seconds() - t0;
@@ -186,6 +246,60 @@ int ima_score_stage2_loss(void *ctx, ima_model *m, const ima_dataset *valid, ima
     score[0] = -loss;
     score[1] = 0.0;
     return isfinite(loss) ? IMA_OK : ima_error("validation: the stage-2 loss is not finite");
+}
+
+int ima_stage1_valid_loss(ima_model *m, const ima_dataset *ds, ima_weights weights, ima_stage1_terms *terms) {
+    memset(terms, 0, sizeof *terms);
+    ima_batch_buffer bb;
+    if (ima_batch_buffer_init(&bb, ds, m->max_batch)) return ima_error_prefix("validation");
+    size_t N = ds->n, *idx = ima_try_malloc(m->max_batch, sizeof(size_t));
+    if (!idx) return ima_batch_buffer_free(&bb), ima_error_prefix("validation");
+    for (size_t lo = 0; lo < N; lo += m->max_batch) {
+        size_t B = N - lo < m->max_batch ? N - lo : m->max_batch;
+        for (size_t i = 0; i < B; i++) idx[i] = lo + i;
+        ima_stage1_terms t;
+        ima_stage1_forward_backward(m, ima_batch_gather(&bb, ds, idx, B), weights, 0, &t);
+        double w = (double)B / (double)N;
+        terms->glob += w * t.glob;
+        terms->total += w * t.total;
+        for (int j = 0; j < m->cfg.n_modalities; j++) terms->rec[j] += w * t.rec[j], terms->align[j] += w * t.align[j];
+    }
+    free(idx);
+    ima_batch_buffer_free(&bb);
+    return isfinite(terms->total) ? IMA_OK : ima_error("validation: L_auto is not finite");
+}
+
+/* Stage-1 early stopping of one round: the best validation L_auto so far and the autoencoder that gave it. */
+typedef struct {
+    float *best; // (n_params_ae) autoencoder parameters of the best epoch (NULL: patience off)
+    double loss;
+    int best_epoch; // 0: none yet in this round's stage 1
+} stage1_select;
+
+/* after a stage-1 epoch with a validation set: its loss, the monitor, the best epoch, the stop rule */
+static int finish_stage1_epoch(stage1_select *s, ima_model *m, const ima_train_config *cfg, ima_train_state *st,
+                               const ima_train_callbacks *cb, ima_epoch_report *rep) {
+    ima_stage1_terms t;
+    ima_weights w = st->round == 1 ? IMA_WEIGHTS_ONE : IMA_WEIGHTS_IMPORTANCE;
+    if (rep->epoch == 1) s->best_epoch = 0;
+    if (ima_stage1_valid_loss(m, cb->valid, w, &t)) return IMA_ERR;
+    rep->valid_loss = t.total;
+    if (cb->monitor && cb->monitor(cb->ctx, m, &rep->monitor)) return IMA_ERR;
+    if (s->best_epoch == 0 || t.total < s->loss) {
+        s->best_epoch = rep->epoch;
+        s->loss = t.total;
+        if (s->best) memcpy(s->best, m->params, m->n_params_ae * sizeof(float));
+    }
+    rep->best_epoch = s->best_epoch;
+    if (!s->best) return IMA_OK;
+    int stop = rep->epoch - s->best_epoch >= cfg->patience_stage1;
+    if ((stop || rep->epoch == rep->epochs) && s->best_epoch != rep->epoch)
+        memcpy(m->params, s->best, m->n_params_ae * sizeof(float)); /* before on_epoch: a checkpoint holds it */
+    if (stop && rep->epoch < rep->epochs) {
+        rep->stop = 1;
+        st->epoch = rep->epochs; /* the stage is over: the loop moves on to stage 2 */
+    }
+    return IMA_OK;
 }
 
 /* Stage-2 selection of one round: the best score so far and the importance nets that gave it. */
@@ -234,16 +348,22 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
     if (cfg->batch_size < 1 || cfg->batch_size > m->max_batch)
         return ima_error("train: batch size %zu must be in 1..%zu (the model's max_batch)", cfg->batch_size,
                          m->max_batch);
-    if (cfg->rounds < 1 || cfg->epochs_stage1 < 0 || cfg->epochs_stage2 < 0)
-        return ima_error("train: rounds must be >= 1 and epoch counts >= 0");
+    if (cfg->rounds < 1 || cfg->epochs_stage1 < 0 || cfg->epochs_stage2 < 0 || cfg->patience_stage1 < 0)
+        return ima_error("train: rounds must be >= 1 and epoch counts and the patience >= 0");
+    if (cfg->patience_stage1 > 0 && !(cb && cb->valid))
+        return ima_error("train: stage-1 early stopping (patience %d) needs a validation set", cfg->patience_stage1);
     size_t *order = ima_try_malloc(ds->n, sizeof(size_t));
     ima_batch_buffer bb;
     if (!order || ima_batch_buffer_init(&bb, ds, cfg->batch_size)) return free(order), ima_error_prefix("train");
     stage2_select sel;
     memset(&sel, 0, sizeof sel);
     sel.cb = cb;
-    int rc = IMA_OK;
-    if (cb && cb->valid) {
+    stage1_select sel1;
+    memset(&sel1, 0, sizeof sel1);
+    int rc = IMA_OK, validate1 = cb && cb->valid && (cfg->patience_stage1 > 0 || cb->monitor);
+    if (cfg->patience_stage1 > 0 && !(sel1.best = ima_try_malloc(m->n_params_ae, sizeof(float))))
+        rc = ima_error_prefix("train");
+    if (rc == IMA_OK && cb && cb->valid) {
         sel.best = ima_try_malloc(m->n_params_imp, sizeof(float));
         if (!sel.best) rc = ima_error_prefix("train");
         else if (st->stage == 2 && st->epoch > 0 && !st->finished) { /* resumed inside stage 2 */
@@ -279,23 +399,34 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
                 rc = ima_error_prefix("train: local-ev targets");
                 break;
             }
-            if ((rc = ima_local_ev_targets(targets, NULL, m, ds, NULL))) break;
+            if ((rc = cb && !ima_collective_is_single(cb->coll)
+                          ? ima_local_ev_targets_shared(targets, m, ds, cb->coll)
+                          : ima_local_ev_targets(targets, NULL, m, ds, NULL)))
+                break;
         }
         ima_epoch_report rep;
         memset(&rep, 0, sizeof rep);
         rep.round = st->round;
         rep.stage = st->stage;
         rep.epochs = epochs;
+        rep.valid_loss = rep.monitor = NAN;
         if ((rc = run_epoch(m, ds, cfg, st, cb, order, &bb, &rep, targets, tbuf))) break;
         st->epoch++;
         rep.epoch = st->epoch;
+        if (rep.stage == 1 && validate1 && (rc = finish_stage1_epoch(&sel1, m, cfg, st, cb, &rep))) break;
         if (rep.stage == 2 && (rc = finish_stage2_epoch(&sel, m, st, &rep))) break;
-        if (cb && cb->on_epoch && cb->on_epoch(cb->ctx, m, st, &rep)) {
+        double stop = cb && cb->on_epoch && cb->on_epoch(cb->ctx, m, st, &rep);
+        if (cb && ima_collective_sum(cb->coll, &stop, 1)) { /* data-parallel: one rank stops, all stop */
+            rc = ima_error_prefix("train: after round %d stage %d epoch %d", rep.round, rep.stage, rep.epoch);
+            break;
+        }
+        if (stop != 0) {
             rc = IMA_ERR;
             break;
         }
     }
     free(sel.best);
+    free(sel1.best);
     ima_batch_buffer_free(&bb);
     free(order);
     free(targets), free(tbuf);

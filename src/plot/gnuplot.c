@@ -281,12 +281,21 @@ int ima_plot_lines(const char *png, const double *x, const double *ys, const cha
     put_header(s, png, style);
     fputs("set key outside right top box\n", s);
     if (style && style->log_y) fputs("set logscale y\n", s);
+    if (style && style->y2_series) { /* a second y axis on the right */
+        fputs("set ytics nomirror\nset y2tics\n", s);
+        if (style->y2label) {
+            fputs("set y2label ", s);
+            put_quoted(s, style->y2label);
+            fputc('\n', s);
+        }
+    }
     fputs("plot ", s);
     for (size_t k = 0; k < S; k++) {
         if (k) fputs(", \\\n     ", s);
         put_quoted(s, w.data);
-        fprintf(s, " using 1:%zu with linespoints pt 7 ps 0.6 lw 2 lc rgb '%s' title ", k + 2,
-                label_colours[k % N_COLOURS]);
+        int y2 = style && k < 32 && (style->y2_series >> k & 1u);
+        fprintf(s, " using 1:%zu%s with linespoints pt 7 ps 0.6 lw 2 lc rgb '%s' title ", k + 2,
+                y2 ? " axes x1y2" : "", label_colours[k % N_COLOURS]);
         put_quoted(s, names && names[k] ? names[k] : "");
     }
     fputc('\n', s);

@@ -43,6 +43,8 @@ ima_repro_config ima_repro_defaults(int quick) {
     c.lambda_corr = 1.0f;
     c.lambda_local = 1.0f;
     c.with_baselines = 1;
+    c.with_ima = 1;
+    c.jmvae_alpha = 1.0f;
     c.importance_objective = IMA_IMPORTANCE_LOCAL_EV;
     c.compare_objectives = 1;
     c.rounds = 1;
@@ -53,13 +55,19 @@ ima_repro_config ima_repro_defaults(int quick) {
         c.epochs1 = 10;
         c.epochs2 = 4;
         c.baseline_epochs = 6;
+        c.patience = 3;
+        c.kl_warmup_epochs = 2;
+        c.probe_rows = 1000;
         c.n_rho = 5;
         c.tsne_points = 1000;
         c.classifier_epochs = 10;
     } else {
         c.epochs1 = 40;
         c.epochs2 = 10;
-        c.baseline_epochs = 20;
+        c.baseline_epochs = 30;
+        c.patience = 5;
+        c.kl_warmup_epochs = 10;
+        c.probe_rows = 2000;
         c.n_rho = 19;
         c.tsne_points = 3000;
         c.classifier_epochs = 10;
@@ -225,6 +233,78 @@ static float *fuse(const codes *c, const float *w0, const float *w1, float c0, f
     return z;
 }
 
+/* ==== the validation probe and learning curves ==================================================== */
+
+/* A fixed seeded subsample of the validation split for the per-epoch P@10 (the same rows every epoch). */
+typedef struct {
+    size_t n;
+    float *x[2];     // (n, D_j)
+    int64_t *label;  // (n)
+} probe_set;
+
+static void probe_free(probe_set *p) {
+    free(p->x[0]), free(p->x[1]), free(p->label);
+    memset(p, 0, sizeof *p);
+}
+
+static int probe_make(probe_set *p, const split_data *va, size_t want, uint64_t seed) {
+    memset(p, 0, sizeof *p);
+    size_t N = va->n, n = want && want < N ? want : N;
+    size_t *idx = ima_try_malloc(N, sizeof(size_t));
+    p->x[0] = ima_try_malloc(n, va->ds.width[0] * sizeof(float));
+    p->x[1] = ima_try_malloc(n, va->ds.width[1] * sizeof(float));
+    p->label = ima_try_malloc(n, sizeof(int64_t));
+    if (!idx || !p->x[0] || !p->x[1] || !p->label) {
+        free(idx), probe_free(p);
+        return ima_error_prefix("validation probe");
+    }
+    for (size_t i = 0; i < N; i++) idx[i] = i;
+    ima_rng rng;
+    ima_rng_init(&rng, seed);
+    ima_rng_shuffle(&rng, idx, N);
+    for (size_t i = 0; i < n; i++) {
+        for (int j = 0; j < 2; j++) {
+            size_t D = va->ds.width[j];
+            memcpy(p->x[j] + i * D, va->ds.x[j] + idx[i] * D, D * sizeof(float));
+        }
+        p->label[i] = va->label[idx[i]];
+    }
+    p->n = n;
+    free(idx);
+    return IMA_OK;
+}
+
+/* P@10 of z (n, d) on the probe's labels (exact neighbours, self excluded) */
+static double probe_p10(const probe_set *p, const float *z, size_t d) {
+    double prec;
+    size_t hits, nq, ks[1] = {10};
+    if (ima_precision_at_k(&prec, &hits, &nq, z, p->label, NULL, NULL, ks, 1, p->n, d)) return NAN;
+    return prec;
+}
+
+/* One model's per-epoch learning curve and how long it trained. */
+#define LC_COLS 5 /* epoch, training loss, validation loss, validation P@10 (probe), KL warm-up factor */
+typedef struct {
+    char model[32]; // "MVAE", "IMA stage 1", ...
+    size_t latent;
+    int cap, patience, epochs_run, best_epoch, stopped;
+    double seconds;
+    double *row; // (n, LC_COLS)
+    int n, cap_rows;
+} learning_curve;
+
+static int curve_add(learning_curve *c, double epoch, double train, double valid, double p10, double klw) {
+    if (c->n == c->cap_rows) {
+        int cap = c->cap_rows ? 2 * c->cap_rows : 32;
+        double *r = realloc(c->row, (size_t)cap * LC_COLS * sizeof(double));
+        if (!r) return ima_error("learning curve: out of memory");
+        c->row = r, c->cap_rows = cap;
+    }
+    double *r = c->row + (size_t)c->n++ * LC_COLS;
+    r[0] = epoch, r[1] = train, r[2] = valid, r[3] = p10, r[4] = klw;
+    return IMA_OK;
+}
+
 /* ==== measures of one representation ============================================================ */
 
 typedef struct {
@@ -310,6 +390,8 @@ static void attach_paper(rep_result *r) {
 #define CURVE_COLS 15 /* stage, total, glob, rec x2, align x2, corr x2, local x2, mean_y x2, dead x2 */
 
 typedef struct {
+    const probe_set *probe; // stage-1 monitor: P@10 of the unweighted z on the validation probe
+    learning_curve lc;      // stage 1: training and validation L_auto, probe P@10
     double best_f1; // validation mean F1 at 0.5 of the kept stage-2 epoch
     int best_epoch;
     double *curve; // (epochs, CURVE_COLS)
@@ -361,7 +443,15 @@ static int watch_epoch(void *vc, const ima_model *m, const ima_train_state *st, 
         row[13 + j] = r->dead[j];
     }
     if (r->stage == 1) {
-        if (r->epoch == r->epochs || r->epoch == 1)
+        if (curve_add(&w->lc, r->epoch, r->s1.total, r->valid_loss, r->monitor, 1.0)) return -1;
+        w->lc.epochs_run = r->epoch;
+        w->lc.best_epoch = r->best_epoch;
+        w->lc.stopped = r->stop;
+        if (isfinite(r->valid_loss))
+            say("  stage 1 epoch %d/%d: L_auto %.3f, validation L_auto %.3f, validation P@10 %.4f (best epoch %d)%s",
+                r->epoch, r->epochs, r->s1.total, r->valid_loss, r->monitor, r->best_epoch,
+                r->stop ? "; early stop" : "");
+        if (r->epoch == r->epochs || r->epoch == 1 || r->stop)
             say("  stage 1 epoch %d/%d: L_auto %.3f (rec %.2f / %.2f, align %.4f / %.4f, glob %.4f), dead units %.0f%% / "
                 "%.0f%%, %.1fs",
                 r->epoch, r->epochs, r->s1.total, r->s1.rec[0], r->s1.rec[1], r->s1.align[0], r->s1.align[1],
@@ -383,13 +473,34 @@ static int watch_epoch(void *vc, const ima_model *m, const ima_train_state *st, 
     return 0;
 }
 
-/* training hooks: the watch above, and stage-2 selection on the validation split by score_noise_f1 */
+/* the stage-1 monitor (ima_train_callbacks.monitor): P@10 of the unweighted z on the validation probe */
+static int ima_probe_monitor(void *ctx, ima_model *m, double *value) {
+    const train_watch *w = ctx;
+    const probe_set *p = w->probe;
+    size_t d = m->cfg.latent_width, Bmax = m->max_batch;
+    float *z = ima_try_malloc(p->n, d * sizeof(float));
+    if (!z) return ima_error_prefix("validation probe");
+    for (size_t lo = 0; lo < p->n; lo += Bmax) {
+        size_t B = p->n - lo < Bmax ? p->n - lo : Bmax;
+        ima_batch b = {.B = B, .mask = NULL};
+        for (int j = 0; j < 2; j++) b.x[j] = p->x[j] + lo * m->cfg.mod[j].input_width;
+        ima_model_encode(m, &b, IMA_WEIGHTS_ONE);
+        for (size_t i = 0; i < B * d; i++) z[lo * d + i] = 0.5f * (ima_model_u(m, 0)[i] + ima_model_u(m, 1)[i]);
+    }
+    *value = probe_p10(p, z, d);
+    free(z);
+    return IMA_OK;
+}
+
+/* training hooks: the watch above, stage-1 early stopping with the probe as monitor, and stage-2
+ * selection on the validation split by score_noise_f1 */
 static ima_train_callbacks watch_callbacks(train_watch *w, const split_data *valid) {
     ima_train_callbacks cb = {.ctx = w,
                               .on_epoch = watch_epoch,
                               .valid = &valid->ds,
                               .score = score_noise_f1,
-                              .score_ctx = (void *)valid};
+                              .score_ctx = (void *)valid,
+                              .monitor = w->probe ? ima_probe_monitor : NULL};
     return cb;
 }
 
@@ -434,9 +545,15 @@ typedef struct {
     double const_weight; // image weight of the constant-weights control (chosen on validation P@10)
 } ima_part;
 
-static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const ima_repro_config *cfg) {
+static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const probe_set *probe,
+                        const ima_repro_config *cfg) {
     memset(p, 0, sizeof *p);
     p->latent = latent;
+    p->w.probe = probe;
+    snprintf(p->w.lc.model, sizeof p->w.lc.model, "IMA stage 1");
+    p->w.lc.latent = latent;
+    p->w.lc.cap = cfg->epochs1;
+    p->w.lc.patience = cfg->patience;
     ima_config mc = digits_config(latent, cfg, cfg->rho_image, cfg->rho_speech);
     if (ima_model_init(&p->m, &mc, cfg->batch, cfg->seed + latent)) return IMA_ERR;
     ima_model_fit_center(p->m, &sp[0].ds);
@@ -445,6 +562,7 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const ima_re
     tc.epochs_stage1 = cfg->epochs1;
     tc.epochs_stage2 = cfg->epochs2;
     tc.rounds = cfg->rounds > 1 ? cfg->rounds : 1;
+    tc.patience_stage1 = cfg->patience;
     tc.adam_stage1.lr = tc.adam_stage2.lr = (float)cfg->lr;
     ima_train_state st;
     ima_train_state_init(&st, cfg->seed + 100 + latent);
@@ -453,8 +571,10 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const ima_re
     double t0 = ima_wall_seconds();
     if (ima_train(p->m, &sp[0].ds, &tc, &st, &cb)) return ima_error_prefix("IMA latent %zu", latent);
     p->seconds = ima_wall_seconds() - t0;
-    say("IMA latent %zu: trained in %.0fs; stage-2 epoch %d kept (validation F1@0.5 %.3f)", latent, p->seconds,
-        p->w.best_epoch, p->w.best_f1);
+    p->w.lc.seconds = p->seconds;
+    say("IMA latent %zu: trained in %.0fs; stage 1 ran %d epochs, kept epoch %d; stage-2 epoch %d kept (validation "
+        "F1@0.5 %.3f)",
+        latent, p->seconds, p->w.lc.epochs_run, p->w.lc.best_epoch, p->w.best_epoch, p->w.best_f1);
     for (int s = 0; s < 3; s++) ima_codes(&p->c[s], p->m, &sp[s]);
     for (int j = 0; j < 2; j++)
         if (ima_detection_eval(&p->det[j], p->c[2].y[j], sp[2].noise[j], NULL, sp[2].n, 0.5)) return IMA_ERR;
@@ -485,6 +605,7 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const ima_re
 static void ima_part_free(ima_part *p) {
     ima_model_free(p->m);
     free(p->w.curve);
+    free(p->w.lc.row);
     free(p->w_alt.curve);
     for (int s = 0; s < 3; s++) codes_free(&p->c[s]), codes_free(&p->c_alt[s]);
 }
@@ -610,31 +731,84 @@ static int rho_sweep(rho_point *pts, int n, ima_part *p, split_data *sp, const i
 
 /* ==== baselines ======================================================================================= */
 
+/* the baseline's per-epoch hooks: the probe monitor, the learning curve, a progress line */
+typedef struct {
+    const probe_set *probe;
+    learning_curve *lc;
+    size_t batch;
+} baseline_watch;
+
+static int baseline_monitor(void *ctx, ima_baseline *bl, double *value) {
+    const baseline_watch *w = ctx;
+    const probe_set *p = w->probe;
+    size_t d = bl->cfg.latent_width;
+    float *z = ima_try_malloc(p->n, d * sizeof(float));
+    if (!z) return ima_error_prefix("validation probe");
+    for (size_t lo = 0; lo < p->n; lo += w->batch) {
+        size_t B = p->n - lo < w->batch ? p->n - lo : w->batch;
+        ima_batch b = {.B = B, .mask = NULL};
+        for (int j = 0; j < 2; j++) b.x[j] = p->x[j] + lo * bl->cfg.mod[j].input_width;
+        ima_baseline_represent(bl, &b, z + lo * d);
+    }
+    *value = probe_p10(p, z, d);
+    free(z);
+    return IMA_OK;
+}
+
 static int baseline_epoch_say(void *ctx, const ima_baseline *bl, const ima_baseline_train_state *st,
                               const ima_baseline_epoch_report *r) {
-    if (r->epoch == 1 || r->epoch == r->epochs) say("  epoch %d/%d: loss %.3f", r->epoch, r->epochs, r->terms.total);
+    (void)bl, (void)st;
+    baseline_watch *w = ctx;
+    if (curve_add(w->lc, r->epoch, r->terms.total, r->validated ? r->valid.total : NAN, r->monitor, r->kl_weight))
+        return -1;
+    w->lc->epochs_run = r->epoch;
+    w->lc->best_epoch = r->best_epoch;
+    w->lc->stopped = r->stop;
+    say("  epoch %d/%d: loss %.3f (KL weight %.2f), validation loss %.3f, validation P@10 %.4f, best epoch %d, %.1fs%s",
+        r->epoch, r->epochs, r->terms.total, r->kl_weight, r->validated ? r->valid.total : NAN, r->monitor,
+        r->best_epoch, r->seconds, r->stop ? "; early stop" : "");
     return 0;
 }
 
-static int baseline_run(ima_baseline_kind kind, size_t latent, split_data *sp, const ima_repro_config *cfg,
-                        rep_result *out, int *n_out, double *seconds) {
+static const char *baseline_family(ima_baseline_kind kind) {
+    return kind == IMA_BASELINE_MVAE ? "MVAE" : kind == IMA_BASELINE_JMVAE ? "JMVAE-KL" : "DAE";
+}
+
+static int baseline_run(ima_baseline_kind kind, size_t latent, split_data *sp, const probe_set *probe,
+                        const ima_repro_config *cfg, rep_result *out, int *n_out, learning_curve *lc) {
     ima_baseline_config bc = ima_baseline_config_digits(kind, latent);
+    if (kind == IMA_BASELINE_JMVAE) bc.alpha = cfg->jmvae_alpha;
     ima_baseline *bl = NULL;
     if (ima_baseline_init(&bl, &bc, cfg->batch, cfg->seed + 7 * latent + (uint64_t)kind)) return IMA_ERR;
-    const char *fam = kind == IMA_BASELINE_MVAE ? "MVAE" : kind == IMA_BASELINE_JMVAE ? "JMVAE-KL" : "DAE";
-    say("%s latent %zu: training %d epochs", fam, latent, cfg->baseline_epochs);
-    /* the library loop: seeded shuffling, noise before every step, Adam, a non-finite check */
+    const char *fam = baseline_family(kind);
+    /* the library loop: seeded shuffling, noise before every step, Adam, a non-finite check, KL warm-up,
+     * validation loss and early stopping with the best epoch kept */
     ima_baseline_train_config tc = ima_baseline_train_defaults();
     tc.batch_size = cfg->batch;
     tc.epochs = cfg->baseline_epochs;
     tc.adam.lr = (float)cfg->lr;
+    tc.patience = cfg->patience;
+    tc.kl_warmup_epochs = kind == IMA_BASELINE_DAE ? 0 : cfg->kl_warmup_epochs; /* the DAE has no KL term */
+    snprintf(lc->model, sizeof lc->model, "%s", fam);
+    lc->latent = latent;
+    lc->cap = tc.epochs;
+    lc->patience = tc.patience;
+    say("%s latent %zu: training up to %d epochs (patience %d, KL warm-up %d epochs, alpha %g)", fam, latent,
+        tc.epochs, tc.patience, tc.kl_warmup_epochs, (double)bc.alpha);
     ima_baseline_train_state st;
     ima_baseline_train_state_init(&st, cfg->seed + 31 * latent + (uint64_t)kind);
-    ima_baseline_train_callbacks cb = {.ctx = NULL, .on_epoch = baseline_epoch_say};
+    baseline_watch bw = {probe, lc, cfg->batch};
+    ima_baseline_train_callbacks cb = {.ctx = &bw,
+                                       .on_epoch = baseline_epoch_say,
+                                       .valid = &sp[1].ds,
+                                       .monitor = baseline_monitor};
     double t0 = ima_wall_seconds();
     int rc = ima_baseline_train(bl, &sp[0].ds, &tc, &st, &cb);
     if (rc != IMA_OK) ima_error_prefix("%s latent %zu", fam, latent);
-    *seconds = ima_wall_seconds() - t0;
+    lc->seconds = ima_wall_seconds() - t0;
+    if (rc == IMA_OK)
+        say("%s latent %zu: %d epochs in %.0fs, kept epoch %d%s", fam, latent, lc->epochs_run, lc->seconds,
+            lc->best_epoch, lc->stopped ? " (early stop)" : "");
     /* representations: multimodal, image only, speech only */
     const char *views[3] = {"multimodal", "image", "speech"};
     for (int v = 0; v < 3 && rc == IMA_OK; v++) {
@@ -710,7 +884,7 @@ typedef struct {
     char caption[160];
 } figure;
 
-static int make_figures(const char *out, ima_part *parts, split_data *te, rho_point *rho, int n_rho,
+static int make_figures(const char *out, ima_part *parts, int n_parts, split_data *te, rho_point *rho, int n_rho,
                         const ima_repro_config *cfg, figure *figs, int *n_figs) {
     if (!ima_plot_available()) {
         say("gnuplot is not available: no figures (install gnuplot-nox)");
@@ -723,7 +897,7 @@ static int make_figures(const char *out, ima_part *parts, split_data *te, rho_po
         lab[i] = te->label[rows[i]], noise[0][i] = te->noise[0][rows[i]], noise[1][i] = te->noise[1][rows[i]];
     float *Y = ima_malloc(nm * 2 * sizeof(float)), *val = ima_malloc(nm * sizeof(float));
     int rc = IMA_OK;
-    for (int L = 0; L < N_LATENTS && rc == IMA_OK; L++) {
+    for (int L = 0; L < n_parts && rc == IMA_OK; L++) {
         ima_part *p = &parts[L];
         size_t d = p->latent;
         codes *c = &p->c[2];
@@ -833,6 +1007,48 @@ static int make_figures(const char *out, ima_part *parts, split_data *te, rho_po
     return rc;
 }
 
+/* one figure per model and latent: validation loss (left axis) and validation P@10 (right axis) per epoch */
+static int curve_figures(const char *out, const learning_curve *const *lcs, int n, figure *figs, int *n_figs) {
+    if (!ima_plot_available()) return IMA_OK;
+    int rc = IMA_OK;
+    for (int k = 0; k < n && rc == IMA_OK; k++) {
+        const learning_curve *c = lcs[k];
+        if (c->n == 0) continue;
+        size_t P = (size_t)c->n;
+        double *x = ima_try_malloc(P, sizeof(double)), *ys = ima_try_malloc(3 * P, sizeof(double));
+        if (!x || !ys) {
+            free(x), free(ys);
+            return ima_error_prefix("learning-curve figure");
+        }
+        for (size_t e = 0; e < P; e++) {
+            const double *r = c->row + e * LC_COLS;
+            x[e] = r[0], ys[e] = r[1], ys[P + e] = r[2], ys[2 * P + e] = r[3];
+        }
+        const char *names[3] = {"training loss (warm-up KL weight)", "validation loss",
+                                "validation P@10 (right axis)"};
+        figure *f = &figs[(*n_figs)++];
+        char tag[32];
+        snprintf(tag, sizeof tag, "%s", c->model);
+        for (char *t = tag; *t; t++)
+            if (*t == ' ' || *t == '-') *t = '_';
+        snprintf(f->file, sizeof f->file, "fig_learning_%s_%zud.png", tag, c->latent);
+        snprintf(f->caption, sizeof f->caption,
+                 "%s latent %zu: loss and validation P@10 per epoch (%d of at most %d epochs, kept epoch %d)",
+                 c->model, c->latent, c->epochs_run, c->cap, c->best_epoch);
+        char *png = path_in(out, f->file), title[96];
+        snprintf(title, sizeof title, "%s, latent %zu: kept epoch %d of %d", c->model, c->latent, c->best_epoch,
+                 c->epochs_run);
+        ima_plot_style st = {.title = title,
+                             .xlabel = "epoch",
+                             .ylabel = "loss (mean per pair)",
+                             .y2_series = 1u << 2,
+                             .y2label = "P@10 (validation probe)"};
+        rc = ima_plot_lines(png, x, ys, names, 3, P, &st);
+        free(png), free(x), free(ys);
+    }
+    return rc;
+}
+
 /* ==== report ========================================================================================== */
 
 static void fmt(char *buf, size_t n, double v, int digits) {
@@ -859,8 +1075,10 @@ static cJSON *detection_json(const ima_detection *d) {
     return o;
 }
 
-static int write_report(const char *out, const ima_repro_config *cfg, split_data *sp, ima_part *parts, rep_result *reps,
-                        int n_reps, rho_point *rho, int n_rho, figure *figs, int n_figs, double total_seconds) {
+static int write_report(const char *out, const ima_repro_config *cfg, split_data *sp, ima_part *parts, int n_parts,
+                        rep_result *reps,
+                        int n_reps, rho_point *rho, int n_rho, figure *figs, int n_figs,
+                        const learning_curve *const *lcs, int n_lcs, double total_seconds) {
     char *md = path_in(out, "report.md"), *js = path_in(out, "results.json");
     FILE *f = fopen(md, "w");
     if (!f) {
@@ -880,9 +1098,16 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     fprintf(f, "## Settings\n\n");
     fprintf(f, "| setting | value |\n|---|---|\n");
     fprintf(f, "| IMA | digits configuration (image 784-500-500-d, speech 696-100-100-d, bce), inputs centred |\n");
-    fprintf(f, "| training | Adam lr %g, batch %zu, %d stage-1 + %d stage-2 epochs per round, %d round%s, seed %llu |\n",
-            cfg->lr, cfg->batch, cfg->epochs1, cfg->epochs2, cfg->rounds, cfg->rounds > 1 ? "s" : "",
-            (unsigned long long)cfg->seed);
+    if (cfg->patience > 0)
+        fprintf(f,
+                "| training | Adam lr %g, batch %zu, stage 1 up to %d epochs with early stopping (patience %d on the "
+                "validation L_auto, best epoch kept), %d stage-2 epochs, %d round%s, seed %llu |\n",
+                cfg->lr, cfg->batch, cfg->epochs1, cfg->patience, cfg->epochs2, cfg->rounds, cfg->rounds > 1 ? "s" : "",
+                (unsigned long long)cfg->seed);
+    else
+        fprintf(f, "| training | Adam lr %g, batch %zu, %d stage-1 + %d stage-2 epochs per round, %d round%s, seed %llu |\n",
+                cfg->lr, cfg->batch, cfg->epochs1, cfg->epochs2, cfg->rounds, cfg->rounds > 1 ? "s" : "",
+                (unsigned long long)cfg->seed);
     fprintf(f, "| importance objective | main rows: %s%s |\n",
             cfg->importance_objective == IMA_IMPORTANCE_PAPER ? "the paper's"
                                                               : "local-ev (beyond the paper, docs/importance.md)",
@@ -898,13 +1123,26 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
         "| downstream MLP | 2 hidden ReLU layers of 50, SGD, %d epochs per learning rate, rate chosen on validation "
         "from {0.0625 ... 8} |\n",
         cfg->classifier_epochs);
-    fprintf(f, "| baselines | %s, %d epochs each, same batch, learning rate and splits |\n",
+    fprintf(f, "| baselines | %s, up to %d epochs each, same batch, learning rate and splits |\n",
             cfg->with_baselines ? "MVAE, JMVAE-KL, multimodal denoising AE" : "not run", cfg->baseline_epochs);
+    if (cfg->with_baselines)
+        fprintf(f,
+                "| baseline training | the authors' settings (docs/baselines.md): MVAE with the joint and both "
+                "unimodal ELBO terms and the prior expert, JMVAE-KL with alpha %g on the unimodal KL terms, both with "
+                "a linear KL warm-up over %d epochs; DAE denoising rate 0.3; early stopping %s |\n",
+                (double)cfg->jmvae_alpha, cfg->kl_warmup_epochs,
+                cfg->patience > 0 ? "on the validation loss (full KL weight, fixed noise), best epoch kept, not "
+                                    "before the warm-up has ended"
+                                  : "off");
+    fprintf(f,
+            "| learning curves | validation loss on the whole validation split; P@10 on a fixed seeded subsample of "
+            "%zu validation pairs (the probe), every modality present |\n",
+            cfg->probe_rows);
     fprintf(f, "| retrieval | exact Euclidean neighbours on the test split, self excluded%s |\n\n",
             sp[2].recording ? "; 'excl. rec.' also excludes neighbours that share the query's recording"
                             : "; the corpus has no recording ids, so the same-recording exclusion is not reported");
 
-    for (int L = 0; L < N_LATENTS; L++) {
+    for (int L = 0; L < n_parts; L++) {
         ima_part *p = &parts[L];
         fprintf(f,
                 "IMA latent %zu: trained in %.0f s; stage 2: L_corr image %.3g -> %.3g, speech %.3g -> %.3g; L_local "
@@ -915,6 +1153,21 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
                 p->w.collapsed[1] ? " **Speech importances collapsed.**" : "");
     }
 
+    if (n_lcs > 0) {
+        fprintf(f, "## Training length (early stopping on the validation loss)\n\n");
+        fprintf(f, "| model | d | cap | patience | epochs run | kept epoch | stopped early | validation loss at the kept "
+                   "epoch | validation P@10 at the kept epoch | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        for (int k = 0; k < n_lcs; k++) {
+            const learning_curve *lc = lcs[k];
+            double vl = NAN, vp = NAN;
+            for (int ep = 0; ep < lc->n; ep++)
+                if ((int)lc->row[ep * LC_COLS] == lc->best_epoch) vl = lc->row[ep * LC_COLS + 2], vp = lc->row[ep * LC_COLS + 3];
+            fmt(a, 32, vl, 3), fmt(b, 32, vp, 4);
+            fprintf(f, "| %s | %zu | %d | %d | %d | %d | %s | %s | %s | %.0f |\n", lc->model, lc->latent, lc->cap,
+                    lc->patience, lc->epochs_run, lc->best_epoch, lc->stopped ? "yes" : "no", a, b, lc->seconds);
+        }
+        fprintf(f, "\n");
+    }
     fprintf(f, "## Table 1 analogue: retrieval precision on the test split\n\n");
     fprintf(
         f,
@@ -942,7 +1195,7 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     fprintf(f, "\n## Importance detection on the test split (positive class: noise, called when y < 0.5)\n\n");
     fprintf(f, "| model | modality | noise share | mean y | precision | recall | F1 | ranking AUC | best-threshold F1 "
                "|\n|---|---|---|---|---|---|---|---|---|\n");
-    for (int L = 0; L < N_LATENTS; L++)
+    for (int L = 0; L < n_parts; L++)
         for (int alt = 0; alt <= parts[L].has_alt; alt++)
             for (int j = 0; j < 2; j++) {
                 ima_detection *t = alt ? &parts[L].det_alt[j] : &parts[L].det[j];
@@ -957,7 +1210,7 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     if (n_rho > 0) {
         fprintf(f,
                 "\n## Figure 6 analogue: the rho sweep (stage 2 retrained per rho on the latent-%zu stage-1 model)\n\n",
-                parts[N_LATENTS - 1].latent);
+                parts[n_parts - 1].latent);
         fprintf(f, "| rho | image P | image R | image F1 | image AUC | speech P | speech R | speech F1 | speech AUC "
                    "|\n|---|---|---|---|---|---|---|---|---|\n");
         for (int alt = 0; alt <= (n_rho > 0 && rho[0].has_alt); alt++) {
@@ -997,6 +1250,10 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     add_num(set, "rounds", cfg->rounds);
     add_num(set, "epochs_stage2", cfg->epochs2);
     add_num(set, "baseline_epochs", cfg->baseline_epochs);
+    add_num(set, "patience", cfg->patience);
+    add_num(set, "kl_warmup_epochs", cfg->kl_warmup_epochs);
+    add_num(set, "jmvae_alpha", cfg->jmvae_alpha);
+    add_num(set, "probe_rows", (double)cfg->probe_rows);
     add_num(set, "batch", (double)cfg->batch);
     add_num(set, "lr", cfg->lr);
     add_num(set, "rho_image", cfg->rho_image);
@@ -1034,7 +1291,7 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
         cJSON_AddItemToArray(arr, o);
     }
     cJSON *imp = cJSON_AddArrayToObject(root, "importance");
-    for (int L = 0; L < N_LATENTS; L++) {
+    for (int L = 0; L < n_parts; L++) {
         cJSON *o = cJSON_CreateObject();
         add_num(o, "latent", (double)parts[L].latent);
         add_num(o, "kept_stage2_epoch", parts[L].w.best_epoch);
@@ -1066,6 +1323,29 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
             cJSON_AddItemToObject(o, "other_objective_speech", detection_json(&rho[k].det_alt[1]));
         }
         cJSON_AddItemToArray(sw, o);
+    }
+    cJSON *tr = cJSON_AddArrayToObject(root, "training");
+    for (int k = 0; k < n_lcs; k++) {
+        const learning_curve *lc = lcs[k];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "model", lc->model);
+        add_num(o, "latent", (double)lc->latent);
+        add_num(o, "epochs_cap", lc->cap);
+        add_num(o, "patience", lc->patience);
+        add_num(o, "epochs_run", lc->epochs_run);
+        add_num(o, "best_epoch", lc->best_epoch);
+        cJSON_AddBoolToObject(o, "stopped_early", lc->stopped);
+        add_num(o, "seconds", lc->seconds);
+        static const char *cols[LC_COLS] = {"epoch", "train_loss", "valid_loss", "valid_p10", "kl_weight"};
+        cJSON *cu = cJSON_AddObjectToObject(o, "curve");
+        for (int q = 0; q < LC_COLS; q++) {
+            cJSON *col = cJSON_AddArrayToObject(cu, cols[q]);
+            for (int ep = 0; ep < lc->n; ep++) {
+                double v = lc->row[ep * LC_COLS + q];
+                cJSON_AddItemToArray(col, isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull());
+            }
+        }
+        cJSON_AddItemToArray(tr, o);
     }
     cJSON *fa = cJSON_AddArrayToObject(root, "figures");
     for (int k = 0; k < n_figs; k++) cJSON_AddItemToArray(fa, cJSON_CreateString(figs[k].file));
@@ -1103,25 +1383,43 @@ int ima_repro_digits(const ima_repro_config *cfg) {
     rep_result *reps = ima_calloc((size_t)max_reps, sizeof(rep_result));
     int n_reps = 0, n_rho = cfg->n_rho, n_figs = 0;
     rho_point *rho = ima_calloc((size_t)(n_rho > 0 ? n_rho : 1), sizeof(rho_point));
-    figure figs[32];
-    for (int L = 0; L < N_LATENTS && rc == IMA_OK; L++) {
-        rc = ima_part_run(&parts[L], LATENTS[L], sp, cfg);
+    figure figs[48];
+    learning_curve blc[N_LATENTS * 3];
+    memset(blc, 0, sizeof blc);
+    const learning_curve *lcs[N_LATENTS * 4];
+    int n_lcs = 0;
+    probe_set probe;
+    rc = probe_make(&probe, &sp[1], cfg->probe_rows, cfg->seed + 77);
+    size_t lat[N_LATENTS]; /* the latent widths of this run */
+    int n_lat = 0, n_parts = 0;
+    for (int L = 0; L < N_LATENTS; L++)
+        if (!cfg->only_latent || cfg->only_latent == LATENTS[L]) lat[n_lat++] = LATENTS[L];
+    if (n_lat == 0) rc = ima_error("repro: latent %zu: expected 2 or 50", cfg->only_latent);
+    if (!cfg->with_ima) n_rho = 0; /* the sweep retrains IMA's stage 2 */
+    for (int L = 0; L < n_lat && rc == IMA_OK && cfg->with_ima; L++, n_parts++) {
+        rc = ima_part_run(&parts[L], lat[L], sp, &probe, cfg);
         if (rc == IMA_OK) rc = ima_part_measure(&parts[L], sp, cfg, reps, &n_reps);
     }
-    if (rc == IMA_OK && n_rho > 0) rc = rho_sweep(rho, n_rho, &parts[N_LATENTS - 1], sp, cfg);
-    for (int L = 0; L < N_LATENTS && rc == IMA_OK && cfg->with_baselines; L++)
-        for (int k = 0; k < 3 && rc == IMA_OK; k++) {
-            double secs;
-            rc = baseline_run((ima_baseline_kind)k, LATENTS[L], sp, cfg, reps, &n_reps, &secs);
-        }
-    if (rc == IMA_OK) rc = make_figures(cfg->out_dir, parts, &sp[2], rho, n_rho, cfg, figs, &n_figs);
+    if (rc == IMA_OK && n_rho > 0) rc = rho_sweep(rho, n_rho, &parts[n_parts - 1], sp, cfg);
+    for (int L = 0; L < n_lat && rc == IMA_OK && cfg->with_baselines; L++)
+        for (int k = 0; k < 3 && rc == IMA_OK; k++)
+            if (!cfg->only_baseline || cfg->only_baseline == k + 1)
+                rc = baseline_run((ima_baseline_kind)k, lat[L], sp, &probe, cfg, reps, &n_reps, &blc[L * 3 + k]);
+    for (int L = 0; L < n_parts; L++) lcs[n_lcs++] = &parts[L].w.lc;
+    for (int k = 0; k < N_LATENTS * 3; k++)
+        if (blc[k].n) lcs[n_lcs++] = &blc[k];
+    if (rc == IMA_OK && n_parts > 0)
+        rc = make_figures(cfg->out_dir, parts, n_parts, &sp[2], rho, n_rho, cfg, figs, &n_figs);
+    if (rc == IMA_OK) rc = curve_figures(cfg->out_dir, lcs, n_lcs, figs, &n_figs);
     if (rc == IMA_OK)
-        rc =
-            write_report(cfg->out_dir, cfg, sp, parts, reps, n_reps, rho, n_rho, figs, n_figs, ima_wall_seconds() - t0);
+        rc = write_report(cfg->out_dir, cfg, sp, parts, n_parts, reps, n_reps, rho, n_rho, figs, n_figs, lcs, n_lcs,
+                          ima_wall_seconds() - t0);
     if (rc == IMA_OK)
         say("wrote %s/report.md and %s/results.json in %.0f s", cfg->out_dir, cfg->out_dir, ima_wall_seconds() - t0);
-    for (int L = 0; L < N_LATENTS; L++) ima_part_free(&parts[L]);
+    for (int L = 0; L < n_parts; L++) ima_part_free(&parts[L]);
     for (int s = 0; s < 3; s++) split_free(&sp[s]);
+    for (int k = 0; k < N_LATENTS * 3; k++) free(blc[k].row);
+    probe_free(&probe);
     free(reps);
     free(rho);
     return rc;

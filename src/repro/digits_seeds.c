@@ -172,6 +172,33 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
         fprintf(f, "\n");
         cJSON_AddItemToArray(sum_reps, o);
     }
+    /* training length per model: epochs run, kept epoch and seconds (early stopping) */
+    cJSON *sum_tr = cJSON_AddArrayToObject(root, "training");
+    const cJSON *t0 = cJSON_GetObjectItemCaseSensitive(res[0], "training");
+    if (cJSON_GetArraySize(t0) > 0)
+        fprintf(f, "\n## Training length (early stopping on the validation loss)\n\n| model | d | epochs run | kept epoch "
+                   "| seconds |\n|---|---|---|---|---|\n");
+    cJSON_ArrayForEach(e, t0) {
+        const cJSON *md = cJSON_GetObjectItemCaseSensitive(e, "model");
+        if (!cJSON_IsString(md)) continue;
+        double latent = num(e, "latent");
+        static const char *TK[] = {"epochs_run", "best_epoch", "seconds"};
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "model", md->valuestring);
+        cJSON_AddNumberToObject(o, "latent", latent);
+        fprintf(f, "| %s | %.0f |", md->valuestring, latent);
+        for (int q = 0; q < 3; q++) {
+            for (int k = 0; k < n; k++) {
+                const cJSON *r = find(cJSON_GetObjectItemCaseSensitive(res[k], "training"), "model", md->valuestring,
+                                      NULL, NULL, latent);
+                v[k] = r ? num(r, TK[q]) : NAN;
+            }
+            cell(f, v, n, q == 2 ? 0 : 1);
+            add_stat(o, TK[q], v, n);
+        }
+        fprintf(f, "\n");
+        cJSON_AddItemToArray(sum_tr, o);
+    }
     static const char *DK[] = {"precision", "recall", "f1", "auc", "best_f1", "mean_y"};
     const int ND = (int)(sizeof DK / sizeof *DK);
     cJSON *sum_imp = cJSON_AddArrayToObject(root, "importance");
