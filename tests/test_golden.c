@@ -331,6 +331,73 @@ static void check_local_ev_stat(void) {
     free(T);
 }
 
+/* T with three partner blocks (masks, row weights) and the principal-component features, against the twin */
+static void check_local_ev_blocks(void) {
+    const ima_st_tensor *f[3], *mk = ima_st_find(golden, "lev3.mask"), *w = ima_st_find(golden, "lev3.w");
+    const char *ks = ima_st_meta(golden, "lev_k"), *ps = ima_st_meta(golden, "pca_p");
+    int ok = mk && w && ks && ps && mk->dtype == IMA_DTYPE_U8 && mk->ndim == 2 && mk->shape[1] == 3 &&
+             w->dtype == IMA_DTYPE_F32 && w->count == mk->shape[0];
+    const float *F[3];
+    size_t width[3];
+    for (int j = 0; j < 3 && ok; j++) {
+        char name[32];
+        snprintf(name, sizeof name, "lev3.f%d", j);
+        f[j] = ima_st_find(golden, name);
+        ok = f[j] && f[j]->dtype == IMA_DTYPE_F32 && f[j]->ndim == 2 && f[j]->shape[0] == mk->shape[0];
+        if (ok) F[j] = (const float *)f[j]->data, width[j] = f[j]->shape[1];
+    }
+    CHECK(ok, "golden file: lev3.f0..2 (N, D_j) F32, lev3.mask (N, 3) U8, lev3.w (N) F32, metadata lev_k, pca_p");
+    if (!ok) return;
+    size_t n = mk->shape[0], k = (size_t)atoi(ks);
+    float *T = malloc(n * sizeof(float));
+    for (int j = 0; j < 3; j++) {
+        int rc = ima_local_ev_stat_blocks(T, F, width, (const uint8_t *)mk->data, (const float *)w->data, n, 3, j, k);
+        CHECK(rc == 0, "local-ev statistic with blocks: %s", ima_last_error());
+        if (rc) break;
+        char name[32];
+        snprintf(name, sizeof name, "lev3.T%d", j);
+        double *r = ref_get(name, n);
+        if (!r) break;
+        size_t nan_mismatch = 0, nan_count = 0;
+        for (size_t i = 0; i < n; i++) { /* NaN (no statistic) where the twin has NaN, compared as 0 */
+            nan_mismatch += isnan(r[i]) != isnan(T[i]);
+            nan_count += isnan(r[i]) != 0;
+            if (isnan(T[i])) T[i] = 0.0f;
+        }
+        CHECK(nan_mismatch == 0 && nan_count > 0, "%s: %zu rows differ in having a statistic (%zu without one)", name,
+              nan_mismatch, nan_count);
+        free(r);
+        const ima_st_tensor *rt = ima_st_find(golden, name);
+        double *rr = malloc(n * sizeof(double));
+        for (size_t i = 0; i < n; i++) { /* compare() reads the file: make its NaN rows 0 through a copy */
+            double v = ((const double *)rt->data)[i];
+            rr[i] = isnan(v) ? 0.0 : v;
+        }
+        double worst = 0.0;
+        for (size_t i = 0; i < n; i++) worst = fmax(worst, fabs(T[i] - rr[i]) / fmax(fabs(rr[i]), 1e-6));
+        printf("  %-44s n=%4zu worst rel %.3e\n", name, n, worst);
+        CHECK(worst <= cat_tol[CAT_LOSS], "%s: worst relative difference %.3e above %.1e", name, worst,
+              cat_tol[CAT_LOSS]);
+        free(rr);
+    }
+    free(T);
+    const ima_st_tensor *px = ima_st_find(golden, "pca.x"), *pm = ima_st_find(golden, "pca.mask");
+    ok = px && pm && px->dtype == IMA_DTYPE_F32 && px->ndim == 2 && pm->dtype == IMA_DTYPE_U8 &&
+         pm->count == px->shape[0];
+    CHECK(ok, "golden file: pca.x (N, D) F32, pca.mask (N) U8");
+    if (!ok) return;
+    size_t N = px->shape[0], D = px->shape[1], P = (size_t)atoi(ps), P_out = 0;
+    float *Fp = malloc(N * P * sizeof(float));
+    double explained = 0.0;
+    int rc = ima_local_ev_pca(Fp, &P_out, &explained, (const float *)px->data, D, (const uint8_t *)pm->data, 1, N, P);
+    CHECK(rc == 0 && P_out == P, "principal components: %s", rc ? ima_last_error() : "wrong P");
+    if (rc == 0) {
+        compare_f(CAT_LOSS, "pca.F", Fp, N * P, NULL);
+        compare_scalar("pca.explained", explained);
+    }
+    free(Fp);
+}
+
 /* 5 Adam steps of one stage (y = 1) from the initial parameters on the same batch */
 static void check_adam(const ima_config *cfg, const ima_batch *b, int stage) {
     ima_model *m = load_model(cfg, b->B);
@@ -462,6 +529,7 @@ int main(void) {
     check_adam(&cfg, &b, 2);
     check_stage2_lev(&cfg, &b);
     check_local_ev_stat();
+    check_local_ev_blocks();
 
     printf("summary (worst relative difference per category, floor %.0e * max|ref| per tensor)\n", FLOOR_FRAC);
     for (int c = 0; c < N_CAT; c++)

@@ -254,6 +254,10 @@ static void check_calibration(int M, int missing) {
                 tp += called && noise[i * M + j];
                 fp += called && !noise[i * M + j];
                 fn += !called && noise[i * M + j];
+                if (getenv("CAL_DEBUG") && called && !noise[i * M + j] && q == 0)
+                    printf("FP j=%d row %zu mask %d%d%d noise %d%d%d t %.3f\n", j, i, mask[i * M], mask[i * M + 1],
+                           M > 2 ? mask[i * M + 2] : 9, noise[i * M], noise[i * M + 1], M > 2 ? noise[i * M + 2] : 9,
+                           (double)t);
             }
             double f1 = tp ? 2.0 * tp / (2.0 * tp + fp + fn) : 0.0, called = (double)(tp + fp) / (double)n;
             CHECK(bad_nan == 0, "M=%d modality %d: %d targets outside [0,1] or not NaN where no target", M, j, bad_nan);

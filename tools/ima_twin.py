@@ -20,6 +20,10 @@ File contents (safetensors; see CONTENTS below for the exact names):
            docs/importance.md), its gradients and 5 Adam steps (names stage2_lev.*, adam.stage2_lev.*);
            the local explained-variance statistic on a small set: lev.u (N,d) F32, lev.p (N,d) F32,
            lev.T (N) F64 (k = LEV_K neighbours by brute force, self excluded);
+           the statistic with partner blocks (M = 3, masks, row weights): lev3.f<j> (N,D_j) F32, lev3.mask
+           (N,3) U8, lev3.w (N) F32, lev3.T<j> (N) F64 (NaN: no statistic);
+           the teacher's principal-component features: pca.x (N,D) F32, pca.mask (N) U8, pca.F (N,P) F64
+           (largest entry of each axis positive; 0 on absent rows), pca.explained (1) F64;
   __metadata__ {"config": JSON of CONFIG, "generator": ..., "torch": version}.
 """
 import json
@@ -210,6 +214,7 @@ def stage2_lev_loss(mods, batch, target):
 
 
 LEV_N, LEV_D, LEV_K = 60, 3, 7
+PCA_P = 4
 
 
 def local_ev_stat(u, p, k):
@@ -222,6 +227,55 @@ def local_ev_stat(u, p, k):
     ms = ((P.mean(1) - p.mean(0)) ** 2).sum(1)
     spread = P.var(1, ddof=1).sum(1)
     return k * ms / spread
+
+
+def local_ev_stat_blocks(f, mask, w, j, k):
+    """docs/importance.md: neighbours by f[j] among rows with j and another modality present; partner block
+    o != j weighs mask[l, o] * w[l]; each block scaled by its weighted total variance V_o;
+    T_i = sum_o keff_o ms_o / V_o / sum_o sp_o / V_o (1 where no block has two weighted partners)"""
+    N, M = mask.shape
+    others = mask.sum(1) - mask[:, j]
+    rows = np.nonzero((mask[:, j] > 0) & (others > 0))[0]
+    u = f[j][rows]
+    dist = ((u[:, None, :] - u[None, :, :]) ** 2).sum(-1)
+    np.fill_diagonal(dist, np.inf)
+    nbr = np.argsort(dist, axis=1, kind="stable")[:, :k]
+    num, den, used = np.zeros(len(rows)), np.zeros(len(rows)), np.zeros(len(rows), bool)
+    for o in range(M):
+        if o == j:
+            continue
+        wo = mask[rows, o] * w[rows]
+        p = f[o][rows]
+        pbar = (wo[:, None] * p).sum(0) / wo.sum()
+        V = (wo * ((p - pbar) ** 2).sum(1)).sum() / wo.sum()
+        for i in range(len(rows)):
+            wl, pl = wo[nbr[i]], p[nbr[i]] - pbar
+            W, W2 = wl.sum(), (wl ** 2).sum()
+            if W < 1e-6 or W * W - W2 < 1e-12 * W * W:
+                continue
+            m = (wl[:, None] * pl).sum(0) / W
+            ms = (m ** 2).sum()
+            sp = ((wl[:, None] * pl ** 2).sum(0) - W * m ** 2).sum() / (W - W2 / W)
+            num[i] += W * W / W2 * ms / V
+            den[i] += sp / V
+            used[i] = True
+    T = np.full(N, np.nan)
+    T[rows] = np.where(used, num / np.maximum(den, 1e-12), 1.0)
+    return T
+
+
+def pca_features(x, mask, P):
+    """the centred present rows projected on the top P eigenvectors of their covariance (divided by n);
+    each axis signed so that its largest entry is positive; absent rows 0"""
+    xp = x[mask > 0]
+    mean = xp.mean(0)
+    cov = (xp - mean).T @ (xp - mean) / len(xp)
+    ev, vec = np.linalg.eigh(cov)
+    order = np.argsort(ev)[::-1]
+    ev, vec = ev[order], vec[:, order[:P]]
+    vec = vec * np.sign(vec[np.argmax(np.abs(vec), axis=0), np.arange(P)])
+    F = np.where(mask[:, None] > 0, (x - mean) @ vec, 0.0)
+    return F, ev[:P].sum() / ev.sum()
 
 
 def grads_of(mods, params, loss_fn):
@@ -365,6 +419,32 @@ def main(path):
     out.append(("lev.u", lu))
     out.append(("lev.p", lp))
     f64("lev.T", local_ev_stat(lu.astype(np.float64), lp.astype(np.float64), LEV_K))
+    # the same with three partner blocks of different widths, masks and row weights
+    lat = trng.standard_normal((LEV_N, 2))
+    f3 = [np.concatenate([lat * s_, trng.standard_normal((LEV_N, D_ - 2))], 1).astype(np.float32)
+          for s_, D_ in ((1.0, 4), (0.7, 3), (1.3, 5))]
+    m3 = (trng.uniform(size=(LEV_N, 3)) > 0.25).astype(np.uint8)
+    m3[np.arange(0, LEV_N, 7), :] = 0
+    m3[np.arange(0, LEV_N, 7), 0] = 1                      # rows with modality 0 alone: no statistic
+    m3[m3.sum(1) == 0, 1] = 1
+    w3 = trng.uniform(0.0, 1.0, LEV_N).astype(np.float32)
+    w3[::5] = 0.0                                          # some partners weigh nothing
+    for j_, f_ in enumerate(f3):
+        out.append((f"lev3.f{j_}", f_))
+    out.append(("lev3.mask", m3))
+    out.append(("lev3.w", w3))
+    for j_ in range(3):
+        f64(f"lev3.T{j_}", local_ev_stat_blocks([f_.astype(np.float64) for f_ in f3], m3, w3.astype(np.float64), j_, LEV_K))
+    # the principal-component features (D = 24 > P + 10: the subspace-iteration path of the C code)
+    scales = 0.7 ** np.arange(24)
+    px = (trng.standard_normal((80, 24)) * scales) @ np.linalg.qr(trng.standard_normal((24, 24)))[0].T + 0.5
+    px = px.astype(np.float32)
+    pm = (trng.uniform(size=80) > 0.1).astype(np.uint8)
+    out.append(("pca.x", px))
+    out.append(("pca.mask", pm))
+    pf, pe = pca_features(px.astype(np.float64), pm, PCA_P)
+    f64("pca.F", pf)
+    f64("pca.explained", np.array([pe]))
 
     # Adam, 5 steps of each stage from the initial weights, same batch every step
     init = [p.detach().clone() for _, p in named_params(mods)]
@@ -387,7 +467,7 @@ def main(path):
             f64(f"adam.stage2_lev.final.{n}", p)
 
     meta = {"config": json.dumps(CONFIG), "generator": "tools/ima_twin.py", "torch": torch.__version__,
-            "seed": str(SEED), "encoder_gain": str(ENCODER_GAIN), "lev_k": str(LEV_K), "adam": json.dumps({"lr": ADAM["lr"], "beta1": ADAM["betas"][0],
+            "seed": str(SEED), "encoder_gain": str(ENCODER_GAIN), "lev_k": str(LEV_K), "pca_p": str(PCA_P), "adam": json.dumps({"lr": ADAM["lr"], "beta1": ADAM["betas"][0],
                                                    "beta2": ADAM["betas"][1], "eps": ADAM["eps"],
                                                    "steps": ADAM_STEPS})}
     write_safetensors(path, out, meta)

@@ -1,18 +1,22 @@
 /* importance.h: the "local-ev" importance objective (beyond the paper; docs/importance.md).
  *
+ * Features: f_ij = the projection of the centred input x_ij on the top P_j = min(IMA_LOCAL_EV_PCA, D_j)
+ * principal axes of modality j (fitted over the rows where j is present): independent of the latent
+ * width and of how well stage 1 trained.
  * For modality j, over the training rows where j and at least one other modality are present:
- *   p_i   = the partner code of row i: the mean of u_k over the other present modalities k != j
- *           (fusion with y = 1, so the statistic does not depend on the importances being learnt);
- *   N_k(i)= the k nearest other rows by u_j (Euclidean, exact GEMM k-NN);
- *   ms_i  = || mean_{l in N_k(i)} p_l - pbar ||^2,  pbar = the mean of p over the rows;
- *   sp_i  = sum over dimensions of the unbiased variance of p_l over N_k(i);
- *   T_i   = k ms_i / sp_i   (about 1 where u_j says nothing about the other modalities; large where it does).
+ *   N_k(i)= the k nearest other rows by f_j (Euclidean, exact GEMM k-NN);
+ *   for each other modality o (a partner block, weights w_lo = m_lo v_l; v_l = 1 in pass 0, later the
+ *   largest previous-pass target of row l's modalities other than j):
+ *     ms_io = || weighted mean over N_k(i) of f_lo - fbar_o ||^2,  sp_io = the unbiased weighted variance
+ *     (summed over dimensions), keff_io = W^2 / sum w^2, V_o = the total variance of f_o;
+ *   T_i   = sum_o keff_io ms_io / V_o / sum_o sp_io / V_o
+ *           (about 1 where f_j says nothing about the other modalities; large where it does).
  * Calibration: a three-component Gaussian mixture on log T fitted by EM: the lowest component is the
  * null ("unimportant"), the two others model the (skewed) important rows. rho_j is the prior mean of
  * the share of important rows, worth 1% of the rows as Dirichlet pseudo-counts. The target t_i = the
  * posterior probability of the important components, made monotone in T. Stage 2 then trains I_j by BCE(y, t).
  *
- * Dimensions: N rows, M modalities, d latent width, k neighbours. */
+ * Dimensions: N rows, M modalities, d latent width, k neighbours, D_j input width, P_j features. */
 #ifndef IMA_IMPORTANCE_H
 #define IMA_IMPORTANCE_H
 
@@ -22,8 +26,26 @@
 #include "ima/model.h"
 #include "ima/train.h"
 
-/* T (n) for n rows: u (n, du) codes of the modality, p (n, dp) partner codes. k <= n - 1. */
+/* T (n) for n rows with one partner block of unit weights: u (n, du) neighbour features of the
+ * modality, p (n, dp) partner features. k <= n - 1. */
 int ima_local_ev_stat(float *T, const float *u, size_t du, const float *p, size_t dp, size_t n, size_t k);
+
+/* T (N) of modality j (M >= 2) with every partner block: neighbours by F[j] (N, width[j]) among the
+ * rows where j and another modality are present (NaN elsewhere); partner modality o != j of row l weighs
+ * mask[l][o] w[l] (w (N), or NULL: 1). k <= rows - 1. */
+int ima_local_ev_stat_blocks(float *T, const float *const *F, const size_t *width, const uint8_t *mask, const float *w,
+                             size_t N, int M, int j, size_t k);
+
+/* Principal components of each modality's inputs used as the teacher's features. */
+#define IMA_LOCAL_EV_PCA 50
+
+/* F (N, P) = (x - mean) B: the centred inputs x (N, D) projected on their top P principal axes B (D, P)
+ * (P = min(P, D), written to P_out; B's columns signed so that their largest entry is positive), mean
+ * and covariance over the rows with mask[i * mstride] = 1 (mask NULL: all rows); absent rows get 0.
+ * explained (or NULL): the share of the total variance on the P axes. Subspace iteration from a fixed
+ * start (30 iterations, 10 extra vectors) and Rayleigh-Ritz with Jacobi rotations: deterministic. */
+int ima_local_ev_pca(float *F, size_t *P_out, double *explained, const float *x, size_t D, const uint8_t *mask,
+                     size_t mstride, size_t N, size_t P);
 
 #define IMA_LOCAL_EV_COMPONENTS 3
 typedef struct {
@@ -50,16 +72,22 @@ typedef struct {
     double median_T[IMA_MAX_MODALITIES];
     double share_below[IMA_MAX_MODALITIES]; // share of targets < 0.5
     ima_mixture_fit fit[IMA_MAX_MODALITIES];
+    size_t features[IMA_MAX_MODALITIES];   // P_j (ima_local_ev_targets only)
+    double explained[IMA_MAX_MODALITIES];  // share of x_j's variance on them (ima_local_ev_targets only)
     double seconds;
 } ima_local_ev_report;
 
-/* Targets (n, M) for every row of ds (NaN where a row has no target: modality absent, or no other
- * modality present). Runs the encoders over ds in batches of m->max_batch (overwrites activations).
- * T_out (n, M) or NULL: the statistic itself (NaN where none). rep may be NULL. */
-/* The same from given codes: U (M, N, d) (row i of modality j at U + (j N + i) d; absent rows are not
- * read), mask (N, M) 1 = present, k neighbours, rho (M). */
+/* Targets (N, M) from given features: F[j] (N, width[j]) (rows where j is absent are not read),
+ * mask (N, M) 1 = present, k neighbours, rho (M). NaN where a row has no target (modality absent, or no
+ * other modality present). T_out (N, M) or NULL: the statistic itself (NaN where none). rep may be NULL. */
+int ima_local_ev_targets_from_features(float *target, float *T_out, const float *const *F, const size_t *width,
+                                       const uint8_t *mask, size_t N, int M, size_t k, const float *rho,
+                                       ima_local_ev_report *rep);
+/* The same with every modality's features in one array: U (M, N, d), row i of modality j at U + (j N + i) d. */
 int ima_local_ev_targets_from_codes(float *target, float *T_out, const float *U, const uint8_t *mask, size_t N, int M,
                                     size_t d, size_t k, const float *rho, ima_local_ev_report *rep);
+/* The targets of the training set ds: features from ima_local_ev_pca of each modality's inputs (the
+ * model is read for rho and k only). */
 int ima_local_ev_targets(float *target, float *T_out, ima_model *m, const ima_dataset *ds, ima_local_ev_report *rep);
 
 #endif

@@ -73,6 +73,10 @@ static const flag_spec FLAGS[] = {
     ROW("--threads", FLAG_INT, O(threads), 1, 256, "T", "OpenBLAS threads", 0),
     ROW("--epochs1", FLAG_INT, O(cfg.epochs1), 1, 100000, "N", "IMA stage-1 epochs", 0),
     ROW("--epochs2", FLAG_INT, O(cfg.epochs2), 0, 100000, "N", "IMA stage-2 epochs", 0),
+    ROW("--rounds", FLAG_INT, O(cfg.rounds), 0, 100, "R",
+        "IMA rounds of stage 1 + stage 2, each with --epochs1 stage-1 epochs (y weights stage 1\n"
+        "                             after the first); 0: two rounds of half the epochs at latent 2 (local-ev), one at 50",
+        0),
     ROW("--baseline-epochs", FLAG_INT, O(cfg.baseline_epochs), 1, 100000, "N",
         "epochs of each baseline (a cap with --patience)", 0),
     ROW("--patience", FLAG_INT, O(cfg.patience), 0, 100000, "P",

@@ -10,6 +10,9 @@
 #include "ima/common.h"
 #include "ima/eval.h"
 #include "ima/importance.h"
+#include "ima/rng.h"
+
+#include "core/blas.h"
 
 const char *ima_importance_objective_name(ima_importance_objective o) {
     switch (o) {
@@ -30,51 +33,90 @@ int ima_importance_objective_parse(const char *name, ima_importance_objective *o
 
 /* ---- the statistic ------------------------------------------------------------------------- */
 
-/* T (n) from the neighbour lists nbr (n, k); partner weights w (n) or NULL (all 1): weighted mean
- * and reliability-weighted variance over each neighbourhood, k_eff = W^2 / sum w^2. */
-static void local_ev_from_nbr(float *T, const size_t *nbr, size_t k, const float *p, const float *w, size_t dp,
-                              size_t n) {
-    double *pbar = ima_calloc(dp, sizeof *pbar), *s1 = ima_malloc(dp * sizeof *s1), *s2 = ima_malloc(dp * sizeof *s2);
-    double tot = 0.0, wsum = 0.0; /* weighted mean and total variance of p: the variance floors the local spread */
-    for (size_t i = 0; i < n; i++) {
-        double wi = w ? w[i] : 1.0;
-        wsum += wi;
-        for (size_t c = 0; c < dp; c++) pbar[c] += wi * p[i * dp + c];
+/* One partner block of the statistic for the n rows of modality j: features p (rows read through
+ * idx: row q of the block is p + idx[q] * dp, or p + q * dp when idx is NULL) and weights w (n,
+ * 0 = absent; NULL: all 1). */
+typedef struct {
+    const float *p;
+    const size_t *idx;
+    const float *w;
+    size_t dp;
+} lev_block;
+
+static const float *block_row(const lev_block *b, size_t q) { return b->p + (b->idx ? b->idx[q] : q) * b->dp; }
+static double block_w(const lev_block *b, size_t q) { return b->w ? b->w[q] : 1.0; }
+
+/* T (n) from the neighbour lists nbr (n, k) and nb partner blocks: per block o, over each
+ * neighbourhood, the weighted mean m_o of the centred partner features, ms_o = ||m_o||^2, the unbiased
+ * weighted variance sp_o and k_eff,o = W^2 / sum w^2; each block is scaled by its total variance V_o
+ * over the rows, and T = sum_o k_eff,o ms_o / V_o / sum_o sp_o / V_o (1 where no block has two weighted
+ * partners). One block with unit weights is the statistic of importance.h. */
+static int local_ev_from_nbr(float *T, const size_t *nbr, size_t k, const lev_block *blk, int nb, size_t n) {
+    size_t dmax = 0;
+    for (int o = 0; o < nb; o++) dmax = blk[o].dp > dmax ? blk[o].dp : dmax;
+    double *pbar = ima_try_calloc((size_t)nb * dmax, sizeof *pbar), *V = ima_try_calloc((size_t)nb, sizeof *V);
+    double *s1 = ima_try_malloc(dmax, sizeof *s1), *s2 = ima_try_malloc(dmax, sizeof *s2);
+    if (!pbar || !V || !s1 || !s2) {
+        free(pbar), free(V), free(s1), free(s2);
+        return ima_error("local-ev: out of memory");
     }
-    wsum = wsum > 0 ? wsum : 1.0;
-    for (size_t c = 0; c < dp; c++) pbar[c] /= wsum;
-    for (size_t i = 0; i < n; i++)
-        for (size_t c = 0; c < dp; c++) tot += (w ? w[i] : 1.0) * (p[i * dp + c] - pbar[c]) * (p[i * dp + c] - pbar[c]);
-    tot /= wsum;
-    double floor_sp = 1e-12 * tot + 1e-30;
+    for (int o = 0; o < nb; o++) { /* weighted mean and total variance of each block */
+        const lev_block *b = &blk[o];
+        double *pb = pbar + (size_t)o * dmax, wsum = 0.0, tot = 0.0;
+        for (size_t q = 0; q < n; q++) {
+            double wq = block_w(b, q);
+            if (wq <= 0) continue;
+            const float *pq = block_row(b, q);
+            wsum += wq;
+            for (size_t c = 0; c < b->dp; c++) pb[c] += wq * pq[c];
+        }
+        wsum = wsum > 0 ? wsum : 1.0;
+        for (size_t c = 0; c < b->dp; c++) pb[c] /= wsum;
+        for (size_t q = 0; q < n; q++) {
+            double wq = block_w(b, q);
+            if (wq <= 0) continue;
+            const float *pq = block_row(b, q);
+            for (size_t c = 0; c < b->dp; c++) tot += wq * (pq[c] - pb[c]) * (pq[c] - pb[c]);
+        }
+        V[o] = tot / wsum;
+    }
     for (size_t i = 0; i < n; i++) {
-        memset(s1, 0, dp * sizeof *s1);
-        memset(s2, 0, dp * sizeof *s2);
-        double W = 0.0, W2 = 0.0;
-        for (size_t l = 0; l < k; l++) {
-            size_t q = nbr[i * k + l];
-            double wl = w ? w[q] : 1.0;
-            W += wl, W2 += wl * wl;
-            const float *pl = p + q * dp;
-            for (size_t c = 0; c < dp; c++) {
-                double v = pl[c] - pbar[c]; /* centred: limits cancellation in the variance */
-                s1[c] += wl * v;
-                s2[c] += wl * v * v;
+        double num = 0.0, den = 0.0;
+        int used = 0;
+        for (int o = 0; o < nb; o++) {
+            const lev_block *b = &blk[o];
+            const double *pb = pbar + (size_t)o * dmax;
+            if (!(V[o] > 0)) continue;
+            memset(s1, 0, b->dp * sizeof *s1);
+            memset(s2, 0, b->dp * sizeof *s2);
+            double W = 0.0, W2 = 0.0;
+            for (size_t l = 0; l < k; l++) {
+                size_t q = nbr[i * k + l];
+                double wl = block_w(b, q);
+                if (wl <= 0) continue;
+                W += wl, W2 += wl * wl;
+                const float *pl = block_row(b, q);
+                for (size_t c = 0; c < b->dp; c++) {
+                    double v = pl[c] - pb[c]; /* centred: limits cancellation in the variance */
+                    s1[c] += wl * v;
+                    s2[c] += wl * v * v;
+                }
             }
+            if (W < 1e-6 || W * W - W2 < 1e-12 * W * W) continue; /* fewer than two weighted partners here */
+            double ms = 0.0, sp = 0.0, keff = W * W / W2;
+            for (size_t c = 0; c < b->dp; c++) {
+                double mean = s1[c] / W;
+                ms += mean * mean;
+                sp += (s2[c] - W * mean * mean) / (W - W2 / W);
+            }
+            num += keff * ms / V[o];
+            den += sp / V[o];
+            used = 1;
         }
-        if (W < 1e-6 || W * W - W2 < 1e-12 * W * W) { /* no weighted partner here: the null value */
-            T[i] = 1.0f;
-            continue;
-        }
-        double ms = 0.0, sp = 0.0, keff = W * W / W2;
-        for (size_t c = 0; c < dp; c++) {
-            double mean = s1[c] / W;
-            ms += mean * mean;
-            sp += (s2[c] - W * mean * mean) / (W - W2 / W);
-        }
-        T[i] = (float)(keff * ms / fmax(sp, floor_sp));
+        T[i] = used ? (float)(num / fmax(den, 1e-12)) : 1.0f; /* the floor: 1e-12 of the total variance */
     }
-    free(pbar), free(s1), free(s2);
+    free(pbar), free(V), free(s1), free(s2);
+    return IMA_OK;
 }
 
 static int local_ev_nbr(size_t **nbr, const float *u, size_t du, size_t n, size_t k) {
@@ -82,7 +124,8 @@ static int local_ev_nbr(size_t **nbr, const float *u, size_t du, size_t n, size_
     if (n < k + 1) return ima_error("local-ev: %zu rows cannot give %zu neighbours each", n, k);
     size_t nk, q;
     if (ima_mul_overflows(n, k, &nk)) return ima_error_prefix("local-ev");
-    *nbr = ima_malloc(nk * sizeof **nbr);
+    *nbr = ima_try_malloc(nk, sizeof **nbr);
+    if (!*nbr) return ima_error("local-ev: out of memory (%zu x %zu neighbours)", n, k);
     if (ima_knn(*nbr, NULL, &q, u, NULL, NULL, n, du, k)) {
         free(*nbr);
         *nbr = NULL;
@@ -94,9 +137,240 @@ static int local_ev_nbr(size_t **nbr, const float *u, size_t du, size_t n, size_
 int ima_local_ev_stat(float *T, const float *u, size_t du, const float *p, size_t dp, size_t n, size_t k) {
     size_t *nbr;
     if (local_ev_nbr(&nbr, u, du, n, k)) return IMA_ERR;
-    local_ev_from_nbr(T, nbr, k, p, NULL, dp, n);
+    lev_block b = {p, NULL, NULL, dp};
+    int rc = local_ev_from_nbr(T, nbr, k, &b, 1, n);
     free(nbr);
-    return IMA_OK;
+    return rc;
+}
+
+int ima_local_ev_stat_blocks(float *T, const float *const *F, const size_t *width, const uint8_t *mask, const float *w,
+                             size_t N, int M, int j, size_t k) {
+    if (M < 2 || M > IMA_MAX_MODALITIES || j < 0 || j >= M)
+        return ima_error("local-ev statistic: modality %d of M = %d: expected M in 2..%d", j, M, IMA_MAX_MODALITIES);
+    for (size_t i = 0; i < N; i++) T[i] = NAN;
+    size_t nw, nm;
+    if (ima_mul_overflows(N, width[j], &nw) || ima_mul_overflows(N, (size_t)M, &nm))
+        return ima_error_prefix("local-ev statistic");
+    float *u = ima_try_malloc(nw ? nw : 1, sizeof *u), *wb = ima_try_malloc(nm, sizeof *wb), *Tn = ima_try_malloc(N ? N : 1, sizeof *Tn);
+    size_t *rows = ima_try_malloc(N ? N : 1, sizeof *rows), *nbr = NULL, n = 0;
+    int rc = IMA_OK;
+    if (!u || !wb || !Tn || !rows) rc = ima_error("local-ev statistic: out of memory (%zu rows)", N);
+    for (size_t i = 0; i < N && rc == IMA_OK; i++) {
+        int others = 0;
+        for (int o = 0; o < M; o++) others += o != j && mask[i * (size_t)M + (size_t)o];
+        if (!mask[i * (size_t)M + (size_t)j] || !others) continue;
+        memcpy(u + n * width[j], F[j] + i * width[j], width[j] * sizeof(float));
+        rows[n++] = i;
+    }
+    lev_block blk[IMA_MAX_MODALITIES];
+    int nb = 0;
+    for (int o = 0; o < M && rc == IMA_OK; o++) {
+        if (o == j) continue;
+        float *wo = wb + (size_t)o * N;
+        for (size_t q = 0; q < n; q++) wo[q] = mask[rows[q] * (size_t)M + (size_t)o] ? (w ? w[rows[q]] : 1.0f) : 0.0f;
+        blk[nb++] = (lev_block){F[o], rows, wo, width[o]};
+    }
+    if (rc == IMA_OK) rc = local_ev_nbr(&nbr, u, width[j], n, k);
+    if (rc == IMA_OK) rc = local_ev_from_nbr(Tn, nbr, k, blk, nb, n);
+    if (rc == IMA_OK)
+        for (size_t q = 0; q < n; q++) T[rows[q]] = Tn[q];
+    free(u), free(wb), free(Tn), free(rows), free(nbr);
+    return rc;
+}
+
+/* ---- teacher features: principal components of the inputs ------------------------------------ */
+
+/* eigen-decomposition of the symmetric L x L matrix a (row-major, destroyed) by cyclic Jacobi
+ * rotations: eigenvalues ev (L), eigenvectors in the columns of v (L, L), sorted by descending value */
+static void jacobi_eigen(double *a, double *ev, double *v, size_t L) {
+    for (size_t i = 0; i < L; i++)
+        for (size_t j = 0; j < L; j++) v[i * L + j] = i == j;
+    for (int sweep = 0; sweep < 100; sweep++) {
+        double off = 0.0, diag = 0.0;
+        for (size_t i = 0; i < L; i++) {
+            diag += a[i * L + i] * a[i * L + i];
+            for (size_t j = i + 1; j < L; j++) off += a[i * L + j] * a[i * L + j];
+        }
+        if (off <= 1e-30 * diag || off == 0.0) break;
+        for (size_t p = 0; p < L; p++)
+            for (size_t q = p + 1; q < L; q++) {
+                double apq = a[p * L + q];
+                if (fabs(apq) < 1e-300) continue;
+                double theta = (a[q * L + q] - a[p * L + p]) / (2.0 * apq);
+                double t = (theta >= 0 ? 1.0 : -1.0) / (fabs(theta) + sqrt(theta * theta + 1.0));
+                double c = 1.0 / sqrt(t * t + 1.0), s = t * c;
+                for (size_t k = 0; k < L; k++) { /* a <- a J (columns p, q) */
+                    double akp = a[k * L + p], akq = a[k * L + q];
+                    a[k * L + p] = c * akp - s * akq;
+                    a[k * L + q] = s * akp + c * akq;
+                }
+                for (size_t k = 0; k < L; k++) { /* a <- J^T a (rows p, q) */
+                    double apk = a[p * L + k], aqk = a[q * L + k];
+                    a[p * L + k] = c * apk - s * aqk;
+                    a[q * L + k] = s * apk + c * aqk;
+                }
+                for (size_t k = 0; k < L; k++) {
+                    double vkp = v[k * L + p], vkq = v[k * L + q];
+                    v[k * L + p] = c * vkp - s * vkq;
+                    v[k * L + q] = s * vkp + c * vkq;
+                }
+            }
+    }
+    for (size_t i = 0; i < L; i++) ev[i] = a[i * L + i];
+    for (size_t i = 1; i < L; i++) /* insertion sort, descending, columns follow */
+        for (size_t j = i; j > 0 && ev[j] > ev[j - 1]; j--) {
+            double t = ev[j];
+            ev[j] = ev[j - 1], ev[j - 1] = t;
+            for (size_t k = 0; k < L; k++) t = v[k * L + j], v[k * L + j] = v[k * L + j - 1], v[k * L + j - 1] = t;
+        }
+}
+
+/* modified Gram-Schmidt on the L columns of q (D, L), in place; a column that vanishes is replaced
+ * by a unit vector orthogonal to the previous ones */
+static void orthonormalise(double *q, size_t D, size_t L) {
+    for (size_t c = 0; c < L; c++) {
+        for (int again = 0; again < 2; again++) /* twice is enough (Kahan) */
+            for (size_t b = 0; b < c; b++) {
+                double dot = 0.0;
+                for (size_t r = 0; r < D; r++) dot += q[r * L + b] * q[r * L + c];
+                for (size_t r = 0; r < D; r++) q[r * L + c] -= dot * q[r * L + b];
+            }
+        double nrm = 0.0;
+        for (size_t r = 0; r < D; r++) nrm += q[r * L + c] * q[r * L + c];
+        nrm = sqrt(nrm);
+        if (nrm < 1e-150) { /* degenerate: the first axis e_r with a component left */
+            for (size_t e = 0; e < D && nrm < 1e-8; e++) {
+                for (size_t r = 0; r < D; r++) q[r * L + c] = r == e;
+                for (size_t b = 0; b < c; b++) {
+                    double dot = q[e * L + b];
+                    for (size_t r = 0; r < D; r++) q[r * L + c] -= dot * q[r * L + b];
+                }
+                nrm = 0.0;
+                for (size_t r = 0; r < D; r++) nrm += q[r * L + c] * q[r * L + c];
+                nrm = sqrt(nrm);
+            }
+        }
+        for (size_t r = 0; r < D; r++) q[r * L + c] /= nrm;
+    }
+}
+
+#define PCA_ROWS 512       /* rows per block when forming the covariance and projecting */
+#define PCA_OVERSAMPLE 10  /* extra vectors of the subspace iteration */
+#define PCA_ITERATIONS 30  /* subspace iterations */
+#define PCA_SEED 0x1ea11ULL /* start of the subspace iteration (fixed: the features do not depend on the run) */
+
+int ima_local_ev_pca(float *F, size_t *P_out, double *explained, const float *x, size_t D, const uint8_t *mask,
+                     size_t mstride, size_t N, size_t P) {
+    if (!D || !P) return ima_error("local-ev features: width %zu, %zu components: expected both > 0", D, P);
+    if (P > D) P = D;
+    size_t dd, np, nd;
+    if (ima_mul_overflows(D, D, &dd) || ima_mul_overflows(N, P, &np) || ima_mul_overflows(PCA_ROWS, D, &nd))
+        return ima_error_prefix("local-ev features");
+    size_t L = P + PCA_OVERSAMPLE < D ? P + PCA_OVERSAMPLE : D;
+    double *mean = ima_try_calloc(D, sizeof *mean), *q = ima_try_malloc(D * L, sizeof *q);
+    double *z = ima_try_malloc(D * L, sizeof *z), *h = ima_try_malloc(L * L, sizeof *h);
+    double *ev = ima_try_malloc(L, sizeof *ev), *vv = ima_try_malloc(L * L, sizeof *vv);
+    float *cov = ima_try_calloc(dd, sizeof *cov), *blk = ima_try_malloc(nd, sizeof *blk);
+    float *basis = ima_try_malloc(D * P, sizeof *basis);
+    float *proj = ima_try_malloc(PCA_ROWS * P, sizeof *proj);
+    size_t *rows = ima_try_malloc(PCA_ROWS, sizeof *rows);
+    int rc = IMA_OK;
+    if (!mean || !q || !z || !h || !ev || !vv || !cov || !blk || !basis || !proj || !rows) {
+        rc = ima_error("local-ev features: out of memory (%zu x %zu covariance)", D, D);
+        goto done;
+    }
+    size_t n = 0;
+    for (size_t i = 0; i < N; i++)
+        if (!mask || mask[i * mstride]) {
+            n++;
+            for (size_t c = 0; c < D; c++) mean[c] += x[i * D + c];
+        }
+    if (n < 2) {
+        rc = ima_error("local-ev features: %zu rows present: expected at least 2", n);
+        goto done;
+    }
+    for (size_t c = 0; c < D; c++) mean[c] /= (double)n;
+    /* cov (D, D) = sum over present rows of (x - mean)(x - mean)^T / n, in blocks of PCA_ROWS rows */
+    for (size_t lo = 0; lo < N;) {
+        size_t B = 0;
+        for (; lo < N && B < PCA_ROWS; lo++)
+            if (!mask || mask[lo * mstride]) {
+                for (size_t c = 0; c < D; c++) blk[B * D + c] = (float)(x[lo * D + c] - mean[c]);
+                B++;
+            }
+        if (B)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)D, (int)D, (int)B, 1.0f / (float)n, blk, (int)D,
+                        blk, (int)D, 1.0f, cov, (int)D);
+    }
+    /* subspace iteration q <- orth(cov q) from a fixed Gaussian start, then Rayleigh-Ritz */
+    ima_rng rng;
+    ima_rng_init(&rng, PCA_SEED);
+    for (size_t i = 0; i < D * L; i++) q[i] = L == D ? (double)(i / L == i % L) : ima_rng_normal(&rng);
+    orthonormalise(q, D, L);
+    for (int it = 0; it < (L == D ? 0 : PCA_ITERATIONS); it++) {
+        for (size_t r = 0; r < D; r++)
+            for (size_t c = 0; c < L; c++) {
+                double s = 0.0;
+                for (size_t e = 0; e < D; e++) s += (double)cov[r * D + e] * q[e * L + c];
+                z[r * L + c] = s;
+            }
+        memcpy(q, z, D * L * sizeof *q);
+        orthonormalise(q, D, L);
+    }
+    for (size_t r = 0; r < D; r++) /* z = cov q */
+        for (size_t c = 0; c < L; c++) {
+            double s = 0.0;
+            for (size_t e = 0; e < D; e++) s += (double)cov[r * D + e] * q[e * L + c];
+            z[r * L + c] = s;
+        }
+    for (size_t a = 0; a < L; a++) /* h = q^T cov q (L, L), symmetrised */
+        for (size_t b = 0; b < L; b++) {
+            double s = 0.0;
+            for (size_t r = 0; r < D; r++) s += q[r * L + a] * z[r * L + b];
+            h[a * L + b] = s;
+        }
+    for (size_t a = 0; a < L; a++)
+        for (size_t b = a + 1; b < L; b++) h[a * L + b] = h[b * L + a] = 0.5 * (h[a * L + b] + h[b * L + a]);
+    jacobi_eigen(h, ev, vv, L);
+    for (size_t r = 0; r < D; r++) /* basis (D, P) = q vv[:, :P], each column's sign fixed (largest entry > 0) */
+        for (size_t c = 0; c < P; c++) {
+            double s = 0.0;
+            for (size_t e = 0; e < L; e++) s += q[r * L + e] * vv[e * L + c];
+            basis[r * P + c] = (float)s;
+        }
+    for (size_t c = 0; c < P; c++) {
+        size_t best = 0;
+        for (size_t r = 1; r < D; r++)
+            if (fabsf(basis[r * P + c]) > fabsf(basis[best * P + c])) best = r;
+        if (basis[best * P + c] < 0)
+            for (size_t r = 0; r < D; r++) basis[r * P + c] = -basis[r * P + c];
+    }
+    if (explained) {
+        double tr = 0.0, top = 0.0;
+        for (size_t c = 0; c < D; c++) tr += cov[c * D + c];
+        for (size_t c = 0; c < P; c++) top += ev[c];
+        *explained = tr > 0 ? top / tr : 0.0;
+    }
+    /* F (N, P) = (x - mean) basis on present rows, 0 elsewhere */
+    for (size_t lo = 0; lo < N;) {
+        size_t B = 0;
+        for (; lo < N && B < PCA_ROWS; lo++) {
+            if (mask && !mask[lo * mstride]) {
+                memset(F + lo * P, 0, P * sizeof *F);
+                continue;
+            }
+            for (size_t c = 0; c < D; c++) blk[B * D + c] = (float)(x[lo * D + c] - mean[c]);
+            rows[B++] = lo;
+        }
+        if (!B) continue;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)P, (int)D, 1.0f, blk, (int)D, basis,
+                    (int)P, 0.0f, proj, (int)P);
+        for (size_t b = 0; b < B; b++) memcpy(F + rows[b] * P, proj + b * P, P * sizeof *F);
+    }
+    *P_out = P;
+done:
+    free(mean), free(q), free(z), free(h), free(ev), free(vv), free(cov), free(blk), free(basis), free(proj), free(rows);
+    return rc;
 }
 
 /* ---- calibration ------------------------------------------------------------------------- */
@@ -274,57 +548,64 @@ static double median_of(const float *v, size_t n) {
     return r;
 }
 
-int ima_local_ev_targets_from_codes(float *target, float *T_out, const float *U, const uint8_t *mask, size_t N, int M,
-                                    size_t d, size_t k, const float *rho, ima_local_ev_report *rep) {
+int ima_local_ev_targets_from_features(float *target, float *T_out, const float *const *F, const size_t *width,
+                                       const uint8_t *mask, size_t N, int M, size_t k, const float *rho,
+                                       ima_local_ev_report *rep) {
     double t0 = wall();
-    size_t nd;
     if (M < 1 || M > IMA_MAX_MODALITIES)
         return ima_error("local-ev targets: M = %d: expected 1..%d", M, IMA_MAX_MODALITIES);
-    if (ima_mul_overflows(N, d, &nd)) return ima_error_prefix("local-ev targets");
+    size_t wmax = 0, nw, nm;
+    for (int j = 0; j < M; j++) wmax = width[j] > wmax ? width[j] : wmax;
+    if (ima_mul_overflows(N, wmax, &nw) || ima_mul_overflows(N, (size_t)M, &nm))
+        return ima_error_prefix("local-ev targets");
     ima_local_ev_report r;
     memset(&r, 0, sizeof r);
-    for (size_t i = 0; i < N * (size_t)M; i++) {
+    for (size_t i = 0; i < nm; i++) {
         target[i] = NAN;
         if (T_out) T_out[i] = NAN;
     }
-    /* pass 0: every partner weighs 1; passes 1..IMA_LOCAL_EV_PASSES-1: a partner row weighs the largest
-     * target of its other modalities from the previous pass (noise partners stop inflating the spread) */
-    float *u = ima_malloc(nd * sizeof *u), *p = ima_malloc(nd * sizeof *p), *T = ima_malloc(N * sizeof *T);
-    float *t = ima_malloc(N * sizeof *t), *w = ima_malloc(N * sizeof *w);
-    float *prev = ima_malloc(N * (size_t)M * sizeof *prev);
-    size_t *rows = ima_malloc(N * sizeof *rows), *nbr[IMA_MAX_MODALITIES] = {0}, kj[IMA_MAX_MODALITIES] = {0};
+    /* pass 0: every partner weighs 1; passes 1..IMA_LOCAL_EV_PASSES-1: partner modality o of row l weighs
+     * its own target of the previous pass (noise partners stop inflating the spread). Jacobi order. */
+    float *u = ima_try_malloc(nw, sizeof *u), *T = ima_try_malloc(N, sizeof *T), *t = ima_try_malloc(N, sizeof *t);
+    float *w = ima_try_malloc(nm, sizeof *w), *prev = ima_try_malloc(nm, sizeof *prev);
+    size_t *rows = ima_try_malloc(N, sizeof *rows), *nbr[IMA_MAX_MODALITIES] = {0}, kj[IMA_MAX_MODALITIES] = {0};
     int rc = IMA_OK;
+    if (!u || !T || !t || !w || !prev || !rows) rc = ima_error("local-ev targets: out of memory (%zu rows)", N);
     for (int pass = 0; pass < IMA_LOCAL_EV_PASSES && rc == IMA_OK; pass++) {
-        memcpy(prev, target, N * (size_t)M * sizeof *prev);
+        memcpy(prev, target, nm * sizeof *prev);
         for (int j = 0; j < M && rc == IMA_OK; j++) {
             size_t n = 0;
             for (size_t i = 0; i < N; i++) {
                 const uint8_t *mi = mask + i * (size_t)M;
-                if (!mi[j]) continue;
                 int others = 0;
-                float wmax = 0.0f;
-                for (int o = 0; o < M; o++)
-                    if (o != j && mi[o]) {
-                        others++;
-                        float to = prev[i * (size_t)M + (size_t)o];
-                        wmax = fmaxf(wmax, isfinite(to) ? to : 1.0f);
-                    }
-                if (!others) continue;
-                memcpy(u + n * d, U + ((size_t)j * N + i) * d, d * sizeof(float));
-                float *pn = p + n * d;
-                memset(pn, 0, d * sizeof(float));
-                for (int o = 0; o < M; o++)
-                    if (o != j && mi[o])
-                        for (size_t c = 0; c < d; c++) pn[c] += U[((size_t)o * N + i) * d + c] / (float)others;
-                w[n] = pass == 0 ? 1.0f : wmax;
+                for (int o = 0; o < M; o++) others += o != j && mi[o];
+                if (!mi[j] || !others) continue;
+                memcpy(u + n * width[j], F[j] + i * width[j], width[j] * sizeof(float));
                 rows[n++] = i;
             }
             if (n < 2 * IMA_LOCAL_EV_COMPONENTS || n < 3) continue; /* too few rows: no targets for this modality */
+            lev_block blk[IMA_MAX_MODALITIES];
+            int nb = 0;
+            for (int o = 0; o < M; o++) {
+                if (o == j) continue;
+                float *wo = w + (size_t)o * N; /* (n) weights of partner modality o over j's rows */
+                for (size_t q = 0; q < n; q++) {
+                    size_t i = rows[q];
+                    float best = 0.0f; /* the partner row's largest target among j's other modalities */
+                    for (int e = 0; e < M; e++)
+                        if (e != j && mask[i * (size_t)M + (size_t)e]) {
+                            float te = prev[i * (size_t)M + (size_t)e];
+                            best = fmaxf(best, isfinite(te) ? te : 1.0f);
+                        }
+                    wo[q] = !mask[i * (size_t)M + (size_t)o] ? 0.0f : pass == 0 ? 1.0f : best;
+                }
+                blk[nb++] = (lev_block){F[o], rows, wo, width[o]};
+            }
             if (pass == 0) {
                 kj[j] = k < n - 1 ? k : n - 1;
-                if ((rc = local_ev_nbr(&nbr[j], u, d, n, kj[j]))) break;
+                if ((rc = local_ev_nbr(&nbr[j], u, width[j], n, kj[j]))) break;
             }
-            local_ev_from_nbr(T, nbr[j], kj[j], p, w, d, n);
+            if ((rc = local_ev_from_nbr(T, nbr[j], kj[j], blk, nb, n))) break;
             if ((rc = ima_local_ev_calibrate(t, &r.fit[j], T, n, rho[j]))) break;
             size_t below = 0;
             for (size_t q = 0; q < n; q++) {
@@ -338,42 +619,47 @@ int ima_local_ev_targets_from_codes(float *target, float *T_out, const float *U,
         }
     }
     for (int j = 0; j < M; j++) free(nbr[j]);
-    free(w), free(prev);
-    free(u), free(p), free(T), free(t), free(rows);
+    free(u), free(T), free(t), free(w), free(prev), free(rows);
     r.seconds = wall() - t0;
     if (rep) *rep = r;
     return rc ? ima_error_prefix("local-ev targets") : IMA_OK;
 }
 
+int ima_local_ev_targets_from_codes(float *target, float *T_out, const float *U, const uint8_t *mask, size_t N, int M,
+                                    size_t d, size_t k, const float *rho, ima_local_ev_report *rep) {
+    const float *F[IMA_MAX_MODALITIES];
+    size_t width[IMA_MAX_MODALITIES];
+    if (M < 1 || M > IMA_MAX_MODALITIES)
+        return ima_error("local-ev targets: M = %d: expected 1..%d", M, IMA_MAX_MODALITIES);
+    for (int j = 0; j < M; j++) F[j] = U + (size_t)j * N * d, width[j] = d;
+    return ima_local_ev_targets_from_features(target, T_out, F, width, mask, N, M, k, rho, rep);
+}
+
 int ima_local_ev_targets(float *target, float *T_out, ima_model *m, const ima_dataset *ds, ima_local_ev_report *rep) {
     double t0 = wall();
-    int M = m->cfg.n_modalities;
-    size_t N = ds->n, d = m->cfg.latent_width, k = m->cfg.local_ev_k ? m->cfg.local_ev_k : IMA_LOCAL_EV_DEFAULT_K;
-    size_t nd;
-    if (ima_mul_overflows(N, d, &nd) || ima_mul_overflows(nd, (size_t)M, &nd))
-        return ima_error_prefix("local-ev targets");
-    /* every code u_j (N, d) per modality, y = 1 (only present rows are used) */
-    float *U = ima_try_malloc(nd, sizeof *U);
-    size_t *idx = ima_try_malloc(m->max_batch, sizeof *idx);
-    ima_batch_buffer bb;
-    if (!U || !idx || ima_batch_buffer_init(&bb, ds, m->max_batch)) {
-        free(U), free(idx);
-        return ima_error_prefix("local-ev targets");
+    int M = m->cfg.n_modalities, rc = IMA_OK;
+    size_t N = ds->n, k = m->cfg.local_ev_k ? m->cfg.local_ev_k : IMA_LOCAL_EV_DEFAULT_K;
+    float *F[IMA_MAX_MODALITIES] = {0};
+    size_t width[IMA_MAX_MODALITIES] = {0};
+    double explained[IMA_MAX_MODALITIES] = {0};
+    /* the teacher's features: each modality's inputs projected on their top IMA_LOCAL_EV_PCA principal axes */
+    for (int j = 0; j < M && rc == IMA_OK; j++) {
+        size_t P = ds->width[j] < IMA_LOCAL_EV_PCA ? ds->width[j] : IMA_LOCAL_EV_PCA, np;
+        if (ima_mul_overflows(N, P, &np) || !(F[j] = ima_try_malloc(np, sizeof(float)))) {
+            rc = ima_error("local-ev targets: out of memory (%zu x %zu features)", N, P);
+            break;
+        }
+        rc = ima_local_ev_pca(F[j], &width[j], &explained[j], ds->x[j], ds->width[j], ds->mask + j, (size_t)M, N, P);
     }
-    for (size_t lo = 0; lo < N; lo += m->max_batch) {
-        size_t B = N - lo < m->max_batch ? N - lo : m->max_batch;
-        for (size_t i = 0; i < B; i++) idx[i] = lo + i;
-        const ima_batch *b = ima_batch_gather(&bb, ds, idx, B);
-        ima_model_encode(m, b, IMA_WEIGHTS_ONE);
-        for (int j = 0; j < M; j++) memcpy(U + ((size_t)j * N + lo) * d, ima_model_u(m, j), B * d * sizeof(float));
-    }
-    ima_batch_buffer_free(&bb);
-    free(idx);
-
-    float rho[IMA_MAX_MODALITIES];
+    float rho[IMA_MAX_MODALITIES] = {0};
     for (int j = 0; j < M; j++) rho[j] = m->cfg.mod[j].rho;
-    int rc = ima_local_ev_targets_from_codes(target, T_out, U, ds->mask, N, M, d, k, rho, rep);
-    free(U);
-    if (rep) rep->seconds = wall() - t0;
-    return rc;
+    if (rc == IMA_OK)
+        rc = ima_local_ev_targets_from_features(target, T_out, (const float *const *)F, width, ds->mask, N, M, k, rho,
+                                                rep);
+    for (int j = 0; j < M; j++) free(F[j]);
+    if (rep && rc == IMA_OK) {
+        rep->seconds = wall() - t0;
+        for (int j = 0; j < M; j++) rep->explained[j] = explained[j], rep->features[j] = width[j];
+    }
+    return rc ? ima_error_prefix("local-ev targets") : IMA_OK;
 }

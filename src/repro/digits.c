@@ -47,6 +47,7 @@ ima_repro_config ima_repro_defaults(int quick) {
     c.jmvae_alpha = 1.0f;
     c.importance_objective = IMA_IMPORTANCE_LOCAL_EV;
     c.compare_objectives = 1;
+    c.rounds = 0; /* auto: see ima_part_run */
     if (quick) { /* small batches: more Adam steps for the same compute on a subsample */
         c.batch = 64;
         c.train_limit = 10000;
@@ -63,7 +64,7 @@ ima_repro_config ima_repro_defaults(int quick) {
     } else {
         c.epochs1 = 40;
         c.epochs2 = 10;
-        c.baseline_epochs = 30;
+        c.baseline_epochs = 25;
         c.patience = 5;
         c.kl_warmup_epochs = 10;
         c.probe_rows = 2000;
@@ -237,8 +238,8 @@ static float *fuse(const codes *c, const float *w0, const float *w1, float c0, f
 /* A fixed seeded subsample of the validation split for the per-epoch P@10 (the same rows every epoch). */
 typedef struct {
     size_t n;
-    float *x[2];     // (n, D_j)
-    int64_t *label;  // (n)
+    float *x[2];    // (n, D_j)
+    int64_t *label; // (n)
 } probe_set;
 
 static void probe_free(probe_set *p) {
@@ -397,6 +398,7 @@ typedef struct {
     int n_curve, cap_curve;
     double corr_first[2], local_first[2], corr_last[2], local_last[2];
     int collapsed[2];
+    int s1_offset; // stage-1 epochs of the earlier rounds (the curve numbers epochs over all rounds)
 } train_watch;
 
 /* The repro's stage-2 selection score (ima_score_fn): the validation noise flags are used for this
@@ -442,9 +444,10 @@ static int watch_epoch(void *vc, const ima_model *m, const ima_train_state *st, 
         row[13 + j] = r->dead[j];
     }
     if (r->stage == 1) {
-        if (curve_add(&w->lc, r->epoch, r->s1.total, r->valid_loss, r->monitor, 1.0)) return -1;
-        w->lc.epochs_run = r->epoch;
-        w->lc.best_epoch = r->best_epoch;
+        if (r->epoch == 1) w->s1_offset = w->lc.n; /* a new round starts */
+        if (curve_add(&w->lc, w->s1_offset + r->epoch, r->s1.total, r->valid_loss, r->monitor, 1.0)) return -1;
+        w->lc.epochs_run = w->s1_offset + r->epoch;
+        w->lc.best_epoch = w->s1_offset + r->best_epoch;
         w->lc.stopped = r->stop;
         if (isfinite(r->valid_loss))
             say("  stage 1 epoch %d/%d: L_auto %.3f, validation L_auto %.3f, validation P@10 %.4f (best epoch %d)%s",
@@ -560,12 +563,21 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const probe_
     tc.batch_size = cfg->batch;
     tc.epochs_stage1 = cfg->epochs1;
     tc.epochs_stage2 = cfg->epochs2;
+    tc.rounds = cfg->rounds > 1 ? cfg->rounds : 1;
+    if (cfg->rounds <= 0 && latent <= 2 && cfg->importance_objective == IMA_IMPORTANCE_LOCAL_EV) {
+        /* auto: at latent 2 the codes of one round lose to y = 1 even with oracle weights; a second round
+         * (stage 1 retrained with y) fixes that (docs/importance.md). Half the stage-1 epochs per round:
+         * the same cost as one round */
+        tc.rounds = 2;
+        tc.epochs_stage1 = (cfg->epochs1 + 1) / 2;
+    }
     tc.patience_stage1 = cfg->patience;
     tc.adam_stage1.lr = tc.adam_stage2.lr = (float)cfg->lr;
     ima_train_state st;
     ima_train_state_init(&st, cfg->seed + 100 + latent);
     ima_train_callbacks cb = watch_callbacks(&p->w, &sp[1]);
-    say("IMA latent %zu: training %d + %d epochs on %zu pairs", latent, cfg->epochs1, cfg->epochs2, sp[0].n);
+    say("IMA latent %zu: training %d round%s of %d + %d epochs on %zu pairs", latent, tc.rounds, tc.rounds > 1 ? "s" : "",
+        tc.epochs_stage1, cfg->epochs2, sp[0].n);
     double t0 = ima_wall_seconds();
     if (ima_train(p->m, &sp[0].ds, &tc, &st, &cb)) return ima_error_prefix("IMA latent %zu", latent);
     p->seconds = ima_wall_seconds() - t0;
@@ -791,8 +803,8 @@ static int baseline_run(ima_baseline_kind kind, size_t latent, split_data *sp, c
     lc->latent = latent;
     lc->cap = tc.epochs;
     lc->patience = tc.patience;
-    say("%s latent %zu: training up to %d epochs (patience %d, KL warm-up %d epochs, alpha %g)", fam, latent,
-        tc.epochs, tc.patience, tc.kl_warmup_epochs, (double)bc.alpha);
+    say("%s latent %zu: training up to %d epochs (patience %d, KL warm-up %d epochs, alpha %g)", fam, latent, tc.epochs,
+        tc.patience, tc.kl_warmup_epochs, (double)bc.alpha);
     ima_baseline_train_state st;
     ima_baseline_train_state_init(&st, cfg->seed + 31 * latent + (uint64_t)kind);
     baseline_watch bw = {probe, lc, cfg->batch};
@@ -1022,8 +1034,7 @@ static int curve_figures(const char *out, const learning_curve *const *lcs, int 
             const double *r = c->row + e * LC_COLS;
             x[e] = r[0], ys[e] = r[1], ys[P + e] = r[2], ys[2 * P + e] = r[3];
         }
-        const char *names[3] = {"training loss (warm-up KL weight)", "validation loss",
-                                "validation P@10 (right axis)"};
+        const char *names[3] = {"training loss (warm-up KL weight)", "validation loss", "validation P@10 (right axis)"};
         figure *f = &figs[(*n_figs)++];
         char tag[32];
         snprintf(tag, sizeof tag, "%s", c->model);
@@ -1031,8 +1042,8 @@ static int curve_figures(const char *out, const learning_curve *const *lcs, int 
             if (*t == ' ' || *t == '-') *t = '_';
         snprintf(f->file, sizeof f->file, "fig_learning_%s_%zud.png", tag, c->latent);
         snprintf(f->caption, sizeof f->caption,
-                 "%s latent %zu: loss and validation P@10 per epoch (%d of at most %d epochs, kept epoch %d)",
-                 c->model, c->latent, c->epochs_run, c->cap, c->best_epoch);
+                 "%s latent %zu: loss and validation P@10 per epoch (%d of at most %d epochs, kept epoch %d)", c->model,
+                 c->latent, c->epochs_run, c->cap, c->best_epoch);
         char *png = path_in(out, f->file), title[96];
         snprintf(title, sizeof title, "%s, latent %zu: kept epoch %d of %d", c->model, c->latent, c->best_epoch,
                  c->epochs_run);
@@ -1074,8 +1085,7 @@ static cJSON *detection_json(const ima_detection *d) {
 }
 
 static int write_report(const char *out, const ima_repro_config *cfg, split_data *sp, ima_part *parts, int n_parts,
-                        rep_result *reps,
-                        int n_reps, rho_point *rho, int n_rho, figure *figs, int n_figs,
+                        rep_result *reps, int n_reps, rho_point *rho, int n_rho, figure *figs, int n_figs,
                         const learning_curve *const *lcs, int n_lcs, double total_seconds) {
     char *md = path_in(out, "report.md"), *js = path_in(out, "results.json");
     FILE *f = fopen(md, "w");
@@ -1096,14 +1106,20 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     fprintf(f, "## Settings\n\n");
     fprintf(f, "| setting | value |\n|---|---|\n");
     fprintf(f, "| IMA | digits configuration (image 784-500-500-d, speech 696-100-100-d, bce), inputs centred |\n");
+    char rounds_text[160];
+    if (cfg->rounds <= 0 && cfg->importance_objective == IMA_IMPORTANCE_LOCAL_EV)
+        snprintf(rounds_text, sizeof rounds_text,
+                 "latent 2: two rounds of half the stage-1 epochs each (stage 1 retrained with y), latent 50: one round");
+    else snprintf(rounds_text, sizeof rounds_text, "%d round%s (stage-1 epochs per round)", cfg->rounds > 1 ? cfg->rounds : 1,
+                  cfg->rounds > 1 ? "s" : "");
     if (cfg->patience > 0)
         fprintf(f,
                 "| training | Adam lr %g, batch %zu, stage 1 up to %d epochs with early stopping (patience %d on the "
-                "validation L_auto, best epoch kept), %d stage-2 epochs, one round, seed %llu |\n",
-                cfg->lr, cfg->batch, cfg->epochs1, cfg->patience, cfg->epochs2, (unsigned long long)cfg->seed);
+                "validation L_auto, best epoch kept), %d stage-2 epochs, %s, seed %llu |\n",
+                cfg->lr, cfg->batch, cfg->epochs1, cfg->patience, cfg->epochs2, rounds_text, (unsigned long long)cfg->seed);
     else
-        fprintf(f, "| training | Adam lr %g, batch %zu, %d stage-1 + %d stage-2 epochs, one round, seed %llu |\n",
-                cfg->lr, cfg->batch, cfg->epochs1, cfg->epochs2, (unsigned long long)cfg->seed);
+        fprintf(f, "| training | Adam lr %g, batch %zu, %d stage-1 + %d stage-2 epochs, %s, seed %llu |\n", cfg->lr,
+                cfg->batch, cfg->epochs1, cfg->epochs2, rounds_text, (unsigned long long)cfg->seed);
     fprintf(f, "| importance objective | main rows: %s%s |\n",
             cfg->importance_objective == IMA_IMPORTANCE_PAPER ? "the paper's"
                                                               : "local-ev (beyond the paper, docs/importance.md)",
@@ -1151,13 +1167,15 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
 
     if (n_lcs > 0) {
         fprintf(f, "## Training length (early stopping on the validation loss)\n\n");
-        fprintf(f, "| model | d | cap | patience | epochs run | kept epoch | stopped early | validation loss at the kept "
-                   "epoch | validation P@10 at the kept epoch | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        fprintf(f,
+                "| model | d | cap | patience | epochs run | kept epoch | stopped early | validation loss at the kept "
+                "epoch | validation P@10 at the kept epoch | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n");
         for (int k = 0; k < n_lcs; k++) {
             const learning_curve *lc = lcs[k];
             double vl = NAN, vp = NAN;
             for (int ep = 0; ep < lc->n; ep++)
-                if ((int)lc->row[ep * LC_COLS] == lc->best_epoch) vl = lc->row[ep * LC_COLS + 2], vp = lc->row[ep * LC_COLS + 3];
+                if ((int)lc->row[ep * LC_COLS] == lc->best_epoch)
+                    vl = lc->row[ep * LC_COLS + 2], vp = lc->row[ep * LC_COLS + 3];
             fmt(a, 32, vl, 3), fmt(b, 32, vp, 4);
             fprintf(f, "| %s | %zu | %d | %d | %d | %d | %s | %s | %s | %.0f |\n", lc->model, lc->latent, lc->cap,
                     lc->patience, lc->epochs_run, lc->best_epoch, lc->stopped ? "yes" : "no", a, b, lc->seconds);
@@ -1243,6 +1261,7 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     cJSON_AddBoolToObject(set, "quick", cfg->quick);
     add_num(set, "seed", (double)cfg->seed);
     add_num(set, "epochs_stage1", cfg->epochs1);
+    add_num(set, "rounds", cfg->rounds);
     add_num(set, "epochs_stage2", cfg->epochs2);
     add_num(set, "baseline_epochs", cfg->baseline_epochs);
     add_num(set, "patience", cfg->patience);
