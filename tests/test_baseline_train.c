@@ -334,8 +334,8 @@ static void check_warmup_and_stopping(ima_baseline_kind kind) {
         ima_baseline *plain;
         CHECK(ima_baseline_init(&plain, &cfg, B, 5) == IMA_OK, "init");
         reference_loop_w(plain, &ds, B, 4, lr, 9, 0);
-        CHECK(memcmp(plain->params, lib->params, lib->n_params * sizeof(float)) != 0,
-              "%s: the warm-up changed nothing", kn);
+        CHECK(memcmp(plain->params, lib->params, lib->n_params * sizeof(float)) != 0, "%s: the warm-up changed nothing",
+              kn);
         ima_baseline_free(plain);
     }
     ima_baseline_free(lib);
@@ -357,7 +357,8 @@ static void check_warmup_and_stopping(ima_baseline_kind kind) {
     CHECK(best >= (W > 0 ? W : 1) && best <= run, "%s: kept epoch %d of %d (warm-up %d)", kn, best, run, W);
     int lowest = 1;
     for (int e = (W > 0 ? W : 1); e <= run; e++) lowest &= lg.valid[e - 1] >= lg.valid[best - 1];
-    CHECK(lowest && st.best_loss == lg.valid[best - 1], "%s: kept epoch %d is not the lowest validation loss", kn, best);
+    CHECK(lowest && st.best_loss == lg.valid[best - 1], "%s: kept epoch %d is not the lowest validation loss", kn,
+          best);
     CHECK(st.stopped ? run - best == P && lg.stop[run - 1] : run == cap, "%s: stopped %d at %d, best %d", kn,
           st.stopped, run, best);
     CHECK(st.stopped, "%s: no early stop within %d epochs (the test expects the validation loss to turn up)", kn, cap);

@@ -3,12 +3,15 @@
  * any cast, train states validated, resuming reads the state before it allocates, resume is exact,
  * truncated gzip trailers and non-regular inputs are refused. */
 #define _GNU_SOURCE
+#include <ftw.h>
 #include <math.h>
+#include <sndfile.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 
 #include "data/emotion_internal.h"
@@ -350,6 +353,108 @@ static void check_emotion_oom(const char *dir) {
     free(corpus);
 }
 
+/* ---- item 5: speech features and the digits corpus survive out of memory --------------------- */
+
+typedef struct {
+    const char *recs, *out;
+    ima_mnist img;
+    ima_speech_set *sp; // split already: the corpus's speech
+} digits_case;
+
+/* MFCC set-up, a folder of recordings (FSDD names), the speaker split */
+static int call_speech(void *vc) {
+    digits_case *c = vc;
+    ima_mfcc_config mc = ima_mfcc_default();
+    ima_mfcc *m = NULL;
+    if (ima_mfcc_init(&m, &mc)) return IMA_ERR;
+    ima_speech_set sp = {0};
+    static const double frac[IMA_NUM_SPLITS] = {0.4, 0.3, 0.3};
+    static const char *const valid[1] = {"b"}, *const test[1] = {"c"};
+    ima_rng rng;
+    ima_rng_init(&rng, 1);
+    int rc = ima_speech_add_dir(&sp, m, c->recs, NULL, NULL);
+    if (!rc) rc = ima_speech_split(&sp, valid, 1, test, 1, 1, frac, &rng);
+    if (!rc && (sp.n != 30 || sp.n_speakers != 3)) rc = ima_error("%zu utterances of %zu speakers", sp.n, sp.n_speakers);
+    ima_speech_set_free(&sp);
+    ima_mfcc_free(m);
+    return rc;
+}
+
+static int call_digits_build(void *vc) {
+    digits_case *c = vc;
+    ima_digits_config cfg = {.out_dir = c->out,
+                             .force = 1,
+                             .noise_factor = 0.2,
+                             .seed = 3,
+                             .img_train = &c->img,
+                             .img_valid_frac = 0.25,
+                             .img_test_frac = 0.25,
+                             .image_source = "test",
+                             .speech = c->sp};
+    ima_digits_summary sum;
+    return ima_digits_build(&cfg, &sum);
+}
+
+static void check_digits_oom(const char *dir) {
+    /* 3 speakers (a, b, c) x 10 digits, 0.25 s tones at 8 kHz */
+    char *recs = tu_path(dir, "recs"), *out = tu_path(dir, "digits");
+    mkdir(recs, 0777);
+    for (int s = 0; s < 3; s++)
+        for (int d = 0; d < IMA_NUM_DIGITS; d++) {
+            char name[64];
+            snprintf(name, sizeof name, "%d_%c_0.wav", d, 'a' + s);
+            char *p = tu_path(recs, name);
+            SF_INFO info = {.samplerate = 8000, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+            SNDFILE *f = sf_open(p, SFM_WRITE, &info);
+            float x[2000];
+            for (int i = 0; i < 2000; i++) x[i] = (float)(0.3 * sin(0.05 * (d + 2) * (s + 3) * i));
+            CHECK(f && sf_writef_float(f, x, 2000) == 2000, "%s", p);
+            if (f) sf_close(f);
+            free(p);
+        }
+    digits_case c = {recs, out, {0}, NULL};
+    long n = sweep_allocations("speech set", call_speech, &c);
+    CHECK(n >= 60, "speech set: only %ld allocations swept", n);
+
+    /* the corpus build, with 4 images per digit */
+    ima_mfcc_config mc = ima_mfcc_default();
+    ima_mfcc *m = NULL;
+    ima_speech_set sp = {0};
+    static const double frac[IMA_NUM_SPLITS] = {0.4, 0.3, 0.3};
+    static const char *const valid[1] = {"b"}, *const test[1] = {"c"};
+    ima_rng rng;
+    ima_rng_init(&rng, 1);
+    CHECK(ima_mfcc_init(&m, &mc) == IMA_OK && ima_speech_add_dir(&sp, m, recs, NULL, NULL) == IMA_OK &&
+              ima_speech_split(&sp, valid, 1, test, 1, 1, frac, &rng) == IMA_OK,
+          "speech: %s", ima_last_error());
+    uint8_t pixels[40 * IMA_IMAGE_DIM], labels[40];
+    for (size_t i = 0; i < 40; i++) {
+        labels[i] = (uint8_t)(i % 10);
+        for (size_t k = 0; k < IMA_IMAGE_DIM; k++) pixels[i * IMA_IMAGE_DIM + k] = (uint8_t)(i * 7 + k);
+    }
+    c.img = (ima_mnist){40, pixels, labels};
+    c.sp = &sp;
+    n = sweep_allocations("digits corpus", call_digits_build, &c);
+    CHECK(n >= 20, "digits corpus: only %ld allocations swept", n);
+    CHECK(tu_count_temp_files(dir) == 0, "a failed build left a temporary folder in %s", dir);
+
+    /* a caller's MFCC configuration: sizes checked before any cast or allocation, not asserted */
+    mc.frame_ms = 1e300;
+    ima_mfcc *bad = NULL;
+    CHECK(ima_mfcc_init(&bad, &mc) == IMA_ERR && !bad && has("window"), "frame of 1e300 ms: %s", ima_last_error());
+    mc = ima_mfcc_default();
+    mc.num_ceps = 6;
+    CHECK(ima_mfcc_init(&bad, &mc) == IMA_OK, "%s", ima_last_error());
+    float feat[IMA_SPEECH_DIM], wave[4000] = {0};
+    CHECK(ima_speech_features_wave(bad, feat, wave, 4000) == IMA_ERR && has("coefficients"),
+          "features from a 5-coefficient MFCC: %s", ima_last_error());
+    ima_mfcc_free(bad);
+    ima_speech_set_free(&sp);
+    ima_mfcc_free(m);
+    free(recs);
+    free(out);
+}
+
 /* ---- items 2, 4, 6: checkpoint fields ---------------------------------------------------- */
 
 /* Copies checkpoint SRC to DST with the first FROM in metadata KEY replaced by TO. */
@@ -623,18 +728,38 @@ static void check_band_limit(void) {
     free(w);
 }
 
+static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw) {
+    (void)sb, (void)flag, (void)ftw;
+    return remove(path);
+}
+
+/* A folder for the sweeps that write files: on tmpfs (/dev/shm) when there is one, where fsync costs
+ * nothing (the atomic writers fsync every file, and a sweep writes them hundreds of times). */
+static char *sweep_dir(void) {
+    struct stat st;
+    if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0) {
+        char *p = strdup("/dev/shm/ima_reliability_XXXXXX");
+        if (p && mkdtemp(p)) return p;
+        free(p);
+    }
+    return tu_tmpdir();
+}
+
 int main(void) {
-    char *dir = tu_tmpdir();
+    char *dir = tu_tmpdir(), *fast = sweep_dir();
     check_dataset_overflow(dir);
     check_no_abort_on_oom();
     check_eval_oom();
-    check_emotion_oom(dir);
+    check_emotion_oom(fast);
+    check_digits_oom(fast);
     check_checkpoint_fields(dir);
     check_resume_exact(dir);
     check_gzip_trailer(dir);
     check_fifo(dir);
     check_band_limit();
     tu_remove_dir(dir);
+    nftw(fast, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     free(dir);
+    free(fast);
     return tu_finish("reliability");
 }

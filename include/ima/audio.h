@@ -84,8 +84,9 @@ int ima_mfcc_compute(ima_mfcc *m, float **frames, size_t *T, const float *wave, 
 
 /* The F frames around the midpoint of (T, C) frames, concatenated frame by frame: out (F * C).
  * T >= F: frames [T/2 - F/2, T/2 - F/2 + F). T < F: all T frames, padded symmetrically by
- * repeating the first frame (F - T) / 2 times before and the last frame the rest after. T >= 1. */
-void ima_mfcc_window(float *out, const float *frames, size_t T, size_t C, size_t F);
+ * repeating the first frame (F - T) / 2 times before and the last frame the rest after. T = 0 is
+ * an error. */
+int ima_mfcc_window(float *out, const float *frames, size_t T, size_t C, size_t F);
 
 /* Load + resample to 12.5 kHz + MFCC + 58-frame window: out (696). */
 int ima_speech_features(ima_mfcc *m, float *out, const char *path);

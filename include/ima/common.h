@@ -23,6 +23,9 @@ int ima_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int ima_error_prefix(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The thread's last error message ("" if none). */
 const char *ima_last_error(void);
+/* 1 when the last error is an allocation that failed (ima_try_*; ima_error_prefix keeps it), so that
+ * a caller that skips bad inputs does not skip one for want of memory. */
+int ima_error_is_oom(void);
 void ima_clear_error(void);
 
 void ima_assert_fail(const char *expr, const char *file, int line) __attribute__((noreturn));

@@ -115,6 +115,12 @@ typedef struct {
     float *row_scale; // (B)
     float *row_loss;  // (B) per-row reconstruction loss
     double *work;     // (d*d + 3d + 3B) stage-2 work in double: C, T, mu_z, mu_u, dy, dlogit, row selection
+    float *dlogits;   // (M, B) stage 2: each importance net's output gradient
+
+    /* threads (src/model/parallel.c): a batch's rows in two parts, one thread each */
+    int threads;    // 0: OpenBLAS's thread count at each call (openblas_set_num_threads); 2: split; else OpenBLAS alone
+    ima_pool *pool; // the worker thread of the split, created at the first split (NULL: none / not yet)
+    float *grads2;  // (n_params) part 1's parameter gradients, allocated at the first split of a training step
 } ima_model;
 
 /* Largest max_batch a model (and a checkpoint's train_state) accepts. */
@@ -151,6 +157,11 @@ void ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights);
 void ima_model_fuse(ima_model *m, const ima_batch *b, ima_weights weights);
 /* Importance nets: fills mod[j].y_imp and y_comp for every row. */
 void ima_model_importance(ima_model *m, const ima_batch *b);
+/* Encoders, importance nets and fusion in one pass (stage 2 needs both under either weights). */
+void ima_model_encode_importance(ima_model *m, const ima_batch *b, ima_weights weights);
+/* Rows [r0, r1) of the pass: centring, importance nets (importance != 0), encoders, fusion. */
+void ima_model_encode_rows(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0,
+                           size_t r1);
 static inline const float *ima_model_u(const ima_model *m, int j) { return m->mod[j].enc_acts.out[2]; }
 
 /* ---- losses (SPEC section 2) -------------------------------------------------------- */
@@ -224,6 +235,27 @@ void ima_teach_bce_backward(double *dlogit, double dout, const float *logit, con
 /* One Adam step on the autoencoder (stage 1) or importance (stage 2) parameter range. */
 void ima_stage1_step(ima_model *m, const ima_adam_config *cfg);
 void ima_stage2_step(ima_model *m, const ima_adam_config *cfg);
+
+/* ---- threads (parallel.c): a batch's rows in two parts ------------------------------------------------
+ * Results equal a one-thread pass's to float rounding (parameter gradients are the sum of the two parts',
+ * part 1's in grads2). */
+int ima_model_threads(const ima_model *m); /* m->threads, or OpenBLAS's count when 0 */
+/* 2 when a batch of B rows is split (exactly 2 threads, B >= 32, the worker and, with grads, grads2 available) */
+int ima_model_parts(ima_model *m, size_t B, int grads);
+/* rows [r0, r1) of part p of `parts` */
+void ima_model_part_rows(size_t B, int parts, int p, size_t *r0, size_t *r1);
+/* fn(ctx, p) for each part, in parallel when parts == 2 (OpenBLAS on one thread meanwhile) */
+void ima_model_run_parts(ima_model *m, int parts, void (*fn)(void *ctx, int part), void *ctx);
+/* MLP backward scratch for the part whose rows start at r0 */
+float *ima_model_part_scratch(const ima_model *m, size_t r0);
+/* m->tmp for the part whose rows start at r0 (a block of (r1 - r0) rows of any width up to max(d, D_j)) */
+float *ima_model_part_tmp(const ima_model *m, size_t r0);
+/* *out = *mlp, with the gradient views moved to grads2 for part 1 */
+void ima_model_part_mlp(ima_mlp *out, const ima_model *m, const ima_mlp *mlp, int p);
+/* on two threads when enabled: grads[lo, lo+n) += grads2[...]; all finite?; one Adam step */
+void ima_model_reduce_grads(ima_model *m, size_t lo, size_t n);
+int ima_model_grads_finite(ima_model *m, size_t lo, size_t n);
+void ima_model_adam(ima_model *m, size_t lo, size_t n, const ima_adam_config *cfg, long t);
 
 /* Fraction of first-layer encoder units (per modality) that output zero for every row of the
  * last forward pass ("dead" ReLU units, SPEC section 8). */

@@ -100,6 +100,8 @@ void ima_mlp_bind(ima_mlp *mlp, float *params, float *grads);
 /* floats of activation storage for max_batch rows */
 size_t ima_mlp_acts_size(const ima_mlp *mlp, size_t max_batch);
 void ima_mlp_acts_bind(ima_mlp_acts *acts, const ima_mlp *mlp, float *buf, size_t max_batch);
+/* view (rows r0 ..) of acts: the activations of a batch's rows from r0 on, as a batch of its own */
+void ima_mlp_acts_rows(ima_mlp_acts *view, const ima_mlp *mlp, const ima_mlp_acts *acts, size_t r0);
 /* floats of scratch needed by ima_mlp_backward for max_batch rows */
 size_t ima_mlp_scratch_size(const ima_mlp *mlp, size_t max_batch);
 void ima_mlp_init(ima_mlp *mlp, ima_rng *rng);
@@ -124,5 +126,15 @@ size_t ima_mlp_param_views(const ima_mlp *mlp, const char *prefix, ima_param_vie
  * dx (B, width[0]) += dL/dx if dx != NULL. scratch: ima_mlp_scratch_size floats. */
 void ima_mlp_backward(const ima_mlp *mlp, const ima_mlp_acts *acts, float *dx, const float *dout, const float *x,
                       size_t B, float *scratch);
+
+/* ---- a fork/join of two parts (src/nn/pool.c) ---------------------------------------------------------
+ * Part 0 runs on the calling thread, part 1 on the pool's one worker thread; ima_pool_run2 returns when
+ * both have finished. The worker polls for ~0.2 ms after a task, then sleeps. */
+typedef struct ima_pool ima_pool;
+/* NULL when the thread cannot be created (callers then run serially) */
+ima_pool *ima_pool_create(void);
+void ima_pool_free(ima_pool *p); /* NULL is fine */
+/* fn(ctx, 0) here and fn(ctx, 1) on the worker; with p == NULL both here, in order */
+void ima_pool_run2(ima_pool *p, void (*fn)(void *ctx, int part), void *ctx);
 
 #endif

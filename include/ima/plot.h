@@ -13,9 +13,9 @@ typedef struct {
     const char *title;  // figure title, NULL for none
     const char *xlabel; // axis labels, NULL for none
     const char *ylabel;
-    int width, height; // pixels; 0 for 900 x 700
-    int log_y;         // lines only: logarithmic y axis (non-positive values are not drawn)
-    unsigned y2_series; // lines only: bit k set = series k is drawn against a second y axis on the right (k < 32)
+    int width, height;   // pixels; 0 for 900 x 700
+    int log_y;           // lines only: logarithmic y axis (non-positive values are not drawn)
+    unsigned y2_series;  // lines only: bit k set = series k is drawn against a second y axis on the right (k < 32)
     const char *y2label; // that axis's label, NULL for none
 } ima_plot_style;
 

@@ -168,7 +168,8 @@ int ima_baseline_train(ima_baseline *bl, const ima_dataset *ds, const ima_baseli
     float *best = NULL; /* (n_params) the best candidate's parameters (early stopping) */
     int keep_best = cfg->patience > 0;
     ima_batch_buffer bb;
-    if (keep_best && !(best = ima_try_malloc(bl->n_params, sizeof(float)))) return free(order), ima_error_prefix("baseline train");
+    if (keep_best && !(best = ima_try_malloc(bl->n_params, sizeof(float))))
+        return free(order), ima_error_prefix("baseline train");
     if (!order || ima_batch_buffer_init(&bb, ds, Bmax))
         return free(order), free(best), ima_error_prefix("baseline train");
     st->best_epoch = 0; /* the best parameters are in memory only: a resumed run selects afresh */

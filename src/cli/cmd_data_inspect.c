@@ -17,6 +17,7 @@
 #include "ima/common.h"
 #include "ima/digits.h"
 #include "ima/npy.h"
+#include "io/file.h"
 
 int data_inspect(int argc, char **argv);
 
@@ -67,20 +68,16 @@ static void range(const float *x, size_t n, float *mn, float *mx, double *mean) 
 }
 
 /* speaker names from manifest.json (NULL when absent) */
+/* the corpus's manifest.json (a regular file of at most 64 MB), or NULL with the reason in the error */
 static cJSON *read_manifest(const char *dir) {
     char p[4200];
     snprintf(p, sizeof p, "%s/manifest.json", dir);
-    FILE *f = fopen(p, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    rewind(f);
-    char *t = ima_malloc((size_t)len + 1);
-    size_t got = fread(t, 1, (size_t)len, f);
-    fclose(f);
-    t[got] = '\0';
+    size_t len;
+    char *t = ima_read_text(p, (size_t)64 << 20, &len);
+    if (!t) return NULL;
     cJSON *j = cJSON_Parse(t);
     free(t);
+    if (!j) ima_error("%s: not valid JSON", p);
     return j;
 }
 
@@ -238,8 +235,7 @@ int data_inspect(int argc, char **argv) {
     if (!o.png) snprintf(png_buf, sizeof png_buf, "%s/contact_sheet.png", o.dir), o.png = png_buf;
     cJSON *man = read_manifest(o.dir);
     if (!man)
-        fprintf(stderr, "ima %s: warning: %s/manifest.json missing or unreadable: speaker names unknown\n", CMD.cmd,
-                o.dir);
+        fprintf(stderr, "ima %s: warning: %s: speaker names unknown\n", CMD.cmd, ima_last_error());
     printf("%-6s %7s %7s %7s %7s   %-24s %-24s\n", "split", "pairs", "clean", "img-nz", "sp-nz", "image min/mean/max",
            "speech min/mean/max");
     split_arrays shown = {0};

@@ -63,10 +63,11 @@ static void usage(FILE *out) {
     flags_help(out, &CMD, &DEFAULTS, 0);
 }
 
+/* dir/ab.npy, or NULL (the error set) when memory runs out */
 static char *join(const char *dir, const char *a, const char *b) {
     size_t n = strlen(dir) + strlen(a) + strlen(b) + 8;
-    char *p = ima_malloc(n);
-    snprintf(p, n, "%s/%s%s.npy", dir, a, b);
+    char *p = ima_try_malloc(n, 1);
+    if (p) snprintf(p, n, "%s/%s%s.npy", dir, a, b);
     return p;
 }
 
@@ -129,9 +130,14 @@ static int load_inputs(embed_job *e, const embed_opts *o) {
                     e->sub.width[s], e->name[e->sub_of[s]], o->ckpt, e->width[e->sub_of[s]]);
             return 1;
         }
-    e->mask = ima_malloc(o->batch * (size_t)e->M);
-    for (int j = 0; j < e->M; j++)
-        if (!e->given[j]) e->zero_rows[j] = ima_calloc(o->batch * e->width[j], sizeof(float));
+    /* --batch is the caller's: out of memory is a message naming the size (freed by the caller) */
+    int ok = (e->mask = ima_try_malloc(o->batch, (size_t)e->M)) != NULL;
+    for (int j = 0; j < e->M && ok; j++)
+        if (!e->given[j]) ok = (e->zero_rows[j] = ima_try_calloc(o->batch, e->width[j] * sizeof(float))) != NULL;
+    if (!ok) {
+        fprintf(stderr, "ima embed: --batch %zu: %s\n", o->batch, ima_last_error());
+        return 1;
+    }
     return 0;
 }
 
@@ -150,14 +156,18 @@ static ima_batch widen_batch(embed_job *e, size_t lo, size_t B) {
 /* Baselines: z (N, d) from the given modalities. Returns the exit code. */
 static int embed_baseline(embed_job *e, size_t batch, const char *outdir) {
     size_t N = e->sub.n, d = e->d;
-    float *z = ima_malloc(N * d * sizeof(float));
+    float *z = ima_try_malloc(N, d * sizeof(float)); // (N, d)
+    if (!z) {
+        fprintf(stderr, "ima embed: %zu samples: %s\n", N, ima_last_error());
+        return 1;
+    }
     for (size_t lo = 0; lo < N; lo += batch) {
         ima_batch b = widen_batch(e, lo, N - lo < batch ? N - lo : batch);
         ima_baseline_represent(e->bl, &b, z + lo * d);
     }
     char *pz = join(outdir, "z", "");
     int rc = 0;
-    if (ima_mkdirs(outdir) || ima_npy_write_f32(pz, N, d, z)) {
+    if (!pz || ima_mkdirs(outdir) || ima_npy_write_f32(pz, N, d, z)) {
         fprintf(stderr, "ima embed: %s\n", ima_last_error());
         rc = 1;
     } else {
@@ -202,12 +212,12 @@ static int write_codes(const embed_job *e, const ima_codes_out *c, const char *o
     for (int j = 0; j < e->M && ok; j++) {
         if (!e->given[j]) continue;
         char *pu = join(outdir, "u_", e->name[j]), *py = join(outdir, "y_", e->name[j]);
-        const char *su = ima_outset_add(&os, pu), *sy = su ? ima_outset_add(&os, py) : NULL;
+        const char *su = pu && py ? ima_outset_add(&os, pu) : NULL, *sy = su ? ima_outset_add(&os, py) : NULL;
         ok = sy && !ima_npy_write_f32(su, N, d, c->u[j]) && !ima_npy_write(sy, IMA_DTYPE_F32, 1, shape, c->y[j]);
         free(pu), free(py);
     }
     char *pw = join(outdir, "z_weighted", ""), *pz = join(outdir, "z_unweighted", "");
-    const char *sw = ok ? ima_outset_add(&os, pw) : NULL, *sz = sw ? ima_outset_add(&os, pz) : NULL;
+    const char *sw = ok && pw && pz ? ima_outset_add(&os, pw) : NULL, *sz = sw ? ima_outset_add(&os, pz) : NULL;
     ok = ok && sz && !ima_npy_write_f32(sw, N, d, c->zw) && !ima_npy_write_f32(sz, N, d, c->zu) &&
          !ima_outset_commit(&os);
     ima_outset_abort(&os);
@@ -225,11 +235,15 @@ static int write_codes(const embed_job *e, const ima_codes_out *c, const char *o
 
 static int embed_ima(embed_job *e, size_t batch, const char *outdir) {
     size_t N = e->sub.n, d = e->d;
-    ima_codes_out c = {.zw = ima_malloc(N * d * sizeof(float)), .zu = ima_malloc(N * d * sizeof(float))};
-    for (int j = 0; j < e->M; j++)
-        if (e->given[j]) c.u[j] = ima_malloc(N * d * sizeof(float)), c.y[j] = ima_malloc(N * sizeof(float));
-    encode_all(e, batch, &c);
-    int rc = write_codes(e, &c, outdir);
+    /* N from the data: out of memory is a message naming the size */
+    ima_codes_out c = {.zw = ima_try_malloc(N, d * sizeof(float)), .zu = ima_try_malloc(N, d * sizeof(float))};
+    int ok = c.zw && c.zu;
+    for (int j = 0; j < e->M && ok; j++)
+        if (e->given[j])
+            ok = (c.u[j] = ima_try_malloc(N, d * sizeof(float))) && (c.y[j] = ima_try_malloc(N, sizeof(float)));
+    int rc = 1;
+    if (!ok) fprintf(stderr, "ima embed: %zu samples: %s\n", N, ima_last_error());
+    else encode_all(e, batch, &c), rc = write_codes(e, &c, outdir);
     for (int j = 0; j < e->M; j++) free(c.u[j]), free(c.y[j]);
     free(c.zw), free(c.zu);
     return rc;

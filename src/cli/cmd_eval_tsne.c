@@ -94,7 +94,7 @@ static int load_all(tsne_run *r, const tsne_opts *o) {
 
 /* the map, its measures and its pictures; prints the library's error */
 static int run_map(tsne_run *r, tsne_opts *o) {
-    r->y = ima_malloc(r->N * 2 * sizeof *r->y);
+    if (!(r->y = ima_try_malloc(r->N, 2 * sizeof *r->y))) return eval_fail(CMD.cmd); // (N, 2) the map
     progress p;
     progress_begin(&p, "t-SNE", (size_t)o->cfg.n_iter);
     o->cfg.progress = tsne_progress;

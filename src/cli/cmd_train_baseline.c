@@ -169,8 +169,8 @@ int train_baseline_run(train_opts *o, const flag_seen *seen, ima_dataset *ds) {
         return 2;
     }
     if (check_data(cfg, ds, o->in.path) || ima_baseline_init(&bl, cfg, o->btc.batch_size, o->seed) ||
-        (nvalid && (ima_dataset_load(&vs, o->in.n, o->valid_path, o->valid_mask) ||
-                    check_data(cfg, &vs, o->valid_path)))) {
+        (nvalid &&
+         (ima_dataset_load(&vs, o->in.n, o->valid_path, o->valid_mask) || check_data(cfg, &vs, o->valid_path)))) {
         fprintf(stderr, "ima train: %s\n", ima_last_error());
         goto done;
     }
@@ -188,8 +188,10 @@ int train_baseline_run(train_opts *o, const flag_seen *seen, ima_dataset *ds) {
         fprintf(stderr, "ima train: %s\n", ima_last_error());
         goto done;
     }
-    ima_baseline_train_callbacks cb = {
-        .ctx = &ctx, .on_batch = on_batch, .on_epoch = on_epoch, .valid = nvalid ? &vs : NULL};
+    ima_baseline_train_callbacks cb = {.ctx = &ctx,
+                                       .on_batch = on_batch,
+                                       .on_epoch = on_epoch,
+                                       .valid = nvalid ? &vs : NULL};
     ima_clear_error();
     if (ima_baseline_train(bl, ds, &o->btc, &st, &cb)) {
         if (*ima_last_error())

@@ -45,7 +45,12 @@ int load_ints(const char *cmd, const char *flag, const char *path, size_t n, int
 int load_flags(const char *cmd, const char *flag, const char *path, size_t n, uint8_t **out) {
     int64_t *v;
     if (load_ints(cmd, flag, path, n, &v, NULL)) return -1;
-    uint8_t *m = malloc(n ? n : 1);
+    uint8_t *m = ima_try_malloc(n ? n : 1, 1);
+    if (!m) {
+        fprintf(stderr, "ima %s: %s: %s\n", cmd, flag, ima_last_error());
+        free(v);
+        return -1;
+    }
     for (size_t i = 0; i < n; i++) {
         if (v[i] != 0 && v[i] != 1) {
             fprintf(stderr, "ima %s: %s: entry %zu of %s is %lld; expected 0 or 1\n", cmd, flag, i, path,

@@ -7,8 +7,10 @@
 #include <string.h>
 
 static _Thread_local char last_error[1024];
+static _Thread_local int last_error_oom; /* the last error came from an allocation (oom below) */
 
 int ima_error(const char *fmt, ...) {
+    last_error_oom = 0;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(last_error, sizeof last_error, fmt, ap);
@@ -28,7 +30,11 @@ int ima_error_prefix(const char *fmt, ...) {
 }
 
 const char *ima_last_error(void) { return last_error; }
-void ima_clear_error(void) { last_error[0] = '\0'; }
+int ima_error_is_oom(void) { return last_error_oom; }
+void ima_clear_error(void) {
+    last_error[0] = '\0';
+    last_error_oom = 0;
+}
 
 void ima_assert_fail(const char *expr, const char *file, int line) {
     fprintf(stderr, "%s:%d: internal error: assertion failed: %s\n", file, line, expr);
@@ -65,6 +71,7 @@ static void *oom(size_t count, size_t size) {
     if (ima_mul_overflows(count, size, &n))
         ima_error("out of memory: cannot allocate %zu x %zu bytes (the size overflows)", count, size);
     else ima_error("out of memory: cannot allocate %zu bytes (%zu x %zu)", n, count, size);
+    last_error_oom = 1;
     return NULL;
 }
 

@@ -40,9 +40,11 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 
 static void remove_tree(const char *path) { nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS); }
 
+/* a/b, or NULL (and the error set) when memory runs out */
 static char *join(const char *a, const char *b) {
-    char *p = ima_malloc(strlen(a) + strlen(b) + 2);
-    sprintf(p, "%s/%s", a, b);
+    size_t n = strlen(a) + strlen(b) + 2;
+    char *p = ima_try_malloc(n, 1);
+    if (p) snprintf(p, n, "%s/%s", a, b);
     return p;
 }
 
@@ -75,10 +77,12 @@ static void pool_free(pool *p) {
     }
 }
 
-/* stratified: per digit, shuffle the rows of src and cut off the valid / test fractions */
-static void split_images(pool pools[IMA_NUM_SPLITS], const ima_mnist *src, int64_t id_offset, double fv, double ft,
-                         int all_to_test, ima_rng *rng) {
-    size_t *rows = ima_malloc((src->n ? src->n : 1) * sizeof(size_t));
+/* stratified: per digit, shuffle the rows of src and cut off the valid / test fractions (in [0, 1]);
+ * IMA_ERR when memory runs out (the pools are then freed by the caller) */
+static int split_images(pool pools[IMA_NUM_SPLITS], const ima_mnist *src, int64_t id_offset, double fv, double ft,
+                        int all_to_test, ima_rng *rng) {
+    size_t *rows = ima_try_malloc(src->n ? src->n : 1, sizeof(size_t));
+    if (!rows) return ima_error_prefix("%zu images", src->n);
     for (int d = 0; d < IMA_NUM_DIGITS; d++) {
         size_t k = 0;
         for (size_t i = 0; i < src->n; i++)
@@ -93,12 +97,17 @@ static void split_images(pool pools[IMA_NUM_SPLITS], const ima_mnist *src, int64
                     : j < nv + nt ? IMA_SPLIT_TEST
                                   : IMA_SPLIT_TRAIN;
             pool *p = &pools[s];
-            p->img[d] = realloc(p->img[d], (p->n_img[d] + 1) * sizeof(image_ref));
-            IMA_ASSERT(p->img[d]);
+            image_ref *grown = ima_try_realloc(p->img[d], p->n_img[d] + 1, sizeof(image_ref));
+            if (!grown) {
+                free(rows);
+                return ima_error_prefix("%zu images of digit %d", p->n_img[d] + 1, d);
+            }
+            p->img[d] = grown;
             p->img[d][p->n_img[d]++] = (image_ref){src, rows[j], id_offset + (int64_t)rows[j]};
         }
     }
     free(rows);
+    return IMA_OK;
 }
 
 /* ---- pairing ------------------------------------------------------------------------------- */
@@ -123,18 +132,24 @@ static size_t deck_draw(deck *d, ima_rng *rng) {
     return r;
 }
 
-/* pairs of one split, in random order; *n_out pairs */
+/* pairs of one split, in random order; *n_out pairs. R in [0, 1) (checked by the caller). NULL
+ * (and the error set) when memory runs out. */
 static pair *make_pairs(const pool *p, double R, ima_rng *rng, size_t *n_out) {
     size_t total = 0;
     for (int d = 0; d < IMA_NUM_DIGITS; d++) total += p->n_img[d] + (size_t)(R * (double)p->n_img[d] + 0.5);
-    pair *pairs = ima_malloc(total * sizeof(pair));
+    pair *pairs = ima_try_malloc(total ? total : 1, sizeof(pair));
+    if (!pairs) return ima_error_prefix("%zu pairs", total), NULL;
     size_t n = 0;
     for (int d = 0; d < IMA_NUM_DIGITS; d++) {
         size_t N = p->n_img[d], nr = (size_t)(R * (double)N + 0.5);
-        size_t *order = ima_malloc(N * sizeof(size_t));
+        size_t *order = ima_try_malloc(N ? N : 1, sizeof(size_t));
+        deck dk = {ima_try_malloc(p->n_rec[d] ? p->n_rec[d] : 1, sizeof(size_t)), p->n_rec[d], 0};
+        if (!order || !dk.deck) {
+            free(order), free(dk.deck), free(pairs);
+            return ima_error_prefix("%zu pairs of digit %d", N, d), NULL;
+        }
         for (size_t i = 0; i < N; i++) order[i] = i;
         ima_rng_shuffle(rng, order, N);
-        deck dk = {ima_malloc(p->n_rec[d] * sizeof(size_t)), p->n_rec[d], 0};
         memcpy(dk.deck, p->rec[d], p->n_rec[d] * sizeof(size_t));
         for (size_t i = 0; i < N; i++) { /* N - nr clean pairs, then nr (image, speech noise) */
             const image_ref *im = &p->img[d][order[i]];
@@ -187,8 +202,9 @@ static int write_split(build_state *bs, const char *dir, int split, const pool *
                        ima_digits_summary *sum) {
     const ima_digits_config *cfg = bs->cfg;
     const ima_speech_set *sp = cfg->speech;
-    size_t N;
+    size_t N = 0;
     pair *pairs = make_pairs(p, cfg->noise_factor, pair_rng, &N);
+    if (!pairs) return ima_error_prefix("split %s", ima_split_names[split]);
     /* N comes from the data: memory running out is an error naming the size */
     float *image = ima_try_malloc(N, IMA_IMAGE_DIM * sizeof(float));          // (N, 784)
     float *speech = ima_try_malloc(N, IMA_SPEECH_DIM * sizeof(float));        // (N, 696)
@@ -259,7 +275,8 @@ static int write_split(build_state *bs, const char *dir, int split, const pool *
     for (size_t f = 0; f < sizeof files / sizeof files[0] && !rc; f++) {
         char *path = join(dir, files[f].name);
         size_t shape[2] = {N, files[f].cols};
-        rc = ima_npy_write(path, files[f].t, files[f].cols ? 2 : 1, shape, files[f].data);
+        rc = path ? ima_npy_write(path, files[f].t, files[f].cols ? 2 : 1, shape, files[f].data)
+                  : ima_error_prefix("%s", dir);
         free(path);
     }
     free(pairs);
@@ -421,6 +438,10 @@ static int write_manifest(const char *dir, const ima_digits_config *cfg, const i
     char *text = cJSON_Print(root);
     cJSON_Delete(root);
     char *path = join(dir, "manifest.json");
+    if (!text || !path) {
+        free(text), free(path);
+        return ima_error("%s/manifest.json: out of memory writing the manifest", dir);
+    }
     FILE *f = fopen(path, "w");
     int rc = IMA_OK;
     if (!f || fputs(text, f) < 0 || fputc('\n', f) < 0) rc = ima_error("%s: cannot write", path);
@@ -437,6 +458,9 @@ int ima_digits_build(const ima_digits_config *cfg, ima_digits_summary *sum) {
     const ima_speech_set *sp = cfg->speech;
     if (!(cfg->noise_factor >= 0 && cfg->noise_factor < 1))
         return ima_error("%s: noise factor R = %g: expected 0 <= R < 1", __func__, cfg->noise_factor);
+    if (!(cfg->img_valid_frac >= 0 && cfg->img_test_frac >= 0 && cfg->img_valid_frac + cfg->img_test_frac <= 1))
+        return ima_error("%s: image fractions valid %g, test %g: expected each >= 0 and a sum <= 1", __func__,
+                         cfg->img_valid_frac, cfg->img_test_frac);
     if (!cfg->img_train || cfg->img_train->n == 0) return ima_error("%s: no images", __func__);
     if (!sp || sp->n == 0) return ima_error("%s: no speech", __func__);
     struct stat st;
@@ -447,22 +471,27 @@ int ima_digits_build(const ima_digits_config *cfg, ima_digits_summary *sum) {
     ima_rng_init(&rng, cfg->seed);
     pool pools[IMA_NUM_SPLITS];
     memset(pools, 0, sizeof pools);
-    split_images(pools, cfg->img_train, 0, cfg->img_valid_frac, cfg->img_test ? 0.0 : cfg->img_test_frac, 0, &rng);
-    if (cfg->img_test) split_images(pools, cfg->img_test, (int64_t)cfg->img_train->n, 0, 0, 1, &rng);
-    for (size_t i = 0; i < sp->n; i++) {
+    int rc = split_images(pools, cfg->img_train, 0, cfg->img_valid_frac, cfg->img_test ? 0.0 : cfg->img_test_frac, 0,
+                          &rng);
+    if (!rc && cfg->img_test) rc = split_images(pools, cfg->img_test, (int64_t)cfg->img_train->n, 0, 0, 1, &rng);
+    for (size_t i = 0; i < sp->n && !rc; i++) {
         pool *p = &pools[sp->split[i]];
         int d = sp->label[i];
-        p->rec[d] = realloc(p->rec[d], (p->n_rec[d] + 1) * sizeof(size_t));
-        IMA_ASSERT(p->rec[d]);
+        size_t *grown = ima_try_realloc(p->rec[d], p->n_rec[d] + 1, sizeof(size_t));
+        if (!grown) {
+            rc = ima_error_prefix("%zu recordings of digit %d", p->n_rec[d] + 1, d);
+            break;
+        }
+        p->rec[d] = grown;
         p->rec[d][p->n_rec[d]++] = i;
     }
-    int8_t *speaker_split = ima_malloc(sp->n_speakers + 1); // (S) split of each speaker, -1 if several
-    for (size_t i = 0; i < sp->n_speakers; i++) speaker_split[i] = -2;
-    for (size_t i = 0; i < sp->n; i++) {
+    int8_t *speaker_split = rc ? NULL : ima_try_malloc(sp->n_speakers + 1, 1); // (S) split of each speaker, -1 if several
+    if (!rc && !speaker_split) rc = ima_error_prefix("%zu speakers", sp->n_speakers);
+    for (size_t i = 0; i < sp->n_speakers && !rc; i++) speaker_split[i] = -2;
+    for (size_t i = 0; i < sp->n && !rc; i++) {
         int8_t *x = &speaker_split[sp->speaker[i]];
         *x = *x == -2 ? sp->split[i] : *x == sp->split[i] ? *x : -1;
     }
-    int rc = IMA_OK;
     for (int s = 0; s < IMA_NUM_SPLITS && !rc; s++) {
         for (int d = 0; d < IMA_NUM_DIGITS && !rc; d++) {
             if (pools[s].n_img[d] == 0)
@@ -481,9 +510,12 @@ int ima_digits_build(const ima_digits_config *cfg, ima_digits_summary *sum) {
     /* temporary sibling folder, renamed at the end */
     char *tmp = NULL;
     if (!rc) {
-        tmp = ima_malloc(strlen(cfg->out_dir) + 16);
-        sprintf(tmp, "%s.tmp-XXXXXX", cfg->out_dir);
-        if (!mkdtemp(tmp)) {
+        size_t tl = strlen(cfg->out_dir) + 16;
+        tmp = ima_try_malloc(tl, 1);
+        if (tmp) snprintf(tmp, tl, "%s.tmp-XXXXXX", cfg->out_dir);
+        if (!tmp) {
+            rc = ima_error_prefix("%s", cfg->out_dir);
+        } else if (!mkdtemp(tmp)) {
             rc = ima_error("%s: cannot create a temporary folder beside the output: %s", tmp, strerror(errno));
             free(tmp);
             tmp = NULL;
@@ -505,7 +537,8 @@ int ima_digits_build(const ima_digits_config *cfg, ima_digits_summary *sum) {
             bs.total += pools[s].n_img[d] + (size_t)(cfg->noise_factor * (double)pools[s].n_img[d] + 0.5);
     for (int s = 0; s < IMA_NUM_SPLITS && !rc; s++) { /* train first: it fits the scaling */
         char *dir = join(tmp, ima_split_names[s]);
-        if (mkdir(dir, 0777) != 0) rc = ima_error("%s: cannot create: %s", dir, strerror(errno));
+        if (!dir) rc = ima_error_prefix("%s", tmp);
+        else if (mkdir(dir, 0777) != 0) rc = ima_error("%s: cannot create: %s", dir, strerror(errno));
         ima_rng pair_rng;
         ima_rng_init(&pair_rng, cfg->seed * 0x9E3779B97F4A7C15ull + (uint64_t)s + 1);
         if (!rc) rc = write_split(&bs, dir, s, &pools[s], &pair_rng, sum);
@@ -515,9 +548,12 @@ int ima_digits_build(const ima_digits_config *cfg, ima_digits_summary *sum) {
     if (!rc) { /* replace: the old folder moves aside first, so that a failure leaves it intact */
         char *old = NULL;
         if (stat(cfg->out_dir, &st) == 0) {
-            old = ima_malloc(strlen(cfg->out_dir) + 16);
-            sprintf(old, "%s.old-XXXXXX", cfg->out_dir);
-            if (!mkdtemp(old) || rmdir(old) != 0 || rename(cfg->out_dir, old) != 0)
+            size_t ol = strlen(cfg->out_dir) + 16;
+            old = ima_try_malloc(ol, 1);
+            if (old) snprintf(old, ol, "%s.old-XXXXXX", cfg->out_dir);
+            if (!old)
+                rc = ima_error_prefix("%s", cfg->out_dir);
+            else if (!mkdtemp(old) || rmdir(old) != 0 || rename(cfg->out_dir, old) != 0)
                 rc = ima_error("%s: cannot move the existing folder aside: %s", cfg->out_dir, strerror(errno));
         }
         if (!rc && rename(tmp, cfg->out_dir) != 0)

@@ -550,6 +550,9 @@ int ima_emo_corpus_save(const ima_emo_corpus *c, const char *dir, int force) {
     char tmp[4096], old[4096], path[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", dir);
     if (!mkdtemp(tmp)) return ima_error("%s: cannot create a temporary folder beside it (%s)", dir, strerror(errno));
+    mode_t mask = umask(0); /* mkdtemp makes 0700 folders; a corpus is shared data: what mkdir(0777) would make */
+    umask(mask);
+    (void)chmod(tmp, 0777 & ~mask);
     int st = IMA_OK;
     for (int s = 0; s < 3 && !st; s++) st = write_split(c, tmp, s);
     if (!st) {

@@ -46,12 +46,17 @@ static double mel_of(double hz) { return 1127.0 * log(1.0 + hz / 700.0); }
 
 int ima_mfcc_init(ima_mfcc **out, const ima_mfcc_config *cfg) {
     *out = NULL;
-    /* window and shift in samples, as torchaudio computes them (int(rate * ms * 0.001)) */
-    size_t N = (size_t)(cfg->sample_rate * cfg->frame_ms * 0.001 + 1e-9);
-    size_t shift = (size_t)(cfg->sample_rate * cfg->shift_ms * 0.001 + 1e-9);
-    if (N < 2 || shift < 1) return ima_error("%s: window %zu / shift %zu samples too small", __func__, N, shift);
-    if (cfg->num_mel_bins < 4 || cfg->num_ceps < 2 || cfg->num_ceps > cfg->num_mel_bins)
-        return ima_error("%s: need 4 <= mel bins and 2 <= num_ceps <= mel bins (got %d, %d)", __func__,
+    /* window and shift in samples, as torchaudio computes them (int(rate * ms * 0.001)); range-checked
+     * on the double before the cast, and at most 2^24 samples (a 1342 s window at 12.5 kHz) */
+    double n_win = cfg->sample_rate * cfg->frame_ms * 0.001 + 1e-9;
+    double n_shift = cfg->sample_rate * cfg->shift_ms * 0.001 + 1e-9;
+    if (!(n_win >= 2.0 && n_win <= 16777216.0) || !(n_shift >= 1.0 && n_shift <= 16777216.0))
+        return ima_error("%s: window %g / shift %g samples (rate %g Hz): expected 2..2^24 and 1..2^24", __func__,
+                         n_win, n_shift, cfg->sample_rate);
+    size_t N = (size_t)n_win;
+    size_t shift = (size_t)n_shift;
+    if (cfg->num_mel_bins < 4 || cfg->num_mel_bins > 4096 || cfg->num_ceps < 2 || cfg->num_ceps > cfg->num_mel_bins)
+        return ima_error("%s: need 4 <= mel bins <= 4096 and 2 <= num_ceps <= mel bins (got %d, %d)", __func__,
                          cfg->num_mel_bins, cfg->num_ceps);
     size_t P = 1;
     while (P < N) P <<= 1;
@@ -60,7 +65,8 @@ int ima_mfcc_init(ima_mfcc **out, const ima_mfcc_config *cfg) {
     if (!(cfg->low_freq >= 0 && cfg->low_freq < hi && hi <= nyq))
         return ima_error("%s: bad mel range %g..%g Hz (Nyquist %g)", __func__, cfg->low_freq, hi, nyq);
 
-    ima_mfcc *m = ima_calloc(1, sizeof *m);
+    ima_mfcc *m = ima_try_calloc(1, sizeof *m);
+    if (!m) return ima_error_prefix("%s", __func__);
     m->cfg = *cfg;
     m->N = N;
     m->shift = shift;
@@ -69,12 +75,21 @@ int ima_mfcc_init(ima_mfcc **out, const ima_mfcc_config *cfg) {
     m->B = (size_t)cfg->num_mel_bins;
     m->Q = (size_t)cfg->num_ceps;
 
-    m->window = ima_malloc(N * sizeof(double));
+    /* every buffer first (sizes bounded above: B <= 4096, K <= 2^24 + 1) */
+    m->window = ima_try_malloc(N, sizeof(double));
+    m->melbank = ima_try_calloc(m->B * m->K, sizeof(double));
+    m->dct = ima_try_malloc(m->Q * m->B, sizeof(double));
+    m->frame = ima_try_malloc(N, sizeof(double));
+    m->power = ima_try_malloc(m->K, sizeof(double));
+    m->logmel = ima_try_malloc(m->B, sizeof(double));
+    if (!m->window || !m->melbank || !m->dct || !m->frame || !m->power || !m->logmel) {
+        ima_mfcc_free(m);
+        return ima_error_prefix("%s: a %zu-sample window", __func__, N);
+    }
     for (size_t i = 0; i < N; i++)
         m->window[i] = pow(0.5 - 0.5 * cos(2.0 * IMA_PI * (double)i / (double)(N - 1)), 0.85);
 
     /* mel bank, Kaldi's MelBanks: B + 2 equally spaced mel edges, triangles in the mel domain */
-    m->melbank = ima_calloc(m->B * m->K, sizeof(double));
     double mlo = mel_of(cfg->low_freq), mhi = mel_of(hi), delta = (mhi - mlo) / (double)(m->B + 1);
     double bin_hz = cfg->sample_rate / (double)P;
     for (size_t b = 0; b < m->B; b++) {
@@ -89,7 +104,6 @@ int ima_mfcc_init(ima_mfcc **out, const ima_mfcc_config *cfg) {
     }
 
     /* DCT-II, orthonormal (Kaldi's ComputeDctMatrix), rows 0..Q-1, each times its lifter weight */
-    m->dct = ima_malloc(m->Q * m->B * sizeof(double));
     for (size_t q = 0; q < m->Q; q++) {
         double norm = q == 0 ? sqrt(1.0 / (double)m->B) : sqrt(2.0 / (double)m->B);
         double lift = cfg->lifter != 0 ? 1.0 + 0.5 * cfg->lifter * sin(IMA_PI * (double)q / cfg->lifter) : 1.0;
@@ -101,9 +115,6 @@ int ima_mfcc_init(ima_mfcc **out, const ima_mfcc_config *cfg) {
     m->fft_out = fftwf_malloc(m->K * sizeof(fftwf_complex));
     /* FFTW_ESTIMATE: the plan (hence every rounding) is the same on every run */
     m->plan = fftwf_plan_dft_r2c_1d((int)P, m->fft_in, m->fft_out, FFTW_ESTIMATE);
-    m->frame = ima_malloc(N * sizeof(double));
-    m->power = ima_malloc(m->K * sizeof(double));
-    m->logmel = ima_malloc(m->B * sizeof(double));
     if (!m->fft_in || !m->fft_out || !m->plan) {
         ima_mfcc_free(m);
         return ima_error("%s: FFTW could not plan a %zu-point transform", __func__, P);
@@ -182,27 +193,31 @@ int ima_mfcc_compute(ima_mfcc *m, float **frames, size_t *T, const float *wave, 
     return IMA_OK;
 }
 
-void ima_mfcc_window(float *out, const float *frames, size_t T, size_t C, size_t F) {
-    IMA_ASSERT(T >= 1);
+int ima_mfcc_window(float *out, const float *frames, size_t T, size_t C, size_t F) {
+    if (T < 1) return ima_error("%s: no frame to take a window from", __func__);
     if (T >= F) {
         size_t start = T / 2 - F / 2;
         memcpy(out, frames + start * C, F * C * sizeof(float));
-        return;
+        return IMA_OK;
     }
     size_t before = (F - T) / 2;
     for (size_t f = 0; f < F; f++) {
         size_t src = f < before ? 0 : (f - before < T ? f - before : T - 1);
         memcpy(out + f * C, frames + src * C, C * sizeof(float));
     }
+    return IMA_OK;
 }
 
 int ima_speech_features_wave(ima_mfcc *m, float *out, const float *wave, size_t n) {
+    if (m->Q - 1 != IMA_MFCC_COEFFS)
+        return ima_error("%s: the MFCC gives %zu coefficients per frame; speech features need %d", __func__, m->Q - 1,
+                         IMA_MFCC_COEFFS);
     float *frames;
     size_t T;
     if (ima_mfcc_compute(m, &frames, &T, wave, n)) return IMA_ERR;
-    ima_mfcc_window(out, frames, T, m->Q - 1, IMA_MFCC_FRAMES);
+    int st = ima_mfcc_window(out, frames, T, m->Q - 1, IMA_MFCC_FRAMES);
     free(frames);
-    return IMA_OK;
+    return st;
 }
 
 int ima_speech_features(ima_mfcc *m, float *out, const char *path) {
@@ -211,7 +226,9 @@ int ima_speech_features(ima_mfcc *m, float *out, const char *path) {
 }
 
 int ima_speech_features_band(ima_mfcc *m, float *out, const char *path, double band_hz, int *limited) {
-    IMA_ASSERT(m->Q - 1 == IMA_MFCC_COEFFS);
+    if (m->Q - 1 != IMA_MFCC_COEFFS)
+        return ima_error("%s: the MFCC gives %zu coefficients per frame; speech features need %d", __func__, m->Q - 1,
+                         IMA_MFCC_COEFFS);
     float *wave;
     size_t n;
     if (ima_audio_load_band(path, m->cfg.sample_rate, band_hz, &wave, &n, limited)) return IMA_ERR;

@@ -41,48 +41,82 @@ void ima_speech_set_free(ima_speech_set *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* *p (an array of n elements of size bytes) grown to n + 1; IMA_ERR (and *p kept) when memory runs out */
+static int grow_one(void *p, size_t n, size_t size) {
+    void **pp = p;
+    void *q = ima_try_realloc(*pp, n + 1, size);
+    if (!q) return IMA_ERR;
+    *pp = q;
+    return IMA_OK;
+}
+
 int ima_speech_set_add_source(ima_speech_set *s, const char *kind, const char *path) {
-    s->sources = realloc(s->sources, (s->n_sources + 1) * sizeof *s->sources);
-    IMA_ASSERT(s->sources);
-    s->sources[s->n_sources] = (ima_speech_source){strdup(kind), strdup(path), 0, 0};
+    char *k = ima_try_strdup(kind), *p = k ? ima_try_strdup(path) : NULL;
+    if (!p || grow_one(&s->sources, s->n_sources, sizeof *s->sources)) {
+        free(k), free(p);
+        return ima_error_prefix("%s: source %s", __func__, path);
+    }
+    s->sources[s->n_sources] = (ima_speech_source){k, p, 0, 0};
     return (int)s->n_sources++;
 }
 
+/* the speaker's index, added if new; -1 when memory runs out */
 static int32_t speaker_index(ima_speech_set *s, const char *name, int source) {
     for (size_t i = s->n_speakers; i-- > 0;) /* newest first: files come grouped */
         if (s->speakers[i].source == source && !strcmp(s->speakers[i].name, name)) return (int32_t)i;
-    s->speakers = realloc(s->speakers, (s->n_speakers + 1) * sizeof *s->speakers);
-    IMA_ASSERT(s->speakers);
-    s->speakers[s->n_speakers] = (ima_speaker){strdup(name), source};
+    if (s->n_speakers >= INT32_MAX) return ima_error("%s: more than 2^31 speakers", __func__);
+    char *copy = ima_try_strdup(name);
+    if (!copy || grow_one(&s->speakers, s->n_speakers, sizeof *s->speakers)) {
+        free(copy);
+        return ima_error_prefix("speaker %s", name);
+    }
+    s->speakers[s->n_speakers] = (ima_speaker){copy, source};
     return (int32_t)s->n_speakers++;
 }
 
-void ima_speech_set_push(ima_speech_set *s, const float *feat, int label, const char *speaker, int source,
-                         const char *name) {
+int ima_speech_set_push(ima_speech_set *s, const float *feat, int label, const char *speaker, int source,
+                        const char *name) {
     IMA_ASSERT(label >= 0 && label < IMA_NUM_DIGITS && source >= 0 && (size_t)source < s->n_sources);
     if (s->n == s->cap) {
-        s->cap = s->cap ? 2 * s->cap : 256;
-        s->feat = realloc(s->feat, s->cap * IMA_SPEECH_DIM * sizeof(float));
-        s->label = realloc(s->label, s->cap);
-        s->speaker = realloc(s->speaker, s->cap * sizeof(int32_t));
-        s->name = realloc(s->name, s->cap * sizeof(char *));
-        s->split = realloc(s->split, s->cap);
-        IMA_ASSERT(s->feat && s->label && s->speaker && s->name && s->split);
+        size_t cap = s->cap ? 2 * s->cap : 256;
+        void *q;
+        /* each array grows in turn; one that fails leaves the others larger, which is harmless */
+        if (!(q = ima_try_realloc(s->feat, cap, IMA_SPEECH_DIM * sizeof(float)))) goto oom;
+        s->feat = q;
+        if (!(q = ima_try_realloc(s->label, cap, 1))) goto oom;
+        s->label = q;
+        if (!(q = ima_try_realloc(s->speaker, cap, sizeof(int32_t)))) goto oom;
+        s->speaker = q;
+        if (!(q = ima_try_realloc(s->name, cap, sizeof(char *)))) goto oom;
+        s->name = q;
+        if (!(q = ima_try_realloc(s->split, cap, 1))) goto oom;
+        s->split = q;
+        s->cap = cap;
     }
+    int32_t spk = speaker_index(s, speaker, source);
+    char *copy = spk >= 0 ? ima_try_strdup(name) : NULL;
+    if (!copy) goto oom;
     memcpy(s->feat + s->n * IMA_SPEECH_DIM, feat, IMA_SPEECH_DIM * sizeof(float));
     s->label[s->n] = (uint8_t)label;
-    s->speaker[s->n] = speaker_index(s, speaker, source);
-    s->name[s->n] = strdup(name);
+    s->speaker[s->n] = spk;
+    s->name[s->n] = copy;
     s->split[s->n] = IMA_SPLIT_TRAIN;
     s->n++;
     s->sources[source].n_ok++;
+    return IMA_OK;
+oom:
+    return ima_error_prefix("%s: utterance %zu (%s)", __func__, s->n + 1, name);
 }
 
-void ima_speech_set_skip(ima_speech_set *s, int source, const char *path, const char *reason) {
-    s->skipped = realloc(s->skipped, (s->n_skipped + 1) * sizeof *s->skipped);
-    IMA_ASSERT(s->skipped);
-    s->skipped[s->n_skipped++] = (ima_skipped){strdup(path), strdup(reason)};
+int ima_speech_set_skip(ima_speech_set *s, int source, const char *path, const char *reason) {
+    char *p = ima_try_strdup(path), *r = p ? ima_try_strdup(reason) : NULL;
+    if (!r || grow_one(&s->skipped, s->n_skipped, sizeof *s->skipped)) {
+        free(p), free(r);
+        return ima_error_prefix("%s: %s", __func__, path);
+    }
+    s->skipped[s->n_skipped++] = (ima_skipped){p, r};
     s->sources[source].n_skipped++;
+    return IMA_OK;
 }
 
 /* ---- real recordings --------------------------------------------------------------------------- */
@@ -106,21 +140,24 @@ int ima_fsdd_parse_name(const char *filename, int *digit, char *speaker, size_t 
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* one recording: features, or a skip entry with the reason */
-static void add_recording(ima_speech_set *s, ima_mfcc *m, int source, const char *path, int digit,
+/* one recording: features, or a skip entry with the reason; IMA_ERR only when memory runs out */
+static int add_recording(ima_speech_set *s, ima_mfcc *m, int source, const char *path, int digit,
                           const char *speaker) {
     float feat[IMA_SPEECH_DIM];
     int limited = 0;
     if (ima_speech_features_band(m, feat, path, s->bandwidth_hz, &limited)) {
+        if (ima_error_is_oom()) return IMA_ERR; /* not the file's fault: the build stops */
         /* the entry names the file: keep the reason only ("PATH: why" -> "why") */
         const char *why = ima_last_error();
         size_t n = strlen(path);
         while (!strncmp(why, path, n) && !strncmp(why + n, ": ", 2)) why += n + 2;
-        ima_speech_set_skip(s, source, path, why);
-    } else {
-        ima_speech_set_push(s, feat, digit, speaker, source, path);
-        s->n_band_limited += (size_t)limited;
+        char reason[1024];
+        snprintf(reason, sizeof reason, "%s", why); /* the skip may set a new error */
+        return ima_speech_set_skip(s, source, path, reason);
     }
+    if (ima_speech_set_push(s, feat, digit, speaker, source, path)) return IMA_ERR;
+    s->n_band_limited += (size_t)limited;
+    return IMA_OK;
 }
 
 int ima_speech_add_dir(ima_speech_set *s, ima_mfcc *m, const char *dir, ima_progress_fn fn, void *ctx) {
@@ -129,25 +166,35 @@ int ima_speech_add_dir(ima_speech_set *s, ima_mfcc *m, const char *dir, ima_prog
     size_t n = 0, cap = 0;
     char **names = NULL;
     struct dirent *e;
+    int rc = IMA_OK;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.') continue; /* ., .., hidden files */
-        char *path = ima_malloc(strlen(dir) + strlen(e->d_name) + 2);
-        sprintf(path, "%s/%s", dir, e->d_name);
+        size_t pl = strlen(dir) + strlen(e->d_name) + 2;
+        char *path = ima_try_malloc(pl, 1);
+        if (!path) {
+            rc = ima_error_prefix("%s", dir);
+            break;
+        }
+        snprintf(path, pl, "%s/%s", dir, e->d_name);
         struct stat st;
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
             free(path);
             continue;
         }
         if (n == cap) {
+            char **grown = ima_try_realloc(names, cap ? 2 * cap : 1024, sizeof *names);
+            if (!grown) {
+                free(path);
+                rc = ima_error_prefix("%s: %zu file names", dir, n);
+                break;
+            }
+            names = grown;
             cap = cap ? 2 * cap : 1024;
-            names = realloc(names, cap * sizeof *names);
-            IMA_ASSERT(names);
         }
         names[n++] = path;
     }
     closedir(d);
-    int rc = IMA_OK;
-    if (n == 0) rc = ima_error("%s: no recordings in this folder", dir);
+    if (!rc && n == 0) rc = ima_error("%s: no recordings in this folder", dir);
     if (n) qsort(names, n, sizeof *names, cmp_str);
     /* every name must carry a label before any audio is read */
     char speaker[256];
@@ -157,14 +204,15 @@ int ima_speech_add_dir(ima_speech_set *s, ima_mfcc *m, const char *dir, ima_prog
             rc = ima_error("%s: unlabelled file name: expected {digit}_{speaker}_{index}.wav (FSDD naming), "
                            "or list the recordings in a manifest (--manifest)",
                            names[i]);
+    int src = rc ? -1 : ima_speech_set_add_source(s, "dir", dir);
+    if (!rc && src < 0) rc = IMA_ERR;
     if (!rc) {
-        int src = ima_speech_set_add_source(s, "dir", dir);
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = 0; i < n && !rc; i++) {
             ima_fsdd_parse_name(names[i], &digit, speaker, sizeof speaker);
-            add_recording(s, m, src, names[i], digit, speaker);
+            rc = add_recording(s, m, src, names[i], digit, speaker);
             if (fn) fn(ctx, i + 1, n);
         }
-        if (s->sources[src].n_ok == 0) rc = ima_error("%s: none of the %zu recordings could be used", dir, n);
+        if (!rc && s->sources[src].n_ok == 0) rc = ima_error("%s: none of the %zu recordings could be used", dir, n);
     }
     for (size_t i = 0; i < n; i++) free(names[i]);
     free(names);
@@ -209,25 +257,37 @@ int ima_speech_add_manifest(ima_speech_set *s, ima_mfcc *m, const char *manifest
             break;
         }
         if (n == cap) {
+            entry *grown = ima_try_realloc(ents, cap ? 2 * cap : 256, sizeof *ents);
+            if (!grown) {
+                rc = ima_error_prefix("%s:%zu", manifest, lineno);
+                break;
+            }
+            ents = grown;
             cap = cap ? 2 * cap : 256;
-            ents = realloc(ents, cap * sizeof *ents);
-            IMA_ASSERT(ents);
         }
         const char *p = t2 + 1;
-        char *path = ima_malloc(strlen(base) + strlen(p) + 1);
-        sprintf(path, "%s%s", p[0] == '/' ? "" : base, p);
-        ents[n++] = (entry){line[0] - '0', strdup(t1 + 1), path};
+        size_t pl = strlen(base) + strlen(p) + 1;
+        char *path = ima_try_malloc(pl, 1), *spk = ima_try_strdup(t1 + 1);
+        if (!path || !spk) {
+            free(path), free(spk);
+            rc = ima_error_prefix("%s:%zu", manifest, lineno);
+            break;
+        }
+        snprintf(path, pl, "%s%s", p[0] == '/' ? "" : base, p);
+        ents[n++] = (entry){line[0] - '0', spk, path};
     }
     free(line);
     fclose(f);
     if (!rc && n == 0) rc = ima_error("%s: the manifest lists no recordings", manifest);
+    int src = rc ? -1 : ima_speech_set_add_source(s, "manifest", manifest);
+    if (!rc && src < 0) rc = IMA_ERR;
     if (!rc) {
-        int src = ima_speech_set_add_source(s, "manifest", manifest);
-        for (size_t i = 0; i < n; i++) {
-            add_recording(s, m, src, ents[i].path, ents[i].digit, ents[i].speaker);
+        for (size_t i = 0; i < n && !rc; i++) {
+            rc = add_recording(s, m, src, ents[i].path, ents[i].digit, ents[i].speaker);
             if (fn) fn(ctx, i + 1, n);
         }
-        if (s->sources[src].n_ok == 0) rc = ima_error("%s: none of the %zu recordings could be used", manifest, n);
+        if (!rc && s->sources[src].n_ok == 0)
+            rc = ima_error("%s: none of the %zu recordings could be used", manifest, n);
     }
     for (size_t i = 0; i < n; i++) {
         free(ents[i].speaker);
@@ -273,7 +333,12 @@ int ima_speech_split(ima_speech_set *s, const char *const *valid, size_t n_valid
             if (!found) return ima_error("speaker '%s' (named for a split) is in none of the speech sources", nm);
         }
     }
-    int8_t *spk_split = ima_malloc(s->n_speakers ? s->n_speakers : 1); // (S)
+    int8_t *spk_split = ima_try_malloc(s->n_speakers ? s->n_speakers : 1, 1); // (S)
+    size_t *ids = ima_try_malloc(s->n ? s->n : 1, sizeof(size_t)); // (n) speakers, then utterances
+    if (!spk_split || !ids) {
+        free(spk_split), free(ids);
+        return ima_error_prefix("%s: %zu utterances", __func__, s->n);
+    }
     for (size_t src = 0; src < s->n_sources; src++) {
         size_t ns = 0, named = 0;
         for (size_t i = 0; i < s->n_speakers; i++) {
@@ -287,7 +352,7 @@ int ima_speech_split(ima_speech_set *s, const char *const *valid, size_t n_valid
         }
         if (named) continue;
         if (ns >= 3) { /* speakers at random, by the fractions */
-            size_t *ids = ima_malloc(ns * sizeof(size_t)), k = 0, cnt[IMA_NUM_SPLITS];
+            size_t k = 0, cnt[IMA_NUM_SPLITS]; /* ns <= n: every speaker has an utterance */
             for (size_t i = 0; i < s->n_speakers; i++)
                 if (s->speakers[i].source == (int)src) ids[k++] = i;
             ima_rng_shuffle(rng, ids, ns);
@@ -296,7 +361,6 @@ int ima_speech_split(ima_speech_set *s, const char *const *valid, size_t n_valid
                 spk_split[ids[j]] = j < cnt[IMA_SPLIT_TRAIN]                          ? IMA_SPLIT_TRAIN
                                     : j < cnt[IMA_SPLIT_TRAIN] + cnt[IMA_SPLIT_VALID] ? IMA_SPLIT_VALID
                                                                                       : IMA_SPLIT_TEST;
-            free(ids);
         } else { /* too few speakers: utterances at random, by the fractions, per digit */
             for (size_t i = 0; i < s->n_speakers; i++)
                 if (s->speakers[i].source == (int)src) spk_split[i] = -1;
@@ -304,7 +368,6 @@ int ima_speech_split(ima_speech_set *s, const char *const *valid, size_t n_valid
     }
     for (size_t i = 0; i < s->n; i++) s->split[i] = spk_split[s->speaker[i]];
     /* utterances of small sources (split -1): per source and digit, shuffled and cut */
-    size_t *ids = ima_malloc((s->n ? s->n : 1) * sizeof(size_t));
     for (size_t src = 0; src < s->n_sources; src++)
         for (int d = 0; d < IMA_NUM_DIGITS; d++) {
             size_t k = 0, cnt[IMA_NUM_SPLITS];

@@ -43,15 +43,21 @@ static const char *const digit_words[IMA_NUM_DIGITS] = {"zero", "one", "two",   
 typedef struct {
     short *buf;
     size_t n, cap;
+    int failed; // the buffer could not grow (synthesis stopped; the error is set)
 } synth_buf;
 
 static int synth_cb(short *wav, int numsamples, espeak_EVENT *events) {
     synth_buf *b = events && events->user_data ? events->user_data : NULL;
     if (!b || !wav || numsamples <= 0) return 0;
     if (b->n + (size_t)numsamples > b->cap) {
-        b->cap = (b->n + (size_t)numsamples) * 2;
-        b->buf = realloc(b->buf, b->cap * sizeof(short));
-        IMA_ASSERT(b->buf);
+        size_t cap = (b->n + (size_t)numsamples) * 2;
+        short *grown = ima_try_realloc(b->buf, cap, sizeof(short));
+        if (!grown) {
+            b->failed = 1;
+            return 1; /* stops the synthesis */
+        }
+        b->buf = grown;
+        b->cap = cap;
     }
     memcpy(b->buf + b->n, wav, (size_t)numsamples * sizeof(short));
     b->n += (size_t)numsamples;
@@ -102,8 +108,12 @@ int ima_speech_add_synth(ima_speech_set *s, ima_mfcc *m, const ima_synth_config 
      * random; duplicates are drawn again */
     ima_rng rng;
     ima_rng_init(&rng, cfg->seed ^ 0x5eec4e5e5eec4ull);
-    voice_cfg *vc = ima_malloc(cfg->n_speakers * sizeof *vc);
-    uint8_t *used = ima_calloc(space, 1);
+    voice_cfg *vc = ima_try_malloc(cfg->n_speakers, sizeof *vc); /* n_speakers <= space: a few thousand */
+    uint8_t *used = ima_try_calloc(space, 1);
+    if (!vc || !used) {
+        free(vc), free(used);
+        return ima_error_prefix("espeak-ng: %zu speakers", cfg->n_speakers);
+    }
     for (size_t k = 0; k < cfg->n_speakers; k++) {
         for (;;) {
             voice_cfg c = {k % nv, (size_t)ima_rng_below(&rng, nvar), (size_t)ima_rng_below(&rng, RATE_STEPS),
@@ -118,8 +128,12 @@ int ima_speech_add_synth(ima_speech_set *s, ima_mfcc *m, const ima_synth_config 
     free(used);
 
     int src = ima_speech_set_add_source(s, "espeak", "");
+    if (src < 0) {
+        free(vc);
+        return IMA_ERR;
+    }
 
-    synth_buf b = {NULL, 0, 0};
+    synth_buf b = {NULL, 0, 0, 0};
     float *wave = NULL;
     float feat[IMA_SPEECH_DIM];
     int st = IMA_OK;
@@ -135,15 +149,19 @@ int ima_speech_add_synth(ima_speech_set *s, ima_mfcc *m, const ima_synth_config 
         for (int d = 0; d < IMA_NUM_DIGITS; d++) {
             b.n = 0;
             const char *w = digit_words[d];
-            if (espeak_Synth(w, strlen(w) + 1, 0, POS_CHARACTER, 0, espeakCHARS_AUTO, NULL, &b) != EE_OK ||
-                espeak_Synchronize() != EE_OK) {
+            int synth_rc = espeak_Synth(w, strlen(w) + 1, 0, POS_CHARACTER, 0, espeakCHARS_AUTO, NULL, &b);
+            if (b.failed) {
+                st = ima_error_prefix("espeak-ng: the audio of '%s' with voice %s", w, spk);
+                break;
+            }
+            if (synth_rc != EE_OK || espeak_Synchronize() != EE_OK) {
                 st = ima_error("espeak-ng: synthesis failed for '%s' with voice %s", w, spk);
                 break;
             }
             char name[400];
             snprintf(name, sizeof name, "%s:%s", spk, w);
             if (b.n == 0) {
-                ima_speech_set_skip(s, src, name, "espeak-ng produced no audio");
+                if ((st = ima_speech_set_skip(s, src, name, "espeak-ng produced no audio"))) break;
                 continue;
             }
             float *raw = ima_try_malloc(b.n, sizeof(float)); // (n) at espeak's rate
@@ -162,12 +180,16 @@ int ima_speech_add_synth(ima_speech_set *s, ima_mfcc *m, const ima_synth_config 
             free(raw);
             if (st) break;
             if (ima_speech_features_wave(m, feat, wave, n)) {
-                ima_speech_set_skip(s, src, name, ima_last_error());
+                char why[1024];
+                snprintf(why, sizeof why, "%s", ima_last_error()); /* the skip may set a new error */
+                /* out of memory is not the voice's fault: the build stops */
+                st = ima_error_is_oom() ? IMA_ERR : ima_speech_set_skip(s, src, name, why);
             } else {
-                ima_speech_set_push(s, feat, d, spk, src, name);
+                st = ima_speech_set_push(s, feat, d, spk, src, name);
             }
             free(wave);
             wave = NULL;
+            if (st) break;
             if (fn) fn(ctx, k * IMA_NUM_DIGITS + (size_t)d + 1, total);
         }
     }

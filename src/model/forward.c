@@ -11,42 +11,50 @@
 
 static inline int present(const ima_batch *b, int M, size_t i, int j) { return !b->mask || b->mask[i * M + j]; }
 
-static void center_input(ima_modality *md, const float *x, size_t B, size_t D) {
-    for (size_t i = 0; i < B; i++) {
+/* rows [r0, r1) of the centred input xc (B, D) = x - center */
+static void center_rows(ima_modality *md, const float *x, size_t r0, size_t r1, size_t D) {
+    for (size_t i = r0; i < r1; i++) {
         const float *xi = x + i * D;
         float *o = md->xc + i * D;
         for (size_t c = 0; c < D; c++) o[c] = xi[c] - md->center[c];
     }
 }
 
-void ima_model_importance(ima_model *m, const ima_batch *b) {
-    IMA_ASSERT(b->B <= m->max_batch);
-    for (int j = 0; j < m->cfg.n_modalities; j++) {
-        ima_modality *md = &m->mod[j];
-        size_t D = m->cfg.mod[j].input_width;
-        center_input(md, b->x[j], b->B, D);
-        ima_mlp_forward(&md->imp, &md->imp_acts, md->xc, b->B);
-        const float *logit = md->imp_acts.out[2]; /* (B, 1) */
-        for (size_t i = 0; i < b->B; i++) {
-            md->y_imp[i] = ima_sigmoid(logit[i]);
-            md->y_comp[i] = ima_sigmoid(-logit[i]); /* 1 - y without cancellation */
-        }
+/* importance net of modality j on rows [r0, r1) of xc: y_imp, y_comp */
+static void importance_rows(ima_model *m, int j, size_t r0, size_t r1) {
+    ima_modality *md = &m->mod[j];
+    size_t D = m->cfg.mod[j].input_width;
+    ima_mlp_acts a;
+    ima_mlp_acts_rows(&a, &md->imp, &md->imp_acts, r0);
+    ima_mlp_forward(&md->imp, &a, md->xc + r0 * D, r1 - r0);
+    const float *logit = md->imp_acts.out[2]; /* (B, 1) */
+    for (size_t i = r0; i < r1; i++) {
+        md->y_imp[i] = ima_sigmoid(logit[i]);
+        md->y_comp[i] = ima_sigmoid(-logit[i]); /* 1 - y without cancellation */
     }
 }
 
-void ima_model_fuse(ima_model *m, const ima_batch *b, ima_weights weights) {
+static void encoder_rows(ima_model *m, int j, size_t r0, size_t r1) {
+    ima_modality *md = &m->mod[j];
+    size_t D = m->cfg.mod[j].input_width;
+    ima_mlp_acts a;
+    ima_mlp_acts_rows(&a, &md->enc, &md->enc_acts, r0);
+    ima_mlp_forward(&md->enc, &a, md->xc + r0 * D, r1 - r0);
+}
+
+/* fusion of rows [r0, r1): y, then z_i = sum_j m_ij y_ij u_ij / sum_j m_ij y_ij */
+static void fuse_rows(ima_model *m, const ima_batch *b, ima_weights weights, size_t r0, size_t r1) {
     int M = m->cfg.n_modalities;
-    size_t B = b->B, d = m->cfg.latent_width;
+    size_t d = m->cfg.latent_width;
     for (int j = 0; j < M; j++) {
         ima_modality *md = &m->mod[j];
-        for (size_t i = 0; i < B; i++) {
+        for (size_t i = r0; i < r1; i++) {
             float y = weights == IMA_WEIGHTS_IMPORTANCE ? fmaxf(md->y_imp[i], IMA_MIN_FUSION_WEIGHT) : 1.0f;
             md->y[i] = present(b, M, i, j) ? y : 0.0f;
         }
     }
-    /* z_i = sum_j m_ij y_ij u_ij / sum_j m_ij y_ij */
-    memset(m->z, 0, B * d * sizeof(float));
-    for (size_t i = 0; i < B; i++) {
+    memset(m->z + r0 * d, 0, (r1 - r0) * d * sizeof(float));
+    for (size_t i = r0; i < r1; i++) {
         float S = 0.0f, *zi = m->z + i * d;
         for (int j = 0; j < M; j++) S += m->mod[j].y[i];
         IMA_ASSERT(S > 0.0f); /* the data loader refuses rows with every modality missing */
@@ -59,15 +67,54 @@ void ima_model_fuse(ima_model *m, const ima_batch *b, ima_weights weights) {
     }
 }
 
-void ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights) {
-    IMA_ASSERT(b->B <= m->max_batch);
-    if (weights == IMA_WEIGHTS_IMPORTANCE) ima_model_importance(m, b);
+void ima_model_encode_rows(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0,
+                           size_t r1) {
     for (int j = 0; j < m->cfg.n_modalities; j++) {
-        ima_modality *md = &m->mod[j];
-        center_input(md, b->x[j], b->B, m->cfg.mod[j].input_width);
-        ima_mlp_forward(&md->enc, &md->enc_acts, md->xc, b->B);
+        center_rows(&m->mod[j], b->x[j], r0, r1, m->cfg.mod[j].input_width); /* once for both networks */
+        if (importance) importance_rows(m, j, r0, r1);
+        encoder_rows(m, j, r0, r1);
     }
-    ima_model_fuse(m, b, weights);
+    fuse_rows(m, b, weights, r0, r1);
+}
+
+/* one part of a pass over the batch: importance nets and / or encoders and fusion */
+typedef struct {
+    ima_model *m;
+    const ima_batch *b;
+    ima_weights weights;
+    int importance, encode, parts;
+} encode_job;
+
+static void encode_part(void *vj, int p) {
+    encode_job *e = vj;
+    size_t r0, r1;
+    ima_model_part_rows(e->b->B, e->parts, p, &r0, &r1);
+    if (e->encode) {
+        ima_model_encode_rows(e->m, e->b, e->weights, e->importance, r0, r1);
+        return;
+    }
+    for (int j = 0; j < e->m->cfg.n_modalities; j++) {
+        center_rows(&e->m->mod[j], e->b->x[j], r0, r1, e->m->cfg.mod[j].input_width);
+        importance_rows(e->m, j, r0, r1);
+    }
+}
+
+static void encode_pass(ima_model *m, const ima_batch *b, ima_weights weights, int importance, int encode) {
+    IMA_ASSERT(b->B <= m->max_batch);
+    encode_job e = {m, b, weights, importance, encode, ima_model_parts(m, b->B, 0)};
+    ima_model_run_parts(m, e.parts, encode_part, &e);
+}
+
+void ima_model_importance(ima_model *m, const ima_batch *b) { encode_pass(m, b, IMA_WEIGHTS_ONE, 1, 0); }
+
+void ima_model_fuse(ima_model *m, const ima_batch *b, ima_weights weights) { fuse_rows(m, b, weights, 0, b->B); }
+
+void ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights) {
+    encode_pass(m, b, weights, weights == IMA_WEIGHTS_IMPORTANCE, 1);
+}
+
+void ima_model_encode_importance(ima_model *m, const ima_batch *b, ima_weights weights) {
+    encode_pass(m, b, weights, 1, 1);
 }
 
 double ima_model_dead_fraction(const ima_model *m, int j, size_t B) {

@@ -126,7 +126,7 @@ int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uin
         if ((s = ima_mlp_scratch_size(&md->imp, B)) > scratch) scratch = s;
         if (D > widest) widest = D;
         m->n_acts += ima_mlp_acts_size(&md->enc, B) + ima_mlp_acts_size(&md->dec, B) + ima_mlp_acts_size(&md->imp, B);
-        m->n_acts += B * D /* xc */ + 3 * B /* y, y_imp, y_comp */ + B * d /* du */;
+        m->n_acts += B * D /* xc */ + 4 * B /* y, y_imp, y_comp, dlogits */ + B * d /* du */;
     }
     m->n_params = m->n_params_ae + m->n_params_imp;
     m->n_acts += 2 * B * d /* z, dz */ + B * widest /* tmp */ + scratch + 2 * B /* row_scale, row_loss */;
@@ -181,6 +181,7 @@ int ima_model_init(ima_model **out, const ima_config *cfg, size_t max_batch, uin
     m->scratch = a, a += scratch;
     m->row_scale = a, a += B;
     m->row_loss = a, a += B;
+    m->dlogits = a, a += (size_t)M * B;
     IMA_ASSERT((size_t)(a - m->acts) == m->n_acts);
 
     /* initialise in buffer order from one seeded stream */
@@ -204,6 +205,8 @@ void ima_model_free(ima_model *m) {
     free(m->buffers);
     free(m->acts);
     free(m->work);
+    ima_pool_free(m->pool);
+    free(m->grads2);
     free(m);
 }
 

@@ -97,54 +97,78 @@ static void sum_terms(const ima_model *m, const ima_batch *b, ima_stage1_terms *
     }
 }
 
-void ima_stage1_forward(ima_model *m, const ima_batch *b, ima_weights weights, ima_stage1_terms *terms) {
+/* sums over rows [r0, r1) of the terms (not yet divided by B): glob, rec[j], align[j] */
+static void forward_rows(ima_model *m, const ima_batch *b, ima_weights weights, size_t r0, size_t r1,
+                         ima_stage1_terms *sum) {
     int M = m->cfg.n_modalities;
-    size_t B = b->B, d = m->cfg.latent_width;
-    double nb = (double)batch_rows(b);
-    memset(terms, 0, sizeof *terms);
-    if (B == 0) { /* a rank with no row of a short global batch: it adds nothing */
-        sum_terms(m, b, terms);
-        return;
-    }
-    ima_model_encode(m, b, weights);
-    terms->glob = ima_glob_forward(m->z, B, d) * ((double)B / nb);
-    terms->total = m->cfg.lambda_glob * terms->glob;
-    for (int j = 0; j < M; j++) {
-        ima_modality *md = &m->mod[j];
-        const ima_modality_config *c = &m->cfg.mod[j];
-        /* decoder output: a logit (bce) or the value (sse); row_loss (B) per-row Rec_j */
-        ima_mlp_forward(&md->dec, &md->dec_acts, m->z, B);
-        ima_rec_forward(m->row_loss, md->dec_acts.out[2], b->x[j], c->loss, B, c->input_width);
-        double rec = 0.0;
-        for (size_t i = 0; i < B; i++)
-            if (present(b->mask, M, i, j)) rec += m->row_loss[i];
-        terms->rec[j] = rec / nb;
-        terms->align[j] = ima_align_forward(m->z, ima_model_u(m, j), b->mask, M, j, B, d) / nb;
-        terms->total += c->lambda_rec * terms->rec[j] + c->lambda_align * terms->align[j];
-    }
-    sum_terms(m, b, terms);
-}
-
-void ima_stage1_backward(ima_model *m, const ima_batch *b) {
-    int M = m->cfg.n_modalities;
-    size_t B = b->B, d = m->cfg.latent_width;
-    if (B == 0) return;
-    float invB = 1.0f / (float)batch_rows(b);
-    ima_glob_backward(m->dz, m->z, 2.0f * m->cfg.lambda_glob * invB, B, d);
+    size_t n = r1 - r0, d = m->cfg.latent_width;
+    const uint8_t *mask = b->mask ? b->mask + r0 * (size_t)M : NULL;
+    const float *z = m->z + r0 * d;
+    ima_model_encode_rows(m, b, weights, weights == IMA_WEIGHTS_IMPORTANCE, r0, r1);
+    sum->glob = 0.0;
+    for (size_t k = 0; k < n * d; k++) sum->glob += (double)z[k] * (double)z[k];
     for (int j = 0; j < M; j++) {
         ima_modality *md = &m->mod[j];
         const ima_modality_config *c = &m->cfg.mod[j];
         size_t D = c->input_width;
-        ima_align_backward(m->dz, md->du, m->z, ima_model_u(m, j), b->mask, M, j, 2.0f * c->lambda_align * invB, B, d);
+        /* decoder output: a logit (bce) or the value (sse); row_loss (n) per-row Rec_j */
+        ima_mlp_acts a;
+        ima_mlp_acts_rows(&a, &md->dec, &md->dec_acts, r0);
+        ima_mlp_forward(&md->dec, &a, z, n);
+        float *row_loss = m->row_loss + r0;
+        ima_rec_forward(row_loss, a.out[2], b->x[j] + r0 * D, c->loss, n, D);
+        double rec = 0.0;
+        for (size_t i = 0; i < n; i++)
+            if (present(mask, M, i, j)) rec += row_loss[i];
+        sum->rec[j] = rec;
+        sum->align[j] = ima_align_forward(z, ima_model_u(m, j) + r0 * d, mask, M, j, n, d);
+    }
+}
+
+/* the terms of the batch (this rank's rows) from the parts' sums; nb the rows a mean divides by */
+static void combine_terms(const ima_model *m, size_t B, double nb, const ima_stage1_terms *sum, int parts,
+                          ima_stage1_terms *terms) {
+    memset(terms, 0, sizeof *terms);
+    double glob = sum[0].glob + (parts > 1 ? sum[1].glob : 0.0);
+    terms->glob = glob / (double)B * ((double)B / nb);
+    terms->total = m->cfg.lambda_glob * terms->glob;
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        const ima_modality_config *c = &m->cfg.mod[j];
+        terms->rec[j] = (sum[0].rec[j] + (parts > 1 ? sum[1].rec[j] : 0.0)) / nb;
+        terms->align[j] = (sum[0].align[j] + (parts > 1 ? sum[1].align[j] : 0.0)) / nb;
+        terms->total += c->lambda_rec * terms->rec[j] + c->lambda_align * terms->align[j];
+    }
+}
+
+/* gradient of rows [r0, r1) of a batch whose means divide by nb rows: dz, du rows; parameter gradients of
+ * part p (grads, or grads2 for p = 1) */
+static void backward_rows(ima_model *m, const ima_batch *b, size_t nb, size_t r0, size_t r1, int p) {
+    int M = m->cfg.n_modalities;
+    size_t n = r1 - r0, d = m->cfg.latent_width;
+    float invB = 1.0f / (float)nb;
+    const uint8_t *mask = b->mask ? b->mask + r0 * (size_t)M : NULL;
+    const float *z = m->z + r0 * d;
+    float *dz = m->dz + r0 * d, *scratch = ima_model_part_scratch(m, r0);
+    ima_glob_backward(dz, z, 2.0f * m->cfg.lambda_glob * invB, n, d);
+    for (int j = 0; j < M; j++) {
+        ima_modality *md = &m->mod[j];
+        const ima_modality_config *c = &m->cfg.mod[j];
+        size_t D = c->input_width;
+        ima_align_backward(dz, md->du + r0 * d, z, ima_model_u(m, j) + r0 * d, mask, M, j,
+                           2.0f * c->lambda_align * invB, n, d);
         /* reconstruction: per-row scale l_rec m_ij / B, dlogits into tmp, then back through G_j into dz */
-        float *rows = m->row_scale, *dout = m->tmp;
-        for (size_t i = 0; i < B; i++) rows[i] = present(b->mask, M, i, j) ? c->lambda_rec * invB : 0.0f;
-        memset(dout, 0, B * D * sizeof(float));
-        ima_rec_backward(dout, md->dec_acts.out[2], b->x[j], rows, c->loss, B, D);
-        ima_mlp_backward(&md->dec, &md->dec_acts, m->dz, dout, m->z, B, m->scratch);
+        float *rows = m->row_scale + r0, *dout = ima_model_part_tmp(m, r0); /* (n, D) */
+        for (size_t i = 0; i < n; i++) rows[i] = present(mask, M, i, j) ? c->lambda_rec * invB : 0.0f;
+        memset(dout, 0, n * D * sizeof(float));
+        ima_mlp_acts a;
+        ima_mlp_acts_rows(&a, &md->dec, &md->dec_acts, r0);
+        ima_rec_backward(dout, a.out[2], b->x[j] + r0 * D, rows, c->loss, n, D);
+        ima_mlp dec;
+        ima_model_part_mlp(&dec, m, &md->dec, p);
+        ima_mlp_backward(&dec, &a, dz, dout, z, n, scratch);
     }
     /* fusion: du_ij += (m_ij y_ij / S_i) dz_i, then back through each encoder */
-    for (size_t i = 0; i < B; i++) {
+    for (size_t i = r0; i < r1; i++) {
         float S = 0.0f;
         for (int j = 0; j < M; j++) S += m->mod[j].y[i];
         for (int j = 0; j < M; j++) {
@@ -156,18 +180,80 @@ void ima_stage1_backward(ima_model *m, const ima_batch *b) {
     }
     for (int j = 0; j < M; j++) {
         ima_modality *md = &m->mod[j];
-        ima_mlp_backward(&md->enc, &md->enc_acts, NULL, md->du, md->xc, B, m->scratch);
+        size_t D = m->cfg.mod[j].input_width;
+        ima_mlp_acts a;
+        ima_mlp_acts_rows(&a, &md->enc, &md->enc_acts, r0);
+        ima_mlp enc;
+        ima_model_part_mlp(&enc, m, &md->enc, p);
+        ima_mlp_backward(&enc, &a, NULL, md->du + r0 * d, md->xc + r0 * D, n, scratch);
     }
 }
 
+/* one part of a stage-1 pass: what = 1 forward, 2 backward, 3 both (zeroing this part's gradients first) */
+typedef struct {
+    ima_model *m;
+    const ima_batch *b;
+    ima_weights weights;
+    int what, parts;
+    ima_stage1_terms sum[2];
+} stage1_job;
+
+static void stage1_part(void *vj, int p) {
+    stage1_job *e = vj;
+    ima_model *m = e->m;
+    size_t r0, r1, d = m->cfg.latent_width;
+    ima_model_part_rows(e->b->B, e->parts, p, &r0, &r1);
+    if (e->what == 3) { /* this part's share of ima_stage1_zero_grad */
+        memset(p ? m->grads2 : m->grads, 0, m->n_params_ae * sizeof(float));
+        memset(m->dz + r0 * d, 0, (r1 - r0) * d * sizeof(float));
+        for (int j = 0; j < m->cfg.n_modalities; j++) memset(m->mod[j].du + r0 * d, 0, (r1 - r0) * d * sizeof(float));
+    } else if (e->what == 2 && p == 1) {
+        memset(m->grads2, 0, m->n_params_ae * sizeof(float)); /* part 1 accumulates here, then into grads */
+    }
+    if (e->what & 1) forward_rows(m, e->b, e->weights, r0, r1, &e->sum[p]);
+    if (e->what & 2) backward_rows(m, e->b, batch_rows(e->b), r0, r1, p);
+}
+
+static void stage1_pass(ima_model *m, const ima_batch *b, ima_weights weights, int what, ima_stage1_terms *terms) {
+    IMA_ASSERT(b->B <= m->max_batch);
+    if (b->B == 0) { /* a rank with no row of a short global batch: it adds nothing */
+        if (what == 3) ima_stage1_zero_grad(m);
+        if (what & 1) {
+            memset(terms, 0, sizeof *terms);
+            sum_terms(m, b, terms);
+        }
+        return;
+    }
+    stage1_job e = {.m = m, .b = b, .weights = weights, .what = what};
+    e.parts = ima_model_parts(m, b->B, what & 2);
+    if (e.parts == 1 && what == 3) { /* one part: exactly the unsplit sequence */
+        ima_stage1_zero_grad(m);
+        e.what = 1;
+        stage1_part(&e, 0);
+        e.what = 2;
+        stage1_part(&e, 0);
+    } else {
+        ima_model_run_parts(m, e.parts, stage1_part, &e);
+    }
+    if (what & 1) {
+        combine_terms(m, b->B, (double)batch_rows(b), e.sum, e.parts, terms);
+        sum_terms(m, b, terms);
+    }
+    if ((what & 2) && e.parts > 1) ima_model_reduce_grads(m, 0, m->n_params_ae);
+}
+
+void ima_stage1_forward(ima_model *m, const ima_batch *b, ima_weights weights, ima_stage1_terms *terms) {
+    stage1_pass(m, b, weights, 1, terms);
+}
+
+void ima_stage1_backward(ima_model *m, const ima_batch *b) { stage1_pass(m, b, IMA_WEIGHTS_ONE, 2, NULL); }
+
 void ima_stage1_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
                                  ima_stage1_terms *terms) {
-    if (grad) ima_stage1_zero_grad(m);
-    ima_stage1_forward(m, b, weights, terms);
-    if (grad) ima_stage1_backward(m, b);
+    stage1_pass(m, b, weights, grad ? 3 : 1, terms);
 }
 
 void ima_stage1_step(ima_model *m, const ima_adam_config *cfg) {
     m->step_ae++;
-    ima_adam_update(m->params, m->grads, m->adam_m, m->adam_v, m->n_params_ae, cfg, m->step_ae);
+    ima_model_adam(m, 0, m->n_params_ae, cfg, m->step_ae);
 }

@@ -84,14 +84,19 @@ double ima_wcov_forward(double *C, double *muz, double *muu, const float *z, con
 
 static void wcov_backward(double *dyc, double dout, const double *C, const double *muz, const double *muu,
                           const float *z, const float *u, const float *yc, const uint8_t *sel, size_t n, size_t d,
-                          double *T, double Sg, const ima_collective *coll) {
+                          double *T, double Sg, const ima_collective *coll, double *gs) {
     /* dL/dw_i = g_i = 2 (z_i - mu_z)^T C (u_i - mu_u) (the mu terms cancel because sum_i w_i (.) = 0);
-     * w_i = y'_i / S  =>  dL/dy'_i = (g_i - gbar) / S, gbar = sum_k w_k g_k. Two passes: g, then gbar. */
+     * w_i = y'_i / S  =>  dL/dy'_i = (g_i - gbar) / S, gbar = sum_k w_k g_k. Two passes: g, then gbar.
+     * gs (n), when given, keeps each g_i of the first pass for the second (else it is computed again). */
     double gbar = 0.0;
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1 && ima_collective_sum(coll, &gbar, 1)) gbar = NAN;
         for (size_t i = 0; i < n; i++) {
             if (!sel[i]) continue;
+            if (pass == 1 && gs) {
+                dyc[i] += dout * (gs[i] - gbar) / Sg;
+                continue;
+            }
             for (size_t k = 0; k < d; k++) T[k] = 0.0;
             for (size_t a = 0; a < d; a++) {
                 double za = z[i * d + a] - muz[a];
@@ -101,6 +106,7 @@ static void wcov_backward(double *dyc, double dout, const double *C, const doubl
             double s = 0.0;
             for (size_t k = 0; k < d; k++) s += T[k] * (u[i * d + k] - muu[k]);
             double g = 2.0 * s;
+            if (gs) gs[i] = g;
             if (pass == 0) gbar += (yc[i] / Sg) * g;
             else dyc[i] += dout * (g - gbar) / Sg;
         }
@@ -109,7 +115,8 @@ static void wcov_backward(double *dyc, double dout, const double *C, const doubl
 
 void ima_wcov_backward(double *dyc, double dout, const double *C, const double *muz, const double *muu, const float *z,
                        const float *u, const float *yc, const uint8_t *sel, size_t n, size_t d, double *T) {
-    wcov_backward(dyc, dout, C, muz, muu, z, u, yc, sel, n, d, T, clamp_weight_sum(weight_sum(yc, sel, n)), NULL);
+    wcov_backward(dyc, dout, C, muz, muu, z, u, yc, sel, n, d, T, clamp_weight_sum(weight_sum(yc, sel, n)), NULL,
+                  NULL);
 }
 
 /* ---- Bernoulli KL to the prior -----------------------------------------------------------
@@ -189,6 +196,33 @@ void ima_teach_bce_backward(double *dlogit, double dout, const float *logit, con
 
 /* ---- the stage-2 loss of the model ---------------------------------------------------------- */
 
+/* one part of the importance nets' backward: rows of the part, every modality in `run` (bit j) */
+typedef struct {
+    ima_model *m;
+    size_t B;
+    int parts;
+    uint32_t run;
+} stage2_job;
+
+static void backward_part(void *vj, int p) {
+    stage2_job *e = vj;
+    ima_model *m = e->m;
+    size_t r0, r1;
+    ima_model_part_rows(e->B, e->parts, p, &r0, &r1);
+    if (p == 1) memset(m->grads2 + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
+    float *scratch = ima_model_part_scratch(m, r0);
+    for (int j = 0; j < m->cfg.n_modalities; j++) {
+        if (!(e->run >> j & 1u)) continue;
+        ima_modality *md = &m->mod[j];
+        ima_mlp_acts a;
+        ima_mlp_acts_rows(&a, &md->imp, &md->imp_acts, r0);
+        ima_mlp imp;
+        ima_model_part_mlp(&imp, m, &md->imp, p);
+        ima_mlp_backward(&imp, &a, NULL, m->dlogits + (size_t)j * e->B + r0,
+                         md->xc + r0 * m->cfg.mod[j].input_width, r1 - r0, scratch);
+    }
+}
+
 void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
                                  ima_stage2_terms *terms) {
     int M = m->cfg.n_modalities;
@@ -196,10 +230,9 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
     int teach = m->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV;
     const ima_collective *coll = b->coll; /* NULL: the batch is whole */
     memset(terms, 0, sizeof *terms);
-    if (B > 0) { /* a rank with no row of a short global batch still takes part in every sum */
-        ima_model_encode(m, b, weights);
-        if (weights != IMA_WEIGHTS_IMPORTANCE) ima_model_importance(m, b);
-    }
+    /* a rank with no row of a short global batch still takes part in every sum */
+    if (B > 0) ima_model_encode_importance(m, b, weights); /* z, u (weights) and y */
+    stage2_job job = {m, B, 1, 0};
     if (grad) memset(m->grads + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
 
     /* double-precision work space from the model (no allocation per batch) */
@@ -212,7 +245,7 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
         const ima_modality_config *c = &m->cfg.mod[j];
         const float *u = ima_model_u(m, j), *y = md->y_imp, *yc = md->y_comp;
         const float *logit = md->imp_acts.out[2]; /* (B, 1) */
-        float *dlogit = m->row_scale;             /* (B, 1) */
+        float *dlogit = m->dlogits + (size_t)j * B; /* (B, 1) */
         float *tj = m->tmp;                       /* (B) this modality's targets */
 
         for (size_t i = 0; i < B; i++) {
@@ -246,16 +279,21 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
         } else {
             /* dL/dy = lambda_local dKL/dy - lambda_corr dL_corr/dy' (y' = 1 - y); dy/dlogit = y y' */
             bern_kl_backward(dy, c->lambda_local, st, sel, B, c->rho);
-            wcov_backward(dy, -(double)c->lambda_corr, C, muz, muu, m->z, u, yc, sel, B, d, T, Sg, coll);
+            /* dl (B) is free until the line below: it keeps the g_i between wcov's two passes */
+            wcov_backward(dy, -(double)c->lambda_corr, C, muz, muu, m->z, u, yc, sel, B, d, T, Sg, coll, dl);
             for (size_t i = 0; i < B; i++) dl[i] = dy[i] * (double)y[i] * (double)yc[i];
         }
         for (size_t i = 0; i < B; i++) dlogit[i] = sel[i] ? (float)dl[i] : 0.0f;
-        if (B > 0) ima_mlp_backward(&md->imp, &md->imp_acts, NULL, dlogit, md->xc, B, m->scratch);
+        job.run |= 1u << j;
     }
+    if (!job.run || B == 0) return;
+    /* every importance net's backward, the rows in two parts when threads allow (parallel.c) */
+    job.parts = ima_model_parts(m, B, 1);
+    ima_model_run_parts(m, job.parts, backward_part, &job);
+    if (job.parts > 1) ima_model_reduce_grads(m, m->n_params_ae, m->n_params_imp);
 }
 
 void ima_stage2_step(ima_model *m, const ima_adam_config *cfg) {
     m->step_imp++;
-    ima_adam_update(m->params + m->n_params_ae, m->grads + m->n_params_ae, m->adam_m + m->n_params_ae,
-                    m->adam_v + m->n_params_ae, m->n_params_imp, cfg, m->step_imp);
+    ima_model_adam(m, m->n_params_ae, m->n_params_imp, cfg, m->step_imp);
 }

@@ -50,17 +50,6 @@ static const char *bad_term2(const ima_model *m, const ima_stage2_terms *t, char
     return isfinite(t->total) ? NULL : "total";
 }
 
-static int grads_finite(const float *g, size_t n) {
-    /* exponent bits all ones = Inf or NaN; integer tests, so the loop vectorises */
-    uint32_t bad = 0;
-    for (size_t k = 0; k < n; k++) {
-        uint32_t u;
-        memcpy(&u, g + k, sizeof u);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
-    }
-    return !bad;
-}
-
 /* one epoch of the running stage: the batch step of ima_epoch_run and what it accumulates */
 typedef struct {
     ima_model *m;
@@ -126,7 +115,7 @@ static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
     const char *bad;
     ima_stage1_forward_backward(m, batch, e->weights, 1, &t);
     if (sum_grads(e, m->grads, m->n_params_ae)) return IMA_ERR;
-    if ((bad = bad_term1(m, &t, name, sizeof name)) || !grads_finite(m->grads, m->n_params_ae))
+    if ((bad = bad_term1(m, &t, name, sizeof name)) || !ima_model_grads_finite(m, 0, m->n_params_ae))
         return ima_error("stage 1, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
                          "stopped before this update",
                          e->st->round, e->st->epoch + 1, b + 1, bad ? bad : "(a gradient)");
@@ -162,7 +151,7 @@ static int stage2_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
         for (size_t i = 0; i < tb.B; i++) ysum[j] += m->mod[j].y_imp[i];
     }
     if (ima_collective_sum(e->coll, ysum, (size_t)m->cfg.n_modalities)) return ima_error_prefix("stage 2: mean y");
-    if ((bad = bad_term2(m, &t, name, sizeof name)) || !grads_finite(m->grads + m->n_params_ae, m->n_params_imp))
+    if ((bad = bad_term2(m, &t, name, sizeof name)) || !ima_model_grads_finite(m, m->n_params_ae, m->n_params_imp))
         return ima_error("stage 2, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
                          "stopped before this update",
                          e->st->round, e->st->epoch + 1, b + 1, bad ? bad : "(a gradient)");

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/blas.h"
 #include "ima/common.h"
 #include "ima/nn.h"
 
@@ -43,6 +44,10 @@ void ima_mlp_acts_bind(ima_mlp_acts *acts, const ima_mlp *mlp, float *buf, size_
     }
 }
 
+void ima_mlp_acts_rows(ima_mlp_acts *view, const ima_mlp *mlp, const ima_mlp_acts *acts, size_t r0) {
+    for (int l = 0; l < mlp->n_layers; l++) view->out[l] = acts->out[l] + r0 * mlp->width[l + 1];
+}
+
 size_t ima_mlp_scratch_size(const ima_mlp *mlp, size_t max_batch) {
     size_t w = 0;
     for (int l = 1; l < mlp->n_layers; l++)
@@ -64,6 +69,22 @@ void ima_mlp_forward(const ima_mlp *mlp, ima_mlp_acts *acts, const float *x, siz
     }
 }
 
+/* din (B,O) = dout * (out > 0) in place, and db (O) += colsum(din): the ReLU backward of one layer
+ * fused with the bias gradient of the layer below it (the same additions, in the same row order, as
+ * ima_dense_backward's column sum) */
+static void relu_backward_colsum(float *restrict g, float *restrict db, const float *restrict out, size_t B, size_t O) {
+    for (size_t r = 0; r < B; r++) {
+        float *gr = g + r * O;
+        const float *o = out + r * O;
+#pragma omp simd
+        for (size_t c = 0; c < O; c++) {
+            float v = o[c] > 0.0f ? gr[c] : 0.0f;
+            gr[c] = v;
+            db[c] += v;
+        }
+    }
+}
+
 void ima_mlp_backward(const ima_mlp *mlp, const ima_mlp_acts *acts, float *dx, const float *dout, const float *x,
                       size_t B, float *scratch) {
     int L = mlp->n_layers;
@@ -73,13 +94,25 @@ void ima_mlp_backward(const ima_mlp *mlp, const ima_mlp_acts *acts, float *dx, c
     for (int l = L - 1; l >= 0; l--) {
         size_t I = mlp->width[l], O = mlp->width[l + 1];
         const float *in = l > 0 ? acts->out[l - 1] : x;
-        float *din = l > 0 ? buf[l & 1] : dx;
-        if (l > 0) memset(din, 0, B * I * sizeof(float)); /* hidden-layer gradients are fresh; dx accumulates */
-        ima_dense_backward(din, mlp->dW[l], mlp->db[l], g, in, mlp->W[l], B, I, O);
-        if (l > 0) {
-            ima_relu_backward(din, din, acts->out[l - 1], B * I);
-            g = din;
+        /* dW (O,I) += g^T (O,B) in (B,I) */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)O, (int)I, (int)B, 1.0f, g, (int)O, in, (int)I, 1.0f,
+                    mlp->dW[l], (int)I);
+        if (l == L - 1) /* below the output layer, the fused ReLU pass sums db */
+            for (size_t r = 0; r < B; r++)
+                for (size_t c = 0; c < O; c++) mlp->db[l][c] += g[r * O + c];
+        if (l == 0) {
+            if (dx) /* dx (B,I) += g W: accumulates */
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)I, (int)O, 1.0f, g, (int)O,
+                            mlp->W[l], (int)I, 1.0f, dx, (int)I);
+            break;
         }
+        /* hidden layer: din (B,I) = g W, fresh (beta 0: OpenBLAS zeroes it, as a memset would), then
+         * the ReLU mask of layer l-1 and its bias gradient in one pass */
+        float *din = buf[l & 1];
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)B, (int)I, (int)O, 1.0f, g, (int)O, mlp->W[l],
+                    (int)I, 0.0f, din, (int)I);
+        relu_backward_colsum(din, mlp->db[l - 1], acts->out[l - 1], B, I);
+        g = din;
     }
 }
 

@@ -294,8 +294,8 @@ int ima_plot_lines(const char *png, const double *x, const double *ys, const cha
         if (k) fputs(", \\\n     ", s);
         put_quoted(s, w.data);
         int y2 = style && k < 32 && (style->y2_series >> k & 1u);
-        fprintf(s, " using 1:%zu%s with linespoints pt 7 ps 0.6 lw 2 lc rgb '%s' title ", k + 2,
-                y2 ? " axes x1y2" : "", label_colours[k % N_COLOURS]);
+        fprintf(s, " using 1:%zu%s with linespoints pt 7 ps 0.6 lw 2 lc rgb '%s' title ", k + 2, y2 ? " axes x1y2" : "",
+                label_colours[k % N_COLOURS]);
         put_quoted(s, names && names[k] ? names[k] : "");
     }
     fputc('\n', s);

@@ -64,7 +64,7 @@ ima_repro_config ima_repro_defaults(int quick) {
     } else {
         c.epochs1 = 40;
         c.epochs2 = 10;
-        c.baseline_epochs = 30;
+        c.baseline_epochs = 25;
         c.patience = 5;
         c.kl_warmup_epochs = 10;
         c.probe_rows = 2000;
@@ -238,8 +238,8 @@ static float *fuse(const codes *c, const float *w0, const float *w1, float c0, f
 /* A fixed seeded subsample of the validation split for the per-epoch P@10 (the same rows every epoch). */
 typedef struct {
     size_t n;
-    float *x[2];     // (n, D_j)
-    int64_t *label;  // (n)
+    float *x[2];    // (n, D_j)
+    int64_t *label; // (n)
 } probe_set;
 
 static void probe_free(probe_set *p) {
@@ -803,8 +803,8 @@ static int baseline_run(ima_baseline_kind kind, size_t latent, split_data *sp, c
     lc->latent = latent;
     lc->cap = tc.epochs;
     lc->patience = tc.patience;
-    say("%s latent %zu: training up to %d epochs (patience %d, KL warm-up %d epochs, alpha %g)", fam, latent,
-        tc.epochs, tc.patience, tc.kl_warmup_epochs, (double)bc.alpha);
+    say("%s latent %zu: training up to %d epochs (patience %d, KL warm-up %d epochs, alpha %g)", fam, latent, tc.epochs,
+        tc.patience, tc.kl_warmup_epochs, (double)bc.alpha);
     ima_baseline_train_state st;
     ima_baseline_train_state_init(&st, cfg->seed + 31 * latent + (uint64_t)kind);
     baseline_watch bw = {probe, lc, cfg->batch};
@@ -1034,8 +1034,7 @@ static int curve_figures(const char *out, const learning_curve *const *lcs, int 
             const double *r = c->row + e * LC_COLS;
             x[e] = r[0], ys[e] = r[1], ys[P + e] = r[2], ys[2 * P + e] = r[3];
         }
-        const char *names[3] = {"training loss (warm-up KL weight)", "validation loss",
-                                "validation P@10 (right axis)"};
+        const char *names[3] = {"training loss (warm-up KL weight)", "validation loss", "validation P@10 (right axis)"};
         figure *f = &figs[(*n_figs)++];
         char tag[32];
         snprintf(tag, sizeof tag, "%s", c->model);
@@ -1043,8 +1042,8 @@ static int curve_figures(const char *out, const learning_curve *const *lcs, int 
             if (*t == ' ' || *t == '-') *t = '_';
         snprintf(f->file, sizeof f->file, "fig_learning_%s_%zud.png", tag, c->latent);
         snprintf(f->caption, sizeof f->caption,
-                 "%s latent %zu: loss and validation P@10 per epoch (%d of at most %d epochs, kept epoch %d)",
-                 c->model, c->latent, c->epochs_run, c->cap, c->best_epoch);
+                 "%s latent %zu: loss and validation P@10 per epoch (%d of at most %d epochs, kept epoch %d)", c->model,
+                 c->latent, c->epochs_run, c->cap, c->best_epoch);
         char *png = path_in(out, f->file), title[96];
         snprintf(title, sizeof title, "%s, latent %zu: kept epoch %d of %d", c->model, c->latent, c->best_epoch,
                  c->epochs_run);
@@ -1086,8 +1085,7 @@ static cJSON *detection_json(const ima_detection *d) {
 }
 
 static int write_report(const char *out, const ima_repro_config *cfg, split_data *sp, ima_part *parts, int n_parts,
-                        rep_result *reps,
-                        int n_reps, rho_point *rho, int n_rho, figure *figs, int n_figs,
+                        rep_result *reps, int n_reps, rho_point *rho, int n_rho, figure *figs, int n_figs,
                         const learning_curve *const *lcs, int n_lcs, double total_seconds) {
     char *md = path_in(out, "report.md"), *js = path_in(out, "results.json");
     FILE *f = fopen(md, "w");
@@ -1169,13 +1167,15 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
 
     if (n_lcs > 0) {
         fprintf(f, "## Training length (early stopping on the validation loss)\n\n");
-        fprintf(f, "| model | d | cap | patience | epochs run | kept epoch | stopped early | validation loss at the kept "
-                   "epoch | validation P@10 at the kept epoch | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        fprintf(f,
+                "| model | d | cap | patience | epochs run | kept epoch | stopped early | validation loss at the kept "
+                "epoch | validation P@10 at the kept epoch | seconds |\n|---|---|---|---|---|---|---|---|---|---|\n");
         for (int k = 0; k < n_lcs; k++) {
             const learning_curve *lc = lcs[k];
             double vl = NAN, vp = NAN;
             for (int ep = 0; ep < lc->n; ep++)
-                if ((int)lc->row[ep * LC_COLS] == lc->best_epoch) vl = lc->row[ep * LC_COLS + 2], vp = lc->row[ep * LC_COLS + 3];
+                if ((int)lc->row[ep * LC_COLS] == lc->best_epoch)
+                    vl = lc->row[ep * LC_COLS + 2], vp = lc->row[ep * LC_COLS + 3];
             fmt(a, 32, vl, 3), fmt(b, 32, vp, 4);
             fprintf(f, "| %s | %zu | %d | %d | %d | %d | %s | %s | %s | %.0f |\n", lc->model, lc->latent, lc->cap,
                     lc->patience, lc->epochs_run, lc->best_epoch, lc->stopped ? "yes" : "no", a, b, lc->seconds);

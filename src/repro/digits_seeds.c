@@ -176,8 +176,9 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
     cJSON *sum_tr = cJSON_AddArrayToObject(root, "training");
     const cJSON *t0 = cJSON_GetObjectItemCaseSensitive(res[0], "training");
     if (cJSON_GetArraySize(t0) > 0)
-        fprintf(f, "\n## Training length (early stopping on the validation loss)\n\n| model | d | epochs run | kept epoch "
-                   "| seconds |\n|---|---|---|---|---|\n");
+        fprintf(f,
+                "\n## Training length (early stopping on the validation loss)\n\n| model | d | epochs run | kept epoch "
+                "| seconds |\n|---|---|---|---|---|\n");
     cJSON_ArrayForEach(e, t0) {
         const cJSON *md = cJSON_GetObjectItemCaseSensitive(e, "model");
         if (!cJSON_IsString(md)) continue;
