@@ -23,7 +23,7 @@ run() {
     s1=$(awk '/stage 1 epoch/ {for (i = 1; i < NF; i++) if ($(i + 1) == "samples/s") v = $i} END {print v}' "$T/$name.err")
     s2=$(awk '/stage 2 epoch/ {for (i = 1; i < NF; i++) if ($(i + 1) == "samples/s") v = $i} END {print v}' "$T/$name.err")
     n=$(awk '/samples, [0-9]+ modalities/ {print $3}' "$T/$name.err")
-    read -r bytes calls < <(awk '/summed/ {print $6, $10}' "$T/$name.err"; echo "0 0")
+    read -r bytes calls < <(awk '/summed/ {print $6, $12}' "$T/$name.err"; echo "0 0")
     local steps=$(( 2 * E * ((n + B - 1) / B) ))
     printf '%-24s %6s %8s %12s %12s %16s %10s\n' "$name" "$np" "$th" "$s1" "$s2" \
         "$(awk -v b="$bytes" -v s="$steps" 'BEGIN {printf "%.0f", b / s}')" \

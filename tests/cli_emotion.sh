@@ -4,6 +4,8 @@
 # malformed IEMOCAP label file. Needs no shared data.
 set -u
 IMA=$1
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
 . "$(dirname "$0")/cli_lib.bash"
 
 # ---- a tiny MELD folder, GloVe file and lexicon ----
@@ -63,17 +65,52 @@ expect_fail "missing wdseg" "Ses01F_impro01_F000.wdseg: missing word alignment" 
 # ---- ima repro emotion on the tiny corpus ----
 if "$IMA" repro emotion --meld "$T/meld" --glove "$T/glove.txt" --lexicon "$T/lex.tsv" --out "$T/rep" --quick \
     --batch 32 --epochs1 1 --epochs2 1 --baseline-epochs 1 --n-rho 2 --classifier-epochs 2 --tsne-points 60 \
-    >"$T/out.txt" 2>"$T/err.txt"; then ok; else bad "repro emotion: $(tail -5 "$T/err.txt")"; fi
+    --local-ev-rows 1000 --local-ev-epochs 3 >"$T/out.txt" 2>"$T/err.txt"; then ok
+else bad "repro emotion: $(tail -5 "$T/err.txt")"; fi
 [ -s "$T/rep/report.md" ] && ok || bad "no report.md"
 grep -q "acoustic modality is synthesized" "$T/rep/report.md" && ok || bad "report does not say the audio is synthesized"
 grep -q '"multimodal_weighted"' "$T/rep/results.json" && ok || bad "results.json lacks the weighted multimodal scores"
 grep -q '"rho_sweep"' "$T/rep/results.json" && ok || bad "results.json lacks the rho sweep"
 [ -s "$T/rep/emotion_fig3_word_importance.html" ] && ok || bad "no Figure 3 HTML"
+# local-ev stage 2 (beyond the paper) beside the paper's: its own rows, finite, from every training utterance
+grep -q "IMA (ours, local-ev, beyond the paper)" "$T/rep/report.md" && ok || bad "report.md lacks the local-ev rows"
+grep -q "Main IMA rows: the .* objective\*\*, chosen on the validation split" "$T/rep/report.md" && ok ||
+    bad "report.md does not say how the main rows were chosen"
+if "$PY" - "$T/rep/results.json" <<'PYEOF' 2>"$T/py.txt"; then ok; else bad "local-ev results: $(cat "$T/py.txt")"; fi
+import json, math, sys
+r = json.load(open(sys.argv[1]))
+lev, sc = r["local_ev"], r["ima_local_ev"]
+assert r["main_objective"] in ("paper", "local-ev"), r["main_objective"]
+assert lev["subsample_utterances"] == r["corpus"]["utterances_train"], (lev["subsample_utterances"], r["corpus"])
+assert lev["subsample_pairs"] == 1000 < r["corpus"]["train_pairs"], (lev["subsample_pairs"], r["corpus"])
+for m in ("words", "acoustics"):
+    e = lev[m]
+    assert e["rows_with_target"] == lev["subsample_pairs"], e
+    for k in ("median_T", "share_target_below_half", "bce_start", "bce_end", "mean_y_end"):
+        assert isinstance(e[k], (int, float)) and math.isfinite(e[k]), (m, k, e[k])
+    assert 0 <= e["mean_y_end"] <= 1 and e["bce_end"] > 0, e
+for k in ("verbal_unweighted", "multimodal_unweighted"):  # the same stage 1: the same unweighted rows
+    assert sc[k] == r["ima"][k], (k, sc[k], r["ima"][k])
+for k in ("verbal_weighted", "acoustic_weighted", "multimodal_weighted"):
+    assert 0 <= sc[k]["p_at_10"] <= 1 and 0 <= sc[k]["accuracy_valid"] <= 1, (k, sc[k])
+for k in ("words_vocabulary", "words_tokens", "acoustics"):
+    v = r["importance_valid_local_ev"][k]
+    assert all(math.isfinite(v[f]) for f in ("f1_average", "f1_average_top_rho", "mean_y")), v
+PYEOF
 # the same from the corpus folder written above
 if "$IMA" repro emotion --data "$T/corpus" --lexicon "$T/lex.tsv" --out "$T/rep2" --quick --batch 32 --epochs1 1 \
-    --epochs2 1 --no-baselines --n-rho 0 --classifier-epochs 2 --tsne-points 60 >"$T/out.txt" 2>"$T/err.txt"; then ok
+    --epochs2 1 --no-baselines --n-rho 0 --classifier-epochs 2 --tsne-points 60 --importance-objective local-ev \
+    --local-ev-rows 500 --local-ev-epochs 2 >"$T/out.txt" 2>"$T/err.txt"; then ok
 else bad "repro emotion --data: $(tail -5 "$T/err.txt")"; fi
 grep -q "Corpus read from" "$T/rep2/report.md" && ok || bad "report does not name the corpus folder"
+grep -q "Main IMA rows: the local-ev objective\*\* (--importance-objective)" "$T/rep2/report.md" && ok ||
+    bad "--importance-objective local-ev: not the main rows"
+grep -q '"main_objective":	"local-ev"' "$T/rep2/results.json" && ok || bad "results.json: main objective"
+grep -q '"subsample_pairs":	500' "$T/rep2/results.json" && ok || bad "--local-ev-rows 500 not used"
+expect_fail "repro unknown objective" "--importance-objective: expected one of" \
+    "$IMA" repro emotion --meld "$T/meld" --importance-objective covariance
+expect_fail "repro local-ev without rows" "local-ev needs --local-ev-rows" \
+    "$IMA" repro emotion --meld "$T/meld" --importance-objective local-ev --local-ev-rows 0
 expect_fail "repro --data without lexicon" "--lexicon PATH is required" "$IMA" repro emotion --data "$T/corpus"
 expect_fail "repro unknown flag" "unknown option" "$IMA" repro emotion --meld "$T/meld" --nope
 expect_fail "repro no source" "exactly one of" "$IMA" repro emotion

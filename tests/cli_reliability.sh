@@ -163,4 +163,19 @@ grep -q "speech bandwidth: 4000 Hz (half the lowest sample rate of the recording
     bad "build log: $(grep bandwidth "$T/err.txt")"
 grep -q '"band_limited":[[:space:]]*10' "$T/c16/manifest.json" && ok || bad "manifest: band_limited"
 
+# ---- 13. out of memory is an error naming the size, not an abort (exit 134) -----------------------
+# exact t-SNE of 2^20 points wants (N, N - 1) neighbour lists: 8 TiB
+{ npyhdr "{'descr': '<f4', 'fortran_order': False, 'shape': (1048576, 1), }"; head -c 4194304 /dev/zero; } >"$T/big.npy"
+expect_1 "exact t-SNE of 2^20 points" "out of memory: cannot allocate [0-9]+ bytes" "$IMA" eval tsne \
+    --rep "$T/big.npy" --out "$T/bigmap.npy" --exact --trust-k 0
+[ ! -e "$T/bigmap.npy" ] && ok || bad "a failed tsne left bigmap.npy"
+# a corpus whose manifest.json is a FIFO: inspect warns and goes on (it blocked, or read into a 1-byte buffer)
+mkdir -p "$T/fifo_corpus"
+for s in train valid test; do ln -s "$T/c16/$s" "$T/fifo_corpus/$s"; done
+mkfifo "$T/fifo_corpus/manifest.json"
+timeout 60 "$IMA" data inspect "$T/fifo_corpus" --png "$T/sheet.png" >"$T/out.txt" 2>"$T/err.txt"
+rc=$?
+[ "$rc" != 124 ] && [ "$rc" -lt 128 ] && grep -q "manifest.json: is a fifo, not a regular file" "$T/err.txt" && ok ||
+    bad "inspect with a FIFO manifest: exit $rc: $(head -c 300 "$T/err.txt")"
+
 cli_finish cli_reliability

@@ -195,6 +195,76 @@ static void compare(const char *what, int P, int stage, ima_importance_objective
     free(one.grads);
 }
 
+/* ---- local-ev targets on every rank ---------------------------------------------------- */
+
+#define NT 90
+
+typedef struct {
+    const ima_config *cfg;
+    const ima_dataset *ds;
+    const ima_collective *coll;
+    float *target; // (NT, 2)
+    int rc;
+} targets_job;
+
+static void *run_targets(void *arg) {
+    targets_job *tj = arg;
+    ima_model *m;
+    tj->rc = IMA_ERR;
+    if (ima_model_init(&m, tj->cfg, 32, 5)) return NULL;
+    tj->rc = ima_local_ev_targets_shared(tj->target, m, tj->ds, tj->coll);
+    ima_model_free(m);
+    return NULL;
+}
+
+static void test_targets(int P) {
+    ima_config cfg = tu_small_config(DA, DB);
+    cfg.importance_objective = IMA_IMPORTANCE_LOCAL_EV;
+    cfg.local_ev_k = 8;
+    float xa[NT * DA], xb[NT * DB];
+    uint8_t mask[NT * 2];
+    ima_rng rng;
+    ima_rng_init(&rng, 9);
+    for (size_t k = 0; k < NT * DA; k++) xa[k] = ima_rng_uniform(&rng);
+    for (size_t k = 0; k < NT * DB; k++) xb[k] = ima_rng_uniform(&rng) - 0.5f;
+    for (size_t i = 0; i < NT; i++) mask[2 * i] = 1, mask[2 * i + 1] = ima_rng_uniform(&rng) < 0.8;
+    ima_dataset ds;
+    memset(&ds, 0, sizeof ds);
+    ds.n = NT, ds.n_modalities = 2, ds.width[0] = DA, ds.width[1] = DB, ds.x[0] = xa, ds.x[1] = xb, ds.mask = mask;
+    float one[NT * 2], part[PMAX][NT * 2];
+    targets_job j1 = {&cfg, &ds, NULL, one, IMA_ERR};
+    run_targets(&j1);
+    CHECK(j1.rc == IMA_OK, "local-ev targets (one process): %s", ima_last_error());
+    group g;
+    g.P = P;
+    pthread_barrier_init(&g.bar, NULL, (unsigned)P);
+    member mem[PMAX];
+    ima_collective coll[PMAX];
+    targets_job jobs[PMAX];
+    pthread_t th[PMAX];
+    for (int r = 0; r < P; r++) {
+        mem[r] = (member){&g, r};
+        coll[r] = (ima_collective){&mem[r], r, P, t_sum_float, t_sum_double, t_gather, t_barrier};
+        jobs[r] = (targets_job){&cfg, &ds, &coll[r], part[r], IMA_ERR};
+        pthread_create(&th[r], NULL, run_targets, &jobs[r]);
+    }
+    for (int r = 0; r < P; r++) pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&g.bar);
+    size_t finite = 0;
+    double worst = 0.0;
+    for (int r = 0; r < P; r++) {
+        CHECK(jobs[r].rc == IMA_OK, "local-ev targets, rank %d of %d failed", r, P);
+        for (size_t k = 0; k < NT * 2; k++) {
+            int same_nan = isnan(one[k]) && isnan(part[r][k]);
+            CHECK(same_nan || !isnan(part[r][k]), "target %zu: NaN on rank %d only", k, r);
+            if (!same_nan) worst = fmax(worst, fabs(one[k] - part[r][k])), finite += r == 0;
+        }
+    }
+    CHECK(finite > NT, "too few targets (%zu) to compare", finite);
+    CHECK(worst < 1e-4, "local-ev targets on %d ranks differ from one process's by %.3g", P, worst);
+    printf("%-34s P = %d: %zu targets, worst difference %.2e\n", "local-ev targets", P, finite, worst);
+}
+
 /* ---- the rest ------------------------------------------------------------------------------------ */
 
 static void test_share(void) {
@@ -250,6 +320,7 @@ int main(void) {
         compare("stage 2, paper", P, 2, IMA_IMPORTANCE_PAPER, IMA_WEIGHTS_ONE);
         compare("stage 2, paper, y = importance", P, 2, IMA_IMPORTANCE_PAPER, IMA_WEIGHTS_IMPORTANCE);
         compare("stage 2, local-ev", P, 2, IMA_IMPORTANCE_LOCAL_EV, IMA_WEIGHTS_ONE);
+        test_targets(P);
     }
     if (tu_failed == 0) tu_remove_dir(dir);
     free(dir);

@@ -2,7 +2,8 @@
  * exactly the release's layout (espeak-ng speech, .wdseg files from its word events, label and
  * transcription files in the release's line formats), Eq. 5 on a hand-checked example, the two-class
  * F1 and random labeller, retrieval on pooled representations, refusals of malformed label and
- * alignment files, and the MELD reader on a tiny CSV set. Needs no shared data. */
+ * alignment files, the MELD reader on a tiny CSV set, and the local-ev targets and stage 2 on the
+ * miniature corpus's pairs. Needs no shared data. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <sndfile.h>
@@ -15,6 +16,8 @@
 #include "ima/audio.h"
 #include "ima/emotion.h"
 #include "ima/eval.h"
+#include "ima/importance.h"
+#include "ima/model.h"
 #include "ima/npy.h"
 #include "ima/utterance.h"
 #include "testutil.h"
@@ -274,6 +277,86 @@ static void test_pitch(void) {
 
 /* ---- the miniature tree end to end ---------------------------------------------------------------- */
 
+/* ---- local-ev on the miniature corpus's pairs (the path of `ima repro emotion`'s local-ev rows) ---------- */
+
+/* Codes of every training pair from a small untrained IMA, local-ev targets from them, then stage 2 with
+ * the BCE to those targets: finite targets in [0, 1] for every row, finite T, and a BCE that falls. */
+static void test_local_ev(const ima_emo_corpus *c) {
+    int64_t *pairs = NULL;
+    size_t P = 0;
+    CHECK(ima_emo_pairs(&pairs, &P, c, IMA_EMO_TRAIN, 0, 1) == IMA_OK && P > 100, "pairs %zu: %s", P,
+          ima_last_error());
+    if (!pairs) return;
+    ima_config mc = tu_small_config(IMA_EMO_WORD_DIM, IMA_EMO_ACOUSTIC_DIM);
+    mc.latent_width = 8;
+    mc.center_inputs = 0;
+    mc.importance_objective = IMA_IMPORTANCE_LOCAL_EV;
+    for (int j = 0; j < 2; j++) {
+        mc.mod[j].loss = IMA_LOSS_SSE;
+        mc.mod[j].rho = j ? 0.7f : 0.03f;
+    }
+    const size_t B = 64, d = 8;
+    ima_model *m = NULL;
+    CHECK(ima_model_init(&m, &mc, B, 5) == IMA_OK, "model: %s", ima_last_error());
+    float *x0 = malloc(B * IMA_EMO_WORD_DIM * sizeof(float)), *x1 = malloc(B * IMA_EMO_ACOUSTIC_DIM * sizeof(float));
+    float *U = malloc(2 * P * d * sizeof(float)), *target = malloc(2 * P * sizeof(float));
+    float *T = malloc(2 * P * sizeof(float));
+    uint8_t *mask = malloc(2 * P);
+    if (!m || !x0 || !x1 || !U || !target || !T || !mask) goto done;
+    for (size_t lo = 0; lo < P; lo += B) { /* the codes of each pair's word and acoustic token */
+        size_t n = P - lo < B ? P - lo : B;
+        for (size_t i = 0; i < n; i++) {
+            memcpy(x0 + i * IMA_EMO_WORD_DIM, c->wvec + (size_t)pairs[3 * (lo + i)] * IMA_EMO_WORD_DIM,
+                   IMA_EMO_WORD_DIM * sizeof(float));
+            memcpy(x1 + i * IMA_EMO_ACOUSTIC_DIM, c->avec + (size_t)pairs[3 * (lo + i) + 1] * IMA_EMO_ACOUSTIC_DIM,
+                   IMA_EMO_ACOUSTIC_DIM * sizeof(float));
+        }
+        ima_batch b = {0};
+        b.B = n;
+        b.x[0] = x0;
+        b.x[1] = x1;
+        ima_model_encode(m, &b, IMA_WEIGHTS_ONE);
+        for (int j = 0; j < 2; j++) memcpy(U + ((size_t)j * P + lo) * d, ima_model_u(m, j), n * d * sizeof(float));
+    }
+    memset(mask, 1, 2 * P);
+    float rho[2] = {0.03f, 0.7f};
+    ima_local_ev_report rep;
+    int rc = ima_local_ev_targets_from_codes(target, T, U, mask, P, 2, d, 10, rho, &rep);
+    CHECK(rc == IMA_OK, "targets: %s", ima_last_error());
+    if (rc) goto done;
+    size_t bad = 0;
+    for (size_t i = 0; i < 2 * P; i++) bad += !(target[i] >= 0.0f && target[i] <= 1.0f) || !(T[i] > 0.0f && isfinite(T[i]));
+    CHECK(bad == 0, "%zu of %zu targets or T outside [0,1] / (0, inf)", bad, 2 * P);
+    CHECK(rep.rows[0] == P && rep.rows[1] == P, "rows with a target %zu %zu of %zu", rep.rows[0], rep.rows[1], P);
+    /* stage 2 on the first B pairs with their targets: finite terms and gradients, the BCE falls */
+    for (size_t i = 0; i < B; i++) {
+        memcpy(x0 + i * IMA_EMO_WORD_DIM, c->wvec + (size_t)pairs[3 * i] * IMA_EMO_WORD_DIM,
+               IMA_EMO_WORD_DIM * sizeof(float));
+        memcpy(x1 + i * IMA_EMO_ACOUSTIC_DIM, c->avec + (size_t)pairs[3 * i + 1] * IMA_EMO_ACOUSTIC_DIM,
+               IMA_EMO_ACOUSTIC_DIM * sizeof(float));
+    }
+    ima_batch b = {0};
+    b.B = B;
+    b.x[0] = x0;
+    b.x[1] = x1;
+    b.target = target;
+    ima_adam_config adam = ima_adam_defaults();
+    ima_stage2_terms t0, t;
+    ima_stage2_forward_backward(m, &b, IMA_WEIGHTS_ONE, 1, &t0);
+    int finite = 1;
+    for (size_t i = m->n_params_ae; i < m->n_params; i++) finite &= isfinite(m->grads[i]) != 0;
+    CHECK(finite && isfinite(t0.teach[0]) && isfinite(t0.teach[1]) && t0.teach[0] > 0 && t0.teach[1] > 0,
+          "first step: BCE %g %g, finite gradients %d", t0.teach[0], t0.teach[1], finite);
+    for (int s = 0; s < 60; s++) {
+        ima_stage2_step(m, &adam);
+        ima_stage2_forward_backward(m, &b, IMA_WEIGHTS_ONE, 1, &t);
+    }
+    CHECK(t.total < t0.total, "stage-2 BCE %g -> %g after 60 steps", t0.total, t.total);
+done:
+    ima_model_free(m);
+    free(pairs), free(x0), free(x1), free(U), free(target), free(T), free(mask);
+}
+
 static void test_tree(const char *tmp, const char *root, const char *glove) {
     ima_emo_build_config cfg = ima_emo_build_defaults();
     cfg.glove_path = glove;
@@ -354,6 +437,7 @@ static void test_tree(const char *tmp, const char *root, const char *glove) {
     free(pairs);
     CHECK(ima_emo_pairs(&pairs, &P, &c, IMA_EMO_TRAIN, 10, 1) == IMA_OK && P == 16 * 10, "capped pairs %zu", P);
     free(pairs);
+    test_local_ev(&c);
 
     /* Eq. 5 + retrieval: codes that carry the class give P@3 = 1 over the 16 training utterances;
      * codes from the words alone (shared across classes) do not */

@@ -336,13 +336,16 @@ static void check_emotion_oom(const char *dir) {
     /* a manifest count the cast cannot hold is a message, not undefined behaviour */
     char *man = tu_path(corpus, "manifest.json");
     size_t len;
-    unsigned char *text = tu_read_file(man, &len);
-    char *at = text ? strstr((char *)text, "\"tokens_read\"") : NULL;
+    unsigned char *raw = tu_read_file(man, &len); /* not NUL-terminated */
+    char *text = raw ? calloc(len + 1, 1) : NULL;
+    if (text) memcpy(text, raw, len);
+    free(raw);
+    char *at = text ? strstr(text, "\"tokens_read\"") : NULL;
     CHECK(at != NULL, "manifest.json has tokens_read");
     if (at) {
         char *colon = strchr(at, ':');
         char fixed[16384];
-        snprintf(fixed, sizeof fixed, "%.*s: 1e300,%s", (int)(colon - (char *)text), (char *)text, strchr(colon, ',') + 1);
+        snprintf(fixed, sizeof fixed, "%.*s: 1e300,%s", (int)(colon - text), text, strchr(colon, ',') + 1);
         tu_write_file(man, fixed, strlen(fixed));
         ima_emo_corpus r;
         CHECK_ERR(ima_emo_corpus_load(&r, corpus), "manifest.json", "tokens_read");

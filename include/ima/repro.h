@@ -17,7 +17,7 @@ typedef struct {
     size_t train_limit;              // use at most this many training pairs (0: all)
     size_t eval_limit;               // use at most this many validation / test pairs (0: all)
     int epochs1, epochs2;            // IMA stage-1 epochs (a cap with patience) / stage-2 epochs
-    int rounds;                      // IMA rounds of stage 1 + stage 2 (SPEC section 2; 1)
+    int rounds;                      // IMA rounds of stage 1 + stage 2 (SPEC section 2; 1); epochs per round
     int baseline_epochs;             // epochs of each baseline (a cap with patience)
     int patience;                    // early stopping of IMA stage 1 and every baseline on the validation loss
                                      // (epochs without improvement; 0: off, the caps are epoch counts)

@@ -147,6 +147,9 @@ typedef struct {
     int quick, threads;
 } repro_opts;
 
+/* in EMO_OBJECTIVE_* order */
+static const char *const OBJECTIVE_CHOICES[] = {"paper", "local-ev", "auto", NULL};
+
 #define O(field) offsetof(repro_opts, field)
 static const flag_spec REPRO_FLAGS[] = {
     FLAG_ROW("--data", FLAG_STR, O(cfg.data_dir), 0, 0, "DIR",
@@ -189,6 +192,21 @@ static const flag_spec REPRO_FLAGS[] = {
              0),
     FLAG_ROW("--tsne-points", FLAG_SIZE, O(cfg.tsne_points), 10, 1000000, "N", "tokens in each t-SNE map", 0),
     FLAG_ROW("--no-baselines", FLAG_SET, O(cfg.with_baselines), 0, 0, NULL, "IMA only", 0),
+    {.name = "--importance-objective",
+     .type = FLAG_CHOICE,
+     .off = O(cfg.importance_objective),
+     .arg = "paper|local-ev|auto",
+     .choices = OBJECTIVE_CHOICES,
+     .help = "stage-2 objective of the main IMA rows; both run, the other gets its own rows\n"
+             "                             (local-ev: beyond the paper, docs/importance.md; auto: the paper's unless\n"
+             "                             local-ev has the higher validation accuracy of the weighted multimodal MLP)"},
+    FLAG_ROW("--local-ev-rows", FLAG_SIZE, O(cfg.local_ev_rows), 0, 100000000, "N",
+             "local-ev: training pairs subsampled (spread over the utterances) for its targets\n"
+             "                             and its stage 2 (0 skips local-ev)",
+             0),
+    FLAG_ROW("--local-ev-epochs", FLAG_INT, O(cfg.local_ev_epochs), 1, 100000, "N",
+             "local-ev stage-2 epochs over that subsample", 0),
+    FLAG_ROW("--local-ev-k", FLAG_SIZE, O(cfg.local_ev_k), 2, 100000, "K", "local-ev neighbours", 0),
     FLAG_END,
 };
 #undef O
@@ -211,9 +229,9 @@ static void repro_usage(FILE *out) {
     flags_help(out, &REPRO, &d, 0);
     fprintf(out,
             "\n--quick: --limit %zu, --max-pairs %zu, --epochs1 %d, --epochs2 %d, --baseline-epochs %d, --n-rho %d, "
-            "--sweep-pairs %zu\n",
+            "--sweep-pairs %zu, --local-ev-rows %zu, --local-ev-epochs %d\n",
             q.cfg.limit_per_split, q.cfg.max_pairs_per_utt, q.cfg.epochs1, q.cfg.epochs2, q.cfg.baseline_epochs,
-            q.cfg.n_rho, q.cfg.sweep_pairs);
+            q.cfg.n_rho, q.cfg.sweep_pairs, q.cfg.local_ev_rows, q.cfg.local_ev_epochs);
 }
 
 /* GloVe and Empath beside a MELD folder; required with --iemocap (with --data only the lexicon is needed) */
@@ -243,6 +261,10 @@ int cmd_repro_emotion(int argc, char **argv) {
     if (rc) return rc;
     if ((o.cfg.meld_dir && o.cfg.iemocap_dir) || (!o.cfg.meld_dir && !o.cfg.iemocap_dir && !o.cfg.data_dir)) {
         fprintf(stderr, "ima %s: give exactly one of --meld DIR and --iemocap DIR, or --data DIR (see --help)\n", C);
+        return 2;
+    }
+    if (o.cfg.importance_objective == EMO_OBJECTIVE_LOCAL_EV && o.cfg.local_ev_rows == 0) {
+        fprintf(stderr, "ima %s: --importance-objective local-ev needs --local-ev-rows > 0\n", C);
         return 2;
     }
     char gbuf[4096], lbuf[4096];

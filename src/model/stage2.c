@@ -84,14 +84,19 @@ double ima_wcov_forward(double *C, double *muz, double *muu, const float *z, con
 
 static void wcov_backward(double *dyc, double dout, const double *C, const double *muz, const double *muu,
                           const float *z, const float *u, const float *yc, const uint8_t *sel, size_t n, size_t d,
-                          double *T, double Sg, const ima_collective *coll) {
+                          double *T, double Sg, const ima_collective *coll, double *gs) {
     /* dL/dw_i = g_i = 2 (z_i - mu_z)^T C (u_i - mu_u) (the mu terms cancel because sum_i w_i (.) = 0);
-     * w_i = y'_i / S  =>  dL/dy'_i = (g_i - gbar) / S, gbar = sum_k w_k g_k. Two passes: g, then gbar. */
+     * w_i = y'_i / S  =>  dL/dy'_i = (g_i - gbar) / S, gbar = sum_k w_k g_k. Two passes: g, then gbar.
+     * gs (n), when given, keeps each g_i of the first pass for the second (else it is computed again). */
     double gbar = 0.0;
     for (int pass = 0; pass < 2; pass++) {
         if (pass == 1 && ima_collective_sum(coll, &gbar, 1)) gbar = NAN;
         for (size_t i = 0; i < n; i++) {
             if (!sel[i]) continue;
+            if (pass == 1 && gs) {
+                dyc[i] += dout * (gs[i] - gbar) / Sg;
+                continue;
+            }
             for (size_t k = 0; k < d; k++) T[k] = 0.0;
             for (size_t a = 0; a < d; a++) {
                 double za = z[i * d + a] - muz[a];
@@ -101,6 +106,7 @@ static void wcov_backward(double *dyc, double dout, const double *C, const doubl
             double s = 0.0;
             for (size_t k = 0; k < d; k++) s += T[k] * (u[i * d + k] - muu[k]);
             double g = 2.0 * s;
+            if (gs) gs[i] = g;
             if (pass == 0) gbar += (yc[i] / Sg) * g;
             else dyc[i] += dout * (g - gbar) / Sg;
         }
@@ -109,7 +115,8 @@ static void wcov_backward(double *dyc, double dout, const double *C, const doubl
 
 void ima_wcov_backward(double *dyc, double dout, const double *C, const double *muz, const double *muu, const float *z,
                        const float *u, const float *yc, const uint8_t *sel, size_t n, size_t d, double *T) {
-    wcov_backward(dyc, dout, C, muz, muu, z, u, yc, sel, n, d, T, clamp_weight_sum(weight_sum(yc, sel, n)), NULL);
+    wcov_backward(dyc, dout, C, muz, muu, z, u, yc, sel, n, d, T, clamp_weight_sum(weight_sum(yc, sel, n)), NULL,
+                  NULL);
 }
 
 /* ---- Bernoulli KL to the prior -----------------------------------------------------------
@@ -272,7 +279,8 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
         } else {
             /* dL/dy = lambda_local dKL/dy - lambda_corr dL_corr/dy' (y' = 1 - y); dy/dlogit = y y' */
             bern_kl_backward(dy, c->lambda_local, st, sel, B, c->rho);
-            wcov_backward(dy, -(double)c->lambda_corr, C, muz, muu, m->z, u, yc, sel, B, d, T, Sg, coll);
+            /* dl (B) is free until the line below: it keeps the g_i between wcov's two passes */
+            wcov_backward(dy, -(double)c->lambda_corr, C, muz, muu, m->z, u, yc, sel, B, d, T, Sg, coll, dl);
             for (size_t i = 0; i < B; i++) dl[i] = dy[i] * (double)y[i] * (double)yc[i];
         }
         for (size_t i = 0; i < B; i++) dlogit[i] = sel[i] ? (float)dl[i] : 0.0f;

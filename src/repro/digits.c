@@ -47,7 +47,7 @@ ima_repro_config ima_repro_defaults(int quick) {
     c.jmvae_alpha = 1.0f;
     c.importance_objective = IMA_IMPORTANCE_LOCAL_EV;
     c.compare_objectives = 1;
-    c.rounds = 1;
+    c.rounds = 0; /* auto: see ima_part_run */
     if (quick) { /* small batches: more Adam steps for the same compute on a subsample */
         c.batch = 64;
         c.train_limit = 10000;
@@ -392,12 +392,13 @@ static void attach_paper(rep_result *r) {
 typedef struct {
     const probe_set *probe; // stage-1 monitor: P@10 of the unweighted z on the validation probe
     learning_curve lc;      // stage 1: training and validation L_auto, probe P@10
-    double best_f1;         // validation mean F1 at 0.5 of the kept stage-2 epoch
+    double best_f1; // validation mean F1 at 0.5 of the kept stage-2 epoch
     int best_epoch;
     double *curve; // (epochs, CURVE_COLS)
     int n_curve, cap_curve;
     double corr_first[2], local_first[2], corr_last[2], local_last[2];
     int collapsed[2];
+    int s1_offset; // stage-1 epochs of the earlier rounds (the curve numbers epochs over all rounds)
 } train_watch;
 
 /* The repro's stage-2 selection score (ima_score_fn): the validation noise flags are used for this
@@ -443,9 +444,10 @@ static int watch_epoch(void *vc, const ima_model *m, const ima_train_state *st, 
         row[13 + j] = r->dead[j];
     }
     if (r->stage == 1) {
-        if (curve_add(&w->lc, r->epoch, r->s1.total, r->valid_loss, r->monitor, 1.0)) return -1;
-        w->lc.epochs_run = r->epoch;
-        w->lc.best_epoch = r->best_epoch;
+        if (r->epoch == 1) w->s1_offset = w->lc.n; /* a new round starts */
+        if (curve_add(&w->lc, w->s1_offset + r->epoch, r->s1.total, r->valid_loss, r->monitor, 1.0)) return -1;
+        w->lc.epochs_run = w->s1_offset + r->epoch;
+        w->lc.best_epoch = w->s1_offset + r->best_epoch;
         w->lc.stopped = r->stop;
         if (isfinite(r->valid_loss))
             say("  stage 1 epoch %d/%d: L_auto %.3f, validation L_auto %.3f, validation P@10 %.4f (best epoch %d)%s",
@@ -561,13 +563,21 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const probe_
     tc.batch_size = cfg->batch;
     tc.epochs_stage1 = cfg->epochs1;
     tc.epochs_stage2 = cfg->epochs2;
-    tc.patience_stage1 = cfg->patience;
     tc.rounds = cfg->rounds > 1 ? cfg->rounds : 1;
+    if (cfg->rounds <= 0 && latent <= 2 && cfg->importance_objective == IMA_IMPORTANCE_LOCAL_EV) {
+        /* auto: at latent 2 the codes of one round lose to y = 1 even with oracle weights; a second round
+         * (stage 1 retrained with y) fixes that (docs/importance.md). Half the stage-1 epochs per round:
+         * the same cost as one round */
+        tc.rounds = 2;
+        tc.epochs_stage1 = (cfg->epochs1 + 1) / 2;
+    }
+    tc.patience_stage1 = cfg->patience;
     tc.adam_stage1.lr = tc.adam_stage2.lr = (float)cfg->lr;
     ima_train_state st;
     ima_train_state_init(&st, cfg->seed + 100 + latent);
     ima_train_callbacks cb = watch_callbacks(&p->w, &sp[1]);
-    say("IMA latent %zu: training %d + %d epochs on %zu pairs", latent, cfg->epochs1, cfg->epochs2, sp[0].n);
+    say("IMA latent %zu: training %d round%s of %d + %d epochs on %zu pairs", latent, tc.rounds, tc.rounds > 1 ? "s" : "",
+        tc.epochs_stage1, cfg->epochs2, sp[0].n);
     double t0 = ima_wall_seconds();
     if (ima_train(p->m, &sp[0].ds, &tc, &st, &cb)) return ima_error_prefix("IMA latent %zu", latent);
     p->seconds = ima_wall_seconds() - t0;
@@ -1096,16 +1106,20 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     fprintf(f, "## Settings\n\n");
     fprintf(f, "| setting | value |\n|---|---|\n");
     fprintf(f, "| IMA | digits configuration (image 784-500-500-d, speech 696-100-100-d, bce), inputs centred |\n");
+    char rounds_text[160];
+    if (cfg->rounds <= 0 && cfg->importance_objective == IMA_IMPORTANCE_LOCAL_EV)
+        snprintf(rounds_text, sizeof rounds_text,
+                 "latent 2: two rounds of half the stage-1 epochs each (stage 1 retrained with y), latent 50: one round");
+    else snprintf(rounds_text, sizeof rounds_text, "%d round%s (stage-1 epochs per round)", cfg->rounds > 1 ? cfg->rounds : 1,
+                  cfg->rounds > 1 ? "s" : "");
     if (cfg->patience > 0)
         fprintf(f,
                 "| training | Adam lr %g, batch %zu, stage 1 up to %d epochs with early stopping (patience %d on the "
-                "validation L_auto, best epoch kept), %d stage-2 epochs per round, %d round%s, seed %llu |\n",
-                cfg->lr, cfg->batch, cfg->epochs1, cfg->patience, cfg->epochs2, cfg->rounds, cfg->rounds > 1 ? "s" : "",
-                (unsigned long long)cfg->seed);
+                "validation L_auto, best epoch kept), %d stage-2 epochs, %s, seed %llu |\n",
+                cfg->lr, cfg->batch, cfg->epochs1, cfg->patience, cfg->epochs2, rounds_text, (unsigned long long)cfg->seed);
     else
-        fprintf(f, "| training | Adam lr %g, batch %zu, %d stage-1 + %d stage-2 epochs per round, %d round%s, seed %llu |\n",
-                cfg->lr, cfg->batch, cfg->epochs1, cfg->epochs2, cfg->rounds, cfg->rounds > 1 ? "s" : "",
-                (unsigned long long)cfg->seed);
+        fprintf(f, "| training | Adam lr %g, batch %zu, %d stage-1 + %d stage-2 epochs, %s, seed %llu |\n", cfg->lr,
+                cfg->batch, cfg->epochs1, cfg->epochs2, rounds_text, (unsigned long long)cfg->seed);
     fprintf(f, "| importance objective | main rows: %s%s |\n",
             cfg->importance_objective == IMA_IMPORTANCE_PAPER ? "the paper's"
                                                               : "local-ev (beyond the paper, docs/importance.md)",

@@ -22,6 +22,7 @@
 #include "ima/common.h"
 #include "ima/emotion.h"
 #include "ima/eval.h"
+#include "ima/importance.h"
 #include "ima/model.h"
 #include "ima/plot.h"
 #include "ima/rng.h"
@@ -56,6 +57,10 @@ emo_repro_config emo_repro_defaults(int quick) {
     c.classifier_epochs = quick ? 20 : 40;
     c.tsne_points = quick ? 800 : 2500;
     c.with_baselines = 1;
+    c.importance_objective = EMO_OBJECTIVE_AUTO;
+    c.local_ev_rows = quick ? 10000 : 30000;
+    c.local_ev_epochs = quick ? 10 : 20;
+    c.local_ev_k = IMA_LOCAL_EV_DEFAULT_K;
     return c;
 }
 
@@ -104,15 +109,18 @@ static ima_batch gather(gatherer *g, const int64_t *w, const int64_t *a, size_t 
 
 typedef struct {
     double corr0[2], local0[2], corr1[2], local1[2], ybar1[2]; // stage-2 terms at the first / last epoch
+    double teach0[2], teach1[2];                               // local-ev: BCE to the targets, first batch / last epoch
     double rec[2], align[2], glob;                             // stage-1 terms of the last epoch
     double seconds1, seconds2;
 } ima_log;
 
+/* targets (P, 2) or NULL: local-ev stage 2 (the model's objective must be local-ev), row i of the pairs */
 static int train_stage(ima_model *m, gatherer *g, const int64_t *pairs, size_t P, int stage, int epochs, size_t batch,
-                       const ima_adam_config *adam, ima_rng *rng, ima_log *log, int verbose) {
+                       const ima_adam_config *adam, ima_rng *rng, ima_log *log, int verbose, const float *targets) {
     size_t *idx = ima_try_malloc(P, sizeof(size_t));
     int64_t *bw = ima_try_malloc(batch, sizeof(int64_t)), *ba = ima_try_malloc(batch, sizeof(int64_t));
-    int st = idx && bw && ba ? IMA_OK : ima_error_prefix("stage %d: %zu pairs", stage, P);
+    float *tb = targets ? ima_try_malloc(batch * 2, sizeof(float)) : NULL; /* (B, 2) this batch's targets */
+    int st = idx && bw && ba && (tb || !targets) ? IMA_OK : ima_error_prefix("stage %d: %zu pairs", stage, P);
     for (size_t i = 0; i < P && !st; i++) idx[i] = i;
     for (int e = 0; e < epochs && !st; e++) {
         double t0 = ima_wall_seconds();
@@ -125,6 +133,10 @@ static int train_stage(ima_model *m, gatherer *g, const int64_t *pairs, size_t P
                 ba[i] = pairs[3 * idx[s + i] + 1];
             }
             ima_batch b = gather(g, bw, ba, 1, batch, 0);
+            if (targets) {
+                for (size_t i = 0; i < batch; i++) memcpy(tb + 2 * i, targets + 2 * idx[s + i], 2 * sizeof(float));
+                b.target = tb;
+            }
             if (stage == 1) {
                 ima_stage1_terms t;
                 ima_stage1_forward_backward(m, &b, IMA_WEIGHTS_ONE, 1, &t);
@@ -150,6 +162,7 @@ static int train_stage(ima_model *m, gatherer *g, const int64_t *pairs, size_t P
                     for (int j = 0; j < 2; j++) {
                         log->corr0[j] = t.corr[j];
                         log->local0[j] = t.local[j];
+                        log->teach0[j] = t.teach[j];
                     }
                 }
                 acc[0] += t.corr[0];
@@ -158,6 +171,8 @@ static int train_stage(ima_model *m, gatherer *g, const int64_t *pairs, size_t P
                 acc[3] += t.local[1];
                 acc[4] += t.ybar[0];
                 acc[5] += t.ybar[1];
+                acc[6] += t.teach[0];
+                acc[7] += t.teach[1];
             }
         }
         if (st) break;
@@ -185,9 +200,14 @@ static int train_stage(ima_model *m, gatherer *g, const int64_t *pairs, size_t P
                 log->local1[1] = acc[3];
                 log->ybar1[0] = acc[4];
                 log->ybar1[1] = acc[5];
+                log->teach1[0] = acc[6];
+                log->teach1[1] = acc[7];
                 log->seconds2 += dt;
             }
-            if (verbose)
+            if (verbose && targets)
+                fprintf(stderr, "  IMA stage 2 (local-ev) epoch %d/%d: BCE to the targets %.4g / %.4g, mean y %.3f / %.3f (%.0f s)\n",
+                        e + 1, epochs, acc[6], acc[7], acc[4], acc[5], dt);
+            else if (verbose)
                 fprintf(
                     stderr,
                     "  IMA stage 2 epoch %d/%d: L_corr %.3g / %.3g, L_local %.3g / %.3g, mean y %.3f / %.3f (%.0f s)\n",
@@ -197,10 +217,11 @@ static int train_stage(ima_model *m, gatherer *g, const int64_t *pairs, size_t P
     free(idx);
     free(bw);
     free(ba);
+    free(tb);
     return st;
 }
 
-/* u0, u1 (T, d), y0, y1 (T) of every token */
+/* u0, u1 (T, d) (or NULL: not kept), y0, y1 (T) of every token */
 static int encode_tokens(ima_model *m, gatherer *g, size_t T, float *u0, float *u1, float *y0, float *y1) {
     size_t B = g->cap;
     int64_t *ids = ima_try_malloc(B, sizeof(int64_t));
@@ -211,8 +232,8 @@ static int encode_tokens(ima_model *m, gatherer *g, size_t T, float *u0, float *
         ima_batch b = gather(g, ids, ids, 1, n, 0);
         ima_model_encode(m, &b, IMA_WEIGHTS_ONE);
         ima_model_importance(m, &b);
-        memcpy(u0 + s * LATENT, ima_model_u(m, 0), n * LATENT * sizeof(float));
-        memcpy(u1 + s * LATENT, ima_model_u(m, 1), n * LATENT * sizeof(float));
+        if (u0) memcpy(u0 + s * LATENT, ima_model_u(m, 0), n * LATENT * sizeof(float));
+        if (u1) memcpy(u1 + s * LATENT, ima_model_u(m, 1), n * LATENT * sizeof(float));
         memcpy(y0 + s, m->mod[0].y_imp, n * sizeof(float));
         memcpy(y1 + s, m->mod[1].y_imp, n * sizeof(float));
     }
@@ -487,6 +508,135 @@ static int importance_vocab(imp_scores *o, const float *y, const uint8_t *vocab_
     int st = importance_eval(o, yy, vocab_imp, V, rho);
     free(yy);
     return st;
+}
+
+/* ---- local-ev stage 2 (beyond the paper; docs/importance.md) ------------------------------------ */
+
+typedef struct {
+    int ran;
+    size_t rows, utterances, k;      // the subsample: pairs, training utterances they come from; neighbours
+    ima_local_ev_report rep;         // the teacher's statistics per modality
+    imp_scores teacher_w, teacher_a; // the targets themselves on the subsample rows against the ground truth
+    ima_log log;                     // its stage 2
+    double seconds_targets, seconds_train;
+} lev_info;
+
+/* A seeded subsample of at most want training pairs spread over the utterances: the pairs of each
+ * utterance in a random order, the utterances in a random order, then one pair of every utterance per
+ * round (round r takes the r-th pair of each utterance that has one) until want pairs are taken. Every
+ * utterance is represented when want >= their number; short utterances weigh more than in the N^2 pairs.
+ * sub (S, 3) as pairs. */
+static int lev_subsample(int64_t **sub, size_t *S, size_t *n_utts, const int64_t *pairs, size_t P, size_t want,
+                         uint64_t seed) {
+    size_t U = 0;
+    for (size_t i = 0; i < P; i++)
+        if ((size_t)pairs[3 * i + 2] + 1 > U) U = (size_t)pairs[3 * i + 2] + 1;
+    size_t n = want < P ? want : P;
+    size_t *start = ima_try_calloc(U + 1, sizeof(size_t)), *fill = ima_try_calloc(U + 1, sizeof(size_t));
+    size_t *grouped = ima_try_malloc(P ? P : 1, sizeof(size_t)), *uorder = ima_try_malloc(U ? U : 1, sizeof(size_t));
+    int64_t *o = ima_try_malloc(n ? 3 * n : 3, sizeof(int64_t));
+    if (!start || !fill || !grouped || !uorder || !o) {
+        free(start), free(fill), free(grouped), free(uorder), free(o);
+        return ima_error_prefix("local-ev subsample of %zu pairs", n);
+    }
+    for (size_t i = 0; i < P; i++) start[pairs[3 * i + 2] + 1]++;
+    for (size_t u = 0; u < U; u++) start[u + 1] += start[u];
+    for (size_t i = 0; i < P; i++) {
+        size_t u = (size_t)pairs[3 * i + 2];
+        grouped[start[u] + fill[u]++] = i;
+    }
+    ima_rng r;
+    ima_rng_init(&r, seed);
+    size_t nu = 0;
+    for (size_t u = 0; u < U; u++)
+        if (start[u + 1] > start[u]) {
+            ima_rng_shuffle(&r, grouped + start[u], start[u + 1] - start[u]);
+            uorder[nu++] = u;
+        }
+    ima_rng_shuffle(&r, uorder, nu);
+    size_t k = 0, used = 0;
+    memset(fill, 0, (U + 1) * sizeof(size_t)); /* now: pairs taken from each utterance */
+    for (size_t round = 0; k < n; round++)
+        for (size_t q = 0; q < nu && k < n; q++) {
+            size_t u = uorder[q];
+            if (start[u] + round >= start[u + 1]) continue;
+            memcpy(o + 3 * k++, pairs + 3 * grouped[start[u] + round], 3 * sizeof(int64_t));
+            used += fill[u]++ == 0;
+        }
+    free(start), free(fill), free(grouped), free(uorder);
+    *sub = o;
+    *S = n;
+    *n_utts = used;
+    return IMA_OK;
+}
+
+/* Stage 2 with the local-ev objective on the frozen stage-1 model: targets from the token codes u0, u1
+ * (T, d) of a subsample of the training pairs, then fresh importance nets (imp_init) trained by the
+ * BCE to them on that subsample. The model's objective is restored afterwards; its importance nets
+ * are the local-ev ones. truth_w / truth_a (T): ground truth, for the teacher's own scores. */
+static int local_ev_stage2(lev_info *info, ima_model *m, gatherer *g, const int64_t *pairs, size_t P, const float *u0,
+                           const float *u1, const float *imp_init, const emo_repro_config *cfg,
+                           const ima_adam_config *adam, const uint8_t *truth_w, const uint8_t *truth_a) {
+    memset(info, 0, sizeof *info);
+    int64_t *sub = NULL;
+    size_t S = 0, Sd;
+    int st = lev_subsample(&sub, &S, &info->utterances, pairs, P, cfg->local_ev_rows, cfg->seed + 61);
+    if (st) return st;
+    info->rows = S;
+    info->k = cfg->local_ev_k;
+    if (S < cfg->batch || ima_mul_overflows(S, LATENT, &Sd)) {
+        free(sub);
+        return ima_error("local-ev: %zu subsampled pairs: at least one batch of %zu needed", S, cfg->batch);
+    }
+    float *U = ima_try_malloc(2 * Sd, sizeof(float)); /* (2, S, d) */
+    float *target = ima_try_malloc(2 * S, sizeof(float)), *T = ima_try_malloc(2 * S, sizeof(float)); /* (S, 2) */
+    uint8_t *mask = ima_try_malloc(2 * S, 1);                                                         /* (S, 2) */
+    float *col = ima_try_malloc(S, sizeof(float));
+    uint8_t *tr = ima_try_malloc(S, 1);
+    if (!U || !target || !T || !mask || !col || !tr) {
+        st = ima_error_prefix("local-ev: %zu rows", S);
+        goto done;
+    }
+    for (size_t i = 0; i < S; i++) {
+        memcpy(U + i * LATENT, u0 + (size_t)sub[3 * i] * LATENT, LATENT * sizeof(float));
+        memcpy(U + (S + i) * LATENT, u1 + (size_t)sub[3 * i + 1] * LATENT, LATENT * sizeof(float));
+        mask[2 * i] = mask[2 * i + 1] = 1;
+    }
+    float rho[2] = {cfg->rho_words, cfg->rho_acoustic};
+    fprintf(stderr, "repro emotion: local-ev targets on %zu training pairs from %zu utterances (k = %zu)\n", S,
+            info->utterances, info->k);
+    double t0 = ima_wall_seconds();
+    if ((st = ima_local_ev_targets_from_codes(target, T, U, mask, S, 2, LATENT, info->k, rho, &info->rep))) goto done;
+    info->seconds_targets = ima_wall_seconds() - t0;
+    for (int j = 0; j < 2 && !st; j++) { /* the teacher against the ground truth (every row has both modalities) */
+        size_t n = 0;
+        for (size_t i = 0; i < S; i++) {
+            if (!isfinite(target[2 * i + j])) continue;
+            col[n] = target[2 * i + j];
+            tr[n++] = j == 0 ? truth_w[sub[3 * i]] : truth_a[sub[3 * i + 1]];
+        }
+        st = importance_eval(j == 0 ? &info->teacher_w : &info->teacher_a, col, tr, n, rho[j]);
+        fprintf(stderr,
+                "  local-ev %s: median T %.3g, targets < 0.5 on %.1f%% of %zu rows; teacher vs the ground truth: F1 "
+                "avg %.3f, AUC %.3f (%.0f s)\n",
+                j == 0 ? "words" : "acoustics", info->rep.median_T[j], 100 * info->rep.share_below[j],
+                info->rep.rows[j], (j == 0 ? &info->teacher_w : &info->teacher_a)->f1.f1_avg,
+                (j == 0 ? &info->teacher_w : &info->teacher_a)->auc, info->seconds_targets);
+    }
+    if (st) goto done;
+    ima_importance_objective keep = m->cfg.importance_objective;
+    m->cfg.importance_objective = IMA_IMPORTANCE_LOCAL_EV;
+    ima_model_importance_restart(m, imp_init);
+    ima_rng rng;
+    ima_rng_init(&rng, cfg->seed + 67);
+    t0 = ima_wall_seconds();
+    st = train_stage(m, g, sub, S, 2, cfg->local_ev_epochs, cfg->batch, adam, &rng, &info->log, 1, target);
+    info->seconds_train = ima_wall_seconds() - t0;
+    m->cfg.importance_objective = keep;
+    info->ran = !st;
+done:
+    free(sub), free(U), free(target), free(T), free(mask), free(col), free(tr);
+    return st ? ima_error_prefix("local-ev stage 2") : IMA_OK;
 }
 
 /* ---- figures ------------------------------------------------------------------------------------ */
@@ -784,6 +934,19 @@ int emo_repro_run(const emo_repro_config *cfg) {
     double t_ima = 0, t_sweep = 0, t_base[2] = {0, 0}, t_eval = 0, tsne_kl[2] = {NAN, NAN};
     float *imp_init = NULL, *imp_main = NULL;
     cJSON *root = NULL;
+    /* local-ev stage 2 on the same stage-1 model (beyond the paper): its importances, utterance
+     * representations and scores; the unweighted representations are the paper's run's */
+    lev_info lev;
+    memset(&lev, 0, sizeof lev);
+    float *yl0 = NULL, *yl1 = NULL, *reps_l[3][N_REPS] = {{0}};
+    rep_scores sc_lev;
+    memset(&sc_lev, 0, sizeof sc_lev);
+    imp_scores impl_w, impl_wt, impl_a;
+    memset(&impl_w, 0, sizeof impl_w), memset(&impl_wt, 0, sizeof impl_wt), memset(&impl_a, 0, sizeof impl_a);
+    int main_lev = 0; /* the main rows come from local-ev */
+    double t_lev = 0.0;
+    if (!st && cfg->importance_objective == EMO_OBJECTIVE_LOCAL_EV && cfg->local_ev_rows == 0)
+        st = ima_error("--importance-objective local-ev needs local-ev rows (--local-ev-rows > 0)");
     int64_t *sweep_pairs = NULL;
     if (st || (st = ima_model_init(&model, &mc, cfg->batch, cfg->seed))) goto out;
     ima_adam_config adam = ima_adam_defaults();
@@ -798,10 +961,32 @@ int emo_repro_run(const emo_repro_config *cfg) {
         goto out;
     }
     ima_model_importance_snapshot(model, imp_init);
-    if ((st = train_stage(model, &g, pairs, P, 1, cfg->epochs1, cfg->batch, &adam, &rng, &log, 1))) goto out;
-    if ((st = train_stage(model, &g, pairs, P, 2, cfg->epochs2, cfg->batch, &adam, &rng, &log, 1))) goto out;
+    if ((st = train_stage(model, &g, pairs, P, 1, cfg->epochs1, cfg->batch, &adam, &rng, &log, 1, NULL))) goto out;
+    if ((st = train_stage(model, &g, pairs, P, 2, cfg->epochs2, cfg->batch, &adam, &rng, &log, 1, NULL))) goto out;
     t_ima = ima_wall_seconds() - t0;
     if ((st = encode_tokens(model, &g, c.n_tokens, u0, u1, y0, y1))) goto out;
+    imp_main = ima_try_malloc(model->n_params_imp, sizeof(float)); /* the paper's importance nets */
+    if (!imp_main) {
+        st = ima_error_prefix("importance nets");
+        goto out;
+    }
+    ima_model_importance_snapshot(model, imp_main);
+
+    /* 4b. stage 2 again with local-ev (beyond the paper): same stage-1 model, fresh importance nets */
+    if (cfg->local_ev_rows > 0) {
+        t0 = ima_wall_seconds();
+        yl0 = ima_try_malloc(c.n_tokens, sizeof(float));
+        yl1 = ima_try_malloc(c.n_tokens, sizeof(float));
+        if (!yl0 || !yl1) {
+            st = ima_error_prefix("local-ev importances");
+            goto out;
+        }
+        if ((st = local_ev_stage2(&lev, model, &g, pairs, P, u0, u1, imp_init, cfg, &adam, truth_w, truth_a)))
+            goto out;
+        if ((st = encode_tokens(model, &g, c.n_tokens, NULL, NULL, yl0, yl1))) goto out;
+        ima_model_importance_restore(model, imp_main);
+        t_lev = ima_wall_seconds() - t0;
+    }
 
     /* 5. representations and their evaluation */
     t0 = ima_wall_seconds();
@@ -811,14 +996,47 @@ int emo_repro_run(const emo_repro_config *cfg) {
     if ((st = importance_vocab(&imp_w, y0, vocab_imp, vocab_tok, c.vocab_size, cfg->rho_words))) goto out;
     if ((st = importance_tokens(&imp_wt, y0, truth_w, &sv[IMA_EMO_VALID], cfg->rho_words))) goto out;
     if ((st = importance_tokens(&imp_a, y1, truth_a, &sv[IMA_EMO_VALID], cfg->rho_acoustic))) goto out;
-    t_eval = ima_wall_seconds() - t0;
     fprintf(stderr,
-            "repro emotion: IMA P@10 multimodal %.4f (unweighted %.4f); word F1 avg %.3f / top-rho %.3f / AUC "
-            "%.3f (random %.3f), acoustic F1 avg %.3f / top-rho %.3f / AUC %.3f (random %.3f)\n",
-            sc_ima.p10[5], sc_ima.p10[4], imp_w.f1.f1_avg, imp_w.f1_top, imp_w.auc, imp_w.rand_f1, imp_a.f1.f1_avg,
-            imp_a.f1_top, imp_a.auc, imp_a.rand_f1);
+            "repro emotion: IMA (paper's objective) P@10 multimodal %.4f (unweighted %.4f), MLP valid %.2f%%; word F1 "
+            "avg %.3f / top-rho %.3f / AUC %.3f (random %.3f), acoustic F1 avg %.3f / top-rho %.3f / AUC %.3f (random "
+            "%.3f)\n",
+            sc_ima.p10[5], sc_ima.p10[4], 100 * sc_ima.acc_valid[5], imp_w.f1.f1_avg, imp_w.f1_top, imp_w.auc,
+            imp_w.rand_f1, imp_a.f1.f1_avg, imp_a.f1_top, imp_a.auc, imp_a.rand_f1);
+    if (lev.ran) {
+        for (int s = 0; s < 3; s++) {
+            if ((st = utterance_reps(reps_l[s], &sv[s], u0, u1, yl0, yl1))) goto out;
+            for (int r = 0; r < N_REPS; r += 2) free(reps_l[s][r]), reps_l[s][r] = NULL; /* unweighted: as above */
+        }
+        if ((st = evaluate_reps(&sc_lev, reps_l, sv, eval_split, cfg))) goto out;
+        for (int r = 0; r < N_REPS; r += 2) {
+            sc_lev.p10[r] = sc_ima.p10[r];
+            sc_lev.acc_valid[r] = sc_ima.acc_valid[r];
+            sc_lev.acc_test[r] = sc_ima.acc_test[r];
+            sc_lev.lr[r] = sc_ima.lr[r];
+            sc_lev.have[r] = sc_ima.have[r];
+        }
+        if ((st = importance_vocab(&impl_w, yl0, vocab_imp, vocab_tok, c.vocab_size, cfg->rho_words))) goto out;
+        if ((st = importance_tokens(&impl_wt, yl0, truth_w, &sv[IMA_EMO_VALID], cfg->rho_words))) goto out;
+        if ((st = importance_tokens(&impl_a, yl1, truth_a, &sv[IMA_EMO_VALID], cfg->rho_acoustic))) goto out;
+        fprintf(stderr,
+                "repro emotion: IMA (local-ev) P@10 multimodal %.4f, MLP valid %.2f%%; word F1 avg %.3f / top-rho "
+                "%.3f / AUC %.3f, acoustic F1 avg %.3f / top-rho %.3f / AUC %.3f\n",
+                sc_lev.p10[5], 100 * sc_lev.acc_valid[5], impl_w.f1.f1_avg, impl_w.f1_top, impl_w.auc,
+                impl_a.f1.f1_avg, impl_a.f1_top, impl_a.auc);
+    }
+    /* the main rows: as asked, or (auto) the paper's unless local-ev has the higher validation accuracy of the
+     * importance-weighted multimodal MLP */
+    main_lev = cfg->importance_objective == EMO_OBJECTIVE_LOCAL_EV ||
+               (cfg->importance_objective == EMO_OBJECTIVE_AUTO && lev.ran &&
+                sc_lev.acc_valid[5] > sc_ima.acc_valid[5]);
+    fprintf(stderr, "repro emotion: main rows: the %s objective (%s)\n", main_lev ? "local-ev" : "paper's",
+            cfg->importance_objective != EMO_OBJECTIVE_AUTO ? "--importance-objective"
+            : lev.ran ? "the higher validation accuracy of the weighted multimodal MLP, paper's on ties"
+                      : "local-ev not run");
+    const float *ym0 = main_lev ? yl0 : y0, *ym1 = main_lev ? yl1 : y1; /* the main importances */
+    t_eval = ima_wall_seconds() - t0;
 
-    /* 6. figures from the main model (before the sweep changes the importance nets) */
+    /* 6. figures from the main importances */
     {
         const split_view *v = &sv[eval_split];
         /* Figure 3: up to two utterances per class with 4..14 tokens, preferring ones with a lexicon word */
@@ -837,7 +1055,7 @@ int emo_repro_run(const emo_repro_config *cfg) {
                     got++;
                 }
         }
-        if ((st = figure3(cfg->out_dir, &c, v, y0, truth_w, ex, n_ex))) goto out;
+        if ((st = figure3(cfg->out_dir, &c, v, ym0, truth_w, ex, n_ex))) goto out;
         /* Figure 5: a random subset of the evaluation split's tokens */
         size_t n = v->T < cfg->tsne_points ? v->T : cfg->tsne_points;
         size_t *pick = ima_try_malloc(v->T ? v->T : 1, sizeof(size_t));
@@ -853,7 +1071,7 @@ int emo_repro_run(const emo_repro_config *cfg) {
                 for (size_t t = c.tok_start[u]; t < c.tok_start[u + 1]; t++) tok_utt[t] = u;
             for (size_t i = 0; i < n; i++) lab[i] = c.label[tok_utt[pick[i]]];
             cw = gather_rows(u0, pick, n, LATENT), ca = gather_rows(u1, pick, n, LATENT);
-            yw = gather_rows(y0, pick, n, 1), ya = gather_rows(y1, pick, n, 1);
+            yw = gather_rows(ym0, pick, n, 1), ya = gather_rows(ym1, pick, n, 1);
         }
         if (!pick || !lab || !tok_utt || !cw || !ca || !yw || !ya)
             st = ima_error_prefix("t-SNE of %zu codes", n);
@@ -875,15 +1093,13 @@ int emo_repro_run(const emo_repro_config *cfg) {
     /* 7. rho sweep: fresh importance nets trained for sweep_epochs with the same rho for both modalities */
     t0 = ima_wall_seconds();
     size_t P_sweep = cfg->sweep_pairs && cfg->sweep_pairs < P ? cfg->sweep_pairs : P;
-    imp_main = ima_try_malloc(model->n_params_imp, sizeof(float));
     sweep_pairs = ima_try_malloc(P_sweep, 3 * sizeof(int64_t)); /* a random subset of the training pairs */
     size_t *perm = ima_try_malloc(P, sizeof(size_t));
-    if (!imp_main || !sweep_pairs || !perm) {
+    if (!sweep_pairs || !perm) {
         free(perm);
         st = ima_error_prefix("rho sweep over %zu pairs", P_sweep);
         goto out;
     }
-    ima_model_importance_snapshot(model, imp_main);
     {
         ima_rng sr;
         ima_rng_init(&sr, cfg->seed + 99);
@@ -901,7 +1117,7 @@ int emo_repro_run(const emo_repro_config *cfg) {
         ima_rng sr;
         ima_rng_init(&sr, cfg->seed + 100 + (uint64_t)k);
         if ((st =
-                 train_stage(model, &g, sweep_pairs, P_sweep, 2, cfg->sweep_epochs, cfg->batch, &adam, &sr, NULL, 0)))
+                 train_stage(model, &g, sweep_pairs, P_sweep, 2, cfg->sweep_epochs, cfg->batch, &adam, &sr, NULL, 0, NULL)))
             goto out;
         float *z0 = ima_try_malloc(T1, LATENT * sizeof(float)), *z1 = ima_try_malloc(T1, LATENT * sizeof(float));
         float *w0 = ima_try_malloc(T1, sizeof(float)), *w1 = ima_try_malloc(T1, sizeof(float));
@@ -1031,6 +1247,40 @@ int emo_repro_run(const emo_repro_config *cfg) {
         cJSON_AddNumberToObject(tr, "L_local_acoustics_start", log.local0[1]);
         cJSON_AddNumberToObject(tr, "L_local_acoustics_end", log.local1[1]);
         json_reps(cJSON_AddObjectToObject(root, "ima"), &sc_ima);
+        cJSON_AddStringToObject(root, "main_objective", main_lev ? "local-ev" : "paper");
+        cJSON_AddStringToObject(root, "main_objective_chosen_by",
+                                cfg->importance_objective != EMO_OBJECTIVE_AUTO ? "--importance-objective"
+                                : lev.ran ? "validation accuracy of the weighted multimodal MLP (paper's on ties)"
+                                          : "local-ev not run");
+        if (lev.ran) {
+            json_reps(cJSON_AddObjectToObject(root, "ima_local_ev"), &sc_lev);
+            cJSON *lj = cJSON_AddObjectToObject(root, "local_ev");
+            cJSON_AddStringToObject(lj, "note", "beyond the paper: stage 2 with the local-ev objective "
+                                                "(docs/importance.md) on the same stage-1 model");
+            cJSON_AddNumberToObject(lj, "subsample_pairs", (double)lev.rows);
+            cJSON_AddNumberToObject(lj, "subsample_utterances", (double)lev.utterances);
+            cJSON_AddNumberToObject(lj, "k", (double)lev.k);
+            cJSON_AddNumberToObject(lj, "epochs", cfg->local_ev_epochs);
+            for (int j = 0; j < 2; j++) {
+                cJSON *mj = cJSON_AddObjectToObject(lj, mnames[j]);
+                cJSON_AddNumberToObject(mj, "rows_with_target", (double)lev.rep.rows[j]);
+                cJSON_AddNumberToObject(mj, "median_T", lev.rep.median_T[j]);
+                cJSON_AddNumberToObject(mj, "share_target_below_half", lev.rep.share_below[j]);
+                cJSON_AddNumberToObject(mj, "null_component_median_T", exp(lev.rep.fit[j].mean[0]));
+                cJSON_AddNumberToObject(mj, "fitted_important_share", lev.rep.fit[j].share);
+                cJSON_AddNumberToObject(mj, "bce_start", lev.log.teach0[j]);
+                cJSON_AddNumberToObject(mj, "bce_end", lev.log.teach1[j]);
+                cJSON_AddNumberToObject(mj, "mean_y_end", lev.log.ybar1[j]);
+            }
+            json_imp(lj, "teacher_words_vs_truth", &lev.teacher_w);
+            json_imp(lj, "teacher_acoustics_vs_truth", &lev.teacher_a);
+            cJSON_AddNumberToObject(lj, "seconds_targets", lev.seconds_targets);
+            cJSON_AddNumberToObject(lj, "seconds_training", lev.seconds_train);
+            cJSON *il = cJSON_AddObjectToObject(root, "importance_valid_local_ev");
+            json_imp(il, "words_vocabulary", &impl_w);
+            json_imp(il, "words_tokens", &impl_wt);
+            json_imp(il, "acoustics", &impl_a);
+        }
         if (cfg->with_baselines) {
             json_reps(cJSON_AddObjectToObject(root, "mvae"), &sc_base[0]);
             json_reps(cJSON_AddObjectToObject(root, "jmvae_kl"), &sc_base[1]);
@@ -1050,6 +1300,7 @@ int emo_repro_run(const emo_repro_config *cfg) {
         cJSON *tj = cJSON_AddObjectToObject(root, "seconds");
         cJSON_AddNumberToObject(tj, "corpus", t_corpus);
         cJSON_AddNumberToObject(tj, "ima_training", t_ima);
+        cJSON_AddNumberToObject(tj, "ima_local_ev", t_lev);
         cJSON_AddNumberToObject(tj, "evaluation", t_eval);
         cJSON_AddNumberToObject(tj, "rho_sweep", t_sweep);
         cJSON_AddNumberToObject(tj, "mvae", t_base[0]);
@@ -1072,10 +1323,21 @@ int emo_repro_run(const emo_repro_config *cfg) {
 #define P_(...) (len += (size_t)snprintf(md + len, len < cap ? cap - len : 0, __VA_ARGS__))
         const char *src = synthesized ? "MELD analogue" : "IEMOCAP";
         P_("# Emotion experiment (%s)%s\n\n", src, cfg->quick ? " — quick run" : "");
-        P_("Command: `%s`  \nTotal time: %.1f min (corpus %.1f, IMA %.1f, evaluation %.1f, rho sweep %.1f, MVAE %.1f, "
-           "JMVAE-KL %.1f).\n\n",
-           cfg->command_line ? cfg->command_line : "", t_total / 60, t_corpus / 60, t_ima / 60, t_eval / 60,
-           t_sweep / 60, t_base[0] / 60, t_base[1] / 60);
+        P_("Command: `%s`  \nTotal time: %.1f min (corpus %.1f, IMA %.1f, local-ev stage 2 %.1f, evaluation %.1f, rho "
+           "sweep %.1f, MVAE %.1f, JMVAE-KL %.1f).\n\n",
+           cfg->command_line ? cfg->command_line : "", t_total / 60, t_corpus / 60, t_ima / 60, t_lev / 60,
+           t_eval / 60, t_sweep / 60, t_base[0] / 60, t_base[1] / 60);
+        if (lev.ran && cfg->importance_objective == EMO_OBJECTIVE_AUTO)
+            P_("**Main IMA rows: the %s objective**, chosen on the validation split: the MLP on the weighted "
+               "multimodal utterance vectors reached %.2f%% with the paper's stage 2 and %.2f%% with local-ev (the "
+               "paper's is kept unless local-ev is higher). The other objective's rows follow, on the same stage-1 "
+               "model; **local-ev is beyond the paper** (docs/importance.md).\n\n",
+               main_lev ? "local-ev" : "paper's", 100 * sc_ima.acc_valid[5], 100 * sc_lev.acc_valid[5]);
+        else if (lev.ran)
+            P_("**Main IMA rows: the %s objective** (--importance-objective). The other objective's rows follow, on the "
+               "same stage-1 model; **local-ev is beyond the paper** (docs/importance.md).\n\n",
+               main_lev ? "local-ev" : "paper's");
+
         if (cfg->data_dir)
             P_("Corpus read from `%s` (written by `ima data emotion`; its build time is not included above).\n\n",
                cfg->data_dir);
@@ -1107,6 +1369,24 @@ int emo_repro_run(const emo_repro_config *cfg) {
            IMA_EMO_ACOUSTIC_DIM, cfg->lr, cfg->batch, cfg->epochs1, cfg->epochs2, cfg->rho_words, cfg->rho_acoustic,
            cfg->lambda_corr, cfg->lambda_local, log.rec[0], log.rec[1], log.corr0[0], log.corr1[0], log.corr0[1],
            log.corr1[1], log.local0[0], log.local1[0], log.local0[1], log.local1[1], log.ybar1[0], log.ybar1[1]);
+        if (lev.ran) {
+            P_("**Stage 2 with local-ev (beyond the paper).** The same stage-1 model, fresh importance nets (the same "
+               "initial weights as the paper's stage 2). The targets need an exact k-NN over the rows (O(N^2 d)); %s "
+               "%zu training pairs drawn from %zu utterances (the pairs of each utterance in random order, one pair "
+               "of every utterance per round: short utterances weigh more than in the N^2 pairs), k = %zu "
+               "neighbours, the same rho (%.2f words, %.2f acoustics) as the calibration prior; the nets then train "
+               "by the BCE to the targets on those pairs, %d epochs (targets %.0f s, training %.0f s). Teacher: ",
+               lev.rows < P ? "too many pairs here for all of them, so they come from a seeded subsample of"
+                            : "every pair is used here (no more than the subsample size):",
+               lev.rows, lev.utterances, lev.k, cfg->rho_words, cfg->rho_acoustic, cfg->local_ev_epochs,
+               lev.seconds_targets, lev.seconds_train);
+            for (int j = 0; j < 2; j++)
+                P_("%s median T %.3g (null component's median T %.3g), targets < 0.5 on %.1f%% of the rows%s", mnames[j],
+                   lev.rep.median_T[j], exp(lev.rep.fit[j].mean[0]), 100 * lev.rep.share_below[j], j ? ". " : "; ");
+            P_("BCE words %.3g -> %.3g, acoustics %.3g -> %.3g; mean y words %.3f, acoustics %.3f.\n\n",
+               lev.log.teach0[0], lev.log.teach1[0], lev.log.teach0[1], lev.log.teach1[1], lev.log.ybar1[0],
+               lev.log.ybar1[1]);
+        }
         if (cfg->with_baselines)
             P_("Baselines MVAE and JMVAE-KL (alpha 0.01): the same encoder/decoder sizes, SSE, %d epochs on the same "
                "pairs; their utterance representations pool the unimodal posterior means of the tokens by the "
@@ -1123,9 +1403,16 @@ int emo_repro_run(const emo_repro_config *cfg) {
            ima_emo_split_names[eval_split], sv[eval_split].U);
         P_("| model | verbal unwt | verbal wt | acoustic unwt | acoustic wt | multimodal unwt | multimodal wt |\n"
            "|---|---|---|---|---|---|---|\n");
-        P_("| IMA (ours) |");
-        for (int r = 0; r < N_REPS; r++) P_(" %.4f |", sc_ima.p10[r]);
-        P_("\n| IMA (paper, IEMOCAP) |");
+        const char *obj_name[2] = {"IMA (ours, paper's objective)", "IMA (ours, local-ev, beyond the paper)"};
+        const rep_scores *obj_sc[2] = {&sc_ima, &sc_lev};
+        int n_obj = lev.ran ? 2 : 1;
+        for (int q = 0; q < n_obj; q++) {
+            int o = q == 0 ? main_lev : !main_lev; /* the main rows first */
+            P_("| %s%s |", obj_name[o], n_obj > 1 && q == 0 ? " (main)" : "");
+            for (int r = 0; r < N_REPS; r++) P_(" %.4f |", obj_sc[o]->p10[r]);
+            P_("\n");
+        }
+        P_("| IMA (paper, IEMOCAP) |");
         for (int r = 0; r < N_REPS; r++) P_(" %.4f |", paper_p10[r]);
         P_("\n");
         for (int kb = 0; kb < 2 && cfg->with_baselines; kb++) {
@@ -1141,13 +1428,18 @@ int emo_repro_run(const emo_repro_config *cfg) {
            cfg->classifier_epochs, sv[2].U ? "" : " (no test split here)");
         P_("| model | split | verbal unwt | verbal wt | acoustic unwt | acoustic wt | multimodal unwt | multimodal wt |\n"
            "|---|---|---|---|---|---|---|---|\n");
-        P_("| IMA (ours) | valid |");
-        for (int r = 0; r < N_REPS; r++) P_(" %.2f |", 100 * sc_ima.acc_valid[r]);
-        if (sv[2].U) {
-            P_("\n| IMA (ours) | test |");
-            for (int r = 0; r < N_REPS; r++) P_(" %.2f |", 100 * sc_ima.acc_test[r]);
+        for (int q = 0; q < n_obj; q++) {
+            int o = q == 0 ? main_lev : !main_lev;
+            P_("| %s%s | valid |", obj_name[o], n_obj > 1 && q == 0 ? " (main)" : "");
+            for (int r = 0; r < N_REPS; r++) P_(" %.2f |", 100 * obj_sc[o]->acc_valid[r]);
+            P_("\n");
+            if (sv[2].U) {
+                P_("| %s%s | test |", obj_name[o], n_obj > 1 && q == 0 ? " (main)" : "");
+                for (int r = 0; r < N_REPS; r++) P_(" %.2f |", 100 * obj_sc[o]->acc_test[r]);
+                P_("\n");
+            }
         }
-        P_("\n| IMA (paper) | valid |");
+        P_("| IMA (paper) | valid |");
         for (int r = 0; r < N_REPS; r++) P_(" %.2f |", paper_acc[r]);
         P_("\n");
         for (int kb = 0; kb < 2 && cfg->with_baselines; kb++) {
@@ -1173,17 +1465,34 @@ int emo_repro_run(const emo_repro_config *cfg) {
         P_("| modality | samples | rho | important share | mean y | avg F1, y >= 0.5 | avg F1, top rho | avg F1, best "
            "threshold | ranking AUC | random: best r | random: avg F1 | paper: IMA / random |\n"
            "|---|---|---|---|---|---|---|---|---|---|---|---|\n");
-        const imp_scores *rows[3] = {&imp_w, &imp_wt, &imp_a};
+        const imp_scores *rows[2][3] = {{&imp_w, &imp_wt, &imp_a}, {&impl_w, &impl_wt, &impl_a}};
         const char *rn[3] = {"words (vocabulary)", "words (validation tokens)", "acoustics (validation tokens)"};
+        const char *on[2] = {"paper's objective", "local-ev, beyond the paper"};
         const char *pp[3] = {"0.595 / 0.552", "", "0.508 / 0.500"};
-        for (int k = 0; k < 3; k++)
-            P_("| %s | %zu | %.2f | %.3f | %.3f | **%.3f** | %.3f | %.3f | %.3f | %.2f | %.3f | %s |\n", rn[k],
-               rows[k]->f1.n, k < 2 ? cfg->rho_words : cfg->rho_acoustic, rows[k]->prevalence, rows[k]->mean_y,
-               rows[k]->f1.f1_avg, rows[k]->f1_top, rows[k]->f1_best, rows[k]->auc, rows[k]->rand_r, rows[k]->rand_f1,
-               pp[k]);
+        for (int q = 0; q < n_obj; q++) {
+            int o = q == 0 ? main_lev : !main_lev;
+            for (int k = 0; k < 3; k++) {
+                const imp_scores *x = rows[o][k];
+                P_("| %s, %s%s | %zu | %.2f | %.3f | %.3f | **%.3f** | %.3f | %.3f | %.3f | %.2f | %.3f | %s |\n", rn[k],
+                   on[o], n_obj > 1 && q == 0 ? " (main)" : "", x->f1.n, k < 2 ? cfg->rho_words : cfg->rho_acoustic,
+                   x->prevalence, x->mean_y, x->f1.f1_avg, x->f1_top, x->f1_best, x->auc, x->rand_r, x->rand_f1,
+                   pp[k]);
+            }
+        }
+        if (lev.ran) {
+            const imp_scores *tw[2] = {&lev.teacher_w, &lev.teacher_a};
+            const char *tn[2] = {"words (training subsample rows)", "acoustics (training subsample rows)"};
+            for (int k = 0; k < 2; k++)
+                P_("| local-ev teacher: its targets, %s | %zu | %.2f | %.3f | %.3f | %.3f | %.3f | %.3f | %.3f | %.2f | "
+                   "%.3f | |\n",
+                   tn[k], tw[k]->f1.n, k ? cfg->rho_acoustic : cfg->rho_words, tw[k]->prevalence, tw[k]->mean_y,
+                   tw[k]->f1.f1_avg, tw[k]->f1_top, tw[k]->f1_best, tw[k]->auc, tw[k]->rand_r, tw[k]->rand_f1);
+            P_("\nThe teacher rows score the local-ev targets themselves (mean y = mean target) on the subsampled "
+               "training pairs, where each word or acoustic token appears once per pair it is in.\n");
+        }
         if (n_rho > 0) {
-            P_("\n### rho sweep (fresh importance nets, %d stage-2 epoch%s each on %zu pairs, the same rho for both "
-               "modalities; words over the vocabulary, acoustics over validation tokens)\n\n",
+            P_("\n### rho sweep (the paper's objective; fresh importance nets, %d stage-2 epoch%s each on %zu pairs, the "
+               "same rho for both modalities; words over the vocabulary, acoustics over validation tokens)\n\n",
                cfg->sweep_epochs, cfg->sweep_epochs > 1 ? "s" : "", P_sweep);
             P_("| rho | words mean y | words avg F1 (y >= 0.5) | words avg F1 (top rho) | words AUC | acoustics mean y | "
                "acoustics avg F1 (y >= 0.5) | acoustics avg F1 (top rho) | acoustics AUC |\n"
@@ -1205,7 +1514,8 @@ int emo_repro_run(const emo_repro_config *cfg) {
                sweep_w[bw].f1.f1_avg, rho_grid[bw], sweep_a[ba].f1.f1_avg, rho_grid[ba], sweep_w[bwt].f1_top,
                rho_grid[bwt], sweep_a[bat].f1_top, rho_grid[bat], imp_w.rand_f1, imp_a.rand_f1);
         }
-        P_("## Figures\n\n- Figure 3 analogue: `emotion_fig3_word_importance.html` and `.png` (words shaded by y0).\n"
+        P_("## Figures\n\nFrom the main rows' importances (the %s objective).\n\n", main_lev ? "local-ev" : "paper's");
+        P_("- Figure 3 analogue: `emotion_fig3_word_importance.html` and `.png` (words shaded by y0).\n"
            "- Figure 5 analogue: `emotion_fig5_words_emotion.png`, `emotion_fig5_words_importance.png`, "
            "`emotion_fig5_acoustics_emotion.png`, `emotion_fig5_acoustics_importance.png` (t-SNE, perplexity 10, %zu "
            "tokens of the %s split).\n- rho sweep: `emotion_rho_sweep.png`.\n",
@@ -1229,9 +1539,12 @@ out:
     cJSON_Delete(root);
     free(imp_init);
     free(imp_main);
+    free(yl0);
+    free(yl1);
     for (int s = 0; s < 3; s++)
         for (int r = 0; r < N_REPS; r++) {
             free(reps[s][r]);
+            free(reps_l[s][r]);
             free(breps[0][s][r]);
             free(breps[1][s][r]);
         }

@@ -8,6 +8,9 @@
 
 #include "ima/emotion.h"
 
+/* values of emo_repro_config.importance_objective (the first two as ima_importance_objective) */
+enum { EMO_OBJECTIVE_PAPER = 0, EMO_OBJECTIVE_LOCAL_EV = 1, EMO_OBJECTIVE_AUTO = 2 };
+
 typedef struct {
     const char *data_dir;     // a corpus folder written by `ima data emotion` (or NULL: build one)
     const char *meld_dir;     // MELD csv folder (or NULL)
@@ -33,6 +36,12 @@ typedef struct {
     int classifier_epochs; // MLP epochs per learning rate
     size_t tsne_points;    // tokens in each t-SNE map
     int with_baselines;
+    int importance_objective; // the main IMA rows: EMO_OBJECTIVE_PAPER, _LOCAL_EV or _AUTO (the paper's unless
+                              // local-ev has the higher validation accuracy of the weighted multimodal MLP)
+    size_t local_ev_rows;     // local-ev stage 2 (beyond the paper): training pairs subsampled for its targets
+                              // and its training (0 skips local-ev)
+    int local_ev_epochs;      // local-ev stage-2 epochs over that subsample
+    size_t local_ev_k;        // local-ev neighbours
     int skip_missing_alignment; // IEMOCAP: see ima_emo_build_config
 } emo_repro_config;
 
