@@ -195,7 +195,7 @@ static void compare(const char *what, int P, int stage, ima_importance_objective
     free(one.grads);
 }
 
-/* ---- local-ev targets from the gathered codes ---------------------------------------------------- */
+/* ---- local-ev targets on every rank ---------------------------------------------------- */
 
 #define NT 90
 
@@ -262,7 +262,7 @@ static void test_targets(int P) {
     }
     CHECK(finite > NT, "too few targets (%zu) to compare", finite);
     CHECK(worst < 1e-4, "local-ev targets on %d ranks differ from one process's by %.3g", P, worst);
-    printf("%-34s P = %d: %zu targets, worst difference %.2e\n", "local-ev targets (gathered codes)", P, finite, worst);
+    printf("%-34s P = %d: %zu targets, worst difference %.2e\n", "local-ev targets", P, finite, worst);
 }
 
 /* ---- the rest ------------------------------------------------------------------------------------ */

@@ -148,9 +148,8 @@ int ima_stage1_valid_loss(ima_model *m, const ima_dataset *ds, ima_weights weigh
  * offending update with an error naming the stage, round, epoch and term. */
 int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, ima_train_state *st,
               const ima_train_callbacks *cb);
-/* Data-parallel local-ev targets (N, M) (importance.h's ima_local_ev_targets, the same result): rank r
- * embeds rows [N r / P, N (r+1) / P), the ranks gather every code, and every rank computes the targets
- * from the codes of all N rows (importance_shared.c). */
+/* Data-parallel local-ev targets (N, M): importance.h's ima_local_ev_targets, the same on every rank
+ * (its teacher reads the inputs, not the model: see importance_shared.c). */
 int ima_local_ev_targets_shared(float *target, ima_model *m, const ima_dataset *ds, const struct ima_collective *coll);
 
 /* ---- the importance networks as a unit (stage-2 retraining and selection) ------------------ */
