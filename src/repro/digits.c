@@ -342,8 +342,12 @@ static int measure(rep_result *r, const float *ztr, const float *zva, const floa
     ima_classifier *clf = NULL;
     ima_classifier_report rep;
     if (ima_classifier_fit(&clf, &rep, &cc, ztr, tr->label, tr->n, zva, va->label, va->n, d)) return IMA_ERR;
-    int64_t *pred = ima_malloc(te->n * sizeof(int64_t));
-    ima_classifier_predict(clf, pred, zte, te->n);
+    int64_t *pred = ima_try_malloc(te->n, sizeof(int64_t));
+    if (!pred || ima_classifier_predict(clf, pred, zte, te->n)) {
+        free(pred);
+        ima_classifier_free(clf);
+        return IMA_ERR;
+    }
     size_t used;
     r->acc = 100.0 * ima_accuracy(pred, te->label, NULL, te->n, &used);
     r->acc_img_noise = 100.0 * ima_accuracy(pred, te->label, te->noise[0], te->n, &used);
