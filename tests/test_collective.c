@@ -93,6 +93,16 @@ static int t_barrier(void *ctx) {
     return IMA_OK;
 }
 
+/* P ranks of one group: member r and its collective */
+static void group_open(group *g, int P, member *mem, ima_collective *coll) {
+    g->P = P;
+    pthread_barrier_init(&g->bar, NULL, (unsigned)P);
+    for (int r = 0; r < P; r++) {
+        mem[r] = (member){g, r};
+        coll[r] = (ima_collective){&mem[r], r, P, t_sum_float, t_sum_double, t_gather, t_barrier};
+    }
+}
+
 /* ---- one rank's work: the terms and gradients of one batch -------------------------------------- */
 
 typedef struct {
@@ -160,15 +170,12 @@ static void compare(const char *what, int P, int stage, ima_importance_objective
                .stage = stage, .weights = w};
     run_job(&one);
     group g;
-    g.P = P;
-    pthread_barrier_init(&g.bar, NULL, (unsigned)P);
     member mem[PMAX];
     ima_collective coll[PMAX];
+    group_open(&g, P, mem, coll);
     job jobs[PMAX];
     pthread_t th[PMAX];
     for (int r = 0; r < P; r++) {
-        mem[r] = (member){&g, r};
-        coll[r] = (ima_collective){&mem[r], r, P, t_sum_float, t_sum_double, t_gather, t_barrier};
         jobs[r] = one;
         jobs[r].coll = &coll[r];
         jobs[r].grads = NULL;
@@ -236,15 +243,12 @@ static void test_targets(int P) {
     run_targets(&j1);
     CHECK(j1.rc == IMA_OK, "local-ev targets (one process): %s", ima_last_error());
     group g;
-    g.P = P;
-    pthread_barrier_init(&g.bar, NULL, (unsigned)P);
     member mem[PMAX];
     ima_collective coll[PMAX];
+    group_open(&g, P, mem, coll);
     targets_job jobs[PMAX];
     pthread_t th[PMAX];
     for (int r = 0; r < P; r++) {
-        mem[r] = (member){&g, r};
-        coll[r] = (ima_collective){&mem[r], r, P, t_sum_float, t_sum_double, t_gather, t_barrier};
         jobs[r] = (targets_job){&cfg, &ds, &coll[r], part[r], IMA_ERR};
         pthread_create(&th[r], NULL, run_targets, &jobs[r]);
     }

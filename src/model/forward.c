@@ -20,13 +20,17 @@ static void center_rows(ima_modality *md, const float *x, size_t r0, size_t r1, 
     }
 }
 
+/* net forward on rows [r0, r1) of the centred input xc (B, D), into those rows of acts */
+static void net_rows(const ima_mlp *net, const ima_mlp_acts *acts, const float *xc, size_t D, size_t r0, size_t r1) {
+    ima_mlp_acts a;
+    ima_mlp_acts_rows(&a, net, acts, r0);
+    ima_mlp_forward(net, &a, xc + r0 * D, r1 - r0);
+}
+
 /* importance net of modality j on rows [r0, r1) of xc: y_imp, y_comp */
 static void importance_rows(ima_model *m, int j, size_t r0, size_t r1) {
     ima_modality *md = &m->mod[j];
-    size_t D = m->cfg.mod[j].input_width;
-    ima_mlp_acts a;
-    ima_mlp_acts_rows(&a, &md->imp, &md->imp_acts, r0);
-    ima_mlp_forward(&md->imp, &a, md->xc + r0 * D, r1 - r0);
+    net_rows(&md->imp, &md->imp_acts, md->xc, m->cfg.mod[j].input_width, r0, r1);
     const float *logit = md->imp_acts.out[2]; /* (B, 1) */
     for (size_t i = r0; i < r1; i++) {
         md->y_imp[i] = ima_sigmoid(logit[i]);
@@ -36,10 +40,7 @@ static void importance_rows(ima_model *m, int j, size_t r0, size_t r1) {
 
 static void encoder_rows(ima_model *m, int j, size_t r0, size_t r1) {
     ima_modality *md = &m->mod[j];
-    size_t D = m->cfg.mod[j].input_width;
-    ima_mlp_acts a;
-    ima_mlp_acts_rows(&a, &md->enc, &md->enc_acts, r0);
-    ima_mlp_forward(&md->enc, &a, md->xc + r0 * D, r1 - r0);
+    net_rows(&md->enc, &md->enc_acts, md->xc, m->cfg.mod[j].input_width, r0, r1);
 }
 
 /* fusion of rows [r0, r1): y, then z_i = sum_j m_ij y_ij u_ij / sum_j m_ij y_ij */
