@@ -469,6 +469,11 @@ static int train_ima(train_opts *o, const flag_seen *seen, const flag_cmd *c, im
         double bytes, calls;
         ima_dist_traffic(dist, &bytes, &calls);
         fprintf(stderr, "ima train: rank 0 summed %.0f bytes over the ranks in %.0f calls\n", bytes, calls);
+        double waits, done, started; /* overlap (docs/scaling.md): how many gradient sums the backward pass hid */
+        ima_dist_overlap(dist, &waits, &done, &started);
+        if (waits > 0)
+            fprintf(stderr, "ima train: overlap: %.0f of %.0f gradient sums complete when %.0f steps began to wait\n",
+                    done, started, waits);
     }
     rc = 0;
 done:

@@ -5,7 +5,9 @@
  * A command is distributed when it runs under mpirun (the launcher's environment says so: Open MPI's
  * OMPI_COMM_WORLD_SIZE, or PMI_SIZE / PMIX_RANK); without a launcher it runs as one process and never
  * touches MPI. IMA_MPI_TIMEOUT (seconds, default 300) bounds how long a rank waits for any one
- * collective: a rank that died or hangs makes the others stop with an error instead of waiting forever. */
+ * collective: a rank that died or hangs makes the others stop with an error instead of waiting forever.
+ * IMA_MPI_OVERLAP (1, the default, or 0; the same on every rank) overlaps the gradient's sum with the
+ * backward pass (collective.h, docs/scaling.md). */
 #ifndef IMA_DIST_H
 #define IMA_DIST_H
 
@@ -24,6 +26,9 @@ const ima_collective *ima_dist_collective(ima_dist *d);
 int ima_dist_rank(const ima_dist *d);
 /* bytes and calls of every sum so far (the gradients' and the statistics'); 0 for NULL */
 void ima_dist_traffic(const ima_dist *d, double *bytes, double *calls);
+/* overlap: steps that waited for started gradient sums, and of the sums they waited for, how many were
+ * already complete when the wait began (the backward pass hid them) and how many in all; 0 for NULL */
+void ima_dist_overlap(const ima_dist *d, double *waits, double *done, double *started);
 /* Ends the group: status 0 waits for every rank and finalises; non-zero stops every rank of the job
  * (MPI_Abort), as after a failed collective, where a peer may never arrive. NULL does nothing. */
 void ima_dist_stop(ima_dist *d, int status);

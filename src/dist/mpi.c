@@ -5,7 +5,14 @@
  * collective is started non-blocking (MPI_Iallreduce, MPI_Iallgatherv) and polled (MPI_Test) until it
  * completes or IMA_MPI_TIMEOUT seconds pass. Either failure is reported with the rank and the cause;
  * the group is then unusable (every later call fails at once) and the caller stops the job
- * (ima_dist_stop(d, 1): MPI_Abort), since a dead peer never joins MPI_Finalize. */
+ * (ima_dist_stop(d, 1): MPI_Abort), since a dead peer never joins MPI_Finalize.
+ *
+ * Overlap (collective.h's isum_float / progress / wait; IMA_MPI_OVERLAP=0 turns it off): the backward
+ * pass starts one MPI_Iallreduce per network's gradient range and returns; progress tests every
+ * outstanding request once (Open MPI advances a non-blocking collective only inside MPI calls); wait
+ * awaits them in the order they started, each against the same deadline, IMA_MPI_TIMEOUT seconds after
+ * the wait began. Only the thread that initialised MPI calls it (MPI_THREAD_FUNNELED: the two-thread
+ * row split's worker never does). */
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
 #include <math.h>
@@ -20,6 +27,7 @@
 
 #define DEFAULT_TIMEOUT_S 300.0
 #define CHUNK (1 << 28) /* elements per MPI call: counts are int */
+#define MAX_PENDING 64  /* started sums at once; one more waits for the oldest first */
 
 struct ima_dist {
     MPI_Comm comm;
@@ -28,6 +36,10 @@ struct ima_dist {
     int failed;        // a collective failed: the group is unusable
     char why[256];     // and why
     double bytes, calls;
+    int overlap;                       // IMA_MPI_OVERLAP: offer isum_float / progress / wait
+    MPI_Request pending[MAX_PENDING];  // started sums, oldest first
+    int n_pending;
+    double waits, waited_done, waited; // overlap: waits, requests already complete when the wait began, all
     ima_collective coll;
 };
 
@@ -48,9 +60,8 @@ static int fail(ima_dist *d, const char *what, const char *fmt, int code) {
     return ima_error("MPI rank %d of %d: %s", d->rank, d->size, d->why);
 }
 
-/* waits for req until it completes or the deadline passes */
-static int await(ima_dist *d, MPI_Request *req, const char *what) {
-    double t0 = now_s(), deadline = t0 + d->timeout_s;
+/* waits for req until it completes or the clock passes deadline */
+static int await_until(ima_dist *d, MPI_Request *req, double deadline, const char *what) {
     struct timespec nap = {0, 20000}; /* 20 us between polls once the first few have missed */
     for (long spin = 0;; spin++) {
         int done = 0, rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
@@ -63,6 +74,10 @@ static int await(ima_dist *d, MPI_Request *req, const char *what) {
                         "hangs%s",
                         MPI_SUCCESS);
     }
+}
+
+static int await(ima_dist *d, MPI_Request *req, const char *what) {
+    return await_until(d, req, now_s() + d->timeout_s, what);
 }
 
 static int allreduce(ima_dist *d, void *buf, size_t n, MPI_Datatype t, size_t elem, const char *what) {
@@ -85,6 +100,61 @@ static int allreduce_float(void *ctx, float *buf, size_t n) {
 
 static int allreduce_double(void *ctx, double *buf, size_t n) {
     return allreduce(ctx, buf, n, MPI_DOUBLE, sizeof(double), "a sum over the ranks (double)");
+}
+
+/* ---- overlap: started sums, awaited together ---- */
+
+static const char *const ISUM_WHAT = "a gradient sum over the ranks (overlapped with the backward pass)";
+
+/* waits for the started sums, oldest first, all against one deadline */
+static int wait_pending(ima_dist *d) {
+    double deadline = now_s() + d->timeout_s;
+    int k = 0, rc = IMA_OK;
+    for (; k < d->n_pending && rc == IMA_OK; k++) rc = await_until(d, &d->pending[k], deadline, ISUM_WHAT);
+    if (rc != IMA_OK) return rc; /* the group is unusable: the requests stay as they are */
+    d->n_pending = 0;
+    return IMA_OK;
+}
+
+static int isum_float(void *ctx, float *buf, size_t n) {
+    ima_dist *d = ctx;
+    if (d->failed) return ima_error("MPI rank %d of %d: %s", d->rank, d->size, d->why);
+    for (size_t at = 0; at < n; at += CHUNK) {
+        if (d->n_pending == MAX_PENDING && wait_pending(d)) return IMA_ERR;
+        int cnt = (int)(n - at < CHUNK ? n - at : CHUNK);
+        int rc = MPI_Iallreduce(MPI_IN_PLACE, buf + at, cnt, MPI_FLOAT, MPI_SUM, d->comm, &d->pending[d->n_pending]);
+        if (rc != MPI_SUCCESS) return fail(d, ISUM_WHAT, "%s could not start (%.0f s limit): %s", rc);
+        d->n_pending++;
+    }
+    d->bytes += (double)(n * sizeof(float));
+    d->calls += 1;
+    return IMA_OK;
+}
+
+/* one MPI_Test of every outstanding request: each moves as far as it can now (a completed one is freed
+ * and becomes MPI_REQUEST_NULL, which later tests and waits pass at once) */
+static int progress(void *ctx) {
+    ima_dist *d = ctx;
+    if (d->failed) return ima_error("MPI rank %d of %d: %s", d->rank, d->size, d->why);
+    for (int k = 0; k < d->n_pending; k++) {
+        int done = 0, rc = MPI_Test(&d->pending[k], &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return fail(d, ISUM_WHAT, "%s failed (%.0f s limit): %s", rc);
+    }
+    return IMA_OK;
+}
+
+static int wait_all(void *ctx) {
+    ima_dist *d = ctx;
+    if (d->failed) return ima_error("MPI rank %d of %d: %s", d->rank, d->size, d->why);
+    /* how much the backward pass hid: the requests complete when the step begins to wait */
+    for (int k = 0; k < d->n_pending; k++) {
+        int done = 0, rc = MPI_Test(&d->pending[k], &done, MPI_STATUS_IGNORE);
+        if (rc != MPI_SUCCESS) return fail(d, ISUM_WHAT, "%s failed (%.0f s limit): %s", rc);
+        d->waited_done += done;
+    }
+    d->waited += d->n_pending;
+    d->waits += 1;
+    return wait_pending(d);
 }
 
 static int allgather_float(void *ctx, float *buf, const size_t *counts) {
@@ -134,9 +204,16 @@ int ima_dist_start(ima_dist **out, int *argc, char ***argv) {
         if (end == t || *end || !(timeout > 0 && timeout < 1e7))
             return ima_error("IMA_MPI_TIMEOUT = '%s': expected seconds in (0, 1e7)", t);
     }
-    int inited = 0;
+    int overlap = 1;
+    if ((t = getenv("IMA_MPI_OVERLAP")) && !(overlap = !strcmp(t, "1")) && strcmp(t, "0"))
+        return ima_error("IMA_MPI_OVERLAP = '%s': expected 1 (overlap the gradient sum with the backward pass, "
+                         "the default) or 0 (sum it after the backward pass)",
+                         t);
+    int inited = 0, level;
     MPI_Initialized(&inited);
-    if (!inited && MPI_Init(argc, argv) != MPI_SUCCESS) return ima_error("MPI_Init failed");
+    /* FUNNELED: the row split's worker thread exists but never calls MPI */
+    if (!inited && MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &level) != MPI_SUCCESS)
+        return ima_error("MPI_Init failed");
     ima_dist *d = ima_try_calloc(1, sizeof *d);
     if (!d) return ima_error_prefix("MPI");
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
@@ -148,7 +225,26 @@ int ima_dist_start(ima_dist **out, int *argc, char ***argv) {
     MPI_Comm_rank(d->comm, &d->rank);
     MPI_Comm_size(d->comm, &d->size);
     d->timeout_s = timeout;
-    d->coll = (ima_collective){d, d->rank, d->size, allreduce_float, allreduce_double, allgather_float, barrier};
+    d->overlap = overlap;
+    /* every rank must make the same calls: IMA_MPI_OVERLAP must agree (mpirun -x IMA_MPI_OVERLAP) */
+    double on = overlap;
+    if (allreduce(d, &on, 1, MPI_DOUBLE, sizeof on, "comparing IMA_MPI_OVERLAP over the ranks")) {
+        MPI_Comm_free(&d->comm);
+        free(d);
+        return IMA_ERR;
+    }
+    d->bytes = d->calls = 0;
+    if (on != 0 && on != d->size) {
+        int r = d->rank, p = d->size;
+        MPI_Comm_free(&d->comm);
+        free(d);
+        MPI_Finalize(); /* every rank saw the same sum and ends here */
+        return ima_error("MPI rank %d of %d: IMA_MPI_OVERLAP is 1 on %.0f ranks and 0 on the others: every rank needs "
+                         "the same (mpirun -x IMA_MPI_OVERLAP)",
+                         r, p, on);
+    }
+    d->coll = (ima_collective){d, d->rank, d->size, allreduce_float, allreduce_double, allgather_float, barrier,
+                               overlap ? isum_float : NULL, overlap ? progress : NULL, overlap ? wait_all : NULL};
     *out = d;
     return IMA_OK;
 }
@@ -160,6 +256,12 @@ int ima_dist_rank(const ima_dist *d) { return d ? d->rank : 0; }
 void ima_dist_traffic(const ima_dist *d, double *bytes, double *calls) {
     *bytes = d ? d->bytes : 0;
     *calls = d ? d->calls : 0;
+}
+
+void ima_dist_overlap(const ima_dist *d, double *waits, double *done, double *started) {
+    *waits = d ? d->waits : 0;
+    *done = d ? d->waited_done : 0;
+    *started = d ? d->waited : 0;
 }
 
 void ima_dist_stop(ima_dist *d, int status) {

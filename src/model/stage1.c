@@ -11,6 +11,7 @@
 #include "ima/collective.h"
 #include "ima/common.h"
 #include "ima/model.h"
+#include "model/grad_sum.h"
 
 static inline int present(const uint8_t *mask, int M, size_t i, int j) {
     return !mask || mask[i * (size_t)M + (size_t)j];
@@ -141,8 +142,10 @@ static void combine_terms(const ima_model *m, size_t B, double nb, const ima_sta
 }
 
 /* gradient of rows [r0, r1) of a batch whose means divide by nb rows: dz, du rows; parameter gradients of
- * part p (grads, or grads2 for p = 1) */
-static void backward_rows(ima_model *m, const ima_batch *b, size_t nb, size_t r0, size_t r1, int p) {
+ * part p (grads, or grads2 for p = 1). Each network's gradient is final after its backward: gs hears of
+ * it (every decoder, then every encoder: the buckets of stage1_buckets) */
+static void backward_rows(ima_model *m, const ima_batch *b, size_t nb, size_t r0, size_t r1, int p,
+                          ima_grad_sum *gs) {
     int M = m->cfg.n_modalities;
     size_t n = r1 - r0, d = m->cfg.latent_width;
     float invB = 1.0f / (float)nb;
@@ -166,6 +169,7 @@ static void backward_rows(ima_model *m, const ima_batch *b, size_t nb, size_t r0
         ima_mlp dec;
         ima_model_part_mlp(&dec, m, &md->dec, p);
         ima_mlp_backward(&dec, &a, dz, dout, z, n, scratch);
+        ima_grad_sum_done(gs, p);
     }
     /* fusion: du_ij += (m_ij y_ij / S_i) dz_i, then back through each encoder */
     for (size_t i = r0; i < r1; i++) {
@@ -186,7 +190,15 @@ static void backward_rows(ima_model *m, const ima_batch *b, size_t nb, size_t r0
         ima_mlp enc;
         ima_model_part_mlp(&enc, m, &md->enc, p);
         ima_mlp_backward(&enc, &a, NULL, md->du + r0 * d, md->xc + r0 * D, n, scratch);
+        ima_grad_sum_done(gs, p);
     }
+}
+
+/* the buckets of the overlapped gradient sum, in the order backward_rows finishes them */
+static void stage1_buckets(ima_grad_sum *gs, ima_model *m, const ima_batch *b, int parts) {
+    ima_grad_sum_begin(gs, m, b->coll, parts, 0, m->n_params_ae);
+    for (int j = 0; j < m->cfg.n_modalities; j++) ima_grad_sum_add(gs, &m->mod[j].dec);
+    for (int j = 0; j < m->cfg.n_modalities; j++) ima_grad_sum_add(gs, &m->mod[j].enc);
 }
 
 /* one part of a stage-1 pass: what = 1 forward, 2 backward, 3 both (zeroing this part's gradients first) */
@@ -196,6 +208,7 @@ typedef struct {
     ima_weights weights;
     int what, parts;
     ima_stage1_terms sum[2];
+    ima_grad_sum gs; // the gradient's sum over the ranks (overlapped when b->coll offers it)
 } stage1_job;
 
 static void stage1_part(void *vj, int p) {
@@ -211,13 +224,18 @@ static void stage1_part(void *vj, int p) {
         memset(m->grads2, 0, m->n_params_ae * sizeof(float)); /* part 1 accumulates here, then into grads */
     }
     if (e->what & 1) forward_rows(m, e->b, e->weights, r0, r1, &e->sum[p]);
-    if (e->what & 2) backward_rows(m, e->b, batch_rows(e->b), r0, r1, p);
+    if (e->what & 2) backward_rows(m, e->b, batch_rows(e->b), r0, r1, p, &e->gs);
 }
 
 static void stage1_pass(ima_model *m, const ima_batch *b, ima_weights weights, int what, ima_stage1_terms *terms) {
     IMA_ASSERT(b->B <= m->max_batch);
     if (b->B == 0) { /* a rank with no row of a short global batch: it adds nothing */
         if (what == 3) ima_stage1_zero_grad(m);
+        if (what & 2) { /* zeros, but every rank starts the same sums in the same order */
+            ima_grad_sum gs;
+            stage1_buckets(&gs, m, b, 1);
+            ima_grad_sum_end(&gs);
+        }
         if (what & 1) {
             memset(terms, 0, sizeof *terms);
             sum_terms(m, b, terms);
@@ -226,6 +244,7 @@ static void stage1_pass(ima_model *m, const ima_batch *b, ima_weights weights, i
     }
     stage1_job e = {.m = m, .b = b, .weights = weights, .what = what};
     e.parts = ima_model_parts(m, b->B, what & 2);
+    stage1_buckets(&e.gs, m, b, e.parts);
     if (e.parts == 1 && what == 3) { /* one part: exactly the unsplit sequence */
         ima_stage1_zero_grad(m);
         e.what = 1;
@@ -235,11 +254,13 @@ static void stage1_pass(ima_model *m, const ima_batch *b, ima_weights weights, i
     } else {
         ima_model_run_parts(m, e.parts, stage1_part, &e);
     }
+    /* part 1's gradient added and, overlapping, every bucket's sum started: before the terms' sum, as on
+     * a rank with no row */
+    if (what & 2) ima_grad_sum_end(&e.gs);
     if (what & 1) {
         combine_terms(m, b->B, (double)batch_rows(b), e.sum, e.parts, terms);
         sum_terms(m, b, terms);
     }
-    if ((what & 2) && e.parts > 1) ima_model_reduce_grads(m, 0, m->n_params_ae);
 }
 
 void ima_stage1_forward(ima_model *m, const ima_batch *b, ima_weights weights, ima_stage1_terms *terms) {

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "ima/collective.h"
+#include "model/grad_sum.h"
 #include "ima/common.h"
 #include "ima/model.h"
 
@@ -202,6 +203,7 @@ typedef struct {
     size_t B;
     int parts;
     uint32_t run;
+    ima_grad_sum gs; // the gradient's sum over the ranks: one bucket per importance net, I_0 first
 } stage2_job;
 
 static void backward_part(void *vj, int p) {
@@ -212,7 +214,10 @@ static void backward_part(void *vj, int p) {
     if (p == 1) memset(m->grads2 + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
     float *scratch = ima_model_part_scratch(m, r0);
     for (int j = 0; j < m->cfg.n_modalities; j++) {
-        if (!(e->run >> j & 1u)) continue;
+        if (!(e->run >> j & 1u)) {
+            ima_grad_sum_done(&e->gs, p); /* no term: its gradient stays zero, and is final */
+            continue;
+        }
         ima_modality *md = &m->mod[j];
         ima_mlp_acts a;
         ima_mlp_acts_rows(&a, &md->imp, &md->imp_acts, r0);
@@ -220,7 +225,13 @@ static void backward_part(void *vj, int p) {
         ima_model_part_mlp(&imp, m, &md->imp, p);
         ima_mlp_backward(&imp, &a, NULL, m->dlogits + (size_t)j * e->B + r0,
                          md->xc + r0 * m->cfg.mod[j].input_width, r1 - r0, scratch);
+        ima_grad_sum_done(&e->gs, p);
     }
+}
+
+static void stage2_buckets(ima_grad_sum *gs, ima_model *m, const ima_batch *b, int parts) {
+    ima_grad_sum_begin(gs, m, b->coll, parts, m->n_params_ae, m->n_params_imp);
+    for (int j = 0; j < m->cfg.n_modalities; j++) ima_grad_sum_add(gs, &m->mod[j].imp);
 }
 
 void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
@@ -232,7 +243,7 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
     memset(terms, 0, sizeof *terms);
     /* a rank with no row of a short global batch still takes part in every sum */
     if (B > 0) ima_model_encode_importance(m, b, weights); /* z, u (weights) and y */
-    stage2_job job = {m, B, 1, 0};
+    stage2_job job = {.m = m, .B = B, .parts = 1};
     if (grad) memset(m->grads + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
 
     /* double-precision work space from the model (no allocation per batch) */
@@ -286,11 +297,18 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
         for (size_t i = 0; i < B; i++) dlogit[i] = sel[i] ? (float)dl[i] : 0.0f;
         job.run |= 1u << j;
     }
-    if (!job.run || B == 0) return;
-    /* every importance net's backward, the rows in two parts when threads allow (parallel.c) */
+    if (!grad) return;
+    if (!job.run || B == 0) { /* a zero gradient; overlapping, every rank still starts the same sums */
+        stage2_buckets(&job.gs, m, b, 1);
+        ima_grad_sum_end(&job.gs);
+        return;
+    }
+    /* every importance net's backward, the rows in two parts when threads allow (parallel.c); part 1's
+     * gradient added and, overlapping, each net's sum over the ranks started as the net is done */
     job.parts = ima_model_parts(m, B, 1);
+    stage2_buckets(&job.gs, m, b, job.parts);
     ima_model_run_parts(m, job.parts, backward_part, &job);
-    if (job.parts > 1) ima_model_reduce_grads(m, m->n_params_ae, m->n_params_imp);
+    ima_grad_sum_end(&job.gs);
 }
 
 void ima_stage2_step(ima_model *m, const ima_adam_config *cfg) {

@@ -99,10 +99,11 @@ static int dead_fractions(epoch_ctx *e, const ima_batch *batch, double *f) {
     return IMA_OK;
 }
 
-/* data-parallel: the gradient of the global batch is the sum of the ranks' (each scaled by 1 / B_total),
- * one in-place sum over the stage's contiguous parameter range per step */
+/* data-parallel: the gradient of the global batch is the sum of the ranks' (each scaled by 1 / B_total).
+ * Overlapping (collective.h), the backward pass has started the sum of each network's range as it
+ * finished it (grad_sum.h): wait for them; otherwise one in-place sum over the stage's contiguous range */
 static int sum_grads(const epoch_ctx *e, float *g, size_t n) {
-    if (ima_collective_sum_float(e->coll, g, n))
+    if (ima_collective_overlaps(e->coll) ? ima_collective_wait(e->coll) : ima_collective_sum_float(e->coll, g, n))
         return ima_error_prefix("stage %d, round %d, epoch %d: a step's sums over the ranks", e->st->stage,
                                 e->st->round, e->st->epoch + 1);
     return IMA_OK;
