@@ -3,7 +3,11 @@
  * takes its share of one global batch, and the loss terms and gradients of stage 1 and of stage 2
  * (the paper's objective and local-ev) must equal one process's on the whole batch. Also: the share
  * of rows, the one-process collective, and ima_dataset_map against ima_dataset_load.
- * NB rows, P ranks, M = 2 modalities. */
+ * Overlap (collective.h's isum_float / wait, src/model/grad_sum.c): the collective can also start sums;
+ * it copies each started range at once and sums the copies at the wait, so a range written after its
+ * sum started (part 1's rows of the two-thread split not yet added, say) gives a wrong gradient, and is
+ * counted. With it, the gradients must equal the blocking sum's bit for bit, with and without the split.
+ * NB rows (NS with the split), P ranks, M = 2 modalities. */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
 #include <pthread.h>
@@ -22,6 +26,8 @@
 #define DA 7
 #define DB 5
 #define PMAX 4
+#define NS 96 /* rows of the two-thread test: 48 per rank of 2, enough for the row split */
+#define MAX_STARTED 64
 
 /* ---- a collective of P threads --------------------------------------------------------------- */
 
@@ -33,8 +39,18 @@ typedef struct {
 } group;
 
 typedef struct {
+    float *buf, *copy; // a started sum: the caller's range and its contents at the start
+    size_t n;
+} started_sum;
+
+typedef struct {
     group *g;
     int rank;
+    started_sum st[MAX_STARTED]; // overlap: sums started, not yet waited for
+    int n_started;
+    size_t floats; // floats of every started sum
+    int touched;   // started ranges written before the wait
+    int overflow;  // more than MAX_STARTED sums started
 } member;
 
 static int t_sum_double(void *ctx, double *buf, size_t n) {
@@ -93,13 +109,41 @@ static int t_barrier(void *ctx) {
     return IMA_OK;
 }
 
-/* P ranks of one group: member r and its collective */
-static void group_open(group *g, int P, member *mem, ima_collective *coll) {
+/* overlap: a started sum is a copy of the range now; the wait sums the copies, oldest first */
+static int t_isum(void *ctx, float *buf, size_t n) {
+    member *me = ctx;
+    if (me->n_started == MAX_STARTED) return me->overflow = 1, ima_error("test collective: too many sums");
+    float *copy = malloc(n * sizeof *copy);
+    if (!copy) return ima_error("test collective: out of memory");
+    memcpy(copy, buf, n * sizeof *copy);
+    me->st[me->n_started++] = (started_sum){buf, copy, n};
+    me->floats += n;
+    return IMA_OK;
+}
+
+static int t_progress(void *ctx) { return (void)ctx, IMA_OK; }
+
+static int t_wait(void *ctx) {
+    member *me = ctx;
+    for (int k = 0; k < me->n_started; k++) {
+        started_sum *s = &me->st[k];
+        me->touched += memcmp(s->buf, s->copy, s->n * sizeof(float)) != 0;
+        t_sum_float(ctx, s->copy, s->n);
+        memcpy(s->buf, s->copy, s->n * sizeof(float));
+        free(s->copy);
+    }
+    me->n_started = 0;
+    return IMA_OK;
+}
+
+/* P ranks of one group: member r and its collective (with overlap: isum_float, progress, wait) */
+static void group_open(group *g, int P, member *mem, ima_collective *coll, int overlap) {
     g->P = P;
     pthread_barrier_init(&g->bar, NULL, (unsigned)P);
     for (int r = 0; r < P; r++) {
-        mem[r] = (member){g, r};
-        coll[r] = (ima_collective){&mem[r], r, P, t_sum_float, t_sum_double, t_gather, t_barrier};
+        mem[r] = (member){.g = g, .rank = r};
+        coll[r] = (ima_collective){&mem[r], r, P, t_sum_float, t_sum_double, t_gather, t_barrier, NULL, NULL, NULL};
+        if (overlap) coll[r].isum_float = t_isum, coll[r].progress = t_progress, coll[r].wait = t_wait;
     }
 }
 
@@ -107,29 +151,33 @@ static void group_open(group *g, int P, member *mem, ima_collective *coll) {
 
 typedef struct {
     const ima_config *cfg;
-    const float *x[2];      // (B, D_j)
-    const uint8_t *mask;    // (B, 2)
-    const float *target;    // (B, 2) local-ev targets
-    int stage;              // 1 or 2
+    const float *x[2];   // (B, D_j)
+    const uint8_t *mask; // (B, 2)
+    const float *target; // (B, 2) local-ev targets
+    int stage;           // 1 or 2
     ima_weights weights;
     const ima_collective *coll; // NULL: the whole batch
-    double terms[8];        // total, then per-stage terms
-    float *grads;           // (n_params) summed over the ranks
+    size_t nb;                  // rows of the global batch
+    int threads;                // the model's (2: the row split)
+    double terms[8];            // total, then per-stage terms
+    float *grads;               // (n_params) summed over the ranks
     size_t n_params;
+    size_t stage_params; // the stage's range, which an overlapped sum must cover
     int ok;
 } job;
 
 static void *run_job(void *arg) {
     job *jb = arg;
     ima_model *m;
-    if (ima_model_init(&m, jb->cfg, NB, 11)) return NULL;
-    size_t lo = 0, hi = NB;
-    if (jb->coll) ima_collective_share(NB, jb->coll->rank, jb->coll->size, &lo, &hi);
+    if (ima_model_init(&m, jb->cfg, jb->nb, 11)) return NULL;
+    m->threads = jb->threads;
+    size_t lo = 0, hi = jb->nb;
+    if (jb->coll) ima_collective_share(jb->nb, jb->coll->rank, jb->coll->size, &lo, &hi);
     ima_batch b = {.B = hi - lo, .mask = jb->mask + 2 * lo, .target = jb->target ? jb->target + 2 * lo : NULL};
     b.x[0] = jb->x[0] + lo * DA;
     b.x[1] = jb->x[1] + lo * DB;
     b.coll = jb->coll;
-    b.B_total = NB;
+    b.B_total = jb->nb;
     if (jb->weights == IMA_WEIGHTS_IMPORTANCE && b.B) ima_model_importance(m, &b);
     if (jb->stage == 1) {
         ima_stage1_terms t;
@@ -143,12 +191,54 @@ static void *run_job(void *arg) {
         memcpy(jb->terms, v, sizeof v);
     }
     jb->n_params = m->n_params;
+    jb->stage_params = jb->stage == 1 ? m->n_params_ae : m->n_params_imp;
+    /* overlapping, the pass has started the sums of its stage's range (the other range is zero) */
+    if (ima_collective_overlaps(jb->coll)) ima_collective_wait(jb->coll);
     jb->grads = malloc(m->n_params * sizeof(float));
     memcpy(jb->grads, m->grads, m->n_params * sizeof(float));
-    if (jb->coll) ima_collective_sum_float(jb->coll, jb->grads, m->n_params);
+    if (jb->coll && !ima_collective_overlaps(jb->coll)) ima_collective_sum_float(jb->coll, jb->grads, m->n_params);
     ima_model_free(m);
     jb->ok = 1;
     return NULL;
+}
+
+/* P ranks (with overlap or not) on the global batch of `one`, which has run; worst term / gradient
+ * difference against it (relative, absolute) and the largest gradient; overlap checked on the way */
+static void run_ranks(const char *what, const job *one, int P, int overlap, job *jobs, double *wt, double *wg,
+                      double *gmax) {
+    group g;
+    member mem[PMAX];
+    ima_collective coll[PMAX];
+    group_open(&g, P, mem, coll, overlap);
+    pthread_t th[PMAX];
+    for (int r = 0; r < P; r++) {
+        jobs[r] = *one;
+        jobs[r].coll = &coll[r];
+        jobs[r].grads = NULL;
+        jobs[r].ok = 0;
+        pthread_create(&th[r], NULL, run_job, &jobs[r]);
+    }
+    for (int r = 0; r < P; r++) pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&g.bar);
+    *wt = *wg = *gmax = 0.0;
+    for (int r = 0; r < P; r++) {
+        CHECK(jobs[r].ok, "%s: rank %d failed", what, r);
+        if (!jobs[r].ok) continue;
+        if (overlap) {
+            CHECK(!mem[r].overflow && mem[r].n_started == 0, "%s: rank %d left sums not waited for", what, r);
+            CHECK(mem[r].touched == 0, "%s, P = %d, overlap: %d gradient ranges written after their sums started", what,
+                  P, mem[r].touched);
+            CHECK(mem[r].floats == jobs[r].stage_params,
+                  "%s, P = %d, overlap: the started sums cover %zu floats, the stage has %zu", what, P, mem[r].floats,
+                  jobs[r].stage_params);
+        }
+        for (int k = 0; k < 8; k++)
+            *wt = fmax(*wt, fabs(jobs[r].terms[k] - one->terms[k]) / fmax(fabs(one->terms[k]), 1e-6));
+        for (size_t k = 0; k < one->n_params; k++) {
+            *wg = fmax(*wg, fabs((double)jobs[r].grads[k] - one->grads[k]));
+            *gmax = fmax(*gmax, fabs(one->grads[k]));
+        }
+    }
 }
 
 static void compare(const char *what, int P, int stage, ima_importance_objective obj, ima_weights w) {
@@ -166,40 +256,71 @@ static void compare(const char *what, int P, int stage, ima_importance_objective
         tgt[2 * i] = ima_rng_uniform(&rng) < 0.2 ? NAN : ima_rng_uniform(&rng);
         tgt[2 * i + 1] = ima_rng_uniform(&rng);
     }
-    job one = {.cfg = &cfg, .x = {xa, xb}, .mask = mask, .target = obj == IMA_IMPORTANCE_LOCAL_EV ? tgt : NULL,
-               .stage = stage, .weights = w};
+    job one = {.cfg = &cfg,
+               .x = {xa, xb},
+               .mask = mask,
+               .target = obj == IMA_IMPORTANCE_LOCAL_EV ? tgt : NULL,
+               .stage = stage,
+               .weights = w,
+               .nb = NB,
+               .threads = 1};
     run_job(&one);
-    group g;
-    member mem[PMAX];
-    ima_collective coll[PMAX];
-    group_open(&g, P, mem, coll);
-    job jobs[PMAX];
-    pthread_t th[PMAX];
-    for (int r = 0; r < P; r++) {
-        jobs[r] = one;
-        jobs[r].coll = &coll[r];
-        jobs[r].grads = NULL;
-        jobs[r].ok = 0;
-        pthread_create(&th[r], NULL, run_job, &jobs[r]);
+    job jobs[2][PMAX];
+    for (int ov = 0; ov < 2; ov++) {
+        double wt, wg, gmax;
+        run_ranks(what, &one, P, ov, jobs[ov], &wt, &wg, &gmax);
+        CHECK(gmax > 0, "%s: the gradient is all zero", what);
+        CHECK(wt < 1e-5, "%s, P = %d%s: loss terms differ by %.3g (relative)", what, P, ov ? ", overlap" : "", wt);
+        CHECK(wg < 1e-5 * gmax, "%s, P = %d%s: gradients differ by %.3g (largest %.3g)", what, P, ov ? ", overlap" : "",
+              wg, gmax);
+        printf("%-34s P = %d%s: worst term difference %.2e, gradient %.2e of %.2e\n", what, P, ov ? ", overlap" : "",
+               wt, wg, gmax);
     }
-    for (int r = 0; r < P; r++) pthread_join(th[r], NULL);
-    pthread_barrier_destroy(&g.bar);
-    double wt = 0.0, wg = 0.0, gmax = 0.0;
+    /* overlap changes when each range is summed, not what is added: the same bits */
     for (int r = 0; r < P; r++) {
-        CHECK(jobs[r].ok, "%s: rank %d failed", what, r);
-        for (int k = 0; k < 8; k++)
-            wt = fmax(wt, fabs(jobs[r].terms[k] - one.terms[k]) / fmax(fabs(one.terms[k]), 1e-6));
-        for (size_t k = 0; k < one.n_params; k++) {
-            wg = fmax(wg, fabs((double)jobs[r].grads[k] - one.grads[k]));
-            gmax = fmax(gmax, fabs(one.grads[k]));
-        }
-        free(jobs[r].grads);
+        if (jobs[0][r].ok && jobs[1][r].ok)
+            CHECK(!memcmp(jobs[0][r].grads, jobs[1][r].grads, one.n_params * sizeof(float)),
+                  "%s, P = %d, rank %d: overlapped gradient sums differ from the blocking sum", what, P, r);
+        free(jobs[0][r].grads), free(jobs[1][r].grads);
     }
-    CHECK(gmax > 0, "%s: the gradient is all zero", what);
-    CHECK(wt < 1e-5, "%s, P = %d: loss terms differ by %.3g (relative)", what, P, wt);
-    CHECK(wg < 1e-5 * gmax, "%s, P = %d: gradients differ by %.3g (largest %.3g)", what, P, wg, gmax);
-    printf("%-34s P = %d: worst term difference %.2e, gradient %.2e of %.2e\n", what, P, wt, wg, gmax);
     free(one.grads);
+}
+
+/* the two-thread row split (parallel.c) on each of 2 ranks: a bucket's sum may start only once part 1's
+ * rows are added; overlapped sums give the blocking sum's gradient bit for bit */
+static void compare_split(const char *what, int stage, ima_importance_objective obj) {
+    ima_config cfg = tu_small_config(DA, DB);
+    cfg.importance_objective = obj;
+    ima_rng rng;
+    ima_rng_init(&rng, 4);
+    float *xa = malloc(NS * DA * sizeof *xa), *xb = malloc(NS * DB * sizeof *xb);
+    uint8_t mask[NS * 2];
+    for (size_t k = 0; k < NS * DA; k++) xa[k] = ima_rng_uniform(&rng);
+    for (size_t k = 0; k < NS * DB; k++) xb[k] = 2.0f * ima_rng_uniform(&rng) - 1.0f;
+    for (size_t i = 0; i < NS; i++) {
+        mask[2 * i] = ima_rng_uniform(&rng) < 0.7;
+        mask[2 * i + 1] = !mask[2 * i] || ima_rng_uniform(&rng) < 0.5;
+    }
+    job one =
+        {.cfg = &cfg, .x = {xa, xb}, .mask = mask, .stage = stage, .weights = IMA_WEIGHTS_ONE, .nb = NS, .threads = 2};
+    run_job(&one);
+    job jobs[2][PMAX];
+    double wt[2], wg[2], gmax[2];
+    for (int ov = 0; ov < 2; ov++) run_ranks(what, &one, 2, ov, jobs[ov], &wt[ov], &wg[ov], &gmax[ov]);
+    CHECK(gmax[0] > 0 && wg[0] < 1e-5 * gmax[0], "%s: 2 ranks differ from one process by %.3g", what, wg[0]);
+    for (int r = 0; r < 2; r++) {
+        if (jobs[0][r].ok && jobs[1][r].ok) {
+            CHECK(!memcmp(jobs[0][r].grads, jobs[1][r].grads, one.n_params * sizeof(float)),
+                  "%s, rank %d: overlapped gradient sums differ from the blocking sum", what, r);
+            CHECK(!memcmp(jobs[0][r].terms, jobs[1][r].terms, sizeof jobs[0][r].terms),
+                  "%s, rank %d: overlap changed the loss terms", what, r);
+        }
+        free(jobs[0][r].grads), free(jobs[1][r].grads);
+    }
+    printf("%-34s P = 2 x 2 threads: overlap = blocking sum bit for bit; vs one process %.2e of %.2e\n", what, wg[1],
+           gmax[1]);
+    free(one.grads);
+    free(xa), free(xb);
 }
 
 /* ---- local-ev targets on every rank ---------------------------------------------------- */
@@ -245,7 +366,7 @@ static void test_targets(int P) {
     group g;
     member mem[PMAX];
     ima_collective coll[PMAX];
-    group_open(&g, P, mem, coll);
+    group_open(&g, P, mem, coll, 0);
     targets_job jobs[PMAX];
     pthread_t th[PMAX];
     for (int r = 0; r < P; r++) {
@@ -278,8 +399,8 @@ static void test_share(void) {
             for (int r = 0; r < P; r++) {
                 size_t lo, hi;
                 ima_collective_share(n, r, P, &lo, &hi);
-                CHECK(lo == next && hi >= lo && hi - lo <= n / (size_t)P + 1, "share of %zu rows, rank %d of %d", n,
-                      r, P);
+                CHECK(lo == next && hi >= lo && hi - lo <= n / (size_t)P + 1, "share of %zu rows, rank %d of %d", n, r,
+                      P);
                 next = hi;
             }
             CHECK(next == n, "the shares of %zu rows over %d ranks do not cover them", n, P);
@@ -326,6 +447,8 @@ int main(void) {
         compare("stage 2, local-ev", P, 2, IMA_IMPORTANCE_LOCAL_EV, IMA_WEIGHTS_ONE);
         test_targets(P);
     }
+    compare_split("stage 1, row split", 1, IMA_IMPORTANCE_PAPER);
+    compare_split("stage 2, paper, row split", 2, IMA_IMPORTANCE_PAPER);
     if (tu_failed == 0) tu_remove_dir(dir);
     free(dir);
     return tu_finish("test_collective");
