@@ -3,7 +3,8 @@
 # a small corpus with presence masks: stage 1 and stage 2 (the paper's objective and local-ev), loss
 # terms per epoch and every parameter after training; --resume with another P; a global batch that
 # leaves a rank no row; a rank killed (mpirun stops the job) and a rank that hangs (the others time out,
-# IMA_MPI_TIMEOUT) both end with an error, not a hang, and leave the last checkpoint intact.
+# IMA_MPI_TIMEOUT) both end with an error, not a hang, and leave the last checkpoint intact. Overlap of
+# the gradient sum with the backward pass (the default) against IMA_MPI_OVERLAP=0: the same model.
 # Skipped (77) when ima was built without MPI.
 # usage: bash cli_mpi.sh path/to/ima
 set -u
@@ -26,9 +27,9 @@ export OMPI_MCA_btl_vader_single_copy_mechanism=none
 mpi() {
     local np=$1; shift
     ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" timeout 120 "$MPIRUN" --allow-run-as-root --oversubscribe \
-        -x ASAN_OPTIONS -x IMA_MPI_TIMEOUT -x OPENBLAS_NUM_THREADS -np "$np" "$IMA" "$@"
+        -x ASAN_OPTIONS -x IMA_MPI_TIMEOUT -x IMA_MPI_OVERLAP -x OPENBLAS_NUM_THREADS -np "$np" "$IMA" "$@"
 }
-export IMA_MPI_TIMEOUT=60
+export IMA_MPI_TIMEOUT=60 IMA_MPI_OVERLAP=1
 
 "$IMA" toy "$T/toy" --train 600 --test 100 >/dev/null 2>&1 || bad "ima toy failed"
 # masks: a present in ~70% of the rows, b where a is absent and in every third row besides
@@ -96,6 +97,23 @@ for p in 2 4; do
     echo "paper objective, P = $p vs 1: $r"
 done
 
+# ---- overlap (each network's gradient summed as the backward pass finishes it) against one sum after it ----
+# The same numbers are added (P = 2: a + b per value), only earlier, so P = 2 must match bit for bit, also
+# with the two-thread row split on each rank (a range starts once both halves are added); P = 4 to 1e-6.
+grep -q "overlap: [0-9]* of [0-9]* gradient sums complete" "$T/p_2.err" && ok || bad "P = 2 did not overlap: $(cat "$T/p_2.err")"
+IMA_MPI_OVERLAP=0 run o_2 2 "${TRAIN[@]}"
+IMA_MPI_OVERLAP=0 run o_4 4 "${TRAIN[@]}"
+! grep -q "overlap:" "$T/o_2.err" && ok || bad "IMA_MPI_OVERLAP=0 still overlapped"
+r=$(same "$T/o_2.tsv" "$T/p_2.tsv" "$T/o_2.safetensors" "$T/p_2.safetensors" 0 0) && ok || bad "P = 2, overlap vs not: $r"
+echo "P = 2, overlap on vs off: $r"
+r=$(same "$T/o_4.tsv" "$T/p_4.tsv" "$T/o_4.safetensors" "$T/p_4.safetensors" 1e-6 1e-6) && ok || bad "P = 4, overlap vs not: $r"
+echo "P = 4, overlap on vs off: $r"
+SPLIT=("${MODEL[@]}" --batch 128 --epochs1 3 --epochs2 2 --rounds 2 --threads 2) # 64 rows per rank: split
+run s_on 2 "${SPLIT[@]}"
+IMA_MPI_OVERLAP=0 run s_off 2 "${SPLIT[@]}"
+r=$(same "$T/s_off.tsv" "$T/s_on.tsv" "$T/s_off.safetensors" "$T/s_on.safetensors" 0 0) && ok || bad "P = 2 x 2 threads, overlap vs not: $r"
+echo "P = 2 x 2 threads, overlap on vs off: $r"
+
 # ---- local-ev (targets from the gathered codes of every row) ----
 LEV=("${MODEL[@]}" --importance-objective local-ev --local-ev-k 10 --batch 64 --epochs1 3 --epochs2 2 --rounds 2)
 run l_1 0 "${LEV[@]}"
@@ -120,6 +138,22 @@ for p in 1 4; do
     echo "round 1 on 2 ranks, round 2 on $p vs both on 1: $r"
 done
 
+# ---- the transport's overlapped sums alone (tests/mpi_overlap.c; CMake passes it with MPI) ----
+if [ -n "${IMA_MPI_OVERLAP_TEST:-}" ]; then
+    for p in 2 3; do
+        IMA=$IMA_MPI_OVERLAP_TEST mpi $p sum >"$T/ov.out" 2>"$T/ov.err" && grep -q "^ok: $p ranks" "$T/ov.out" && ok ||
+            bad "overlapped sums on $p ranks: $(cat "$T/ov.out" "$T/ov.err")"
+    done
+    # a started sum that a peer never joins: the wait ends with the timeout's error (a 2 s limit), not a hang
+    t0=$(date +%s)
+    IMA=$IMA_MPI_OVERLAP_TEST IMA_MPI_TIMEOUT=2 mpi 2 stall >"$T/ov.out" 2>"$T/ov.err"
+    rc=$? secs=$(($(date +%s) - t0))
+    [ "$rc" != 0 ] && [ "$rc" != 124 ] && [ "$secs" -le 30 ] && ok || bad "stalled overlapped sum: exit $rc after $secs s"
+    grep -q "a gradient sum over the ranks (overlapped with the backward pass) did not complete within 2 s (IMA_MPI_TIMEOUT): another rank died or hangs" \
+        "$T/ov.err" && ok || bad "stalled overlapped sum: no clear error: $(cat "$T/ov.err")"
+    echo "overlapped sum that rank 1 never joins: $(grep -o "wait failed after [0-9.]* s" "$T/ov.err")"
+fi
+
 # ---- a rank that dies or hangs: an error and an exit, never a hang; the checkpoint stays whole ----
 # rank_pid MPIRUN_PID R: the pid of rank R among mpirun's children
 rank_pid() {
@@ -127,10 +161,14 @@ rank_pid() {
         tr '\0' '\n' <"/proc/$c/environ" 2>/dev/null | grep -qx "OMPI_COMM_WORLD_RANK=$2" && echo "$c"
     done
 }
-# long RUN_NAME SIGNAL: a long run on 2 ranks; once a checkpoint exists, SIGNAL goes to rank 1
+# long RUN_NAME SIGNAL [ARGS]: a long run on 2 ranks (stage 1, or ARGS); once a checkpoint exists, SIGNAL
+# goes to rank 1
 long() {
     local name=$1 sig=$2
-    mpi 2 train "${DATA[@]}" "${MODEL[@]}" --batch 64 --epochs1 100000 --out "$T/$name.safetensors" 2>"$T/$name.err" &
+    shift 2
+    local args=(--epochs1 100000)
+    [ $# -gt 0 ] && args=("$@")
+    mpi 2 train "${DATA[@]}" "${MODEL[@]}" --batch 64 "${args[@]}" --out "$T/$name.safetensors" 2>"$T/$name.err" &
     local mp=$! t0 pid="" i
     for i in $(seq 100); do [ -s "$T/$name.safetensors" ] && [ -n "$(pgrep -P "$mp")" ] && break; sleep 0.2; done
     # mpirun runs under `timeout`: its pid is the child of the backgrounded shell function's
@@ -152,10 +190,18 @@ read -r rc secs <"$T/stop.rc"
 grep -q "did not complete within 4 s (IMA_MPI_TIMEOUT): another rank died or hangs" "$T/stop.err" && ok ||
     bad "hung rank: no clear error: $(cat "$T/stop.err")"
 grep -q "the last good checkpoint is" "$T/stop.err" && ok || bad "hung rank: checkpoint not named"
+# the same in stage 2, whose step starts the importance nets' sums after the statistics' (rank 0 then
+# waits in whichever sum rank 1 never joins: a statistic, a started gradient range, the mean y)
+IMA_MPI_TIMEOUT=4 long stop2 STOP --epochs1 1 --epochs2 100000
+read -r rc secs <"$T/stop2.rc"
+[ "$rc" != 0 ] && [ "$rc" != 124 ] && [ "$secs" -le 30 ] && ok || bad "hung rank, stage 2: exit $rc after $secs s: $(cat "$T/stop2.err")"
+grep -q "did not complete within 4 s (IMA_MPI_TIMEOUT): another rank died or hangs" "$T/stop2.err" && ok ||
+    bad "hung rank, stage 2: no clear error: $(cat "$T/stop2.err")"
+echo "hung rank in stage 2: $(grep -o "MPI rank 0 of 2: [^(]*(" "$T/stop2.err" | head -1)"
 long kill KILL
 read -r rc secs <"$T/kill.rc"
 [ "$rc" != 0 ] && [ "$rc" != 124 ] && [ "$secs" -le 30 ] && ok || bad "killed rank: exit $rc after $secs s: $(cat "$T/kill.err")"
-for name in stop kill; do
+for name in stop stop2 kill; do
     "$IMA" train "${DATA[@]}" --resume "$T/$name.safetensors" --epochs1 1 --epochs2 0 --quiet --out "$T/$name.2.safetensors" \
         2>"$T/r.err" && ok || bad "$name: the checkpoint left behind does not resume: $(cat "$T/r.err")"
 done
@@ -163,4 +209,10 @@ done
 # ---- refusals ----
 expect_fail "baseline under mpirun" "covers IMA only" mpi 2 train --model dae "${DATA[@]}" --out "$T/x.safetensors"
 IMA_MPI_TIMEOUT=soon expect_fail "bad IMA_MPI_TIMEOUT" "IMA_MPI_TIMEOUT = 'soon'" mpi 2 train "${DATA[@]}" "${MODEL[@]}" --out "$T/x.safetensors"
+IMA_MPI_OVERLAP=maybe expect_fail "bad IMA_MPI_OVERLAP" "IMA_MPI_OVERLAP = 'maybe'" mpi 2 train "${DATA[@]}" "${MODEL[@]}" --out "$T/x.safetensors"
+# ranks that disagree would make different calls: refused at the start
+expect_fail "IMA_MPI_OVERLAP differing between ranks" "IMA_MPI_OVERLAP is 1 on 1 ranks and 0 on the others" \
+    timeout 120 "$MPIRUN" --allow-run-as-root --oversubscribe -x ASAN_OPTIONS -x OPENBLAS_NUM_THREADS \
+    -np 1 env IMA_MPI_OVERLAP=0 "$IMA" train "${DATA[@]}" "${MODEL[@]}" --out "$T/x.safetensors" : \
+    -np 1 env IMA_MPI_OVERLAP=1 "$IMA" train "${DATA[@]}" "${MODEL[@]}" --out "$T/x.safetensors"
 cli_finish cli_mpi
