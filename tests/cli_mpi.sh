@@ -4,7 +4,8 @@
 # terms per epoch and every parameter after training; --resume with another P; a global batch that
 # leaves a rank no row; a rank killed (mpirun stops the job) and a rank that hangs (the others time out,
 # IMA_MPI_TIMEOUT) both end with an error, not a hang, and leave the last checkpoint intact. Overlap of
-# the gradient sum with the backward pass (the default) against IMA_MPI_OVERLAP=0: the same model.
+# the gradient sum with the backward pass (IMA_MPI_OVERLAP=1, set for every run here unless a check says
+# otherwise) against IMA_MPI_OVERLAP=0: the same model.
 # Skipped (77) when ima was built without MPI.
 # usage: bash cli_mpi.sh path/to/ima
 set -u
@@ -104,6 +105,9 @@ grep -q "overlap: [0-9]* of [0-9]* gradient sums complete" "$T/p_2.err" && ok ||
 IMA_MPI_OVERLAP=0 run o_2 2 "${TRAIN[@]}"
 IMA_MPI_OVERLAP=0 run o_4 4 "${TRAIN[@]}"
 ! grep -q "overlap:" "$T/o_2.err" && ok || bad "IMA_MPI_OVERLAP=0 still overlapped"
+# unset: overlap only when the ranks span several machines (on one it measured slower: docs/scaling.md)
+IMA_MPI_OVERLAP= run u_2 2 "${MODEL[@]}" --batch 64 --epochs1 1 --epochs2 1
+! grep -q "overlap:" "$T/u_2.err" && ok || bad "IMA_MPI_OVERLAP unset overlapped on one machine"
 r=$(same "$T/o_2.tsv" "$T/p_2.tsv" "$T/o_2.safetensors" "$T/p_2.safetensors" 0 0) && ok || bad "P = 2, overlap vs not: $r"
 echo "P = 2, overlap on vs off: $r"
 r=$(same "$T/o_4.tsv" "$T/p_4.tsv" "$T/o_4.safetensors" "$T/p_4.safetensors" 1e-6 1e-6) && ok || bad "P = 4, overlap vs not: $r"

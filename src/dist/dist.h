@@ -6,8 +6,8 @@
  * OMPI_COMM_WORLD_SIZE, or PMI_SIZE / PMIX_RANK); without a launcher it runs as one process and never
  * touches MPI. IMA_MPI_TIMEOUT (seconds, default 300) bounds how long a rank waits for any one
  * collective: a rank that died or hangs makes the others stop with an error instead of waiting forever.
- * IMA_MPI_OVERLAP (1, the default, or 0; the same on every rank) overlaps the gradient's sum with the
- * backward pass (collective.h, docs/scaling.md). */
+ * IMA_MPI_OVERLAP=1 overlaps the gradient's sum with the backward pass (collective.h, docs/scaling.md),
+ * 0 sums it after; unset, overlap is on when the ranks span several machines and off on one. */
 #ifndef IMA_DIST_H
 #define IMA_DIST_H
 

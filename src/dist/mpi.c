@@ -7,12 +7,13 @@
  * the group is then unusable (every later call fails at once) and the caller stops the job
  * (ima_dist_stop(d, 1): MPI_Abort), since a dead peer never joins MPI_Finalize.
  *
- * Overlap (collective.h's isum_float / progress / wait; IMA_MPI_OVERLAP=0 turns it off): the backward
- * pass starts one MPI_Iallreduce per network's gradient range and returns; progress tests every
- * outstanding request once (Open MPI advances a non-blocking collective only inside MPI calls); wait
- * awaits them in the order they started, each against the same deadline, IMA_MPI_TIMEOUT seconds after
- * the wait began. Only the thread that initialised MPI calls it (MPI_THREAD_FUNNELED: the two-thread
- * row split's worker never does). */
+ * Overlap (collective.h's isum_float / progress / wait): the backward pass starts one MPI_Iallreduce per
+ * network's gradient range and returns; progress tests every outstanding request once (Open MPI
+ * advances a non-blocking collective only inside MPI calls); wait polls them all (MPI_Testall) until
+ * every one completes or IMA_MPI_TIMEOUT seconds after the wait began. Only the thread that
+ * initialised MPI calls it (MPI_THREAD_FUNNELED: the two-thread row split's worker never does).
+ * IMA_MPI_OVERLAP=1 turns it on, 0 off; unset, it is on when the ranks span several machines and off
+ * when they share one, where it measured slower (docs/scaling.md). */
 #define _POSIX_C_SOURCE 200809L
 #include <limits.h>
 #include <math.h>
@@ -60,11 +61,12 @@ static int fail(ima_dist *d, const char *what, const char *fmt, int code) {
     return ima_error("MPI rank %d of %d: %s", d->rank, d->size, d->why);
 }
 
-/* waits for req until it completes or the clock passes deadline */
-static int await_until(ima_dist *d, MPI_Request *req, double deadline, const char *what) {
+/* waits for the n requests req until all complete or the clock passes deadline: one poll loop for all,
+ * so that several started sums cost one spin-then-nap, as one sum does */
+static int await_until(ima_dist *d, MPI_Request *req, int n, double deadline, const char *what) {
     struct timespec nap = {0, 20000}; /* 20 us between polls once the first few have missed */
     for (long spin = 0;; spin++) {
-        int done = 0, rc = MPI_Test(req, &done, MPI_STATUS_IGNORE);
+        int done = 0, rc = MPI_Testall(n, req, &done, MPI_STATUSES_IGNORE);
         if (rc != MPI_SUCCESS) return fail(d, what, "%s failed (%.0f s limit): %s", rc);
         if (done) return IMA_OK;
         if (spin > 200) nanosleep(&nap, NULL);
@@ -77,7 +79,7 @@ static int await_until(ima_dist *d, MPI_Request *req, double deadline, const cha
 }
 
 static int await(ima_dist *d, MPI_Request *req, const char *what) {
-    return await_until(d, req, now_s() + d->timeout_s, what);
+    return await_until(d, req, 1, now_s() + d->timeout_s, what);
 }
 
 static int allreduce(ima_dist *d, void *buf, size_t n, MPI_Datatype t, size_t elem, const char *what) {
@@ -106,12 +108,10 @@ static int allreduce_double(void *ctx, double *buf, size_t n) {
 
 static const char *const ISUM_WHAT = "a gradient sum over the ranks (overlapped with the backward pass)";
 
-/* waits for the started sums, oldest first, all against one deadline */
+/* waits for every started sum, against one deadline */
 static int wait_pending(ima_dist *d) {
-    double deadline = now_s() + d->timeout_s;
-    int k = 0, rc = IMA_OK;
-    for (; k < d->n_pending && rc == IMA_OK; k++) rc = await_until(d, &d->pending[k], deadline, ISUM_WHAT);
-    if (rc != IMA_OK) return rc; /* the group is unusable: the requests stay as they are */
+    if (await_until(d, d->pending, d->n_pending, now_s() + d->timeout_s, ISUM_WHAT))
+        return IMA_ERR; /* the group is unusable: the requests stay as they are */
     d->n_pending = 0;
     return IMA_OK;
 }
@@ -204,11 +204,15 @@ int ima_dist_start(ima_dist **out, int *argc, char ***argv) {
         if (end == t || *end || !(timeout > 0 && timeout < 1e7))
             return ima_error("IMA_MPI_TIMEOUT = '%s': expected seconds in (0, 1e7)", t);
     }
-    int overlap = 1;
-    if ((t = getenv("IMA_MPI_OVERLAP")) && !(overlap = !strcmp(t, "1")) && strcmp(t, "0"))
-        return ima_error("IMA_MPI_OVERLAP = '%s': expected 1 (overlap the gradient sum with the backward pass, "
-                         "the default) or 0 (sum it after the backward pass)",
-                         t);
+    int overlap = -1; /* unset: overlap when the ranks span several machines */
+    if ((t = getenv("IMA_MPI_OVERLAP")) && *t) {
+        if (strcmp(t, "0") && strcmp(t, "1"))
+            return ima_error("IMA_MPI_OVERLAP = '%s': expected 1 (overlap the gradient sum with the backward pass), "
+                             "0 (sum it after the backward pass) or unset (1 when the ranks span several machines, "
+                             "0 on one)",
+                             t);
+        overlap = *t == '1';
+    }
     int inited = 0, level;
     MPI_Initialized(&inited);
     /* FUNNELED: the row split's worker thread exists but never calls MPI */
@@ -225,6 +229,15 @@ int ima_dist_start(ima_dist **out, int *argc, char ***argv) {
     MPI_Comm_rank(d->comm, &d->rank);
     MPI_Comm_size(d->comm, &d->size);
     d->timeout_s = timeout;
+    if (overlap < 0) { /* one machine: shared memory, where the sums are copies by the computing cores */
+        MPI_Comm node;
+        int local = d->size;
+        if (MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+            MPI_Comm_size(node, &local);
+            MPI_Comm_free(&node);
+        }
+        overlap = local < d->size;
+    }
     d->overlap = overlap;
     /* every rank must make the same calls: IMA_MPI_OVERLAP must agree (mpirun -x IMA_MPI_OVERLAP) */
     double on = overlap;

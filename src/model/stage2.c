@@ -17,9 +17,9 @@
 #include <string.h>
 
 #include "ima/collective.h"
-#include "model/grad_sum.h"
 #include "ima/common.h"
 #include "ima/model.h"
+#include "model/grad_sum.h"
 
 /* S = sum_i y'_i is raised to this when every importance saturates at 1 (collapse) */
 #define IMA_MIN_WEIGHT_SUM 1e-12
