@@ -51,7 +51,7 @@ done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 # median of column C of a file, and every value
 col() { awk -v c="$2" '{print $c}' "$1" | sort -g | awk '{v[NR] = $1} END {m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f", m}'; }
-all() { awk -v c="$2" '{printf "%s%s", (NR > 1 ? "/" : ""), $c}' "$1"; }
+all() { awk -v c="$2" '{printf "%s%s", (NR > 1 ? ";" : ""), $c}' "$1"; }
 printf '%-10s %8s %22s %8s %22s %14s %8s %18s\n' config stage1 "(reps)" stage2 "(reps)" bytes_per_step sums "sums hidden/waited"
 for cfg in $CONFIGS; do
     f="$T/$cfg.txt"
