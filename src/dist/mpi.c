@@ -229,15 +229,15 @@ int ima_dist_start(ima_dist **out, int *argc, char ***argv) {
     MPI_Comm_rank(d->comm, &d->rank);
     MPI_Comm_size(d->comm, &d->size);
     d->timeout_s = timeout;
-    if (overlap < 0) { /* one machine: shared memory, where the sums are copies by the computing cores */
-        MPI_Comm node;
-        int local = d->size;
-        if (MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
-            MPI_Comm_size(node, &local);
-            MPI_Comm_free(&node);
-        }
-        overlap = local < d->size;
+    /* unset: on when the ranks span several machines; on one, the sums are shared-memory copies by the
+     * computing cores (every rank splits, set or not, so that the calls match) */
+    MPI_Comm node;
+    int local = d->size;
+    if (MPI_Comm_split_type(d->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_size(node, &local);
+        MPI_Comm_free(&node);
     }
+    if (overlap < 0) overlap = local < d->size;
     d->overlap = overlap;
     /* every rank must make the same calls: IMA_MPI_OVERLAP must agree (mpirun -x IMA_MPI_OVERLAP) */
     double on = overlap;
