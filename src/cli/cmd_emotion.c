@@ -83,6 +83,10 @@ static const flag_spec DATA_FLAGS[] = {
     FLAG_ROW("--limit", FLAG_SIZE, O(cfg.limit_per_split), 0, 100000000, "N",
              "at most N utterances per split (0 = all)", 0),
     FLAG_ROW("--seed", FLAG_U64, O(cfg.seed), 0, 0, "S", "voices and prosody noise (MELD), subsampling", 0),
+    FLAG_ROW("--threads", FLAG_INT, O(cfg.threads), 1, IMA_EMO_MAX_THREADS, "T",
+             "MELD: threads that resample and analyse the speech (espeak speaks one utterance\n"
+             "                             at a time; the corpus is the same for any T)",
+             0),
     IEMOCAP_FLAG_ROWS,
     FLAG_END,
 };
@@ -102,6 +106,7 @@ static void data_usage(FILE *out) {
 int cmd_data_emotion(int argc, char **argv) {
     const char *C = DATA.cmd;
     data_opts o = {.cfg = ima_emo_build_defaults()};
+    o.cfg.threads = IMA_EMO_DEFAULT_THREADS;
     flag_seen seen;
     int rc = flags_parse(&DATA, &o, argc, argv, &seen);
     if (rc == FLAGS_HELP) return data_usage(stdout), 0;
@@ -167,7 +172,8 @@ static const flag_spec REPRO_FLAGS[] = {
     FLAG_ROW("--out", FLAG_STR, O(cfg.out_dir), 0, 0, "DIR", "report folder", 0),
     FLAG_ROW("--quick", FLAG_SET, O(quick), 1, 0, NULL, "a subsample and short training (a few minutes)", 0),
     FLAG_ROW("--seed", FLAG_U64, O(cfg.seed), 0, 0, "S", "seed of everything", 0),
-    FLAG_ROW("--threads", FLAG_INT, O(threads), 1, 256, "T", "OpenBLAS threads", 0),
+    FLAG_ROW("--threads", FLAG_INT, O(threads), 1, IMA_EMO_MAX_THREADS, "T",
+             "OpenBLAS threads, and the MELD corpus builder's (its results do not depend on T)", 0),
     FLAG_ROW("--limit", FLAG_SIZE, O(cfg.limit_per_split), 0, 100000000, "N", "utterances per split (0 = all)", 0),
     FLAG_ROW("--max-pairs", FLAG_SIZE, O(cfg.max_pairs_per_utt), 0, 100000000, "N",
              "at most N training pairs per utterance (0 = all N^2)", 0),
@@ -271,6 +277,7 @@ int cmd_repro_emotion(int argc, char **argv) {
     if (resource_paths(&o.cfg, gbuf, lbuf, sizeof gbuf)) return 2;
     if (o.split.given) o.cfg.iemocap_split = o.split.v;
     openblas_set_num_threads(o.threads);
+    o.cfg.threads = o.threads;
     char cmdline[2048];
     size_t len = 0;
     for (int i = 0; i < argc && len < sizeof cmdline - 2; i++)

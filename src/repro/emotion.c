@@ -895,6 +895,7 @@ int emo_repro_run(const emo_repro_config *cfg) {
     bc.limit_per_split = cfg->limit_per_split;
     bc.seed = cfg->seed;
     bc.skip_missing_alignment = cfg->skip_missing_alignment;
+    bc.threads = cfg->threads;
     ima_emo_corpus c;
     if (cfg->data_dir) {
         fprintf(stderr, "repro emotion: reading the corpus %s\n", cfg->data_dir);
