@@ -13,7 +13,6 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,7 +30,6 @@
 #include "ima/tsne.h"
 #include "ima/train.h"
 #include "ima/utterance.h"
-#include "core/blas.h"
 #include "repro/emotion.h"
 
 #define LATENT 50
@@ -80,7 +78,8 @@ enum {
     PH_EVAL,
     PH_FIGURES,
     PH_SWEEP,
-    PH_BASELINES,
+    PH_MVAE,
+    PH_JMVAE,
     PH_REPORT,
     N_PHASES
 };
@@ -93,11 +92,12 @@ static const char *const phase_names[N_PHASES] = {
     "utterance representations, P@10, MLP learning-rate sweeps",
     "figures 3 and 5 (t-SNE)",
     "rho sweep",
-    "MVAE and JMVAE-KL: training and evaluation (side by side)",
+    "MVAE: training and evaluation",
+    "JMVAE-KL: training and evaluation",
     "results.json and report.md"};
 static const char *const phase_keys[N_PHASES] = {"corpus",     "pairs",   "ima_training", "local_ev_targets",
                                                  "local_ev_training", "evaluation", "figures", "rho_sweep",
-                                                 "baselines",  "report"};
+                                                 "mvae",       "jmvae_kl", "report"};
 typedef struct {
     double wall[N_PHASES], cpu[N_PHASES];
     double w0, c0, w_start, c_start; // the running phase's start; the run's start
@@ -123,11 +123,6 @@ static void phase_mark(phase_clock *p, int ph) {
 }
 static double phase_total_wall(const phase_clock *p) { return ima_wall_seconds() - p->w_start; }
 static double phase_total_cpu(const phase_clock *p) { return cpu_seconds() - p->c_start; }
-static double thread_cpu_seconds(void) {
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) return 0.0;
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 /* ---- pairs as batches ----------------------------------------------------------------------------- */
 
@@ -886,102 +881,6 @@ static void mkdirs(const char *path) {
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* ---- baselines, side by side ----------------------------------------------------------------------- */
-
-/* One baseline (MVAE or JMVAE-KL) trained on the pairs, its token codes pooled and evaluated; a job
- * touches only its own model, gatherer, generator and outputs, so MVAE and JMVAE-KL run on two threads
- * at once with the results they have one after the other. */
-typedef struct {
-    int kb; // 0 MVAE, 1 JMVAE-KL
-    const emo_repro_config *cfg;
-    const ima_emo_corpus *c;
-    const int64_t *pairs;
-    size_t P;
-    const split_view *sv;
-    int eval_split;
-    ima_adam_config adam;
-    float *(*reps)[N_REPS]; // (3 splits) its utterance representations
-    rep_scores *sc;
-    double wall, cpu; // its own wall seconds and its thread's CPU seconds
-    int st;
-    char error[1024]; // errors are thread-local: the message, for the caller
-} baseline_job;
-
-static const char *baseline_name(int kb) { return kb == 0 ? "MVAE" : "JMVAE-KL"; }
-
-static void *baseline_job_run(void *arg) {
-    baseline_job *j = arg;
-    const emo_repro_config *cfg = j->cfg;
-    double w0 = ima_wall_seconds(), c0 = thread_cpu_seconds();
-    ima_baseline_config bcfg = {0};
-    bcfg.kind = j->kb == 0 ? IMA_BASELINE_MVAE : IMA_BASELINE_JMVAE;
-    bcfg.n_modalities = 2;
-    bcfg.latent_width = LATENT;
-    bcfg.beta = 1.0f;
-    bcfg.alpha = 0.01f;
-    const char *mnames[2] = {"words", "acoustics"};
-    size_t widths[2] = {IMA_EMO_WORD_DIM, IMA_EMO_ACOUSTIC_DIM};
-    for (int m = 0; m < 2; m++) {
-        snprintf(bcfg.mod[m].name, sizeof bcfg.mod[m].name, "%s", mnames[m]);
-        bcfg.mod[m].input_width = widths[m];
-        bcfg.mod[m].hidden_width = HIDDEN;
-        bcfg.mod[m].loss = IMA_LOSS_SSE;
-        bcfg.mod[m].lambda_rec = 1.0f;
-    }
-    const char *bname = baseline_name(j->kb);
-    size_t T1 = j->c->n_tokens ? j->c->n_tokens : 1;
-    ima_baseline *bl = NULL;
-    gatherer g;
-    float *c0s = NULL, *c1s = NULL;
-    int st = gatherer_init(&g, j->c, cfg->batch);
-    if (!st) st = ima_baseline_init(&bl, &bcfg, cfg->batch, cfg->seed + 31 + (uint64_t)j->kb);
-    if (!st) {
-        ima_rng br;
-        ima_rng_init(&br, cfg->seed + 41 + (uint64_t)j->kb);
-        st = train_baseline(bl, &g, j->pairs, j->P, cfg->baseline_epochs, cfg->batch, &j->adam, &br, bname, 1);
-    }
-    if (!st) {
-        c0s = ima_try_malloc(T1, LATENT * sizeof(float)), c1s = ima_try_malloc(T1, LATENT * sizeof(float));
-        st = c0s && c1s ? baseline_tokens(bl, &g, j->c->n_tokens, c0s, c1s)
-                        : ima_error_prefix("codes of %zu tokens", j->c->n_tokens);
-    }
-    for (int s = 0; s < 3 && !st; s++) st = utterance_reps(j->reps[s], &j->sv[s], c0s, c1s, NULL, NULL);
-    if (!st) st = evaluate_reps(j->sc, j->reps, j->sv, j->eval_split, cfg);
-    free(c0s);
-    free(c1s);
-    ima_baseline_free(bl);
-    gatherer_free(&g);
-    j->st = st;
-    if (st) snprintf(j->error, sizeof j->error, "%s: %s", bname, ima_last_error());
-    j->wall = ima_wall_seconds() - w0;
-    j->cpu = thread_cpu_seconds() - c0;
-    return NULL;
-}
-
-/* MVAE and JMVAE-KL: on two threads (OpenBLAS on one thread meanwhile, so that the two do not compete
- * for its pool) or, with threads < 2, one after the other; the same results either way */
-static int run_baselines(baseline_job jobs[2], int threads) {
-    for (int kb = 0; kb < 2; kb++)
-        fprintf(stderr, "repro emotion: %s, %d epochs%s\n", baseline_name(kb), jobs[kb].cfg->baseline_epochs,
-                threads >= 2 ? " (MVAE and JMVAE-KL side by side)" : "");
-    pthread_t tid;
-    int side = 0;
-    if (threads >= 2) {
-        int t = openblas_get_num_threads();
-        openblas_set_num_threads(1);
-        side = pthread_create(&tid, NULL, baseline_job_run, &jobs[1]) == 0;
-        baseline_job_run(&jobs[0]);
-        if (side) pthread_join(tid, NULL);
-        openblas_set_num_threads(t);
-    } else {
-        baseline_job_run(&jobs[0]);
-    }
-    if (!side) baseline_job_run(&jobs[1]); /* one thread, or the second could not start */
-    for (int kb = 0; kb < 2; kb++)
-        if (jobs[kb].st) return ima_error("%s", jobs[kb].error);
-    return IMA_OK;
-}
-
 int emo_repro_run(const emo_repro_config *cfg) {
     phase_clock pc;
     phase_clock_start(&pc);
@@ -1089,8 +988,6 @@ int emo_repro_run(const emo_repro_config *cfg) {
     float *breps[2][3][N_REPS] = {{{0}}};
     rep_scores sc_ima, sc_base[2];
     memset(sc_base, 0, sizeof sc_base);
-    baseline_job bjobs[2];
-    memset(bjobs, 0, sizeof bjobs);
     imp_scores imp_w, imp_wt, imp_a; /* words over the vocabulary, words over tokens, acoustics over tokens */
     ima_log log = {0};
     int n_rho = cfg->n_rho;
@@ -1335,22 +1232,39 @@ int emo_repro_run(const emo_repro_config *cfg) {
 
     /* 8. baselines */
     if (cfg->with_baselines) {
-        for (int kb = 0; kb < 2; kb++) {
-            baseline_job *j = &bjobs[kb];
-            memset(j, 0, sizeof *j);
-            j->kb = kb;
-            j->cfg = cfg;
-            j->c = &c;
-            j->pairs = pairs;
-            j->P = P;
-            j->sv = sv;
-            j->eval_split = eval_split;
-            j->adam = adam;
-            j->reps = breps[kb];
-            j->sc = &sc_base[kb];
+        for (int kb = 0; kb < 2 && !st; kb++) {
+            ima_baseline_config bcfg = {0};
+            bcfg.kind = kb == 0 ? IMA_BASELINE_MVAE : IMA_BASELINE_JMVAE;
+            bcfg.n_modalities = 2;
+            bcfg.latent_width = LATENT;
+            bcfg.beta = 1.0f;
+            bcfg.alpha = 0.01f;
+            for (int j = 0; j < 2; j++) {
+                snprintf(bcfg.mod[j].name, sizeof bcfg.mod[j].name, "%s", mnames[j]);
+                bcfg.mod[j].input_width = widths[j];
+                bcfg.mod[j].hidden_width = HIDDEN;
+                bcfg.mod[j].loss = IMA_LOSS_SSE;
+                bcfg.mod[j].lambda_rec = 1.0f;
+            }
+            ima_baseline *bl = NULL;
+            const char *bname = kb == 0 ? "MVAE" : "JMVAE-KL";
+            if ((st = ima_baseline_init(&bl, &bcfg, cfg->batch, cfg->seed + 31 + (uint64_t)kb))) break;
+            fprintf(stderr, "repro emotion: %s, %d epochs\n", bname, cfg->baseline_epochs);
+            ima_rng br;
+            ima_rng_init(&br, cfg->seed + 41 + (uint64_t)kb);
+            st = train_baseline(bl, &g, pairs, P, cfg->baseline_epochs, cfg->batch, &adam, &br, bname, 1);
+            if (!st) {
+                float *c0 = ima_try_malloc(T1, LATENT * sizeof(float)), *c1 = ima_try_malloc(T1, LATENT * sizeof(float));
+                st = c0 && c1 ? baseline_tokens(bl, &g, c.n_tokens, c0, c1)
+                              : ima_error_prefix("%s codes of %zu tokens", bname, c.n_tokens);
+                for (int s = 0; s < 3 && !st; s++) st = utterance_reps(breps[kb][s], &sv[s], c0, c1, NULL, NULL);
+                free(c0);
+                free(c1);
+                if (!st) st = evaluate_reps(&sc_base[kb], breps[kb], sv, eval_split, cfg);
+            }
+            ima_baseline_free(bl);
+            phase_mark(&pc, kb == 0 ? PH_MVAE : PH_JMVAE);
         }
-        st = run_baselines(bjobs, cfg->threads > 0 ? cfg->threads : IMA_EMO_DEFAULT_THREADS);
-        phase_mark(&pc, PH_BASELINES);
         if (st) goto out;
     }
 
@@ -1450,10 +1364,6 @@ int emo_repro_run(const emo_repro_config *cfg) {
             cJSON_AddNumberToObject(tj, phase_keys[ph], pw[ph]);
             cJSON_AddNumberToObject(cpj, phase_keys[ph], pc.cpu[ph]);
         }
-        for (int kb = 0; kb < 2 && cfg->with_baselines; kb++) { /* each baseline's own (its thread's CPU) */
-            cJSON_AddNumberToObject(tj, kb ? "jmvae_kl" : "mvae", bjobs[kb].wall);
-            cJSON_AddNumberToObject(cpj, kb ? "jmvae_kl" : "mvae", bjobs[kb].cpu);
-        }
         cJSON_AddNumberToObject(tj, "total", t_total);
         cJSON_AddNumberToObject(cpj, "total", c_total);
         char *js = cJSON_Print(root);
@@ -1474,11 +1384,11 @@ int emo_repro_run(const emo_repro_config *cfg) {
         const char *src = synthesized ? "MELD analogue" : "IEMOCAP";
         P_("# Emotion experiment (%s)%s\n\n", src, cfg->quick ? " — quick run" : "");
         P_("Command: `%s`  \nTotal time: %.1f min wall, %.1f min of CPU (corpus %.1f, IMA %.1f, local-ev stage 2 %.1f, "
-           "evaluation %.1f, figures %.1f, rho sweep %.1f, MVAE and JMVAE-KL %.1f min wall; every phase in \"Time "
+           "evaluation %.1f, figures %.1f, rho sweep %.1f, MVAE %.1f, JMVAE-KL %.1f min wall; every phase in \"Time "
            "per phase\" at the end).\n\n",
            cfg->command_line ? cfg->command_line : "", t_total / 60, c_total / 60, t_corpus / 60, pw[PH_IMA] / 60,
            (pw[PH_LEV_TARGETS] + pw[PH_LEV_TRAIN]) / 60, pw[PH_EVAL] / 60, pw[PH_FIGURES] / 60, pw[PH_SWEEP] / 60,
-           pw[PH_BASELINES] / 60);
+           pw[PH_MVAE] / 60, pw[PH_JMVAE] / 60);
         if (lev.ran && cfg->importance_objective == EMO_OBJECTIVE_AUTO)
             P_("**Main IMA rows: the %s objective**, chosen on the validation split: the MLP on the weighted "
                "multimodal utterance vectors reached %.2f%% with the paper's stage 2 and %.2f%% with local-ev (the "
@@ -1683,11 +1593,6 @@ int emo_repro_run(const emo_repro_config *cfg) {
                    pc.wall[ph] > 0 ? pc.cpu[ph] / pc.wall[ph] : 0.0);
         t_total = phase_total_wall(&pc), c_total = phase_total_cpu(&pc);
         P_("| total | %.1f | %.1f | %.2f |\n", t_total, c_total, t_total > 0 ? c_total / t_total : 0.0);
-        if (cfg->with_baselines)
-            P_("\nThe baselines, each on its own thread%s: MVAE %.1f s wall, %.1f s of CPU; JMVAE-KL %.1f s wall, %.1f s of "
-               "CPU.\n",
-               (cfg->threads > 0 ? cfg->threads : IMA_EMO_DEFAULT_THREADS) >= 2 ? ", side by side" : ", one after the other",
-               bjobs[0].wall, bjobs[0].cpu, bjobs[1].wall, bjobs[1].cpu);
 #undef P_
         if (len >= cap) {
             free(md);
