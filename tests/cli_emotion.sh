@@ -43,6 +43,14 @@ done
 grep -q '"utterances":	100' "$T/corpus/manifest.json" && ok || bad "manifest utterances: $(grep -m1 utterances "$T/corpus/manifest.json")"
 grep -q '"vocabulary":	20' "$T/corpus/manifest.json" && ok || bad "manifest vocabulary: $(grep -m1 vocabulary "$T/corpus/manifest.json")"
 [ "$(sed -n 2p "$T/corpus/train/utterances.tsv" | cut -f3)" = neutral ] && ok || bad "first label"
+# the corpus does not depend on the number of threads that resample and analyse the speech (espeak
+# speaks the utterances one at a time, in file order): every file equal, byte for byte
+for t in 1 3; do
+    if "$IMA" data emotion --meld "$T/meld" --glove "$T/glove.txt" --out "$T/corpus_t$t" --min-count 3 --threads $t \
+        2>"$T/err.txt"; then ok; else bad "data emotion --threads $t: $(cat "$T/err.txt")"; fi
+    diff -r "$T/corpus" "$T/corpus_t$t" >"$T/diff.txt" && ok || bad "--threads $t changed the corpus: $(head -3 "$T/diff.txt")"
+done
+expect_fail "bad thread count" "--threads" "$IMA" data emotion --meld "$T/meld" --threads 0
 expect_fail "existing folder" "already exists" "$IMA" data emotion --meld "$T/meld" --glove "$T/glove.txt" --out "$T/corpus"
 expect_fail "both sources" "exactly one of" "$IMA" data emotion --meld "$T/meld" --iemocap "$T/x"
 expect_fail "bad split" "--split: expected five letters" "$IMA" data emotion --iemocap "$T/x" --glove "$T/glove.txt" --split tttv
@@ -72,6 +80,21 @@ grep -q "acoustic modality is synthesized" "$T/rep/report.md" && ok || bad "repo
 grep -q '"multimodal_weighted"' "$T/rep/results.json" && ok || bad "results.json lacks the weighted multimodal scores"
 grep -q '"rho_sweep"' "$T/rep/results.json" && ok || bad "results.json lacks the rho sweep"
 [ -s "$T/rep/emotion_fig3_word_importance.html" ] && ok || bad "no Figure 3 HTML"
+# the time per phase: wall and CPU seconds in report.md and results.json
+grep -q "^| corpus (speech synthesis, acoustic features, vocabulary, GloVe) | [0-9.]* | [0-9.]* |" "$T/rep/report.md" &&
+    grep -q "^| total | " "$T/rep/report.md" && ok || bad "report.md lacks the time per phase"
+if "$PY" - "$T/rep/results.json" <<'PYEOF' 2>"$T/py.txt"; then ok; else bad "timings: $(cat "$T/py.txt")"; fi
+import json, sys
+r = json.load(open(sys.argv[1]))
+w, c = r["seconds"], r["cpu_seconds"]
+keys = ("corpus", "pairs", "ima_training", "local_ev_targets", "local_ev_training", "evaluation", "figures",
+        "rho_sweep", "mvae", "jmvae_kl", "total")
+for k in keys:
+    assert w[k] >= 0 and c[k] >= 0, (k, w[k], c[k])
+assert w["corpus"] > 0 and c["corpus"] > 0, (w, c)
+parts = sum(w[k] for k in keys[:-1])
+assert parts <= w["total"] + 1e-6 and parts > 0.9 * w["total"] - 0.5, (parts, w["total"])
+PYEOF
 # local-ev stage 2 (beyond the paper) beside the paper's: its own rows, finite, from every training utterance
 grep -q "IMA (ours, local-ev, beyond the paper)" "$T/rep/report.md" && ok || bad "report.md lacks the local-ev rows"
 grep -q "Main IMA rows: the .* objective\*\*, chosen on the validation split" "$T/rep/report.md" && ok ||

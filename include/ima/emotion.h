@@ -111,7 +111,12 @@ typedef struct {
     uint64_t seed;              // prosody randomness (MELD), subsampling
     int verbose;                // progress lines on stderr
     int skip_missing_alignment; // IEMOCAP: a labelled turn without .wdseg is skipped and counted (else an error)
+    int threads;                // MELD: workers that resample and analyse the speech (0: IMA_EMO_DEFAULT_THREADS;
+                                // at most IMA_EMO_MAX_THREADS); espeak speaks one utterance at a time, in file
+                                // order, so the corpus is the same for any number
 } ima_emo_build_config;
+#define IMA_EMO_DEFAULT_THREADS 2
+#define IMA_EMO_MAX_THREADS 16
 ima_emo_build_config ima_emo_build_defaults(void);
 
 /* The open analogue: meld_dir holds MELD's {train,dev,test}_sent_emo.csv. Keeps joy (-> happy),

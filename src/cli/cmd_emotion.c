@@ -83,6 +83,10 @@ static const flag_spec DATA_FLAGS[] = {
     FLAG_ROW("--limit", FLAG_SIZE, O(cfg.limit_per_split), 0, 100000000, "N",
              "at most N utterances per split (0 = all)", 0),
     FLAG_ROW("--seed", FLAG_U64, O(cfg.seed), 0, 0, "S", "voices and prosody noise (MELD), subsampling", 0),
+    FLAG_ROW("--threads", FLAG_INT, O(cfg.threads), 1, IMA_EMO_MAX_THREADS, "T",
+             "MELD: threads that resample and analyse the speech (espeak speaks one utterance\n"
+             "                             at a time; the corpus is the same for any T)",
+             0),
     IEMOCAP_FLAG_ROWS,
     FLAG_END,
 };
@@ -102,6 +106,7 @@ static void data_usage(FILE *out) {
 int cmd_data_emotion(int argc, char **argv) {
     const char *C = DATA.cmd;
     data_opts o = {.cfg = ima_emo_build_defaults()};
+    o.cfg.threads = IMA_EMO_DEFAULT_THREADS;
     flag_seen seen;
     int rc = flags_parse(&DATA, &o, argc, argv, &seen);
     if (rc == FLAGS_HELP) return data_usage(stdout), 0;
@@ -165,9 +170,11 @@ static const flag_spec REPRO_FLAGS[] = {
     FLAG_ROW("--lexicon", FLAG_STR, O(cfg.lexicon_path), 0, 0, "PATH",
              "Empath categories.tsv (default with --meld: DIR/../lexicons/empath/categories.tsv)", 0),
     FLAG_ROW("--out", FLAG_STR, O(cfg.out_dir), 0, 0, "DIR", "report folder", 0),
-    FLAG_ROW("--quick", FLAG_SET, O(quick), 1, 0, NULL, "a subsample and short training (a few minutes)", 0),
+    FLAG_ROW("--quick", FLAG_SET, O(quick), 1, 0, NULL, "a first look: a subsample and short training (see the end;\n"
+             "                             about a fifth of the full run's CPU time)", 0),
     FLAG_ROW("--seed", FLAG_U64, O(cfg.seed), 0, 0, "S", "seed of everything", 0),
-    FLAG_ROW("--threads", FLAG_INT, O(threads), 1, 256, "T", "OpenBLAS threads", 0),
+    FLAG_ROW("--threads", FLAG_INT, O(threads), 1, IMA_EMO_MAX_THREADS, "T",
+             "OpenBLAS threads, and the MELD corpus builder's (its results do not depend on T)", 0),
     FLAG_ROW("--limit", FLAG_SIZE, O(cfg.limit_per_split), 0, 100000000, "N", "utterances per split (0 = all)", 0),
     FLAG_ROW("--max-pairs", FLAG_SIZE, O(cfg.max_pairs_per_utt), 0, 100000000, "N",
              "at most N training pairs per utterance (0 = all N^2)", 0),
@@ -228,10 +235,13 @@ static void repro_usage(FILE *out) {
     repro_opts d = repro_defaults(0), q = repro_defaults(1);
     flags_help(out, &REPRO, &d, 0);
     fprintf(out,
-            "\n--quick: --limit %zu, --max-pairs %zu, --epochs1 %d, --epochs2 %d, --baseline-epochs %d, --n-rho %d, "
-            "--sweep-pairs %zu, --local-ev-rows %zu, --local-ev-epochs %d\n",
+            "\n--quick (a first look, not the report's numbers): --limit %zu, --max-pairs %zu, --epochs1 %d, --epochs2 "
+            "%d,\n--baseline-epochs %d, --n-rho %d, --sweep-pairs %zu, --local-ev-rows %zu, --local-ev-epochs %d,\n"
+            "--classifier-epochs %d, --tsne-points %zu. Every run builds its corpus afresh (no cache); `ima data\n"
+            "emotion` writes one that --data DIR reads, for repeated experiments.\n",
             q.cfg.limit_per_split, q.cfg.max_pairs_per_utt, q.cfg.epochs1, q.cfg.epochs2, q.cfg.baseline_epochs,
-            q.cfg.n_rho, q.cfg.sweep_pairs, q.cfg.local_ev_rows, q.cfg.local_ev_epochs);
+            q.cfg.n_rho, q.cfg.sweep_pairs, q.cfg.local_ev_rows, q.cfg.local_ev_epochs, q.cfg.classifier_epochs,
+            q.cfg.tsne_points);
 }
 
 /* GloVe and Empath beside a MELD folder; required with --iemocap (with --data only the lexicon is needed) */
@@ -271,6 +281,7 @@ int cmd_repro_emotion(int argc, char **argv) {
     if (resource_paths(&o.cfg, gbuf, lbuf, sizeof gbuf)) return 2;
     if (o.split.given) o.cfg.iemocap_split = o.split.v;
     openblas_set_num_threads(o.threads);
+    o.cfg.threads = o.threads;
     char cmdline[2048];
     size_t len = 0;
     for (int i = 0; i < argc && len < sizeof cmdline - 2; i++)

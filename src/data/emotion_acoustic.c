@@ -14,6 +14,7 @@
 #include <aubio/aubio.h>
 #include <fftw3.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,11 @@ const char *const ima_emo_acoustic_feature_names[IMA_EMO_ACOUSTIC_DIM] = {
     "duration_s",
 };
 
+/* FFTW's planner is process-wide and not thread-safe (fftwf_execute is): every plan made or destroyed
+ * here, aubio's pitch trackers included, is made under this lock, so that analyzers can work on
+ * several threads at once (the MELD builder's workers, each with its own analyzer). */
+static pthread_mutex_t planner_lock = PTHREAD_MUTEX_INITIALIZER;
+
 struct ima_emo_analyzer {
     float *win;          // (320) Hann
     float *acwin;        // (640) Hann
@@ -119,15 +125,17 @@ struct ima_emo_analyzer {
 
 void ima_emo_analyzer_free(ima_emo_analyzer *a) {
     if (!a) return;
+    pthread_mutex_lock(&planner_lock);
     if (a->plan) fftwf_destroy_plan(a->plan);
     if (a->acplan) fftwf_destroy_plan(a->acplan);
     if (a->acinv) fftwf_destroy_plan(a->acinv);
+    if (a->pitch) del_aubio_pitch(a->pitch);
+    pthread_mutex_unlock(&planner_lock);
     fftwf_free(a->fin);
     fftwf_free(a->fout);
     fftwf_free(a->acin);
     fftwf_free(a->acout);
     fftwf_free(a->acback);
-    if (a->pitch) del_aubio_pitch(a->pitch);
     if (a->pin) del_fvec(a->pin);
     if (a->pout) del_fvec(a->pout);
     free(a->win);
@@ -170,10 +178,12 @@ int ima_emo_analyzer_init(ima_emo_analyzer **out) {
         ima_emo_analyzer_free(a);
         return ima_error("%s: out of memory for the FFT buffers", __func__);
     }
+    pthread_mutex_lock(&planner_lock);
     a->plan = fftwf_plan_dft_r2c_1d(NFFT, a->fin, a->fout, FFTW_ESTIMATE);
     a->acplan = fftwf_plan_dft_r2c_1d(ACFFT, a->acin, a->acout, FFTW_ESTIMATE);
     a->acinv = fftwf_plan_dft_c2r_1d(ACFFT, a->acout, a->acback, FFTW_ESTIMATE);
     a->pitch = new_aubio_pitch("yinfast", ACW, IMA_EMO_FRAME_SHIFT, IMA_EMO_RATE);
+    pthread_mutex_unlock(&planner_lock);
     a->pin = new_fvec(IMA_EMO_FRAME_SHIFT);
     a->pout = new_fvec(1);
     if (!a->plan || !a->acplan || !a->acinv || !a->pitch || !a->pin || !a->pout) {
@@ -225,8 +235,10 @@ int ima_emo_frame_features(ima_emo_analyzer *a, float **frames, size_t *F_out, c
         }
     }
     /* a fresh tracker for the next utterance (aubio keeps its buffer) */
+    pthread_mutex_lock(&planner_lock);
     del_aubio_pitch(a->pitch);
     a->pitch = new_aubio_pitch("yinfast", ACW, IMA_EMO_FRAME_SHIFT, IMA_EMO_RATE);
+    pthread_mutex_unlock(&planner_lock);
     if (!a->pitch) {
         free(fr);
         free(prev);

@@ -9,12 +9,14 @@
  * Timings: the text given to espeak is the token list (ASCII, single spaces, the sentence's
  * punctuation after a token kept so that the intonation follows it); espeak's WORD events give each
  * word's start (ms), the next word's start (or the end of the audio) its end.
- * espeak-ng keeps process-wide state (see speech_synth.c): synthesis runs on one thread.
+ * espeak-ng keeps process-wide state (see speech_synth.c): utterances are spoken one at a time, in
+ * file order; resampling and the acoustic analysis run on cfg->threads workers (meld_work below).
  *
  * Dimensions: N tokens of an utterance, n samples. */
 #define _POSIX_C_SOURCE 200809L
 #include <espeak-ng/speak_lib.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,12 +92,13 @@ int emo_espeak_init(void) {
     return IMA_OK;
 }
 
-/* Speaks the tokens words[0..N) with the given voice settings; returns 16 kHz audio and per-token
- * timings (seconds). punct[l]: a punctuation character to put after token l, or 0. */
-int emo_speak(float **wave, size_t *n, float *t0, float *t1, char (*words)[64], const char *punct, size_t N,
-              const char *voice, int pitch, int range, int rate, int volume) {
-    *wave = NULL;
-    *n = 0;
+/* The espeak half of emo_speak: speaks the tokens with the given voice settings into o (samples at
+ * espeak's rate, WORD events; o->buf freed by the caller, also on failure) and pos (N, set by the
+ * caller's allocation): the 1-based text position of each token. espeak's state is process-wide:
+ * one call at a time. */
+static int speak_raw(synth_out *o, size_t *pos, char (*words)[64], const char *punct, size_t N, const char *voice,
+                     int pitch, int range, int rate, int volume) {
+    memset(o, 0, sizeof *o);
     if (emo_espeak_init()) return IMA_ERR;
     espeak_SetSynthCallback(synth_cb);
     if (espeak_SetVoiceByName(voice) != EE_OK) return ima_error("espeak-ng: unknown voice '%s'", voice);
@@ -106,11 +109,7 @@ int emo_speak(float **wave, size_t *n, float *t0, float *t1, char (*words)[64], 
     /* text: tokens separated by single spaces; position (1-based) of each token recorded */
     size_t len = 0;
     char *text = ima_try_malloc(N < SIZE_MAX / 66 ? N * 66 + 2 : SIZE_MAX, 1); /* a token: 63 bytes, punct, space */
-    size_t *pos = ima_try_malloc(N ? N : 1, sizeof(size_t));
-    if (!text || !pos) {
-        free(text), free(pos);
-        return ima_error_prefix("espeak-ng: the text of %zu tokens", N);
-    }
+    if (!text) return ima_error_prefix("espeak-ng: the text of %zu tokens", N);
     for (size_t l = 0; l < N; l++) {
         if (l) text[len++] = ' ';
         pos[l] = len + 1;
@@ -120,21 +119,27 @@ int emo_speak(float **wave, size_t *n, float *t0, float *t1, char (*words)[64], 
         if (punct && punct[l]) text[len++] = punct[l];
     }
     text[len] = '\0';
-    synth_out o = {0};
     int st = IMA_OK;
-    int synth_rc = espeak_Synth(text, len + 1, 0, POS_CHARACTER, 0, espeakCHARS_8BIT, NULL, &o);
-    if (o.failed)
+    int synth_rc = espeak_Synth(text, len + 1, 0, POS_CHARACTER, 0, espeakCHARS_8BIT, NULL, o);
+    if (o->failed)
         st = ima_error_prefix("espeak-ng: the audio of '%s'", text);
     else if (synth_rc != EE_OK || espeak_Synchronize() != EE_OK)
         st = ima_error("espeak-ng: synthesis failed for '%s' with voice %s", text, voice);
-    if (!st && o.n == 0) st = ima_error("espeak-ng: no audio for '%s' with voice %s", text, voice);
-    float *raw = NULL;
-    if (!st) {
-        raw = ima_try_malloc(o.n, sizeof(float));
-        if (!raw) st = ima_error_prefix("espeak-ng: %zu samples", o.n);
-        for (size_t i = 0; i < o.n && raw; i++) raw[i] = (float)o.buf[i] / 32768.0f;
-        if (!st) st = ima_audio_resample(wave, n, raw, o.n, (double)espeak_rate_hz, IMA_EMO_RATE);
-    }
+    if (!st && o->n == 0) st = ima_error("espeak-ng: no audio for '%s' with voice %s", text, voice);
+    free(text);
+    return st;
+}
+
+/* The rest of emo_speak, free of espeak's state (any thread): o's samples to 16 kHz (*wave, n) and
+ * each token's timing (t0, t1, seconds) from the WORD events. */
+static int speak_finish(float **wave, size_t *n, float *t0, float *t1, const synth_out *o, const size_t *pos, size_t N) {
+    *wave = NULL;
+    *n = 0;
+    float *raw = ima_try_malloc(o->n, sizeof(float));
+    if (!raw) return ima_error_prefix("espeak-ng: %zu samples", o->n);
+    for (size_t i = 0; i < o->n; i++) raw[i] = (float)o->buf[i] / 32768.0f;
+    int st = ima_audio_resample(wave, n, raw, o->n, (double)espeak_rate_hz, IMA_EMO_RATE);
+    free(raw);
     double *start = NULL;
     if (!st && !(start = ima_try_malloc(N ? N : 1, sizeof(double)))) st = ima_error_prefix("espeak-ng: timings");
     if (!st) {
@@ -143,9 +148,9 @@ int emo_speak(float **wave, size_t *n, float *t0, float *t1, char (*words)[64], 
         for (size_t l = 0; l < N; l++) {
             start[l] = -1.0;
             size_t lim = l + 1 < N ? pos[l + 1] : (size_t)-1;
-            for (size_t e = 0; e < o.n_ev; e++)
-                if ((size_t)o.ev_pos[e] >= pos[l] && (size_t)o.ev_pos[e] < lim) {
-                    start[l] = o.ev_ms[e] / 1000.0;
+            for (size_t e = 0; e < o->n_ev; e++)
+                if ((size_t)o->ev_pos[e] >= pos[l] && (size_t)o->ev_pos[e] < lim) {
+                    start[l] = o->ev_ms[e] / 1000.0;
                     break;
                 }
         }
@@ -170,14 +175,28 @@ int emo_speak(float **wave, size_t *n, float *t0, float *t1, char (*words)[64], 
         }
         free(start);
     }
-    free(raw);
-    free(o.buf);
-    free(text);
-    free(pos);
     if (st) {
         free(*wave);
         *wave = NULL;
+        *n = 0;
     }
+    return st;
+}
+
+/* Speaks the tokens words[0..N) with the given voice settings; returns 16 kHz audio and per-token
+ * timings (seconds). punct[l]: a punctuation character to put after token l, or 0. */
+int emo_speak(float **wave, size_t *n, float *t0, float *t1, char (*words)[64], const char *punct, size_t N,
+              const char *voice, int pitch, int range, int rate, int volume) {
+    *wave = NULL;
+    *n = 0;
+    synth_out *o = ima_try_malloc(1, sizeof *o);
+    size_t *pos = ima_try_malloc(N ? N : 1, sizeof(size_t));
+    int st = o && pos ? IMA_OK : ima_error_prefix("espeak-ng: %zu tokens", N);
+    if (!st) st = speak_raw(o, pos, words, punct, N, voice, pitch, range, rate, volume);
+    if (!st) st = speak_finish(wave, n, t0, t1, o, pos, N);
+    if (o) free(o->buf);
+    free(o);
+    free(pos);
     return st;
 }
 
@@ -299,28 +318,144 @@ static int clampi(double v, int lo, int hi) {
     return r < lo ? lo : r > hi ? hi : (int)r;
 }
 
+/* One utterance to speak: its tokens, voice and prosody, set in file order by the builder (the
+ * prosody noise is drawn in that order), and what the workers make of it. */
+typedef struct {
+    size_t row; // index into the split's rows
+    char id[96];
+    size_t N;
+    char (*words)[64]; // (N)
+    char *punct;       // (N)
+    char voice[64];
+    int pitch, range, rate, vol;
+    float *t0, *t1; // (N) token timings, seconds
+    float *avec;    // (N, Da)
+} meld_job;
+
+/* The workers of one split. espeak-ng keeps process-wide state that carries from one utterance to
+ * the next (see speech_synth.c), so the utterances are spoken one at a time in file order: a worker
+ * takes the next utterance (its ticket), waits for its turn, speaks it, and passes the turn on; the
+ * resampling and the acoustic analysis, most of the time, then run in parallel with the next
+ * utterance's synthesis. The corpus is the same for any number of workers. */
+typedef struct {
+    meld_job *jobs;
+    size_t n_jobs;
+    pthread_mutex_t mu;
+    pthread_cond_t turn_cv;
+    size_t next_ticket, turn, done;
+    int failed;       // a worker failed: the others stop
+    char error[1024]; // its message (errors are thread-local)
+    const char *path, *split_name;
+    size_t total;
+    int verbose;
+} meld_work;
+
+typedef struct {
+    meld_work *w;
+    ima_emo_analyzer *an; // the worker's own (FFT plans, pitch tracker)
+    synth_out *o;         // the worker's espeak output buffer
+    size_t pos[MAX_TOKENS];
+} meld_worker;
+
+static void work_fail(meld_work *w, const char *path, const char *id) {
+    pthread_mutex_lock(&w->mu);
+    if (!w->failed) snprintf(w->error, sizeof w->error, "%s:%s: %s", path, id, ima_last_error());
+    w->failed = 1;
+    pthread_cond_broadcast(&w->turn_cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *meld_worker_run(void *arg) {
+    meld_worker *k = arg;
+    meld_work *w = k->w;
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        if (w->failed || w->next_ticket >= w->n_jobs) {
+            pthread_mutex_unlock(&w->mu);
+            break;
+        }
+        size_t i = w->next_ticket++;
+        while (w->turn != i && !w->failed) pthread_cond_wait(&w->turn_cv, &w->mu);
+        int stop = w->failed;
+        pthread_mutex_unlock(&w->mu);
+        if (stop) break;
+        meld_job *j = &w->jobs[i];
+        /* espeak: this worker's turn, no other worker is inside */
+        free(k->o->buf);
+        int st = speak_raw(k->o, k->pos, j->words, j->punct, j->N, j->voice, j->pitch, j->range, j->rate, j->vol);
+        pthread_mutex_lock(&w->mu);
+        w->turn++;
+        pthread_cond_broadcast(&w->turn_cv);
+        pthread_mutex_unlock(&w->mu);
+        float *wave = NULL;
+        size_t nw = 0;
+        if (!st) st = speak_finish(&wave, &nw, j->t0, j->t1, k->o, k->pos, j->N);
+        if (!st) st = emo_utterance_acoustics(k->an, j->avec, wave, nw, j->t0, j->t1, j->N);
+        free(wave);
+        if (st) {
+            work_fail(w, w->path, j->id);
+            break;
+        }
+        pthread_mutex_lock(&w->mu);
+        size_t done = ++w->done;
+        pthread_mutex_unlock(&w->mu);
+        if (w->verbose && (done % 500 == 0 || done == w->total))
+            fprintf(stderr, "  %s: %zu / %zu utterances spoken\n", w->split_name, done, w->total);
+    }
+    return NULL;
+}
+
+/* Speaks and analyses jobs[0..n) on `threads` workers (the caller's thread is one of them); an
+ * error names the file and utterance. */
+static int meld_run_jobs(meld_job *jobs, size_t n, meld_worker *workers, int threads, const char *path,
+                         const char *split_name, int verbose) {
+    meld_work w;
+    memset(&w, 0, sizeof w);
+    w.jobs = jobs;
+    w.n_jobs = n;
+    w.path = path;
+    w.split_name = split_name;
+    w.total = n;
+    w.verbose = verbose;
+    if (pthread_mutex_init(&w.mu, NULL)) return ima_error("%s: could not create a mutex", path);
+    if (pthread_cond_init(&w.turn_cv, NULL)) {
+        pthread_mutex_destroy(&w.mu);
+        return ima_error("%s: could not create a condition variable", path);
+    }
+    pthread_t tid[IMA_EMO_MAX_THREADS];
+    int started = 0;
+    for (int t = 1; t < threads; t++) {
+        workers[t].w = &w;
+        if (pthread_create(&tid[t], NULL, meld_worker_run, &workers[t])) break; /* fewer workers: still right */
+        started = t;
+    }
+    workers[0].w = &w;
+    meld_worker_run(&workers[0]);
+    for (int t = 1; t <= started; t++) pthread_join(tid[t], NULL);
+    pthread_cond_destroy(&w.turn_cv);
+    pthread_mutex_destroy(&w.mu);
+    if (w.failed) return ima_error("%s", w.error);
+    return IMA_OK;
+}
+
 int ima_emo_build_meld(ima_emo_corpus *c, const char *meld_dir, const ima_emo_build_config *cfg) {
     static const char *const files[3] = {"train_sent_emo.csv", "dev_sent_emo.csv", "test_sent_emo.csv"};
+    int threads = cfg->threads > 0 ? cfg->threads : IMA_EMO_DEFAULT_THREADS;
+    if (threads > IMA_EMO_MAX_THREADS) threads = IMA_EMO_MAX_THREADS;
     emo_builder b;
     if (emo_builder_init(&b, c, "meld-espeak")) return IMA_ERR;
-    ima_emo_analyzer *an = NULL;
-    if (ima_emo_analyzer_init(&an)) {
-        ima_emo_corpus_free(c);
-        return IMA_ERR;
-    }
-    if (emo_espeak_init()) {
-        ima_emo_analyzer_free(an);
-        ima_emo_corpus_free(c);
-        return IMA_ERR;
-    }
-    srand(1); /* pins any use espeak makes of rand(); see speech_synth.c */
+    meld_worker workers[IMA_EMO_MAX_THREADS];
+    memset(workers, 0, sizeof workers);
     int st = IMA_OK;
+    for (int t = 0; t < threads && !st; t++) { /* FFT plans are made here, on one thread */
+        if (ima_emo_analyzer_init(&workers[t].an)) st = IMA_ERR;
+        else if (!(workers[t].o = ima_try_calloc(1, sizeof(synth_out)))) st = ima_error_prefix("%s", __func__);
+    }
+    if (!st) st = emo_espeak_init();
+    srand(1); /* pins any use espeak makes of rand(); see speech_synth.c */
     char(*words)[64] = ima_try_malloc(MAX_TOKENS, sizeof *words); /* fixed sizes, but large: not on the stack */
     size_t starts[MAX_TOKENS], lens[MAX_TOKENS];
-    char punct[MAX_TOKENS];
-    float t0[MAX_TOKENS], t1[MAX_TOKENS];
-    float *avec = ima_try_malloc(MAX_TOKENS, IMA_EMO_ACOUSTIC_DIM * sizeof(float));
-    if (!words || !avec) st = ima_error_prefix("%s", __func__);
+    if (!st && !words) st = ima_error_prefix("%s", __func__);
     for (int s = 0; s < 3 && !st; s++) {
         char path[4096];
         emo_path(path, sizeof path, "%s/%s", meld_dir, files[s]);
@@ -330,8 +465,9 @@ int ima_emo_build_meld(ima_emo_corpus *c, const char *meld_dir, const ima_emo_bu
         /* optional subsample: a seeded random subset, kept in file order */
         uint8_t *keep = ima_try_malloc(n ? n : 1, 1);
         size_t *idx = cfg->limit_per_split && cfg->limit_per_split < n ? ima_try_malloc(n, sizeof(size_t)) : NULL;
-        if (!keep || (cfg->limit_per_split && cfg->limit_per_split < n && !idx))
-            st = ima_error_prefix("%s: %zu rows", path, n); /* rows, keep and idx freed below */
+        meld_job *jobs = ima_try_calloc(n ? n : 1, sizeof(meld_job));
+        if (!keep || !jobs || (cfg->limit_per_split && cfg->limit_per_split < n && !idx))
+            st = ima_error_prefix("%s: %zu rows", path, n); /* rows, keep, idx and jobs freed below */
         else memset(keep, 1, n);
         if (idx && !st) {
             for (size_t i = 0; i < n; i++) idx[i] = i;
@@ -344,26 +480,35 @@ int ima_emo_build_meld(ima_emo_corpus *c, const char *meld_dir, const ima_emo_bu
         free(idx);
         ima_rng rng;
         ima_rng_init(&rng, cfg->seed ^ (0x6d656c64ull + (uint64_t)s * 0x9e3779b97f4a7c15ull));
-        size_t done = 0, total = 0;
-        for (size_t i = 0; i < n && !st; i++) total += keep[i];
+        size_t n_jobs = 0;
+        /* 1. in file order: tokens, voice, prosody (the noise drawn in this order) */
         for (size_t i = 0; i < n && !st; i++) {
             if (!keep[i]) continue;
             meld_row *r = &rows[i];
             size_t N = ima_emo_tokenize(r->text, words, starts, lens, MAX_TOKENS);
-            char id[96];
-            snprintf(id, sizeof id, "meld_%s_d%ld_u%ld", ima_emo_split_names[s], r->dialog, r->utt);
-            if (N == 0) {
-                c->utts_read++;
-                c->utts_empty++;
-                continue;
+            if (N == 0) continue; /* counted as empty below, in file order */
+            meld_job *j = &jobs[n_jobs];
+            j->row = i;
+            snprintf(j->id, sizeof j->id, "meld_%s_d%ld_u%ld", ima_emo_split_names[s], r->dialog, r->utt);
+            j->N = N;
+            j->words = ima_try_malloc(N, sizeof *j->words);
+            j->punct = ima_try_malloc(N, 1);
+            j->t0 = ima_try_malloc(N, sizeof(float));
+            j->t1 = ima_try_malloc(N, sizeof(float));
+            j->avec = ima_try_malloc(N, IMA_EMO_ACOUSTIC_DIM * sizeof(float));
+            n_jobs++; /* its allocations are freed with the others */
+            if (!j->words || !j->punct || !j->t0 || !j->t1 || !j->avec) {
+                st = ima_error_prefix("%s:%s: %zu tokens", path, j->id, N);
+                break;
             }
+            memcpy(j->words, words, N * sizeof *words);
             for (size_t l = 0; l < N; l++) {
-                punct[l] = 0;
+                j->punct[l] = 0;
                 const char *after = r->text + starts[l] + lens[l];
                 size_t lim = l + 1 < N ? starts[l + 1] - starts[l] - lens[l] : strlen(after);
                 for (size_t k = 0; k < lim; k++)
                     if (after[k] == '.' || after[k] == ',' || after[k] == '?' || after[k] == '!') {
-                        punct[l] = after[k];
+                        j->punct[l] = after[k];
                         break;
                     }
             }
@@ -372,30 +517,38 @@ int ima_emo_build_meld(ima_emo_corpus *c, const char *meld_dir, const ima_emo_bu
             h ^= h >> 29;
             h *= 0xbf58476d1ce4e5b9ull;
             h ^= h >> 32;
-            char voice[64];
-            snprintf(voice, sizeof voice, "%s+%s", accents[h % 6], variants[(h / 6) % 12]);
+            snprintf(j->voice, sizeof j->voice, "%s+%s", accents[h % 6], variants[(h / 6) % 12]);
             double base_pitch = 30.0 + (double)((h / 72) % 31);        /* 30 .. 60 */
             double base_rate = 150.0 + 5.0 * (double)((h / 2232) % 9); /* 150 .. 190 wpm */
             const emo_prosody *ps = &prosody_shift[r->label];
-            int pitch = clampi(base_pitch + ps->pitch + prosody_noise.pitch * ima_rng_normal(&rng), 0, 100);
-            int range = clampi(50.0 + ps->range + prosody_noise.range * ima_rng_normal(&rng), 0, 100);
-            int rate = clampi(base_rate * (1.0 + ps->rate + prosody_noise.rate * ima_rng_normal(&rng)), 80, 400);
-            int vol = clampi(100.0 * (1.0 + ps->volume + prosody_noise.volume * ima_rng_normal(&rng)), 10, 200);
-            float *wave;
-            size_t nw;
-            if ((st = emo_speak(&wave, &nw, t0, t1, words, punct, N, voice, pitch, range, rate, vol))) {
-                ima_error_prefix("%s:%s", path, id);
-                break;
-            }
-            st = emo_utterance_acoustics(an, avec, wave, nw, t0, t1, N);
-            free(wave);
-            if (st) break;
-            c->utts_read++;
-            if ((st = emo_builder_add(&b, id, r->speaker, r->text, r->label, s, N, words, t0, t1, avec))) break;
-            done++;
-            if (cfg->verbose && (done % 500 == 0 || done == total))
-                fprintf(stderr, "  %s: %zu / %zu utterances spoken\n", ima_emo_split_names[s], done, total);
+            j->pitch = clampi(base_pitch + ps->pitch + prosody_noise.pitch * ima_rng_normal(&rng), 0, 100);
+            j->range = clampi(50.0 + ps->range + prosody_noise.range * ima_rng_normal(&rng), 0, 100);
+            j->rate = clampi(base_rate * (1.0 + ps->rate + prosody_noise.rate * ima_rng_normal(&rng)), 80, 400);
+            j->vol = clampi(100.0 * (1.0 + ps->volume + prosody_noise.volume * ima_rng_normal(&rng)), 10, 200);
         }
+        /* 2. speech and acoustic vectors on the workers */
+        if (!st)
+            st = meld_run_jobs(jobs, n_jobs, workers, threads, path, ima_emo_split_names[s], cfg->verbose);
+        /* 3. into the corpus in file order */
+        for (size_t i = 0, q = 0; i < n && !st; i++) {
+            if (!keep[i]) continue;
+            meld_row *r = &rows[i];
+            c->utts_read++;
+            if (q >= n_jobs || jobs[q].row != i) {
+                c->utts_empty++;
+                continue;
+            }
+            meld_job *j = &jobs[q++];
+            st = emo_builder_add(&b, j->id, r->speaker, r->text, r->label, s, j->N, j->words, j->t0, j->t1, j->avec);
+        }
+        for (size_t q = 0; q < n_jobs; q++) {
+            free(jobs[q].words);
+            free(jobs[q].punct);
+            free(jobs[q].t0);
+            free(jobs[q].t1);
+            free(jobs[q].avec);
+        }
+        free(jobs);
         for (size_t i = 0; i < n; i++) {
             free(rows[i].text);
             free(rows[i].speaker);
@@ -404,8 +557,11 @@ int ima_emo_build_meld(ima_emo_corpus *c, const char *meld_dir, const ima_emo_bu
         free(keep);
     }
     free(words);
-    free(avec);
-    ima_emo_analyzer_free(an);
+    for (int t = 0; t < IMA_EMO_MAX_THREADS; t++) {
+        ima_emo_analyzer_free(workers[t].an);
+        if (workers[t].o) free(workers[t].o->buf);
+        free(workers[t].o);
+    }
     if (!st) st = emo_finish(&b, cfg);
     if (st) ima_emo_corpus_free(c);
     return st;

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "ima/baselines.h"
 #include "ima/common.h"
@@ -63,6 +64,65 @@ emo_repro_config emo_repro_defaults(int quick) {
     c.local_ev_k = IMA_LOCAL_EV_DEFAULT_K;
     return c;
 }
+
+/* ---- phase timings ------------------------------------------------------------------------------
+ * Wall and CPU seconds (the process's, every thread: the model's row-split worker, OpenBLAS and the
+ * corpus builder's workers) of each phase; the phases follow one another, each mark closes the
+ * running one, so they add up to the run. CPU time is the fairer measure on a shared machine. */
+enum {
+    PH_CORPUS,
+    PH_PAIRS,
+    PH_IMA,
+    PH_LEV_TARGETS,
+    PH_LEV_TRAIN,
+    PH_EVAL,
+    PH_FIGURES,
+    PH_SWEEP,
+    PH_MVAE,
+    PH_JMVAE,
+    PH_REPORT,
+    N_PHASES
+};
+static const char *const phase_names[N_PHASES] = {
+    "corpus (speech synthesis, acoustic features, vocabulary, GloVe)",
+    "ground truth and training pairs",
+    "IMA stages 1 and 2, token codes",
+    "local-ev targets (k-NN, calibration)",
+    "local-ev stage 2 training, importances",
+    "utterance representations, P@10, MLP learning-rate sweeps",
+    "figures 3 and 5 (t-SNE)",
+    "rho sweep",
+    "MVAE: training and evaluation",
+    "JMVAE-KL: training and evaluation",
+    "results.json and report.md"};
+static const char *const phase_keys[N_PHASES] = {"corpus",     "pairs",   "ima_training", "local_ev_targets",
+                                                 "local_ev_training", "evaluation", "figures", "rho_sweep",
+                                                 "mvae",       "jmvae_kl", "report"};
+typedef struct {
+    double wall[N_PHASES], cpu[N_PHASES];
+    double w0, c0, w_start, c_start; // the running phase's start; the run's start
+} phase_clock;
+
+static double cpu_seconds(void) {
+    struct timespec ts;
+    if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0.0;
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+static void phase_clock_start(phase_clock *p) {
+    memset(p, 0, sizeof *p);
+    p->w0 = p->w_start = ima_wall_seconds();
+    p->c0 = p->c_start = cpu_seconds();
+}
+/* closes the running phase as phase ph (the time since the last mark is ph's) */
+static void phase_mark(phase_clock *p, int ph) {
+    double w = ima_wall_seconds(), c = cpu_seconds();
+    p->wall[ph] += w - p->w0;
+    p->cpu[ph] += c - p->c0;
+    p->w0 = w;
+    p->c0 = c;
+}
+static double phase_total_wall(const phase_clock *p) { return ima_wall_seconds() - p->w_start; }
+static double phase_total_cpu(const phase_clock *p) { return cpu_seconds() - p->c_start; }
 
 /* ---- pairs as batches ----------------------------------------------------------------------------- */
 
@@ -576,7 +636,8 @@ static int lev_subsample(int64_t **sub, size_t *S, size_t *n_utts, const int64_t
  * are the local-ev ones. truth_w / truth_a (T): ground truth, for the teacher's own scores. */
 static int local_ev_stage2(lev_info *info, ima_model *m, gatherer *g, const int64_t *pairs, size_t P, const float *u0,
                            const float *u1, const float *imp_init, const emo_repro_config *cfg,
-                           const ima_adam_config *adam, const uint8_t *truth_w, const uint8_t *truth_a) {
+                           const ima_adam_config *adam, const uint8_t *truth_w, const uint8_t *truth_a,
+                           phase_clock *pc) {
     memset(info, 0, sizeof *info);
     int64_t *sub = NULL;
     size_t S = 0, Sd;
@@ -605,9 +666,9 @@ static int local_ev_stage2(lev_info *info, ima_model *m, gatherer *g, const int6
     float rho[2] = {cfg->rho_words, cfg->rho_acoustic};
     fprintf(stderr, "repro emotion: local-ev targets on %zu training pairs from %zu utterances (k = %zu)\n", S,
             info->utterances, info->k);
-    double t0 = ima_wall_seconds();
     if ((st = ima_local_ev_targets_from_codes(target, T, U, mask, S, 2, LATENT, info->k, rho, &info->rep))) goto done;
-    info->seconds_targets = ima_wall_seconds() - t0;
+    phase_mark(pc, PH_LEV_TARGETS);
+    info->seconds_targets = pc->wall[PH_LEV_TARGETS];
     for (int j = 0; j < 2 && !st; j++) { /* the teacher against the ground truth (every row has both modalities) */
         size_t n = 0;
         for (size_t i = 0; i < S; i++) {
@@ -629,7 +690,7 @@ static int local_ev_stage2(lev_info *info, ima_model *m, gatherer *g, const int6
     ima_model_importance_restart(m, imp_init);
     ima_rng rng;
     ima_rng_init(&rng, cfg->seed + 67);
-    t0 = ima_wall_seconds();
+    double t0 = ima_wall_seconds();
     st = train_stage(m, g, sub, S, 2, cfg->local_ev_epochs, cfg->batch, adam, &rng, &info->log, 1, target);
     info->seconds_train = ima_wall_seconds() - t0;
     m->cfg.importance_objective = keep;
@@ -821,7 +882,8 @@ static void mkdirs(const char *path) {
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 int emo_repro_run(const emo_repro_config *cfg) {
-    double t_start = ima_wall_seconds();
+    phase_clock pc;
+    phase_clock_start(&pc);
     mkdirs(cfg->out_dir);
     struct stat sb;
     if (stat(cfg->out_dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
@@ -833,8 +895,8 @@ int emo_repro_run(const emo_repro_config *cfg) {
     bc.limit_per_split = cfg->limit_per_split;
     bc.seed = cfg->seed;
     bc.skip_missing_alignment = cfg->skip_missing_alignment;
+    bc.threads = cfg->threads;
     ima_emo_corpus c;
-    double t0 = ima_wall_seconds();
     if (cfg->data_dir) {
         fprintf(stderr, "repro emotion: reading the corpus %s\n", cfg->data_dir);
         if (ima_emo_corpus_load(&c, cfg->data_dir)) return IMA_ERR;
@@ -846,7 +908,8 @@ int emo_repro_run(const emo_repro_config *cfg) {
             return IMA_ERR;
     }
     int synthesized = !strcmp(c.source, "meld-espeak");
-    double t_corpus = ima_wall_seconds() - t0;
+    phase_mark(&pc, PH_CORPUS);
+    double t_corpus = pc.wall[PH_CORPUS];
     int st = IMA_OK;
     split_view sv[3];
     for (int s = 0; s < 3; s++) memset(&sv[s], 0, sizeof sv[s]);
@@ -889,10 +952,11 @@ int emo_repro_run(const emo_repro_config *cfg) {
         st = ima_error("only %zu training pairs (fewer than one batch of %zu)", P, cfg->batch);
         goto out_early;
     }
+    phase_mark(&pc, PH_PAIRS);
     fprintf(stderr,
-            "repro emotion: corpus in %.0f s: %zu / %zu / %zu utterances, %zu tokens, vocabulary %zu (%zu in "
-            "the emotion lexicon), %zu training pairs\n",
-            t_corpus, sv[0].U, sv[1].U, sv[2].U, c.n_tokens, c.vocab_size, n_imp_vocab, P);
+            "repro emotion: corpus in %.0f s (CPU %.0f s): %zu / %zu / %zu utterances, %zu tokens, vocabulary %zu (%zu "
+            "in the emotion lexicon), %zu training pairs\n",
+            t_corpus, pc.cpu[PH_CORPUS], sv[0].U, sv[1].U, sv[2].U, c.n_tokens, c.vocab_size, n_imp_vocab, P);
 
     /* 4. IMA */
     ima_config mc = {0};
@@ -931,7 +995,7 @@ int emo_repro_run(const emo_repro_config *cfg) {
     imp_scores *sweep_w = ima_try_calloc((size_t)(n_rho > 0 ? n_rho : 1), sizeof(imp_scores));
     imp_scores *sweep_a = ima_try_calloc((size_t)(n_rho > 0 ? n_rho : 1), sizeof(imp_scores));
     if (!st && (!rho_grid || !sweep_w || !sweep_a)) st = ima_error_prefix("a rho sweep of %d values", n_rho);
-    double t_ima = 0, t_sweep = 0, t_base[2] = {0, 0}, t_eval = 0, tsne_kl[2] = {NAN, NAN};
+    double tsne_kl[2] = {NAN, NAN};
     float *imp_init = NULL, *imp_main = NULL;
     cJSON *root = NULL;
     /* local-ev stage 2 on the same stage-1 model (beyond the paper): its importances, utterance
@@ -944,7 +1008,6 @@ int emo_repro_run(const emo_repro_config *cfg) {
     imp_scores impl_w, impl_wt, impl_a;
     memset(&impl_w, 0, sizeof impl_w), memset(&impl_wt, 0, sizeof impl_wt), memset(&impl_a, 0, sizeof impl_a);
     int main_lev = 0; /* the main rows come from local-ev */
-    double t_lev = 0.0;
     if (!st && cfg->importance_objective == EMO_OBJECTIVE_LOCAL_EV && cfg->local_ev_rows == 0)
         st = ima_error("--importance-objective local-ev needs local-ev rows (--local-ev-rows > 0)");
     int64_t *sweep_pairs = NULL;
@@ -955,7 +1018,6 @@ int emo_repro_run(const emo_repro_config *cfg) {
     ima_rng_init(&rng, cfg->seed + 11);
     fprintf(stderr, "repro emotion: IMA (%zu parameters), %d + %d epochs on %zu pairs\n", model->n_params, cfg->epochs1,
             cfg->epochs2, P);
-    t0 = ima_wall_seconds();
     if (!(imp_init = ima_try_malloc(model->n_params_imp, sizeof(float)))) {
         st = ima_error_prefix("importance parameters");
         goto out;
@@ -963,7 +1025,6 @@ int emo_repro_run(const emo_repro_config *cfg) {
     ima_model_importance_snapshot(model, imp_init);
     if ((st = train_stage(model, &g, pairs, P, 1, cfg->epochs1, cfg->batch, &adam, &rng, &log, 1, NULL))) goto out;
     if ((st = train_stage(model, &g, pairs, P, 2, cfg->epochs2, cfg->batch, &adam, &rng, &log, 1, NULL))) goto out;
-    t_ima = ima_wall_seconds() - t0;
     if ((st = encode_tokens(model, &g, c.n_tokens, u0, u1, y0, y1))) goto out;
     imp_main = ima_try_malloc(model->n_params_imp, sizeof(float)); /* the paper's importance nets */
     if (!imp_main) {
@@ -971,25 +1032,24 @@ int emo_repro_run(const emo_repro_config *cfg) {
         goto out;
     }
     ima_model_importance_snapshot(model, imp_main);
+    phase_mark(&pc, PH_IMA);
 
     /* 4b. stage 2 again with local-ev (beyond the paper): same stage-1 model, fresh importance nets */
     if (cfg->local_ev_rows > 0) {
-        t0 = ima_wall_seconds();
         yl0 = ima_try_malloc(c.n_tokens, sizeof(float));
         yl1 = ima_try_malloc(c.n_tokens, sizeof(float));
         if (!yl0 || !yl1) {
             st = ima_error_prefix("local-ev importances");
             goto out;
         }
-        if ((st = local_ev_stage2(&lev, model, &g, pairs, P, u0, u1, imp_init, cfg, &adam, truth_w, truth_a)))
+        if ((st = local_ev_stage2(&lev, model, &g, pairs, P, u0, u1, imp_init, cfg, &adam, truth_w, truth_a, &pc)))
             goto out;
         if ((st = encode_tokens(model, &g, c.n_tokens, NULL, NULL, yl0, yl1))) goto out;
         ima_model_importance_restore(model, imp_main);
-        t_lev = ima_wall_seconds() - t0;
+        phase_mark(&pc, PH_LEV_TRAIN);
     }
 
     /* 5. representations and their evaluation */
-    t0 = ima_wall_seconds();
     for (int s = 0; s < 3; s++)
         if ((st = utterance_reps(reps[s], &sv[s], u0, u1, y0, y1))) goto out;
     if ((st = evaluate_reps(&sc_ima, reps, sv, eval_split, cfg))) goto out;
@@ -1034,7 +1094,7 @@ int emo_repro_run(const emo_repro_config *cfg) {
             : lev.ran ? "the higher validation accuracy of the weighted multimodal MLP, paper's on ties"
                       : "local-ev not run");
     const float *ym0 = main_lev ? yl0 : y0, *ym1 = main_lev ? yl1 : y1; /* the main importances */
-    t_eval = ima_wall_seconds() - t0;
+    phase_mark(&pc, PH_EVAL);
 
     /* 6. figures from the main importances */
     {
@@ -1089,9 +1149,9 @@ int emo_repro_run(const emo_repro_config *cfg) {
         free(ya);
         if (st) goto out;
     }
+    phase_mark(&pc, PH_FIGURES);
 
     /* 7. rho sweep: fresh importance nets trained for sweep_epochs with the same rho for both modalities */
-    t0 = ima_wall_seconds();
     size_t P_sweep = cfg->sweep_pairs && cfg->sweep_pairs < P ? cfg->sweep_pairs : P;
     sweep_pairs = ima_try_malloc(P_sweep, 3 * sizeof(int64_t)); /* a random subset of the training pairs */
     size_t *perm = ima_try_malloc(P, sizeof(size_t));
@@ -1138,7 +1198,6 @@ int emo_repro_run(const emo_repro_config *cfg) {
     }
     free(sweep_pairs);
     sweep_pairs = NULL;
-    t_sweep = ima_wall_seconds() - t0;
     ima_model_importance_restore(model, imp_main);
     ima_model_set_rho(model, 0, cfg->rho_words);
     ima_model_set_rho(model, 1, cfg->rho_acoustic);
@@ -1169,6 +1228,7 @@ int emo_repro_run(const emo_repro_config *cfg) {
         free(ys);
         if (st) goto out;
     }
+    phase_mark(&pc, PH_SWEEP);
 
     /* 8. baselines */
     if (cfg->with_baselines) {
@@ -1190,7 +1250,6 @@ int emo_repro_run(const emo_repro_config *cfg) {
             const char *bname = kb == 0 ? "MVAE" : "JMVAE-KL";
             if ((st = ima_baseline_init(&bl, &bcfg, cfg->batch, cfg->seed + 31 + (uint64_t)kb))) break;
             fprintf(stderr, "repro emotion: %s, %d epochs\n", bname, cfg->baseline_epochs);
-            t0 = ima_wall_seconds();
             ima_rng br;
             ima_rng_init(&br, cfg->seed + 41 + (uint64_t)kb);
             st = train_baseline(bl, &g, pairs, P, cfg->baseline_epochs, cfg->batch, &adam, &br, bname, 1);
@@ -1203,15 +1262,16 @@ int emo_repro_run(const emo_repro_config *cfg) {
                 free(c1);
                 if (!st) st = evaluate_reps(&sc_base[kb], breps[kb], sv, eval_split, cfg);
             }
-            t_base[kb] = ima_wall_seconds() - t0;
             ima_baseline_free(bl);
+            phase_mark(&pc, kb == 0 ? PH_MVAE : PH_JMVAE);
         }
         if (st) goto out;
     }
 
     /* 9. results.json and report.md */
     {
-        double t_total = ima_wall_seconds() - t_start;
+        double t_total = phase_total_wall(&pc), c_total = phase_total_cpu(&pc);
+        const double *pw = pc.wall;
         root = cJSON_CreateObject();
         cJSON_AddStringToObject(root, "command", cfg->command_line ? cfg->command_line : "");
         cJSON_AddStringToObject(root, "source", c.source);
@@ -1297,15 +1357,15 @@ int emo_repro_run(const emo_repro_config *cfg) {
             json_imp(e, "acoustics", &sweep_a[k]);
             cJSON_AddItemToArray(sw, e);
         }
+        /* wall seconds per phase (report.md's table adds results.json and report.md themselves) */
         cJSON *tj = cJSON_AddObjectToObject(root, "seconds");
-        cJSON_AddNumberToObject(tj, "corpus", t_corpus);
-        cJSON_AddNumberToObject(tj, "ima_training", t_ima);
-        cJSON_AddNumberToObject(tj, "ima_local_ev", t_lev);
-        cJSON_AddNumberToObject(tj, "evaluation", t_eval);
-        cJSON_AddNumberToObject(tj, "rho_sweep", t_sweep);
-        cJSON_AddNumberToObject(tj, "mvae", t_base[0]);
-        cJSON_AddNumberToObject(tj, "jmvae_kl", t_base[1]);
+        cJSON *cpj = cJSON_AddObjectToObject(root, "cpu_seconds");
+        for (int ph = 0; ph < PH_REPORT; ph++) {
+            cJSON_AddNumberToObject(tj, phase_keys[ph], pw[ph]);
+            cJSON_AddNumberToObject(cpj, phase_keys[ph], pc.cpu[ph]);
+        }
         cJSON_AddNumberToObject(tj, "total", t_total);
+        cJSON_AddNumberToObject(cpj, "total", c_total);
         char *js = cJSON_Print(root);
         char path[4096];
         snprintf(path, sizeof path, "%s/results.json", cfg->out_dir);
@@ -1323,10 +1383,12 @@ int emo_repro_run(const emo_repro_config *cfg) {
 #define P_(...) (len += (size_t)snprintf(md + len, len < cap ? cap - len : 0, __VA_ARGS__))
         const char *src = synthesized ? "MELD analogue" : "IEMOCAP";
         P_("# Emotion experiment (%s)%s\n\n", src, cfg->quick ? " — quick run" : "");
-        P_("Command: `%s`  \nTotal time: %.1f min (corpus %.1f, IMA %.1f, local-ev stage 2 %.1f, evaluation %.1f, rho "
-           "sweep %.1f, MVAE %.1f, JMVAE-KL %.1f).\n\n",
-           cfg->command_line ? cfg->command_line : "", t_total / 60, t_corpus / 60, t_ima / 60, t_lev / 60,
-           t_eval / 60, t_sweep / 60, t_base[0] / 60, t_base[1] / 60);
+        P_("Command: `%s`  \nTotal time: %.1f min wall, %.1f min of CPU (corpus %.1f, IMA %.1f, local-ev stage 2 %.1f, "
+           "evaluation %.1f, figures %.1f, rho sweep %.1f, MVAE %.1f, JMVAE-KL %.1f min wall; every phase in \"Time "
+           "per phase\" at the end).\n\n",
+           cfg->command_line ? cfg->command_line : "", t_total / 60, c_total / 60, t_corpus / 60, pw[PH_IMA] / 60,
+           (pw[PH_LEV_TARGETS] + pw[PH_LEV_TRAIN]) / 60, pw[PH_EVAL] / 60, pw[PH_FIGURES] / 60, pw[PH_SWEEP] / 60,
+           pw[PH_MVAE] / 60, pw[PH_JMVAE] / 60);
         if (lev.ran && cfg->importance_objective == EMO_OBJECTIVE_AUTO)
             P_("**Main IMA rows: the %s objective**, chosen on the validation split: the MLP on the weighted "
                "multimodal utterance vectors reached %.2f%% with the paper's stage 2 and %.2f%% with local-ev (the "
@@ -1520,6 +1582,17 @@ int emo_repro_run(const emo_repro_config *cfg) {
            "`emotion_fig5_acoustics_emotion.png`, `emotion_fig5_acoustics_importance.png` (t-SNE, perplexity 10, %zu "
            "tokens of the %s split).\n- rho sweep: `emotion_rho_sweep.png`.\n",
            sv[eval_split].T < cfg->tsne_points ? sv[eval_split].T : cfg->tsne_points, ima_emo_split_names[eval_split]);
+        phase_mark(&pc, PH_REPORT);
+        P_("\n## Time per phase\n\nWall and CPU seconds (CPU: every thread of the process; CPU / wall above 1 means "
+           "the phase ran on both cores, below 1 that the machine was shared).%s\n\n| phase | wall (s) | CPU (s) | "
+           "CPU / wall |\n|---|---|---|---|\n",
+           cfg->data_dir ? " The corpus was read, not built." : "");
+        for (int ph = 0; ph < N_PHASES; ph++)
+            if (pc.wall[ph] > 0 || pc.cpu[ph] > 0)
+                P_("| %s | %.1f | %.1f | %.2f |\n", phase_names[ph], pc.wall[ph], pc.cpu[ph],
+                   pc.wall[ph] > 0 ? pc.cpu[ph] / pc.wall[ph] : 0.0);
+        t_total = phase_total_wall(&pc), c_total = phase_total_cpu(&pc);
+        P_("| total | %.1f | %.1f | %.2f |\n", t_total, c_total, t_total > 0 ? c_total / t_total : 0.0);
 #undef P_
         if (len >= cap) {
             free(md);
@@ -1529,9 +1602,14 @@ int emo_repro_run(const emo_repro_config *cfg) {
         snprintf(path, sizeof path, "%s/report.md", cfg->out_dir);
         st = write_file(path, md);
         free(md);
-        if (!st)
-            fprintf(stderr, "repro emotion: wrote %s/report.md and results.json in %.1f min\n", cfg->out_dir,
-                    t_total / 60);
+        if (!st) {
+            fprintf(stderr, "repro emotion: time per phase (wall s, CPU s):\n");
+            for (int ph = 0; ph < N_PHASES; ph++)
+                if (pc.wall[ph] > 0 || pc.cpu[ph] > 0)
+                    fprintf(stderr, "  %-62s %8.1f %8.1f\n", phase_names[ph], pc.wall[ph], pc.cpu[ph]);
+            fprintf(stderr, "repro emotion: wrote %s/report.md and results.json in %.1f min (%.1f min of CPU)\n",
+                    cfg->out_dir, t_total / 60, c_total / 60);
+        }
     }
 
 out:

@@ -43,6 +43,7 @@ typedef struct {
     int local_ev_epochs;      // local-ev stage-2 epochs over that subsample
     size_t local_ev_k;        // local-ev neighbours
     int skip_missing_alignment; // IEMOCAP: see ima_emo_build_config
+    int threads;                // the MELD corpus builder's workers (0: IMA_EMO_DEFAULT_THREADS)
 } emo_repro_config;
 
 emo_repro_config emo_repro_defaults(int quick);
