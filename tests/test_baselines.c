@@ -4,7 +4,8 @@
  *    missing modalities, M = 1..3, bce / sse / Gaussian log-variance heads;
  *  - a few hundred Adam steps on a tiny synthetic two-modality problem lower the loss;
  *  - the digits parameter counts (docs/baselines.md; the paper's Table 4);
- *  - representations with missing modalities, determinism of init and noise, config errors.
+ *  - representations with missing modalities, determinism of init and noise, config errors;
+ *  - the two-thread row split (split.c) against one thread: loss terms, gradients, Adam, representations.
  * The directional check is gradcheck_util.h's, shared with test_gradcheck.c: for a unit direction v inside one
  * tensor, mostly along its gradient, (L(p + e v) - L(p - e v)) / 2e must equal g . v; the best of three step
  * sizes and three directions, a float32 noise floor, one-sided slopes at ReLU kinks; an all-zero gradient fails. */
@@ -308,6 +309,66 @@ static void check_represent(void) {
     CHECK(ima_baseline_init(&bl, &cfg, 4, 1) == IMA_ERR, "feature drop 1 accepted");
 }
 
+/* ---- the two-thread row split (src/baselines/split.c) against one thread -------------------------------- */
+
+static void check_split(ima_baseline_kind kind, int M, int with_mask, size_t B) {
+    ima_baseline_config cfg = tiny(kind, M, 0);
+    for (int j = 0; j < M; j++)
+        cfg.mod[j].hidden_width = 100 + 20 * (size_t)j; /* > 65,536 parameters: two-chunk Adam */
+    cfg.mod[0].input_width = 200;
+    cfg.latent_width = 5;
+    ima_baseline *one, *two;
+    CHECK(ima_baseline_init(&one, &cfg, B, 9) == IMA_OK && ima_baseline_init(&two, &cfg, B, 9) == IMA_OK, "init: %s",
+          ima_last_error());
+    one->threads = 1;
+    two->threads = 2;
+    ima_rng rng, r1, r2;
+    ima_rng_init(&rng, 77 + (uint64_t)kind);
+    float *x[IMA_MAX_MODALITIES];
+    uint8_t mask[128 * IMA_MAX_MODALITIES];
+    IMA_ASSERT(B <= 128);
+    ima_batch b;
+    fill_batch(&b, x, mask, &cfg, B, with_mask, &rng);
+    const char *name = ima_baseline_kind_name(kind);
+    ima_adam_config ac = ima_adam_defaults();
+    double dt = 0, dg = 0, dp = 0, dz = 0; /* dp: 1 when the parameters after Adam differ in any bit */
+    for (int step = 0; step < 3; step++) { /* three steps: the noise, loss, gradient and Adam of each */
+        ima_rng_init(&r1, 5 + (uint64_t)step), ima_rng_init(&r2, 5 + (uint64_t)step);
+        ima_baseline_sample_noise(one, B, &r1);
+        ima_baseline_sample_noise(two, B, &r2);
+        ima_baseline_terms t1, t2;
+        ima_baseline_loss_grad(one, &b, 1, &t1);
+        ima_baseline_loss_grad(two, &b, 1, &t2);
+        double e = fabs(t1.total - t2.total) / fabs(t1.total);
+        for (int j = 0; j < M; j++) e = fmax(e, fabs(t1.rec[j] - t2.rec[j]) / fmax(fabs(t1.rec[j]), 1e-12));
+        e = fmax(e, fabs(t1.kl - t2.kl) / fmax(fabs(t1.kl), 1e-12));
+        e = fmax(e, fabs(t1.kl_uni - t2.kl_uni) / fmax(fabs(t1.kl_uni), 1e-12));
+        dt = fmax(dt, e);
+        dg = fmax(dg, tu_max_rel_diff(two->grads, one->grads, one->n_params, 1e-3));
+        /* Adam on two chunks: from identical gradients, identical parameters (Adam would otherwise amplify the
+         * rounding of near-zero gradients) */
+        memcpy(two->grads, one->grads, one->n_params * sizeof(float));
+        ima_baseline_step(one, &ac);
+        ima_baseline_step(two, &ac);
+        dp = fmax(dp, memcmp(one->params, two->params, one->n_params * sizeof(float)) != 0);
+    }
+    CHECK(two->grads2 != NULL && one->grads2 == NULL, "%s B=%zu: expected a split at 2 threads only", name, B);
+    float *z1 = malloc(B * cfg.latent_width * sizeof(float)), *z2 = malloc(B * cfg.latent_width * sizeof(float));
+    ima_baseline_represent(one, &b, z1);
+    ima_baseline_represent(two, &b, z2);
+    dz = tu_max_rel_diff(z2, z1, B * cfg.latent_width, 1e-3);
+    printf("split %-5s M=%d mask=%d B=%zu: terms rel %.1e, gradients %.1e, params differ %g, z %.1e\n", name, M,
+           with_mask, B, dt, dg, dp, dz);
+    CHECK(dt < 1e-6, "%s M=%d B=%zu: loss terms, split vs one thread: relative difference %.3e", name, M, B, dt);
+    CHECK(dg < 1e-4, "%s M=%d B=%zu: gradients, split vs one thread: worst relative difference %.3e", name, M, B, dg);
+    CHECK(dp == 0, "%s M=%d B=%zu: Adam from the same gradients gave other parameters", name, M, B);
+    CHECK(dz < 1e-4, "%s M=%d B=%zu: representation: worst relative difference %.3e", name, M, B, dz);
+    free(z1), free(z2);
+    for (int j = 0; j < M; j++) free(x[j]);
+    ima_baseline_free(one);
+    ima_baseline_free(two);
+}
+
 int main(void) {
     check_counts();
     for (int kind = IMA_BASELINE_MVAE; kind <= IMA_BASELINE_DAE; kind++) {
@@ -318,5 +379,10 @@ int main(void) {
     }
     check_represent();
     for (int kind = IMA_BASELINE_MVAE; kind <= IMA_BASELINE_DAE; kind++) check_training((ima_baseline_kind)kind);
+    for (int kind = IMA_BASELINE_MVAE; kind <= IMA_BASELINE_DAE; kind++) {
+        check_split((ima_baseline_kind)kind, 2, 1, 64);
+        check_split((ima_baseline_kind)kind, 3, 1, 71);
+        check_split((ima_baseline_kind)kind, 2, 0, 40);
+    }
     return tu_finish("baselines");
 }

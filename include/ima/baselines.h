@@ -139,6 +139,12 @@ typedef struct {
     float *row_w;    // (B) per-row weights
     float *rec_rows; // (B) per-row reconstruction loss, then its gradient scale
     float *scratch;  // MLP backward scratch
+
+    /* threads (src/baselines/split.c): a batch's rows in two parts, one thread each, as IMA's
+     * (src/model/parallel.c); results equal one thread's to float rounding */
+    int threads;    // 0: OpenBLAS's thread count at each call (openblas_set_num_threads); 2: split; else OpenBLAS alone
+    ima_pool *pool; // the worker thread, created at the first split (NULL: none / not yet)
+    float *grads2;  // (n_params) part 1's parameter gradients, allocated at the first split of a training step
 } ima_baseline;
 
 typedef struct {

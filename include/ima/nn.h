@@ -136,5 +136,19 @@ ima_pool *ima_pool_create(void);
 void ima_pool_free(ima_pool *p); /* NULL is fine */
 /* fn(ctx, 0) here and fn(ctx, 1) on the worker; with p == NULL both here, in order */
 void ima_pool_run2(ima_pool *p, void (*fn)(void *ctx, int part), void *ctx);
+/* the same with OpenBLAS on one thread meanwhile (its count restored after): the two parts' products each
+ * on its own core, never waiting for the other's */
+void ima_pool_run2_blas1(ima_pool *p, void (*fn)(void *ctx, int part), void *ctx);
+
+/* Element-wise passes over n floats, in two chunks (part 1 on the worker) when p != NULL and
+ * n >= IMA_POOL_MIN_FLOATS, else on the caller; the results do not depend on the split.
+ *   ima_pool_sum         a += b
+ *   ima_pool_all_finite  1 when no element of x is Inf or NaN
+ *   ima_pool_adam        one ima_adam_update step */
+#define IMA_POOL_MIN_FLOATS 65536
+void ima_pool_sum(ima_pool *p, float *a, const float *b, size_t n);
+int ima_pool_all_finite(ima_pool *p, const float *x, size_t n);
+void ima_pool_adam(ima_pool *p, float *params, const float *grads, float *m, float *v, size_t n,
+                   const ima_adam_config *cfg, long t);
 
 #endif

@@ -301,6 +301,8 @@ void ima_baseline_free(ima_baseline *bl) {
     free(bl->adam_m);
     free(bl->adam_v);
     free(bl->acts);
+    free(bl->grads2);
+    ima_pool_free(bl->pool);
     free(bl);
 }
 
@@ -339,7 +341,7 @@ void ima_baseline_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_
 
 void ima_baseline_step(ima_baseline *bl, const ima_adam_config *cfg) {
     bl->step++;
-    ima_adam_update(bl->params, bl->grads, bl->adam_m, bl->adam_v, bl->n_params, cfg, bl->step);
+    ima_pool_adam(bl_elementwise_pool(bl), bl->params, bl->grads, bl->adam_m, bl->adam_v, bl->n_params, cfg, bl->step);
 }
 
 void ima_baseline_represent(ima_baseline *bl, const ima_batch *b, float *z) {

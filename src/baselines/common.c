@@ -63,7 +63,7 @@ double bl_reconstruct(ima_baseline *bl, int j, const ima_batch *b, const float *
     double rec = 0.0;
     for (size_t i = 0; i < B; i++) {
         if (w[i] != 0.0f) rec += (double)w[i] * rows[i];
-        rows[i] = c->lambda_rec * w[i] / (float)B;
+        rows[i] = c->lambda_rec * w[i] / (float)bl_loss_rows(b);
     }
     if (!grad) return rec;
     memset(md->dout, 0, B * (c->gaussian_logvar ? 2 * D : D) * sizeof(float)); /* the backward passes accumulate */

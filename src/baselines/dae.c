@@ -33,9 +33,10 @@ static void sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
     }
 }
 
-static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
+/* rows of a batch of bl_loss_rows(b) rows (split.c) */
+static void loss_grad_rows(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
     int M = bl->cfg.n_modalities;
-    size_t B = b->B, d = bl->cfg.latent_width, Dc = bl->concat_width;
+    size_t B = b->B, d = bl->cfg.latent_width, Dc = bl->concat_width, Bn = bl_loss_rows(b);
     bl_concat(bl, b, bl->xcat);
     for (size_t k = 0; k < B * Dc; k++) bl->xcat[k] *= bl->keep[k];
     ima_mlp_forward(&bl->joint, &bl->joint_acts, bl->xcat, B);
@@ -43,18 +44,23 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
     memset(bl->dz, 0, B * d * sizeof(float));
     for (int j = 0; j < M; j++) {
         for (size_t i = 0; i < B; i++) bl->row_w[i] = (float)bl_present(b, M, i, j);
-        double rec = bl_reconstruct(bl, j, b, bl->row_w, grad) / (double)B;
+        double rec = bl_reconstruct(bl, j, b, bl->row_w, grad) / (double)Bn;
         terms->rec[j] = rec;
         terms->total += bl->cfg.mod[j].lambda_rec * rec;
     }
     if (grad) ima_mlp_backward(&bl->joint, &bl->joint_acts, NULL, bl->dz, bl->xcat, B, bl->scratch);
 }
 
-static void represent(ima_baseline *bl, const ima_batch *b, float *z) {
+static void represent_rows(ima_baseline *bl, const ima_batch *b, float *z) {
     size_t B = b->B, d = bl->cfg.latent_width;
     bl_concat(bl, b, bl->xcat);
     ima_mlp_forward(&bl->joint, &bl->joint_acts, bl->xcat, B);
     memcpy(z, bl->joint_acts.out[2], B * d * sizeof(float));
 }
+
+static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
+    bl_split_loss_grad(bl, b, grad, terms, loss_grad_rows);
+}
+static void represent(ima_baseline *bl, const ima_batch *b, float *z) { bl_split_represent(bl, b, z, represent_rows); }
 
 const bl_kind bl_kind_dae = {"dae", sample_noise, loss_grad, represent};

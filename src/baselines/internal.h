@@ -7,6 +7,18 @@
 #include "ima/baselines.h"
 
 static inline int bl_present(const ima_batch *b, int M, size_t i, int j) { return !b->mask || b->mask[i * M + j]; }
+/* rows the loss is a mean over: the whole batch's, also when b is a part of it (split.c) */
+static inline size_t bl_loss_rows(const ima_batch *b) { return b->B_total ? b->B_total : b->B; }
+
+/* ---- threads (split.c): the batch's rows in two parts, one thread each -------------------------------- */
+typedef void (*bl_loss_fn)(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms);
+typedef void (*bl_represent_fn)(ima_baseline *bl, const ima_batch *b, float *z);
+/* loss(bl, b, grad, terms) over the batch's rows, in two parts on two threads when bl's threads are 2 (terms
+ * and gradients summed over the parts); loss must treat b as rows of a batch of bl_loss_rows(b) rows */
+void bl_split_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms, bl_loss_fn loss);
+void bl_split_represent(ima_baseline *bl, const ima_batch *b, float *z, bl_represent_fn represent);
+/* the pool for element-wise passes over the parameters (Adam, the finiteness check): NULL below 2 threads */
+ima_pool *bl_elementwise_pool(ima_baseline *bl);
 
 /* xcat (B, Dc) = [x_0 | x_1 | ...] with the rows of missing modalities set to zero */
 void bl_concat(const ima_baseline *bl, const ima_batch *b, float *xcat);

@@ -20,10 +20,11 @@ static void sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
     for (size_t k = 0; k < B * bl->cfg.latent_width; k++) bl->eps[k] = (float)ima_rng_normal(rng);
 }
 
-static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
+/* rows of a batch of bl_loss_rows(b) rows (split.c) */
+static void loss_grad_rows(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
     int M = bl->cfg.n_modalities;
-    size_t B = b->B, d = bl->cfg.latent_width;
-    float invB = 1.0f / (float)B, beta = bl->cfg.beta, alpha = bl->cfg.alpha;
+    size_t B = b->B, d = bl->cfg.latent_width, Bn = bl_loss_rows(b);
+    float invB = 1.0f / (float)Bn, beta = bl->cfg.beta, alpha = bl->cfg.alpha;
 
     /* joint posterior and its sample */
     bl_concat(bl, b, bl->xcat);
@@ -36,14 +37,14 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
             bl->z[i * d + k] = m + expf(0.5f * lv) * bl->eps[i * d + k];
             kl += 0.5 * (exp((double)lv) + (double)m * m - 1.0 - lv);
         }
-    terms->kl = kl / (double)B;
+    terms->kl = kl / (double)Bn;
     terms->total = beta * terms->kl;
 
     /* reconstruction of every present modality from z */
     memset(bl->dz, 0, B * d * sizeof(float));
     for (int j = 0; j < M; j++) {
         for (size_t i = 0; i < B; i++) bl->row_w[i] = (float)bl_present(b, M, i, j);
-        double rec = bl_reconstruct(bl, j, b, bl->row_w, grad) / (double)B;
+        double rec = bl_reconstruct(bl, j, b, bl->row_w, grad) / (double)Bn;
         terms->rec[j] = rec;
         terms->total += bl->cfg.mod[j].lambda_rec * rec;
     }
@@ -63,7 +64,7 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
             }
         }
     }
-    terms->kl_uni = klu / (double)B;
+    terms->kl_uni = klu / (double)Bn;
     terms->total += alpha * terms->kl_uni;
     if (!grad) return;
 
@@ -99,7 +100,7 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
 
 /* Joint posterior mean where every modality is present; elsewhere the precision-weighted product of the
  * present experts (without the prior), which is the expert's own mean when one modality is present. */
-static void represent(ima_baseline *bl, const ima_batch *b, float *z) {
+static void represent_rows(ima_baseline *bl, const ima_batch *b, float *z) {
     int M = bl->cfg.n_modalities;
     size_t B = b->B, d = bl->cfg.latent_width;
     bl_concat(bl, b, bl->xcat);
@@ -130,5 +131,10 @@ static void represent(ima_baseline *bl, const ima_batch *b, float *z) {
         }
     }
 }
+
+static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
+    bl_split_loss_grad(bl, b, grad, terms, loss_grad_rows);
+}
+static void represent(ima_baseline *bl, const ima_batch *b, float *z) { bl_split_represent(bl, b, z, represent_rows); }
 
 const bl_kind bl_kind_jmvae = {"jmvae", sample_noise, loss_grad, represent};

@@ -62,10 +62,11 @@ static void product(ima_baseline *bl, const ima_batch *b, const uint8_t *set, fl
 
 /* ---- loss and gradient ------------------------------------------------------------------------------ */
 
-static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
+/* rows of a batch of bl_loss_rows(b) rows (split.c) */
+static void loss_grad_rows(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
     int M = bl->cfg.n_modalities;
-    size_t B = b->B, d = bl->cfg.latent_width;
-    float invB = 1.0f / (float)B, beta = bl->cfg.beta;
+    size_t B = b->B, d = bl->cfg.latent_width, Bn = bl_loss_rows(b);
+    float invB = 1.0f / (float)Bn, beta = bl->cfg.beta;
     for (int j = 0; j < M; j++) {
         ima_baseline_modality_state *md = &bl->mod[j];
         ima_mlp_forward(&md->enc, &md->enc_acts, b->x[j], B);
@@ -74,7 +75,7 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
     float *mu = bl->stat, *T = bl->T, *active = bl->dstat; /* dstat (B, 2d) is free: use its first B floats */
     for (int s = 0; s < bl->n_terms; s++) {
         const uint8_t *set = bl->term_set[s];
-        const float *eps = bl->eps + (size_t)s * B * d;
+        const float *eps = bl->eps + (size_t)s * bl->noise_B * d; /* (S, noise_B, d) */
         product(bl, b, set, mu, d, T, active);
         double kl = 0.0;
         for (size_t i = 0; i < B; i++) {
@@ -86,15 +87,15 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
             }
             if (active[i] != 0.0f) kl += kr;
         }
-        terms->kl += kl / (double)B;
-        terms->total += beta * kl / (double)B;
+        terms->kl += kl / (double)Bn;
+        terms->total += beta * kl / (double)Bn;
 
         /* reconstruction of the term's modalities from z_s */
         memset(bl->dz, 0, B * d * sizeof(float));
         for (int j = 0; j < M; j++) {
             if (!set[j]) continue;
             for (size_t i = 0; i < B; i++) bl->row_w[i] = (float)bl_present(b, M, i, j);
-            double rec = bl_reconstruct(bl, j, b, bl->row_w, grad) / (double)B;
+            double rec = bl_reconstruct(bl, j, b, bl->row_w, grad) / (double)Bn;
             terms->rec[j] += rec;
             terms->total += bl->cfg.mod[j].lambda_rec * rec;
         }
@@ -129,10 +130,15 @@ static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseli
 
 /* ---- representation: posterior mean of the product over the present modalities ------------------- */
 
-static void represent(ima_baseline *bl, const ima_batch *b, float *z) {
+static void represent_rows(ima_baseline *bl, const ima_batch *b, float *z) {
     int M = bl->cfg.n_modalities;
     for (int j = 0; j < M; j++) ima_mlp_forward(&bl->mod[j].enc, &bl->mod[j].enc_acts, b->x[j], b->B);
     product(bl, b, NULL, z, bl->cfg.latent_width, bl->T, NULL);
 }
+
+static void loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
+    bl_split_loss_grad(bl, b, grad, terms, loss_grad_rows);
+}
+static void represent(ima_baseline *bl, const ima_batch *b, float *z) { bl_split_represent(bl, b, z, represent_rows); }
 
 const bl_kind bl_kind_mvae = {"mvae", sample_noise, loss_grad, represent};

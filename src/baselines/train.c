@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "baselines/internal.h"
 #include "ima/baseline_train.h"
 #include "ima/common.h"
 #include "ima/epoch.h"
@@ -32,12 +33,6 @@ static const char *bad_term(const ima_baseline *bl, const ima_baseline_terms *t,
     if (!isfinite(t->kl)) return "kl";
     if (!isfinite(t->kl_uni)) return "kl_uni";
     return isfinite(t->total) ? NULL : "total";
-}
-
-static int grads_finite(const float *g, size_t n) {
-    float acc = 0.0f;
-    for (size_t k = 0; k < n; k++) acc += g[k] * 0.0f; /* NaN or Inf anywhere makes acc NaN */
-    return acc == 0.0f;
 }
 
 static int check_data(const ima_baseline *bl, const ima_dataset *ds) {
@@ -85,7 +80,8 @@ static int train_batch(void *vc, const size_t *idx, size_t B, size_t b, size_t n
     ima_baseline_loss_grad(bl, batch, 1, &t);
     bl->cfg.beta = e->beta;
     e->rep->kl_weight = a;
-    if ((bad = bad_term(bl, &t, name, sizeof name)) || !grads_finite(bl->grads, bl->n_params)) {
+    if ((bad = bad_term(bl, &t, name, sizeof name)) ||
+        !ima_pool_all_finite(bl_elementwise_pool(bl), bl->grads, bl->n_params)) {
         char what[96];
         if (bad) snprintf(what, sizeof what, "loss term %s", bad);
         else snprintf(what, sizeof what, "the gradient (loss %g)", t.total);

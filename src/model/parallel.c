@@ -23,8 +23,6 @@
 
 /* a part has at least this many rows: below it one thread does the batch */
 #define IMA_SPLIT_MIN_ROWS 16
-/* element-wise passes over fewer floats than this stay on one thread */
-#define IMA_SPLIT_MIN_FLOATS 65536
 
 int ima_model_threads(const ima_model *m) {
     int t = m->threads > 0 ? m->threads : openblas_get_num_threads();
@@ -58,10 +56,7 @@ void ima_model_run_parts(ima_model *m, int parts, void (*fn)(void *ctx, int part
         fn(ctx, 0);
         return;
     }
-    int t = openblas_get_num_threads();
-    openblas_set_num_threads(1);
-    ima_pool_run2(m->pool, fn, ctx);
-    openblas_set_num_threads(t);
+    ima_pool_run2_blas1(m->pool, fn, ctx);
 }
 
 float *ima_model_part_scratch(const ima_model *m, size_t r0) {
@@ -90,74 +85,19 @@ void ima_model_part_mlp(ima_mlp *out, const ima_model *m, const ima_mlp *mlp, in
     ima_mlp_bind(out, mlp->W[0], m->grads2 + off);
 }
 
-/* ---- element-wise passes over a parameter range, in two chunks ------------------------------------- */
+/* ---- element-wise passes over a parameter range, in two chunks (pool.c) ----------------------------- */
 
-typedef struct {
-    ima_model *m;
-    size_t lo, n, mid; // range [lo, lo + n), part 0 [lo, mid), part 1 [mid, lo + n)
-    const ima_adam_config *cfg;
-    long t;
-    int bad[2];
-} range_job;
-
-static void chunk(const range_job *r, int p, size_t *a, size_t *b) {
-    *a = p == 0 ? r->lo : r->mid;
-    *b = p == 0 ? r->mid : r->lo + r->n;
-}
-
-static void run_range(ima_model *m, range_job *r, void (*fn)(void *, int)) {
-    size_t half = (r->n / 2 + 15) & ~(size_t)15; /* 64-byte aligned chunk boundary for aligned starts */
-    int two = r->n >= IMA_SPLIT_MIN_FLOATS && ima_model_threads(m) >= 2 && have_pool(m);
-    r->mid = two ? r->lo + (half < r->n ? half : r->n) : r->lo + r->n;
-    if (two) ima_pool_run2(m->pool, fn, r);
-    else fn(r, 0);
-}
-
-static void reduce_part(void *vr, int p) {
-    range_job *r = vr;
-    size_t a, b;
-    chunk(r, p, &a, &b);
-    float *restrict g = r->m->grads;
-    const float *restrict g2 = r->m->grads2;
-#pragma omp simd
-    for (size_t k = a; k < b; k++) g[k] += g2[k];
-}
+/* the pool for the element-wise passes: with two or more threads (created here if need be), else NULL */
+static ima_pool *elementwise_pool(ima_model *m) { return ima_model_threads(m) >= 2 && have_pool(m) ? m->pool : NULL; }
 
 void ima_model_reduce_grads(ima_model *m, size_t lo, size_t n) {
-    range_job r = {.m = m, .lo = lo, .n = n};
-    run_range(m, &r, reduce_part);
-}
-
-static void finite_part(void *vr, int p) {
-    range_job *r = vr;
-    size_t a, b;
-    chunk(r, p, &a, &b);
-    const float *g = r->m->grads;
-    /* exponent bits all ones = Inf or NaN; integer tests, so the loop vectorises */
-    uint32_t bad = 0;
-    for (size_t k = a; k < b; k++) {
-        uint32_t u;
-        memcpy(&u, g + k, sizeof u);
-        bad |= (u & 0x7f800000u) == 0x7f800000u;
-    }
-    r->bad[p] = bad != 0;
+    ima_pool_sum(elementwise_pool(m), m->grads + lo, m->grads2 + lo, n);
 }
 
 int ima_model_grads_finite(ima_model *m, size_t lo, size_t n) {
-    range_job r = {.m = m, .lo = lo, .n = n};
-    run_range(m, &r, finite_part);
-    return !r.bad[0] && !r.bad[1];
-}
-
-static void adam_part(void *vr, int p) {
-    range_job *r = vr;
-    size_t a, b;
-    chunk(r, p, &a, &b);
-    ima_model *m = r->m;
-    ima_adam_update(m->params + a, m->grads + a, m->adam_m + a, m->adam_v + a, b - a, r->cfg, r->t);
+    return ima_pool_all_finite(elementwise_pool(m), m->grads + lo, n);
 }
 
 void ima_model_adam(ima_model *m, size_t lo, size_t n, const ima_adam_config *cfg, long t) {
-    range_job r = {.m = m, .lo = lo, .n = n, .cfg = cfg, .t = t};
-    run_range(m, &r, adam_part);
+    ima_pool_adam(elementwise_pool(m), m->params + lo, m->grads + lo, m->adam_m + lo, m->adam_v + lo, n, cfg, t);
 }
