@@ -3,9 +3,9 @@
  * passes of the statistic and the calibration), wall and process CPU time; and that the targets of the
  * reused teacher equal ima_local_ev_targets' bit for bit on the same corpus.
  *
- *   bench_local_ev_teacher CORPUS [--fresh]
+ *   bench_local_ev_teacher CORPUS [--fresh] [--rows N]
  * CORPUS: a folder written by `ima data digits` (reads train/image.npy and train/speech.npy). --fresh:
- * also runs ima_local_ev_targets once (rho 0.8 / 0.3) and compares. */
+ * also runs ima_local_ev_targets once (rho 0.8 / 0.3) and compares. --rows N: the first N rows only. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,10 +25,20 @@ static double clock_of(clockid_t id) {
 
 int main(int argc, char **argv) {
     if (argc < 2) {
-        fprintf(stderr, "usage: %s CORPUS [--fresh]\n", argv[0]);
+        fprintf(stderr, "usage: %s CORPUS [--fresh] [--rows N]\n", argv[0]);
         return 2;
     }
-    int fresh = argc > 2 && !strcmp(argv[2], "--fresh");
+    int fresh = 0;
+    size_t rows = 0;
+    for (int a = 2; a < argc; a++) {
+        if (!strcmp(argv[a], "--fresh")) fresh = 1;
+        else if (!strcmp(argv[a], "--rows") && a + 1 < argc) rows = (size_t)strtoull(argv[++a], NULL, 10);
+        else {
+            fprintf(stderr, "bench_local_ev_teacher: unknown argument '%s'\n", argv[a]);
+            return 2;
+        }
+    }
+    setvbuf(stdout, NULL, _IONBF, 0); /* progress as it comes */
     char p0[4096], p1[4096];
     snprintf(p0, sizeof p0, "%s/train/image.npy", argv[1]);
     snprintf(p1, sizeof p1, "%s/train/speech.npy", argv[1]);
@@ -38,6 +48,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "bench_local_ev_teacher: %s\n", ima_last_error());
         return 1;
     }
+    if (rows && rows < ds.n) ds.n = rows; /* rows are contiguous: the first rows of every array */
     ima_local_ev_teacher t;
     double w0 = clock_of(CLOCK_MONOTONIC), c0 = clock_of(CLOCK_PROCESS_CPUTIME_ID);
     if (ima_local_ev_teacher_build(&t, &ds, 0)) {
