@@ -87,7 +87,50 @@ int ima_local_ev_targets_from_features(float *target, float *T_out, const float 
 int ima_local_ev_targets_from_codes(float *target, float *T_out, const float *U, const uint8_t *mask, size_t N, int M,
                                     size_t d, size_t k, const float *rho, ima_local_ev_report *rep);
 /* The targets of the training set ds: features from ima_local_ev_pca of each modality's inputs (the
- * model is read for rho and k only). */
+ * model is read for rho and k only). Builds a teacher, takes its targets, frees it. */
 int ima_local_ev_targets(float *target, float *T_out, ima_model *m, const ima_dataset *ds, ima_local_ev_report *rep);
+
+/* ---- the teacher, built once and reused for every rho ----------------------------------------
+ * Everything the targets need besides rho: the features F[j] and, for each modality j, the rows that
+ * get a target and their k nearest other rows by F[j]. None of it depends on rho or on the passes'
+ * partner weights (those weigh partners inside fixed neighbourhoods), so the k-NN, the costly part,
+ * runs once per training set: ima_train takes a teacher through ima_train_callbacks.teacher, and the
+ * digits repro builds one per process for every training (latent 2 and 50, the rho sweep, the seeds).
+ * ima_local_ev_targets* above are build + targets + free: one implementation. */
+typedef struct {
+    size_t n, k;  // rows of modality j that get a target (0: fewer than 6, none), neighbours of each
+    size_t *rows; // (n) their row indices (j and another modality present)
+    size_t *nbr;  // (n, k) their nearest other rows by F[j], as positions in rows, nearest first
+} ima_local_ev_hood;
+
+typedef struct ima_local_ev_teacher {
+    size_t N;                               // rows
+    int M;                                  // modalities
+    size_t k;                               // neighbours asked for (a hood has min(k, n - 1))
+    size_t input_width[IMA_MAX_MODALITIES]; // D_j of the data set it was built from (0: given features)
+    uint64_t fingerprint;                   // of that data set's shape, inputs and masks
+    const float *F[IMA_MAX_MODALITIES];     // (N, width[j]) features (rows where j is absent are 0 or unread)
+    size_t width[IMA_MAX_MODALITIES];       // P_j
+    double explained[IMA_MAX_MODALITIES];   // share of x_j's variance on the features
+    uint8_t *mask;                          // (N, M) a copy of the masks
+    ima_local_ev_hood hood[IMA_MAX_MODALITIES];
+    float *own[IMA_MAX_MODALITIES];         // the features when the teacher owns them
+    double seconds, cpu_seconds;            // wall and process CPU time of the build
+} ima_local_ev_teacher;
+
+/* Builds t from the training set ds (features by ima_local_ev_pca, then the k-NN of each modality;
+ * k 0: IMA_LOCAL_EV_DEFAULT_K). On error t is left empty (safe to free). */
+int ima_local_ev_teacher_build(ima_local_ev_teacher *t, const ima_dataset *ds, size_t k);
+/* IMA_OK when t was built from ds with k neighbours (k 0: the default): the same rows, modalities,
+ * widths and k, and the same inputs and masks (a fingerprint of their bits); an error saying which
+ * differs otherwise. */
+int ima_local_ev_teacher_check(const ima_local_ev_teacher *t, const ima_dataset *ds, size_t k);
+/* target, T_out (N, M) (T_out may be NULL), rep (may be NULL): as ima_local_ev_targets, for the priors
+ * rho (M): the passes of the statistic and the calibration over t's neighbourhoods (no k-NN). Equal,
+ * bit for bit, to ima_local_ev_targets of the same data set, k and rho. */
+int ima_local_ev_teacher_targets(float *target, float *T_out, const ima_local_ev_teacher *t, const float *rho,
+                                 ima_local_ev_report *rep);
+/* Frees what t holds (t may be empty or NULL) and empties it. */
+void ima_local_ev_teacher_free(ima_local_ev_teacher *t);
 
 #endif

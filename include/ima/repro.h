@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct ima_local_ev_teacher; /* importance.h */
+
 typedef struct {
     const char *data_dir;            // corpus folder with train/ valid/ test/ (built by the caller if absent)
     const char *out_dir;             // report.md, results.json, figures
@@ -38,6 +40,8 @@ typedef struct {
     int importance_objective;        // ima_importance_objective of the main models (local-ev, beyond the paper)
     int compare_objectives;          // also retrain stage 2 with the other objective on the same stage-1 models (1)
     int reuse_seeds;                 // --seeds: a seed whose OUT/seed-S/results.json exists is not rerun (0)
+    struct ima_local_ev_teacher *teacher; // the local-ev teacher kept between runs (NULL: one per run): reused
+                                          // when built from the same training split, rebuilt otherwise
 } ima_repro_config;
 
 ima_repro_config ima_repro_defaults(int quick);

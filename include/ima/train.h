@@ -139,6 +139,11 @@ typedef struct {
      * holds the same model after every step. on_epoch runs on every rank (write files on rank 0 only);
      * when any rank's on_epoch stops, every rank stops. */
     const struct ima_collective *coll;
+    /* The local-ev teacher of ds (importance.h; NULL: ima_train builds one for each run's stage 2). Its
+     * targets are the same as a fresh teacher's, bit for bit; it saves the k-NN when one training set
+     * trains several models or priors. ima_train refuses one built from another data set or k
+     * (ima_local_ev_teacher_check); the paper's objective does not read it. */
+    const struct ima_local_ev_teacher *teacher;
 } ima_train_callbacks;
 
 /* The validation L_auto of ds (batches of the model's max_batch rows, means over rows) with the given fusion. */

@@ -143,38 +143,89 @@ int ima_local_ev_stat(float *T, const float *u, size_t du, const float *p, size_
     return rc;
 }
 
+/* ---- neighbourhoods of one modality --------------------------------------------------------- */
+
+/* the fewest rows a modality needs for targets (the calibration's mixture needs 2 per component) */
+#define LEV_MIN_ROWS (2 * IMA_LOCAL_EV_COMPONENTS > 3 ? 2 * IMA_LOCAL_EV_COMPONENTS : 3)
+
+static void hood_free(ima_local_ev_hood *h) {
+    free(h->rows), free(h->nbr);
+    memset(h, 0, sizeof *h);
+}
+
+/* h = the rows of modality j that get a statistic (j and at least one other modality present) and
+ * their k nearest other rows by F[j] (N rows, mask (N, M)). min_rows > 0 (targets): with fewer
+ * eligible rows h is empty (n = 0) and k is cut to n - 1; min_rows = 0 (the statistic alone): the k
+ * neighbours must exist. The one k-NN of the statistic: it reads the features and masks only. */
+static int hood_build(ima_local_ev_hood *h, const float *const *F, const size_t *width, const uint8_t *mask, size_t N,
+                      int M, int j, size_t k, size_t min_rows) {
+    memset(h, 0, sizeof *h);
+    size_t n = 0, nw;
+    if (!(h->rows = ima_try_malloc(N ? N : 1, sizeof *h->rows))) return ima_error_prefix("local-ev neighbours");
+    for (size_t i = 0; i < N; i++) {
+        const uint8_t *mi = mask + i * (size_t)M;
+        int others = 0;
+        for (int o = 0; o < M; o++) others += o != j && mi[o];
+        if (mi[j] && others) h->rows[n++] = i;
+    }
+    if (min_rows && n < min_rows) { /* too few rows: no targets for this modality */
+        hood_free(h);
+        return IMA_OK;
+    }
+    if (min_rows && k > n - 1) k = n - 1;
+    float *u = NULL; /* (n, width[j]) the eligible rows' features */
+    if (ima_mul_overflows(n, width[j], &nw) || !(u = ima_try_malloc(nw ? nw : 1, sizeof *u))) {
+        hood_free(h);
+        return ima_error("local-ev neighbours: out of memory (%zu x %zu features)", n, width[j]);
+    }
+    for (size_t q = 0; q < n; q++) memcpy(u + q * width[j], F[j] + h->rows[q] * width[j], width[j] * sizeof *u);
+    int rc = local_ev_nbr(&h->nbr, u, width[j], n, k);
+    free(u);
+    if (rc) {
+        hood_free(h);
+        return rc;
+    }
+    h->n = n, h->k = k;
+    return IMA_OK;
+}
+
+/* T (h->n) of modality j over its neighbourhoods h with every partner block o != j: partner o of row l
+ * weighs mask[l][o] w[l] (w (N), or NULL: 1) */
+static int hood_stat(float *T, const ima_local_ev_hood *h, const float *const *F, const size_t *width,
+                     const uint8_t *mask, const float *w, int M, int j) {
+    size_t n = h->n, nm;
+    float *wb = NULL; /* (M, n) partner weights */
+    if (ima_mul_overflows(n ? n : 1, (size_t)M, &nm) || !(wb = ima_try_malloc(nm, sizeof *wb)))
+        return ima_error("local-ev statistic: out of memory (%zu rows)", n);
+    lev_block blk[IMA_MAX_MODALITIES];
+    int nb = 0;
+    for (int o = 0; o < M; o++) {
+        if (o == j) continue;
+        float *wo = wb + (size_t)o * n;
+        for (size_t q = 0; q < n; q++) {
+            size_t i = h->rows[q];
+            wo[q] = mask[i * (size_t)M + (size_t)o] ? (w ? w[i] : 1.0f) : 0.0f;
+        }
+        blk[nb++] = (lev_block){F[o], h->rows, wo, width[o]};
+    }
+    int rc = local_ev_from_nbr(T, h->nbr, h->k, blk, nb, n);
+    free(wb);
+    return rc;
+}
+
 int ima_local_ev_stat_blocks(float *T, const float *const *F, const size_t *width, const uint8_t *mask, const float *w,
                              size_t N, int M, int j, size_t k) {
     if (M < 2 || M > IMA_MAX_MODALITIES || j < 0 || j >= M)
         return ima_error("local-ev statistic: modality %d of M = %d: expected M in 2..%d", j, M, IMA_MAX_MODALITIES);
     for (size_t i = 0; i < N; i++) T[i] = NAN;
-    size_t nw, nm;
-    if (ima_mul_overflows(N, width[j], &nw) || ima_mul_overflows(N, (size_t)M, &nm))
-        return ima_error_prefix("local-ev statistic");
-    float *u = ima_try_malloc(nw ? nw : 1, sizeof *u), *wb = ima_try_malloc(nm, sizeof *wb), *Tn = ima_try_malloc(N ? N : 1, sizeof *Tn);
-    size_t *rows = ima_try_malloc(N ? N : 1, sizeof *rows), *nbr = NULL, n = 0;
-    int rc = IMA_OK;
-    if (!u || !wb || !Tn || !rows) rc = ima_error("local-ev statistic: out of memory (%zu rows)", N);
-    for (size_t i = 0; i < N && rc == IMA_OK; i++) {
-        int others = 0;
-        for (int o = 0; o < M; o++) others += o != j && mask[i * (size_t)M + (size_t)o];
-        if (!mask[i * (size_t)M + (size_t)j] || !others) continue;
-        memcpy(u + n * width[j], F[j] + i * width[j], width[j] * sizeof(float));
-        rows[n++] = i;
-    }
-    lev_block blk[IMA_MAX_MODALITIES];
-    int nb = 0;
-    for (int o = 0; o < M && rc == IMA_OK; o++) {
-        if (o == j) continue;
-        float *wo = wb + (size_t)o * N;
-        for (size_t q = 0; q < n; q++) wo[q] = mask[rows[q] * (size_t)M + (size_t)o] ? (w ? w[rows[q]] : 1.0f) : 0.0f;
-        blk[nb++] = (lev_block){F[o], rows, wo, width[o]};
-    }
-    if (rc == IMA_OK) rc = local_ev_nbr(&nbr, u, width[j], n, k);
-    if (rc == IMA_OK) rc = local_ev_from_nbr(Tn, nbr, k, blk, nb, n);
+    ima_local_ev_hood h;
+    if (hood_build(&h, F, width, mask, N, M, j, k, 0)) return ima_error_prefix("local-ev statistic");
+    float *Tn = ima_try_malloc(h.n ? h.n : 1, sizeof *Tn);
+    int rc = Tn ? hood_stat(Tn, &h, F, width, mask, w, M, j) : ima_error_prefix("local-ev statistic");
     if (rc == IMA_OK)
-        for (size_t q = 0; q < n; q++) T[rows[q]] = Tn[q];
-    free(u), free(wb), free(Tn), free(rows), free(nbr);
+        for (size_t q = 0; q < h.n; q++) T[h.rows[q]] = Tn[q];
+    free(Tn);
+    hood_free(&h);
     return rc;
 }
 
@@ -484,7 +535,11 @@ int ima_local_ev_calibrate(float *target, ima_mixture_fit *fit_out, const float 
     if (!(rho > 0 && rho < 1)) return ima_error("local-ev calibration: rho = %g: expected a value in (0, 1)", rho);
     size_t nr;
     if (ima_mul_overflows(n, KC, &nr)) return ima_error_prefix("local-ev calibration");
-    double *x = ima_malloc(n * sizeof *x), *xs = ima_malloc(n * sizeof *xs), *r = ima_malloc(nr * sizeof *r);
+    double *x = ima_try_malloc(n, sizeof *x), *xs = ima_try_malloc(n, sizeof *xs), *r = ima_try_malloc(nr, sizeof *r);
+    if (!x || !xs || !r) {
+        free(x), free(xs), free(r);
+        return ima_error_prefix("local-ev calibration");
+    }
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(T[i])) {
             free(x), free(xs), free(r);
@@ -531,7 +586,7 @@ int ima_local_ev_calibrate(float *target, ima_mixture_fit *fit_out, const float 
     return IMA_OK;
 }
 
-/* ---- targets for a data set ------------------------------------------------------------------ */
+/* ---- the teacher and its targets --------------------------------------------------------------- */
 
 static double wall(void) {
     struct timespec ts;
@@ -539,25 +594,144 @@ static double wall(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double median_of(const float *v, size_t n) {
-    double *s = ima_malloc(n * sizeof *s);
-    for (size_t i = 0; i < n; i++) s[i] = v[i];
-    qsort(s, n, sizeof *s, cmp_double);
-    double r = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
-    free(s);
-    return r;
+static double cpu(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-int ima_local_ev_targets_from_features(float *target, float *T_out, const float *const *F, const size_t *width,
-                                       const uint8_t *mask, size_t N, int M, size_t k, const float *rho,
-                                       ima_local_ev_report *rep) {
-    double t0 = wall();
+static int median_of(double *med, const float *v, size_t n) {
+    double *s = ima_try_malloc(n ? n : 1, sizeof *s);
+    if (!s) return ima_error_prefix("local-ev: median of T");
+    for (size_t i = 0; i < n; i++) s[i] = v[i];
+    qsort(s, n, sizeof *s, cmp_double);
+    *med = n == 0 ? NAN : n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    free(s);
+    return IMA_OK;
+}
+
+/* 64-bit FNV-1a over 32-bit words in four interleaved lanes (for speed), folded into h */
+static uint64_t fnv_words(uint64_t h, const void *p, size_t n) {
+    const uint64_t PR = 0x100000001b3ULL;
+    uint64_t l[4] = {h, h ^ 0x9e3779b97f4a7c15ULL, h ^ 0xbf58476d1ce4e5b9ULL, h ^ 0x94d049bb133111ebULL};
+    const unsigned char *b = p;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (int a = 0; a < 4; a++) {
+            uint32_t w;
+            memcpy(&w, b + 4 * (i + (size_t)a), 4);
+            l[a] = (l[a] ^ w) * PR;
+        }
+    for (; i < n; i++) {
+        uint32_t w;
+        memcpy(&w, b + 4 * i, 4);
+        l[0] = (l[0] ^ w) * PR;
+    }
+    for (int a = 0; a < 4; a++) h = (h ^ l[a]) * PR;
+    return h;
+}
+
+/* a fingerprint of the data set's shape, inputs (bit patterns) and masks */
+static uint64_t dataset_fingerprint(const ima_dataset *ds) {
+    uint64_t h = 0xcbf29ce484222325ULL;
+    size_t M = (size_t)ds->n_modalities, shape[2 + IMA_MAX_MODALITIES] = {ds->n, M};
+    for (size_t j = 0; j < M && j < IMA_MAX_MODALITIES; j++) shape[2 + j] = ds->width[j];
+    for (size_t q = 0; q < 2 + IMA_MAX_MODALITIES; q++) h = fnv_words(h, &shape[q], sizeof shape[q] / 4);
+    for (size_t j = 0; j < M && j < IMA_MAX_MODALITIES; j++) h = fnv_words(h, ds->x[j], ds->n * ds->width[j]);
+    for (size_t i = 0; i < ds->n * M; i++) h = (h ^ ds->mask[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+void ima_local_ev_teacher_free(ima_local_ev_teacher *t) {
+    if (!t) return;
+    for (int j = 0; j < IMA_MAX_MODALITIES; j++) {
+        free(t->own[j]);
+        hood_free(&t->hood[j]);
+    }
+    free(t->mask);
+    memset(t, 0, sizeof *t);
+}
+
+/* t's masks and neighbourhoods from its features t->F, t->width (set by the caller) */
+static int teacher_hoods(ima_local_ev_teacher *t, const uint8_t *mask, size_t N, int M, size_t k) {
+    size_t nm;
+    t->N = N, t->M = M, t->k = k;
+    if (ima_mul_overflows(N, (size_t)M, &nm) || !(t->mask = ima_try_malloc(nm ? nm : 1, 1)))
+        return ima_error("local-ev teacher: out of memory (%zu x %d masks)", N, M);
+    memcpy(t->mask, mask, nm);
+    for (int j = 0; j < M; j++)
+        if (hood_build(&t->hood[j], t->F, t->width, t->mask, N, M, j, k, LEV_MIN_ROWS))
+            return ima_error_prefix("local-ev teacher: modality %d", j);
+    return IMA_OK;
+}
+
+/* a teacher over given features F[j] (N, width[j]), borrowed (they must outlive it) */
+static int teacher_from_features(ima_local_ev_teacher *t, const float *const *F, const size_t *width,
+                                 const uint8_t *mask, size_t N, int M, size_t k) {
+    memset(t, 0, sizeof *t);
     if (M < 1 || M > IMA_MAX_MODALITIES)
         return ima_error("local-ev targets: M = %d: expected 1..%d", M, IMA_MAX_MODALITIES);
-    size_t wmax = 0, nw, nm;
-    for (int j = 0; j < M; j++) wmax = width[j] > wmax ? width[j] : wmax;
-    if (ima_mul_overflows(N, wmax, &nw) || ima_mul_overflows(N, (size_t)M, &nm))
-        return ima_error_prefix("local-ev targets");
+    for (int j = 0; j < M; j++) t->F[j] = F[j], t->width[j] = width[j];
+    int rc = teacher_hoods(t, mask, N, M, k);
+    if (rc) ima_local_ev_teacher_free(t);
+    return rc;
+}
+
+int ima_local_ev_teacher_build(ima_local_ev_teacher *t, const ima_dataset *ds, size_t k) {
+    double t0 = wall(), c0 = cpu();
+    memset(t, 0, sizeof *t);
+    int M = ds->n_modalities, rc = IMA_OK;
+    size_t N = ds->n;
+    if (M < 1 || M > IMA_MAX_MODALITIES)
+        return ima_error("local-ev teacher: M = %d: expected 1..%d", M, IMA_MAX_MODALITIES);
+    k = k ? k : IMA_LOCAL_EV_DEFAULT_K;
+    /* the features: each modality's inputs projected on their top IMA_LOCAL_EV_PCA principal axes */
+    for (int j = 0; j < M && rc == IMA_OK; j++) {
+        size_t P = ds->width[j] < IMA_LOCAL_EV_PCA ? ds->width[j] : IMA_LOCAL_EV_PCA, np;
+        if (ima_mul_overflows(N, P, &np) || !(t->own[j] = ima_try_malloc(np ? np : 1, sizeof(float)))) {
+            rc = ima_error("local-ev teacher: out of memory (%zu x %zu features)", N, P);
+            break;
+        }
+        t->F[j] = t->own[j];
+        t->input_width[j] = ds->width[j];
+        rc = ima_local_ev_pca(t->own[j], &t->width[j], &t->explained[j], ds->x[j], ds->width[j], ds->mask + j,
+                              (size_t)M, N, P);
+    }
+    if (rc == IMA_OK) rc = teacher_hoods(t, ds->mask, N, M, k);
+    if (rc) {
+        ima_local_ev_teacher_free(t);
+        return ima_error_prefix("local-ev teacher");
+    }
+    t->fingerprint = dataset_fingerprint(ds);
+    t->seconds = wall() - t0;
+    t->cpu_seconds = cpu() - c0;
+    return IMA_OK;
+}
+
+int ima_local_ev_teacher_check(const ima_local_ev_teacher *t, const ima_dataset *ds, size_t k) {
+    k = k ? k : IMA_LOCAL_EV_DEFAULT_K;
+    if (!t->N || !t->input_width[0]) return ima_error("local-ev teacher: not built from a data set");
+    if (t->N != ds->n || t->M != ds->n_modalities)
+        return ima_error("local-ev teacher: built for %zu rows of %d modalities, the data set has %zu rows of %d",
+                         t->N, t->M, ds->n, ds->n_modalities);
+    for (int j = 0; j < t->M; j++)
+        if (t->input_width[j] != ds->width[j])
+            return ima_error("local-ev teacher: modality %d: built for width %zu, the data set's is %zu", j,
+                             t->input_width[j], ds->width[j]);
+    if (t->k != k) return ima_error("local-ev teacher: built for k = %zu neighbours, the model asks for %zu", t->k, k);
+    if (dataset_fingerprint(ds) != t->fingerprint)
+        return ima_error("local-ev teacher: built from other inputs or masks (same shape, different content)");
+    return IMA_OK;
+}
+
+int ima_local_ev_teacher_targets(float *target, float *T_out, const ima_local_ev_teacher *t, const float *rho,
+                                 ima_local_ev_report *rep) {
+    double t0 = wall();
+    size_t N = t->N, nm;
+    int M = t->M;
+    if (M < 1 || M > IMA_MAX_MODALITIES || ima_mul_overflows(N, (size_t)M, &nm))
+        return ima_error("local-ev targets: the teacher has M = %d modalities of %zu rows: expected 1..%d", M, N,
+                         IMA_MAX_MODALITIES);
     ima_local_ev_report r;
     memset(&r, 0, sizeof r);
     for (size_t i = 0; i < nm; i++) {
@@ -565,64 +739,58 @@ int ima_local_ev_targets_from_features(float *target, float *T_out, const float 
         if (T_out) T_out[i] = NAN;
     }
     /* pass 0: every partner weighs 1; passes 1..IMA_LOCAL_EV_PASSES-1: partner modality o of row l weighs
-     * its own target of the previous pass (noise partners stop inflating the spread). Jacobi order. */
-    float *u = ima_try_malloc(nw, sizeof *u), *T = ima_try_malloc(N, sizeof *T), *t = ima_try_malloc(N, sizeof *t);
-    float *w = ima_try_malloc(nm, sizeof *w), *prev = ima_try_malloc(nm, sizeof *prev);
-    size_t *rows = ima_try_malloc(N, sizeof *rows), *nbr[IMA_MAX_MODALITIES] = {0}, kj[IMA_MAX_MODALITIES] = {0};
+     * the largest previous-pass target of row l's modalities other than j (noise partners stop inflating
+     * the spread). Jacobi order. The neighbourhoods are the teacher's: the weights change, not who is near. */
+    float *T = ima_try_malloc(N ? N : 1, sizeof *T), *tq = ima_try_malloc(N ? N : 1, sizeof *tq);
+    float *w = ima_try_malloc(N ? N : 1, sizeof *w), *prev = ima_try_malloc(nm ? nm : 1, sizeof *prev);
     int rc = IMA_OK;
-    if (!u || !T || !t || !w || !prev || !rows) rc = ima_error("local-ev targets: out of memory (%zu rows)", N);
+    if (!T || !tq || !w || !prev) rc = ima_error("local-ev targets: out of memory (%zu rows)", N);
     for (int pass = 0; pass < IMA_LOCAL_EV_PASSES && rc == IMA_OK; pass++) {
         memcpy(prev, target, nm * sizeof *prev);
         for (int j = 0; j < M && rc == IMA_OK; j++) {
-            size_t n = 0;
-            for (size_t i = 0; i < N; i++) {
-                const uint8_t *mi = mask + i * (size_t)M;
-                int others = 0;
-                for (int o = 0; o < M; o++) others += o != j && mi[o];
-                if (!mi[j] || !others) continue;
-                memcpy(u + n * width[j], F[j] + i * width[j], width[j] * sizeof(float));
-                rows[n++] = i;
+            const ima_local_ev_hood *h = &t->hood[j];
+            size_t n = h->n, below = 0;
+            if (!n) continue; /* too few rows: no targets for this modality */
+            for (size_t q = 0; q < n && pass > 0; q++) {
+                size_t i = h->rows[q];
+                float best = 0.0f;
+                for (int e = 0; e < M; e++)
+                    if (e != j && t->mask[i * (size_t)M + (size_t)e]) {
+                        float te = prev[i * (size_t)M + (size_t)e];
+                        best = fmaxf(best, isfinite(te) ? te : 1.0f);
+                    }
+                w[i] = best;
             }
-            if (n < 2 * IMA_LOCAL_EV_COMPONENTS || n < 3) continue; /* too few rows: no targets for this modality */
-            lev_block blk[IMA_MAX_MODALITIES];
-            int nb = 0;
-            for (int o = 0; o < M; o++) {
-                if (o == j) continue;
-                float *wo = w + (size_t)o * N; /* (n) weights of partner modality o over j's rows */
-                for (size_t q = 0; q < n; q++) {
-                    size_t i = rows[q];
-                    float best = 0.0f; /* the partner row's largest target among j's other modalities */
-                    for (int e = 0; e < M; e++)
-                        if (e != j && mask[i * (size_t)M + (size_t)e]) {
-                            float te = prev[i * (size_t)M + (size_t)e];
-                            best = fmaxf(best, isfinite(te) ? te : 1.0f);
-                        }
-                    wo[q] = !mask[i * (size_t)M + (size_t)o] ? 0.0f : pass == 0 ? 1.0f : best;
-                }
-                blk[nb++] = (lev_block){F[o], rows, wo, width[o]};
-            }
-            if (pass == 0) {
-                kj[j] = k < n - 1 ? k : n - 1;
-                if ((rc = local_ev_nbr(&nbr[j], u, width[j], n, kj[j]))) break;
-            }
-            if ((rc = local_ev_from_nbr(T, nbr[j], kj[j], blk, nb, n))) break;
-            if ((rc = ima_local_ev_calibrate(t, &r.fit[j], T, n, rho[j]))) break;
-            size_t below = 0;
+            if ((rc = hood_stat(T, h, t->F, t->width, t->mask, pass > 0 ? w : NULL, M, j))) break;
+            if ((rc = ima_local_ev_calibrate(tq, &r.fit[j], T, n, rho[j]))) break;
             for (size_t q = 0; q < n; q++) {
-                target[rows[q] * (size_t)M + (size_t)j] = t[q];
-                if (T_out) T_out[rows[q] * (size_t)M + (size_t)j] = T[q];
-                below += t[q] < 0.5f;
+                target[h->rows[q] * (size_t)M + (size_t)j] = tq[q];
+                if (T_out) T_out[h->rows[q] * (size_t)M + (size_t)j] = T[q];
+                below += tq[q] < 0.5f;
             }
             r.rows[j] = n;
-            r.median_T[j] = median_of(T, n);
+            if ((rc = median_of(&r.median_T[j], T, n))) break;
             r.share_below[j] = (double)below / (double)n;
         }
     }
-    for (int j = 0; j < M; j++) free(nbr[j]);
-    free(u), free(T), free(t), free(w), free(prev), free(rows);
+    free(T), free(tq), free(w), free(prev);
+    for (int j = 0; j < M; j++)
+        if (t->input_width[j]) r.features[j] = t->width[j], r.explained[j] = t->explained[j];
     r.seconds = wall() - t0;
     if (rep) *rep = r;
     return rc ? ima_error_prefix("local-ev targets") : IMA_OK;
+}
+
+int ima_local_ev_targets_from_features(float *target, float *T_out, const float *const *F, const size_t *width,
+                                       const uint8_t *mask, size_t N, int M, size_t k, const float *rho,
+                                       ima_local_ev_report *rep) {
+    double t0 = wall();
+    ima_local_ev_teacher t;
+    if (teacher_from_features(&t, F, width, mask, N, M, k)) return ima_error_prefix("local-ev targets");
+    int rc = ima_local_ev_teacher_targets(target, T_out, &t, rho, rep);
+    ima_local_ev_teacher_free(&t);
+    if (rep && rc == IMA_OK) rep->seconds = wall() - t0;
+    return rc;
 }
 
 int ima_local_ev_targets_from_codes(float *target, float *T_out, const float *U, const uint8_t *mask, size_t N, int M,
@@ -637,29 +805,15 @@ int ima_local_ev_targets_from_codes(float *target, float *T_out, const float *U,
 
 int ima_local_ev_targets(float *target, float *T_out, ima_model *m, const ima_dataset *ds, ima_local_ev_report *rep) {
     double t0 = wall();
-    int M = m->cfg.n_modalities, rc = IMA_OK;
-    size_t N = ds->n, k = m->cfg.local_ev_k ? m->cfg.local_ev_k : IMA_LOCAL_EV_DEFAULT_K;
-    float *F[IMA_MAX_MODALITIES] = {0};
-    size_t width[IMA_MAX_MODALITIES] = {0};
-    double explained[IMA_MAX_MODALITIES] = {0};
-    /* the teacher's features: each modality's inputs projected on their top IMA_LOCAL_EV_PCA principal axes */
-    for (int j = 0; j < M && rc == IMA_OK; j++) {
-        size_t P = ds->width[j] < IMA_LOCAL_EV_PCA ? ds->width[j] : IMA_LOCAL_EV_PCA, np;
-        if (ima_mul_overflows(N, P, &np) || !(F[j] = ima_try_malloc(np, sizeof(float)))) {
-            rc = ima_error("local-ev targets: out of memory (%zu x %zu features)", N, P);
-            break;
-        }
-        rc = ima_local_ev_pca(F[j], &width[j], &explained[j], ds->x[j], ds->width[j], ds->mask + j, (size_t)M, N, P);
-    }
+    int M = m->cfg.n_modalities;
+    if (ds->n_modalities != M)
+        return ima_error("local-ev targets: the data set has %d modalities, the model %d", ds->n_modalities, M);
+    ima_local_ev_teacher t;
+    if (ima_local_ev_teacher_build(&t, ds, m->cfg.local_ev_k)) return ima_error_prefix("local-ev targets");
     float rho[IMA_MAX_MODALITIES] = {0};
     for (int j = 0; j < M; j++) rho[j] = m->cfg.mod[j].rho;
-    if (rc == IMA_OK)
-        rc = ima_local_ev_targets_from_features(target, T_out, (const float *const *)F, width, ds->mask, N, M, k, rho,
-                                                rep);
-    for (int j = 0; j < M; j++) free(F[j]);
-    if (rep && rc == IMA_OK) {
-        rep->seconds = wall() - t0;
-        for (int j = 0; j < M; j++) rep->explained[j] = explained[j], rep->features[j] = width[j];
-    }
-    return rc ? ima_error_prefix("local-ev targets") : IMA_OK;
+    int rc = ima_local_ev_teacher_targets(target, T_out, &t, rho, rep);
+    ima_local_ev_teacher_free(&t);
+    if (rep && rc == IMA_OK) rep->seconds = wall() - t0;
+    return rc;
 }

@@ -342,6 +342,8 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
         return ima_error("train: rounds must be >= 1 and epoch counts and the patience >= 0");
     if (cfg->patience_stage1 > 0 && !(cb && cb->valid))
         return ima_error("train: stage-1 early stopping (patience %d) needs a validation set", cfg->patience_stage1);
+    if (cb && cb->teacher && ima_local_ev_teacher_check(cb->teacher, ds, m->cfg.local_ev_k))
+        return ima_error_prefix("train: the supplied teacher");
     size_t *order = ima_try_malloc(ds->n, sizeof(size_t));
     ima_batch_buffer bb;
     if (!order || ima_batch_buffer_init(&bb, ds, cfg->batch_size)) return free(order), ima_error_prefix("train");
@@ -389,7 +391,10 @@ int ima_train(ima_model *m, const ima_dataset *ds, const ima_train_config *cfg, 
                 rc = ima_error_prefix("train: local-ev targets");
                 break;
             }
-            if ((rc = cb && !ima_collective_is_single(cb->coll)
+            float rho[IMA_MAX_MODALITIES];
+            for (int j = 0; j < m->cfg.n_modalities; j++) rho[j] = m->cfg.mod[j].rho;
+            if ((rc = cb && cb->teacher ? ima_local_ev_teacher_targets(targets, NULL, cb->teacher, rho, NULL)
+                      : cb && !ima_collective_is_single(cb->coll)
                           ? ima_local_ev_targets_shared(targets, m, ds, cb->coll)
                           : ima_local_ev_targets(targets, NULL, m, ds, NULL)))
                 break;

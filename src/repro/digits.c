@@ -95,6 +95,7 @@ typedef struct {
     uint8_t *noise[2];  // (N) image-is-noise, speech-is-noise
     uint8_t *noise_any; // (N) either
     int64_t *recording; // (N) recording id of the speech item, or NULL when the corpus has none
+    const ima_local_ev_teacher *teacher; // train split: the local-ev teacher of ds for every IMA training (not owned)
 } split_data;
 
 static void split_free(split_data *s) {
@@ -532,7 +533,25 @@ static int retrain_stage2(ima_model *m, const split_data *tr, const split_data *
     ima_train_state_init(&st, seed + 1);
     w->best_epoch = 0;
     ima_train_callbacks cb = watch_callbacks(w, va);
+    cb.teacher = tr->teacher;
     return ima_train(m, &tr->ds, &tc, &st, &cb);
+}
+
+/* The local-ev teacher of the training split into t (kept when t was built from this split and k) and
+ * tr->teacher = t: the k-NN of the teacher runs once for every IMA training of the run (and of the seeds
+ * that share the split), not once per training. */
+static int teacher_ready(ima_local_ev_teacher *t, split_data *tr, const ima_repro_config *cfg) {
+    size_t k = digits_config(LATENTS[0], cfg, cfg->rho_image, cfg->rho_speech).local_ev_k;
+    if (t->N && ima_local_ev_teacher_check(t, &tr->ds, k) == IMA_OK) {
+        say("local-ev teacher: reusing the one built for this training split");
+    } else {
+        ima_clear_error();
+        ima_local_ev_teacher_free(t);
+        if (ima_local_ev_teacher_build(t, &tr->ds, k)) return ima_error_prefix("repro: %s split", tr->name);
+        say("local-ev teacher: built in %.0f s (CPU %.0f s) for %zu pairs", t->seconds, t->cpu_seconds, tr->n);
+    }
+    tr->teacher = t;
+    return IMA_OK;
 }
 
 /* ==== the IMA part for one latent width ============================================================ */
@@ -580,6 +599,7 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const probe_
     ima_train_state st;
     ima_train_state_init(&st, cfg->seed + 100 + latent);
     ima_train_callbacks cb = watch_callbacks(&p->w, &sp[1]);
+    cb.teacher = sp[0].teacher;
     say("IMA latent %zu: training %d round%s of %d + %d epochs on %zu pairs", latent, tc.rounds, tc.rounds > 1 ? "s" : "",
         tc.epochs_stage1, cfg->epochs2, sp[0].n);
     double t0 = ima_wall_seconds();
@@ -1414,6 +1434,11 @@ int ima_repro_digits(const ima_repro_config *cfg) {
         if (!cfg->only_latent || cfg->only_latent == LATENTS[L]) lat[n_lat++] = LATENTS[L];
     if (n_lat == 0) rc = ima_error("repro: latent %zu: expected 2 or 50", cfg->only_latent);
     if (!cfg->with_ima) n_rho = 0; /* the sweep retrains IMA's stage 2 */
+    ima_local_ev_teacher own_teacher; /* without cfg->teacher: this run's */
+    memset(&own_teacher, 0, sizeof own_teacher);
+    if (rc == IMA_OK && cfg->with_ima &&
+        (cfg->importance_objective == IMA_IMPORTANCE_LOCAL_EV || cfg->compare_objectives))
+        rc = teacher_ready(cfg->teacher ? cfg->teacher : &own_teacher, &sp[0], cfg);
     for (int L = 0; L < n_lat && rc == IMA_OK && cfg->with_ima; L++, n_parts++) {
         rc = ima_part_run(&parts[L], lat[L], sp, &probe, cfg);
         if (rc == IMA_OK) rc = ima_part_measure(&parts[L], sp, cfg, reps, &n_reps);
@@ -1436,6 +1461,7 @@ int ima_repro_digits(const ima_repro_config *cfg) {
         say("wrote %s/report.md and %s/results.json in %.0f s", cfg->out_dir, cfg->out_dir, ima_wall_seconds() - t0);
     for (int L = 0; L < n_parts; L++) ima_part_free(&parts[L]);
     for (int s = 0; s < 3; s++) split_free(&sp[s]);
+    ima_local_ev_teacher_free(&own_teacher);
     for (int k = 0; k < N_LATENTS * 3; k++) free(blc[k].row);
     probe_free(&probe);
     free(reps);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 
 #include "ima/common.h"
+#include "ima/importance.h"
 #include "ima/repro.h"
 
 static cJSON *read_json(const char *path) {
@@ -87,8 +88,11 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
     cJSON **res = ima_calloc((size_t)n, sizeof *res);
     char path[4200];
     int rc = IMA_OK;
+    ima_local_ev_teacher teacher; /* built by the first seed, reused by the others when the split is the same */
+    memset(&teacher, 0, sizeof teacher);
     for (int k = 0; k < n && rc == IMA_OK; k++) {
         ima_repro_config c = *cfg;
+        if (!c.teacher) c.teacher = &teacher;
         char dir[4096];
         snprintf(dir, sizeof dir, "%s/seed-%llu", cfg->out_dir, (unsigned long long)seeds[k]);
         c.seed = seeds[k];
@@ -250,6 +254,7 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
     if (rc == IMA_OK)
         fprintf(stderr, "repro: wrote %s/report.md and %s/results.json (%d seeds)\n", cfg->out_dir, cfg->out_dir, n);
 done:
+    ima_local_ev_teacher_free(&teacher);
     for (int k = 0; k < n; k++) cJSON_Delete(res[k]);
     free(res);
     return rc;
