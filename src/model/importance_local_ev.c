@@ -58,7 +58,7 @@ static int local_ev_from_nbr(float *T, const size_t *nbr, size_t k, const lev_bl
     double *s1 = ima_try_malloc(dmax, sizeof *s1), *s2 = ima_try_malloc(dmax, sizeof *s2);
     if (!pbar || !V || !s1 || !s2) {
         free(pbar), free(V), free(s1), free(s2);
-        return ima_error("local-ev: out of memory");
+        return ima_error_prefix("local-ev"); /* ima_try_* named the size */
     }
     for (int o = 0; o < nb; o++) { /* weighted mean and total variance of each block */
         const lev_block *b = &blk[o];
@@ -123,9 +123,9 @@ static int local_ev_nbr(size_t **nbr, const float *u, size_t du, size_t n, size_
     if (k < 2) return ima_error("local-ev: k = %zu neighbours: expected at least 2", k);
     if (n < k + 1) return ima_error("local-ev: %zu rows cannot give %zu neighbours each", n, k);
     size_t nk, q;
-    if (ima_mul_overflows(n, k, &nk)) return ima_error_prefix("local-ev");
+    if (ima_mul_overflows(n, k, &nk)) return ima_error("local-ev: %zu x %zu neighbours: the size overflows", n, k);
     *nbr = ima_try_malloc(nk, sizeof **nbr);
-    if (!*nbr) return ima_error("local-ev: out of memory (%zu x %zu neighbours)", n, k);
+    if (!*nbr) return ima_error_prefix("local-ev: %zu x %zu neighbours", n, k);
     if (ima_knn(*nbr, NULL, &q, u, NULL, NULL, n, du, k)) {
         free(*nbr);
         *nbr = NULL;
@@ -150,11 +150,12 @@ int ima_local_ev_stat_blocks(float *T, const float *const *F, const size_t *widt
     for (size_t i = 0; i < N; i++) T[i] = NAN;
     size_t nw, nm;
     if (ima_mul_overflows(N, width[j], &nw) || ima_mul_overflows(N, (size_t)M, &nm))
-        return ima_error_prefix("local-ev statistic");
+        return ima_error("local-ev statistic: %zu rows x width %zu or x %d modalities: the size overflows", N,
+                         width[j], M);
     float *u = ima_try_malloc(nw ? nw : 1, sizeof *u), *wb = ima_try_malloc(nm, sizeof *wb), *Tn = ima_try_malloc(N ? N : 1, sizeof *Tn);
     size_t *rows = ima_try_malloc(N ? N : 1, sizeof *rows), *nbr = NULL, n = 0;
     int rc = IMA_OK;
-    if (!u || !wb || !Tn || !rows) rc = ima_error("local-ev statistic: out of memory (%zu rows)", N);
+    if (!u || !wb || !Tn || !rows) rc = ima_error_prefix("local-ev statistic: %zu rows", N);
     for (size_t i = 0; i < N && rc == IMA_OK; i++) {
         int others = 0;
         for (int o = 0; o < M; o++) others += o != j && mask[i * (size_t)M + (size_t)o];
@@ -265,7 +266,8 @@ int ima_local_ev_pca(float *F, size_t *P_out, double *explained, const float *x,
     if (P > D) P = D;
     size_t dd, np, nd;
     if (ima_mul_overflows(D, D, &dd) || ima_mul_overflows(N, P, &np) || ima_mul_overflows(PCA_ROWS, D, &nd))
-        return ima_error_prefix("local-ev features");
+        return ima_error("local-ev features: %zu x %zu covariance or %zu x %zu projection: the size overflows", D, D, N,
+                         P);
     size_t L = P + PCA_OVERSAMPLE < D ? P + PCA_OVERSAMPLE : D;
     double *mean = ima_try_calloc(D, sizeof *mean), *q = ima_try_malloc(D * L, sizeof *q);
     double *z = ima_try_malloc(D * L, sizeof *z), *h = ima_try_malloc(L * L, sizeof *h);
@@ -276,7 +278,7 @@ int ima_local_ev_pca(float *F, size_t *P_out, double *explained, const float *x,
     size_t *rows = ima_try_malloc(PCA_ROWS, sizeof *rows);
     int rc = IMA_OK;
     if (!mean || !q || !z || !h || !ev || !vv || !cov || !blk || !basis || !proj || !rows) {
-        rc = ima_error("local-ev features: out of memory (%zu x %zu covariance)", D, D);
+        rc = ima_error_prefix("local-ev features: %zu x %zu covariance", D, D);
         goto done;
     }
     size_t n = 0;
@@ -483,8 +485,12 @@ int ima_local_ev_calibrate(float *target, ima_mixture_fit *fit_out, const float 
     if (n < 2 * KC) return ima_error("local-ev calibration: %zu values: expected at least %d", n, 2 * KC);
     if (!(rho > 0 && rho < 1)) return ima_error("local-ev calibration: rho = %g: expected a value in (0, 1)", rho);
     size_t nr;
-    if (ima_mul_overflows(n, KC, &nr)) return ima_error_prefix("local-ev calibration");
-    double *x = ima_malloc(n * sizeof *x), *xs = ima_malloc(n * sizeof *xs), *r = ima_malloc(nr * sizeof *r);
+    if (ima_mul_overflows(n, KC, &nr)) return ima_error("local-ev calibration: %zu values: the size overflows", n);
+    double *x = ima_try_malloc(n, sizeof *x), *xs = ima_try_malloc(n, sizeof *xs), *r = ima_try_malloc(nr, sizeof *r);
+    if (!x || !xs || !r) {
+        free(x), free(xs), free(r);
+        return ima_error_prefix("local-ev calibration");
+    }
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(T[i])) {
             free(x), free(xs), free(r);
@@ -539,13 +545,15 @@ static double wall(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-static double median_of(const float *v, size_t n) {
-    double *s = ima_malloc(n * sizeof *s);
+/* *med = the median of v (n >= 1); IMA_ERR when memory runs out */
+static int median_of(double *med, const float *v, size_t n) {
+    double *s = ima_try_malloc(n, sizeof *s);
+    if (!s) return IMA_ERR;
     for (size_t i = 0; i < n; i++) s[i] = v[i];
     qsort(s, n, sizeof *s, cmp_double);
-    double r = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
+    *med = n % 2 ? s[n / 2] : 0.5 * (s[n / 2 - 1] + s[n / 2]);
     free(s);
-    return r;
+    return IMA_OK;
 }
 
 int ima_local_ev_targets_from_features(float *target, float *T_out, const float *const *F, const size_t *width,
@@ -557,7 +565,7 @@ int ima_local_ev_targets_from_features(float *target, float *T_out, const float 
     size_t wmax = 0, nw, nm;
     for (int j = 0; j < M; j++) wmax = width[j] > wmax ? width[j] : wmax;
     if (ima_mul_overflows(N, wmax, &nw) || ima_mul_overflows(N, (size_t)M, &nm))
-        return ima_error_prefix("local-ev targets");
+        return ima_error("local-ev targets: %zu rows x width %zu or x %d modalities: the size overflows", N, wmax, M);
     ima_local_ev_report r;
     memset(&r, 0, sizeof r);
     for (size_t i = 0; i < nm; i++) {
@@ -570,7 +578,7 @@ int ima_local_ev_targets_from_features(float *target, float *T_out, const float 
     float *w = ima_try_malloc(nm, sizeof *w), *prev = ima_try_malloc(nm, sizeof *prev);
     size_t *rows = ima_try_malloc(N, sizeof *rows), *nbr[IMA_MAX_MODALITIES] = {0}, kj[IMA_MAX_MODALITIES] = {0};
     int rc = IMA_OK;
-    if (!u || !T || !t || !w || !prev || !rows) rc = ima_error("local-ev targets: out of memory (%zu rows)", N);
+    if (!u || !T || !t || !w || !prev || !rows) rc = IMA_ERR; /* ima_try_malloc named the size */
     for (int pass = 0; pass < IMA_LOCAL_EV_PASSES && rc == IMA_OK; pass++) {
         memcpy(prev, target, nm * sizeof *prev);
         for (int j = 0; j < M && rc == IMA_OK; j++) {
@@ -614,7 +622,7 @@ int ima_local_ev_targets_from_features(float *target, float *T_out, const float 
                 below += t[q] < 0.5f;
             }
             r.rows[j] = n;
-            r.median_T[j] = median_of(T, n);
+            if ((rc = median_of(&r.median_T[j], T, n))) break;
             r.share_below[j] = (double)below / (double)n;
         }
     }
@@ -645,8 +653,12 @@ int ima_local_ev_targets(float *target, float *T_out, ima_model *m, const ima_da
     /* the teacher's features: each modality's inputs projected on their top IMA_LOCAL_EV_PCA principal axes */
     for (int j = 0; j < M && rc == IMA_OK; j++) {
         size_t P = ds->width[j] < IMA_LOCAL_EV_PCA ? ds->width[j] : IMA_LOCAL_EV_PCA, np;
-        if (ima_mul_overflows(N, P, &np) || !(F[j] = ima_try_malloc(np, sizeof(float)))) {
-            rc = ima_error("local-ev targets: out of memory (%zu x %zu features)", N, P);
+        if (ima_mul_overflows(N, P, &np)) {
+            rc = ima_error("%zu x %zu features: the size overflows", N, P);
+            break;
+        }
+        if (!(F[j] = ima_try_malloc(np, sizeof(float)))) {
+            rc = ima_error_prefix("%zu x %zu features", N, P);
             break;
         }
         rc = ima_local_ev_pca(F[j], &width[j], &explained[j], ds->x[j], ds->width[j], ds->mask + j, (size_t)M, N, P);
