@@ -223,15 +223,16 @@ static void backward_part(void *vj, int p) {
     }
 }
 
-void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
-                                 ima_stage2_terms *terms) {
+int ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
+                                ima_stage2_terms *terms) {
+    if (ima_model_check_batch(m, b, __func__)) return IMA_ERR; /* the work space holds max_batch rows */
     int M = m->cfg.n_modalities;
     size_t B = b->B, d = m->cfg.latent_width;
     int teach = m->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV;
     const ima_collective *coll = b->coll; /* NULL: the batch is whole */
     memset(terms, 0, sizeof *terms);
     /* a rank with no row of a short global batch still takes part in every sum */
-    if (B > 0) ima_model_encode_importance(m, b, weights); /* z, u (weights) and y */
+    if (B > 0 && ima_model_encode_importance(m, b, weights)) return IMA_ERR; /* z, u (weights) and y */
     stage2_job job = {m, B, 1, 0};
     if (grad) memset(m->grads + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
 
@@ -286,11 +287,12 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
         for (size_t i = 0; i < B; i++) dlogit[i] = sel[i] ? (float)dl[i] : 0.0f;
         job.run |= 1u << j;
     }
-    if (!job.run || B == 0) return;
+    if (!job.run || B == 0) return IMA_OK;
     /* every importance net's backward, the rows in two parts when threads allow (parallel.c) */
     job.parts = ima_model_parts(m, B, 1);
     ima_model_run_parts(m, job.parts, backward_part, &job);
     if (job.parts > 1) ima_model_reduce_grads(m, m->n_params_ae, m->n_params_imp);
+    return IMA_OK;
 }
 
 void ima_stage2_step(ima_model *m, const ima_adam_config *cfg) {
