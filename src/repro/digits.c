@@ -298,12 +298,15 @@ static int probe_make(probe_set *p, const split_data *va, size_t want, uint64_t 
     return IMA_OK;
 }
 
-/* P@10 of z (n, d) on the probe's labels (exact neighbours, self excluded) */
-static double probe_p10(const probe_set *p, const float *z, size_t d) {
-    double prec;
+/* *out = P@10 of z (n, d) on the probe's labels (exact neighbours, self excluded); NAN where it cannot be
+ * measured (too few rows); IMA_ERR only when memory runs out */
+static int probe_p10(double *out, const probe_set *p, const float *z, size_t d) {
     size_t hits, nq, ks[1] = {10};
-    if (ima_precision_at_k(&prec, &hits, &nq, z, p->label, NULL, NULL, ks, 1, p->n, d)) return NAN;
-    return prec;
+    if (ima_precision_at_k(out, &hits, &nq, z, p->label, NULL, NULL, ks, 1, p->n, d)) {
+        if (ima_error_is_oom()) return ima_error_prefix("validation probe");
+        *out = NAN;
+    }
+    return IMA_OK;
 }
 
 /* One model's per-epoch learning curve and how long it trained. */
@@ -344,22 +347,27 @@ typedef struct {
     double paper_p10, paper_p50, paper_acc; // NAN where the paper gives none
 } rep_result;
 
-static double p_at(const float *z, const split_data *s, const uint8_t *qmask, const int64_t *group, size_t d,
-                   size_t K) {
-    double prec;
+/* *out = P@K of z on split s; NAN where it cannot be measured (e.g. fewer than K other rows); IMA_ERR only
+ * when memory runs out */
+static int p_at(double *out, const float *z, const split_data *s, const uint8_t *qmask, const int64_t *group,
+                size_t d, size_t K) {
     size_t hits, nq, ks[1] = {K};
-    if (ima_precision_at_k(&prec, &hits, &nq, z, s->label, qmask, group, ks, 1, s->n, d)) return NAN;
-    return prec;
+    if (ima_precision_at_k(out, &hits, &nq, z, s->label, qmask, group, ks, 1, s->n, d)) {
+        if (ima_error_is_oom()) return ima_error_prefix("P@%zu", K);
+        *out = NAN;
+    }
+    return IMA_OK;
 }
 
 static int measure(rep_result *r, const float *ztr, const float *zva, const float *zte, size_t d, const split_data *tr,
                    const split_data *va, const split_data *te, const ima_repro_config *cfg) {
-    r->p10 = p_at(zte, te, NULL, NULL, d, 10);
-    r->p50 = p_at(zte, te, NULL, NULL, d, 50);
-    r->p10_img_noise = p_at(zte, te, te->noise[0], NULL, d, 10);
-    r->p10_sp_noise = p_at(zte, te, te->noise[1], NULL, d, 10);
-    r->p10_excl = te->recording ? p_at(zte, te, NULL, te->recording, d, 10) : NAN;
-    r->p50_excl = te->recording ? p_at(zte, te, NULL, te->recording, d, 50) : NAN;
+    r->p10_excl = r->p50_excl = NAN;
+    if (p_at(&r->p10, zte, te, NULL, NULL, d, 10) || p_at(&r->p50, zte, te, NULL, NULL, d, 50) ||
+        p_at(&r->p10_img_noise, zte, te, te->noise[0], NULL, d, 10) ||
+        p_at(&r->p10_sp_noise, zte, te, te->noise[1], NULL, d, 10) ||
+        (te->recording && (p_at(&r->p10_excl, zte, te, NULL, te->recording, d, 10) ||
+                           p_at(&r->p50_excl, zte, te, NULL, te->recording, d, 50))))
+        return IMA_ERR;
     ima_classifier_config cc = ima_classifier_defaults();
     cc.epochs = (size_t)cfg->classifier_epochs;
     cc.seed = cfg->seed;
@@ -445,17 +453,20 @@ static int score_noise_f1(void *ctx, ima_model *m, const ima_dataset *valid, ima
         return ima_error_prefix("stage-2 selection score");
     }
     double f1 = 0, rank = 0;
+    int rc = IMA_OK;
     for (int j = 0; j < 2; j++) {
         ima_detection det;
-        if (ima_detection_eval(&det, y[j], v->noise[j], NULL, v->n, 0.5) == 0) {
+        if (rc == IMA_OK && ima_detection_eval(&det, y[j], v->noise[j], NULL, v->n, 0.5) == 0) {
             f1 += det.at_threshold.f1 / 2;
             rank += (det.ranked ? det.best_f1 : 0) / 2;
+        } else if (rc == IMA_OK && ima_error_is_oom()) {
+            rc = ima_error_prefix("stage-2 selection score");
         }
         free(y[j]);
     }
     score[0] = f1;
     score[1] = rank;
-    return IMA_OK;
+    return rc;
 }
 
 static int watch_epoch(void *vc, const ima_model *m, const ima_train_state *st, const ima_epoch_report *r) {
@@ -528,9 +539,9 @@ static int ima_probe_monitor(void *ctx, ima_model *m, double *value) {
         }
         for (size_t i = 0; i < B * d; i++) z[lo * d + i] = 0.5f * (ima_model_u(m, 0)[i] + ima_model_u(m, 1)[i]);
     }
-    *value = probe_p10(p, z, d);
+    int rc = probe_p10(value, p, z, d);
     free(z);
-    return IMA_OK;
+    return rc;
 }
 
 /* training hooks: the watch above, stage-1 early stopping with the probe as monitor, and stage-2
@@ -670,8 +681,10 @@ static int ima_part_measure(ima_part *p, split_data *sp, const ima_repro_config 
         float a = 0.1f * (float)k;
         float *zv = fuse(&p->c[1], NULL, NULL, a, 1 - a);
         if (!zv) return IMA_ERR;
-        double v = p_at(zv, &sp[1], NULL, NULL, d, 10);
+        double v;
+        int rc = p_at(&v, zv, &sp[1], NULL, NULL, d, 10);
         free(zv);
+        if (rc) return IMA_ERR;
         if (v > best) best = v, p->const_weight = a;
     }
     enum { W_IMP, W_ONE, W_ORACLE, W_CONST, W_IMAGE, W_SPEECH, N_KINDS };
@@ -819,9 +832,9 @@ static int baseline_monitor(void *ctx, ima_baseline *bl, double *value) {
             return ima_error_prefix("validation probe");
         }
     }
-    *value = probe_p10(p, z, d);
+    int rc = probe_p10(value, p, z, d);
     free(z);
-    return IMA_OK;
+    return rc;
 }
 
 static int baseline_epoch_say(void *ctx, const ima_baseline *bl, const ima_baseline_train_state *st,
