@@ -744,6 +744,61 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
+/* ---- item 2: sizes a header claims are bounded by the file before anything is allocated ----------
+ * Every read runs with allocations over 64 MB failing: a reader that believed the header would get
+ * "out of memory" (or, before the fix, allocate 16 GB / 4 GB / 10 GB); the message must name the header. */
+
+static void be32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16), p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
+}
+
+static void check_header_bounds(const char *dir) {
+    char *img = tu_path(dir, "claims-images.gz"), *lab = tu_path(dir, "claims-labels"), *one = tu_path(dir, "one-image"),
+         *wav = tu_path(dir, "one-hz.wav");
+    /* a gzipped idx header claiming 21,000,000 28x28 images, with no pixels (58 bytes) */
+    unsigned char h[16];
+    be32(h, 2051), be32(h + 4, 21000000u), be32(h + 8, 28), be32(h + 12, 28);
+    gzFile gz = gzopen(img, "wb9");
+    CHECK(gz && gzwrite(gz, h, sizeof h) == (int)sizeof h && gzclose(gz) == Z_OK, "writing %s", img);
+    struct stat st;
+    CHECK(stat(img, &st) == 0 && st.st_size < 100, "%s is %lld bytes", img, (long long)st.st_size);
+    /* one raw image; a raw label file claiming 2^32 - 1 labels in 9 bytes */
+    unsigned char im[16 + 784] = {0};
+    be32(im, 2051), be32(im + 4, 1), be32(im + 8, 28), be32(im + 12, 28);
+    tu_write_file(one, im, sizeof im);
+    unsigned char lb[9] = {0};
+    be32(lb, 2049), be32(lb + 4, 0xffffffffu);
+    tu_write_file(lab, lb, sizeof lb);
+    ima_mnist m;
+    long inj = n_injected;
+    fail_over = (size_t)64 << 20;
+    int rc = ima_mnist_read_idx(&m, img, lab);
+    fail_over = SIZE_MAX;
+    CHECK(rc == IMA_ERR && n_injected == inj && has("claims-images.gz") && has("21000000 items need"),
+          "a 58-byte gzip idx claiming 21,000,000 images: %s", ima_last_error());
+    fail_over = (size_t)64 << 20;
+    rc = ima_mnist_read_idx(&m, one, lab);
+    fail_over = SIZE_MAX;
+    CHECK(rc == IMA_ERR && n_injected == inj && has("claims-labels") && has("4294967295"),
+          "a 9-byte label file claiming 2^32 - 1 labels: %s", ima_last_error());
+    /* a 400 KB WAV at 1 Hz: resampling it to 8 kHz would take a 10 GB buffer */
+    SF_INFO info = {.samplerate = 1, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+    SNDFILE *f = sf_open(wav, SFM_WRITE, &info);
+    static float x[200000];
+    for (size_t i = 0; i < 200000; i++) x[i] = (float)(0.1 * sin(0.01 * (double)i));
+    CHECK(f && sf_writef_float(f, x, 200000) == 200000, "writing %s", wav);
+    if (f) sf_close(f);
+    float *y = NULL;
+    size_t n = 0;
+    fail_over = (size_t)64 << 20;
+    rc = ima_audio_load(wav, 8000.0, &y, &n);
+    fail_over = SIZE_MAX;
+    CHECK(rc == IMA_ERR && !y && n_injected == inj && has("one-hz.wav") && has("sample rate 1 Hz"),
+          "a 400 KB WAV at 1 Hz: %s", ima_last_error());
+    free(y);
+    free(img), free(lab), free(one), free(wav);
+}
+
 /* ---- item 5 (caller contracts): a bad argument is a returned error, never an abort --------------
  * Each call below used to end the process through IMA_ASSERT (batch over max_batch, a row with every
  * modality masked, a gather over the buffer's capacity, a bad dtype or NULL data for the writers). */
@@ -1045,6 +1100,7 @@ static char *sweep_dir(void) {
 int main(void) {
     char *dir = tu_tmpdir(), *fast = sweep_dir();
     check_dataset_overflow(dir);
+    check_header_bounds(dir);
     check_no_abort_on_oom();
     check_caller_contracts(dir);
     check_teacher_oom();
