@@ -166,7 +166,8 @@ int ima_model_encode_importance(ima_model *m, const ima_batch *b, ima_weights we
 /* Rows [r0, r1) of the pass: centring, importance nets (importance != 0), encoders, fusion. */
 int ima_model_encode_rows(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0,
                           size_t r1);
-/* The same without the checks, for the library's own row parts of a batch already checked. */
+/* The same without the checks, for the library's own row parts of a batch already checked (a row with
+ * every modality masked gets z = 0 there). */
 void ima_model_encode_rows_checked(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0,
                                   size_t r1);
 static inline const float *ima_model_u(const ima_model *m, int j) { return m->mod[j].enc_acts.out[2]; }

@@ -58,9 +58,10 @@ static void fuse_rows(ima_model *m, const ima_batch *b, ima_weights weights, siz
     for (size_t i = r0; i < r1; i++) {
         float S = 0.0f, *zi = m->z + i * d;
         for (int j = 0; j < M; j++) S += m->mod[j].y[i];
-        /* every row has a modality present (ima_model_check_batch at each public entry) and a present
-         * modality weighs at least IMA_MIN_FUSION_WEIGHT: S > 0 is the library's own invariant here */
-        IMA_ASSERT(S > 0.0f);
+        /* every public entry refuses a row with every modality masked (ima_model_check_batch), and a present
+         * modality weighs at least IMA_MIN_FUSION_WEIGHT; a caller of ima_model_encode_rows_checked who
+         * passes such a row anyway gets z_i = 0 */
+        if (!(S > 0.0f)) continue;
         for (int j = 0; j < M; j++) {
             float a = m->mod[j].y[i] / S;
             if (a == 0.0f) continue;
