@@ -3,6 +3,7 @@
  * any cast, train states validated, resuming reads the state before it allocates, resume is exact,
  * truncated gzip trailers and non-regular inputs are refused. */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <ftw.h>
 #include <math.h>
 #include <sndfile.h>
@@ -21,7 +22,12 @@
 #include "ima/digits.h"
 #include "ima/emotion.h"
 #include "ima/eval.h"
+#include "ima/importance.h"
+#include "ima/loss_xent.h"
+#include "ima/nn.h"
 #include "ima/npy.h"
+#include "ima/repro.h"
+#include "ima/rng.h"
 #include "ima/safetensors.h"
 #include "ima/toy.h"
 #include "ima/tsne.h"
@@ -43,8 +49,10 @@ void *__real_realloc(void *p, size_t n);
 static _Thread_local size_t fail_over = SIZE_MAX;
 static _Thread_local long fail_at = -1;
 static _Thread_local long n_injected; // failures injected so far
+static _Thread_local long n_allocs;   // allocations asked for so far (this thread)
 
 static int inject(size_t n) {
+    n_allocs++;
     if (n > fail_over) return ++n_injected, 1;
     if (fail_at == 0) return fail_at = -1, ++n_injected, 1;
     if (fail_at > 0) fail_at--;
@@ -736,6 +744,347 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
     return remove(path);
 }
 
+/* ---- item 2: sizes a header claims are bounded by the file before anything is allocated ----------
+ * Every read runs with allocations over 64 MB failing: a reader that believed the header would get
+ * "out of memory" (or, before the fix, allocate 16 GB / 4 GB / 10 GB); the message must name the header. */
+
+static void be32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24), p[1] = (unsigned char)(v >> 16), p[2] = (unsigned char)(v >> 8), p[3] = (unsigned char)v;
+}
+
+static void check_header_bounds(const char *dir) {
+    char *img = tu_path(dir, "claims-images.gz"), *lab = tu_path(dir, "claims-labels"), *one = tu_path(dir, "one-image"),
+         *wav = tu_path(dir, "one-hz.wav");
+    /* a gzipped idx header claiming 21,000,000 28x28 images, with no pixels (58 bytes) */
+    unsigned char h[16];
+    be32(h, 2051), be32(h + 4, 21000000u), be32(h + 8, 28), be32(h + 12, 28);
+    gzFile gz = gzopen(img, "wb9");
+    CHECK(gz && gzwrite(gz, h, sizeof h) == (int)sizeof h && gzclose(gz) == Z_OK, "writing %s", img);
+    struct stat st;
+    CHECK(stat(img, &st) == 0 && st.st_size < 100, "%s is %lld bytes", img, (long long)st.st_size);
+    /* one raw image; a raw label file claiming 2^32 - 1 labels in 9 bytes */
+    unsigned char im[16 + 784] = {0};
+    be32(im, 2051), be32(im + 4, 1), be32(im + 8, 28), be32(im + 12, 28);
+    tu_write_file(one, im, sizeof im);
+    unsigned char lb[9] = {0};
+    be32(lb, 2049), be32(lb + 4, 0xffffffffu);
+    tu_write_file(lab, lb, sizeof lb);
+    ima_mnist m;
+    long inj = n_injected;
+    fail_over = (size_t)64 << 20;
+    int rc = ima_mnist_read_idx(&m, img, lab);
+    fail_over = SIZE_MAX;
+    CHECK(rc == IMA_ERR && n_injected == inj && has("claims-images.gz") && has("21000000 items need"),
+          "a 58-byte gzip idx claiming 21,000,000 images: %s", ima_last_error());
+    fail_over = (size_t)64 << 20;
+    rc = ima_mnist_read_idx(&m, one, lab);
+    fail_over = SIZE_MAX;
+    CHECK(rc == IMA_ERR && n_injected == inj && has("claims-labels") && has("4294967295"),
+          "a 9-byte label file claiming 2^32 - 1 labels: %s", ima_last_error());
+    /* a 400 KB WAV at 1 Hz: resampling it to 8 kHz would take a 10 GB buffer */
+    SF_INFO info = {.samplerate = 1, .channels = 1, .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
+    SNDFILE *f = sf_open(wav, SFM_WRITE, &info);
+    static float x[200000];
+    for (size_t i = 0; i < 200000; i++) x[i] = (float)(0.1 * sin(0.01 * (double)i));
+    CHECK(f && sf_writef_float(f, x, 200000) == 200000, "writing %s", wav);
+    if (f) sf_close(f);
+    float *y = NULL;
+    size_t n = 0;
+    fail_over = (size_t)64 << 20;
+    rc = ima_audio_load(wav, 8000.0, &y, &n);
+    fail_over = SIZE_MAX;
+    CHECK(rc == IMA_ERR && !y && n_injected == inj && has("one-hz.wav") && has("sample rate 1 Hz"),
+          "a 400 KB WAV at 1 Hz: %s", ima_last_error());
+    free(y);
+    free(img), free(lab), free(one), free(wav);
+}
+
+/* ---- item 5 (caller contracts): a bad argument is a returned error, never an abort --------------
+ * Each call below used to end the process through IMA_ASSERT (batch over max_batch, a row with every
+ * modality masked, a gather over the buffer's capacity, a bad dtype or NULL data for the writers). */
+
+static void check_caller_contracts(const char *dir) {
+    enum { DA = 6, DB = 5, CAP = 4, NB = CAP + 1 };
+    ima_config cfg = tu_small_config(DA, DB);
+    ima_model *m = NULL;
+    CHECK(ima_model_init(&m, &cfg, CAP, 1) == IMA_OK, "small model: %s", ima_last_error());
+    if (!m) return;
+    float xa[NB * DA], xb[NB * DB];
+    for (size_t i = 0; i < NB * DA; i++) xa[i] = (float)(i % 7) / 7.0f;
+    for (size_t i = 0; i < NB * DB; i++) xb[i] = (float)(i % 5) / 5.0f - 0.4f;
+    uint8_t mask[NB * 2] = {1, 1, 1, 0, 0, 1, 1, 1, 1, 1};
+    ima_batch big = {.B = NB, .x = {xa, xb}, .mask = mask};
+    ima_stage1_terms t1;
+    ima_stage2_terms t2;
+    ima_clear_error();
+    CHECK(ima_model_encode(m, &big, IMA_WEIGHTS_IMPORTANCE) == IMA_ERR && has("max_batch") && has("5 rows"),
+          "encode of %d rows on a model of %d: %s", NB, CAP, ima_last_error());
+    CHECK(ima_model_importance(m, &big) == IMA_ERR && has("max_batch"), "importance over max_batch: %s",
+          ima_last_error());
+    CHECK(ima_model_fuse(m, &big, IMA_WEIGHTS_ONE) == IMA_ERR && has("max_batch"), "fuse over max_batch: %s",
+          ima_last_error());
+    CHECK(ima_stage1_forward_backward(m, &big, IMA_WEIGHTS_ONE, 1, &t1) == IMA_ERR && has("max_batch"),
+          "stage 1 over max_batch: %s", ima_last_error());
+    CHECK(ima_stage2_forward_backward(m, &big, IMA_WEIGHTS_ONE, 1, &t2) == IMA_ERR && has("max_batch"),
+          "stage 2 over max_batch: %s", ima_last_error());
+    CHECK(ima_model_encode_rows(m, &big, IMA_WEIGHTS_ONE, 1, 0, 2) == IMA_ERR && has("max_batch"),
+          "encode_rows over max_batch: %s", ima_last_error());
+    /* an all-masked row (row 1 of these 3: mask 0 0) */
+    uint8_t holes[3 * 2] = {1, 1, 0, 0, 1, 0};
+    ima_batch hole = {.B = 3, .x = {xa, xb}, .mask = holes};
+    CHECK(ima_model_encode(m, &hole, IMA_WEIGHTS_ONE) == IMA_ERR && has("row 1") && has("every modality masked"),
+          "an all-masked row: %s", ima_last_error());
+    CHECK(ima_model_fuse(m, &hole, IMA_WEIGHTS_IMPORTANCE) == IMA_ERR && has("row 1"), "fuse, all-masked row: %s",
+          ima_last_error());
+    CHECK(ima_stage1_forward(m, &hole, IMA_WEIGHTS_ONE, &t1) == IMA_ERR && has("row 1"),
+          "stage 1, all-masked row: %s", ima_last_error());
+    CHECK(ima_stage2_forward_backward(m, &hole, IMA_WEIGHTS_ONE, 0, &t2) == IMA_ERR && has("row 1"),
+          "stage 2, all-masked row: %s", ima_last_error());
+    ima_batch nox = {.B = 2, .x = {xa, NULL}, .mask = NULL};
+    CHECK(ima_model_encode(m, &nox, IMA_WEIGHTS_ONE) == IMA_ERR && has("NULL"), "a NULL input: %s", ima_last_error());
+    /* the model is untouched and works on a good batch */
+    ima_batch ok = {.B = CAP, .x = {xa, xb}, .mask = mask};
+    CHECK(ima_model_encode(m, &ok, IMA_WEIGHTS_IMPORTANCE) == IMA_OK, "a good batch after the refusals: %s",
+          ima_last_error());
+    CHECK(ima_stage1_forward_backward(m, &ok, IMA_WEIGHTS_ONE, 1, &t1) == IMA_OK && isfinite(t1.total),
+          "stage 1 on a good batch: %s", ima_last_error());
+
+    /* ima_batch_gather: more rows than the buffer holds, an index outside the data set */
+    ima_dataset ds = {.n = NB, .n_modalities = 2, .width = {DA, DB}, .x = {xa, xb}, .mask = mask};
+    ima_batch_buffer bb;
+    CHECK(ima_batch_buffer_init(&bb, &ds, CAP) == IMA_OK, "batch buffer: %s", ima_last_error());
+    size_t idx[NB] = {0, 1, 2, 3, 4};
+    CHECK(ima_batch_gather(&bb, &ds, idx, NB) == NULL && has("at most 4"), "gather over capacity: %s",
+          ima_last_error());
+    idx[2] = 99;
+    CHECK(ima_batch_gather(&bb, &ds, idx, 3) == NULL && has("index 99"), "gather of row 99 of 5: %s",
+          ima_last_error());
+    idx[2] = 2;
+    CHECK(ima_batch_gather(&bb, &ds, idx, 3) != NULL, "a good gather: %s", ima_last_error());
+    ima_batch_buffer_free(&bb);
+
+    /* a data set of another shape for ima_model_importances */
+    float ya[NB], yb[NB];
+    float *ys[2] = {ya, yb};
+    ima_dataset wrong = ds;
+    wrong.width[0] = DA + 1;
+    CHECK(ima_model_importances(m, &wrong, ys) == IMA_ERR && has("wide"), "importances of a wider set: %s",
+          ima_last_error());
+    ima_model_free(m);
+
+    /* the baselines: over max_batch, an empty batch, an all-masked row, a loss without its noise */
+    ima_baseline_config bc = ima_baseline_config_digits(IMA_BASELINE_JMVAE, 2);
+    ima_baseline *bl = NULL;
+    CHECK(ima_baseline_init(&bl, &bc, CAP, 1) == IMA_OK, "baseline: %s", ima_last_error());
+    if (bl) {
+        float *ia = calloc(NB * 784, sizeof(float)), *ib = calloc(NB * 696, sizeof(float)), z[NB * 2];
+        ima_batch bbig = {.B = NB, .x = {ia, ib}, .mask = NULL}, bhole = {.B = 3, .x = {ia, ib}, .mask = holes};
+        ima_baseline_terms bt;
+        ima_rng rng;
+        ima_rng_init(&rng, 1);
+        CHECK(ima_baseline_represent(bl, &bbig, z) == IMA_ERR && has("max_batch"), "baseline over max_batch: %s",
+              ima_last_error());
+        CHECK(ima_baseline_represent(bl, &bhole, z) == IMA_ERR && has("row 1"), "baseline, all-masked row: %s",
+              ima_last_error());
+        CHECK(ima_baseline_sample_noise(bl, 0, &rng) == IMA_ERR && has("0 rows"), "noise for 0 rows: %s",
+              ima_last_error());
+        CHECK(ima_baseline_sample_noise(bl, 2, &rng) == IMA_OK, "noise: %s", ima_last_error());
+        ima_batch three = {.B = 3, .x = {ia, ib}, .mask = NULL};
+        CHECK(ima_baseline_loss_grad(bl, &three, 1, &bt) == IMA_ERR && has("noise drawn for 2"),
+              "loss of 3 rows after noise for 2: %s", ima_last_error());
+        ima_batch two = {.B = 2, .x = {ia, ib}, .mask = NULL};
+        CHECK(ima_baseline_loss_grad(bl, &two, 1, &bt) == IMA_OK && isfinite(bt.total), "a good loss: %s",
+              ima_last_error());
+        free(ia), free(ib);
+        ima_baseline_free(bl);
+    }
+
+    /* the writers: a dtype outside the enum, NULL data; nothing is written */
+    char *p = tu_path(dir, "bad.npy");
+    size_t shape[1] = {3};
+    CHECK(ima_npy_write(p, (ima_dtype)99, 1, shape, xa) == IMA_ERR && has("dtype 99"), "npy dtype 99: %s",
+          ima_last_error());
+    CHECK(ima_npy_write(p, IMA_DTYPE_F32, 1, shape, NULL) == IMA_ERR && has("NULL"), "npy NULL data: %s",
+          ima_last_error());
+    struct stat st;
+    CHECK(stat(p, &st) != 0, "%s exists after refused writes", p);
+    free(p);
+    p = tu_path(dir, "bad.safetensors");
+    ima_st_writer *w = ima_st_writer_init();
+    ima_st_writer_add(w, "a", IMA_DTYPE_F32, 1, shape, xa);
+    ima_st_writer_add(w, "a", IMA_DTYPE_F32, 1, shape, xa);
+    CHECK(ima_st_writer_write(w, p) == IMA_ERR && has("added twice"), "safetensors duplicate: %s", ima_last_error());
+    ima_st_writer_free(w);
+    w = ima_st_writer_init();
+    ima_st_writer_add(w, "b", (ima_dtype)-1, 1, shape, xa);
+    CHECK(ima_st_writer_write(w, p) == IMA_ERR && has("dtype -1"), "safetensors dtype -1: %s", ima_last_error());
+    ima_st_writer_free(w);
+    CHECK(stat(p, &st) != 0, "%s exists after refused writes", p);
+    free(p);
+
+    /* kernels: a label outside the classes is a NaN row; an MLP of 0 layers is refused */
+    float logits[2 * 3] = {0.1f, 0.2f, 0.3f, 1, 2, 3}, probs[6], rows[2], dl[6];
+    int64_t lab[2] = {1, 7};
+    double L = ima_softmax_xent_forward(rows, probs, logits, lab, 2, 3);
+    CHECK(isnan(L) && isfinite(rows[0]) && isnan(rows[1]), "softmax-xent label 7 of 3: L %g", L);
+    ima_softmax_xent_backward(dl, probs, lab, 0.5f, 2, 3);
+    CHECK(isfinite(dl[0]) && isnan(dl[3]), "softmax-xent backward, label 7 of 3");
+    ima_mlp mlp;
+    size_t widths[2] = {3, 2};
+    CHECK(ima_mlp_setup(&mlp, 0, widths) == 0 && has("0 layers"), "mlp of 0 layers: %s", ima_last_error());
+}
+
+/* ---- item 5: the local-ev teacher survives every allocation failing ------------------------------- */
+
+typedef struct {
+    ima_model *m;
+    const ima_dataset *ds;
+    float *target; // (N, M)
+} teacher_case;
+
+static int call_teacher(void *vc) {
+    teacher_case *c = vc;
+    ima_local_ev_report rep;
+    return ima_local_ev_targets(c->target, NULL, c->m, c->ds, &rep);
+}
+
+static void check_teacher_oom(void) {
+    enum { N = 60, DA = 12, DB = 9 };
+    ima_config cfg = tu_small_config(DA, DB);
+    cfg.importance_objective = IMA_IMPORTANCE_LOCAL_EV;
+    cfg.local_ev_k = 5;
+    ima_model *m = NULL;
+    CHECK(ima_model_init(&m, &cfg, 8, 1) == IMA_OK, "teacher model: %s", ima_last_error());
+    if (!m) return;
+    static float xa[N * DA], xb[N * DB], target[N * 2];
+    static uint8_t mask[N * 2];
+    ima_rng rng;
+    ima_rng_init(&rng, 9);
+    for (size_t i = 0; i < N; i++) {
+        int c = (int)(i % 3);
+        for (size_t k = 0; k < DA; k++) xa[i * DA + k] = (float)(c + 0.3 * ima_rng_normal(&rng));
+        for (size_t k = 0; k < DB; k++) xb[i * DB + k] = (float)(i % 10 < 2 ? ima_rng_normal(&rng) : c);
+        mask[2 * i] = 1, mask[2 * i + 1] = i % 11 != 0;
+    }
+    ima_dataset ds = {.n = N, .n_modalities = 2, .width = {DA, DB}, .x = {xa, xb}, .mask = mask};
+    teacher_case c = {m, &ds, target};
+    long n = sweep_allocations("local-ev teacher", call_teacher, &c);
+    CHECK(n >= 20, "local-ev teacher: only %ld allocations swept", n);
+    ima_model_free(m);
+}
+
+/* ---- item 5: `ima repro digits` on a tiny corpus with allocations failing ---------------------------
+ * The whole experiment makes thousands of allocations (training, classifiers, figures), too many to
+ * fail one at a time in a test: the first `head` (loading the splits, the probe, the first model) fail
+ * one by one, then `samples` points spread evenly over the rest (codes, fusions, measures, baselines,
+ * figures, the report). Each failing run must return IMA_ERR naming the size, leave no report.md /
+ * results.json (they are written together or not at all) and no staged "*.part.*" file. 20 + 16 runs
+ * keep the test short; IMA_REPRO_SWEEP=H,S sets them (docs/verification.md reports a 30 + 30 run). */
+
+static int write_tiny_split(const char *dir, const char *name, size_t n, ima_rng *rng) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (mkdir(path, 0777)) return -1;
+    float *img = malloc(n * 784 * sizeof(float)), *sp = malloc(n * 696 * sizeof(float));
+    int64_t *lab = malloc(n * sizeof(int64_t));
+    uint8_t *in = malloc(n), *sn = malloc(n);
+    for (size_t i = 0; i < n; i++) {
+        int c = (int)(i % 10);
+        double r = ima_rng_uniform(rng);
+        lab[i] = c;
+        in[i] = r < 0.1;
+        sn[i] = !in[i] && r < 0.2;
+        for (size_t k = 0; k < 784; k++)
+            img[i * 784 + k] = in[i] ? (float)ima_rng_uniform(rng) : (k % 10 == (size_t)c ? 0.9f : 0.1f);
+        for (size_t k = 0; k < 696; k++)
+            sp[i * 696 + k] = sn[i] ? (float)ima_rng_uniform(rng) : (float)(0.5 + 0.4 * sin(0.01 * (double)(k * (c + 1))));
+    }
+    size_t shape[1] = {n};
+    int rc = 0;
+    snprintf(path, sizeof path, "%s/%s/image.npy", dir, name);
+    rc |= ima_npy_write_f32(path, n, 784, img);
+    snprintf(path, sizeof path, "%s/%s/speech.npy", dir, name);
+    rc |= ima_npy_write_f32(path, n, 696, sp);
+    snprintf(path, sizeof path, "%s/%s/label.npy", dir, name);
+    rc |= ima_npy_write(path, IMA_DTYPE_I64, 1, shape, lab);
+    snprintf(path, sizeof path, "%s/%s/image_noise.npy", dir, name);
+    rc |= ima_npy_write(path, IMA_DTYPE_U8, 1, shape, in);
+    snprintf(path, sizeof path, "%s/%s/speech_noise.npy", dir, name);
+    rc |= ima_npy_write(path, IMA_DTYPE_U8, 1, shape, sn);
+    free(img), free(sp), free(lab), free(in), free(sn);
+    return rc;
+}
+
+/* report.md or results.json present, or a staged file left behind */
+static int repro_leftovers(const char *out) {
+    DIR *d = opendir(out);
+    if (!d) return 0;
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL)
+        n += strstr(e->d_name, ".part.") || !strcmp(e->d_name, "report.md") || !strcmp(e->d_name, "results.json");
+    closedir(d);
+    return n;
+}
+
+static void remove_reports(const char *out) {
+    char *md = tu_path(out, "report.md"), *js = tu_path(out, "results.json");
+    unlink(md), unlink(js);
+    free(md), free(js);
+}
+
+static void check_repro_oom(const char *dir) {
+    char *data = tu_path(dir, "tiny"), *out = tu_path(dir, "tiny_report");
+    ima_rng rng;
+    ima_rng_init(&rng, 5);
+    CHECK(mkdir(data, 0777) == 0 && write_tiny_split(data, "train", 80, &rng) == 0 &&
+              write_tiny_split(data, "valid", 40, &rng) == 0 && write_tiny_split(data, "test", 40, &rng) == 0,
+          "tiny corpus: %s", ima_last_error());
+    ima_repro_config cfg = ima_repro_defaults(1);
+    cfg.data_dir = data;
+    cfg.out_dir = out;
+    cfg.batch = 16;
+    cfg.only_latent = 2; /* a 2-D code is its own map: no t-SNE */
+    cfg.only_baseline = 1 + IMA_BASELINE_MVAE;
+    cfg.epochs1 = 1;
+    cfg.epochs2 = 1;
+    cfg.baseline_epochs = 1;
+    cfg.patience = 1;
+    cfg.kl_warmup_epochs = 1;
+    cfg.probe_rows = 20;
+    cfg.n_rho = 2;
+    cfg.tsne_points = 30;
+    cfg.classifier_epochs = 1;
+    long before = n_allocs;
+    int rc = ima_repro_digits(&cfg);
+    long total = n_allocs - before;
+    CHECK(rc == IMA_OK && repro_leftovers(out) == 2, "tiny repro: %s", ima_last_error());
+    int head = 20, samples = 16;
+    const char *env = getenv("IMA_REPRO_SWEEP");
+    if (env && sscanf(env, "%d,%d", &head, &samples) != 2) head = 20, samples = 16;
+    CHECK(total > head + samples, "tiny repro: %ld allocations", total);
+    int failed = 0;
+    for (int s = 0; s < head + samples && !failed; s++) {
+        long k = s < head ? s : head + (long)(s - head) * (total - head) / samples;
+        remove_reports(out);
+        ima_clear_error();
+        long inj = n_injected;
+        fail_at = k;
+        rc = ima_repro_digits(&cfg);
+        fail_at = -1;
+        if (n_injected == inj) continue; /* this run made fewer allocations (a gnuplot-less machine) */
+        if (rc != IMA_ERR || !has("out of memory") || repro_leftovers(out)) {
+            CHECK(0, "repro digits, allocation %ld of %ld failing: rc %d, %d report files left, \"%s\"", k, total, rc,
+                  repro_leftovers(out), ima_last_error());
+            failed = 1;
+        }
+    }
+    remove_reports(out);
+    fprintf(stderr, "reliability: repro digits on a tiny corpus: %ld allocations, %d + %d of them failed in turn\n",
+            total, head, samples);
+    free(data), free(out);
+}
+
 /* A folder for the sweeps that write files: on tmpfs (/dev/shm) when there is one, where fsync costs
  * nothing (the atomic writers fsync every file, and a sweep writes them hundreds of times). */
 static char *sweep_dir(void) {
@@ -751,7 +1100,11 @@ static char *sweep_dir(void) {
 int main(void) {
     char *dir = tu_tmpdir(), *fast = sweep_dir();
     check_dataset_overflow(dir);
+    check_header_bounds(dir);
     check_no_abort_on_oom();
+    check_caller_contracts(dir);
+    check_teacher_oom();
+    check_repro_oom(fast);
     check_eval_oom();
     check_emotion_oom(fast);
     check_digits_oom(fast);

@@ -166,15 +166,19 @@ size_t ima_baseline_config_param_counts(const ima_baseline_config *cfg, size_t *
  * "joint.<l>.<weight|bias>", "<modality>.decoder.<l>.<weight|bias>". Returns the count. */
 size_t ima_baseline_param_views(const ima_baseline *bl, ima_param_view *views, size_t cap);
 
+/* sample_noise, loss_grad and represent return IMA_ERR with a message naming the function for a batch of 0
+ * or more than max_batch rows,
+ * a NULL input, a row with every modality masked, or (loss) a batch whose B differs from the noise's;
+ * nothing is computed then. */
 /* Draws the noise of the next loss for B rows from rng (MVAE: random subsets then eps per term; JMVAE: eps;
  * DAE: modality then feature drops). */
-void ima_baseline_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng);
+int ima_baseline_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng);
 /* Loss of the batch with the current noise (b->B must equal the noise's B; every row needs a modality
  * present) and, when grad != 0, its gradient: zeroes then fills bl->grads. */
-void ima_baseline_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms);
+int ima_baseline_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms);
 /* One Adam step on every parameter. */
 void ima_baseline_step(ima_baseline *bl, const ima_adam_config *cfg);
 /* Representation z (B, d) of a batch (deterministic: posterior means, no corruption). */
-void ima_baseline_represent(ima_baseline *bl, const ima_batch *b, float *z);
+int ima_baseline_represent(ima_baseline *bl, const ima_batch *b, float *z);
 
 #endif

@@ -10,7 +10,8 @@
 #include <stdint.h>
 
 /* loss_rows (B) = -log softmax(logits)[target]; probs (B, C) = softmax(logits) (saved for backward).
- * targets (B) in [0, C) (programmer error otherwise). Returns the mean of loss_rows (double sum). */
+ * targets (B) in [0, C); a row whose target is outside gets NaN loss and probs (and NaN dlogits in the
+ * backward), so the mean is NaN. Returns the mean of loss_rows (double sum). */
 double ima_softmax_xent_forward(float *loss_rows, float *probs, const float *logits, const int64_t *targets, size_t B,
                                 size_t C);
 /* dlogits (B, C) = scale * (probs - onehot(target)); scale = 1/B for the mean loss. */

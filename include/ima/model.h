@@ -150,18 +150,26 @@ typedef struct {
     size_t B_total;
 } ima_batch;
 
+/* The passes below check their batch first (ima_model_check_batch) and return IMA_ERR, with a message
+ * naming the function and the row, for a batch larger than the model's max_batch, a NULL input or a row
+ * with every modality masked; nothing is computed then. IMA_OK otherwise. */
+int ima_model_check_batch(const ima_model *m, const ima_batch *b, const char *fn);
 /* Forward through encoders and fusion: fills u_j (mod[j].enc_acts.out[2]), y, z. */
-void ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights);
+int ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights);
 /* Fusion only, from the u_j (and, for IMPORTANCE, the y_imp) of the last forward pass of the same
  * batch: refills y and z without running any network (e.g. both fusions of one encoding). */
-void ima_model_fuse(ima_model *m, const ima_batch *b, ima_weights weights);
+int ima_model_fuse(ima_model *m, const ima_batch *b, ima_weights weights);
 /* Importance nets: fills mod[j].y_imp and y_comp for every row. */
-void ima_model_importance(ima_model *m, const ima_batch *b);
+int ima_model_importance(ima_model *m, const ima_batch *b);
 /* Encoders, importance nets and fusion in one pass (stage 2 needs both under either weights). */
-void ima_model_encode_importance(ima_model *m, const ima_batch *b, ima_weights weights);
+int ima_model_encode_importance(ima_model *m, const ima_batch *b, ima_weights weights);
 /* Rows [r0, r1) of the pass: centring, importance nets (importance != 0), encoders, fusion. */
-void ima_model_encode_rows(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0,
-                           size_t r1);
+int ima_model_encode_rows(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0,
+                          size_t r1);
+/* The same without the checks, for the library's own row parts of a batch already checked (a row with
+ * every modality masked gets z = 0 there). */
+void ima_model_encode_rows_checked(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0,
+                                  size_t r1);
 static inline const float *ima_model_u(const ima_model *m, int j) { return m->mod[j].enc_acts.out[2]; }
 
 /* ---- losses (SPEC section 2) -------------------------------------------------------- */
@@ -199,16 +207,16 @@ void ima_rec_backward(float *dout, const float *out, const float *x, const float
 /* Zeroes the stage-1 gradients: grads[0 .. n_params_ae), dz and every du_j. */
 void ima_stage1_zero_grad(ima_model *m);
 /* The loss L_auto of a batch (encodes it first). */
-void ima_stage1_forward(ima_model *m, const ima_batch *b, ima_weights weights, ima_stage1_terms *terms);
+int ima_stage1_forward(ima_model *m, const ima_batch *b, ima_weights weights, ima_stage1_terms *terms);
 /* Its gradient, accumulated into grads[0 .. n_params_ae), from the last ima_stage1_forward of b. */
-void ima_stage1_backward(ima_model *m, const ima_batch *b);
+int ima_stage1_backward(ima_model *m, const ima_batch *b);
 /* The three above in order: zero_grad, forward, and (when grad != 0) backward. */
-void ima_stage1_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
-                                 ima_stage1_terms *terms);
+int ima_stage1_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
+                                ima_stage1_terms *terms);
 /* Loss of stage 2 and, when grad != 0, its gradient: zeroes then fills grads[n_params_ae .. n_params).
  * z and u come from ima_model_encode(weights) and are constants. */
-void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
-                                 ima_stage2_terms *terms);
+int ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
+                                ima_stage2_terms *terms);
 
 /* ---- the stage-2 loss terms as forward / backward pairs (stage2.c) -----------------------------
  * n rows; sel (n) nonzero = the row takes part (modality present, and for BCE a finite target).

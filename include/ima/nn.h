@@ -93,7 +93,8 @@ typedef struct {
     float *out[IMA_MLP_MAX_LAYERS]; // (B, width[l+1]); ReLU applied for l < L-1, raw for the last layer
 } ima_mlp_acts;
 
-/* Describe the MLP; returns its parameter count. */
+/* Describe the MLP; returns its parameter count, or 0 (mlp zeroed, with an error) when n_layers is
+ * outside 1..IMA_MLP_MAX_LAYERS. */
 size_t ima_mlp_setup(ima_mlp *mlp, int n_layers, const size_t *width);
 /* Bind views: params and grads point at this MLP's first parameter (layer 0 W, b, layer 1 W, b, ...). */
 void ima_mlp_bind(ima_mlp *mlp, float *params, float *grads);

@@ -30,8 +30,8 @@ typedef struct {
     void *data;   // count elements of dtype, C order, host byte order (owned)
 } ima_npy;
 
-size_t ima_dtype_size(ima_dtype t);
-const char *ima_dtype_name(ima_dtype t); /* "float32", ... */
+size_t ima_dtype_size(ima_dtype t);     /* 0 for a value outside the enum */
+const char *ima_dtype_name(ima_dtype t); /* "float32", ...; "(not a dtype)" outside the enum */
 
 /* Reads a whole .npy file. On error returns IMA_ERR with a message naming path and field. */
 int ima_npy_read(ima_npy *out, const char *path);

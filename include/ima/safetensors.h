@@ -43,7 +43,10 @@ void ima_st_free(ima_st_file *f);
 const ima_st_tensor *ima_st_find(const ima_st_file *f, const char *name);
 const char *ima_st_meta(const ima_st_file *f, const char *key); /* NULL if absent */
 
-/* Writer: collect tensors (data is copied by reference: keep it alive until write). */
+/* Writer: collect tensors (data is copied by reference: keep it alive until write). init returns NULL
+ * when memory runs out. A bad argument to add or meta (a duplicate or reserved name, ndim outside
+ * 0..IMA_ST_MAX_DIMS, a dtype outside the enum, NULL data of a non-empty tensor) or memory running out
+ * there marks the writer failed: write then returns that first error and writes nothing. */
 typedef struct ima_st_writer ima_st_writer;
 ima_st_writer *ima_st_writer_init(void);
 void ima_st_writer_free(ima_st_writer *w);

@@ -48,6 +48,7 @@ typedef struct {
 } ima_batch_buffer;
 int ima_batch_buffer_init(ima_batch_buffer *bb, const ima_dataset *ds, size_t cap); /* IMA_ERR: out of memory */
 void ima_batch_buffer_free(ima_batch_buffer *bb);
+/* NULL, with a message, when B exceeds the buffer's cap or an index is not a row of ds. */
 const ima_batch *ima_batch_gather(ima_batch_buffer *bb, const ima_dataset *ds, const size_t *idx, size_t B);
 
 /* ---- training ---------------------------------------------------------------------- */
@@ -172,7 +173,7 @@ void ima_model_importance_restart(ima_model *m, const float *src);
 /* Sets the importance prior rho of modality j (in (0, 1); an error otherwise). */
 int ima_model_set_rho(ima_model *m, int j, float rho);
 /* Importances of every row of ds, all modalities present: y[j] (ds->n) for each modality j. */
-void ima_model_importances(ima_model *m, const ima_dataset *ds, float *const *y);
+int ima_model_importances(ima_model *m, const ima_dataset *ds, float *const *y); /* IMA_ERR: ds does not fit m */
 
 /* ---- checkpoints (safetensors) ---------------------------------------------------------
  * Tensors: every parameter by name (see ima_model_param_views), "center.<modality>",

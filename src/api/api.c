@@ -334,9 +334,15 @@ int ima_api_embed(ima_api_model *h, const float *const *x, const size_t *rows, c
         ima_batch b = {.B = B, .mask = bmask};
         for (int j = 0; j < M; j++) b.x[j] = x[j] ? x[j] + lo * cols[j] : zero_rows[j];
         memcpy(bmask, pm + lo * (size_t)M, B * (size_t)M);
-        ima_model_encode(m, &b, IMA_WEIGHTS_IMPORTANCE); /* the networks run once ... */
+        if (ima_model_encode(m, &b, IMA_WEIGHTS_IMPORTANCE)) { /* the networks run once ... */
+            ima_error_prefix("embed");
+            goto done;
+        }
         if (z_weighted) memcpy(z_weighted + lo * d, m->z, B * d * sizeof(float));
-        ima_model_fuse(m, &b, IMA_WEIGHTS_ONE); /* ... and the unweighted z reuses their u_j */
+        if (ima_model_fuse(m, &b, IMA_WEIGHTS_ONE)) { /* ... and the unweighted z reuses their u_j */
+            ima_error_prefix("embed");
+            goto done;
+        }
         if (z_unweighted) memcpy(z_unweighted + lo * d, m->z, B * d * sizeof(float));
         for (int j = 0; j < M; j++) {
             if (!x[j]) continue;

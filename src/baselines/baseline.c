@@ -326,17 +326,41 @@ size_t ima_baseline_param_views(const ima_baseline *bl, ima_param_view *views, s
 
 static const bl_kind *kind_of(const ima_baseline *bl) { return KINDS[bl->cfg.kind]; }
 
-void ima_baseline_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
-    IMA_ASSERT(B >= 1 && B <= bl->max_batch);
-    bl->noise_B = B;
-    kind_of(bl)->sample_noise(bl, B, rng);
+/* a batch of 1..max_batch rows, every input given and every row with a modality present */
+static int check_batch(const ima_baseline *bl, const ima_batch *b, const char *fn) {
+    if (!bl || !b) return ima_error("%s: %s is NULL", fn, !bl ? "the baseline" : "the batch");
+    if (b->B < 1 || b->B > bl->max_batch)
+        return ima_error("%s: a batch of %zu rows: expected 1 to %zu (the baseline's max_batch)", fn, b->B,
+                         bl->max_batch);
+    int M = bl->cfg.n_modalities;
+    for (int j = 0; j < M; j++)
+        if (!b->x[j]) return ima_error("%s: the input of modality %d (%s) is NULL", fn, j, bl->cfg.mod[j].name);
+    if (b->mask)
+        for (size_t i = 0; i < b->B; i++) {
+            int any = 0;
+            for (int j = 0; j < M && !any; j++) any = b->mask[i * (size_t)M + (size_t)j] != 0;
+            if (!any) return ima_error("%s: row %zu of the batch has every modality masked: expected at least one", fn, i);
+        }
+    return IMA_OK;
 }
 
-void ima_baseline_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
-    IMA_ASSERT(b->B >= 1 && b->B == bl->noise_B);
+int ima_baseline_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
+    if (B < 1 || B > bl->max_batch)
+        return ima_error("%s: %zu rows: expected 1 to %zu (the baseline's max_batch)", __func__, B, bl->max_batch);
+    bl->noise_B = B;
+    kind_of(bl)->sample_noise(bl, B, rng);
+    return IMA_OK;
+}
+
+int ima_baseline_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_baseline_terms *terms) {
+    if (check_batch(bl, b, __func__)) return IMA_ERR;
+    if (b->B != bl->noise_B)
+        return ima_error("%s: a batch of %zu rows after noise drawn for %zu (ima_baseline_sample_noise)", __func__, b->B,
+                         bl->noise_B);
     memset(terms, 0, sizeof *terms);
     if (grad) memset(bl->grads, 0, bl->n_params * sizeof(float));
     kind_of(bl)->loss_grad(bl, b, grad, terms);
+    return IMA_OK;
 }
 
 void ima_baseline_step(ima_baseline *bl, const ima_adam_config *cfg) {
@@ -344,7 +368,8 @@ void ima_baseline_step(ima_baseline *bl, const ima_adam_config *cfg) {
     ima_pool_adam(bl_elementwise_pool(bl), bl->params, bl->grads, bl->adam_m, bl->adam_v, bl->n_params, cfg, bl->step);
 }
 
-void ima_baseline_represent(ima_baseline *bl, const ima_batch *b, float *z) {
-    IMA_ASSERT(b->B >= 1 && b->B <= bl->max_batch);
+int ima_baseline_represent(ima_baseline *bl, const ima_batch *b, float *z) {
+    if (check_batch(bl, b, __func__)) return IMA_ERR;
     kind_of(bl)->represent(bl, b, z);
+    return IMA_OK;
 }

@@ -113,7 +113,7 @@ static void represent_rows(ima_baseline *bl, const ima_batch *b, float *z) {
             all &= bl_present(b, M, i, j);
             any |= bl_present(b, M, i, j);
         }
-        IMA_ASSERT(any);
+        IMA_ASSERT(any); /* ima_baseline_represent refused the batch otherwise (check_batch) */
         for (size_t k = 0; k < d; k++) {
             if (all) {
                 z[i * d + k] = st[i * 2 * d + k];

@@ -75,10 +75,12 @@ static int train_batch(void *vc, const size_t *idx, size_t B, size_t b, size_t n
     char name[64];
     const char *bad;
     double a = warmup_factor(e->cfg->kl_warmup_epochs, e->st->epoch, b, nb);
-    ima_baseline_sample_noise(bl, B, &e->st->rng);
+    if (!batch || ima_baseline_sample_noise(bl, B, &e->st->rng))
+        return ima_error_prefix("epoch %d, batch %zu", e->st->epoch + 1, b + 1);
     bl->cfg.beta = (float)(a * e->beta); /* the warm-up: this step's KL weight, restored below */
-    ima_baseline_loss_grad(bl, batch, 1, &t);
+    int rc = ima_baseline_loss_grad(bl, batch, 1, &t);
     bl->cfg.beta = e->beta;
+    if (rc) return ima_error_prefix("epoch %d, batch %zu", e->st->epoch + 1, b + 1);
     e->rep->kl_weight = a;
     if ((bad = bad_term(bl, &t, name, sizeof name)) ||
         !ima_pool_all_finite(bl_elementwise_pool(bl), bl->grads, bl->n_params)) {
@@ -112,8 +114,12 @@ int ima_baseline_valid_loss(ima_baseline *bl, const ima_dataset *ds, size_t batc
         size_t B = N - lo < batch_size ? N - lo : batch_size;
         for (size_t i = 0; i < B; i++) idx[i] = lo + i;
         ima_baseline_terms t;
-        ima_baseline_sample_noise(bl, B, &rng);
-        ima_baseline_loss_grad(bl, ima_batch_gather(&bb, ds, idx, B), 0, &t);
+        const ima_batch *vb = ima_batch_gather(&bb, ds, idx, B);
+        if (!vb || ima_baseline_sample_noise(bl, B, &rng) || ima_baseline_loss_grad(bl, vb, 0, &t)) {
+            free(idx);
+            ima_batch_buffer_free(&bb);
+            return ima_error_prefix("validation");
+        }
         double w = (double)B / (double)N;
         terms->total += w * t.total;
         terms->kl += w * t.kl;

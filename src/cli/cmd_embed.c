@@ -161,13 +161,14 @@ static int embed_baseline(embed_job *e, size_t batch, const char *outdir) {
         fprintf(stderr, "ima embed: %zu samples: %s\n", N, ima_last_error());
         return 1;
     }
-    for (size_t lo = 0; lo < N; lo += batch) {
+    int bad = 0;
+    for (size_t lo = 0; lo < N && !bad; lo += batch) {
         ima_batch b = widen_batch(e, lo, N - lo < batch ? N - lo : batch);
-        ima_baseline_represent(e->bl, &b, z + lo * d);
+        bad = ima_baseline_represent(e->bl, &b, z + lo * d) != IMA_OK;
     }
-    char *pz = join(outdir, "z", "");
+    char *pz = bad ? NULL : join(outdir, "z", "");
     int rc = 0;
-    if (!pz || ima_mkdirs(outdir) || ima_npy_write_f32(pz, N, d, z)) {
+    if (bad || !pz || ima_mkdirs(outdir) || ima_npy_write_f32(pz, N, d, z)) {
         fprintf(stderr, "ima embed: %s\n", ima_last_error());
         rc = 1;
     } else {
@@ -185,15 +186,15 @@ typedef struct {
     float *y[IMA_MAX_MODALITIES]; // (N)
 } ima_codes_out;
 
-static void encode_all(embed_job *e, size_t batch, ima_codes_out *c) {
+static int encode_all(embed_job *e, size_t batch, ima_codes_out *c) {
     ima_model *m = e->m;
     size_t N = e->sub.n, d = e->d, M = (size_t)e->M;
     for (size_t lo = 0; lo < N; lo += batch) {
         size_t B = N - lo < batch ? N - lo : batch;
         ima_batch b = widen_batch(e, lo, B);
-        ima_model_encode(m, &b, IMA_WEIGHTS_IMPORTANCE); /* the networks run once ... */
+        if (ima_model_encode(m, &b, IMA_WEIGHTS_IMPORTANCE)) return IMA_ERR; /* the networks run once ... */
         memcpy(c->zw + lo * d, m->z, B * d * sizeof(float));
-        ima_model_fuse(m, &b, IMA_WEIGHTS_ONE); /* ... and the unweighted z reuses their u_j */
+        if (ima_model_fuse(m, &b, IMA_WEIGHTS_ONE)) return IMA_ERR; /* ... and the unweighted z reuses their u_j */
         memcpy(c->zu + lo * d, m->z, B * d * sizeof(float));
         for (int j = 0; j < e->M; j++) {
             if (!e->given[j]) continue;
@@ -201,6 +202,7 @@ static void encode_all(embed_job *e, size_t batch, ima_codes_out *c) {
             for (size_t i = 0; i < B; i++) c->y[j][lo + i] = e->mask[i * M + (size_t)j] ? m->mod[j].y_imp[i] : 0.0f;
         }
     }
+    return IMA_OK;
 }
 
 static int write_codes(const embed_job *e, const ima_codes_out *c, const char *outdir) {
@@ -242,8 +244,8 @@ static int embed_ima(embed_job *e, size_t batch, const char *outdir) {
         if (e->given[j])
             ok = (c.u[j] = ima_try_malloc(N, d * sizeof(float))) && (c.y[j] = ima_try_malloc(N, sizeof(float)));
     int rc = 1;
-    if (!ok) fprintf(stderr, "ima embed: %zu samples: %s\n", N, ima_last_error());
-    else encode_all(e, batch, &c), rc = write_codes(e, &c, outdir);
+    if (!ok || encode_all(e, batch, &c)) fprintf(stderr, "ima embed: %zu samples: %s\n", N, ima_last_error());
+    else rc = write_codes(e, &c, outdir);
     for (int j = 0; j < e->M; j++) free(c.u[j]), free(c.y[j]);
     free(c.zw), free(c.zu);
     return rc;

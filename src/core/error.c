@@ -46,8 +46,8 @@ void ima_assert_fail(const char *expr, const char *file, int line) {
  * compile-time length): running out there means the machine is already failing. A size that a
  * file, a data set, a command line or a library caller chooses -- a count of rows, points, tokens,
  * recordings, a width, a path length -- goes through ima_try_malloc / ima_try_calloc /
- * ima_try_realloc and an error returned up the call chain. docs/verification.md lists the sites
- * that still use these two. */
+ * ima_try_realloc and an error returned up the call chain. No site in src/ calls these two any more
+ * (docs/verification.md, the grep); they stay for callers of the installed API. */
 void *ima_malloc(size_t n) {
     void *p = malloc(n ? n : 1);
     if (!p) {

@@ -190,7 +190,13 @@ void ima_batch_buffer_free(ima_batch_buffer *bb) {
 }
 
 const ima_batch *ima_batch_gather(ima_batch_buffer *bb, const ima_dataset *ds, const size_t *idx, size_t B) {
-    IMA_ASSERT(B <= bb->cap);
+    if (B > bb->cap)
+        return ima_error("%s: %zu rows: the buffer holds at most %zu", __func__, B, bb->cap), (const ima_batch *)NULL;
+    for (size_t r = 0; r < B; r++)
+        if (idx[r] >= ds->n)
+            return ima_error("%s: index %zu (row %zu of the batch): the data set has %zu rows", __func__, idx[r], r,
+                             ds->n),
+                   (const ima_batch *)NULL;
     int M = ds->n_modalities;
     for (int j = 0; j < M; j++) {
         size_t D = ds->width[j];

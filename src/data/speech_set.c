@@ -76,7 +76,9 @@ static int32_t speaker_index(ima_speech_set *s, const char *name, int source) {
 
 int ima_speech_set_push(ima_speech_set *s, const float *feat, int label, const char *speaker, int source,
                         const char *name) {
-    IMA_ASSERT(label >= 0 && label < IMA_NUM_DIGITS && source >= 0 && (size_t)source < s->n_sources);
+    if (label < 0 || label >= IMA_NUM_DIGITS || source < 0 || (size_t)source >= s->n_sources)
+        return ima_error("%s: digit %d, source %d: expected a digit 0..%d and a source below %zu", name ? name : "speech",
+                         label, source, IMA_NUM_DIGITS - 1, s->n_sources);
     if (s->n == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 256;
         void *q;

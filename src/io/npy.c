@@ -49,15 +49,9 @@ static const struct {
 };
 #define N_DTYPES (sizeof dtype_table / sizeof dtype_table[0])
 
-size_t ima_dtype_size(ima_dtype t) {
-    IMA_ASSERT((unsigned)t < N_DTYPES);
-    return dtype_table[t].size;
-}
+size_t ima_dtype_size(ima_dtype t) { return (unsigned)t < N_DTYPES ? dtype_table[t].size : 0; }
 
-const char *ima_dtype_name(ima_dtype t) {
-    IMA_ASSERT((unsigned)t < N_DTYPES);
-    return dtype_table[t].name;
-}
+const char *ima_dtype_name(ima_dtype t) { return (unsigned)t < N_DTYPES ? dtype_table[t].name : "(not a dtype)"; }
 
 /* 'descr' is a byte-order character ('<' little, '>' big, '|' not applicable, '=' native)
  * then kind and size. Single-byte types have no byte order, so any prefix (or none) is fine;
@@ -424,7 +418,7 @@ int ima_npy_read_f32_matrix(const char *path, float **data, size_t *rows, size_t
             case IMA_DTYPE_U8: m[i] = (float)((const uint8_t *)a.data)[i]; break;
             case IMA_DTYPE_I32: m[i] = (float)((const int32_t *)a.data)[i]; break;
             case IMA_DTYPE_I64: m[i] = (float)((const int64_t *)a.data)[i]; break;
-            default: IMA_ASSERT(0);
+            default: IMA_ASSERT(0); /* the header parser maps every descr to one of the cases above */
             }
         }
     }
@@ -483,7 +477,12 @@ int ima_npy_read_labels(const char *path, int64_t **labels, size_t *n) {
 /* ---- writer ------------------------------------------------------------------------------- */
 
 int ima_npy_write(const char *path, ima_dtype dtype, int ndim, const size_t *shape, const void *data) {
+    if (!path) return ima_error("npy_write: the path is NULL");
     size_t esize = ima_dtype_size(dtype);
+    if (!esize)
+        return ima_error("%s: cannot write dtype %d: expected float32, float64, uint8, int32 or int64", path,
+                         (int)dtype);
+    if (ndim > 0 && !shape) return ima_error("%s: a %d-D array without a shape", path, ndim);
     if (ndim < 0 || ndim > IMA_NPY_MAX_DIMS)
         return ima_error("%s: cannot write a %d-D array (0 to %d dimensions are supported)", path, ndim,
                          IMA_NPY_MAX_DIMS);
@@ -492,7 +491,7 @@ int ima_npy_write(const char *path, ima_dtype dtype, int ndim, const size_t *sha
         if (ima_mul_overflows(count, shape[i], &count))
             return ima_error("%s: the product of the shape overflows", path);
     if (ima_mul_overflows(count, esize, &bytes)) return ima_error("%s: the data size overflows", path);
-    IMA_ASSERT(data != NULL || bytes == 0);
+    if (!data && bytes) return ima_error("%s: the data of %zu bytes is NULL", path, bytes);
 
     /* preamble + dict, padded with spaces and a final '\n' so the data starts at a multiple of 64
      * (numpy's alignment). With at most 8 dims the header always fits version 1.0's u16 length. */
@@ -504,7 +503,7 @@ int ima_npy_write(const char *path, ima_dtype dtype, int ndim, const size_t *sha
         len += (size_t)snprintf(head + len, sizeof head - len, "%s%zu", i ? ", " : "", shape[i]);
     len += (size_t)snprintf(head + len, sizeof head - len, "%s), }", ndim == 1 ? "," : "");
     size_t total = (len + 1 + 63) / 64 * 64;
-    IMA_ASSERT(total <= sizeof head);
+    IMA_ASSERT(total <= sizeof head); /* 8 dims of at most 20 digits each: under 300 bytes */
     memset(head + len, ' ', total - len - 1);
     head[total - 1] = '\n';
     memcpy(head, npy_magic, sizeof npy_magic);

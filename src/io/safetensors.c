@@ -19,6 +19,7 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -359,7 +360,7 @@ struct ima_st_writer {
     size_t n, cap;
     char **meta_keys, **meta_values; // (n_meta) owned copies
     size_t n_meta, cap_meta;
-    int failed; // memory ran out in add or meta: write reports the error kept in `error`
+    int failed; // memory ran out, or a bad argument, in add or meta: write reports the error kept in `error`
     char error[256];
 };
 
@@ -380,7 +381,11 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem) {
     return 1;
 }
 
-ima_st_writer *ima_st_writer_init(void) { return ima_calloc(1, sizeof(ima_st_writer)); }
+ima_st_writer *ima_st_writer_init(void) {
+    ima_st_writer *w = ima_try_calloc(1, sizeof(ima_st_writer));
+    if (!w) ima_error_prefix("safetensors writer");
+    return w;
+}
 
 void ima_st_writer_free(ima_st_writer *w) {
     if (!w) return;
@@ -395,15 +400,50 @@ void ima_st_writer_free(ima_st_writer *w) {
     free(w);
 }
 
-/* Names, shapes and data come from code, not from users: misuse is a programmer error. */
+/* A bad argument (or memory running out) marks the writer failed: ima_st_writer_write then returns the
+ * first such error, naming the tensor, and writes nothing. A NULL writer (init ran out of memory) is
+ * ignored here and refused by write. */
+static void writer_refuse(ima_st_writer *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void writer_refuse(ima_st_writer *w, const char *fmt, ...) {
+    char msg[200];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    ima_error("%s", msg);
+    writer_fail(w);
+}
+
 void ima_st_writer_add(ima_st_writer *w, const char *name, ima_dtype dtype, int ndim, const size_t *shape,
                        const void *data) {
-    IMA_ASSERT(w && name && strcmp(name, META_KEY) != 0);
-    IMA_ASSERT(ndim >= 0 && ndim <= IMA_ST_MAX_DIMS);
-    for (size_t i = 0; i < w->n; i++) IMA_ASSERT(strcmp(w->t[i].name, name) != 0); /* duplicate name */
+    if (!w || w->failed) return;
+    if (!name || !strcmp(name, META_KEY)) {
+        writer_refuse(w, "tensor name %s: expected a name other than " META_KEY, name ? name : "(null)");
+        return;
+    }
+    if (ndim < 0 || ndim > IMA_ST_MAX_DIMS || (ndim > 0 && !shape)) {
+        writer_refuse(w, "tensor %s: %d dimensions: expected 0 to %d with a shape", name, ndim, IMA_ST_MAX_DIMS);
+        return;
+    }
+    for (size_t i = 0; i < w->n; i++)
+        if (!strcmp(w->t[i].name, name)) {
+            writer_refuse(w, "tensor %s: added twice", name);
+            return;
+        }
     size_t bytes = ima_dtype_size(dtype);
-    for (int i = 0; i < ndim; i++) IMA_ASSERT(!ima_mul_overflows(bytes, shape[i], &bytes));
-    IMA_ASSERT(data || bytes == 0);
+    if (!bytes) {
+        writer_refuse(w, "tensor %s: dtype %d is not one of ima_dtype's values", name, (int)dtype);
+        return;
+    }
+    for (int i = 0; i < ndim; i++)
+        if (ima_mul_overflows(bytes, shape[i], &bytes)) {
+            writer_refuse(w, "tensor %s: the byte size of the shape overflows", name);
+            return;
+        }
+    if (!data && bytes) {
+        writer_refuse(w, "tensor %s: the data of %zu bytes is NULL", name, bytes);
+        return;
+    }
     char *copy = str_dup(name);
     if (!copy || !grow((void **)&w->t, &w->cap, w->n + 1, sizeof *w->t)) {
         free(copy);
@@ -421,8 +461,16 @@ void ima_st_writer_add(ima_st_writer *w, const char *name, ima_dtype dtype, int 
 }
 
 void ima_st_writer_meta(ima_st_writer *w, const char *key, const char *value) {
-    IMA_ASSERT(w && key && value);
-    for (size_t i = 0; i < w->n_meta; i++) IMA_ASSERT(strcmp(w->meta_keys[i], key) != 0); /* duplicate key */
+    if (!w || w->failed) return;
+    if (!key || !value) {
+        writer_refuse(w, "metadata %s: a NULL key or value", key ? key : "(null)");
+        return;
+    }
+    for (size_t i = 0; i < w->n_meta; i++)
+        if (!strcmp(w->meta_keys[i], key)) {
+            writer_refuse(w, "metadata %s: added twice", key);
+            return;
+        }
     size_t cap = w->cap_meta;
     char *k = str_dup(key), *v = str_dup(value);
     if (!k || !v || !grow((void **)&w->meta_keys, &cap, w->n_meta + 1, sizeof *w->meta_keys) ||
@@ -450,7 +498,7 @@ static size_t *layout(ima_st_writer *w) {
                 at += w->t[i].bytes;
                 order[k++] = i;
             }
-    IMA_ASSERT(k == w->n); /* every dtype has one of the widths */
+    IMA_ASSERT(k == w->n); /* every dtype has one of the widths (add refuses any other dtype) */
     return order;
 }
 
@@ -482,7 +530,8 @@ static char *header_json(const ima_st_writer *w) {
 }
 
 int ima_st_writer_write(ima_st_writer *w, const char *path) {
-    IMA_ASSERT(w && path);
+    if (!path) return ima_error("safetensors writer: the path is NULL");
+    if (!w) return ima_error("%s: no writer (ima_st_writer_init ran out of memory)", path);
     if (w->failed) return ima_error("%s: %s", path, w->error);
     size_t *order = layout(w);
     char *json = order ? header_json(w) : NULL;

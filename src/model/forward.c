@@ -58,7 +58,10 @@ static void fuse_rows(ima_model *m, const ima_batch *b, ima_weights weights, siz
     for (size_t i = r0; i < r1; i++) {
         float S = 0.0f, *zi = m->z + i * d;
         for (int j = 0; j < M; j++) S += m->mod[j].y[i];
-        IMA_ASSERT(S > 0.0f); /* the data loader refuses rows with every modality missing */
+        /* every public entry refuses a row with every modality masked (ima_model_check_batch), and a present
+         * modality weighs at least IMA_MIN_FUSION_WEIGHT; a caller of ima_model_encode_rows_checked who
+         * passes such a row anyway gets z_i = 0 */
+        if (!(S > 0.0f)) continue;
         for (int j = 0; j < M; j++) {
             float a = m->mod[j].y[i] / S;
             if (a == 0.0f) continue;
@@ -68,14 +71,44 @@ static void fuse_rows(ima_model *m, const ima_batch *b, ima_weights weights, siz
     }
 }
 
-void ima_model_encode_rows(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0,
-                           size_t r1) {
+int ima_model_check_batch(const ima_model *m, const ima_batch *b, const char *fn) {
+    if (!m || !b) return ima_error("%s: %s is NULL", fn, !m ? "the model" : "the batch");
+    if (b->B > m->max_batch)
+        return ima_error("%s: a batch of %zu rows: the model was built for at most %zu (max_batch)", fn, b->B,
+                         m->max_batch);
+    int M = m->cfg.n_modalities;
+    for (int j = 0; j < M; j++)
+        if (b->B && !b->x[j]) return ima_error("%s: the input of modality %d (%s) is NULL", fn, j, m->cfg.mod[j].name);
+    if (b->mask)
+        for (size_t i = 0; i < b->B; i++) {
+            int any = 0;
+            for (int j = 0; j < M && !any; j++) any = b->mask[i * (size_t)M + (size_t)j] != 0;
+            if (!any) return ima_error("%s: row %zu of the batch has every modality masked: expected at least one", fn, i);
+        }
+    return IMA_OK;
+}
+
+static void encode_rows(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0, size_t r1) {
     for (int j = 0; j < m->cfg.n_modalities; j++) {
         center_rows(&m->mod[j], b->x[j], r0, r1, m->cfg.mod[j].input_width); /* once for both networks */
         if (importance) importance_rows(m, j, r0, r1);
         encoder_rows(m, j, r0, r1);
     }
     fuse_rows(m, b, weights, r0, r1);
+}
+
+int ima_model_encode_rows(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0,
+                          size_t r1) {
+    if (ima_model_check_batch(m, b, __func__)) return IMA_ERR;
+    if (r0 > r1 || r1 > b->B) return ima_error("%s: rows [%zu, %zu) of a batch of %zu", __func__, r0, r1, b->B);
+    encode_rows(m, b, weights, importance, r0, r1);
+    return IMA_OK;
+}
+
+/* the same rows of a batch the caller has checked (ima_model_check_batch): the library's parts */
+void ima_model_encode_rows_checked(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0,
+                                  size_t r1) {
+    encode_rows(m, b, weights, importance, r0, r1);
 }
 
 /* one part of a pass over the batch: importance nets and / or encoders and fusion */
@@ -91,7 +124,7 @@ static void encode_part(void *vj, int p) {
     size_t r0, r1;
     ima_model_part_rows(e->b->B, e->parts, p, &r0, &r1);
     if (e->encode) {
-        ima_model_encode_rows(e->m, e->b, e->weights, e->importance, r0, r1);
+        encode_rows(e->m, e->b, e->weights, e->importance, r0, r1);
         return;
     }
     for (int j = 0; j < e->m->cfg.n_modalities; j++) {
@@ -100,22 +133,30 @@ static void encode_part(void *vj, int p) {
     }
 }
 
-static void encode_pass(ima_model *m, const ima_batch *b, ima_weights weights, int importance, int encode) {
-    IMA_ASSERT(b->B <= m->max_batch);
+/* the batch is checked here, on the caller's thread (ima_error is per thread), before any part runs */
+static int encode_pass(ima_model *m, const ima_batch *b, ima_weights weights, int importance, int encode,
+                       const char *fn) {
+    if (ima_model_check_batch(m, b, fn)) return IMA_ERR;
+    if (b->B == 0) return IMA_OK;
     encode_job e = {m, b, weights, importance, encode, ima_model_parts(m, b->B, 0)};
     ima_model_run_parts(m, e.parts, encode_part, &e);
+    return IMA_OK;
 }
 
-void ima_model_importance(ima_model *m, const ima_batch *b) { encode_pass(m, b, IMA_WEIGHTS_ONE, 1, 0); }
+int ima_model_importance(ima_model *m, const ima_batch *b) { return encode_pass(m, b, IMA_WEIGHTS_ONE, 1, 0, __func__); }
 
-void ima_model_fuse(ima_model *m, const ima_batch *b, ima_weights weights) { fuse_rows(m, b, weights, 0, b->B); }
-
-void ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights) {
-    encode_pass(m, b, weights, weights == IMA_WEIGHTS_IMPORTANCE, 1);
+int ima_model_fuse(ima_model *m, const ima_batch *b, ima_weights weights) {
+    if (ima_model_check_batch(m, b, __func__)) return IMA_ERR;
+    fuse_rows(m, b, weights, 0, b->B);
+    return IMA_OK;
 }
 
-void ima_model_encode_importance(ima_model *m, const ima_batch *b, ima_weights weights) {
-    encode_pass(m, b, weights, 1, 1);
+int ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights) {
+    return encode_pass(m, b, weights, weights == IMA_WEIGHTS_IMPORTANCE, 1, __func__);
+}
+
+int ima_model_encode_importance(ima_model *m, const ima_batch *b, ima_weights weights) {
+    return encode_pass(m, b, weights, 1, 1, __func__);
 }
 
 double ima_model_dead_fraction(const ima_model *m, int j, size_t B) {

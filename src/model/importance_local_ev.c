@@ -58,7 +58,7 @@ static int local_ev_from_nbr(float *T, const size_t *nbr, size_t k, const lev_bl
     double *s1 = ima_try_malloc(dmax, sizeof *s1), *s2 = ima_try_malloc(dmax, sizeof *s2);
     if (!pbar || !V || !s1 || !s2) {
         free(pbar), free(V), free(s1), free(s2);
-        return ima_error("local-ev: out of memory");
+        return ima_error_prefix("local-ev"); /* ima_try_* named the size */
     }
     for (int o = 0; o < nb; o++) { /* weighted mean and total variance of each block */
         const lev_block *b = &blk[o];
@@ -123,9 +123,9 @@ static int local_ev_nbr(size_t **nbr, const float *u, size_t du, size_t n, size_
     if (k < 2) return ima_error("local-ev: k = %zu neighbours: expected at least 2", k);
     if (n < k + 1) return ima_error("local-ev: %zu rows cannot give %zu neighbours each", n, k);
     size_t nk, q;
-    if (ima_mul_overflows(n, k, &nk)) return ima_error_prefix("local-ev");
+    if (ima_mul_overflows(n, k, &nk)) return ima_error("local-ev: %zu x %zu neighbours: the size overflows", n, k);
     *nbr = ima_try_malloc(nk, sizeof **nbr);
-    if (!*nbr) return ima_error("local-ev: out of memory (%zu x %zu neighbours)", n, k);
+    if (!*nbr) return ima_error_prefix("local-ev: %zu x %zu neighbours", n, k);
     if (ima_knn(*nbr, NULL, &q, u, NULL, NULL, n, du, k)) {
         free(*nbr);
         *nbr = NULL;
@@ -316,7 +316,8 @@ int ima_local_ev_pca(float *F, size_t *P_out, double *explained, const float *x,
     if (P > D) P = D;
     size_t dd, np, nd;
     if (ima_mul_overflows(D, D, &dd) || ima_mul_overflows(N, P, &np) || ima_mul_overflows(PCA_ROWS, D, &nd))
-        return ima_error_prefix("local-ev features");
+        return ima_error("local-ev features: %zu x %zu covariance or %zu x %zu projection: the size overflows", D, D, N,
+                         P);
     size_t L = P + PCA_OVERSAMPLE < D ? P + PCA_OVERSAMPLE : D;
     double *mean = ima_try_calloc(D, sizeof *mean), *q = ima_try_malloc(D * L, sizeof *q);
     double *z = ima_try_malloc(D * L, sizeof *z), *h = ima_try_malloc(L * L, sizeof *h);
@@ -327,7 +328,7 @@ int ima_local_ev_pca(float *F, size_t *P_out, double *explained, const float *x,
     size_t *rows = ima_try_malloc(PCA_ROWS, sizeof *rows);
     int rc = IMA_OK;
     if (!mean || !q || !z || !h || !ev || !vv || !cov || !blk || !basis || !proj || !rows) {
-        rc = ima_error("local-ev features: out of memory (%zu x %zu covariance)", D, D);
+        rc = ima_error_prefix("local-ev features: %zu x %zu covariance", D, D);
         goto done;
     }
     size_t n = 0;
@@ -534,7 +535,7 @@ int ima_local_ev_calibrate(float *target, ima_mixture_fit *fit_out, const float 
     if (n < 2 * KC) return ima_error("local-ev calibration: %zu values: expected at least %d", n, 2 * KC);
     if (!(rho > 0 && rho < 1)) return ima_error("local-ev calibration: rho = %g: expected a value in (0, 1)", rho);
     size_t nr;
-    if (ima_mul_overflows(n, KC, &nr)) return ima_error_prefix("local-ev calibration");
+    if (ima_mul_overflows(n, KC, &nr)) return ima_error("local-ev calibration: %zu values: the size overflows", n);
     double *x = ima_try_malloc(n, sizeof *x), *xs = ima_try_malloc(n, sizeof *xs), *r = ima_try_malloc(nr, sizeof *r);
     if (!x || !xs || !r) {
         free(x), free(xs), free(r);

@@ -105,7 +105,7 @@ static void forward_rows(ima_model *m, const ima_batch *b, ima_weights weights, 
     size_t n = r1 - r0, d = m->cfg.latent_width;
     const uint8_t *mask = b->mask ? b->mask + r0 * (size_t)M : NULL;
     const float *z = m->z + r0 * d;
-    ima_model_encode_rows(m, b, weights, weights == IMA_WEIGHTS_IMPORTANCE, r0, r1);
+    ima_model_encode_rows_checked(m, b, weights, weights == IMA_WEIGHTS_IMPORTANCE, r0, r1);
     sum->glob = 0.0;
     for (size_t k = 0; k < n * d; k++) sum->glob += (double)z[k] * (double)z[k];
     for (int j = 0; j < M; j++) {
@@ -227,8 +227,9 @@ static void stage1_part(void *vj, int p) {
     if (e->what & 2) backward_rows(m, e->b, batch_rows(e->b), r0, r1, p, &e->gs);
 }
 
-static void stage1_pass(ima_model *m, const ima_batch *b, ima_weights weights, int what, ima_stage1_terms *terms) {
-    IMA_ASSERT(b->B <= m->max_batch);
+static int stage1_pass(ima_model *m, const ima_batch *b, ima_weights weights, int what, ima_stage1_terms *terms,
+                       const char *fn) {
+    if (ima_model_check_batch(m, b, fn)) return IMA_ERR; /* on the caller's thread, before any part runs */
     if (b->B == 0) { /* a rank with no row of a short global batch: it adds nothing */
         if (what == 3) ima_stage1_zero_grad(m);
         if (what & 2) { /* zeros, but every rank starts the same sums in the same order */
@@ -240,7 +241,7 @@ static void stage1_pass(ima_model *m, const ima_batch *b, ima_weights weights, i
             memset(terms, 0, sizeof *terms);
             sum_terms(m, b, terms);
         }
-        return;
+        return IMA_OK;
     }
     stage1_job e = {.m = m, .b = b, .weights = weights, .what = what};
     e.parts = ima_model_parts(m, b->B, what & 2);
@@ -261,17 +262,20 @@ static void stage1_pass(ima_model *m, const ima_batch *b, ima_weights weights, i
         combine_terms(m, b->B, (double)batch_rows(b), e.sum, e.parts, terms);
         sum_terms(m, b, terms);
     }
+    return IMA_OK;
 }
 
-void ima_stage1_forward(ima_model *m, const ima_batch *b, ima_weights weights, ima_stage1_terms *terms) {
-    stage1_pass(m, b, weights, 1, terms);
+int ima_stage1_forward(ima_model *m, const ima_batch *b, ima_weights weights, ima_stage1_terms *terms) {
+    return stage1_pass(m, b, weights, 1, terms, __func__);
 }
 
-void ima_stage1_backward(ima_model *m, const ima_batch *b) { stage1_pass(m, b, IMA_WEIGHTS_ONE, 2, NULL); }
+int ima_stage1_backward(ima_model *m, const ima_batch *b) {
+    return stage1_pass(m, b, IMA_WEIGHTS_ONE, 2, NULL, __func__);
+}
 
-void ima_stage1_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
-                                 ima_stage1_terms *terms) {
-    stage1_pass(m, b, weights, grad ? 3 : 1, terms);
+int ima_stage1_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
+                                ima_stage1_terms *terms) {
+    return stage1_pass(m, b, weights, grad ? 3 : 1, terms, __func__);
 }
 
 void ima_stage1_step(ima_model *m, const ima_adam_config *cfg) {

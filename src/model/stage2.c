@@ -234,15 +234,16 @@ static void stage2_buckets(ima_grad_sum *gs, ima_model *m, const ima_batch *b, i
     for (int j = 0; j < m->cfg.n_modalities; j++) ima_grad_sum_add(gs, &m->mod[j].imp);
 }
 
-void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
-                                 ima_stage2_terms *terms) {
+int ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights weights, int grad,
+                                ima_stage2_terms *terms) {
+    if (ima_model_check_batch(m, b, __func__)) return IMA_ERR; /* the work space holds max_batch rows */
     int M = m->cfg.n_modalities;
     size_t B = b->B, d = m->cfg.latent_width;
     int teach = m->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV;
     const ima_collective *coll = b->coll; /* NULL: the batch is whole */
     memset(terms, 0, sizeof *terms);
     /* a rank with no row of a short global batch still takes part in every sum */
-    if (B > 0) ima_model_encode_importance(m, b, weights); /* z, u (weights) and y */
+    if (B > 0 && ima_model_encode_importance(m, b, weights)) return IMA_ERR; /* z, u (weights) and y */
     stage2_job job = {.m = m, .B = B, .parts = 1};
     if (grad) memset(m->grads + m->n_params_ae, 0, m->n_params_imp * sizeof(float));
 
@@ -297,11 +298,11 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
         for (size_t i = 0; i < B; i++) dlogit[i] = sel[i] ? (float)dl[i] : 0.0f;
         job.run |= 1u << j;
     }
-    if (!grad) return;
+    if (!grad) return IMA_OK;
     if (!job.run || B == 0) { /* a zero gradient; overlapping, every rank still starts the same sums */
         stage2_buckets(&job.gs, m, b, 1);
         ima_grad_sum_end(&job.gs);
-        return;
+        return IMA_OK;
     }
     /* every importance net's backward, the rows in two parts when threads allow (parallel.c); part 1's
      * gradient added and, overlapping, each net's sum over the ranks started as the net is done */
@@ -309,6 +310,7 @@ void ima_stage2_forward_backward(ima_model *m, const ima_batch *b, ima_weights w
     stage2_buckets(&job.gs, m, b, job.parts);
     ima_model_run_parts(m, job.parts, backward_part, &job);
     ima_grad_sum_end(&job.gs);
+    return IMA_OK;
 }
 
 void ima_stage2_step(ima_model *m, const ima_adam_config *cfg) {

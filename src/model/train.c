@@ -114,7 +114,8 @@ static int stage1_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
     ima_stage1_terms t;
     char name[64];
     const char *bad;
-    ima_stage1_forward_backward(m, batch, e->weights, 1, &t);
+    if (ima_stage1_forward_backward(m, batch, e->weights, 1, &t))
+        return ima_error_prefix("stage 1, round %d, epoch %d, batch %zu", e->st->round, e->st->epoch + 1, b + 1);
     if (sum_grads(e, m->grads, m->n_params_ae)) return IMA_ERR;
     if ((bad = bad_term1(m, &t, name, sizeof name)) || !ima_model_grads_finite(m, 0, m->n_params_ae))
         return ima_error("stage 1, round %d, epoch %d, batch %zu: loss term %s became non-finite; training "
@@ -144,7 +145,8 @@ static int stage2_batch(epoch_ctx *e, const ima_batch *batch, size_t B, size_t b
         for (size_t i = 0; i < tb.B; i++) memcpy(e->tbuf + i * M, e->targets + e->idx[i] * M, M * sizeof(float));
         tb.target = e->tbuf;
     }
-    ima_stage2_forward_backward(m, &tb, e->weights, 1, &t);
+    if (ima_stage2_forward_backward(m, &tb, e->weights, 1, &t))
+        return ima_error_prefix("stage 2, round %d, epoch %d, batch %zu", e->st->round, e->st->epoch + 1, b + 1);
     if (sum_grads(e, m->grads + m->n_params_ae, m->n_params_imp)) return IMA_ERR;
     double ysum[IMA_MAX_MODALITIES]; /* mean importance over the (global) batch's rows */
     for (int j = 0; j < m->cfg.n_modalities; j++) {
@@ -172,7 +174,9 @@ static int train_batch(void *vc, const size_t *idx, size_t B, size_t b, size_t n
     epoch_ctx *e = vc;
     size_t lo = 0, hi = B; /* data-parallel: this rank's rows of the global batch */
     if (!ima_collective_is_single(e->coll)) ima_collective_share(B, e->coll->rank, e->coll->size, &lo, &hi);
-    ima_batch batch = *ima_batch_gather(e->bb, e->ds, idx + lo, hi - lo);
+    const ima_batch *gathered = ima_batch_gather(e->bb, e->ds, idx + lo, hi - lo);
+    if (!gathered) return ima_error_prefix("train");
+    ima_batch batch = *gathered;
     batch.coll = e->coll;
     batch.B_total = B;
     e->idx = idx + lo;
@@ -228,7 +232,12 @@ int ima_score_stage2_loss(void *ctx, ima_model *m, const ima_dataset *valid, ima
         size_t B = N - lo < m->max_batch ? N - lo : m->max_batch;
         for (size_t i = 0; i < B; i++) idx[i] = lo + i;
         ima_stage2_terms t;
-        ima_stage2_forward_backward(m, ima_batch_gather(&bb, valid, idx, B), weights, 0, &t);
+        const ima_batch *vb = ima_batch_gather(&bb, valid, idx, B);
+        if (!vb || ima_stage2_forward_backward(m, vb, weights, 0, &t)) {
+            free(idx);
+            ima_batch_buffer_free(&bb);
+            return ima_error_prefix("validation");
+        }
         loss += t.total * (double)B / (double)N;
     }
     free(idx);
@@ -248,7 +257,12 @@ int ima_stage1_valid_loss(ima_model *m, const ima_dataset *ds, ima_weights weigh
         size_t B = N - lo < m->max_batch ? N - lo : m->max_batch;
         for (size_t i = 0; i < B; i++) idx[i] = lo + i;
         ima_stage1_terms t;
-        ima_stage1_forward_backward(m, ima_batch_gather(&bb, ds, idx, B), weights, 0, &t);
+        const ima_batch *vb = ima_batch_gather(&bb, ds, idx, B);
+        if (!vb || ima_stage1_forward_backward(m, vb, weights, 0, &t)) {
+            free(idx);
+            ima_batch_buffer_free(&bb);
+            return ima_error_prefix("validation");
+        }
         double w = (double)B / (double)N;
         terms->glob += w * t.glob;
         terms->total += w * t.total;
@@ -464,13 +478,21 @@ int ima_model_set_rho(ima_model *m, int j, float rho) {
     return IMA_OK;
 }
 
-void ima_model_importances(ima_model *m, const ima_dataset *ds, float *const *y) {
+int ima_model_importances(ima_model *m, const ima_dataset *ds, float *const *y) {
     size_t Bmax = m->max_batch;
+    if (ds->n_modalities != m->cfg.n_modalities)
+        return ima_error("importances: a data set of %d modalities for a model of %d", ds->n_modalities,
+                         m->cfg.n_modalities);
+    for (int j = 0; j < ds->n_modalities; j++)
+        if (ds->width[j] != m->cfg.mod[j].input_width)
+            return ima_error("importances: modality %d (%s) is %zu wide; the model expects %zu", j, m->cfg.mod[j].name,
+                             ds->width[j], m->cfg.mod[j].input_width);
     for (size_t lo = 0; lo < ds->n; lo += Bmax) {
         size_t B = ds->n - lo < Bmax ? ds->n - lo : Bmax;
         ima_batch b = {.B = B, .mask = NULL};
         for (int j = 0; j < ds->n_modalities; j++) b.x[j] = ds->x[j] + lo * ds->width[j];
-        ima_model_importance(m, &b);
+        if (ima_model_importance(m, &b)) return ima_error_prefix("importances");
         for (int j = 0; j < ds->n_modalities; j++) memcpy(y[j] + lo, m->mod[j].y_imp, B * sizeof(float));
     }
+    return IMA_OK;
 }

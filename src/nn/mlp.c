@@ -9,8 +9,11 @@
 #include "ima/nn.h"
 
 size_t ima_mlp_setup(ima_mlp *mlp, int n_layers, const size_t *width) {
-    IMA_ASSERT(n_layers >= 1 && n_layers <= IMA_MLP_MAX_LAYERS);
     memset(mlp, 0, sizeof *mlp);
+    if (n_layers < 1 || n_layers > IMA_MLP_MAX_LAYERS) {
+        ima_error("mlp: %d layers: expected 1 to %d", n_layers, IMA_MLP_MAX_LAYERS);
+        return 0;
+    }
     mlp->n_layers = n_layers;
     size_t count = 0;
     for (int l = 0; l <= n_layers; l++) mlp->width[l] = width[l];

@@ -12,7 +12,12 @@ double ima_softmax_xent_forward(float *loss_rows, float *probs, const float *log
         const float *a = logits + r * C; // (C)
         float *p = probs + r * C;        // (C)
         int64_t t = targets[r];
-        IMA_ASSERT(t >= 0 && (size_t)t < C);
+        if (t < 0 || (uint64_t)t >= C) { /* not a class: a NaN row (the caller's non-finite check sees it) */
+            for (size_t c = 0; c < C; c++) p[c] = NAN;
+            loss_rows[r] = NAN;
+            total = NAN;
+            continue;
+        }
         float amax = a[0];
         for (size_t c = 1; c < C; c++) amax = a[c] > amax ? a[c] : amax;
         double s = 0.0;
@@ -32,6 +37,8 @@ void ima_softmax_xent_backward(float *dlogits, const float *probs, const int64_t
         const float *p = probs + r * C;
         float *g = dlogits + r * C;
         for (size_t c = 0; c < C; c++) g[c] = scale * p[c];
-        g[targets[r]] -= scale;
+        if (targets[r] >= 0 && (uint64_t)targets[r] < C) g[targets[r]] -= scale;
+        else
+            for (size_t c = 0; c < C; c++) g[c] = NAN; /* not a class (the forward's row is NaN too) */
     }
 }

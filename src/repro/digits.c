@@ -27,6 +27,7 @@
 #include "ima/repro.h"
 #include "ima/train.h"
 #include "ima/tsne.h"
+#include "io/atomic.h"
 
 #define N_LATENTS 2
 static const size_t LATENTS[N_LATENTS] = {2, 50};
@@ -116,21 +117,29 @@ static int read_flags(uint8_t **out, const char *path, size_t n) {
         free(v);
         return ima_error("%s: %zu rows, expected %zu", path, m, n);
     }
-    *out = ima_malloc(n);
+    if (!(*out = ima_try_malloc(n, 1))) {
+        free(v);
+        return ima_error_prefix("%s", path);
+    }
     for (size_t i = 0; i < n; i++) (*out)[i] = v[i] != 0;
     free(v);
     return IMA_OK;
 }
 
-/* keeps a seeded random subset of `limit` rows, in their original order */
-static void split_subsample(split_data *s, size_t limit, uint64_t seed) {
-    if (!limit || limit >= s->n) return;
-    size_t N = s->n, *idx = ima_malloc(N * sizeof(size_t));
+/* keeps a seeded random subset of `limit` rows, in their original order; IMA_ERR (s unchanged) when
+ * memory runs out */
+static int split_subsample(split_data *s, size_t limit, uint64_t seed) {
+    if (!limit || limit >= s->n) return IMA_OK;
+    size_t N = s->n, *idx = ima_try_malloc(N, sizeof(size_t));
+    char *keep = ima_try_calloc(N, 1);
+    if (!idx || !keep) {
+        free(idx), free(keep);
+        return ima_error_prefix("subsample of %zu rows", N);
+    }
     for (size_t i = 0; i < N; i++) idx[i] = i;
     ima_rng rng;
     ima_rng_init(&rng, seed);
     ima_rng_shuffle(&rng, idx, N);
-    char *keep = ima_calloc(N, 1);
     for (size_t i = 0; i < limit; i++) keep[idx[i]] = 1;
     size_t k = 0;
     for (size_t i = 0; i < N; i++) {
@@ -150,6 +159,7 @@ static void split_subsample(split_data *s, size_t limit, uint64_t seed) {
     s->n = s->ds.n = k;
     free(keep);
     free(idx);
+    return IMA_OK;
 }
 
 static int split_load(split_data *s, const char *dir, const char *name, size_t limit, uint64_t seed) {
@@ -181,8 +191,11 @@ static int split_load(split_data *s, const char *dir, const char *name, size_t l
             goto fail;
         }
     }
-    split_subsample(s, limit, seed);
-    s->noise_any = ima_malloc(s->n);
+    if (split_subsample(s, limit, seed)) goto fail;
+    if (!(s->noise_any = ima_try_malloc(s->n, 1))) {
+        ima_error_prefix("%s/%s", dir, name);
+        goto fail;
+    }
     for (size_t i = 0; i < s->n; i++) s->noise_any[i] = s->noise[0][i] | s->noise[1][i];
     return IMA_OK;
 fail:
@@ -204,28 +217,39 @@ static void codes_free(codes *c) {
     memset(c, 0, sizeof *c);
 }
 
-static void ima_codes(codes *c, ima_model *m, const split_data *s) {
+/* the codes of split s; IMA_ERR (c empty) when memory runs out */
+static int ima_codes(codes *c, ima_model *m, const split_data *s) {
     size_t d = m->cfg.latent_width, Bmax = m->max_batch;
+    memset(c, 0, sizeof *c);
     c->n = s->n;
     c->d = d;
     for (int j = 0; j < 2; j++)
-        c->u[j] = ima_malloc(s->n * d * sizeof(float)), c->y[j] = ima_malloc(s->n * sizeof(float));
+        if (!(c->u[j] = ima_try_malloc(s->n, d * sizeof(float))) || !(c->y[j] = ima_try_malloc(s->n, sizeof(float)))) {
+            codes_free(c);
+            return ima_error_prefix("codes of the %s split", s->name);
+        }
     for (size_t lo = 0; lo < s->n; lo += Bmax) {
         size_t B = s->n - lo < Bmax ? s->n - lo : Bmax;
         ima_batch b = {.B = B, .mask = NULL};
         for (int j = 0; j < 2; j++) b.x[j] = s->ds.x[j] + lo * s->ds.width[j];
-        ima_model_encode(m, &b, IMA_WEIGHTS_IMPORTANCE);
+        if (ima_model_encode(m, &b, IMA_WEIGHTS_IMPORTANCE)) {
+            codes_free(c);
+            return ima_error_prefix("codes of the %s split", s->name);
+        }
         for (int j = 0; j < 2; j++) {
             memcpy(c->u[j] + lo * d, ima_model_u(m, j), B * d * sizeof(float));
             memcpy(c->y[j] + lo, m->mod[j].y_imp, B * sizeof(float));
         }
     }
+    return IMA_OK;
 }
 
-/* z_i = (w0 u0 + w1 u1) / (w0 + w1); a row whose weights are both 0 takes the plain mean */
+/* z_i = (w0 u0 + w1 u1) / (w0 + w1); a row whose weights are both 0 takes the plain mean. NULL (with the
+ * error naming the size) when memory runs out. */
 static float *fuse(const codes *c, const float *w0, const float *w1, float c0, float c1) {
     size_t n = c->n, d = c->d;
-    float *z = ima_malloc(n * d * sizeof(float));
+    float *z = ima_try_malloc(n, d * sizeof(float));
+    if (!z) return ima_error_prefix("fused codes"), NULL;
     for (size_t i = 0; i < n; i++) {
         float a = w0 ? w0[i] : c0, b = w1 ? w1[i] : c1, S = a + b;
         if (!(S > 0)) a = b = 0.5f, S = 1.0f;
@@ -275,12 +299,15 @@ static int probe_make(probe_set *p, const split_data *va, size_t want, uint64_t 
     return IMA_OK;
 }
 
-/* P@10 of z (n, d) on the probe's labels (exact neighbours, self excluded) */
-static double probe_p10(const probe_set *p, const float *z, size_t d) {
-    double prec;
+/* *out = P@10 of z (n, d) on the probe's labels (exact neighbours, self excluded); NAN where it cannot be
+ * measured (too few rows); IMA_ERR only when memory runs out */
+static int probe_p10(double *out, const probe_set *p, const float *z, size_t d) {
     size_t hits, nq, ks[1] = {10};
-    if (ima_precision_at_k(&prec, &hits, &nq, z, p->label, NULL, NULL, ks, 1, p->n, d)) return NAN;
-    return prec;
+    if (ima_precision_at_k(out, &hits, &nq, z, p->label, NULL, NULL, ks, 1, p->n, d)) {
+        if (ima_error_is_oom()) return ima_error_prefix("validation probe");
+        *out = NAN;
+    }
+    return IMA_OK;
 }
 
 /* One model's per-epoch learning curve and how long it trained. */
@@ -297,8 +324,8 @@ typedef struct {
 static int curve_add(learning_curve *c, double epoch, double train, double valid, double p10, double klw) {
     if (c->n == c->cap_rows) {
         int cap = c->cap_rows ? 2 * c->cap_rows : 32;
-        double *r = realloc(c->row, (size_t)cap * LC_COLS * sizeof(double));
-        if (!r) return ima_error("learning curve: out of memory");
+        double *r = ima_try_realloc(c->row, (size_t)cap, LC_COLS * sizeof(double));
+        if (!r) return ima_error_prefix("learning curve of %s", c->model);
         c->row = r, c->cap_rows = cap;
     }
     double *r = c->row + (size_t)c->n++ * LC_COLS;
@@ -321,22 +348,27 @@ typedef struct {
     double paper_p10, paper_p50, paper_acc; // NAN where the paper gives none
 } rep_result;
 
-static double p_at(const float *z, const split_data *s, const uint8_t *qmask, const int64_t *group, size_t d,
-                   size_t K) {
-    double prec;
+/* *out = P@K of z on split s; NAN where it cannot be measured (e.g. fewer than K other rows); IMA_ERR only
+ * when memory runs out */
+static int p_at(double *out, const float *z, const split_data *s, const uint8_t *qmask, const int64_t *group,
+                size_t d, size_t K) {
     size_t hits, nq, ks[1] = {K};
-    if (ima_precision_at_k(&prec, &hits, &nq, z, s->label, qmask, group, ks, 1, s->n, d)) return NAN;
-    return prec;
+    if (ima_precision_at_k(out, &hits, &nq, z, s->label, qmask, group, ks, 1, s->n, d)) {
+        if (ima_error_is_oom()) return ima_error_prefix("P@%zu", K);
+        *out = NAN;
+    }
+    return IMA_OK;
 }
 
 static int measure(rep_result *r, const float *ztr, const float *zva, const float *zte, size_t d, const split_data *tr,
                    const split_data *va, const split_data *te, const ima_repro_config *cfg) {
-    r->p10 = p_at(zte, te, NULL, NULL, d, 10);
-    r->p50 = p_at(zte, te, NULL, NULL, d, 50);
-    r->p10_img_noise = p_at(zte, te, te->noise[0], NULL, d, 10);
-    r->p10_sp_noise = p_at(zte, te, te->noise[1], NULL, d, 10);
-    r->p10_excl = te->recording ? p_at(zte, te, NULL, te->recording, d, 10) : NAN;
-    r->p50_excl = te->recording ? p_at(zte, te, NULL, te->recording, d, 50) : NAN;
+    r->p10_excl = r->p50_excl = NAN;
+    if (p_at(&r->p10, zte, te, NULL, NULL, d, 10) || p_at(&r->p50, zte, te, NULL, NULL, d, 50) ||
+        p_at(&r->p10_img_noise, zte, te, te->noise[0], NULL, d, 10) ||
+        p_at(&r->p10_sp_noise, zte, te, te->noise[1], NULL, d, 10) ||
+        (te->recording && (p_at(&r->p10_excl, zte, te, NULL, te->recording, d, 10) ||
+                           p_at(&r->p50_excl, zte, te, NULL, te->recording, d, 50))))
+        return IMA_ERR;
     ima_classifier_config cc = ima_classifier_defaults();
     cc.epochs = (size_t)cfg->classifier_epochs;
     cc.seed = cfg->seed;
@@ -412,29 +444,40 @@ typedef struct {
 static int score_noise_f1(void *ctx, ima_model *m, const ima_dataset *valid, ima_weights weights, double score[2]) {
     (void)weights;
     const split_data *v = ctx;
-    float *y[2] = {ima_malloc(v->n * sizeof(float)), ima_malloc(v->n * sizeof(float))};
-    ima_model_importances(m, valid, y);
+    float *y[2] = {ima_try_malloc(v->n, sizeof(float)), ima_try_malloc(v->n, sizeof(float))};
+    if (!y[0] || !y[1]) {
+        free(y[0]), free(y[1]);
+        return ima_error_prefix("stage-2 selection score");
+    }
+    if (ima_model_importances(m, valid, y)) {
+        free(y[0]), free(y[1]);
+        return ima_error_prefix("stage-2 selection score");
+    }
     double f1 = 0, rank = 0;
+    int rc = IMA_OK;
     for (int j = 0; j < 2; j++) {
         ima_detection det;
-        if (ima_detection_eval(&det, y[j], v->noise[j], NULL, v->n, 0.5) == 0) {
+        if (rc == IMA_OK && ima_detection_eval(&det, y[j], v->noise[j], NULL, v->n, 0.5) == 0) {
             f1 += det.at_threshold.f1 / 2;
             rank += (det.ranked ? det.best_f1 : 0) / 2;
+        } else if (rc == IMA_OK && ima_error_is_oom()) {
+            rc = ima_error_prefix("stage-2 selection score");
         }
         free(y[j]);
     }
     score[0] = f1;
     score[1] = rank;
-    return IMA_OK;
+    return rc;
 }
 
 static int watch_epoch(void *vc, const ima_model *m, const ima_train_state *st, const ima_epoch_report *r) {
     (void)st, (void)m;
     train_watch *w = vc;
     if (w->n_curve == w->cap_curve) {
-        w->cap_curve = w->cap_curve ? 2 * w->cap_curve : 64;
-        w->curve = realloc(w->curve, (size_t)w->cap_curve * CURVE_COLS * sizeof(double));
-        IMA_ASSERT(w->curve);
+        int cap = w->cap_curve ? 2 * w->cap_curve : 64;
+        double *c = ima_try_realloc(w->curve, (size_t)cap, CURVE_COLS * sizeof(double));
+        if (!c) return ima_error_prefix("loss curve"), -1; /* w->curve is still valid (ima_part_free) */
+        w->curve = c, w->cap_curve = cap;
     }
     double *row = w->curve + (size_t)w->n_curve++ * CURVE_COLS;
     row[0] = r->stage;
@@ -491,12 +534,15 @@ static int ima_probe_monitor(void *ctx, ima_model *m, double *value) {
         size_t B = p->n - lo < Bmax ? p->n - lo : Bmax;
         ima_batch b = {.B = B, .mask = NULL};
         for (int j = 0; j < 2; j++) b.x[j] = p->x[j] + lo * m->cfg.mod[j].input_width;
-        ima_model_encode(m, &b, IMA_WEIGHTS_ONE);
+        if (ima_model_encode(m, &b, IMA_WEIGHTS_ONE)) {
+            free(z);
+            return ima_error_prefix("validation probe");
+        }
         for (size_t i = 0; i < B * d; i++) z[lo * d + i] = 0.5f * (ima_model_u(m, 0)[i] + ima_model_u(m, 1)[i]);
     }
-    *value = probe_p10(p, z, d);
+    int rc = probe_p10(value, p, z, d);
     free(z);
-    return IMA_OK;
+    return rc;
 }
 
 /* training hooks: the watch above, stage-1 early stopping with the probe as monitor, and stage-2
@@ -581,7 +627,7 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const probe_
     p->w.lc.patience = cfg->patience;
     ima_config mc = digits_config(latent, cfg, cfg->rho_image, cfg->rho_speech);
     if (ima_model_init(&p->m, &mc, cfg->batch, cfg->seed + latent)) return IMA_ERR;
-    ima_model_fit_center(p->m, &sp[0].ds);
+    if (ima_model_fit_center(p->m, &sp[0].ds)) return ima_error_prefix("IMA latent %zu", latent);
     ima_train_config tc = ima_train_defaults();
     tc.batch_size = cfg->batch;
     tc.epochs_stage1 = cfg->epochs1;
@@ -609,21 +655,23 @@ static int ima_part_run(ima_part *p, size_t latent, split_data *sp, const probe_
     say("IMA latent %zu: trained in %.0fs; stage 1 ran %d epochs, kept epoch %d; stage-2 epoch %d kept (validation "
         "F1@0.5 %.3f)",
         latent, p->seconds, p->w.lc.epochs_run, p->w.lc.best_epoch, p->w.best_epoch, p->w.best_f1);
-    for (int s = 0; s < 3; s++) ima_codes(&p->c[s], p->m, &sp[s]);
+    for (int s = 0; s < 3; s++)
+        if (ima_codes(&p->c[s], p->m, &sp[s])) return ima_error_prefix("IMA latent %zu", latent);
     for (int j = 0; j < 2; j++)
         if (ima_detection_eval(&p->det[j], p->c[2].y[j], sp[2].noise[j], NULL, sp[2].n, 0.5)) return IMA_ERR;
     if (cfg->compare_objectives && cfg->epochs2 > 0) { /* the other objective, stage 2 only, same stage 1 */
         ima_importance_objective main_obj = p->m->cfg.importance_objective;
         ima_importance_objective alt =
             main_obj == IMA_IMPORTANCE_PAPER ? IMA_IMPORTANCE_LOCAL_EV : IMA_IMPORTANCE_PAPER;
-        float *keep = ima_malloc(p->m->n_params_imp * sizeof(float));
+        float *keep = ima_try_malloc(p->m->n_params_imp, sizeof(float));
+        if (!keep) return ima_error_prefix("IMA latent %zu: importance snapshot", latent);
         ima_model_importance_snapshot(p->m, keep);
         p->m->cfg.importance_objective = alt;
         say("IMA latent %zu: stage 2 again with the %s objective on the same stage-1 model", latent,
             ima_importance_objective_name(alt));
         int rc = retrain_stage2(p->m, &sp[0], &sp[1], cfg, &p->w_alt, cfg->seed + 500 + latent);
+        for (int s = 0; s < 3 && rc == IMA_OK; s++) rc = ima_codes(&p->c_alt[s], p->m, &sp[s]);
         if (rc == IMA_OK) {
-            for (int s = 0; s < 3; s++) ima_codes(&p->c_alt[s], p->m, &sp[s]);
             p->has_alt = 1;
             for (int j = 0; j < 2 && rc == IMA_OK; j++)
                 rc = ima_detection_eval(&p->det_alt[j], p->c_alt[2].y[j], sp[2].noise[j], NULL, sp[2].n, 0.5);
@@ -652,8 +700,11 @@ static int ima_part_measure(ima_part *p, split_data *sp, const ima_repro_config 
     for (int k = 1; k <= 9; k++) {
         float a = 0.1f * (float)k;
         float *zv = fuse(&p->c[1], NULL, NULL, a, 1 - a);
-        double v = p_at(zv, &sp[1], NULL, NULL, d, 10);
+        if (!zv) return IMA_ERR;
+        double v;
+        int rc = p_at(&v, zv, &sp[1], NULL, NULL, d, 10);
         free(zv);
+        if (rc) return IMA_ERR;
         if (v > best) best = v, p->const_weight = a;
     }
     enum { W_IMP, W_ONE, W_ORACLE, W_CONST, W_IMAGE, W_SPEECH, N_KINDS };
@@ -665,8 +716,9 @@ static int ima_part_measure(ima_part *p, split_data *sp, const ima_repro_config 
                                   "IMA unimodal speech u"};
     const char *views[N_KINDS] = {"weighted", "unweighted", "oracle", "constant", "image", "speech"};
     for (int k = 0; k < N_KINDS; k++) {
-        float *z[3];
-        for (int s = 0; s < 3; s++) {
+        float *z[3] = {NULL, NULL, NULL};
+        int ok = 1;
+        for (int s = 0; s < 3 && ok; s++) {
             codes *c = &p->c[s];
             float *orc[2] = {NULL, NULL};
             switch (k) {
@@ -674,16 +726,22 @@ static int ima_part_measure(ima_part *p, split_data *sp, const ima_repro_config 
             case W_ONE: z[s] = fuse(c, NULL, NULL, 1, 1); break;
             case W_ORACLE:
                 for (int j = 0; j < 2; j++) {
-                    orc[j] = ima_malloc(c->n * sizeof(float));
+                    if (!(orc[j] = ima_try_malloc(c->n, sizeof(float)))) break;
                     for (size_t i = 0; i < c->n; i++) orc[j][i] = sp[s].noise[j][i] ? 0.0f : 1.0f;
                 }
-                z[s] = fuse(c, orc[0], orc[1], 0, 0);
+                if (orc[0] && orc[1]) z[s] = fuse(c, orc[0], orc[1], 0, 0);
+                else ima_error_prefix("oracle weights");
                 free(orc[0]), free(orc[1]);
                 break;
             case W_CONST: z[s] = fuse(c, NULL, NULL, (float)p->const_weight, 1 - (float)p->const_weight); break;
             case W_IMAGE: z[s] = fuse(c, NULL, NULL, 1, 0); break;
             default: z[s] = fuse(c, NULL, NULL, 0, 1); break;
             }
+            ok = z[s] != NULL;
+        }
+        if (!ok) {
+            for (int s = 0; s < 3; s++) free(z[s]);
+            return ima_error_prefix("IMA latent %zu, %s", d, names[k]);
         }
         rep_result *r = &out[(*n_out)++];
         memset(r, 0, sizeof *r);
@@ -700,8 +758,14 @@ static int ima_part_measure(ima_part *p, split_data *sp, const ima_repro_config 
     }
     if (p->has_alt) { /* the other objective's weighted z */
         int paper_alt = p->m->cfg.importance_objective != IMA_IMPORTANCE_PAPER;
-        float *z[3];
-        for (int s = 0; s < 3; s++) z[s] = fuse(&p->c_alt[s], p->c_alt[s].y[0], p->c_alt[s].y[1], 0, 0);
+        float *z[3] = {NULL, NULL, NULL};
+        int ok = 1;
+        for (int s = 0; s < 3 && ok; s++)
+            ok = (z[s] = fuse(&p->c_alt[s], p->c_alt[s].y[0], p->c_alt[s].y[1], 0, 0)) != NULL;
+        if (!ok) {
+            for (int s = 0; s < 3; s++) free(z[s]);
+            return ima_error_prefix("IMA latent %zu, the other objective's weighted z", d);
+        }
         rep_result *r = &out[(*n_out)++];
         memset(r, 0, sizeof *r);
         snprintf(r->name, sizeof r->name, "%s",
@@ -728,7 +792,8 @@ typedef struct {
 } rho_point;
 
 static int rho_sweep(rho_point *pts, int n, ima_part *p, split_data *sp, const ima_repro_config *cfg) {
-    float *keep = ima_malloc(p->m->n_params_imp * sizeof(float));
+    float *keep = ima_try_malloc(p->m->n_params_imp, sizeof(float));
+    if (!keep) return ima_error_prefix("rho sweep: importance snapshot");
     ima_model_importance_snapshot(p->m, keep);
     float rho0[2] = {p->m->cfg.mod[0].rho, p->m->cfg.mod[1].rho};
     train_watch w;
@@ -747,7 +812,7 @@ static int rho_sweep(rho_point *pts, int n, ima_part *p, split_data *sp, const i
                     main_obj == IMA_IMPORTANCE_PAPER ? IMA_IMPORTANCE_LOCAL_EV : IMA_IMPORTANCE_PAPER;
             if (rc || (rc = retrain_stage2(p->m, &sp[0], &sp[1], cfg, &w, cfg->seed + 1000 + (uint64_t)k))) break;
             codes c;
-            ima_codes(&c, p->m, &sp[2]);
+            if ((rc = ima_codes(&c, p->m, &sp[2]))) break;
             for (int j = 0; j < 2 && rc == IMA_OK; j++)
                 rc = ima_detection_eval(alt ? &pts[k].det_alt[j] : &pts[k].det[j], c.y[j], sp[2].noise[j], NULL,
                                         sp[2].n, 0.5);
@@ -782,11 +847,14 @@ static int baseline_monitor(void *ctx, ima_baseline *bl, double *value) {
         size_t B = p->n - lo < w->batch ? p->n - lo : w->batch;
         ima_batch b = {.B = B, .mask = NULL};
         for (int j = 0; j < 2; j++) b.x[j] = p->x[j] + lo * bl->cfg.mod[j].input_width;
-        ima_baseline_represent(bl, &b, z + lo * d);
+        if (ima_baseline_represent(bl, &b, z + lo * d)) {
+            free(z);
+            return ima_error_prefix("validation probe");
+        }
     }
-    *value = probe_p10(p, z, d);
+    int rc = probe_p10(value, p, z, d);
     free(z);
-    return IMA_OK;
+    return rc;
 }
 
 static int baseline_epoch_say(void *ctx, const ima_baseline *bl, const ima_baseline_train_state *st,
@@ -846,19 +914,24 @@ static int baseline_run(ima_baseline_kind kind, size_t latent, split_data *sp, c
     /* representations: multimodal, image only, speech only */
     const char *views[3] = {"multimodal", "image", "speech"};
     for (int v = 0; v < 3 && rc == IMA_OK; v++) {
-        float *z[3];
-        for (int s = 0; s < 3; s++) {
+        float *z[3] = {NULL, NULL, NULL};
+        for (int s = 0; s < 3 && rc == IMA_OK; s++) {
             size_t n = sp[s].n;
-            z[s] = ima_malloc(n * latent * sizeof(float));
-            uint8_t *mask = ima_malloc(cfg->batch * 2);
-            for (size_t lo = 0; lo < n; lo += cfg->batch) {
+            uint8_t *mask = ima_try_malloc(cfg->batch, 2);
+            if (!mask || !(z[s] = ima_try_malloc(n, latent * sizeof(float)))) rc = IMA_ERR;
+            for (size_t lo = 0; lo < n && rc == IMA_OK; lo += cfg->batch) {
                 size_t B = n - lo < cfg->batch ? n - lo : cfg->batch;
                 for (size_t i = 0; i < B; i++) mask[2 * i] = v != 2, mask[2 * i + 1] = v != 1;
                 ima_batch b = {.B = B, .mask = mask};
                 for (int j = 0; j < 2; j++) b.x[j] = sp[s].ds.x[j] + lo * sp[s].ds.width[j];
-                ima_baseline_represent(bl, &b, z[s] + lo * latent);
+                rc = ima_baseline_represent(bl, &b, z[s] + lo * latent);
             }
             free(mask);
+        }
+        if (rc) {
+            for (int s = 0; s < 3; s++) free(z[s]);
+            ima_error_prefix("%s latent %zu, %s representation", fam, latent, views[v]);
+            break;
         }
         rep_result *r = &out[(*n_out)++];
         memset(r, 0, sizeof *r);
@@ -878,16 +951,19 @@ static int baseline_run(ima_baseline_kind kind, size_t latent, split_data *sp, c
 
 /* ==== figures ========================================================================================= */
 
+/* "DIR/NAME", or NULL (with an error) when memory runs out */
 static char *path_in(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
-    char *p = ima_malloc(n);
+    char *p = ima_try_malloc(n, 1);
+    if (!p) return ima_error_prefix("%s/%s", dir, name), NULL;
     snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
 
-/* a seeded subset of test rows for the maps */
+/* a seeded subset of test rows for the maps; NULL (with an error) when memory runs out */
 static size_t *map_rows(size_t n, size_t want, uint64_t seed, size_t *count) {
-    size_t *idx = ima_malloc(n * sizeof(size_t));
+    size_t *idx = ima_try_malloc(n, sizeof(size_t));
+    if (!idx) return ima_error_prefix("map rows"), NULL;
     for (size_t i = 0; i < n; i++) idx[i] = i;
     ima_rng rng;
     ima_rng_init(&rng, seed);
@@ -897,7 +973,8 @@ static size_t *map_rows(size_t n, size_t want, uint64_t seed, size_t *count) {
 }
 
 static int tsne_map(float *Y, const float *X, const size_t *rows, size_t n, size_t d, uint64_t seed) {
-    float *sub = ima_malloc(n * d * sizeof(float));
+    float *sub = ima_try_malloc(n, d * sizeof(float));
+    if (!sub) return ima_error_prefix("t-SNE map");
     for (size_t i = 0; i < n; i++) memcpy(sub + i * d, X + rows[i] * d, d * sizeof(float));
     int rc;
     if (d == 2) {
@@ -924,18 +1001,26 @@ static int make_figures(const char *out, ima_part *parts, int n_parts, split_dat
         say("gnuplot is not available: no figures (install gnuplot-nox)");
         return IMA_OK;
     }
-    size_t nm, *rows = map_rows(te->n, cfg->tsne_points, cfg->seed + 5, &nm);
-    int64_t *lab = ima_malloc(nm * sizeof(int64_t));
-    uint8_t *noise[2] = {ima_malloc(nm), ima_malloc(nm)};
-    for (size_t i = 0; i < nm; i++)
-        lab[i] = te->label[rows[i]], noise[0][i] = te->noise[0][rows[i]], noise[1][i] = te->noise[1][rows[i]];
-    float *Y = ima_malloc(nm * 2 * sizeof(float)), *val = ima_malloc(nm * sizeof(float));
+    size_t nm = 0, *rows = map_rows(te->n, cfg->tsne_points, cfg->seed + 5, &nm);
+    int64_t *lab = ima_try_malloc(nm, sizeof(int64_t));
+    uint8_t *noise[2] = {ima_try_malloc(nm, 1), ima_try_malloc(nm, 1)}, *any = ima_try_malloc(nm, 1);
+    float *Y = ima_try_malloc(nm, 2 * sizeof(float)), *val = ima_try_malloc(nm, sizeof(float));
     int rc = IMA_OK;
+    if (!rows || !lab || !noise[0] || !noise[1] || !any || !Y || !val) rc = ima_error_prefix("figures");
+    for (size_t i = 0; i < nm && rc == IMA_OK; i++) {
+        lab[i] = te->label[rows[i]], noise[0][i] = te->noise[0][rows[i]], noise[1][i] = te->noise[1][rows[i]];
+        any[i] = noise[0][i] | noise[1][i];
+    }
     for (int L = 0; L < n_parts && rc == IMA_OK; L++) {
         ima_part *p = &parts[L];
         size_t d = p->latent;
         codes *c = &p->c[2];
         float *zw = fuse(c, c->y[0], c->y[1], 0, 0), *zu = fuse(c, NULL, NULL, 1, 1);
+        if (!zw || !zu) {
+            free(zw), free(zu);
+            rc = ima_error_prefix("figures, latent %zu", d);
+            break;
+        }
         struct {
             const float *X;
             const char *tag, *what;
@@ -948,8 +1033,6 @@ static int make_figures(const char *out, ima_part *parts, int n_parts, split_dat
             {c->u[0], "u_image_importance", "image code u_image, coloured by image importance y", 0, NULL},
             {c->u[1], "u_speech_importance", "speech code u_speech, coloured by speech importance y", 1, NULL},
         };
-        uint8_t *any = ima_malloc(nm);
-        for (size_t i = 0; i < nm; i++) any[i] = noise[0][i] | noise[1][i];
         for (int k = 0; k < 5 && rc == IMA_OK; k++) {
             say("figures: %s map of %s (latent %zu, %zu test points)", d == 2 ? "direct" : "t-SNE", maps[k].tag, d, nm);
             if ((rc = tsne_map(Y, maps[k].X, rows, nm, d, cfg->seed + 11))) break;
@@ -958,6 +1041,10 @@ static int make_figures(const char *out, ima_part *parts, int n_parts, split_dat
             snprintf(f->caption, sizeof f->caption, "%s%s, latent %zu", d == 2 ? "" : "t-SNE (perplexity 10) of the ",
                      maps[k].what, d);
             char *png = path_in(out, f->file);
+            if (!png) {
+                rc = IMA_ERR;
+                break;
+            }
             ima_plot_style st = {.title = f->caption, .xlabel = NULL, .ylabel = NULL};
             if (maps[k].by_imp < 0) {
                 rc = ima_plot_scatter_labels(png, Y, lab, maps[k].grey ? maps[k].grey : any, nm, &st);
@@ -967,7 +1054,6 @@ static int make_figures(const char *out, ima_part *parts, int n_parts, split_dat
             }
             free(png);
         }
-        free(any);
         free(zw);
         free(zu);
         /* training curves: every loss term against epoch (stage 1 and stage 2 separately) */
@@ -978,7 +1064,16 @@ static int make_figures(const char *out, ima_part *parts, int n_parts, split_dat
             const char *n1[5] = {"L_auto", "glob", "rec image", "rec speech", "align (image = speech)"};
             const char *n2[5] = {"L_imp", "corr image", "corr speech", "local image", "local speech"};
             int cols1[5] = {1, 2, 3, 4, 5}, cols2[5] = {1, 7, 8, 9, 10};
-            double *x = ima_malloc((size_t)P * sizeof(double)), *ys = ima_malloc(5 * (size_t)P * sizeof(double));
+            double *x = ima_try_malloc((size_t)P, sizeof(double)), *ys = ima_try_malloc(5 * (size_t)P, sizeof(double));
+            char *png = NULL;
+            figure *f = &figs[*n_figs];
+            snprintf(f->file, sizeof f->file, "fig_curves_stage%d_%zud.png", stage, d);
+            if (!x || !ys || !(png = path_in(out, f->file))) {
+                free(x), free(ys);
+                rc = ima_error_prefix("stage-%d loss curves, latent %zu", stage, d);
+                break;
+            }
+            (*n_figs)++;
             int q = 0;
             for (int e = 0; e < p->w.n_curve; e++) {
                 const double *row = p->w.curve + e * CURVE_COLS;
@@ -987,11 +1082,8 @@ static int make_figures(const char *out, ima_part *parts, int n_parts, split_dat
                 for (int s = 0; s < 5; s++) ys[s * P + q] = row[stage == 1 ? cols1[s] : cols2[s]];
                 q++;
             }
-            figure *f = &figs[(*n_figs)++];
-            snprintf(f->file, sizeof f->file, "fig_curves_stage%d_%zud.png", stage, d);
             snprintf(f->caption, sizeof f->caption, "stage-%d loss terms per epoch (training split), latent %zu", stage,
                      d);
-            char *png = path_in(out, f->file);
             ima_plot_style st = {.title = f->caption, .xlabel = "epoch", .ylabel = "loss (log scale)", .log_y = 1};
             rc = ima_plot_lines(png, x, ys, stage == 1 ? n1 : n2, 5, (size_t)P, &st);
             free(png);
@@ -1000,7 +1092,13 @@ static int make_figures(const char *out, ima_part *parts, int n_parts, split_dat
         }
     }
     if (rc == IMA_OK && n_rho > 1) {
-        double *x = ima_malloc((size_t)n_rho * sizeof(double)), *ys = ima_malloc(6 * (size_t)n_rho * sizeof(double));
+        double *x = ima_try_malloc((size_t)n_rho, sizeof(double)), *ys = ima_try_malloc(6 * (size_t)n_rho, sizeof(double));
+        char *png = path_in(out, "fig_rho_sweep.png");
+        if (!x || !ys || !png) {
+            free(x), free(ys), free(png);
+            free(rows), free(lab), free(noise[0]), free(noise[1]), free(any), free(Y), free(val);
+            return ima_error_prefix("rho-sweep figure");
+        }
         const char *names[6] = {"precision image",  "recall image",  "F1 image",
                                 "precision speech", "recall speech", "F1 speech"};
         for (int k = 0; k < n_rho; k++) {
@@ -1030,14 +1128,13 @@ static int make_figures(const char *out, ima_part *parts, int n_parts, split_dat
         snprintf(f->file, sizeof f->file, "fig_rho_sweep.png");
         snprintf(f->caption, sizeof f->caption,
                  "noise detection on the test split (y < 0.5) against the prior rho (paper Figure 6)");
-        char *png = path_in(out, f->file);
         ima_plot_style st = {.title = f->caption, .xlabel = "rho", .ylabel = "score"};
         rc = ima_plot_lines(png, x, ys, ns == 4 ? anames : names, (size_t)ns, (size_t)n_rho, &st);
         free(png);
         free(x);
         free(ys);
     }
-    free(rows), free(lab), free(noise[0]), free(noise[1]), free(Y), free(val);
+    free(rows), free(lab), free(noise[0]), free(noise[1]), free(any), free(Y), free(val);
     return rc;
 }
 
@@ -1069,6 +1166,10 @@ static int curve_figures(const char *out, const learning_curve *const *lcs, int 
                  "%s latent %zu: loss and validation P@10 per epoch (%d of at most %d epochs, kept epoch %d)", c->model,
                  c->latent, c->epochs_run, c->cap, c->best_epoch);
         char *png = path_in(out, f->file), title[96];
+        if (!png) {
+            free(x), free(ys);
+            return IMA_ERR;
+        }
         snprintf(title, sizeof title, "%s, latent %zu: kept epoch %d of %d", c->model, c->latent, c->best_epoch,
                  c->epochs_run);
         ima_plot_style st = {.title = title,
@@ -1111,10 +1212,16 @@ static cJSON *detection_json(const ima_detection *d) {
 static int write_report(const char *out, const ima_repro_config *cfg, split_data *sp, ima_part *parts, int n_parts,
                         rep_result *reps, int n_reps, rho_point *rho, int n_rho, figure *figs, int n_figs,
                         const learning_curve *const *lcs, int n_lcs, double total_seconds) {
+    /* report.md and results.json are written beside their final names and moved into place together
+     * when both are whole (ima_outset): a failure leaves neither half-written */
     char *md = path_in(out, "report.md"), *js = path_in(out, "results.json");
-    FILE *f = fopen(md, "w");
+    ima_outset os;
+    ima_outset_init(&os);
+    const char *md_tmp = md && js ? ima_outset_add(&os, md) : NULL, *js_tmp = md_tmp ? ima_outset_add(&os, js) : NULL;
+    FILE *f = js_tmp ? fopen(md_tmp, "w") : NULL;
     if (!f) {
-        int rc = ima_error("%s: cannot open for writing", md);
+        int rc = js_tmp ? ima_error("%s: cannot open for writing (%s)", md, strerror(errno)) : IMA_ERR;
+        ima_outset_abort(&os);
         free(md), free(js);
         return rc;
     }
@@ -1274,6 +1381,7 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     int werr = ferror(f);
     if (fclose(f) || werr) {
         int rc = ima_error("%s: write failed", md);
+        ima_outset_abort(&os);
         free(md), free(js);
         return rc;
     }
@@ -1387,12 +1495,19 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     }
     cJSON *fa = cJSON_AddArrayToObject(root, "figures");
     for (int k = 0; k < n_figs; k++) cJSON_AddItemToArray(fa, cJSON_CreateString(figs[k].file));
-    char *text = cJSON_Print(root);
+    char *text = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
-    FILE *jf = fopen(js, "w");
     int rc = IMA_OK;
-    if (!jf || fputs(text, jf) < 0 || fclose(jf)) rc = ima_error("%s: write failed", js);
+    FILE *jf = text ? fopen(js_tmp, "w") : NULL;
+    if (!text) rc = ima_error("%s: out of memory while formatting the results", js);
+    else if (!jf) rc = ima_error("%s: cannot open for writing (%s)", js, strerror(errno));
+    else {
+        int bad = fputs(text, jf) < 0;
+        if (fclose(jf) || bad) rc = ima_error("%s: write failed", js);
+    }
     free(text);
+    if (rc == IMA_OK) rc = ima_outset_commit(&os);
+    ima_outset_abort(&os);
     free(md), free(js);
     return rc;
 }
@@ -1418,16 +1533,19 @@ int ima_repro_digits(const ima_repro_config *cfg) {
     ima_part parts[N_LATENTS];
     memset(parts, 0, sizeof parts);
     int max_reps = N_LATENTS * (7 + 9);
-    rep_result *reps = ima_calloc((size_t)max_reps, sizeof(rep_result));
     int n_reps = 0, n_rho = cfg->n_rho, n_figs = 0;
-    rho_point *rho = ima_calloc((size_t)(n_rho > 0 ? n_rho : 1), sizeof(rho_point));
+    if (n_rho < 0) n_rho = 0;
+    rep_result *reps = ima_try_calloc((size_t)max_reps, sizeof(rep_result));
+    rho_point *rho = ima_try_calloc((size_t)(n_rho > 0 ? n_rho : 1), sizeof(rho_point));
     figure figs[48];
     learning_curve blc[N_LATENTS * 3];
     memset(blc, 0, sizeof blc);
     const learning_curve *lcs[N_LATENTS * 4];
     int n_lcs = 0;
     probe_set probe;
-    rc = probe_make(&probe, &sp[1], cfg->probe_rows, cfg->seed + 77);
+    memset(&probe, 0, sizeof probe);
+    if (!reps || !rho) rc = ima_error_prefix("repro");
+    else rc = probe_make(&probe, &sp[1], cfg->probe_rows, cfg->seed + 77);
     size_t lat[N_LATENTS]; /* the latent widths of this run */
     int n_lat = 0, n_parts = 0;
     for (int L = 0; L < N_LATENTS; L++)

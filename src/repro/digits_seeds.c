@@ -13,17 +13,14 @@
 #include "ima/common.h"
 #include "ima/importance.h"
 #include "ima/repro.h"
+#include "io/atomic.h"
+#include "io/file.h"
 
+/* a seed's results.json: a regular file of at most 64 MB (--reuse-seeds reads what a folder holds) */
 static cJSON *read_json(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return ima_error("%s: cannot open (%s)", path, strerror(errno)), NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = ima_malloc((size_t)(n > 0 ? n : 0) + 1);
-    size_t got = fread(buf, 1, (size_t)(n > 0 ? n : 0), f);
-    fclose(f);
-    buf[got] = '\0';
+    size_t len;
+    char *buf = ima_read_text(path, (size_t)64 << 20, &len);
+    if (!buf) return NULL;
     cJSON *o = cJSON_Parse(buf);
     free(buf);
     if (!o) ima_error("%s: not valid JSON", path);
@@ -85,7 +82,8 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
     if (n < 1 || n > 64) return ima_error("repro --seeds: expected 1..64 seeds, got %d", n);
     if (mkdir(cfg->out_dir, 0777) && errno != EEXIST)
         return ima_error("%s: cannot create the output folder (%s)", cfg->out_dir, strerror(errno));
-    cJSON **res = ima_calloc((size_t)n, sizeof *res);
+    cJSON **res = ima_try_calloc((size_t)n, sizeof *res);
+    if (!res) return ima_error_prefix("repro --seeds");
     char path[4200];
     int rc = IMA_OK;
     ima_local_ev_teacher teacher; /* built by the first seed, reused by the others when the split is the same */
@@ -111,11 +109,20 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
     if (rc) goto done;
 
     /* the summary, keyed by the first seed's rows */
-    double *v = ima_malloc((size_t)n * sizeof *v);
+    /* report.md and results.json: staged beside their final names, moved into place together when both
+     * are whole (a failure leaves neither half-written) */
+    char jpath[4200];
     snprintf(path, sizeof path, "%s/report.md", cfg->out_dir);
-    FILE *f = fopen(path, "w");
+    snprintf(jpath, sizeof jpath, "%s/results.json", cfg->out_dir);
+    ima_outset os;
+    ima_outset_init(&os);
+    double *v = ima_try_malloc((size_t)n, sizeof *v);
+    const char *md_tmp = v ? ima_outset_add(&os, path) : NULL, *js_tmp = md_tmp ? ima_outset_add(&os, jpath) : NULL;
+    FILE *f = js_tmp ? fopen(md_tmp, "w") : NULL;
     if (!f) {
-        rc = ima_error("%s: cannot open for writing", path);
+        rc = js_tmp ? ima_error("%s: cannot open for writing (%s)", path, strerror(errno))
+                    : ima_error_prefix("repro --seeds");
+        ima_outset_abort(&os);
         free(v);
         goto done;
     }
@@ -244,13 +251,18 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
     if (fclose(f) || werr) rc = ima_error("%s: write failed", path);
     cJSON *per = cJSON_AddArrayToObject(root, "per_seed");
     for (int k = 0; k < n; k++) cJSON_AddItemToArray(per, res[k]), res[k] = NULL;
-    char *text = cJSON_Print(root);
+    char *text = root ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
-    snprintf(path, sizeof path, "%s/results.json", cfg->out_dir);
-    FILE *jf = fopen(path, "w");
-    if (rc == IMA_OK && (!jf || fputs(text, jf) < 0)) rc = ima_error("%s: write failed", path);
-    if (jf && fclose(jf) && rc == IMA_OK) rc = ima_error("%s: write failed", path);
+    FILE *jf = rc == IMA_OK && text ? fopen(js_tmp, "w") : NULL;
+    if (rc == IMA_OK && !text) rc = ima_error("%s: out of memory while formatting the results", jpath);
+    else if (rc == IMA_OK && !jf) rc = ima_error("%s: cannot open for writing (%s)", jpath, strerror(errno));
+    if (jf) {
+        int bad = fputs(text, jf) < 0;
+        if ((fclose(jf) || bad) && rc == IMA_OK) rc = ima_error("%s: write failed", jpath);
+    }
     free(text);
+    if (rc == IMA_OK) rc = ima_outset_commit(&os);
+    ima_outset_abort(&os);
     if (rc == IMA_OK)
         fprintf(stderr, "repro: wrote %s/report.md and %s/results.json (%d seeds)\n", cfg->out_dir, cfg->out_dir, n);
 done:

@@ -199,7 +199,10 @@ static int train_stage(ima_model *m, gatherer *g, const int64_t *pairs, size_t P
             }
             if (stage == 1) {
                 ima_stage1_terms t;
-                ima_stage1_forward_backward(m, &b, IMA_WEIGHTS_ONE, 1, &t);
+                if (ima_stage1_forward_backward(m, &b, IMA_WEIGHTS_ONE, 1, &t)) {
+                    st = ima_error_prefix("stage 1, epoch %d", e + 1);
+                    break;
+                }
                 if (!isfinite(t.total)) {
                     st = ima_error("stage 1, epoch %d: the loss became non-finite", e + 1);
                     break;
@@ -212,7 +215,10 @@ static int train_stage(ima_model *m, gatherer *g, const int64_t *pairs, size_t P
                 acc[4] += t.glob;
             } else {
                 ima_stage2_terms t;
-                ima_stage2_forward_backward(m, &b, IMA_WEIGHTS_ONE, 1, &t);
+                if (ima_stage2_forward_backward(m, &b, IMA_WEIGHTS_ONE, 1, &t)) {
+                    st = ima_error_prefix("stage 2, epoch %d", e + 1);
+                    break;
+                }
                 if (!isfinite(t.total)) {
                     st = ima_error("stage 2, epoch %d: the loss became non-finite", e + 1);
                     break;
@@ -290,8 +296,10 @@ static int encode_tokens(ima_model *m, gatherer *g, size_t T, float *u0, float *
         size_t n = T - s < B ? T - s : B;
         for (size_t i = 0; i < n; i++) ids[i] = (int64_t)(s + i);
         ima_batch b = gather(g, ids, ids, 1, n, 0);
-        ima_model_encode(m, &b, IMA_WEIGHTS_ONE);
-        ima_model_importance(m, &b);
+        if (ima_model_encode(m, &b, IMA_WEIGHTS_ONE) || ima_model_importance(m, &b)) {
+            free(ids);
+            return ima_error_prefix("%s", __func__);
+        }
         if (u0) memcpy(u0 + s * LATENT, ima_model_u(m, 0), n * LATENT * sizeof(float));
         if (u1) memcpy(u1 + s * LATENT, ima_model_u(m, 1), n * LATENT * sizeof(float));
         memcpy(y0 + s, m->mod[0].y_imp, n * sizeof(float));
@@ -320,8 +328,10 @@ static int train_baseline(ima_baseline *bl, gatherer *g, const int64_t *pairs, s
             }
             ima_batch b = gather(g, bw, ba, 1, batch, 0);
             ima_baseline_terms t;
-            ima_baseline_sample_noise(bl, batch, rng);
-            ima_baseline_loss_grad(bl, &b, 1, &t);
+            if (ima_baseline_sample_noise(bl, batch, rng) || ima_baseline_loss_grad(bl, &b, 1, &t)) {
+                st = ima_error_prefix("%s, epoch %d", name, e + 1);
+                break;
+            }
             if (!isfinite(t.total)) {
                 st = ima_error("%s, epoch %d: the loss became non-finite", name, e + 1);
                 break;
@@ -348,9 +358,12 @@ static int baseline_tokens(ima_baseline *bl, gatherer *g, size_t T, float *c0, f
         size_t n = T - s < B ? T - s : B;
         for (size_t i = 0; i < n; i++) ids[i] = (int64_t)(s + i);
         ima_batch b = gather(g, ids, ids, 1, n, 1);
-        ima_baseline_represent(bl, &b, c0 + s * LATENT);
+        int rc = ima_baseline_represent(bl, &b, c0 + s * LATENT);
         b = gather(g, ids, ids, 1, n, 2);
-        ima_baseline_represent(bl, &b, c1 + s * LATENT);
+        if (rc || ima_baseline_represent(bl, &b, c1 + s * LATENT)) {
+            free(ids);
+            return ima_error_prefix("%s", __func__);
+        }
     }
     free(ids);
     return IMA_OK;
