@@ -142,7 +142,7 @@ typedef struct {
 
     /* threads (src/baselines/split.c): a batch's rows in two parts, one thread each, as IMA's
      * (src/model/parallel.c); results equal one thread's to float rounding */
-    int threads;    // 0: OpenBLAS's thread count at each call (openblas_set_num_threads); 2: split; else OpenBLAS alone
+    int threads;    // 0: OpenBLAS's thread count at each call (openblas_set_num_threads); 2: the row split (opt-in, split.c); else OpenBLAS alone
     ima_pool *pool; // the worker thread, created at the first split (NULL: none / not yet)
     float *grads2;  // (n_params) part 1's parameter gradients, allocated at the first split of a training step
 } ima_baseline;
