@@ -154,6 +154,9 @@ typedef struct {
  * naming the function and the row, for a batch larger than the model's max_batch, a NULL input or a row
  * with every modality masked; nothing is computed then. IMA_OK otherwise. */
 int ima_model_check_batch(const ima_model *m, const ima_batch *b, const char *fn);
+/* The checks both IMA's and the baselines' passes make of a batch's inputs (none when B = 0): no NULL input of
+ * M modalities (names[j] names modality j in the message), no row with every modality masked. */
+int ima_batch_check_inputs(const ima_batch *b, int M, const char *const *names, const char *fn);
 /* Forward through encoders and fusion: fills u_j (mod[j].enc_acts.out[2]), y, z. */
 int ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights);
 /* Fusion only, from the u_j (and, for IMPORTANCE, the y_imp) of the last forward pass of the same

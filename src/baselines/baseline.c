@@ -332,16 +332,9 @@ static int check_batch(const ima_baseline *bl, const ima_batch *b, const char *f
     if (b->B < 1 || b->B > bl->max_batch)
         return ima_error("%s: a batch of %zu rows: expected 1 to %zu (the baseline's max_batch)", fn, b->B,
                          bl->max_batch);
-    int M = bl->cfg.n_modalities;
-    for (int j = 0; j < M; j++)
-        if (!b->x[j]) return ima_error("%s: the input of modality %d (%s) is NULL", fn, j, bl->cfg.mod[j].name);
-    if (b->mask)
-        for (size_t i = 0; i < b->B; i++) {
-            int any = 0;
-            for (int j = 0; j < M && !any; j++) any = b->mask[i * (size_t)M + (size_t)j] != 0;
-            if (!any) return ima_error("%s: row %zu of the batch has every modality masked: expected at least one", fn, i);
-        }
-    return IMA_OK;
+    const char *names[IMA_MAX_MODALITIES];
+    for (int j = 0; j < bl->cfg.n_modalities; j++) names[j] = bl->cfg.mod[j].name;
+    return ima_batch_check_inputs(b, bl->cfg.n_modalities, names, fn);
 }
 
 int ima_baseline_sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {

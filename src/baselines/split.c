@@ -106,13 +106,19 @@ typedef struct {
     float *z;
 } split_job;
 
-static void loss_part(void *vj, int p) {
-    split_job *s = vj;
+/* *v, *bv: part p of the job's batch (part_view); returns its first row */
+static size_t job_part(const split_job *s, int p, ima_baseline *v, ima_batch *bv) {
     size_t r0, r1;
     ima_model_part_rows(s->b->B, s->parts, p, &r0, &r1);
+    part_view(v, bv, s->bl, s->b, p, r0, r1);
+    return r0;
+}
+
+static void loss_part(void *vj, int p) {
+    split_job *s = vj;
     ima_baseline v;
     ima_batch bv;
-    part_view(&v, &bv, s->bl, s->b, p, r0, r1);
+    job_part(s, p, &v, &bv);
     if (p == 1 && s->grad) memset(v.grads, 0, v.n_params * sizeof(float)); /* grads2, on its own thread */
     memset(&s->terms[p], 0, sizeof s->terms[p]);
     s->loss(&v, &bv, s->grad, &s->terms[p]);
@@ -135,11 +141,9 @@ void bl_split_loss_grad(ima_baseline *bl, const ima_batch *b, int grad, ima_base
 
 static void represent_part(void *vj, int p) {
     split_job *s = vj;
-    size_t r0, r1;
-    ima_model_part_rows(s->b->B, s->parts, p, &r0, &r1);
     ima_baseline v;
     ima_batch bv;
-    part_view(&v, &bv, s->bl, s->b, p, r0, r1);
+    size_t r0 = job_part(s, p, &v, &bv);
     s->represent(&v, &bv, s->z + r0 * s->bl->cfg.latent_width);
 }
 

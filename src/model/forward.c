@@ -71,14 +71,9 @@ static void fuse_rows(ima_model *m, const ima_batch *b, ima_weights weights, siz
     }
 }
 
-int ima_model_check_batch(const ima_model *m, const ima_batch *b, const char *fn) {
-    if (!m || !b) return ima_error("%s: %s is NULL", fn, !m ? "the model" : "the batch");
-    if (b->B > m->max_batch)
-        return ima_error("%s: a batch of %zu rows: the model was built for at most %zu (max_batch)", fn, b->B,
-                         m->max_batch);
-    int M = m->cfg.n_modalities;
+int ima_batch_check_inputs(const ima_batch *b, int M, const char *const *names, const char *fn) {
     for (int j = 0; j < M; j++)
-        if (b->B && !b->x[j]) return ima_error("%s: the input of modality %d (%s) is NULL", fn, j, m->cfg.mod[j].name);
+        if (b->B && !b->x[j]) return ima_error("%s: the input of modality %d (%s) is NULL", fn, j, names[j]);
     if (b->mask)
         for (size_t i = 0; i < b->B; i++) {
             int any = 0;
@@ -86,6 +81,16 @@ int ima_model_check_batch(const ima_model *m, const ima_batch *b, const char *fn
             if (!any) return ima_error("%s: row %zu of the batch has every modality masked: expected at least one", fn, i);
         }
     return IMA_OK;
+}
+
+int ima_model_check_batch(const ima_model *m, const ima_batch *b, const char *fn) {
+    if (!m || !b) return ima_error("%s: %s is NULL", fn, !m ? "the model" : "the batch");
+    if (b->B > m->max_batch)
+        return ima_error("%s: a batch of %zu rows: the model was built for at most %zu (max_batch)", fn, b->B,
+                         m->max_batch);
+    const char *names[IMA_MAX_MODALITIES];
+    for (int j = 0; j < m->cfg.n_modalities; j++) names[j] = m->cfg.mod[j].name;
+    return ima_batch_check_inputs(b, m->cfg.n_modalities, names, fn);
 }
 
 static void encode_rows(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0, size_t r1) {
