@@ -981,40 +981,6 @@ static void check_teacher_oom(void) {
  * results.json (they are written together or not at all) and no staged "*.part.*" file. 20 + 16 runs
  * keep the test short; IMA_REPRO_SWEEP=H,S sets them (docs/verification.md reports a 30 + 30 run). */
 
-static int write_tiny_split(const char *dir, const char *name, size_t n, ima_rng *rng) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (mkdir(path, 0777)) return -1;
-    float *img = malloc(n * 784 * sizeof(float)), *sp = malloc(n * 696 * sizeof(float));
-    int64_t *lab = malloc(n * sizeof(int64_t));
-    uint8_t *in = malloc(n), *sn = malloc(n);
-    for (size_t i = 0; i < n; i++) {
-        int c = (int)(i % 10);
-        double r = ima_rng_uniform(rng);
-        lab[i] = c;
-        in[i] = r < 0.1;
-        sn[i] = !in[i] && r < 0.2;
-        for (size_t k = 0; k < 784; k++)
-            img[i * 784 + k] = in[i] ? (float)ima_rng_uniform(rng) : (k % 10 == (size_t)c ? 0.9f : 0.1f);
-        for (size_t k = 0; k < 696; k++)
-            sp[i * 696 + k] = sn[i] ? (float)ima_rng_uniform(rng) : (float)(0.5 + 0.4 * sin(0.01 * (double)(k * (c + 1))));
-    }
-    size_t shape[1] = {n};
-    int rc = 0;
-    snprintf(path, sizeof path, "%s/%s/image.npy", dir, name);
-    rc |= ima_npy_write_f32(path, n, 784, img);
-    snprintf(path, sizeof path, "%s/%s/speech.npy", dir, name);
-    rc |= ima_npy_write_f32(path, n, 696, sp);
-    snprintf(path, sizeof path, "%s/%s/label.npy", dir, name);
-    rc |= ima_npy_write(path, IMA_DTYPE_I64, 1, shape, lab);
-    snprintf(path, sizeof path, "%s/%s/image_noise.npy", dir, name);
-    rc |= ima_npy_write(path, IMA_DTYPE_U8, 1, shape, in);
-    snprintf(path, sizeof path, "%s/%s/speech_noise.npy", dir, name);
-    rc |= ima_npy_write(path, IMA_DTYPE_U8, 1, shape, sn);
-    free(img), free(sp), free(lab), free(in), free(sn);
-    return rc;
-}
-
 /* report.md or results.json present, or a staged file left behind */
 static int repro_leftovers(const char *out) {
     DIR *d = opendir(out);
@@ -1037,8 +1003,8 @@ static void check_repro_oom(const char *dir) {
     char *data = tu_path(dir, "tiny"), *out = tu_path(dir, "tiny_report");
     ima_rng rng;
     ima_rng_init(&rng, 5);
-    CHECK(mkdir(data, 0777) == 0 && write_tiny_split(data, "train", 80, &rng) == 0 &&
-              write_tiny_split(data, "valid", 40, &rng) == 0 && write_tiny_split(data, "test", 40, &rng) == 0,
+    CHECK(mkdir(data, 0777) == 0 && tu_write_digits_split(data, "train", 80, 0.1, 0, &rng) == 0 &&
+              tu_write_digits_split(data, "valid", 40, 0.1, 0, &rng) == 0 && tu_write_digits_split(data, "test", 40, 0.1, 0, &rng) == 0,
           "tiny corpus: %s", ima_last_error());
     ima_repro_config cfg = ima_repro_defaults(1);
     cfg.data_dir = data;

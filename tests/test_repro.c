@@ -16,45 +16,6 @@
 #include "ima/rng.h"
 #include "testutil.h"
 
-/* class-dependent inputs, so that there is something to learn, and R/(1+R) noise per modality */
-static int write_split(const char *dir, const char *name, size_t n, ima_rng *rng) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    if (mkdir(path, 0777)) return -1;
-    float *img = malloc(n * 784 * sizeof(float)), *sp = malloc(n * 696 * sizeof(float));
-    int64_t *lab = malloc(n * sizeof(int64_t)), *rec = malloc(n * sizeof(int64_t));
-    uint8_t *in = malloc(n), *sn = malloc(n);
-    for (size_t i = 0; i < n; i++) {
-        int c = (int)(i % 10);
-        double r = ima_rng_uniform(rng);
-        lab[i] = c;
-        in[i] = r < 0.09;
-        sn[i] = !in[i] && r < 0.18;
-        rec[i] = sn[i] ? 100000 + (int64_t)i : (int64_t)(c * 7 + ima_rng_below(rng, 7));
-        for (size_t k = 0; k < 784; k++)
-            img[i * 784 + k] = in[i] ? (float)ima_rng_uniform(rng) : (k % 10 == (size_t)c ? 0.9f : 0.1f);
-        for (size_t k = 0; k < 696; k++)
-            sp[i * 696 + k] =
-                sn[i] ? (float)ima_rng_uniform(rng) : (float)(0.5 + 0.4 * sin(0.01 * (double)(k * (c + 1))));
-    }
-    size_t shape[1] = {n};
-    int rc = 0;
-    snprintf(path, sizeof path, "%s/%s/image.npy", dir, name);
-    rc |= ima_npy_write_f32(path, n, 784, img);
-    snprintf(path, sizeof path, "%s/%s/speech.npy", dir, name);
-    rc |= ima_npy_write_f32(path, n, 696, sp);
-    snprintf(path, sizeof path, "%s/%s/label.npy", dir, name);
-    rc |= ima_npy_write(path, IMA_DTYPE_I64, 1, shape, lab);
-    snprintf(path, sizeof path, "%s/%s/speech_id.npy", dir, name);
-    rc |= ima_npy_write(path, IMA_DTYPE_I64, 1, shape, rec);
-    snprintf(path, sizeof path, "%s/%s/image_noise.npy", dir, name);
-    rc |= ima_npy_write(path, IMA_DTYPE_U8, 1, shape, in);
-    snprintf(path, sizeof path, "%s/%s/speech_noise.npy", dir, name);
-    rc |= ima_npy_write(path, IMA_DTYPE_U8, 1, shape, sn);
-    free(img), free(sp), free(lab), free(rec), free(in), free(sn);
-    return rc;
-}
-
 /* the whole file, NUL-terminated (the reports are text) */
 static char *slurp(const char *path) {
     size_t n = 0;
@@ -80,8 +41,8 @@ int main(void) {
     ima_rng rng;
     ima_rng_init(&rng, 5);
     CHECK(mkdir(data, 0777) == 0, "mkdir %s", data);
-    CHECK(write_split(data, "train", 400, &rng) == 0 && write_split(data, "valid", 150, &rng) == 0 &&
-              write_split(data, "test", 150, &rng) == 0,
+    CHECK(tu_write_digits_split(data, "train", 400, 0.09, 1, &rng) == 0 && tu_write_digits_split(data, "valid", 150, 0.09, 1, &rng) == 0 &&
+              tu_write_digits_split(data, "test", 150, 0.09, 1, &rng) == 0,
           "writing the corpus: %s", ima_last_error());
 
     ima_repro_config cfg = ima_repro_defaults(1);

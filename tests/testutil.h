@@ -9,6 +9,7 @@
 
 #include "ima/common.h"
 #include "ima/model.h"
+#include "ima/rng.h"
 
 extern int tu_passed, tu_failed;
 
@@ -54,5 +55,10 @@ void tu_remove_dir(const char *dir);
 /* a small two-modality IMA config: "a" (Da wide, bce) and "b" (Db wide, sse), hidden 16, latent 4, every
  * lambda 1, rho 0.8, inputs centred */
 ima_config tu_small_config(size_t Da, size_t Db);
+
+/* DIR/NAME/ of a tiny digits-shaped corpus split: n rows of class-dependent image (784) and speech (696)
+ * inputs, labels, a share `noise` of noise images and 2 x noise of noise speech (flags written), and with
+ * speech_id the recording ids (noise speech unique); 0 on success */
+int tu_write_digits_split(const char *dir, const char *name, size_t n, double noise, int speech_id, ima_rng *rng);
 
 #endif
