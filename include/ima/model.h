@@ -61,8 +61,11 @@ typedef struct {
     int center_inputs;                             // 1: subtract the training mean at encoder / importance inputs
     ima_importance_objective importance_objective; // stage-2 objective (paper)
     size_t local_ev_k;                             // local-ev: neighbours per sample (0 = IMA_LOCAL_EV_DEFAULT_K)
+    float fusion_sharpness; // k: fusion weight sigmoid(k logit y); 0 or 1: w = y, the paper's fusion (0);
+                            // k > 1 (at most IMA_MAX_FUSION_SHARPNESS): beyond the paper, docs/importance.md
     ima_modality_config mod[IMA_MAX_MODALITIES];
 } ima_config;
+#define IMA_MAX_FUSION_SHARPNESS 1000.0f
 
 /* The library's defaults, the one set (the CLI reads its defaults from here): latent 50, lambda_glob 1,
  * centring on, n_modalities 0; every mod[] entry hidden 100, bce, every lambda 1, rho 0.5, with an
@@ -162,6 +165,10 @@ int ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights);
 /* Fusion only, from the u_j (and, for IMPORTANCE, the y_imp) of the last forward pass of the same
  * batch: refills y and z without running any network (e.g. both fusions of one encoding). */
 int ima_model_fuse(ima_model *m, const ima_batch *b, ima_weights weights);
+/* The fusion weight of an importance y (y_comp = 1 - y, computed without cancellation) under sharpness k
+ * (ima_config.fusion_sharpness): max(y, 1e-6) for k 0 or 1; max(sigmoid(k logit y), 1e-6) otherwise.
+ * It keeps the order of the y and the threshold 0.5. */
+float ima_fusion_weight(float y, float y_comp, float sharpness);
 /* Importance nets: fills mod[j].y_imp and y_comp for every row. */
 int ima_model_importance(ima_model *m, const ima_batch *b);
 /* Encoders, importance nets and fusion in one pass (stage 2 needs both under either weights). */

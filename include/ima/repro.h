@@ -38,6 +38,7 @@ typedef struct {
     size_t only_latent;              // 0: latent widths 2 and 50; 2 or 50: that width only
     int only_baseline;               // 0: every baseline; 1 + ima_baseline_kind: that one only
     int importance_objective;        // ima_importance_objective of the main models (local-ev, beyond the paper)
+    float fusion_sharpness;          // IMA fusion weight sigmoid(k logit y); 1: the paper's w = y (1)
     int compare_objectives;          // also retrain stage 2 with the other objective on the same stage-1 models (1)
     int reuse_seeds;                 // --seeds: a seed whose OUT/seed-S/results.json exists is not rerun (0)
     struct ima_local_ev_teacher *teacher; // the local-ev teacher kept between runs (NULL: one per run): reused

@@ -16,6 +16,7 @@
 #include "cli/commands.h"
 #include "core/blas.h"
 #include "ima/common.h"
+#include "ima/model.h"
 #include "ima/repro.h"
 
 extern char **environ;
@@ -116,6 +117,10 @@ static const flag_spec FLAGS[] = {
      .arg = "paper|local-ev",
      .choices = OBJECTIVE_CHOICES,
      .help = "objective of the main IMA rows (local-ev: beyond the paper, docs/importance.md)"},
+    ROW("--fusion-sharpness", FLAG_FLOAT, O(cfg.fusion_sharpness), 1, IMA_MAX_FUSION_SHARPNESS, "K",
+        "IMA fusion weight sigmoid(K logit y) instead of y (beyond the paper,\n"
+        "                             docs/importance.md); 1: the paper's fusion",
+        0),
     ROW("--no-compare", FLAG_SET, O(cfg.compare_objectives), 0, 0, NULL,
         "do not also retrain stage 2 with the other objective (side by side by default)", 0),
     {.name = "--seeds",

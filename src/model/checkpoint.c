@@ -47,6 +47,7 @@ static char *config_json(const ima_config *c) {
     ima_json_write_fields(o, IMA_JSON_FIELDS(config_fields), c);
     cJSON_AddStringToObject(o, "importance_objective", ima_importance_objective_name(c->importance_objective));
     cJSON_AddNumberToObject(o, "local_ev_k", (double)c->local_ev_k);
+    cJSON_AddNumberToObject(o, "fusion_sharpness", (double)c->fusion_sharpness);
     cJSON *mods = cJSON_AddArrayToObject(o, "modalities");
     for (int j = 0; j < c->n_modalities; j++) {
         cJSON *e = cJSON_CreateObject();
@@ -79,6 +80,18 @@ static int config_parse(ima_config *c, const char *json, const char *path) {
             goto done;
         }
         c->local_ev_k = (size_t)v;
+    }
+    /* optional (checkpoints written before the field exist): absent = 0, the paper's fusion */
+    if (cJSON_GetObjectItemCaseSensitive(o, "fusion_sharpness")) {
+        double v = 0;
+        if (ima_json_num(o, "fusion_sharpness", &v, path, "config")) goto done;
+        if (!(v == 0 || (v >= 1 && v <= IMA_MAX_FUSION_SHARPNESS))) {
+            ima_error("%s: metadata config: field 'fusion_sharpness': expected 0 or 1 (the paper's fusion) or a value "
+                      "in (1, %g], got %g",
+                      path, (double)IMA_MAX_FUSION_SHARPNESS, v);
+            goto done;
+        }
+        c->fusion_sharpness = (float)v;
     }
     const cJSON *mods = cJSON_GetObjectItemCaseSensitive(o, "modalities");
     if (!cJSON_IsArray(mods) || cJSON_GetArraySize(mods) != c->n_modalities) {

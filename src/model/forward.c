@@ -43,14 +43,24 @@ static void encoder_rows(ima_model *m, int j, size_t r0, size_t r1) {
     net_rows(&md->enc, &md->enc_acts, md->xc, m->cfg.mod[j].input_width, r0, r1);
 }
 
-/* fusion of rows [r0, r1): y, then z_i = sum_j m_ij y_ij u_ij / sum_j m_ij y_ij */
+float ima_fusion_weight(float y, float y_comp, float sharpness) {
+    if (sharpness == 0.0f || sharpness == 1.0f) return fmaxf(y, IMA_MIN_FUSION_WEIGHT); /* the paper's, bit for bit */
+    /* sigmoid(k logit y), logit y = log y - log(1 - y) from both stored halves (no cancellation near 0 or 1) */
+    double l = (double)sharpness * (log(fmax((double)y, 1e-300)) - log(fmax((double)y_comp, 1e-300)));
+    double w = l >= 0 ? 1.0 / (1.0 + exp(-l)) : exp(l) / (1.0 + exp(l));
+    return fmaxf((float)w, IMA_MIN_FUSION_WEIGHT);
+}
+
+/* fusion of rows [r0, r1): y, then z_i = sum_j m_ij w_ij u_ij / sum_j m_ij w_ij with w = y (the paper), or
+ * w = sigmoid(k logit y) with k = cfg.fusion_sharpness > 1 (beyond the paper, docs/importance.md) */
 static void fuse_rows(ima_model *m, const ima_batch *b, ima_weights weights, size_t r0, size_t r1) {
     int M = m->cfg.n_modalities;
     size_t d = m->cfg.latent_width;
+    float sharp = m->cfg.fusion_sharpness;
     for (int j = 0; j < M; j++) {
         ima_modality *md = &m->mod[j];
         for (size_t i = r0; i < r1; i++) {
-            float y = weights == IMA_WEIGHTS_IMPORTANCE ? fmaxf(md->y_imp[i], IMA_MIN_FUSION_WEIGHT) : 1.0f;
+            float y = weights == IMA_WEIGHTS_IMPORTANCE ? ima_fusion_weight(md->y_imp[i], md->y_comp[i], sharp) : 1.0f;
             md->y[i] = present(b, M, i, j) ? y : 0.0f;
         }
     }

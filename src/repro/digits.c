@@ -48,6 +48,7 @@ ima_repro_config ima_repro_defaults(int quick) {
     c.jmvae_alpha = 1.0f;
     c.importance_objective = IMA_IMPORTANCE_LOCAL_EV;
     c.compare_objectives = 1;
+    c.fusion_sharpness = 1.0f; /* the paper's fusion */
     c.rounds = 0; /* auto: see ima_part_run */
     if (quick) { /* small batches: more Adam steps for the same compute on a subsample */
         c.batch = 64;
@@ -210,10 +211,11 @@ typedef struct {
     size_t n, d;
     float *u[2]; // (N, d)
     float *y[2]; // (N)
+    float *w[2]; // (N) the fusion weights when they are not y (fusion_sharpness > 1), else NULL
 } codes;
 
 static void codes_free(codes *c) {
-    for (int j = 0; j < 2; j++) free(c->u[j]), free(c->y[j]);
+    for (int j = 0; j < 2; j++) free(c->u[j]), free(c->y[j]), free(c->w[j]);
     memset(c, 0, sizeof *c);
 }
 
@@ -228,6 +230,11 @@ static int ima_codes(codes *c, ima_model *m, const split_data *s) {
             codes_free(c);
             return ima_error_prefix("codes of the %s split", s->name);
         }
+    for (int j = 0; j < 2 && m->cfg.fusion_sharpness > 1; j++)
+        if (!(c->w[j] = ima_try_malloc(s->n, sizeof(float)))) {
+            codes_free(c);
+            return ima_error_prefix("codes of the %s split", s->name);
+        }
     for (size_t lo = 0; lo < s->n; lo += Bmax) {
         size_t B = s->n - lo < Bmax ? s->n - lo : Bmax;
         ima_batch b = {.B = B, .mask = NULL};
@@ -239,6 +246,7 @@ static int ima_codes(codes *c, ima_model *m, const split_data *s) {
         for (int j = 0; j < 2; j++) {
             memcpy(c->u[j] + lo * d, ima_model_u(m, j), B * d * sizeof(float));
             memcpy(c->y[j] + lo, m->mod[j].y_imp, B * sizeof(float));
+            if (c->w[j]) memcpy(c->w[j] + lo, m->mod[j].y, B * sizeof(float));
         }
     }
     return IMA_OK;
@@ -560,6 +568,7 @@ static ima_train_callbacks watch_callbacks(train_watch *w, const split_data *val
 static ima_config digits_config(size_t latent, const ima_repro_config *cfg, float rho_i, float rho_s) {
     ima_config c = ima_config_digits(latent);
     c.importance_objective = (ima_importance_objective)cfg->importance_objective;
+    c.fusion_sharpness = cfg->fusion_sharpness;
     c.mod[0].rho = rho_i;
     c.mod[1].rho = rho_s;
     for (int j = 0; j < 2; j++) c.mod[j].lambda_corr = cfg->lambda_corr, c.mod[j].lambda_local = cfg->lambda_local;
@@ -722,7 +731,7 @@ static int ima_part_measure(ima_part *p, split_data *sp, const ima_repro_config 
             codes *c = &p->c[s];
             float *orc[2] = {NULL, NULL};
             switch (k) {
-            case W_IMP: z[s] = fuse(c, c->y[0], c->y[1], 0, 0); break;
+            case W_IMP: z[s] = fuse(c, c->w[0] ? c->w[0] : c->y[0], c->w[1] ? c->w[1] : c->y[1], 0, 0); break;
             case W_ONE: z[s] = fuse(c, NULL, NULL, 1, 1); break;
             case W_ORACLE:
                 for (int j = 0; j < 2; j++) {
@@ -761,7 +770,8 @@ static int ima_part_measure(ima_part *p, split_data *sp, const ima_repro_config 
         float *z[3] = {NULL, NULL, NULL};
         int ok = 1;
         for (int s = 0; s < 3 && ok; s++)
-            ok = (z[s] = fuse(&p->c_alt[s], p->c_alt[s].y[0], p->c_alt[s].y[1], 0, 0)) != NULL;
+            ok = (z[s] = fuse(&p->c_alt[s], p->c_alt[s].w[0] ? p->c_alt[s].w[0] : p->c_alt[s].y[0],
+                              p->c_alt[s].w[1] ? p->c_alt[s].w[1] : p->c_alt[s].y[1], 0, 0)) != NULL;
         if (!ok) {
             for (int s = 0; s < 3; s++) free(z[s]);
             return ima_error_prefix("IMA latent %zu, the other objective's weighted z", d);
@@ -1015,7 +1025,8 @@ static int make_figures(const char *out, ima_part *parts, int n_parts, split_dat
         ima_part *p = &parts[L];
         size_t d = p->latent;
         codes *c = &p->c[2];
-        float *zw = fuse(c, c->y[0], c->y[1], 0, 0), *zu = fuse(c, NULL, NULL, 1, 1);
+        float *zw = fuse(c, c->w[0] ? c->w[0] : c->y[0], c->w[1] ? c->w[1] : c->y[1], 0, 0);
+        float *zu = fuse(c, NULL, NULL, 1, 1);
         if (!zw || !zu) {
             free(zw), free(zu);
             rc = ima_error_prefix("figures, latent %zu", d);
@@ -1257,6 +1268,9 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
             cfg->compare_objectives
                 ? "; the other objective's stage 2 is retrained on the same stage-1 model and reported in its own rows"
                 : "");
+    if (cfg->fusion_sharpness > 1)
+        fprintf(f, "| fusion weights | sigmoid(%g logit y) instead of y (beyond the paper, docs/importance.md) |\n",
+                (double)cfg->fusion_sharpness);
     fprintf(f,
             "| stage 2 | rho image %.2f, speech %.2f; lambda_corr %g, lambda_local %g; the stage-2 epoch with the best "
             "validation F1 at y < 0.5 is kept (validation noise flags are used for this model selection only) |\n",
@@ -1409,6 +1423,7 @@ static int write_report(const char *out, const ima_repro_config *cfg, split_data
     cJSON_AddStringToObject(set, "importance_objective",
                             ima_importance_objective_name((ima_importance_objective)cfg->importance_objective));
     cJSON_AddBoolToObject(set, "compare_objectives", cfg->compare_objectives);
+    cJSON_AddNumberToObject(set, "fusion_sharpness", cfg->fusion_sharpness);
     add_num(set, "n_train", (double)sp[0].n);
     add_num(set, "n_valid", (double)sp[1].n);
     add_num(set, "n_test", (double)sp[2].n);
