@@ -61,8 +61,9 @@ typedef struct {
     int center_inputs;                             // 1: subtract the training mean at encoder / importance inputs
     ima_importance_objective importance_objective; // stage-2 objective (paper)
     size_t local_ev_k;                             // local-ev: neighbours per sample (0 = IMA_LOCAL_EV_DEFAULT_K)
-    float fusion_sharpness; // k: fusion weight sigmoid(k logit y); 0 or 1: w = y, the paper's fusion (0);
-                            // k > 1 (at most IMA_MAX_FUSION_SHARPNESS): beyond the paper, docs/importance.md
+    float fusion_sharpness; // k: the representations' fusion weight sigmoid(k logit y) (training fuses with y);
+                            // 0 or 1: w = y, the paper's fusion (0); k > 1 (at most IMA_MAX_FUSION_SHARPNESS):
+                            // beyond the paper, docs/importance.md
     ima_modality_config mod[IMA_MAX_MODALITIES];
 } ima_config;
 #define IMA_MAX_FUSION_SHARPNESS 1000.0f
@@ -160,7 +161,9 @@ int ima_model_check_batch(const ima_model *m, const ima_batch *b, const char *fn
 /* The checks both IMA's and the baselines' passes make of a batch's inputs (none when B = 0): no NULL input of
  * M modalities (names[j] names modality j in the message), no row with every modality masked. */
 int ima_batch_check_inputs(const ima_batch *b, int M, const char *const *names, const char *fn);
-/* Forward through encoders and fusion: fills u_j (mod[j].enc_acts.out[2]), y, z. */
+/* Forward through encoders and fusion: fills u_j (mod[j].enc_acts.out[2]), y, z. The representation entries
+ * (this one, ima_model_fuse and ima_model_encode_rows) fuse IMPORTANCE weights through cfg.fusion_sharpness;
+ * the training passes (ima_model_encode_importance, ima_model_encode_rows_checked) fuse with y itself. */
 int ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights);
 /* Fusion only, from the u_j (and, for IMPORTANCE, the y_imp) of the last forward pass of the same
  * batch: refills y and z without running any network (e.g. both fusions of one encoding). */
@@ -171,7 +174,7 @@ int ima_model_fuse(ima_model *m, const ima_batch *b, ima_weights weights);
 float ima_fusion_weight(float y, float y_comp, float sharpness);
 /* Importance nets: fills mod[j].y_imp and y_comp for every row. */
 int ima_model_importance(ima_model *m, const ima_batch *b);
-/* Encoders, importance nets and fusion in one pass (stage 2 needs both under either weights). */
+/* Encoders, importance nets and fusion in one pass (stage 2 needs both under either weights); fusion weights y. */
 int ima_model_encode_importance(ima_model *m, const ima_batch *b, ima_weights weights);
 /* Rows [r0, r1) of the pass: centring, importance nets (importance != 0), encoders, fusion. */
 int ima_model_encode_rows(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0,

@@ -52,11 +52,12 @@ float ima_fusion_weight(float y, float y_comp, float sharpness) {
 }
 
 /* fusion of rows [r0, r1): y, then z_i = sum_j m_ij w_ij u_ij / sum_j m_ij w_ij with w = y (the paper), or
- * w = sigmoid(k logit y) with k = cfg.fusion_sharpness > 1 (beyond the paper, docs/importance.md) */
-static void fuse_rows(ima_model *m, const ima_batch *b, ima_weights weights, size_t r0, size_t r1) {
+ * w = sigmoid(k logit y) with k = sharp > 1 (beyond the paper, docs/importance.md). The representation
+ * entries (ima_model_encode, ima_model_encode_rows, ima_model_fuse) pass cfg.fusion_sharpness; the
+ * training passes (stage 1 in later rounds, stage 2) pass 1: they fuse with y as SPEC section 2 says. */
+static void fuse_rows(ima_model *m, const ima_batch *b, ima_weights weights, float sharp, size_t r0, size_t r1) {
     int M = m->cfg.n_modalities;
     size_t d = m->cfg.latent_width;
-    float sharp = m->cfg.fusion_sharpness;
     for (int j = 0; j < M; j++) {
         ima_modality *md = &m->mod[j];
         for (size_t i = r0; i < r1; i++) {
@@ -103,27 +104,29 @@ int ima_model_check_batch(const ima_model *m, const ima_batch *b, const char *fn
     return ima_batch_check_inputs(b, m->cfg.n_modalities, names, fn);
 }
 
-static void encode_rows(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0, size_t r1) {
+static void encode_rows(ima_model *m, const ima_batch *b, ima_weights weights, float sharp, int importance, size_t r0,
+                        size_t r1) {
     for (int j = 0; j < m->cfg.n_modalities; j++) {
         center_rows(&m->mod[j], b->x[j], r0, r1, m->cfg.mod[j].input_width); /* once for both networks */
         if (importance) importance_rows(m, j, r0, r1);
         encoder_rows(m, j, r0, r1);
     }
-    fuse_rows(m, b, weights, r0, r1);
+    fuse_rows(m, b, weights, sharp, r0, r1);
 }
 
 int ima_model_encode_rows(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0,
                           size_t r1) {
     if (ima_model_check_batch(m, b, __func__)) return IMA_ERR;
     if (r0 > r1 || r1 > b->B) return ima_error("%s: rows [%zu, %zu) of a batch of %zu", __func__, r0, r1, b->B);
-    encode_rows(m, b, weights, importance, r0, r1);
+    encode_rows(m, b, weights, m->cfg.fusion_sharpness, importance, r0, r1);
     return IMA_OK;
 }
 
-/* the same rows of a batch the caller has checked (ima_model_check_batch): the library's parts */
+/* the same rows of a batch the caller has checked (ima_model_check_batch): the library's parts (stage 1:
+ * the paper's fusion weights y) */
 void ima_model_encode_rows_checked(ima_model *m, const ima_batch *b, ima_weights weights, int importance, size_t r0,
                                   size_t r1) {
-    encode_rows(m, b, weights, importance, r0, r1);
+    encode_rows(m, b, weights, 1.0f, importance, r0, r1);
 }
 
 /* one part of a pass over the batch: importance nets and / or encoders and fusion */
@@ -131,6 +134,7 @@ typedef struct {
     ima_model *m;
     const ima_batch *b;
     ima_weights weights;
+    float sharp; // fusion sharpness (1: the paper's weights y)
     int importance, encode, parts;
 } encode_job;
 
@@ -139,7 +143,7 @@ static void encode_part(void *vj, int p) {
     size_t r0, r1;
     ima_model_part_rows(e->b->B, e->parts, p, &r0, &r1);
     if (e->encode) {
-        encode_rows(e->m, e->b, e->weights, e->importance, r0, r1);
+        encode_rows(e->m, e->b, e->weights, e->sharp, e->importance, r0, r1);
         return;
     }
     for (int j = 0; j < e->m->cfg.n_modalities; j++) {
@@ -149,29 +153,31 @@ static void encode_part(void *vj, int p) {
 }
 
 /* the batch is checked here, on the caller's thread (ima_error is per thread), before any part runs */
-static int encode_pass(ima_model *m, const ima_batch *b, ima_weights weights, int importance, int encode,
+static int encode_pass(ima_model *m, const ima_batch *b, ima_weights weights, float sharp, int importance, int encode,
                        const char *fn) {
     if (ima_model_check_batch(m, b, fn)) return IMA_ERR;
     if (b->B == 0) return IMA_OK;
-    encode_job e = {m, b, weights, importance, encode, ima_model_parts(m, b->B, 0)};
+    encode_job e = {m, b, weights, sharp, importance, encode, ima_model_parts(m, b->B, 0)};
     ima_model_run_parts(m, e.parts, encode_part, &e);
     return IMA_OK;
 }
 
-int ima_model_importance(ima_model *m, const ima_batch *b) { return encode_pass(m, b, IMA_WEIGHTS_ONE, 1, 0, __func__); }
+int ima_model_importance(ima_model *m, const ima_batch *b) {
+    return encode_pass(m, b, IMA_WEIGHTS_ONE, 1.0f, 1, 0, __func__);
+}
 
 int ima_model_fuse(ima_model *m, const ima_batch *b, ima_weights weights) {
     if (ima_model_check_batch(m, b, __func__)) return IMA_ERR;
-    fuse_rows(m, b, weights, 0, b->B);
+    fuse_rows(m, b, weights, m->cfg.fusion_sharpness, 0, b->B);
     return IMA_OK;
 }
 
 int ima_model_encode(ima_model *m, const ima_batch *b, ima_weights weights) {
-    return encode_pass(m, b, weights, weights == IMA_WEIGHTS_IMPORTANCE, 1, __func__);
+    return encode_pass(m, b, weights, m->cfg.fusion_sharpness, weights == IMA_WEIGHTS_IMPORTANCE, 1, __func__);
 }
 
 int ima_model_encode_importance(ima_model *m, const ima_batch *b, ima_weights weights) {
-    return encode_pass(m, b, weights, 1, 1, __func__);
+    return encode_pass(m, b, weights, 1.0f, 1, 1, __func__); /* stage 2: the paper's fusion weights y */
 }
 
 double ima_model_dead_fraction(const ima_model *m, int j, size_t B) {
