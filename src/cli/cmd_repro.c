@@ -118,8 +118,8 @@ static const flag_spec FLAGS[] = {
      .choices = OBJECTIVE_CHOICES,
      .help = "objective of the main IMA rows (local-ev: beyond the paper, docs/importance.md)"},
     ROW("--fusion-sharpness", FLAG_FLOAT, O(cfg.fusion_sharpness), 1, IMA_MAX_FUSION_SHARPNESS, "K",
-        "IMA fusion weight sigmoid(K logit y) instead of y (beyond the paper,\n"
-        "                             docs/importance.md); 1: the paper's fusion",
+        "IMA's weighted z fuses with sigmoid(K logit y) instead of y (training\n"
+        "                             fuses with y; beyond the paper, docs/importance.md); 1: off",
         0),
     ROW("--no-compare", FLAG_SET, O(cfg.compare_objectives), 0, 0, NULL,
         "do not also retrain stage 2 with the other objective (side by side by default)", 0),

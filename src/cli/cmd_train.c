@@ -112,8 +112,8 @@ static const flag_spec FLAGS[] = {
          "                             (beyond the paper, docs/importance.md: BCE to calibrated neighbour targets)"},
     ROW("--local-ev-k", FLAG_SIZE, O(cfg.local_ev_k), 0, 100000, "K", "local-ev: neighbours per sample (0: 50)", V_IMA),
     ROW("--fusion-sharpness", FLAG_FLOAT, O(cfg.fusion_sharpness), 0, IMA_MAX_FUSION_SHARPNESS, "K",
-        "fusion weight sigmoid(K logit y) instead of y (beyond the paper,\n"
-        "                             docs/importance.md); 0 or 1: the paper's fusion",
+        "representations (embed) fuse with sigmoid(K logit y) instead of y;\n"
+        "                             training fuses with y (beyond the paper, docs/importance.md); 0 or 1: off",
         V_IMA),
     FLAG_HEADING("training:", 0),
     ROW("--epochs1", FLAG_INT, O(tc.epochs_stage1), 0, 1000000, "N", "stage-1 epochs per round", V_IMA),
