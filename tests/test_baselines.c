@@ -125,6 +125,71 @@ static void check_grad(ima_baseline_kind kind, int M, int with_mask, int heads) 
     ima_baseline_free(bl);
 }
 
+/* ---- MVAE with an expert of extreme precision (logvar < -88.7: exp(-logvar) overflows float32) --------------- */
+
+/* The MELD emotion run's acoustic expert reached logvar -323 on a standardized outlier token (docs/baselines.md);
+ * the product of experts then overflowed (inf / inf) and the loss became NaN. Here expert 1's logvar is about
+ * -100 in every row (its output bias): the loss must be finite, its KL equal to a float64 evaluation of the
+ * product from the experts' outputs, and the gradient right by finite differences. */
+static void check_extreme_expert(void) {
+    ima_baseline_config cfg = tiny(IMA_BASELINE_MVAE, 2, 1);
+    const size_t B = 7, d = cfg.latent_width;
+    ima_baseline *bl;
+    CHECK(ima_baseline_init(&bl, &cfg, B, 71) == IMA_OK, "init: %s", ima_last_error());
+    ima_rng rng;
+    ima_rng_init(&rng, 4242);
+    float *x[IMA_MAX_MODALITIES];
+    uint8_t mask[7 * IMA_MAX_MODALITIES];
+    ctx c = {.bl = bl};
+    fill_batch(&c.b, x, mask, &cfg, B, 0, &rng);
+    for (size_t k = 0; k < d; k++) bl->mod[1].enc.b[2][d + k] = -100.0f; /* logvar of expert 1 */
+    ima_baseline_sample_noise(bl, B, &rng);
+    ima_baseline_terms t;
+    ima_baseline_loss_grad(bl, &c.b, 1, &t);
+
+    /* the KL of the three terms (joint, {0}, {1}) in float64 from the experts' outputs */
+    const float *st[2] = {bl->mod[0].enc_acts.out[2], bl->mod[1].enc_acts.out[2]};
+    double kl = 0.0, lv_min = 0.0;
+    for (int s = 0; s < bl->n_terms; s++)
+        for (size_t i = 0; i < B; i++)
+            for (size_t k = 0; k < d; k++) {
+                double T = 1.0, n = 0.0;
+                for (int j = 0; j < 2; j++) {
+                    if (!bl->term_set[s][j]) continue;
+                    double lv = st[j][i * 2 * d + d + k], p = exp(-lv);
+                    if (lv < lv_min) lv_min = lv;
+                    T += p;
+                    n += p * st[j][i * 2 * d + k];
+                }
+                double mu = n / T;
+                kl += 0.5 * (1.0 / T + mu * mu - 1.0 + log(T)) / (double)B;
+            }
+    int finite = 1;
+    for (size_t k = 0; k < bl->n_params; k++) finite &= isfinite(bl->grads[k]) != 0;
+    printf("extreme expert: logvar down to %.1f, loss %.4f, KL %.6f (float64 %.6f), gradients %s\n", lv_min, t.total,
+           t.kl, kl, finite ? "finite" : "NOT finite");
+    CHECK(lv_min < -89.0, "the test's expert logvar %.1f does not overflow exp in float32", lv_min);
+    CHECK(isfinite(t.total) && isfinite(t.kl), "extreme expert: loss %g, KL %g: expected finite", t.total, t.kl);
+    CHECK(fabs(t.kl - kl) <= 1e-5 * kl, "extreme expert: KL %.9g, float64 %.9g", t.kl, kl);
+    CHECK(finite, "extreme expert: a gradient is not finite");
+    if (isfinite(t.total) && finite) {
+        float *g = malloc(bl->n_params * sizeof(float));
+        memcpy(g, bl->grads, bl->n_params * sizeof(float));
+        ima_param_view views[64];
+        size_t nv = ima_baseline_param_views(bl, views, 64);
+        IMA_ASSERT(nv <= 64);
+        for (size_t v = 0; v < nv; v++) {
+            double an, fd, noise;
+            double r = gc_tensor(loss_of, &c, views[v].data, g + (views[v].data - bl->params), views[v].count, &rng,
+                                 TOL, &fd, &an, &noise);
+            CHECK(r < TOL, "extreme expert %s: fd %.6g analytic %.6g (rel %.3g)", views[v].name, fd, an, r);
+        }
+        free(g);
+    }
+    for (int j = 0; j < 2; j++) free(x[j]);
+    ima_baseline_free(bl);
+}
+
 /* ---- training lowers the loss on a tiny synthetic problem ---------------------------------------------- */
 
 /* two binary modalities driven by a shared 2-d factor c: x_0 = [A_0 c > 0] (8 features), x_1 = [A_1 c > 0] (6):
@@ -378,6 +443,7 @@ int main(void) {
         check_grad((ima_baseline_kind)kind, 2, 0, 2);
     }
     check_represent();
+    check_extreme_expert();
     for (int kind = IMA_BASELINE_MVAE; kind <= IMA_BASELINE_DAE; kind++) check_training((ima_baseline_kind)kind);
     for (int kind = IMA_BASELINE_MVAE; kind <= IMA_BASELINE_DAE; kind++) {
         check_split((ima_baseline_kind)kind, 2, 1, 64);
