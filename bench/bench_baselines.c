@@ -12,8 +12,13 @@
  * inflate them, so they compare runs on a shared machine; per_full_epoch_s scales train_s + valid_s to the
  * full corpus (49,499 training, 6,000 validation rows) for a feel of the repro's epoch.
  *
+ * --shape emotion: the emotion repro's baselines instead (src/repro/emotion.c: words 100 and acoustics 27 wide,
+ * standard normal as the standardized features, hidden 100, latent 50 only, SSE, alpha 0.01; no IMA row).
+ * --split 1 turns the baselines' two-thread row split on (ima_baseline.threads = 2, opt-in: src/baselines/split.c);
+ * 0 (default) leaves the library's default (OpenBLAS's own T threads per product).
+ *
  * usage: bench_baselines [--threads T] [--rows N] [--valid V] [--epochs E] [--warmup W] [--models mvae,jmvae,dae,ima]
- *                        [--latent 2|50] */
+ *                        [--latent 2|50] [--shape digits|emotion] [--split 0|1] */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,17 +32,18 @@
 
 enum { BATCH = 256, MAX_E = 32 };
 
-static void make_data(ima_dataset *ds, size_t n, uint64_t seed) {
+static void make_data(ima_dataset *ds, size_t n, uint64_t seed, int emo) {
     memset(ds, 0, sizeof *ds);
     ima_rng rng;
     ima_rng_init(&rng, seed);
     ds->n = n;
     ds->n_modalities = 2;
-    ds->width[0] = 784;
-    ds->width[1] = 696;
+    ds->width[0] = emo ? 100 : 784;
+    ds->width[1] = emo ? 27 : 696;
     for (int j = 0; j < 2; j++) {
         ds->x[j] = ima_malloc(n * ds->width[j] * sizeof(float));
-        for (size_t k = 0; k < n * ds->width[j]; k++) ds->x[j][k] = (float)ima_rng_uniform(&rng);
+        for (size_t k = 0; k < n * ds->width[j]; k++)
+            ds->x[j][k] = (float)(emo ? ima_rng_normal(&rng) : ima_rng_uniform(&rng));
     }
     ds->mask = ima_malloc(n * 2);
     memset(ds->mask, 1, n * 2);
@@ -89,14 +95,24 @@ static int on_epoch(void *ctx, const ima_baseline *bl, const ima_baseline_train_
 }
 
 static void bench_baseline(ima_baseline_kind kind, size_t latent, const ima_dataset *ds, const ima_dataset *va,
-                           int warmup, int epochs, int threads) {
+                           int warmup, int epochs, int threads, int emo, int split) {
     ima_baseline_config bc = ima_baseline_config_digits(kind, latent);
     if (kind == IMA_BASELINE_JMVAE) bc.alpha = 1.0f; /* the repro's setting */
+    if (emo) { /* src/repro/emotion.c's baselines */
+        bc.alpha = 0.01f;
+        for (int j = 0; j < 2; j++) {
+            snprintf(bc.mod[j].name, sizeof bc.mod[j].name, "%s", j ? "acoustics" : "words");
+            bc.mod[j].input_width = ds->width[j];
+            bc.mod[j].hidden_width = 100;
+            bc.mod[j].loss = IMA_LOSS_SSE;
+        }
+    }
     ima_baseline *bl;
     if (ima_baseline_init(&bl, &bc, BATCH, 1)) {
         fprintf(stderr, "bench_baselines: %s\n", ima_last_error());
         exit(1);
     }
+    if (split) bl->threads = 2;
     ima_baseline_train_config tc = ima_baseline_train_defaults();
     tc.batch_size = BATCH;
     tc.epochs = warmup + epochs;
@@ -120,10 +136,10 @@ static void bench_baseline(ima_baseline_kind kind, size_t latent, const ima_data
     double tw = bench_median(c.tw + warmup, n), tcpu = bench_median(c.tc + warmup, n);
     double vw = bench_median(c.vw + warmup, n), vcpu = bench_median(c.vc + warmup, n);
     double full = tw * 49499.0 / (double)ds->n + vw * 6000.0 / (double)va->n;
-    printf("model=%s latent=%zu threads=%d rows=%zu valid=%zu epochs=%d train_s=%.3f train_cpu=%.3f valid_s=%.3f "
-           "valid_cpu=%.3f cpu_sps=%.1f per_full_epoch_s=%.1f\n",
-           ima_baseline_kind_name(kind), latent, threads, ds->n, va->n, n, tw, tcpu, vw, vcpu, (double)ds->n / tcpu,
-           full);
+    printf("model=%s shape=%s split=%d latent=%zu threads=%d rows=%zu valid=%zu epochs=%d train_s=%.3f train_cpu=%.3f "
+           "valid_s=%.3f valid_cpu=%.3f cpu_sps=%.1f per_full_epoch_s=%.1f\n",
+           ima_baseline_kind_name(kind), emo ? "emotion" : "digits", split, latent, threads, ds->n, va->n, n, tw, tcpu,
+           vw, vcpu, (double)ds->n / tcpu, full);
     fflush(stdout);
     free(c.z);
     ima_baseline_free(bl);
@@ -175,7 +191,7 @@ static void bench_ima_stage1(size_t latent, const ima_dataset *ds, int warmup, i
 }
 
 int main(int argc, char **argv) {
-    int threads = 2, epochs = 3, warmup = 1, only_latent = 0;
+    int threads = 2, epochs = 3, warmup = 1, only_latent = 0, emo = 0, split = 0;
     size_t rows = 10240, valid = 2000;
     const char *models = "mvae,jmvae,dae,ima";
     for (int a = 1; a + 1 < argc; a += 2) {
@@ -187,6 +203,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(f, "--warmup")) warmup = atoi(v);
         else if (!strcmp(f, "--models")) models = v;
         else if (!strcmp(f, "--latent")) only_latent = atoi(v);
+        else if (!strcmp(f, "--split")) split = atoi(v) != 0;
+        else if (!strcmp(f, "--shape") && (!strcmp(v, "digits") || !strcmp(v, "emotion"))) emo = !strcmp(v, "emotion");
         else {
             fprintf(stderr, "bench_baselines: unknown flag %s\n", f);
             return 1;
@@ -199,15 +217,15 @@ int main(int argc, char **argv) {
     }
     openblas_set_num_threads(threads);
     ima_dataset ds, va;
-    make_data(&ds, rows, 11);
-    make_data(&va, valid, 12);
+    make_data(&ds, rows, 11, emo);
+    make_data(&va, valid, 12, emo);
     const size_t latents[2] = {50, 2};
     for (int l = 0; l < 2; l++) {
-        if (only_latent && (size_t)only_latent != latents[l]) continue;
+        if ((only_latent && (size_t)only_latent != latents[l]) || (emo && latents[l] != 50)) continue;
         for (int k = IMA_BASELINE_MVAE; k <= IMA_BASELINE_DAE; k++)
             if (strstr(models, ima_baseline_kind_name((ima_baseline_kind)k)))
-                bench_baseline((ima_baseline_kind)k, latents[l], &ds, &va, warmup, epochs, threads);
-        if (strstr(models, "ima")) bench_ima_stage1(latents[l], &ds, warmup, epochs, threads);
+                bench_baseline((ima_baseline_kind)k, latents[l], &ds, &va, warmup, epochs, threads, emo, split);
+        if (strstr(models, "ima") && !emo) bench_ima_stage1(latents[l], &ds, warmup, epochs, threads);
     }
     ima_dataset_free(&ds);
     ima_dataset_free(&va);

@@ -132,7 +132,7 @@ typedef struct {
     float *xcat;     // (B, Dc) concatenated (and for the DAE corrupted) input
     float *stat;     // (B, 2d) posterior (mu, logvar) of the current term / joint posterior
     float *dstat;    // (B, 2d) its gradient
-    float *T;        // (B, d) MVAE: product precision
+    float *T;        // (B, d) MVAE: log of the product precision (log T, mvae.c)
     float *z;        // (B, d) sample (or DAE code)
     float *dz;       // (B, d) gradient w.r.t. z
     float *dz_dec;   // (B, d) one decoder's share of dz

@@ -5,7 +5,14 @@
  *   P_j = exp(-logvar_j),  T = 1 + sum_{j in s, present} P_j,  mu = sum P_j mu_j / T,  var = 1 / T
  *   z = mu + eps / sqrt(T),  KL(q || N(0,I)) = 0.5 sum_k (1/T + mu^2 - 1 + log T)
  *   L = (1/B) sum_s sum_i [ sum_{j in s, present} l_rec_j Rec_j(x_ij, G_j(z_si)) + beta [row active] KL_si ]
- * A row is active in term s when one of its present modalities is in s; an inactive row adds nothing. */
+ * A row is active in term s when one of its present modalities is in s; an inactive row adds nothing.
+ *
+ * In log space: the product keeps lT = log T = logsumexp(0, -logvar_j) and the experts' weights
+ * w_j = P_j / T = exp(-logvar_j - lT) in [0, 1], never P_j or T themselves: P_j overflows float32 once an
+ * expert's logvar is below -88.7, which an expert reaches on an extreme input (the MELD corpus's
+ * standardized acoustic outliers, |x| up to 273, drove one to -323; docs/baselines.md), and inf / inf made
+ * the loss NaN. With lT the same quantities stay finite: var = exp(-lT) (0 when it underflows), z, the KL
+ * and every gradient below are bounded by the experts' outputs. */
 #include <math.h>
 #include <string.h>
 
@@ -36,26 +43,34 @@ static void sample_noise(ima_baseline *bl, size_t B, ima_rng *rng) {
 
 /* ---- the product of the experts in `set` (NULL: all) present in each row -------------------------- */
 
-/* Fills mu (B, d) (stride d_out), T (B, d) and, if active != NULL, active (B) in {0, 1}. */
-static void product(ima_baseline *bl, const ima_batch *b, const uint8_t *set, float *mu, size_t mu_stride, float *T,
+/* Fills mu (B, d) (stride mu_stride), lT (B, d) = log T and, if active != NULL, active (B) in {0, 1}:
+ * lT = m + log(exp(-m) + sum_j exp(a_j - m)) with a_j = -logvar_j, m = max(0, a_j), so no exp overflows. */
+static void product(ima_baseline *bl, const ima_batch *b, const uint8_t *set, float *mu, size_t mu_stride, float *lT,
                     float *active) {
     int M = bl->cfg.n_modalities;
     size_t B = b->B, d = bl->cfg.latent_width;
+    const float *st[IMA_MAX_MODALITIES]; /* the experts in the product for this row (2d floats each), NULL if not */
     for (size_t i = 0; i < B; i++) {
         int act = 0;
-        for (int j = 0; j < M; j++) act |= (!set || set[j]) && bl_present(b, M, i, j);
+        for (int j = 0; j < M; j++) {
+            int in = (!set || set[j]) && bl_present(b, M, i, j);
+            st[j] = in ? bl->mod[j].enc_acts.out[2] + i * 2 * d : NULL;
+            act |= in;
+        }
         if (active) active[i] = (float)act;
         for (size_t k = 0; k < d; k++) {
-            float t = 1.0f, n = 0.0f;
+            float m = 0.0f; /* the prior expert's a = 0 */
+            for (int j = 0; j < M; j++)
+                if (st[j] && -st[j][d + k] > m) m = -st[j][d + k];
+            float s = expf(-m), n = 0.0f;
             for (int j = 0; j < M; j++) {
-                if ((set && !set[j]) || !bl_present(b, M, i, j)) continue;
-                const float *st = bl->mod[j].enc_acts.out[2] + i * 2 * d;
-                float p = expf(-st[d + k]);
-                t += p;
-                n += p * st[k];
+                if (!st[j]) continue;
+                float e = expf(-st[j][d + k] - m);
+                s += e;
+                n += e * st[j][k];
             }
-            T[i * d + k] = t;
-            mu[i * mu_stride + k] = n / t;
+            lT[i * d + k] = m + logf(s);
+            mu[i * mu_stride + k] = n / s;
         }
     }
 }
@@ -72,18 +87,19 @@ static void loss_grad_rows(ima_baseline *bl, const ima_batch *b, int grad, ima_b
         ima_mlp_forward(&md->enc, &md->enc_acts, b->x[j], B);
         if (grad) memset(md->dstat, 0, B * 2 * d * sizeof(float));
     }
-    float *mu = bl->stat, *T = bl->T, *active = bl->dstat; /* dstat (B, 2d) is free: use its first B floats */
+    /* lT (B, d) = log T in bl->T; dstat (B, 2d) is free: use its first B floats */
+    float *mu = bl->stat, *lT = bl->T, *active = bl->dstat;
     for (int s = 0; s < bl->n_terms; s++) {
         const uint8_t *set = bl->term_set[s];
         const float *eps = bl->eps + (size_t)s * bl->noise_B * d; /* (S, noise_B, d) */
-        product(bl, b, set, mu, d, T, active);
+        product(bl, b, set, mu, d, lT, active);
         double kl = 0.0;
         for (size_t i = 0; i < B; i++) {
             double kr = 0.0;
             for (size_t k = 0; k < d; k++) {
-                float t = T[i * d + k], m = mu[i * d + k];
-                bl->z[i * d + k] = m + eps[i * d + k] / sqrtf(t);
-                kr += 0.5 * (1.0 / t + (double)m * m - 1.0 + log((double)t));
+                float l = lT[i * d + k], m = mu[i * d + k];
+                bl->z[i * d + k] = m + eps[i * d + k] * expf(-0.5f * l);
+                kr += 0.5 * (exp(-(double)l) + (double)m * m - 1.0 + l);
             }
             if (active[i] != 0.0f) kl += kr;
         }
@@ -101,22 +117,22 @@ static void loss_grad_rows(ima_baseline *bl, const ima_batch *b, int grad, ima_b
         }
         if (!grad) continue;
 
-        /* back through the sample, the KL and the product into each expert's (mu_j, logvar_j) */
+        /* back through the sample, the KL and the product into each expert's (mu_j, logvar_j):
+         *   dmu = dz + kw mu,  dlT = -0.5 dz eps exp(-lT/2) + kw 0.5 (1 - exp(-lT)),  w_j = exp(-logvar_j - lT),
+         *   dmu_j = w_j dmu,  dlogvar_j = -w_j (dmu (mu_j - mu) + dlT)   (kw = beta / B on an active row) */
         for (size_t i = 0; i < B; i++) {
             float kw = active[i] != 0.0f ? beta * invB : 0.0f;
             for (size_t k = 0; k < d; k++) {
-                float t = T[i * d + k], m = mu[i * d + k], e = eps[i * d + k], g = bl->dz[i * d + k];
+                float l = lT[i * d + k], m = mu[i * d + k], e = eps[i * d + k], g = bl->dz[i * d + k];
                 float dmu = g + kw * m;
-                float dT = -0.5f * g * e / (t * sqrtf(t)) + kw * 0.5f * (1.0f / t - 1.0f / (t * t));
-                float dN = dmu / t;
-                dT -= dmu * m / t;
+                float dl = -0.5f * g * e * expf(-0.5f * l) + kw * 0.5f * (1.0f - expf(-l));
                 for (int j = 0; j < M; j++) {
                     if (!set[j] || !bl_present(b, M, i, j)) continue;
                     const float *st = bl->mod[j].enc_acts.out[2] + i * 2 * d;
                     float *dst = bl->mod[j].dstat + i * 2 * d;
-                    float p = expf(-st[d + k]);
-                    dst[k] += dN * p;
-                    dst[d + k] += -p * (dN * st[k] + dT);
+                    float w = expf(-st[d + k] - l); /* <= 1: lT >= -logvar_j */
+                    dst[k] += w * dmu;
+                    dst[d + k] += -w * (dmu * (st[k] - m) + dl);
                 }
             }
         }

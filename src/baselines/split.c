@@ -32,10 +32,12 @@ static int have_pool(ima_baseline *bl) {
 
 ima_pool *bl_elementwise_pool(ima_baseline *bl) { return threads(bl) >= 2 && have_pool(bl) ? bl->pool : NULL; }
 
-/* 2 when a batch of B rows is split: only when the caller asked for it (bl->threads == 2). Not by default:
- * with the split on, the full MELD emotion run's MVAE loss went non-finite in its first epoch (2026-11-27,
- * not yet diagnosed; the quick run and the digits baselines were fine), so the default stays the
- * verified one-thread-of-rows step with OpenBLAS's own threads. */
+/* 2 when a batch of B rows is split: only when the caller asked for it (bl->threads == 2). Opt-in since the
+ * full MELD emotion run's MVAE loss went non-finite with it (2026-11-27). The cause was not the split: MVAE's
+ * product of experts overflowed float32 (exp(-logvar) below logvar -88.7, on standardized acoustic outliers),
+ * with or without the split, whose other rounding only changed which run hit it first; mvae.c now computes the
+ * product in log space (docs/baselines.md). The default stays the one-thread-of-rows step with OpenBLAS's own
+ * threads until the lead chooses otherwise. */
 static int parts_of(ima_baseline *bl, size_t B, int grad) {
     if (B < 2 * BL_SPLIT_MIN_ROWS || bl->threads != 2 || !have_pool(bl)) return 1;
     if (grad && !bl->grads2) { /* no error message: without it the batch runs on one thread */
