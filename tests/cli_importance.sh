@@ -34,6 +34,20 @@ grep -qF '\"local_ev_k\":20' "$T/m.safetensors" && ok || bad "the checkpoint doe
 "$IMA" train --input "a=$A" --input "b=$B" --input "c=$T/c.npy" --mask "c=$T/c_mask.npy" --resume "$T/m.safetensors" --epochs2 3 --out "$T/m2.safetensors" 2>"$T/err.txt" && ok || bad "resume: $(cat "$T/err.txt")"
 grep -q 'teach\[a\]' "$T/err.txt" && ok || bad "resumed stage 2 is not local-ev: $(cat "$T/err.txt")"
 
+# --fusion-sharpness 4 (beyond the paper): recorded in the checkpoint; training is the same as the
+# paper's fusion (the same seed gives the same y), the weighted z differs (representations only)
+"$IMA" train "${ARGS[@]}" --epochs1 3 --epochs2 2 --fusion-sharpness 4 --out "$T/k4.safetensors" 2>"$T/err.txt" && ok || bad "train --fusion-sharpness 4: $(cat "$T/err.txt")"
+grep -qF '\"fusion_sharpness\":4' "$T/k4.safetensors" && ok || bad "the checkpoint does not record fusion_sharpness 4"
+"$IMA" embed --checkpoint "$T/k4.safetensors" --input "a=$T/toy/test/a.npy" --input "b=$T/toy/test/b.npy" --out "$T/emb4" 2>"$T/err.txt" && ok || bad "embed k4: $(cat "$T/err.txt")"
+/usr/bin/python3 - "$T/emb" "$T/emb4" <<'PY' && ok || bad "fusion sharpness: y should match the K = 1 model's and z_weighted should differ"
+import sys
+import numpy as np
+a, b = sys.argv[1], sys.argv[2]
+assert np.array_equal(np.load(a + "/y_a.npy"), np.load(b + "/y_a.npy"))
+assert not np.array_equal(np.load(a + "/z_weighted.npy"), np.load(b + "/z_weighted.npy"))
+PY
+expect_fail "--fusion-sharpness 0.5" "fusion.sharpness" "$IMA" train "${ARGS[@]}" --fusion-sharpness 0.5 --out "$T/x.safetensors"
+
 expect_fail "unknown objective" "importance-objective.*paper, local-ev.*'magic'" "$IMA" train "${ARGS[@]}" --importance-objective magic --out "$T/x.safetensors"
 [ ! -e "$T/x.safetensors" ] && ok || bad "a refused run left a checkpoint"
 expect_fail "unknown objective (repro)" "importance-objective.*'magic'" "$IMA" repro digits --importance-objective magic --data "$T/none" --out "$T/r"
