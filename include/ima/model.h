@@ -67,6 +67,8 @@ typedef struct {
     ima_modality_config mod[IMA_MAX_MODALITIES];
 } ima_config;
 #define IMA_MAX_FUSION_SHARPNESS 1000.0f
+/* a valid ima_config.fusion_sharpness: 0 or 1 (the paper's fusion) or a value in (1, IMA_MAX_FUSION_SHARPNESS] */
+static inline int ima_fusion_sharpness_valid(double k) { return k == 0 || (k >= 1 && k <= IMA_MAX_FUSION_SHARPNESS); }
 
 /* The library's defaults, the one set (the CLI reads its defaults from here): latent 50, lambda_glob 1,
  * centring on, n_modalities 0; every mod[] entry hidden 100, bce, every lambda 1, rho 0.5, with an

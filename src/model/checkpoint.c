@@ -85,7 +85,7 @@ static int config_parse(ima_config *c, const char *json, const char *path) {
     if (cJSON_GetObjectItemCaseSensitive(o, "fusion_sharpness")) {
         double v = 0;
         if (ima_json_num(o, "fusion_sharpness", &v, path, "config")) goto done;
-        if (!(v == 0 || (v >= 1 && v <= IMA_MAX_FUSION_SHARPNESS))) {
+        if (!ima_fusion_sharpness_valid(v)) {
             ima_error("%s: metadata config: field 'fusion_sharpness': expected 0 or 1 (the paper's fusion) or a value "
                       "in (1, %g], got %g",
                       path, (double)IMA_MAX_FUSION_SHARPNESS, v);

@@ -61,8 +61,7 @@ int ima_config_validate(const ima_config *cfg) {
                          (int)cfg->importance_objective);
     if (cfg->importance_objective == IMA_IMPORTANCE_LOCAL_EV && cfg->local_ev_k == 1)
         return ima_error("config: local_ev_k: expected 0 (default %d) or at least 2, got 1", IMA_LOCAL_EV_DEFAULT_K);
-    if (!(cfg->fusion_sharpness == 0.0f ||
-          (cfg->fusion_sharpness >= 1.0f && cfg->fusion_sharpness <= IMA_MAX_FUSION_SHARPNESS)))
+    if (!ima_fusion_sharpness_valid(cfg->fusion_sharpness))
         return ima_error("config: fusion_sharpness: expected 0 or 1 (the paper's fusion) or a value in (1, %g], got %g",
                          (double)IMA_MAX_FUSION_SHARPNESS, (double)cfg->fusion_sharpness);
     for (int j = 0; j < cfg->n_modalities; j++) {

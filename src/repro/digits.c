@@ -266,6 +266,11 @@ static float *fuse(const codes *c, const float *w0, const float *w1, float c0, f
     return z;
 }
 
+/* the importance-weighted z: fused with the model's fusion weights (w, when fusion_sharpness > 1) or y */
+static float *fuse_importance(const codes *c) {
+    return fuse(c, c->w[0] ? c->w[0] : c->y[0], c->w[1] ? c->w[1] : c->y[1], 0, 0);
+}
+
 /* ==== the validation probe and learning curves ==================================================== */
 
 /* A fixed seeded subsample of the validation split for the per-epoch P@10 (the same rows every epoch). */
@@ -731,7 +736,7 @@ static int ima_part_measure(ima_part *p, split_data *sp, const ima_repro_config 
             codes *c = &p->c[s];
             float *orc[2] = {NULL, NULL};
             switch (k) {
-            case W_IMP: z[s] = fuse(c, c->w[0] ? c->w[0] : c->y[0], c->w[1] ? c->w[1] : c->y[1], 0, 0); break;
+            case W_IMP: z[s] = fuse_importance(c); break;
             case W_ONE: z[s] = fuse(c, NULL, NULL, 1, 1); break;
             case W_ORACLE:
                 for (int j = 0; j < 2; j++) {
@@ -770,8 +775,7 @@ static int ima_part_measure(ima_part *p, split_data *sp, const ima_repro_config 
         float *z[3] = {NULL, NULL, NULL};
         int ok = 1;
         for (int s = 0; s < 3 && ok; s++)
-            ok = (z[s] = fuse(&p->c_alt[s], p->c_alt[s].w[0] ? p->c_alt[s].w[0] : p->c_alt[s].y[0],
-                              p->c_alt[s].w[1] ? p->c_alt[s].w[1] : p->c_alt[s].y[1], 0, 0)) != NULL;
+            ok = (z[s] = fuse_importance(&p->c_alt[s])) != NULL;
         if (!ok) {
             for (int s = 0; s < 3; s++) free(z[s]);
             return ima_error_prefix("IMA latent %zu, the other objective's weighted z", d);
@@ -1025,8 +1029,7 @@ static int make_figures(const char *out, ima_part *parts, int n_parts, split_dat
         ima_part *p = &parts[L];
         size_t d = p->latent;
         codes *c = &p->c[2];
-        float *zw = fuse(c, c->w[0] ? c->w[0] : c->y[0], c->w[1] ? c->w[1] : c->y[1], 0, 0);
-        float *zu = fuse(c, NULL, NULL, 1, 1);
+        float *zw = fuse_importance(c), *zu = fuse(c, NULL, NULL, 1, 1);
         if (!zw || !zu) {
             free(zw), free(zu);
             rc = ima_error_prefix("figures, latent %zu", d);
