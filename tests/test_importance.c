@@ -312,11 +312,7 @@ static void check_names(void) {
     ima_model *m = NULL, *back = NULL;
     CHECK(ima_model_init(&m, &cfg, 4, 3) == 0, "init: %s", ima_last_error());
     char *dir = tu_tmpdir(), *path = tu_path(dir, "m.safetensors");
-    ima_train_config tc = ima_train_defaults();
-    ima_train_state st;
-    ima_train_state_init(&st, 1);
-    CHECK(ima_checkpoint_save(path, m, &tc, &st) == 0, "save: %s", ima_last_error());
-    CHECK(ima_checkpoint_load(path, 4, &back, NULL, NULL) == 0, "load: %s", ima_last_error());
+    CHECK(tu_checkpoint_round_trip(m, path, 4, &back) == 0, "save and load: %s", ima_last_error());
     if (back)
         CHECK(back->cfg.importance_objective == IMA_IMPORTANCE_LOCAL_EV && back->cfg.local_ev_k == 20,
               "objective %d k %zu after a round trip", (int)back->cfg.importance_objective, back->cfg.local_ev_k);

@@ -285,11 +285,7 @@ static void check_config_and_checkpoint(void) {
     ima_model *m = NULL, *back = NULL;
     CHECK(ima_model_init(&m, &cfg, 4, 3) == 0, "init: %s", ima_last_error());
     char *dir = tu_tmpdir(), *path = tu_path(dir, "m.safetensors");
-    ima_train_config tc = ima_train_defaults();
-    ima_train_state st;
-    ima_train_state_init(&st, 1);
-    CHECK(ima_checkpoint_save(path, m, &tc, &st) == 0, "save: %s", ima_last_error());
-    CHECK(ima_checkpoint_load(path, 4, &back, NULL, NULL) == 0, "load: %s", ima_last_error());
+    CHECK(tu_checkpoint_round_trip(m, path, 4, &back) == 0, "save and load: %s", ima_last_error());
     if (back)
         CHECK(back->cfg.fusion_sharpness == 1000.0f, "k %g after a round trip", (double)back->cfg.fusion_sharpness);
     ima_model_free(back), back = NULL;

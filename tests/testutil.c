@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ima/npy.h"
+#include "ima/train.h"
 
 int tu_passed = 0, tu_failed = 0;
 
@@ -165,4 +166,12 @@ int tu_write_digits_split(const char *dir, const char *name, size_t n, double no
     rc |= ima_npy_write(path, IMA_DTYPE_U8, 1, shape, sn);
     free(img), free(sp), free(lab), free(rec), free(in), free(sn);
     return rc;
+}
+
+int tu_checkpoint_round_trip(const ima_model *m, const char *path, size_t max_batch, ima_model **back) {
+    ima_train_config tc = ima_train_defaults();
+    ima_train_state st;
+    ima_train_state_init(&st, 1);
+    if (ima_checkpoint_save(path, m, &tc, &st)) return -1;
+    return ima_checkpoint_load(path, max_batch, back, NULL, NULL) ? -1 : 0;
 }

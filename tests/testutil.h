@@ -9,6 +9,7 @@
 
 #include "ima/common.h"
 #include "ima/model.h"
+#include "ima/model.h"
 #include "ima/rng.h"
 
 extern int tu_passed, tu_failed;
@@ -34,6 +35,9 @@ extern int tu_passed, tu_failed;
     } while (0)
 
 int tu_finish(const char *suite);
+/* saves m to path (ima_train_defaults() and a fresh training state, seed 1) and loads it back into *back
+ * with max_batch; 0 on success, else -1 with ima_last_error() saying why */
+int tu_checkpoint_round_trip(const ima_model *m, const char *path, size_t max_batch, ima_model **back);
 /* a fresh empty temporary directory (mkdtemp under $TMPDIR or /tmp); caller frees */
 char *tu_tmpdir(void);
 /* path join into a static-free buffer the caller frees */
