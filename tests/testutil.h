@@ -9,7 +9,6 @@
 
 #include "ima/common.h"
 #include "ima/model.h"
-#include "ima/model.h"
 #include "ima/rng.h"
 
 extern int tu_passed, tu_failed;
