@@ -41,6 +41,8 @@ typedef struct {
     float fusion_sharpness;          // IMA fusion weight sigmoid(k logit y); 1: the paper's w = y (1)
     int compare_objectives;          // also retrain stage 2 with the other objective on the same stage-1 models (1)
     int reuse_seeds;                 // --seeds: a seed whose OUT/seed-S/results.json exists is not rerun (0)
+    double seeds_wall_seconds;       // --seeds run as processes: their wall time, recorded in the summary (0: none)
+    int seeds_jobs;                  // --seeds run as processes: how many at once (0: in this process)
     struct ima_local_ev_teacher *teacher; // the local-ev teacher kept between runs (NULL: one per run): reused
                                           // when built from the same training split, rebuilt otherwise
 } ima_repro_config;

@@ -14,6 +14,7 @@
 
 #include "cli/flags.h"
 #include "cli/commands.h"
+#include "cli/repro_jobs.h"
 #include "core/blas.h"
 #include "ima/common.h"
 #include "ima/model.h"
@@ -25,6 +26,7 @@ typedef struct {
     ima_repro_config cfg; // ima_repro_defaults(quick)
     const char *data, *shared, *out;
     int threads;
+    int jobs; // --jobs: seeds at once, each its own process (0: every seed, at most 2 per --threads)
     int quick;
     struct {
         uint64_t v[64];
@@ -119,7 +121,7 @@ static const flag_spec FLAGS[] = {
      .help = "objective of the main IMA rows (local-ev: beyond the paper, docs/importance.md)"},
     ROW("--fusion-sharpness", FLAG_FLOAT, O(cfg.fusion_sharpness), 1, IMA_MAX_FUSION_SHARPNESS, "K",
         "IMA's weighted z fuses with sigmoid(K logit y) instead of y (training\n"
-        "                             fuses with y; beyond the paper, docs/importance.md); 1: off",
+        "                             fuses with y; beyond the paper, docs/importance.md); 1: the paper's fusion",
         0),
     ROW("--no-compare", FLAG_SET, O(cfg.compare_objectives), 0, 0, NULL,
         "do not also retrain stage 2 with the other objective (side by side by default)", 0),
@@ -130,6 +132,11 @@ static const flag_spec FLAGS[] = {
      .parse = parse_seeds,
      .no_default = 1,
      .help = "one run per seed into OUT/seed-S; OUT/report.md: mean and sd over the seeds"},
+    ROW("--jobs", FLAG_INT, O(jobs), 0, 64, "J",
+        "with --seeds: seeds running at once, each its own process with one OpenBLAS\n"
+        "                             thread and its lines in OUT/seed-S.log (0: every seed, at most 2 per\n"
+        "                             --threads; 1: one after another in this process with --threads)",
+        0),
     ROW("--reuse-seeds", FLAG_SET, O(cfg.reuse_seeds), 1, 0, NULL,
         "with --seeds: a seed whose OUT/seed-S/results.json exists is summarised, not rerun", 0),
     FLAG_END,
@@ -253,6 +260,24 @@ int cmd_repro(int argc, char **argv) {
     o.cfg.out_dir = o.out;
     make_parents(o.out);
     o.cfg.command_line = cmdline;
+    int jobs = o.jobs ? o.jobs : (o.seeds.n < 2 * o.threads ? o.seeds.n : 2 * o.threads);
+    if (o.seeds.n > 1 && jobs > 1) { /* the seeds as processes, then the summary of their results */
+        double wall = 0.0;
+        repro_jobs_spec js = {.seeds = o.seeds.v,
+                              .n_seeds = o.seeds.n,
+                              .jobs = jobs,
+                              .reuse = o.cfg.reuse_seeds,
+                              .out = o.out,
+                              .data = o.data,
+                              .argc = argc - 1,
+                              .argv = argv + 1,
+                              .report_every = 60.0,
+                              .wall_seconds = &wall};
+        if (repro_seed_jobs(&js)) return 1;
+        o.cfg.reuse_seeds = 1;
+        o.cfg.seeds_wall_seconds = wall;
+        o.cfg.seeds_jobs = jobs;
+    }
     if (o.seeds.n ? ima_repro_digits_seeds(&o.cfg, o.seeds.v, o.seeds.n) : ima_repro_digits(&o.cfg)) {
         fprintf(stderr, "ima repro: %s\n", ima_last_error());
         return 1;

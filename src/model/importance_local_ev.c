@@ -495,12 +495,18 @@ static double em_fit(ima_mixture_fit *out, const double *x, const double *xs, do
     }
     double prev = -INFINITY, ll = -INFINITY;
     for (f.iterations = 1; f.iterations <= 1000; f.iterations++) {
-        double R[KC] = {0}, S1[KC] = {0};
+        double R[KC] = {0}, S1[KC] = {0}, base[KC], prec[KC];
         ll = 0.0;
+        /* the per-component constants of log(weight_c N(x; mean_c, sd_c)), once per iteration, not per row */
+        for (int c = 0; c < KC; c++) {
+            base[c] = log(f.weight[c]) - log(f.sd[c]) - 0.91893853320467274178; /* log sqrt(2 pi) */
+            prec[c] = 1.0 / f.sd[c];
+        }
         for (size_t i = 0; i < n; i++) {
             double l[KC], mx = -INFINITY, s = 0.0;
             for (int c = 0; c < KC; c++) {
-                l[c] = log(f.weight[c]) + normal_logpdf(x[i], f.mean[c], f.sd[c]);
+                double z = (x[i] - f.mean[c]) * prec[c];
+                l[c] = base[c] - 0.5 * z * z;
                 mx = fmax(mx, l[c]);
             }
             for (int c = 0; c < KC; c++) s += (l[c] = exp(l[c] - mx));

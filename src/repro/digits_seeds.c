@@ -133,7 +133,16 @@ int ima_repro_digits_seeds(const ima_repro_config *cfg, const uint64_t *seeds, i
     for (int k = 0; k < n; k++) fprintf(f, " %llu", (unsigned long long)seeds[k]);
     fprintf(f,
             "; each seed's full report (settings, figures, the rho sweep for the first seed) is in seed-S/report.md. "
-            "Standard deviations are sample sds over the seeds.\n\n");
+            "Standard deviations are sample sds over the seeds.");
+    if (cfg->seeds_jobs > 0 && cfg->seeds_wall_seconds > 0) {
+        fprintf(f,
+                " The seeds this command ran took %.0f s (%.1f min) wall in all, %d at once, each in its own process "
+                "with one OpenBLAS thread (a seed's own `seconds` below is its wall time beside the others).",
+                cfg->seeds_wall_seconds, cfg->seeds_wall_seconds / 60.0, cfg->seeds_jobs);
+        cJSON_AddNumberToObject(root, "wall_seconds", cfg->seeds_wall_seconds);
+        cJSON_AddNumberToObject(root, "jobs", cfg->seeds_jobs);
+    }
+    fprintf(f, "\n\n");
     static const char *RK[] = {"p10",
                                "p50",
                                "p10_image_noise_queries",
