@@ -267,6 +267,7 @@ int cmd_repro(int argc, char **argv) {
                               .n_seeds = o.seeds.n,
                               .jobs = jobs,
                               .reuse = o.cfg.reuse_seeds,
+                              .sweep = o.cfg.n_rho > 0 && o.cfg.with_ima,
                               .out = o.out,
                               .data = o.data,
                               .argc = argc - 1,

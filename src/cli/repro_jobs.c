@@ -4,6 +4,7 @@
  * (MVAE) more work per second than one two-thread training), and the single-threaded steps (the
  * calibration's EM, the k-NN of the retrieval, t-SNE, the classifier) run beside each other. With more
  * seeds than cores the kernel shares the cores fairly, so an odd seed count does not leave one idle.
+ * The first seed, which alone runs the rho sweep, keeps the parent's priority; the others run at nice +2.
  * Each child is this executable with the same flags, one seed, one thread and OUT/seed-S as its folder;
  * its lines go to OUT/seed-S.log. The summary then reads every seed's results.json (--reuse-seeds). */
 #define _POSIX_C_SOURCE 200809L
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -73,7 +75,7 @@ typedef struct {
 } seed_job;
 
 /* fork + exec of this executable for one seed; its output into job->log */
-static int start_child(seed_job *job, const char *self, char **args) {
+static int start_child(seed_job *job, const char *self, char **args, int niceness) {
     int fd = open(job->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
     if (fd < 0) {
         fprintf(stderr, "ima repro: %s: cannot create the seed's log (%s)\n", job->log, strerror(errno));
@@ -90,6 +92,7 @@ static int start_child(seed_job *job, const char *self, char **args) {
         prctl(PR_SET_PDEATHSIG, SIGTERM); /* the parent killed: the seeds stop too */
         if (getppid() != parent) _exit(127);
         if (dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0) _exit(127);
+        if (niceness) setpriority(PRIO_PROCESS, 0, getpriority(PRIO_PROCESS, 0) + niceness);
         execv(self, args);
         _exit(127);
     }
@@ -149,6 +152,7 @@ int repro_seed_jobs(const repro_jobs_spec *s) {
             to_run++;
         }
     }
+    int sweep_runs = !jobs[0].done && s->sweep;
     fprintf(stderr, "repro: %d seed%s to run, %d at once, each a process with one OpenBLAS thread; logs in %s/seed-S.log\n",
             to_run, to_run == 1 ? "" : "s", s->jobs < to_run ? s->jobs : to_run, s->out);
     double t_all = now(), last_report = t_all;
@@ -169,7 +173,10 @@ int repro_seed_jobs(const repro_jobs_spec *s) {
             args[na++] = "--threads", args[na++] = "1";
             if (next > 0) args[na++] = "--n-rho", args[na++] = "0"; /* the rho sweep: first seed only */
             args[na] = NULL;
-            if (start_child(j, self, args)) {
+            /* the first seed also runs the rho sweep (about half a seed more): the others yield to it (nice
+             * +2, CFS weight 1/1.56) so that with more seeds than cores all finish about together */
+            int niceness = next > 0 && sweep_runs ? 2 : 0;
+            if (start_child(j, self, args, niceness)) {
                 failed = 1;
                 break;
             }

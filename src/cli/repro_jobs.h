@@ -8,6 +8,7 @@ typedef struct {
     const uint64_t *seeds;
     int n_seeds;
     int jobs;             // seeds running at once (>= 1)
+    int sweep;            // the first seed runs the rho sweep (--n-rho > 0): the others at nice +2
     int reuse;            // --reuse-seeds: a seed whose OUT/seed-S/results.json exists is not rerun
     const char *out;      // OUT: each seed into OUT/seed-S, its lines into OUT/seed-S.log
     const char *data;     // the corpus folder (built before)
