@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Writes docs/repro-fsdd-report.md from an `ima repro digits --seeds` output folder (default
-# out/fsdd): what ran, issue 9's targets per seed, the mean +- sd tables, and seed 1's own tables.
+# out/fsdd): what ran, the targets of issues 9 and 14 per seed (scripts/fsdd_targets.py), the mean +- sd tables, and seed 1's own tables.
 # usage: scripts/fsdd_report.sh [OUT] [NOTE_FILE]   (NOTE_FILE: markdown inserted under "What ran")
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,11 +13,9 @@ DST=docs/repro-fsdd-report.md
     echo "## What ran"
     echo
     [ -n "$NOTE" ] && cat "$NOTE" && echo
-    echo "## Issue 9's targets, seed by seed (local-ev objective; test split)"
+    /usr/bin/python3 scripts/fsdd_targets.py "$OUT" | sed 's/^## /## Targets: /'
     echo
-    /usr/bin/python3 scripts/importance_targets.py "$OUT/results.json"
-    echo
-    echo "Limits: F1 at y < 0.5 >= 0.95 (latent 50) / 0.90 (latent 2) in both modalities; ranking AUC >= 0.99 / 0.97;"
+    echo "Limits of #9: F1 at y < 0.5 >= 0.95 (latent 50) / 0.90 (latent 2) in both modalities; ranking AUC >= 0.99 / 0.97;"
     echo "weighted z P@10 >= unweighted + 0.005 and >= oracle - 0.005; MLP accuracy weighted >= unweighted."
     echo
     sed -n '/^## Tables 1 and 5/,$p' "$OUT/report.md" | sed 's/^## /## Over the seeds: /'

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Check a `ima repro digits --seeds ...` output folder against the targets of issues #9 and #14.
+"""Check a `ima repro digits [--seeds ...]` output folder against the targets of issues #9 and #14.
 
-Reads OUT/seed-*/results.json (standard library only) and prints Markdown: one row per target and
+Reads OUT/seed-*/results.json, or OUT/results.json of a run without --seeds (standard library only) and prints Markdown: one row per target and
 seed, with the measured values and whether each target holds. Exit status 0 always (a report, not
 a gate): the table says what was met.
 
@@ -49,8 +49,14 @@ def main(out):
         if os.path.isfile(p):
             with open(p) as f:
                 seeds.append((os.path.basename(d), json.load(f)))
+    single = os.path.join(out, "results.json")
+    if not seeds and os.path.isfile(single):  # one run (no --seeds): its own results.json
+        with open(single) as f:
+            r = json.load(f)
+        if "representations" in r:
+            seeds.append(("seed-%s" % r.get("settings", {}).get("seed", "?"), r))
     if not seeds:
-        sys.exit("%s: no seed-*/results.json" % out)
+        sys.exit("%s: no seed-*/results.json and no results.json of one run" % out)
     print("## Issue #9 targets per seed (test split)\n")
     print("| seed | latent | F1 image / speech | AUC image / speech | weighted - unweighted P@10 | weighted - oracle P@10 | MLP weighted vs unweighted | verdict |")
     print("|---|---|---|---|---|---|---|---|")
